@@ -1,0 +1,31 @@
+# LayerLoom: `make run` opens the editor, `make test` runs the whole suite.
+# Both create .venv on first use and install LayerLoom into it (editable) with the pinned constraints.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install bench check-examples clean
+
+run: $(STAMP)
+	$(BIN)/layerloom $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_graph.py
+
+check-examples: $(STAMP)
+	for f in resources/examples/*.llgraph.json; do $(BIN)/layerloom-cli check $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

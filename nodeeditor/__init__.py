@@ -1,0 +1,1 @@
+"""LayerLoom's Qt face. It depends on ``runtime``; ``runtime`` never imports it."""

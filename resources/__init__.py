@@ -1,0 +1,1 @@
+"""LayerLoom resources: example graphs, icons and stylesheets (installed as ``layerloom_resources``)."""

@@ -1,0 +1,26 @@
+"""LayerLoom's headless core: graph model, node catalog, shape inference, compile, graph files.
+
+Nothing here imports Qt; the same graph file validates, compiles and trains from the command line,
+a script or a cluster job exactly as in the editor.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .analysis import ERROR, WARNING, Analysis, NodeInfo, Problem, analyze, validate
+from .compiler import CompiledGraph, compile_graph
+from .errors import (CompileError, ConnectionRefused, GraphError, GraphFileError, LayerLoomError, ParamError,
+                     ShapeError, UnsupportedVersionError)
+from .graph import Edge, Graph, Node
+from .graphfile import dumps_graph, graph_from_dict, graph_to_dict, load_graph, loads_graph, save_graph
+from .shapes import TensorSpec
+from .spec import Catalog, NodeSpec, Port, default_catalog
+
+__all__ = [
+    "__version__", "Analysis", "NodeInfo", "Problem", "analyze", "validate", "ERROR", "WARNING",
+    "CompiledGraph", "compile_graph", "CompileError", "ConnectionRefused", "GraphError", "GraphFileError",
+    "LayerLoomError", "ParamError", "ShapeError", "UnsupportedVersionError", "Edge", "Graph", "Node",
+    "dumps_graph", "graph_from_dict", "graph_to_dict", "load_graph", "loads_graph", "save_graph",
+    "TensorSpec", "Catalog", "NodeSpec", "Port", "default_catalog",
+]

@@ -1,0 +1,83 @@
+"""Helpers shared by the catalog modules: common params and sliding-window size arithmetic."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import ShapeError
+from ..params import BoolParam, IntParam
+from ..shapes import format_shape
+
+# Palette categories, in palette order.
+IO = "Inputs & Outputs"
+DENSE = "Dense"
+CONV = "Convolution"
+POOL = "Pooling"
+NORM = "Normalization"
+SHAPE = "Shape"
+SEQUENCE = "Sequence"
+MERGE = "Merge"
+ACTIVATION = "Activation"
+LOSSES = "Loss"
+CATEGORIES = (IO, DENSE, CONV, POOL, NORM, SHAPE, SEQUENCE, MERGE, ACTIVATION, LOSSES)
+
+BIAS = BoolParam("bias", True, "Learn an additive bias")
+
+
+def positive(name: str, default: int, doc: str, maximum: int = 1_000_000) -> IntParam:
+    return IntParam(name, default, doc, minimum=1, maximum=maximum)
+
+
+def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
+               ceil_mode: bool = False) -> int:
+    """Output length of a convolution/pooling window along one axis (PyTorch's formula)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        out = math.ceil(span / stride) + 1
+        # PyTorch: the last window must start inside the input or the left padding.
+        if (out - 1) * stride >= size + padding:
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+def spatial_out(ctx, sizes, kernel, stride, padding, dilation=None, ceil_mode=False, axis_names=None):
+    """Apply ``window_out`` per spatial axis, raising a ShapeError that names the axis when a
+    window does not fit."""
+    n = len(sizes)
+    dilation = dilation or (1,) * n
+    axis_names = axis_names or (("length",) if n == 1 else ("height", "width"))
+    out = []
+    for i in range(n):
+        o = window_out(sizes[i], kernel[i], stride[i], padding[i], dilation[i], ceil_mode)
+        if o < 1:
+            effective = dilation[i] * (kernel[i] - 1) + 1
+            raise ShapeError(
+                f"the {axis_names[i]} {sizes[i]} (padded to {sizes[i] + 2 * padding[i]}) is smaller than the "
+                f"kernel {effective}; use a smaller kernel, more padding, or remove a pooling step before it",
+                "in",
+            )
+        out.append(o)
+    return tuple(out)
+
+
+def check_half_kernel(padding, kernel, dilation=None):
+    """PyTorch pools require padding <= half the (effective) kernel."""
+    dilation = dilation or (1,) * len(kernel)
+    for p, k, d in zip(padding, kernel, dilation):
+        eff = d * (k - 1) + 1
+        if p > eff // 2:
+            raise ShapeError(f"padding {p} must be at most half the kernel size ({eff // 2})")
+
+
+def check_dim(dim: int, rank: int, what: str = "dim") -> int:
+    """Normalise a (possibly negative) dim for a tensor of ``rank`` (batch included); refuse the batch dim."""
+    if not -rank <= dim < rank:
+        raise ShapeError(f"{what} {dim} is out of range for a {rank}-D tensor (valid: 1 to {rank - 1}, or negative)")
+    if dim % rank == 0:
+        raise ShapeError(f"{what} {dim} is the batch dimension; use 1 to {rank - 1} (or -1 for the last)")
+    return dim % rank
+
+
+def shape_text(spec) -> str:
+    return format_shape(spec.shape)

@@ -1,0 +1,190 @@
+"""``layerloom-cli``: validate, inspect and compile graph files without the GUI.
+
+Exit status: 0 fine (warnings allowed), 1 the graph has problems, 2 the file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from . import __version__
+from .analysis import ERROR, Analysis, analyze
+from .errors import CompileError, GraphFileError
+from .graph import Graph
+from .graphfile import load_graph
+from .spec import default_catalog
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # `layerloom-cli nodes | head`
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerloom-cli", description="Validate, inspect and compile LayerLoom graph files.")
+    parser.add_argument("--version", action="version", version=f"LayerLoom {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser("check", help="validate a graph: shapes, parameter counts and problems",
+                           description="Print each node with its output shape and parameter count, the "
+                                       "totals, and any problems. Exit 1 on problems, 2 if unreadable.")
+    check.add_argument("file", help="a graph file (.llgraph.json)")
+    check.add_argument("--json", action="store_true", help="print a machine-readable report")
+    check.set_defaults(run=cmd_check)
+
+    code = sub.add_parser("code", help="print the compiled model's PyTorch code",
+                          description="Compile the graph with torch.fx and print the generated forward().")
+    code.add_argument("file", help="a graph file (.llgraph.json)")
+    code.add_argument("--criterion", action="store_true", help="print the training graph with its losses")
+    code.set_defaults(run=cmd_code)
+
+    nodes = sub.add_parser("nodes", help="list the node types and their parameters")
+    nodes.add_argument("type", nargs="?", help="show one node type in detail")
+    nodes.set_defaults(run=cmd_nodes)
+    return parser
+
+
+def _load(path: str) -> Graph | None:
+    try:
+        return load_graph(path)
+    except GraphFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+# ------------------------------------------------------------------ check
+def cmd_check(args) -> int:
+    graph = _load(args.file)
+    if graph is None:
+        return EXIT_UNREADABLE
+    analysis = analyze(graph)
+    if args.json:
+        print(json.dumps(report_dict(analysis), indent=2))
+    else:
+        print(format_report(analysis, args.file))
+    return EXIT_PROBLEMS if analysis.errors else EXIT_OK
+
+
+def _ordered_nodes(analysis: Analysis):
+    graph = analysis.graph
+    seen = set(analysis.order)
+    return [graph.node(n) for n in analysis.order] + [n for n in graph if n.id not in seen]
+
+
+def format_report(analysis: Analysis, source: str = "") -> str:
+    graph = analysis.graph
+    rows = [("node", "type", "output", "params")]
+    for node in _ordered_nodes(analysis):
+        info = analysis.nodes[node.id]
+        if info.outputs:
+            shape = ", ".join(str(s) if str(s) != "[]" else "scalar" for s in info.outputs.values())
+        elif info.spec is not None and not info.spec.outputs:
+            received = [s for s in info.inputs.values() if s is not None]
+            shape = ", ".join(str(s) for s in received) if received else "-"
+        else:
+            shape = "?"
+        count = f"{info.param_count:,}" if info.param_count is not None else "?"
+        marker = " !" if any(p.severity == ERROR for p in analysis.problems_for(node.id)) else ""
+        rows.append((node.name + marker, node.type_id, shape, count))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f'{source + ": " if source else ""}"{graph.name}": {len(graph)} nodes, {len(graph.edges)} edges', ""]
+    for i, row in enumerate(rows):
+        line = f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}"
+        lines.append(line.rstrip())
+        if i == 0:
+            lines.append("  " + "-" * (sum(widths) + 6))
+    lines.append(f"\n  total parameters: {analysis.total_params:,}")
+    errors, warnings = analysis.errors, analysis.warnings
+    if analysis.problems:
+        lines.append("\nproblems:")
+        for problem in errors + warnings:
+            where = f" [port {problem.port}]" if problem.port else ""
+            where += f" [param {problem.param}]" if problem.param else ""
+            lines.append(f"  {problem.describe()}{where}")
+    summary = "OK" if not errors else "FAILED"
+    lines.append(f"\n{summary}: {len(errors)} error{'s' * (len(errors) != 1)}, "
+                 f"{len(warnings)} warning{'s' * (len(warnings) != 1)}")
+    return "\n".join(lines)
+
+
+def report_dict(analysis: Analysis) -> dict:
+    graph = analysis.graph
+    nodes = []
+    for node in _ordered_nodes(analysis):
+        info = analysis.nodes[node.id]
+        nodes.append({
+            "id": node.id, "name": node.name, "type": node.type_id,
+            "outputs": {port: {"shape": list(spec.shape), "dtype": spec.dtype} for port, spec in info.outputs.items()},
+            "params": info.param_count,
+        })
+    problems = [{"severity": p.severity, "code": p.code, "node": p.node_id, "port": p.port, "param": p.param,
+                 "message": p.message, "text": p.describe()} for p in analysis.problems]
+    return {"name": graph.name, "nodes": nodes, "total_params": analysis.total_params,
+            "ok": analysis.ok, "problems": problems}
+
+
+# ------------------------------------------------------------------- code
+def cmd_code(args) -> int:
+    graph = _load(args.file)
+    if graph is None:
+        return EXIT_UNREADABLE
+    from .compiler import compile_graph
+
+    try:
+        compiled = compile_graph(graph, seed=0)
+    except CompileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    module = compiled.criterion if args.criterion else compiled.model
+    if module is None:
+        print("error: the graph has no loss", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"# {type(module).__name__}: {compiled.parameter_count():,} parameters")
+    for name, sub in module.named_children():
+        print(f"#   self.{name} = {sub}")
+    print(module.code.strip())
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ nodes
+def cmd_nodes(args) -> int:
+    catalog = default_catalog()
+    if args.type:
+        spec = catalog.get(args.type)
+        if spec is None:
+            print(f"error: unknown node type {args.type!r}; `layerloom-cli nodes` lists them", file=sys.stderr)
+            return EXIT_PROBLEMS
+        print(f"{spec.type_id} ({spec.category}){' = ' + spec.torch_name if spec.torch_name else ''}")
+        print(f"  {spec.doc}")
+        ports = spec.input_ports({p.name: p.default for p in spec.params})
+        if ports:
+            print("  inputs:  " + ", ".join(f"{p.name} ({p.kind})" for p in ports))
+        if spec.outputs:
+            print("  outputs: " + ", ".join(f"{p.name} ({p.kind})" for p in spec.outputs))
+        for p in spec.params:
+            print(f"  {p.name} = {json.dumps(p.to_json(p.default))}  [{p.describe()}]  {p.doc}")
+        if spec.aliases:
+            print("  also loads: " + ", ".join(spec.aliases))
+        return EXIT_OK
+    for category, specs in catalog.categories().items():
+        print(category)
+        for spec in specs:
+            print(f"  {spec.type_id:<26}{spec.doc}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""Declarative node specs and the catalog that registers them under stable type ids.
+
+A ``NodeSpec`` says everything about a node type: its ports, its typed params, how to infer its
+output shapes, how many parameters it has and how to build its ``nn.Module`` (or, for simple
+merges, which tensor function to call). The editor, the validator, the compiler and the exporters
+all read the same spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from .errors import LayerLoomError, ShapeError
+from .params import Param
+from .shapes import TensorSpec, format_shape
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch.nn as nn
+
+# Port kinds: what travels along a wire.
+TENSOR = "tensor"   # activations
+TARGET = "target"   # labels / regression targets from the dataset
+LOSS = "loss"       # a scalar loss value
+PORT_KINDS = (TENSOR, TARGET, LOSS)
+
+# Node roles.
+INPUT, TARGET_ROLE, OUTPUT, LAYER, LOSS_ROLE = "input", "target", "output", "layer", "loss"
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    kind: str = TENSOR
+    optional: bool = False
+    doc: str = ""
+    accepts: tuple[str, ...] = ()  # kinds an input port accepts; default: its own kind
+
+    def accepted_kinds(self) -> tuple[str, ...]:
+        return self.accepts or (self.kind,)
+
+
+class InferContext:
+    """What a spec's ``infer``/``build``/``count_params`` functions see: checked params and the
+    specs of the tensors arriving at each connected input port (``None`` for an unconnected optional
+    port)."""
+
+    __slots__ = ("params", "inputs", "spec")
+
+    def __init__(self, spec: "NodeSpec", params: Mapping[str, Any], inputs: Mapping[str, TensorSpec | None]):
+        self.spec = spec
+        self.params = params
+        self.inputs = inputs
+
+    def __getitem__(self, name: str) -> Any:
+        return self.params[name]
+
+    def input(self, port: str | None = None) -> TensorSpec:
+        """The spec arriving at ``port`` (the first input port when not named)."""
+        if port is None:
+            port = self.spec.input_ports(self.params)[0].name
+        spec = self.inputs.get(port)
+        if spec is None:
+            raise ShapeError(f"input {port!r} is not connected", port)
+        return spec
+
+    def connected(self) -> list[tuple[str, TensorSpec]]:
+        return [(name, spec) for name, spec in self.inputs.items() if spec is not None]
+
+    def fail(self, message: str, port: str | None = None) -> ShapeError:
+        return ShapeError(message, port)
+
+    def expect_rank(self, ranks: Sequence[int], layout: str, hint: str = "", port: str | None = None) -> TensorSpec:
+        """Check the input rank (batch included). ``layout`` is e.g. ``"[N, features]"``."""
+        spec = self.input(port)
+        if spec.rank not in ranks:
+            message = f"expects {layout} but receives {format_shape(spec.shape)}"
+            if hint:
+                message += f"; {hint}"
+            raise ShapeError(message, port or self.spec.input_ports(self.params)[0].name)
+        return spec
+
+    def expect_float(self, port: str | None = None) -> TensorSpec:
+        spec = self.input(port)
+        if not spec.is_float:
+            raise ShapeError(
+                f"expects floating-point values but receives {spec.dtype} "
+                "(integer token ids go into an Embedding first)",
+                port or self.spec.input_ports(self.params)[0].name,
+            )
+        return spec
+
+
+InferFn = Callable[[InferContext], "TensorSpec | dict[str, TensorSpec]"]
+BuildFn = Callable[[InferContext], "nn.Module"]
+CountFn = Callable[[InferContext], int]
+PortsFn = Callable[[Mapping[str, Any]], Sequence[Port]]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node type.
+
+    - ``inputs`` is a tuple of ports or a function of the params (variadic merges).
+    - ``infer(ctx)`` returns the output spec (or a dict port -> spec) and raises ``ShapeError``.
+    - ``build(ctx)`` returns a fresh ``nn.Module`` whose ``forward`` takes the inputs in port order.
+    - ``emit(graph, args, ctx, name)`` is an alternative to ``build`` for pure functions: it adds
+      ``torch.fx`` nodes to ``graph`` and returns the output node (readable code, no submodule).
+    - ``count_params(ctx)`` counts learnable parameters without building; when absent the module is
+      built on the meta device and counted.
+    - ``init_targets``: True when the node takes the ``init`` (weight initialisation) param.
+    """
+
+    type_id: str
+    category: str
+    doc: str
+    role: str = LAYER
+    inputs: tuple[Port, ...] | PortsFn = (Port("in"),)
+    outputs: tuple[Port, ...] = (Port("out"),)
+    params: tuple[Param, ...] = ()
+    infer: InferFn | None = None
+    build: BuildFn | None = None
+    emit: Callable[..., Any] | None = None
+    count_params: CountFn | None = None
+    aliases: tuple[str, ...] = ()
+    torch_name: str = ""  # the PyTorch class it maps to, for docs ("torch.nn.Linear")
+    source: str = "builtin"  # "builtin", or the plugin that registered it
+
+    def input_ports(self, params: Mapping[str, Any]) -> tuple[Port, ...]:
+        if callable(self.inputs):
+            return tuple(self.inputs(params))
+        return self.inputs
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def default_params(self) -> dict[str, Any]:
+        return {p.name: p.to_json(p.default) for p in self.params}
+
+    def infer_outputs(self, ctx: InferContext) -> dict[str, TensorSpec]:
+        if self.infer is None:
+            return {}
+        result = self.infer(ctx)
+        if isinstance(result, TensorSpec):
+            return {self.outputs[0].name: result}
+        return dict(result)
+
+    def build_module(self, ctx: InferContext) -> "nn.Module":
+        if self.build is None:
+            raise LayerLoomError(f"{self.type_id} has no module to build")
+        return self.build(ctx)
+
+    def param_count(self, ctx: InferContext) -> int:
+        if self.count_params is not None:
+            return self.count_params(ctx)
+        if self.build is None:
+            return 0
+        import torch
+
+        with torch.device("meta"):
+            module = self.build(ctx)
+        return sum(p.numel() for p in module.parameters())
+
+
+@dataclass
+class Catalog:
+    """Node specs by type id, with aliases so renamed types keep loading."""
+
+    _specs: dict[str, NodeSpec] = field(default_factory=dict)
+    _aliases: dict[str, str] = field(default_factory=dict)
+
+    def register(self, spec: NodeSpec, *, replace: bool = False) -> NodeSpec:
+        if not replace and (spec.type_id in self._specs or spec.type_id in self._aliases):
+            raise LayerLoomError(f"node type {spec.type_id!r} is already registered")
+        self._specs[spec.type_id] = spec
+        for alias in spec.aliases:
+            self._aliases[alias] = spec.type_id
+        return spec
+
+    def unregister(self, type_id: str) -> None:
+        spec = self._specs.pop(type_id, None)
+        if spec is not None:
+            for alias in spec.aliases:
+                self._aliases.pop(alias, None)
+
+    def resolve(self, type_id: str) -> str | None:
+        """The current type id for ``type_id`` (following aliases), or None when unknown."""
+        if type_id in self._specs:
+            return type_id
+        return self._aliases.get(type_id)
+
+    def get(self, type_id: str) -> NodeSpec | None:
+        resolved = self.resolve(type_id)
+        return self._specs[resolved] if resolved is not None else None
+
+    def __getitem__(self, type_id: str) -> NodeSpec:
+        spec = self.get(type_id)
+        if spec is None:
+            raise KeyError(type_id)
+        return spec
+
+    def __contains__(self, type_id: object) -> bool:
+        return isinstance(type_id, str) and self.resolve(type_id) is not None
+
+    def __iter__(self) -> Iterator[NodeSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def categories(self) -> dict[str, list[NodeSpec]]:
+        result: dict[str, list[NodeSpec]] = {}
+        for spec in self._specs.values():
+            result.setdefault(spec.category, []).append(spec)
+        return result
+
+    def copy(self) -> "Catalog":
+        """An independent catalog with the same specs (plugins extend a copy, not the default)."""
+        return Catalog(dict(self._specs), dict(self._aliases))
+
+    def extend(self, specs: Iterable[NodeSpec]) -> "Catalog":
+        for spec in specs:
+            self.register(spec)
+        return self
+
+
+_DEFAULT: Catalog | None = None
+
+
+def default_catalog() -> Catalog:
+    """The built-in node types (created on first use)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        from .catalog import builtin_specs
+
+        _DEFAULT = Catalog().extend(builtin_specs())
+    return _DEFAULT

@@ -32,6 +32,7 @@ class InspectorWindow(QMainWindow):
         dock.setObjectName("problems")
         dock.setWidget(self.problems_view)
         self.addDockWidget(Qt.BottomDockWidgetArea, dock)
+        self.resizeDocks([dock], [150], Qt.Vertical)
         self.totals = QLabel()
         self.statusBar().addPermanentWidget(self.totals)
         self._build_menus()
@@ -83,7 +84,7 @@ class InspectorWindow(QMainWindow):
             shapes = ", ".join(str(s) for s in info.outputs.values())
             if not shapes and info.spec is not None and not info.spec.outputs:  # an Output: what it receives
                 shapes = ", ".join(str(s) for s in info.inputs.values() if s is not None)
-            shapes = shapes or "?"
+            shapes = (shapes or "?").replace("[]", "scalar")
             count = f"{info.param_count:,}" if info.param_count is not None else "?"
             item = QTreeWidgetItem([node.name, node.type_id, shapes, count])
             item.setData(0, Qt.UserRole, node_id)
@@ -93,6 +94,7 @@ class InspectorWindow(QMainWindow):
             self.nodes_view.addTopLevelItem(item)
         for column in range(4):
             self.nodes_view.resizeColumnToContents(column)
+            self.nodes_view.setColumnWidth(column, self.nodes_view.columnWidth(column) + 24)
         self.problems_view.clear()
         for problem in analysis.errors + analysis.warnings:
             item = QListWidgetItem(problem.describe())

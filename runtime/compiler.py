@@ -28,7 +28,7 @@ from .initializers import apply_init
 from .shapes import TensorSpec
 from .spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE
 
-_RESERVED = set(dir(nn.Module)) | set(keyword.kwlist) | {"self", "forward", "graph", "code", "torch", "fx"}
+_RESERVED = set(dir(nn.Module())) | set(keyword.kwlist) | {"self", "forward", "graph", "code", "torch", "fx"}
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,12 @@ def compile_graph(graph: Graph, *, seed: int | None = None, analysis: Analysis |
             info = infos[nid]
             if nid not in train_nodes or roles[nid] in (INPUT, TARGET_ROLE, OUTPUT) or info.spec.emit is not None:
                 continue
-            module = info.spec.build_module(info.context())
-            if "init" in info.params:
-                apply_init(module, info.params["init"])
-            modules[names[nid]] = module
+            modules[names[nid]] = info.spec.build_module(info.context())
+        # Custom initialisation after every module is built, so choosing it for one layer does not
+        # shift the random stream (and so the weights) of the others.
+        for nid, name in names.items():
+            if name in modules and "init" in infos[nid].params:
+                apply_init(modules[name], infos[nid].params["init"])
 
     def build(include: set[str], with_losses: bool):
         fx_graph = fx.Graph()

@@ -229,15 +229,20 @@ def dumps_graph(graph: Graph) -> str:
         raise GraphFileError(f"the graph holds a value that JSON cannot store: {exc}") from None
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
 def _pretty(value: Any, indent: int, width: int = 100) -> str:
-    compact = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
-    if not isinstance(value, (dict, list)) or len(compact) + indent <= width or not value:
-        return compact
+    # Containers with many entries never fit on a line: expand them without trying.
+    if not isinstance(value, (dict, list)) or len(value) <= 12:
+        compact = _COMPACT.encode(value)
+        if not isinstance(value, (dict, list)) or len(compact) + indent <= width or not value:
+            return compact
     pad = " " * (indent + 2)
     if isinstance(value, list):
         items = [pad + _pretty(item, indent + 2, width) for item in value]
         return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
-    items = [f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {_pretty(v, indent + 2, width).lstrip()}"
+    items = [f"{pad}{_COMPACT.encode(str(k))}: {_pretty(v, indent + 2, width).lstrip()}"
              for k, v in value.items()]
     return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
 

@@ -96,7 +96,7 @@ class FloatParam(Param):
         if not math.isfinite(value):
             raise self.fail(f"expected a finite number, got {value}")
         if self.exclusive_minimum and self.minimum is not None and value <= self.minimum:
-            raise self.fail(f"must be greater than {self.minimum:g}, got {value:g}")
+            raise self.fail(f"must be greater than {_num(self.minimum)}, got {_num(value)}")
         _check_range(self, value)
         return value
 
@@ -237,23 +237,29 @@ class StrParam(Param):
         return value
 
 
+def _num(value: float) -> str:
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
 def _check_range(param: Any, value: float) -> None:
     lo, hi = param.minimum, param.maximum
     if lo is not None and value < lo:
-        raise param.fail(f"must be at least {lo:g}, got {value:g}")
+        raise param.fail(f"must be at least {_num(lo)}, got {_num(value)}")
     if hi is not None and value > hi:
-        raise param.fail(f"must be at most {hi:g}, got {value:g}")
+        raise param.fail(f"must be at most {_num(hi)}, got {_num(value)}")
 
 
 def _range_text(lo: float | None, hi: float | None) -> str:
     if hi == _MAX_INT:
         hi = None
     if lo is not None and hi is not None:
-        return f" in [{lo:g}, {hi:g}]"
+        return f" from {_num(lo)} to {_num(hi)}"
     if lo is not None:
-        return f" >= {lo:g}"
+        return f" >= {_num(lo)}"
     if hi is not None:
-        return f" <= {hi:g}"
+        return f" <= {_num(hi)}"
     return ""
 
 

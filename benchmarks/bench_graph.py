@@ -1,0 +1,152 @@
+"""Graph-core speed on big graphs: validate + infer shapes, compile, save and load.
+
+Two 1,000-node graphs: a chain (Linear/ReLU alternating) and a branching DAG (residual blocks whose
+Add merges three inputs: the block input, the block's ReLU and a long skip from two blocks back).
+Each step is timed as the median of several runs and printed with its target (the issue's budget on a
+2-core machine) and a ratio against a baseline measured in the same process, so a noisy machine
+shows up in both numbers:
+
+- shape inference vs running the compiled model once on torch's ``meta`` device (symbolic execution);
+- compile vs constructing the same layers by hand (``nn.Linear``/``nn.ReLU`` into a ModuleDict);
+- save/load vs ``json.dumps``/``json.loads`` of the same document.
+
+Usage: python benchmarks/bench_graph.py [--nodes 1000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from runtime import Graph, analyze, compile_graph, dumps_graph, load_graph, save_graph  # noqa: E402
+
+WIDTH = 32
+TARGETS_MS = {"infer": 50.0, "compile": 500.0, "save+load": 100.0}
+
+
+def chain_graph(n: int) -> Graph:
+    g = Graph(name="chain")
+    prev = g.add_node("Input", "x", {"shape": [WIDTH]})
+    for i in range(n - 2):
+        node = g.add_node("Linear" if i % 2 == 0 else "ReLU", f"n{i}",
+                          {"out_features": WIDTH} if i % 2 == 0 else None)
+        g.connect(prev.id, "out", node.id, "in")
+        prev = node
+    out = g.add_node("Output", "y")
+    g.connect(prev.id, "out", out.id, "in")
+    return g
+
+
+def dag_graph(n: int) -> Graph:
+    g = Graph(name="dag")
+    x = g.add_node("Input", "x", {"shape": [WIDTH]})
+    history = [x, x]
+    blocks = (n - 2) // 3
+    for b in range(blocks):
+        prev = history[-1]
+        fc = g.add_node("Linear", f"fc{b}", {"out_features": WIDTH})
+        act = g.add_node("ReLU", f"act{b}")
+        merge = g.add_node("Add", f"add{b}", {"inputs": 3})
+        g.connect(prev.id, "out", fc.id, "in")
+        g.connect(fc.id, "out", act.id, "in")
+        g.connect(prev.id, "out", merge.id, "in1")
+        g.connect(act.id, "out", merge.id, "in2")
+        g.connect(history[-2].id, "out", merge.id, "in3")
+        history.append(merge)
+    last = history[-1]
+    for i in range(n - 2 - 3 * blocks):  # pad to exactly n nodes
+        extra = g.add_node("ReLU", f"pad{i}")
+        g.connect(last.id, "out", extra.id, "in")
+        last = extra
+    out = g.add_node("Output", "y")
+    g.connect(last.id, "out", out.id, "in")
+    return g
+
+
+def median_ms(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def hand_built(graph: Graph) -> nn.Module:
+    layers = nn.ModuleDict()
+    for node in graph:
+        if node.type_id == "Linear":
+            layers[node.name] = nn.Linear(WIDTH, WIDTH)
+        elif node.type_id == "ReLU":
+            layers[node.name] = nn.ReLU()
+    return layers
+
+
+def bench(graph: Graph, repeat: int) -> dict[str, tuple[float, float, str]]:
+    analysis = analyze(graph)
+    assert analysis.ok, [str(p) for p in analysis.errors][:3]
+    compiled = compile_graph(graph, seed=0)
+    meta_model = compiled.model.to("meta")
+    meta_input = torch.empty(1, WIDTH, device="meta")
+    results = {}
+
+    infer = median_ms(lambda: analyze(graph), repeat)
+    meta = median_ms(lambda: meta_model(meta_input), repeat)
+    results["infer"] = (infer, infer / meta, "meta-device forward")
+
+    comp = median_ms(lambda: compile_graph(graph, seed=0), repeat)
+    hand = median_ms(lambda: hand_built(graph), repeat)
+    results["compile"] = (comp, comp / hand, "hand-built modules")
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "g.llgraph.json"
+
+        def save_load():
+            save_graph(graph, path)
+            load_graph(path)
+
+        document = json.loads(dumps_graph(graph))
+
+        def raw_json():
+            path.with_suffix(".raw").write_text(json.dumps(document, indent=2))
+            json.loads(path.with_suffix(".raw").read_text())
+
+        io = median_ms(save_load, repeat)
+        raw = median_ms(raw_json, repeat)
+        results["save+load"] = (io, io / raw, "json.dumps+loads")
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, {args.nodes} nodes, median of {args.repeat}\n")
+    print(f"{'graph':<7}{'step':<11}{'ms':>9}{'target':>9}{'of target':>11}   vs baseline")
+    worst = 0.0
+    for label, factory in (("chain", chain_graph), ("dag", dag_graph)):
+        graph = factory(args.nodes)
+        assert len(graph) == args.nodes
+        for step, (ms, ratio, baseline) in bench(graph, args.repeat).items():
+            share = ms / TARGETS_MS[step]
+            worst = max(worst, share)
+            print(f"{label:<7}{step:<11}{ms:>9.1f}{TARGETS_MS[step]:>9.0f}{share:>10.2f}x   "
+                  f"{ratio:>6.2f}x {baseline}")
+    print(f"\nslowest step used {worst:.2f}x of its target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Test set-up: Qt renders offscreen (no display in CI), torch uses few threads on 2-core CI."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# An empty QT_QPA_PLATFORM makes Qt try X11 and abort, so treat it like unset.
+if not os.environ.get("QT_QPA_PLATFORM"):
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def examples():
+    from runtime.resources import example_paths
+
+    return example_paths()

@@ -1,0 +1,110 @@
+"""layerloom-cli: the same facts and messages as the editor, with exit codes scripts can use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from helpers import add, chain, mlp_graph
+
+from runtime import Graph, save_graph
+from runtime.cli import main
+from runtime.resources import example_path, example_paths
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_valid_example_prints_shapes_counts_and_totals(capsys):
+    code, out, err = run(capsys, "check", str(example_path("digits_cnn")))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    conv1 = next(line for line in lines if line.strip().startswith("conv1 "))
+    assert conv1.split() == ["conv1", "Conv2d", "[N,", "16,", "8,", "8]", "160"]
+    assert "total parameters: 13,706" in out
+    assert "OK: 0 errors, 0 warnings" in out
+
+
+def test_check_reports_problems_and_exits_1(tmp_path, capsys):
+    g = Graph(name="broken")
+    x = add(g, "Input", "image", shape=[1, 8, 8])
+    conv = add(g, "Conv2d", "conv", out_channels=32, kernel_size=3, padding=1)
+    pool = add(g, "MaxPool2d", "pool")
+    fc1 = add(g, "Linear", "fc1", out_features=10)
+    chain(g, x, conv, pool, fc1, add(g, "Output", "out"))
+    path = save_graph(g, tmp_path / "broken.llgraph.json")
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 1
+    assert ('Linear "fc1": expects [N, features] but receives [N, 32, 4, 4]; insert a Flatten before it [port in]'
+            in out)
+    assert "fc1 !" in out and "FAILED: 1 error, 0 warnings" in out
+
+
+def test_warnings_alone_do_not_fail(tmp_path, capsys):
+    g = mlp_graph()
+    add(g, "Target", "spare")
+    code, out, _ = run(capsys, "check", str(save_graph(g, tmp_path / "w.json")))
+    assert code == 0 and 'warning: Target "spare": is not connected to a loss' in out
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"format": "layerloom-graph", "version": 99, "nodes": []}'])
+def test_unreadable_file_exits_2_with_the_reason(tmp_path, capsys, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {path}: ")
+
+
+def test_missing_file_exits_2(capsys, tmp_path):
+    code, _, err = run(capsys, "check", str(tmp_path / "nope.json"))
+    assert code == 2 and "cannot read the file" in err
+
+
+def test_check_json_report(capsys, tmp_path):
+    g = mlp_graph()
+    g.set_param("fc2", "out_features", 0, check=False)
+    code, out, _ = run(capsys, "check", "--json", str(save_graph(g, tmp_path / "g.json")))
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False
+    fc1 = next(n for n in report["nodes"] if n["id"] == "fc1")
+    assert fc1["outputs"] == {"out": {"shape": ["N", 32], "dtype": "float32"}} and fc1["params"] == 2080
+    assert report["problems"][0]["code"] == "bad_param" and report["problems"][0]["node"] == "fc2"
+
+
+def test_every_example_checks_clean(capsys):
+    for path in example_paths():
+        code, out, _ = run(capsys, "check", str(path))
+        assert code == 0, out
+
+
+def test_code_prints_readable_forward(capsys):
+    code, out, _ = run(capsys, "code", str(example_path("digits_residual")))
+    assert code == 0
+    assert "def forward(self, image):" in out
+    assert "residual = block_bn2 + stem_relu" in out
+    assert "#   self.stem = Conv2d(1, 16, kernel_size=(3, 3)" in out
+    code, out, _ = run(capsys, "code", "--criterion", str(example_path("digits_mlp")))
+    assert "def forward(self, image, label):" in out and "'loss': loss" in out
+
+
+def test_nodes_lists_the_catalog_and_details(capsys):
+    code, out, _ = run(capsys, "nodes")
+    assert code == 0 and "Convolution" in out and "TransformerEncoderLayer" in out
+    code, out, _ = run(capsys, "nodes", "Dense")  # aliases work here too
+    assert code == 0 and out.startswith("Linear (Dense) = torch.nn.Linear")
+    assert "out_features = 64  [int from 1 to 1,000,000]  Number of output features" in out
+    code, _, err = run(capsys, "nodes", "Nope")
+    assert code == 1 and "unknown node type" in err
+
+
+def test_console_script_runs_headless(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "runtime.cli", "check", str(example_path("sequence_lstm"))],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "lstm    LSTM" in result.stdout

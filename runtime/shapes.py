@@ -59,7 +59,11 @@ def format_shape(shape) -> str:
 
 
 def broadcast(shapes: list[tuple]) -> tuple | None:
-    """NumPy/PyTorch broadcasting of several shapes; None when they are incompatible."""
+    """NumPy/PyTorch broadcasting of several shapes; None when they are incompatible.
+
+    Also None when the batch dimension would land anywhere but first (``[N, 1, 4]`` with ``[N, 4]``
+    gives ``[N, N, 4]`` in PyTorch: a shape that depends on the batch size, always a wiring mistake).
+    """
     rank = max(len(s) for s in shapes)
     result = []
     for i in range(rank):
@@ -68,4 +72,6 @@ def broadcast(shapes: list[tuple]) -> tuple | None:
         if len(dims) > 1:
             return None
         result.append(dims.pop() if dims else 1)
+    if BATCH in result[1:]:
+        return None
     return tuple(result)

@@ -61,13 +61,11 @@ def spatial_out(ctx, sizes, kernel, stride, padding, dilation=None, ceil_mode=Fa
     return tuple(out)
 
 
-def check_half_kernel(padding, kernel, dilation=None):
-    """PyTorch pools require padding <= half the (effective) kernel."""
-    dilation = dilation or (1,) * len(kernel)
-    for p, k, d in zip(padding, kernel, dilation):
-        eff = d * (k - 1) + 1
-        if p > eff // 2:
-            raise ShapeError(f"padding {p} must be at most half the kernel size ({eff // 2})")
+def check_half_kernel(padding, kernel):
+    """PyTorch pools require padding <= kernel_size // 2 (the plain kernel, whatever the dilation)."""
+    for p, k in zip(padding, kernel):
+        if p > k // 2:
+            raise ShapeError(f"padding {p} must be at most half the kernel size ({k // 2})")
 
 
 def check_dim(dim: int, rank: int, what: str = "dim") -> int:

@@ -185,7 +185,7 @@ def _pool_infer_for(dims: int, name: str):
         stride = p("stride").expand(ctx["stride"]) if ctx["stride"] is not None else kernel
         padding = p("padding").expand(ctx["padding"])
         dilation = p("dilation").expand(ctx["dilation"]) if "dilation" in ctx.params else None
-        check_half_kernel(padding, kernel, dilation)
+        check_half_kernel(padding, kernel)
         out = spatial_out(ctx, x.shape[2:], kernel, stride, padding, dilation, ctx["ceil_mode"])
         return x.with_shape(x.shape[:2] + out)
     return infer
@@ -303,8 +303,8 @@ def _embedding_checked_infer(ctx):
     return _embedding_infer(ctx)
 
 
-def _same(ctx):
-    return ctx.input()
+def _same_float(ctx):
+    return ctx.expect_float()
 
 
 def specs():
@@ -390,7 +390,7 @@ def specs():
         NodeSpec(
             "Dropout", NORM, "Randomly zero a fraction p of the values while training",
             params=(FloatParam("p", 0.5, "Probability of zeroing each value", minimum=0.0, maximum=1.0),),
-            infer=_same, build=lambda ctx: nn.Dropout(ctx["p"]), count_params=lambda ctx: 0,
+            infer=_same_float, build=lambda ctx: nn.Dropout(ctx["p"]), count_params=lambda ctx: 0,
             torch_name="torch.nn.Dropout",
         ),
         NodeSpec(

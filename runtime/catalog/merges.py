@@ -43,14 +43,18 @@ def _elementwise_for(verb: str):
     def infer(ctx):
         items = _connected(ctx)
         shapes = [spec.shape for _, spec in items]
+        ranks = {len(s) for s in shapes}
+        if len(ranks) > 1:
+            listed = ", ".join(f"{format_shape(sp.shape)} ({name})" for name, sp in items)
+            raise ShapeError(
+                f"inputs have shapes {listed} with different numbers of dimensions; the batch would be "
+                f"broadcast into the features. Add a Reshape so they have the same rank", items[-1][0])
         result = broadcast(shapes)
         if result is None:
             listed = ", ".join(f"{format_shape(s)} ({name})" for name, s in ((n, sp.shape) for n, sp in items))
             raise ShapeError(
                 f"inputs have shapes {listed}, which cannot be {verb}; make them match, e.g. with a Linear "
                 "or a 1x1 Conv2d on the shorter branch", items[-1][0])
-        if result[0] != "N":
-            raise ShapeError("the result lost its batch dimension", items[0][0])
         return items[0][1].with_shape(result)
     return infer
 

@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import Sequence
 
 
-def configure_environment() -> None:
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def configure_environment(offscreen: bool = False) -> None:
     """Process-wide settings for a GUI that also runs torch (see docs: torch threads vs the UI)."""
-    if not os.environ.get("QT_QPA_PLATFORM") and sys.platform.startswith("linux") and not (
-            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if offscreen and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     import torch
 
@@ -29,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("file", nargs="?", help="a graph file to open (default: the digits MLP example)")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
     args = parser.parse_args(argv)
-    configure_environment()
+    if not args.screenshot and not has_display():
+        print("layerloom: no display found (DISPLAY and WAYLAND_DISPLAY are unset). Run it in a desktop "
+              "session, under `xvfb-run`, or use --screenshot PNG to render offscreen.", file=sys.stderr)
+        return 1
+    configure_environment(offscreen=bool(args.screenshot) and not has_display())
 
     from PySide6.QtWidgets import QApplication
 

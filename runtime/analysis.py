@@ -20,6 +20,7 @@ from .spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE, InferContext, NodeSpec,
 
 ERROR = "error"
 WARNING = "warning"
+HUGE_NODE_PARAMS = 10**9  # 4 GB of float32 weights in one layer: almost always a wrong size
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Analysis:
     order: list[str]
     problems: list[Problem]
     edge_specs: dict[Edge, TensorSpec]
+    used: set[str] = field(default_factory=set)  # nodes that lead to an Output or a loss
 
     @property
     def errors(self) -> list[Problem]:
@@ -86,7 +88,8 @@ class Analysis:
 
     @property
     def total_params(self) -> int:
-        return sum(info.param_count or 0 for info in self.nodes.values())
+        """Learnable parameters of what compiles: nodes that lead to an Output or a loss."""
+        return sum(self.nodes[n].param_count or 0 for n in self.used)
 
     def problems_for(self, node_id: str) -> list[Problem]:
         return [p for p in self.problems if p.node_id == node_id]
@@ -117,6 +120,7 @@ class _Analyzer:
         # (node_id, port) of inputs whose wiring is broken; inference skips those nodes quietly.
         self.blocked: set[str] = set()
         self.unconnected: set[str] = set()
+        self.used: set[str] = set()
 
     def report(self, code: str, message: str, node: Node | None = None, port: str | None = None,
                param: str | None = None, severity: str = ERROR) -> None:
@@ -132,7 +136,7 @@ class _Analyzer:
         self.check_roles()
         edge_specs = self.infer(order)
         self.check_reachability()
-        return Analysis(graph, self.infos, order, self.problems, edge_specs)
+        return Analysis(graph, self.infos, order, self.problems, edge_specs, self.used)
 
     def sinks(self) -> list[str]:
         return [n.id for n in self.graph if self.infos[n.id].spec is not None
@@ -178,9 +182,13 @@ class _Analyzer:
             by_port: dict[str, list[Edge]] = {}
             for edge in graph.incoming(node.id):
                 by_port.setdefault(edge.dst_port, []).append(edge)
+            inputs_broken = any(p.node_id == node.id and p.param == "inputs" for p in self.problems)
             for port_name, edges in by_port.items():
                 port = ports.get(port_name)
                 if port is None:
+                    self.blocked.add(node.id)
+                    if inputs_broken:
+                        continue  # the bad `inputs` value is the real problem, reported already
                     extra = ""
                     if "inputs" in info.params:
                         extra = f" (inputs={info.params['inputs']}); remove the wire or raise inputs"
@@ -209,7 +217,8 @@ class _Analyzer:
         out = next((p for p in src_info.spec.outputs if p.name == edge.src_port), None)
         dst = self.graph.node(edge.dst)
         if out is None:
-            self.report("missing_port", f"has no output {edge.src_port!r} (wire to {dst.name})", src, edge.src_port)
+            self.report("missing_port", f"input {port.name!r} is wired to {src.name}.{edge.src_port}, but "
+                        f"{src.label()} has no output {edge.src_port!r}", dst, port.name)
             self.blocked.add(dst.id)
         elif out.kind not in port.accepted_kinds():
             from .graph import _kind_refusal
@@ -283,11 +292,17 @@ class _Analyzer:
             except ShapeError as exc:
                 info.outputs = {}
                 failed.add(node_id)
-                self.report("shape", str(exc), node, exc.port)
+                self.report("shape", str(exc), node, exc.port, exc.param)
+                continue
             except Exception as exc:  # noqa: BLE001 - a plugin's inference must not crash the editor
                 info.outputs = {}
                 failed.add(node_id)
                 self.report("shape", f"shape inference failed: {type(exc).__name__}: {exc}", node)
+                continue
+            if (info.param_count or 0) > HUGE_NODE_PARAMS:
+                gigabytes = info.param_count * 4 / 1e9
+                self.report("huge", f"has {info.param_count:,} parameters ({gigabytes:,.0f} GB as float32); "
+                            "check the sizes feeding it", node, severity=WARNING)
         return edge_specs
 
     # ------------------------------------------------------- reachability
@@ -296,7 +311,7 @@ class _Analyzer:
         the compiler, so their problems are only warnings (a stray node does not block training)."""
         graph = self.graph
         sinks = self.sinks()
-        used = graph.ancestors(sinks)
+        used = self.used = graph.ancestors(sinks)
         self.problems = [
             p if p.node_id is None or p.node_id in used or p.severity == WARNING
             else Problem(p.code, p.message, p.node_id, p.port, p.param, WARNING, p.label)

@@ -152,7 +152,7 @@ def cmd_code(args) -> int:
     if module is None:
         print("error: the graph has no loss", file=sys.stderr)
         return EXIT_PROBLEMS
-    print(f"# {type(module).__name__}: {compiled.parameter_count():,} parameters")
+    print(f"# {type(module).__name__}: {compiled.parameter_count(module):,} parameters")
     for name, sub in module.named_children():
         print(f"#   self.{name} = {sub}")
     print(module.code.strip())

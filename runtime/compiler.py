@@ -4,10 +4,10 @@
 
 - ``model``: Inputs -> Outputs, no losses. Its ``.code`` is readable Python with submodules named
   after the nodes; it is what gets trained, saved and exported.
-- ``criterion`` (when the graph has losses): takes the model inputs and the targets and returns a
-  dict with the total ``"loss"``, each loss (``"loss/<name>"``), the prediction each loss saw
-  (``"pred/<name>"``) and the model outputs (``"out/<name>"``). Training steps the optimizer on the
-  shared parameters, so training the criterion trains the model.
+- ``criterion`` (when the graph has losses): takes the inputs, then the targets (in the order of
+  ``criterion_inputs``) and returns a dict with the total ``"loss"``, each loss (``"loss/<name>"``),
+  the prediction each loss saw (``"pred/<name>"``) and the model outputs (``"out/<name>"``).
+  Training steps the optimizer on the shared parameters, so training the criterion trains the model.
 """
 
 from __future__ import annotations
@@ -21,14 +21,21 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
-from .analysis import Analysis, analyze
+from .analysis import Analysis, Problem, analyze
 from .errors import CompileError
 from .graph import Graph
 from .initializers import apply_init
 from .shapes import TensorSpec
 from .spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE
 
-_RESERVED = set(dir(nn.Module())) | set(keyword.kwlist) | {"self", "forward", "graph", "code", "torch", "fx"}
+def _reserved_names() -> set[str]:
+    graph = fx.Graph()
+    graph.output(graph.placeholder("x"))
+    module = fx.GraphModule({}, graph)
+    return set(dir(module)) | set(keyword.kwlist) | {"self", "forward", "torch", "fx"}
+
+
+_RESERVED = _reserved_names()  # attributes of a GraphModule: a layer called "recompile" must not shadow one
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,10 @@ class LossTerm:
 class CompiledGraph:
     model: fx.GraphModule
     criterion: fx.GraphModule | None
-    inputs: list[Endpoint]
-    outputs: list[Endpoint]
+    inputs: list[Endpoint]      # the model's forward() arguments, in order
+    outputs: list[Endpoint]     # what the model returns (one tensor, or a tuple in this order)
     targets: list[Endpoint] = field(default_factory=list)
+    criterion_inputs: list[Endpoint] = field(default_factory=list)  # the criterion's arguments, in order
     losses: list[LossTerm] = field(default_factory=list)
     module_names: dict[str, str] = field(default_factory=dict)  # node id -> attribute name
     analysis: Analysis | None = None
@@ -75,32 +83,38 @@ class CompiledGraph:
         """Random tensors with the model's input shapes (token ids in [0, 2) for int64 inputs)."""
         return tuple(random_tensor(e.spec, batch, generator) for e in self.inputs)
 
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+    def parameter_count(self, module: nn.Module | None = None) -> int:
+        return sum(p.numel() for p in (module or self.model).parameters())
 
 
 def random_tensor(spec: TensorSpec, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random floats, or token id 0 for int64 inputs (the one id every vocabulary has)."""
     shape = spec.concrete(batch)
     if spec.is_float:
         return torch.randn(shape, generator=generator)
-    return torch.randint(0, 2, shape, generator=generator)
+    return torch.zeros(shape, dtype=torch.int64)
 
 
-def python_name(text: str) -> str:
-    """A valid, non-reserved Python identifier made from a node name (``"fc 1"`` -> ``"fc_1"``)."""
+_ARGUMENT_RESERVED = set(keyword.kwlist) | {"self"}
+
+
+def python_name(text: str, attribute: bool = True) -> str:
+    """A valid Python identifier made from a node name (``"fc 1"`` -> ``"fc_1"``). Layer names
+    (``attribute``) also avoid the attributes of the generated module; argument names only
+    keywords and ``self``."""
     name = re.sub(r"\W+", "_", text, flags=re.ASCII).strip("_") or "node"
     if name[0].isdigit():
         name = "n" + name
-    if name in _RESERVED or name.startswith("_"):
+    if name in (_RESERVED if attribute else _ARGUMENT_RESERVED):
         name = name + "_"
     return name
 
 
-def _unique_names(graph: Graph, node_ids) -> dict[str, str]:
+def _unique_names(graph: Graph, node_ids, arguments: set[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     taken: set[str] = set()
     for node_id in node_ids:
-        base = python_name(graph.node(node_id).name)
+        base = python_name(graph.node(node_id).name, attribute=node_id not in arguments)
         name, i = base, 2
         while name in taken:
             name = f"{base}_{i}"
@@ -124,39 +138,30 @@ def compile_graph(graph: Graph, *, seed: int | None = None, analysis: Analysis |
     losses = [nid for nid in order if roles[nid] == LOSS_ROLE]
     model_nodes = graph.ancestors(outputs)
     train_nodes = graph.ancestors(outputs + losses)
-    names = _unique_names(graph, [nid for nid in order if nid in train_nodes])
+    names = _unique_names(graph, [nid for nid in order if nid in train_nodes],
+                          {nid for nid in order if roles[nid] in (INPUT, TARGET_ROLE)})
 
-    modules: dict[str, nn.Module] = {}
-    rng = torch.random.fork_rng(devices=[]) if seed is not None else nullcontext()
-    with rng:
-        if seed is not None:
-            torch.manual_seed(seed)
-        for nid in order:
-            info = infos[nid]
-            if nid not in train_nodes or roles[nid] in (INPUT, TARGET_ROLE, OUTPUT) or info.spec.emit is not None:
-                continue
-            modules[names[nid]] = info.spec.build_module(info.context())
-        # Custom initialisation after every module is built, so choosing it for one layer does not
-        # shift the random stream (and so the weights) of the others.
-        for nid, name in names.items():
-            if name in modules and "init" in infos[nid].params:
-                apply_init(modules[name], infos[nid].params["init"])
+    modules = _build_modules(graph, analysis, [n for n in order if n in train_nodes], names, roles, seed)
 
     def build(include: set[str], with_losses: bool):
         fx_graph = fx.Graph()
         values: dict[tuple[str, str], fx.Node] = {}
         inputs, targets, outs, loss_nodes = [], [], [], []
+        # Arguments first, in a fixed order: every Input, then (for the criterion) every Target.
+        for role, endpoints in ((INPUT, inputs), (TARGET_ROLE, targets)):
+            if role == TARGET_ROLE and not with_losses:
+                continue
+            for nid in order:
+                if nid in include and roles[nid] == role:
+                    ph = fx_graph.placeholder(names[nid])
+                    values[(nid, infos[nid].spec.outputs[0].name)] = ph
+                    # ph.target is the forward() argument; fx may rename the node itself (input -> input_1).
+                    endpoints.append(Endpoint(nid, ph.target, infos[nid].output))
         for nid in order:
             if nid not in include:
                 continue
             info, role, name = infos[nid], roles[nid], names[nid]
             if role == INPUT or role == TARGET_ROLE:
-                if role == TARGET_ROLE and not with_losses:
-                    continue
-                ph = fx_graph.placeholder(name)
-                values[(nid, info.spec.outputs[0].name)] = ph
-                endpoint = Endpoint(nid, ph.name, info.output)
-                (inputs if role == INPUT else targets).append(endpoint)
                 continue
             args = []
             for port in info.input_ports:
@@ -199,14 +204,42 @@ def compile_graph(graph: Graph, *, seed: int | None = None, analysis: Analysis |
     model = fx.GraphModule(modules, model_graph, class_name=python_name(graph.name).title().replace("_", "") or "Model")
     criterion = None
     targets: list[Endpoint] = []
+    criterion_inputs: list[Endpoint] = []
     loss_terms: list[LossTerm] = []
     if losses:
-        train_graph, _, targets, _ = build(train_nodes, with_losses=True)
+        train_graph, train_inputs, targets, _ = build(train_nodes, with_losses=True)
+        criterion_inputs = train_inputs + targets
         criterion = fx.GraphModule(modules, train_graph, class_name="Criterion")
         for nid in losses:
             pred_port, target_port = (p.name for p in infos[nid].input_ports[:2])
             pred = next(e for e in graph.incoming(nid) if e.dst_port == pred_port)
             target = next(e for e in graph.incoming(nid) if e.dst_port == target_port)
             loss_terms.append(LossTerm(nid, names[nid], pred.src, target.src))
-    return CompiledGraph(model, criterion, inputs, out_endpoints, targets, loss_terms,
+    return CompiledGraph(model, criterion, inputs, out_endpoints, targets, criterion_inputs, loss_terms,
                          {nid: n for nid, n in names.items() if n in modules}, analysis)
+
+
+def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names: dict[str, str], roles, seed):
+    """One fresh module per layer node (seeded when asked), or a CompileError naming the node."""
+    infos = analysis.nodes
+    modules: dict[str, nn.Module] = {}
+    rng = torch.random.fork_rng(devices=[]) if seed is not None else nullcontext()
+    with rng:
+        if seed is not None:
+            torch.manual_seed(seed)
+        for nid in node_ids:
+            info = infos[nid]
+            if roles[nid] in (INPUT, TARGET_ROLE, OUTPUT) or info.spec.emit is not None:
+                continue
+            try:
+                modules[names[nid]] = info.spec.build_module(info.context())
+            except Exception as exc:  # noqa: BLE001 - out of memory, a plugin's bug...
+                node = graph.node(nid)
+                raise CompileError([Problem("build", f"cannot build the layer: {type(exc).__name__}: {exc}",
+                                            nid, label=node.label())]) from exc
+        # Custom initialisation after every module is built, so choosing it for one layer does not
+        # shift the random stream (and so the weights) of the others.
+        for nid in node_ids:
+            if names[nid] in modules and "init" in infos[nid].params:
+                apply_init(modules[names[nid]], infos[nid].params["init"])
+    return modules

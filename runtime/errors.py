@@ -29,11 +29,13 @@ class ParamError(LayerLoomError):
 
 
 class ShapeError(LayerLoomError):
-    """A node cannot accept the shapes it receives. ``port`` names the offending input, if any."""
+    """A node cannot accept the shapes it receives. ``port`` names the offending input and ``param``
+    the parameter to change, when there is one."""
 
-    def __init__(self, message: str, port: str | None = None):
+    def __init__(self, message: str, port: str | None = None, param: str | None = None):
         super().__init__(message)
         self.port = port
+        self.param = param
 
 
 class GraphFileError(LayerLoomError):

@@ -9,6 +9,8 @@ whether a new wire makes sense, and ``connect`` refuses ones that don't unless t
 from __future__ import annotations
 
 import copy
+import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
@@ -17,11 +19,22 @@ from .errors import ConnectionRefused, GraphError, ParamError
 from .events import Event
 from .spec import LOSS, TARGET, Catalog, NodeSpec, Port, default_catalog
 
-_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+_ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
+MAX_NAME = 64
 
 
 def valid_id(node_id: Any) -> bool:
-    return isinstance(node_id, str) and bool(_ID_RE.match(node_id))
+    return isinstance(node_id, str) and _ID_RE.fullmatch(node_id) is not None
+
+
+def clean_name(name: Any) -> str:
+    """A node name as stored: stripped, non-empty text of at most 64 characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise GraphError("a node name cannot be empty")
+    name = name.strip()
+    if len(name) > MAX_NAME:
+        raise GraphError(f"a node name has at most {MAX_NAME} characters")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +54,16 @@ class Node:
     """One node. ``params`` holds JSON values as set (possibly invalid, to be reported, never lost);
     ``ui`` is editor data (position, colour, collapsed...) that the runtime stores but ignores."""
 
-    __slots__ = ("id", "type_id", "name", "params", "ui")
+    __slots__ = ("id", "type_id", "name", "params", "ui", "extra")
 
-    def __init__(self, node_id: str, type_id: str, name: str, params: dict | None = None, ui: dict | None = None):
+    def __init__(self, node_id: str, type_id: str, name: str, params: dict | None = None, ui: dict | None = None,
+                 extra: dict | None = None):
         self.id = node_id
         self.type_id = type_id
         self.name = name
         self.params: dict[str, Any] = dict(params or {})
         self.ui: dict[str, Any] = dict(ui or {})
+        self.extra: dict[str, Any] = dict(extra or {})  # unknown keys of the file record, kept for saving
 
     @property
     def position(self) -> tuple[float, float]:
@@ -91,7 +106,7 @@ class Graph:
         self.extra: dict[str, Any] = {}  # unknown top-level keys of a loaded file, written back as-is
         self.events = GraphEvents()
         self._nodes: dict[str, Node] = {}
-        self._edges: dict[Edge, None] = {}
+        self._edges: dict[Edge, dict] = {}  # edge -> unknown keys of its file record (usually empty)
         self._incoming: dict[str, list[Edge]] = {}
         self._outgoing: dict[str, list[Edge]] = {}
         self._counter = 0
@@ -233,27 +248,30 @@ class Graph:
             values = dict(params or {})
         if name is None:
             name = self.unique_name(node_id)
+        else:
+            name = clean_name(name)
+            clash = self.find(name) if check else None
+            if clash is not None:
+                raise GraphError(f"another node is already called {name!r}")
         node = Node(node_id, type_id, name, values, ui)
         if position is not None:
-            node.ui["x"], node.ui["y"] = float(position[0]), float(position[1])
+            node.ui["x"], node.ui["y"] = _finite(position[0]), _finite(position[1])
         self._nodes[node_id] = node
         self._incoming[node_id] = []
         self._outgoing[node_id] = []
-        self.events.node_added.emit(node)
-        self.events.changed.emit()
+        self._notify((self.events.node_added, (node,)))
         return node
 
     def remove_node(self, node_id: str) -> Node:
         """Remove a node and, first, every edge touching it (each announced)."""
         node = self.node(node_id)
-        for edge in self._incoming[node_id] + self._outgoing[node_id]:
-            if edge in self._edges:
-                self._remove_edge(edge)
+        removed = [e for e in self._incoming[node_id] + self._outgoing[node_id] if e in self._edges]
+        for edge in removed:
+            self._detach(edge)
         del self._nodes[node_id]
         del self._incoming[node_id]
         del self._outgoing[node_id]
-        self.events.node_removed.emit(node)
-        self.events.changed.emit()
+        self._notify(*[(self.events.edge_removed, (e,)) for e in removed], (self.events.node_removed, (node,)))
         return node
 
     def check_connection(self, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
@@ -291,6 +309,7 @@ class Graph:
         """
         self.node(src), self.node(dst)
         edge = Edge(src, src_port, dst, dst_port)
+        taken: list[Edge] = []
         if check:
             reason = self.check_connection(src, src_port, dst, dst_port)
             if reason is not None:
@@ -300,27 +319,41 @@ class Graph:
                 raise ConnectionRefused(
                     f"input {dst_port!r} of {self._nodes[dst].label()} is already connected")
             for old in taken:
-                self._remove_edge(old)
+                self._detach(old)
         elif edge in self._edges:
             return edge
-        self._edges[edge] = None
+        self._edges[edge] = {}
         self._incoming[dst].append(edge)
         self._outgoing[src].append(edge)
-        self.events.edge_added.emit(edge)
-        self.events.changed.emit()
+        self._notify(*[(self.events.edge_removed, (e,)) for e in taken], (self.events.edge_added, (edge,)))
         return edge
 
     def disconnect(self, edge: Edge) -> None:
         if edge not in self._edges:
             raise GraphError(f"no edge {edge}")
-        self._remove_edge(edge)
-        self.events.changed.emit()
+        self._detach(edge)
+        self._notify((self.events.edge_removed, (edge,)))
 
-    def _remove_edge(self, edge: Edge) -> None:
+    def _detach(self, edge: Edge) -> None:
         del self._edges[edge]
         self._incoming[edge.dst].remove(edge)
         self._outgoing[edge.src].remove(edge)
-        self.events.edge_removed.emit(edge)
+
+    def _notify(self, *calls) -> None:
+        """Announce a mutation once the model is fully updated. A failing listener can never leave an
+        edit half-done: every event still goes out, then the first error is raised."""
+        error: Exception | None = None
+        for event, args in calls + ((self.events.changed, ()),):
+            try:
+                event.emit(*args)
+            except Exception as exc:  # noqa: BLE001 - re-raised below
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def edge_extra(self, edge: Edge) -> dict:
+        """Unknown keys of the edge's file record (kept so saving loses nothing)."""
+        return self._edges[edge]
 
     def set_param(self, node_id: str, name: str, value: Any, *, check: bool = True) -> None:
         """Set a param. With ``check`` an invalid value raises ``ParamError`` and changes nothing."""
@@ -332,8 +365,7 @@ class Graph:
         if name in node.params and old == value and type(old) is type(value):
             return
         node.params[name] = value
-        self.events.param_changed.emit(node, name, old, value)
-        self.events.changed.emit()
+        self._notify((self.events.param_changed, (node, name, old, value)))
 
     @staticmethod
     def _checked_param(spec: NodeSpec, name: str, value: Any) -> Any:
@@ -345,35 +377,29 @@ class Graph:
 
     def rename_node(self, node_id: str, name: str) -> None:
         node = self.node(node_id)
-        if not isinstance(name, str) or not name.strip():
-            raise GraphError("a node name cannot be empty")
-        name = name.strip()
-        if len(name) > 64:
-            raise GraphError("a node name has at most 64 characters")
+        name = clean_name(name)
         if name == node.name:
             return
         clash = self.find(name)
         if clash is not None and clash.id != node_id:
             raise GraphError(f"another node is already called {name!r}")
         old, node.name = node.name, name
-        self.events.node_renamed.emit(node, old, name)
-        self.events.changed.emit()
+        self._notify((self.events.node_renamed, (node, old, name)))
 
     def move_node(self, node_id: str, x: float, y: float) -> None:
         node = self.node(node_id)
-        x, y = float(x), float(y)
+        x, y = _finite(x), _finite(y)
         if node.ui.get("x") == x and node.ui.get("y") == y:
             return
         node.ui["x"], node.ui["y"] = x, y
-        self.events.node_moved.emit(node, x, y)
-        self.events.changed.emit()
+        self._notify((self.events.node_moved, (node, x, y)))
 
     def set_ui(self, node_id: str, key: str, value: Any) -> None:
         """Store editor-only data (JSON values) on a node, e.g. a colour or collapsed state."""
         node = self.node(node_id)
-        node.ui[key] = value
-        self.events.ui_changed.emit(node, key, value)
-        self.events.changed.emit()
+        _check_json(value, f"ui value {key!r}")
+        node.ui[key] = copy.deepcopy(value)
+        self._notify((self.events.ui_changed, (node, key, value)))
 
     def set_meta(self, key: str, value: Any) -> None:
         """Change ``name``, ``description`` or ``training`` (a dict) of the graph."""
@@ -383,11 +409,34 @@ class Graph:
             raise GraphError("training settings must be a dict")
         if key in ("name", "description") and not isinstance(value, str):
             raise GraphError(f"{key} must be text")
+        _check_json(value, key)
         setattr(self, key, copy.deepcopy(value))
-        self.events.meta_changed.emit(key, value)
-        self.events.changed.emit()
+        self._notify((self.events.meta_changed, (key, value)))
 
     # ------------------------------------------------------------------ bulk
+    def restore(self, nodes: Iterable[Node], edges: Iterable[tuple[Edge, dict]]) -> None:
+        """Fill an empty graph from loaded records: the loader's fast path. Type aliases resolve,
+        duplicate edges collapse, nothing else is checked (analysis reports the rest) and no events
+        fire (nobody can be subscribed to a graph that is still being read)."""
+        if self._nodes:
+            raise GraphError("restore() fills an empty graph")
+        for node in nodes:
+            if node.id in self._nodes:
+                raise GraphError(f"a node with id {node.id!r} already exists")
+            node.type_id = self.catalog.resolve(node.type_id) or node.type_id
+            self._nodes[node.id] = node
+            self._incoming[node.id] = []
+            self._outgoing[node.id] = []
+        for edge, extra in edges:
+            if edge.src not in self._nodes or edge.dst not in self._nodes:
+                raise GraphError(f"edge {edge} names a node that does not exist")
+            if edge in self._edges:
+                continue
+            self._edges[edge] = dict(extra)
+            self._incoming[edge.dst].append(edge)
+            self._outgoing[edge.src].append(edge)
+        self._counter = max(self._counter, len(self._nodes))
+
     def clear(self) -> None:
         for node_id in list(self._nodes):
             self.remove_node(node_id)
@@ -431,16 +480,29 @@ class Graph:
         other.training = copy.deepcopy(self.training)
         other.extra = copy.deepcopy(self.extra)
         for node in self._nodes.values():
-            other._nodes[node.id] = Node(node.id, node.type_id, node.name,
-                                         copy.deepcopy(node.params), copy.deepcopy(node.ui))
+            other._nodes[node.id] = Node(node.id, node.type_id, node.name, copy.deepcopy(node.params),
+                                         copy.deepcopy(node.ui), copy.deepcopy(node.extra))
             other._incoming[node.id] = []
             other._outgoing[node.id] = []
-        for edge in self._edges:
-            other._edges[edge] = None
+        for edge, extra in self._edges.items():
+            other._edges[edge] = copy.deepcopy(extra)
             other._incoming[edge.dst].append(edge)
             other._outgoing[edge.src].append(edge)
         other._counter = self._counter
         return other
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise GraphError(f"a position must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _check_json(value: Any, what: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise GraphError(f"{what} must be plain JSON data: {exc}") from None
 
 
 def _find_port(ports: tuple[Port, ...], name: str) -> Port | None:

@@ -8,25 +8,33 @@ file; a file whose *network* has mistakes (unknown types, bad params, odd wiring
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import GraphError, GraphFileError, UnsupportedVersionError
-from .graph import Graph, valid_id
+from .graph import Edge, Graph, Node, valid_id
 from .spec import Catalog
 
 FORMAT = "layerloom-graph"
 VERSION = 1
 SUFFIX = ".llgraph.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32  # nesting of params/ui/training values; deeper is never a real network
 _KNOWN_KEYS = {"format", "version", "name", "description", "nodes", "edges", "training"}
 
 # Upgrades from older versions: MIGRATIONS[v] turns a version-v dict into a version v+1 dict.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+_NODE_KEYS = {"id", "type", "name", "params", "ui"}
+_EDGE_KEYS = {"from", "to"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class NodeRecord:
     name: str
     params: dict
     ui: dict
+    extra: dict  # keys this version does not know, written back unchanged
 
 
 @dataclass(frozen=True)
@@ -44,20 +53,24 @@ class EdgeRecord:
     src_port: str
     dst: str
     dst_port: str
+    extra: dict
 
 
 # ---------------------------------------------------------------------------- reading
 def load_graph(path: str | os.PathLike, catalog: Catalog | None = None) -> Graph:
     path_text = str(path)
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise GraphFileError(f"the file is {size // 2**20} MiB; graph files are at most "
-                                 f"{MAX_FILE_BYTES // 2**20} MiB", path_text)
         with open(path, "rb") as handle:
-            raw = handle.read()
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise GraphFileError("cannot read the file: not a regular file", path_text)
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise GraphFileError(f"cannot read the file: {exc.strerror or exc}", path_text) from None
+    except ValueError as exc:  # e.g. a NUL character in the path
+        raise GraphFileError(f"cannot read the file: {exc}", path_text) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise GraphFileError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB; is it a graph file?",
+                             path_text)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -66,24 +79,55 @@ def load_graph(path: str | os.PathLike, catalog: Catalog | None = None) -> Graph
 
 
 def loads_graph(text: str, catalog: Catalog | None = None, *, path: str | None = None) -> Graph:
+    if text.startswith("\ufeff"):
+        text = text[1:]
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                          object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise GraphFileError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path) from None
     except ValueError as exc:
         raise GraphFileError(str(exc), path) from None
     except RecursionError:
         raise GraphFileError("the JSON is nested too deeply", path) from None
-    return graph_from_dict(data, catalog, path=path)
+    return _from_dict(data, catalog, path)
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number; graph files hold finite numbers only")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is too large; graph files hold finite numbers only")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key!r} appears twice in one object")
+            seen.add(key)
+    return result
+
+
 def graph_from_dict(data: Any, catalog: Catalog | None = None, *, path: str | None = None) -> Graph:
-    """Build a graph from parsed JSON, upgrading older versions first."""
+    """Build a graph from a parsed JSON document (deep-copied: the graph never shares the caller's
+    lists and dicts), upgrading older versions first."""
+    try:
+        data = copy.deepcopy(data)
+    except RecursionError:
+        raise GraphFileError("the document is nested too deeply", path) from None
+    return _from_dict(data, catalog, path)
+
+
+def _from_dict(data: Any, catalog: Catalog | None, path: str | None) -> Graph:
     data = _upgrade(_check_header(data, path), path)
+    _check_depth(data, path)
     nodes = _node_records(data.get("nodes"), path)
     edges = _edge_records(data.get("edges", []), {n.id for n in nodes}, path)
     graph = Graph(catalog, name=_text(data, "name", "untitled", path))
@@ -94,13 +138,10 @@ def graph_from_dict(data: Any, catalog: Catalog | None = None, *, path: str | No
     graph.training = training
     graph.extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
     try:
-        for record in nodes:
-            graph.add_node(record.type, record.name, record.params, node_id=record.id, ui=record.ui, check=False)
-        for record in edges:
-            graph.connect(record.src, record.src_port, record.dst, record.dst_port, check=False)
+        graph.restore((Node(r.id, r.type, r.name, r.params, r.ui, r.extra) for r in nodes),
+                      ((Edge(r.src, r.src_port, r.dst, r.dst_port), r.extra) for r in edges))
     except GraphError as exc:  # pragma: no cover - records are checked above; kept as a safety net
         raise GraphFileError(str(exc), path) from None
-    graph._counter = len(nodes)
     return graph
 
 
@@ -131,6 +172,29 @@ def _upgrade(data: dict, path: str | None) -> dict:
     return data
 
 
+def _check_depth(data: dict, path: str | None) -> None:
+    """Refuse absurdly nested values (they would make copying and saving recurse too deeply)."""
+    if _depth(data, 0) > MAX_DEPTH:
+        raise GraphFileError(f"values are nested more than {MAX_DEPTH} levels deep", path)
+
+
+def _depth(value: Any, level: int) -> int:
+    if level > MAX_DEPTH:
+        return level
+    deepest = level
+    for item in (value.values() if type(value) is dict else value):
+        if type(item) is dict or type(item) is list:
+            deepest = max(deepest, _depth(item, level + 1))
+            if deepest > MAX_DEPTH:
+                break
+    return deepest
+
+
+def _optional(item: dict, key: str, default: Any) -> Any:
+    value = item.get(key)
+    return default if value is None else value
+
+
 def _node_records(raw: Any, path: str | None) -> list[NodeRecord]:
     if raw is None:
         raise GraphFileError('missing "nodes" list', path, "nodes")
@@ -143,24 +207,25 @@ def _node_records(raw: Any, path: str | None) -> list[NodeRecord]:
             raise GraphFileError(f"must be an object, found {_json_type(item)}", path, where)
         node_id = item.get("id")
         if not valid_id(node_id):
-            raise GraphFileError(f"invalid id {node_id!r}: use letters, digits, '_' or '-' (at most 64, "
-                                 "starting with a letter)", path, f"{where}.id")
+            raise GraphFileError(f"invalid id {node_id!r}: a letter or '_', then letters, digits, '_' or '-' "
+                                 "(at most 64 characters)", path, f"{where}.id")
         if node_id in seen:
             raise GraphFileError(f"duplicate node id {node_id!r}", path, f"{where}.id")
         seen.add(node_id)
         type_id = item.get("type")
         if not isinstance(type_id, str) or not type_id or len(type_id) > 200:
             raise GraphFileError("must be a node type name such as \"Linear\"", path, f"{where}.type")
-        name = item.get("name", node_id)
+        name = _optional(item, "name", node_id)
         if not isinstance(name, str) or not name.strip() or len(name) > 64:
             raise GraphFileError("must be non-empty text of at most 64 characters", path, f"{where}.name")
-        params = item.get("params", {})
+        params = _optional(item, "params", {})
         if not isinstance(params, dict):
             raise GraphFileError(f"must be an object, found {_json_type(params)}", path, f"{where}.params")
-        ui = item.get("ui", {})
+        ui = _optional(item, "ui", {})
         if not isinstance(ui, dict):
             raise GraphFileError(f"must be an object, found {_json_type(ui)}", path, f"{where}.ui")
-        records.append(NodeRecord(node_id, type_id, name.strip(), params, ui))
+        extra = {k: v for k, v in item.items() if k not in _NODE_KEYS} if len(item) > 2 else {}
+        records.append(NodeRecord(node_id, type_id, name.strip(), params, ui, extra))
     return records
 
 
@@ -175,18 +240,19 @@ def _edge_records(raw: Any, node_ids: set[str], path: str | None) -> list[EdgeRe
         ends = []
         for key in ("from", "to"):
             end = item.get(key)
-            if (not isinstance(end, list) or len(end) != 2
-                    or not all(isinstance(part, str) and part for part in end)):
+            if (type(end) is not list or len(end) != 2 or type(end[0]) is not str or type(end[1]) is not str
+                    or not end[0] or not end[1]):
                 raise GraphFileError('must be ["node id", "port name"]', path, f"{where}.{key}")
             if end[0] not in node_ids:
                 raise GraphFileError(f"no node with id {end[0]!r}", path, f"{where}.{key}")
             ends.append(end)
-        records.append(EdgeRecord(ends[0][0], ends[0][1], ends[1][0], ends[1][1]))
+        extra = {k: v for k, v in item.items() if k not in _EDGE_KEYS} if len(item) > 2 else {}
+        records.append(EdgeRecord(ends[0][0], ends[0][1], ends[1][0], ends[1][1], extra))
     return records
 
 
 def _text(data: dict, key: str, default: str, path: str | None) -> str:
-    value = data.get(key, default)
+    value = _optional(data, key, default)
     if not isinstance(value, str):
         raise GraphFileError(f"must be text, found {_json_type(value)}", path, key)
     return value
@@ -200,13 +266,20 @@ def _json_type(value: Any) -> str:
 
 # ---------------------------------------------------------------------------- writing
 def graph_to_dict(graph: Graph) -> dict:
+    """The graph as a JSON document. It shares nothing with the graph (mutating it changes nothing)."""
+    try:
+        return copy.deepcopy(_document(graph))
+    except RecursionError:
+        raise GraphFileError("the graph holds values nested too deeply to save") from None
+
+
+def _document(graph: Graph) -> dict:
+    """The document for writing; it shares lists and dicts with the graph, so it is never handed out."""
     data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": graph.name}
     if graph.description:
         data["description"] = graph.description
-    data["nodes"] = [
-        _node_dict(node) for node in graph
-    ]
-    data["edges"] = [{"from": [e.src, e.src_port], "to": [e.dst, e.dst_port]} for e in graph.edges]
+    data["nodes"] = [_node_dict(node) for node in graph]
+    data["edges"] = [_edge_dict(graph, e) for e in graph.edges]
     if graph.training:
         data["training"] = graph.training
     for key, value in graph.extra.items():
@@ -218,31 +291,48 @@ def _node_dict(node) -> dict:
     item = {"id": node.id, "type": node.type_id, "name": node.name, "params": node.params}
     if node.ui:
         item["ui"] = node.ui
+    for key, value in node.extra.items():
+        item.setdefault(key, value)
+    return item
+
+
+def _edge_dict(graph: Graph, edge) -> dict:
+    item = {"from": [edge.src, edge.src_port], "to": [edge.dst, edge.dst_port]}
+    for key, value in graph.edge_extra(edge).items():
+        item.setdefault(key, value)
     return item
 
 
 def dumps_graph(graph: Graph) -> str:
     """Pretty JSON for readable diffs: containers that fit on a line stay on one line."""
+    data = _document(graph)
     try:
-        return _pretty(graph_to_dict(graph), 0) + "\n"
+        text = _pretty(data, 0, _READABLE) + "\n"
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        # Text JSON can hold but UTF-8 cannot (a lone surrogate from a \\uD800 escape): write
+        # everything as ASCII escapes, which reads back exactly.
+        return _pretty(data, 0, _ASCII) + "\n"
     except (TypeError, ValueError, RecursionError) as exc:
         raise GraphFileError(f"the graph holds a value that JSON cannot store: {exc}") from None
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+_READABLE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+_ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(", ", ": "))
 
 
-def _pretty(value: Any, indent: int, width: int = 100) -> str:
+def _pretty(value: Any, indent: int, encoder: json.JSONEncoder, width: int = 100) -> str:
     # Containers with many entries never fit on a line: expand them without trying.
     if not isinstance(value, (dict, list)) or len(value) <= 12:
-        compact = _COMPACT.encode(value)
+        compact = encoder.encode(value)
         if not isinstance(value, (dict, list)) or len(compact) + indent <= width or not value:
             return compact
     pad = " " * (indent + 2)
     if isinstance(value, list):
-        items = [pad + _pretty(item, indent + 2, width) for item in value]
+        items = [pad + _pretty(item, indent + 2, encoder, width) for item in value]
         return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
-    items = [f"{pad}{_COMPACT.encode(str(k))}: {_pretty(v, indent + 2, width).lstrip()}"
+    items = [f"{pad}{encoder.encode(str(k))}: {_pretty(v, indent + 2, encoder, width).lstrip()}"
              for k, v in value.items()]
     return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
 

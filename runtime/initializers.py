@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .params import ChoiceParam
@@ -30,6 +31,10 @@ def apply_init(module: nn.Module, scheme: str) -> None:
             _init_weight(param, scheme)
         elif name.split(".")[-1].startswith("bias"):
             nn.init.zeros_(param)
+    for sub in module.modules():  # the padding token's vector must stay zero, as nn.Embedding promises
+        if isinstance(sub, nn.Embedding) and sub.padding_idx is not None:
+            with torch.no_grad():
+                sub.weight[sub.padding_idx].zero_()
 
 
 def _init_weight(weight, scheme: str) -> None:

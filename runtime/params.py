@@ -21,6 +21,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _whole(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (``8`` or ``8.0``), else None."""
+    if _is_int(value):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -70,12 +79,11 @@ class IntParam(Param):
     kind = "int"
 
     def _coerce(self, value: Any) -> int:
-        if isinstance(value, float) and value.is_integer() and abs(value) <= _MAX_INT:
-            value = int(value)
-        if not _is_int(value):
+        whole = _whole(value)
+        if whole is None:
             raise self.fail(f"expected a whole number, got {_describe(value)}")
-        _check_range(self, value)
-        return value
+        _check_range(self, whole)
+        return whole
 
     def describe(self) -> str:
         return "int" + _range_text(self.minimum, self.maximum)
@@ -92,7 +100,10 @@ class FloatParam(Param):
     def _coerce(self, value: Any) -> float:
         if not _is_number(value):
             raise self.fail(f"expected a number, got {_describe(value)}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise self.fail(f"the number {_describe(value)} is far too large") from None
         if not math.isfinite(value):
             raise self.fail(f"expected a finite number, got {value}")
         if self.exclusive_minimum and self.minimum is not None and value <= self.minimum:
@@ -147,17 +158,21 @@ class IntsParam(Param):
     def _coerce(self, value: Any) -> int | tuple[int, ...] | str:
         if isinstance(value, str) and value in self.keywords:
             return value
-        if _is_int(value):
-            _check_range(self, value)
-            return value
+        whole = _whole(value)
+        if whole is not None:
+            _check_range(self, whole)
+            return whole
         if isinstance(value, (list, tuple)):
             if len(value) != self.length:
                 raise self.fail(f"expected one number or a list of {self.length}, got {len(value)} values")
+            items = []
             for item in value:
-                if not _is_int(item):
+                whole = _whole(item)
+                if whole is None:
                     raise self.fail(f"expected whole numbers, got {_describe(item)}")
-                _check_range(self, item)
-            return tuple(value)
+                _check_range(self, whole)
+                items.append(whole)
+            return tuple(items)
         extra = "".join(f", {k!r}" for k in self.keywords)
         raise self.fail(f"expected a whole number or a list of {self.length}{extra}, got {_describe(value)}")
 
@@ -190,7 +205,7 @@ class ShapeParam(Param):
     kind = "shape"
 
     def _coerce(self, value: Any) -> tuple[int, ...]:
-        if _is_int(value):
+        if _whole(value) is not None:
             value = [value]
         if not isinstance(value, (list, tuple)):
             raise self.fail(f"expected a list of sizes such as [1, 8, 8], got {_describe(value)}")
@@ -200,9 +215,13 @@ class ShapeParam(Param):
             raise self.fail(f"expected {self.min_rank} to {self.max_rank} sizes, got {len(value)}")
         inferred = 0
         total = 1
+        sizes = []
         for item in value:
-            if not _is_int(item):
+            whole = _whole(item)
+            if whole is None:
                 raise self.fail(f"sizes must be whole numbers, got {_describe(item)}")
+            item = whole
+            sizes.append(item)
             if item == -1 and self.allow_infer:
                 inferred += 1
                 continue
@@ -210,11 +229,11 @@ class ShapeParam(Param):
                 hint = " (-1 may stand for one inferred size)" if self.allow_infer else ""
                 raise self.fail(f"sizes must be at least 1, got {item}{hint}")
             total *= item
-            if total > 2**40:
+            if total > 2**31:
                 raise self.fail("the shape has far too many elements")
         if inferred > 1:
             raise self.fail("only one size may be -1")
-        return tuple(value)
+        return tuple(sizes)
 
     def to_json(self, value: Any) -> Any:
         return list(value)

@@ -108,3 +108,17 @@ def test_console_script_runs_headless(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "lstm    LSTM" in result.stdout
+
+
+def test_code_counts_the_parameters_of_what_it_prints(tmp_path, capsys):
+    g = mlp_graph()
+    aux = add(g, "Linear", "aux", out_features=10)   # an auxiliary head that only feeds a loss
+    g.connect("relu1", "out", "aux", "in")
+    add(g, "CrossEntropyLoss", "aux_loss")
+    g.connect("aux", "out", "aux_loss", "pred")
+    g.connect("label", "out", "aux_loss", "target")
+    path = str(save_graph(g, tmp_path / "g.json"))
+    _, out, _ = run(capsys, "code", path)
+    assert out.startswith(f"# {'Mlp'}: 2,410 parameters")
+    _, out, _ = run(capsys, "code", "--criterion", path)
+    assert out.startswith("# Criterion: 2,740 parameters")

@@ -239,3 +239,86 @@ def test_every_example_compiles_and_runs():
         out = compiled.model(*compiled.example_inputs(batch=4))
         assert out.shape[0] == 4, path.name
         assert compiled.criterion is not None
+
+
+# ---------------------------------------------------------------- regressions from review
+def test_inputs_named_like_builtins_keep_their_argument_name():
+    g = mlp_graph()
+    g.rename_node("image", "input")
+    g.rename_node("label", "list")
+    compiled = compile_graph(g, seed=0)
+    assert compiled.input_names == ["input"] and compiled.target_names == ["list"]
+    x, y = torch.randn(2, 64), torch.randint(0, 10, (2,))
+    assert compiled.model(input=x).shape == (2, 10)
+    assert compiled.criterion(input=x, list=y)["loss"].ndim == 0
+
+
+def test_criterion_takes_inputs_then_targets_whatever_the_insertion_order():
+    g = Graph()
+    y = add(g, "Target", "y", shape=[1], dtype="float32")   # added before the Input on purpose
+    x = add(g, "Input", "x", shape=[1])
+    fc = add(g, "Linear", "fc", out_features=1)
+    chain(g, x, fc, add(g, "Output", "out"))
+    loss = add(g, "MSELoss", "mse")
+    g.connect("fc", "out", "mse", "pred")
+    g.connect(y.id, "out", "mse", "target")
+    compiled = compile_graph(g, seed=0)
+    assert [e.name for e in compiled.criterion_inputs] == ["x", "y"]
+    X, Y = torch.randn(4, 1), torch.randn(4, 1)
+    result = compiled.criterion(X, Y)
+    assert torch.equal(result["pred/mse"], compiled.model(X))
+    assert torch.equal(result["loss"], F.mse_loss(compiled.model(X), Y))
+
+
+def test_an_input_that_only_feeds_a_loss_target_is_a_criterion_argument():
+    g = Graph()
+    x = add(g, "Input", "x", shape=[4])
+    clean = add(g, "Input", "clean", shape=[4])
+    fc = add(g, "Linear", "fc", out_features=4)
+    chain(g, x, fc, add(g, "Output", "out"))
+    add(g, "MSELoss", "mse")
+    g.connect("fc", "out", "mse", "pred")
+    g.connect(clean.id, "out", "mse", "target")
+    compiled = compile_graph(g)
+    assert compiled.input_names == ["x"]
+    assert [e.name for e in compiled.criterion_inputs] == ["x", "clean"]
+    a, b = torch.randn(3, 4), torch.randn(3, 4)
+    assert torch.equal(compiled.criterion(a, b)["loss"], F.mse_loss(compiled.model(a), b))
+
+
+@pytest.mark.parametrize("name", ["meta", "recompile", "to_folder", "print_readable", "code", "graph", "forward"])
+def test_layer_names_that_shadow_module_attributes_still_compile_and_run(name):
+    g = mlp_graph(with_loss=False)
+    g.rename_node("fc1", name)
+    compiled = compile_graph(g)
+    assert compiled.model(torch.randn(2, 64)).shape == (2, 10)
+    assert isinstance(getattr(compiled.model, compiled.module_names["fc1"]), nn.Linear)
+
+
+def test_custom_init_keeps_the_embedding_padding_row_zero():
+    g = Graph()
+    tokens = add(g, "Input", "tokens", shape=[5], dtype="int64")
+    emb = add(g, "Embedding", "emb", num_embeddings=10, embedding_dim=4, padding_idx=0, init="normal")
+    chain(g, tokens, emb, add(g, "Flatten", "flat"), add(g, "Output", "out"))
+    compiled = compile_graph(g, seed=0)
+    assert torch.count_nonzero(compiled.model.emb.weight[0]) == 0
+    assert torch.count_nonzero(compiled.model.emb.weight[1:]) > 0
+    assert compiled.model(*compiled.example_inputs(3)).shape == (3, 20)
+
+
+def test_a_layer_that_cannot_be_built_gives_a_compile_error_naming_it():
+    from runtime.shapes import batched
+    from runtime.spec import NodeSpec
+
+    catalog = Graph().catalog.copy()
+
+    def explode(ctx):
+        raise RuntimeError("can't allocate 2748779069440 bytes")
+
+    catalog.register(NodeSpec("Huge", "Test", "never fits", infer=lambda ctx: batched((4,)), build=explode,
+                              count_params=lambda ctx: 0))
+    g = Graph(catalog)
+    chain(g, add(g, "Input", "x", shape=[4]), add(g, "Huge", "big"), add(g, "Output", "y"))
+    with pytest.raises(CompileError) as info:
+        compile_graph(g)
+    assert str(info.value).endswith('Huge "big": cannot build the layer: RuntimeError: can\'t allocate 2748779069440 bytes')

@@ -215,3 +215,54 @@ def test_node_position_survives_nonsense_ui_values():
     g = Graph()
     n = g.add_node("ReLU", ui={"x": "left", "y": None})
     assert n.position == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("name,message", [("", "empty"), ("   ", "empty"), ("x" * 65, "at most 64"),
+                                          (123, "empty"), ("fc1", "already called")])
+def test_add_node_refuses_names_a_file_could_not_hold(name, message):
+    g = mlp_graph()
+    with pytest.raises(GraphError, match=message):
+        g.add_node("ReLU", name)
+
+
+def test_add_node_strips_names_like_the_loader_does():
+    g = Graph()
+    assert g.add_node("ReLU", " act ").name == "act"
+
+
+def test_a_failing_listener_never_leaves_an_edit_half_done():
+    g = mlp_graph()
+    seen = []
+
+    def broken(edge):
+        seen.append(edge)
+        raise RuntimeError("listener bug")
+
+    g.events.edge_removed.subscribe(broken)
+    with pytest.raises(RuntimeError, match="listener bug"):
+        g.remove_node("fc2")
+    assert "fc2" not in g and all("fc2" not in (e.src, e.dst) for e in g.edges)
+    assert len(seen) == 3  # every edge_removed still went out
+    add(g, "Input", "other", shape=[64])
+    with pytest.raises(RuntimeError):
+        g.connect("other", "out", "fc1", "in", replace=True)
+    assert g.edges_into("fc1", "in") == [Edge("other", "out", "fc1", "in")]
+
+
+def test_ids_with_a_trailing_newline_are_invalid():
+    from runtime.graph import valid_id
+
+    assert valid_id("fc1") and not valid_id("fc1\n") and not valid_id("1fc")
+
+
+def test_positions_and_ui_values_must_be_storable():
+    g = mlp_graph()
+    with pytest.raises(GraphError, match="finite"):
+        g.move_node("fc1", float("nan"), 0)
+    with pytest.raises(GraphError, match="finite"):
+        g.add_node("ReLU", position=(float("inf"), 0))
+    with pytest.raises(GraphError, match="plain JSON"):
+        g.set_ui("fc1", "colour", object())
+    with pytest.raises(GraphError, match="plain JSON"):
+        g.set_meta("training", {"lr": float("nan")})
+    assert g.node("fc1").ui == {}

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime import (Graph, GraphFileError, UnsupportedVersionError, analyze, compile_graph, dumps_graph,
+                     graph_from_dict,
                      graph_to_dict, load_graph, loads_graph, save_graph)
 from runtime.graphfile import FORMAT, VERSION
 from runtime.resources import example_paths
@@ -240,3 +241,63 @@ def test_corrupted_text_loads_or_raises_our_error(text, data):
     except GraphFileError:
         return
     analyze(graph)
+
+
+# ---------------------------------------------------------------- regressions from review
+@pytest.mark.parametrize("text,message", [
+    ('{"format": "layerloom-graph", "version": 1, "nodes": [], "x": 1e999}', "too large"),
+    ('{"format": "layerloom-graph", "version": 1, "nodes": [], "nodes": []}', "'nodes' appears twice"),
+])
+def test_values_that_could_not_be_saved_again_are_refused_on_read(text, message):
+    with pytest.raises(GraphFileError, match=message):
+        loads_graph(text)
+
+
+def test_deep_nesting_is_refused_with_our_error():
+    deep = "[" * 40 + "]" * 40
+    text = f'{{"format": "layerloom-graph", "version": 1, "nodes": [{{"id": "a", "type": "ReLU", "params": {{"k": {deep}}}}}]}}'
+    with pytest.raises(GraphFileError, match="nested more than 32 levels"):
+        loads_graph(text)
+
+
+def test_bom_and_null_optional_keys_are_accepted():
+    text = '\ufeff{"format": "layerloom-graph", "version": 1, "name": null, "nodes": [{"id": "a", "type": "ReLU", "name": null, "params": null, "ui": null}]}'
+    g = loads_graph(text)
+    assert g.name == "untitled" and g.node("a").name == "a" and g.node("a").params == {}
+
+
+def test_unknown_keys_in_node_and_edge_records_survive_a_save():
+    data = graph_to_dict(mlp_graph())
+    data["nodes"][0]["comment"] = "from a newer LayerLoom"
+    data["edges"][0]["label"] = {"text": "hello"}
+    again = json.loads(dumps_graph(loads_graph(json.dumps(data))))
+    assert again["nodes"][0]["comment"] == "from a newer LayerLoom"
+    assert again["edges"][0]["label"] == {"text": "hello"}
+    assert json.loads(dumps_graph(loads_graph(json.dumps(data)).copy())) == again
+
+
+def test_text_utf8_cannot_hold_is_saved_as_escapes_and_reads_back(tmp_path):
+    g = loads_graph('{"format": "layerloom-graph", "version": 1, "name": "bad \\ud800 name", "nodes": []}')
+    path = save_graph(g, tmp_path / "g.json")
+    assert load_graph(path).name == "bad \ud800 name"
+    g2 = mlp_graph()
+    g2.rename_node("fc1", "全连接层")
+    assert "全连接层" in dumps_graph(g2)  # ordinary non-ASCII text stays readable
+
+
+def test_special_files_and_bad_paths_are_refused_with_our_error():
+    with pytest.raises(GraphFileError, match="not a regular file"):
+        load_graph("/dev/zero")
+    with pytest.raises(GraphFileError, match="cannot read the file"):
+        load_graph("a\0b.json")
+
+
+def test_documents_are_never_shared_with_the_graph():
+    g = mlp_graph()
+    data = graph_to_dict(g)
+    data["nodes"][1]["params"]["out_features"] = 0
+    assert g.node("fc1").params["out_features"] == 32
+    source = graph_to_dict(mlp_graph())
+    loaded = graph_from_dict(source)
+    source["nodes"][0]["params"]["shape"].append(7)
+    assert loaded.node("image").params["shape"] == [64]

@@ -95,3 +95,18 @@ def test_every_default_is_valid_and_documented():
             assert param.coerce(param.default) == param.default or param.default is None, (spec.type_id, param.name)
             assert param.doc, f"{spec.type_id}.{param.name} has no doc line"
         assert spec.doc, spec.type_id
+
+
+def test_numbers_too_large_for_a_float_are_refused_not_crashing():
+    with pytest.raises(ParamError, match="far too large"):
+        FloatParam("p", 0.5).coerce(10**400)
+    with pytest.raises(ParamError, match="at most 2,147,483,647"):
+        IntParam("n", 1).coerce(1e20)
+
+
+def test_whole_floats_are_accepted_wherever_ints_are():
+    assert ShapeParam("s", (1,)).coerce([8.0, 2]) == (8, 2)
+    assert IntsParam("k", 3, length=2, minimum=1).coerce(3.0) == 3
+    assert IntsParam("k", 3, length=2, minimum=1).coerce([3.0, 1]) == (3, 1)
+    with pytest.raises(ParamError):
+        ShapeParam("s", (1,)).coerce([8.5])

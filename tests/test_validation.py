@@ -241,3 +241,56 @@ def test_output_fed_only_by_a_source_that_is_not_an_input_is_unreachable():
     p = only(analyze(g), "unreachable")
     assert (p.node_id, p.severity) == ("out", ERROR)
     assert p.message == "receives no data from any Input"
+
+
+# ---------------------------------------------------------------- regressions from review
+def test_parameter_totals_count_only_what_compiles():
+    g = mlp_graph()
+    add(g, "Linear", "stray")
+    a = analyze(g)
+    assert a.nodes["stray"].param_count is None  # no input, so no size
+    g2 = mlp_graph()
+    x2 = add(g2, "Input", "x2", shape=[4])
+    s = add(g2, "Linear", "stray", out_features=3)
+    chain(g2, x2, s)
+    a2 = analyze(g2)
+    assert a2.nodes["stray"].param_count == 15
+    assert a2.total_params == analyze(mlp_graph()).total_params
+
+
+def test_an_invalid_inputs_count_is_the_only_problem_reported():
+    g = Graph()
+    cat = add(g, "Concat", "cat")
+    for i in range(1, 5):
+        add(g, "Input", f"x{i}", shape=[2])
+    g.set_param("cat", "inputs", 4)
+    for i in range(1, 5):
+        g.connect(f"x{i}", "out", "cat", f"in{i}")
+    chain(g, cat, add(g, "Output", "out"))
+    g.set_param("cat", "inputs", 9, check=False)
+    assert codes(analyze(g)) == [("bad_param", "cat", None)]
+
+
+def test_a_stray_wire_from_a_missing_output_port_only_warns():
+    g = mlp_graph()
+    stray = add(g, "ReLU", "stray")
+    g.connect("image", "zz", "stray", "in", check=False)
+    a = analyze(g)
+    assert a.ok
+    p = next(p for p in a.problems if p.code == "missing_port")
+    assert (p.node_id, p.port) == ("stray", "in") and "image.zz" in p.message
+
+
+def test_shape_problems_caused_by_a_param_name_it():
+    g = Graph()
+    chain(g, add(g, "Input", "x", shape=[3, 8, 8]), add(g, "Conv2d", "conv", out_channels=4, groups=2),
+          add(g, "Output", "y"))
+    p = only(analyze(g), "shape")
+    assert (p.node_id, p.port, p.param) == ("conv", "in", "groups")
+
+
+def test_absurdly_large_layers_warn():
+    g = Graph()
+    chain(g, add(g, "Input", "x", shape=[2**20]), add(g, "Linear", "fc", out_features=2**12), add(g, "Output", "y"))
+    p = only(analyze(g), "huge")
+    assert p.severity == WARNING and "4,294,971,392 parameters" in p.message

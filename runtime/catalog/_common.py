@@ -55,7 +55,7 @@ def spatial_out(ctx, sizes, kernel, stride, padding, dilation=None, ceil_mode=Fa
             raise ShapeError(
                 f"the {axis_names[i]} {sizes[i]} (padded to {sizes[i] + 2 * padding[i]}) is smaller than the "
                 f"kernel {effective}; use a smaller kernel, more padding, or remove a pooling step before it",
-                "in",
+                "in", "kernel_size",
             )
         out.append(o)
     return tuple(out)
@@ -65,15 +65,17 @@ def check_half_kernel(padding, kernel):
     """PyTorch pools require padding <= kernel_size // 2 (the plain kernel, whatever the dilation)."""
     for p, k in zip(padding, kernel):
         if p > k // 2:
-            raise ShapeError(f"padding {p} must be at most half the kernel size ({k // 2})")
+            raise ShapeError(f"padding {p} must be at most half the kernel size ({k // 2})", param="padding")
 
 
 def check_dim(dim: int, rank: int, what: str = "dim") -> int:
     """Normalise a (possibly negative) dim for a tensor of ``rank`` (batch included); refuse the batch dim."""
     if not -rank <= dim < rank:
-        raise ShapeError(f"{what} {dim} is out of range for a {rank}-D tensor (valid: 1 to {rank - 1}, or negative)")
+        raise ShapeError(f"{what} {dim} is out of range for a {rank}-D tensor (valid: 1 to {rank - 1}, or negative)",
+                         param=what)
     if dim % rank == 0:
-        raise ShapeError(f"{what} {dim} is the batch dimension; use 1 to {rank - 1} (or -1 for the last)")
+        raise ShapeError(f"{what} {dim} is the batch dimension; use 1 to {rank - 1} (or -1 for the last)",
+                         param=what)
     return dim % rank
 
 

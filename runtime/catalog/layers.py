@@ -94,7 +94,7 @@ def _conv_infer_for(dims: int, name: str):
         groups, out_ch = ctx["groups"], ctx["out_channels"]
         if in_ch % groups or out_ch % groups:
             raise ShapeError(f"groups={groups} must divide both the input channels ({in_ch}) and "
-                             f"out_channels ({out_ch})", "in")
+                             f"out_channels ({out_ch})", "in", "groups")
         p = ctx.spec.param
         kernel = p("kernel_size").expand(ctx["kernel_size"])
         stride = p("stride").expand(ctx["stride"])
@@ -102,7 +102,8 @@ def _conv_infer_for(dims: int, name: str):
         padding = ctx["padding"]
         if padding == "same":
             if any(s != 1 for s in stride):
-                raise ShapeError("padding='same' only works with stride 1; set the padding as a number instead")
+                raise ShapeError("padding='same' only works with stride 1; set the padding as a number instead",
+                                 param="padding")
             out = tuple(sizes)
         else:
             pad = (0,) * dims if padding == "valid" else p("padding").expand(padding)
@@ -137,14 +138,15 @@ def _convt_infer(ctx):
     in_ch, groups, out_ch = x.shape[1], ctx["groups"], ctx["out_channels"]
     if in_ch % groups or out_ch % groups:
         raise ShapeError(f"groups={groups} must divide both the input channels ({in_ch}) and "
-                         f"out_channels ({out_ch})", "in")
+                         f"out_channels ({out_ch})", "in", "groups")
     out = []
     for size, k, s, pd, op, d in zip(x.shape[2:], kernel, stride, padding, out_pad, dilation):
         if op >= max(s, d):
-            raise ShapeError(f"output_padding {op} must be smaller than the stride ({s}) or the dilation ({d})")
+            raise ShapeError(f"output_padding {op} must be smaller than the stride ({s}) or the dilation ({d})",
+                             param="output_padding")
         o = (size - 1) * s - 2 * pd + d * (k - 1) + op + 1
         if o < 1:
-            raise ShapeError(f"padding {pd} is too large: the output would have size {o}")
+            raise ShapeError(f"padding {pd} is too large: the output would have size {o}", param="padding")
         out.append(o)
     return x.with_shape(("N", out_ch) + tuple(out))
 
@@ -243,7 +245,7 @@ def _layernorm_shape(ctx) -> tuple[int, ...]:
     dims = ctx["dims"]
     if dims > x.rank - 1:
         raise ShapeError(f"cannot normalise the last {dims} dimensions of {shape_text(x)}, "
-                         f"which has {x.rank - 1} besides the batch", "in")
+                         f"which has {x.rank - 1} besides the batch", "in", "dims")
     return tuple(x.shape[x.rank - dims:])
 
 
@@ -265,7 +267,7 @@ def _flatten_infer(ctx):
     x = ctx.input()
     start = ctx["start_dim"]
     if start >= x.rank:
-        raise ShapeError(f"start_dim {start} is past the last dimension of {shape_text(x)}", "in")
+        raise ShapeError(f"start_dim {start} is past the last dimension of {shape_text(x)}", "in", "start_dim")
     return x.with_shape(x.shape[:start] + (math.prod(x.shape[start:]),))
 
 
@@ -277,11 +279,11 @@ def _reshape_infer(ctx):
     if -1 in target:
         if total % known:
             raise ShapeError(f"cannot reshape {shape_text(x)} ({total} values per sample) to "
-                             f"{format_shape(('N',) + target)}: {total} is not divisible by {known}", "in")
+                             f"{format_shape(('N',) + target)}: {total} is not divisible by {known}", "in", "shape")
         target = tuple(total // known if d == -1 else d for d in target)
     elif known != total:
         raise ShapeError(f"cannot reshape {shape_text(x)} ({total} values per sample) to "
-                         f"{format_shape(('N',) + target)} ({known} values)", "in")
+                         f"{format_shape(('N',) + target)} ({known} values)", "in", "shape")
     return x.with_shape(("N",) + tuple(target))
 
 
@@ -299,7 +301,8 @@ def _embedding_build(ctx):
 def _embedding_checked_infer(ctx):
     padding = ctx["padding_idx"]
     if padding is not None and padding >= ctx["num_embeddings"]:
-        raise ShapeError(f"padding_idx {padding} must be smaller than num_embeddings ({ctx['num_embeddings']})")
+        raise ShapeError(f"padding_idx {padding} must be smaller than num_embeddings ({ctx['num_embeddings']})",
+                         param="padding_idx")
     return _embedding_infer(ctx)
 
 

@@ -73,7 +73,7 @@ def _transformer_infer(ctx):
     d_model, heads = x.shape[2], ctx["nhead"]
     if d_model % heads:
         raise ShapeError(f"the feature size {d_model} (d_model) must be divisible by nhead={heads}; "
-                         "change nhead or project the features with a Linear first", "in")
+                         "change nhead or project the features with a Linear first", "in", "nhead")
     return x
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ShapeError
-from .graph import Edge, Graph, Node
+from .graph import Edge, Graph, Node, _kind_refusal
 from .params import check_params
 from .shapes import TensorSpec
 from .spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE, InferContext, NodeSpec, Port
@@ -121,6 +121,7 @@ class _Analyzer:
         self.blocked: set[str] = set()
         self.unconnected: set[str] = set()
         self.used: set[str] = set()
+        self.bad_params: set[tuple[str, str]] = set()
 
     def report(self, code: str, message: str, node: Node | None = None, port: str | None = None,
                param: str | None = None, severity: str = ERROR) -> None:
@@ -157,6 +158,7 @@ class _Analyzer:
             for name, error in checked.errors.items():
                 self.report("bad_param", f"parameter {error}", node, param=name)
                 self.blocked.add(node.id)
+                self.bad_params.add((node.id, name))
             for name in checked.unknown:
                 self.report("unknown_param", f"unknown parameter {name!r} is ignored", node, param=name,
                             severity=WARNING)
@@ -182,7 +184,7 @@ class _Analyzer:
             by_port: dict[str, list[Edge]] = {}
             for edge in graph.incoming(node.id):
                 by_port.setdefault(edge.dst_port, []).append(edge)
-            inputs_broken = any(p.node_id == node.id and p.param == "inputs" for p in self.problems)
+            inputs_broken = (node.id, "inputs") in self.bad_params
             for port_name, edges in by_port.items():
                 port = ports.get(port_name)
                 if port is None:
@@ -221,8 +223,6 @@ class _Analyzer:
                         f"{src.label()} has no output {edge.src_port!r}", dst, port.name)
             self.blocked.add(dst.id)
         elif out.kind not in port.accepted_kinds():
-            from .graph import _kind_refusal
-
             self.report("kind_mismatch", f"input {port.name!r}: {_kind_refusal(out, port)} (from {src.name})",
                         dst, port.name)
             self.blocked.add(dst.id)

@@ -17,13 +17,9 @@ _MISSING = object()
 _MAX_INT = 2**31 - 1  # bigger sizes are always a typo, and would make torch allocate forever
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _whole(value: Any) -> int | None:
     """``value`` as an int when it is a whole number (``8`` or ``8.0``), else None."""
-    if _is_int(value):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
@@ -217,10 +213,9 @@ class ShapeParam(Param):
         total = 1
         sizes = []
         for item in value:
-            whole = _whole(item)
-            if whole is None:
+            if _whole(item) is None:
                 raise self.fail(f"sizes must be whole numbers, got {_describe(item)}")
-            item = whole
+            item = _whole(item)
             sizes.append(item)
             if item == -1 and self.allow_infer:
                 inferred += 1

@@ -70,16 +70,6 @@ class InferContext:
     def fail(self, message: str, port: str | None = None) -> ShapeError:
         return ShapeError(message, port)
 
-    def expect_rank(self, ranks: Sequence[int], layout: str, hint: str = "", port: str | None = None) -> TensorSpec:
-        """Check the input rank (batch included). ``layout`` is e.g. ``"[N, features]"``."""
-        spec = self.input(port)
-        if spec.rank not in ranks:
-            message = f"expects {layout} but receives {format_shape(spec.shape)}"
-            if hint:
-                message += f"; {hint}"
-            raise ShapeError(message, port or self.spec.input_ports(self.params)[0].name)
-        return spec
-
     def expect_float(self, port: str | None = None) -> TensorSpec:
         spec = self.input(port)
         if not spec.is_float:

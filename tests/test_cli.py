@@ -119,6 +119,6 @@ def test_code_counts_the_parameters_of_what_it_prints(tmp_path, capsys):
     g.connect("label", "out", "aux_loss", "target")
     path = str(save_graph(g, tmp_path / "g.json"))
     _, out, _ = run(capsys, "code", path)
-    assert out.startswith(f"# {'Mlp'}: 2,410 parameters")
+    assert out.startswith("# Mlp: 2,410 parameters")
     _, out, _ = run(capsys, "code", "--criterion", path)
     assert out.startswith("# Criterion: 2,740 parameters")

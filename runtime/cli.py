@@ -1,6 +1,7 @@
-"""``layerloom-cli``: validate, inspect and compile graph files without the GUI.
+"""``layerloom-cli``: validate, inspect, compile and train graph files without the GUI.
 
-Exit status: 0 fine (warnings allowed), 1 the graph has problems, 2 the file cannot be read.
+Exit status: 0 fine (warnings allowed), 1 the graph has problems, 2 the file cannot be read
+(``train`` adds 130: interrupted).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="layerloom-cli", description="Validate, inspect and compile LayerLoom graph files.")
+        prog="layerloom-cli", description="Validate, inspect, compile and train LayerLoom graph files.")
     parser.add_argument("--version", action="version", version=f"LayerLoom {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     nodes = sub.add_parser("nodes", help="list the node types and their parameters")
     nodes.add_argument("type", nargs="?", help="show one node type in detail")
     nodes.set_defaults(run=cmd_nodes)
+
+    from .cli_train import add_parsers
+    add_parsers(sub)
     return parser
 
 

@@ -231,7 +231,7 @@ class ShapeParam(Param):
         return tuple(sizes)
 
     def to_json(self, value: Any) -> Any:
-        return list(value)
+        return None if value is None else list(value)
 
     def describe(self) -> str:
         return "shape (list of sizes)"

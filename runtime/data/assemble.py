@@ -1,0 +1,152 @@
+"""From what a loader read to a ``Dataset``: choose the task, encode the labels, split.
+
+Loaders fill a ``RawData`` with raw labels (numbers or text) per part (``train`` and, when the
+source has them, ``val`` / ``test``). ``assemble`` turns class labels into ``0..K-1`` using the
+classes of the training part, and splits off the validation / test parts that are missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError, split_indices, take
+
+MAX_CLASSES = 10_000  # more distinct labels than this is a regression target, not classes
+PARTS = ("train", "val", "test")
+
+
+@dataclass
+class RawData:
+    """A loader's result before labels are encoded and the data is split.
+
+    ``y`` holds raw labels: numbers, text (a numpy ``str`` array), or indices into ``classes`` when
+    the loader already knows the class names (folders, built-ins). ``task_hint`` is the loader's
+    guess for ``task="auto"`` (None: integer labels are classes, others a regression target).
+    ``label_names`` names each part's labels in messages (``y_val``, ``t10k-labels-idx1-ubyte``).
+    """
+
+    name: str
+    source: str
+    path: str | None
+    x: dict[str, ArrayLike]
+    y: dict[str, np.ndarray]
+    feature_shape: tuple[int, ...]
+    image: bool = False
+    value_range: tuple[float, float] | None = None
+    classes: tuple[str, ...] | None = None
+    class_values: np.ndarray | None = None
+    task_hint: str | None = None
+    task_fixed: bool = False
+    label_names: dict[str, str] = field(default_factory=dict)
+
+
+def assemble(raw: RawData, task: str, val_split: float, test_split: float, seed: int) -> Dataset:
+    """Encode the labels of ``raw`` for ``task`` ("auto" allowed) and split it into a ``Dataset``."""
+    task = _choose_task(raw, task)
+    if task == CLASSIFICATION:
+        ys, classes, class_values = _encode_classes(raw)
+    else:
+        ys, classes, class_values = {part: _regression_target(raw, part, y) for part, y in raw.y.items()}, None, None
+    xs = dict(raw.x)
+    need_val = "val" not in xs and val_split > 0
+    need_test = "test" not in xs and test_split > 0
+    if need_val or need_test:
+        n = len(ys["train"])
+        train, val, test = split_indices(n, val_split if need_val else 0.0, test_split if need_test else 0.0, seed)
+        x_all, y_all = xs["train"], ys["train"]
+        xs["train"], ys["train"] = take(x_all, train), y_all[train]
+        if need_val:
+            xs["val"], ys["val"] = take(x_all, val), y_all[val]
+        if need_test:
+            xs["test"], ys["test"] = take(x_all, test), y_all[test]
+    if len(ys["train"]) == 0:
+        raise DatasetError("no training samples", raw.path)
+    return Dataset(
+        name=raw.name, source=raw.source, task=task,
+        x_train=xs["train"], y_train=ys["train"], x_val=xs.get("val"), y_val=ys.get("val"),
+        x_test=xs.get("test"), y_test=ys.get("test"), feature_shape=tuple(raw.feature_shape),
+        classes=classes, class_values=class_values, image=raw.image, value_range=raw.value_range)
+
+
+def _label_name(raw: RawData, part: str) -> str:
+    return raw.label_names.get(part, {"train": "y", "val": "y_val", "test": "y_test"}[part])
+
+
+def _is_text(y: np.ndarray) -> bool:
+    return y.dtype.kind in "US"
+
+
+def _choose_task(raw: RawData, task: str) -> str:
+    if task == "auto":
+        if raw.task_hint is not None:
+            return raw.task_hint
+        if raw.classes is not None or _is_text(raw.y["train"]):
+            return CLASSIFICATION
+        return CLASSIFICATION if raw.y["train"].dtype.kind in "iub" else REGRESSION
+    if raw.task_fixed and task != raw.task_hint:
+        raise DatasetError(f"'{raw.name}' is a {raw.task_hint} set; set task to auto or {raw.task_hint}",
+                           location="training.dataset.task")
+    if task == REGRESSION and (raw.classes is not None or _is_text(raw.y["train"])):
+        example = raw.classes[0] if raw.classes else str(raw.y["train"][0])
+        raise DatasetError(f"the labels are class names (such as {example!r}), not numbers, so they cannot "
+                           "be a regression target; set task to classification or auto", raw.path)
+    return task
+
+
+def _regression_target(raw: RawData, part: str, y: np.ndarray) -> np.ndarray:
+    if _is_text(y) or y.dtype.kind not in "iubf":
+        raise DatasetError(f"{_label_name(raw, part)} must hold numbers for regression, not {y.dtype}", raw.path)
+    y = y.astype(np.float32)
+    if not np.isfinite(y).all():
+        raise DatasetError(f"{_label_name(raw, part)} holds NaN or infinite values", raw.path)
+    return y
+
+
+def _flat_labels(raw: RawData, part: str) -> np.ndarray:
+    y = raw.y[part]
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DatasetError(f"{_label_name(raw, part)} has shape {list(y.shape)}; class labels need one value "
+                           "per sample", raw.path)
+    if not _is_text(y) and y.dtype.kind not in "iubf":
+        raise DatasetError(f"{_label_name(raw, part)} holds {y.dtype} values; labels must be numbers or text",
+                           raw.path)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise DatasetError(f"{_label_name(raw, part)} holds NaN or infinite values", raw.path)
+    return y
+
+
+def _encode_classes(raw: RawData):
+    """Labels as ``0..K-1`` for each part, by the classes seen in the training part."""
+    labels = {part: _flat_labels(raw, part) for part in raw.y}
+    if raw.classes is not None:
+        return {p: y.astype(np.int64) for p, y in labels.items()}, tuple(raw.classes), raw.class_values
+    known = np.unique(labels["train"])
+    if len(known) > MAX_CLASSES:
+        raise DatasetError(f"{_label_name(raw, 'train')} holds {len(known):,} distinct values: too many classes; "
+                           "is it a regression target? (set task to regression)", raw.path)
+    encoded = {}
+    for part, y in labels.items():
+        index = np.searchsorted(known, y)
+        index = np.minimum(index, len(known) - 1)
+        unseen = known[index] != y
+        if unseen.any():
+            bad = y[np.argmax(unseen)]
+            raise DatasetError(f"label {_label_text(bad)!r} in {_label_name(raw, part)} does not occur in the "
+                               f"training labels ({_label_name(raw, 'train')})", raw.path)
+        encoded[part] = index.astype(np.int64)
+    if _is_text(known):
+        return encoded, tuple(str(v) for v in known), None
+    values = known.astype(np.float64)
+    return encoded, tuple(_label_text(v) for v in values), values
+
+
+def _label_text(value) -> str:
+    """A class name for a label: ``"3"`` for 3 or 3.0, ``"2.5"`` for 2.5, text as it is."""
+    if isinstance(value, (str, np.str_)):
+        return str(value)
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -1,0 +1,31 @@
+"""Headless training: settings, the background trainer, metrics, run folders and checkpoints.
+
+    from runtime import load_graph
+    from runtime.training import TrainingSession
+
+    session = TrainingSession(load_graph("digits_mlp.llgraph.json"), run_root="runs").start()
+    for event in session.events_until_done():
+        print(event)
+
+Nothing here imports Qt: the editor reads the same events through a Qt adapter.
+"""
+
+from __future__ import annotations
+
+from .config import TrainingConfig, TrainingSettingsError, check_training
+from .control import RunControl
+from .device import DeviceChoice, DeviceError, choose_device
+from .events import (TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Resumed,
+                     RunStarted, Step, Stopped)
+from .plan import Plan, SetupError, plan_training
+from .runs import CheckpointError, RunFolder, checkpoint_graph, load_checkpoint, load_weights
+from .session import TrainingSession, train, worker_threads
+from .trainer import Trainer
+
+__all__ = [
+    "TrainingConfig", "TrainingSettingsError", "check_training", "RunControl", "DeviceChoice", "DeviceError",
+    "choose_device", "TERMINAL", "CheckpointSaved", "EpochEnd", "EventChannel", "Failed",
+    "Finished", "Paused", "Resumed", "RunStarted", "Step", "Stopped", "Plan", "SetupError", "plan_training",
+    "CheckpointError", "RunFolder", "checkpoint_graph", "load_checkpoint", "load_weights", "TrainingSession",
+    "train", "Trainer", "worker_threads",
+]

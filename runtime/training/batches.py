@@ -1,0 +1,87 @@
+"""Batches for the hot loop.
+
+A dataset that fits in memory lives on the training device as two tensors and is batched by
+indexing with a shuffled index tensor: no DataLoader, no per-sample Python, no host copies per step.
+A dataset too big for that (a large image folder, decoded lazily) streams through a DataLoader
+whose workers decode whole batches of indices, pinned for a fast copy to the GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterator
+
+import numpy as np
+import torch
+
+IN_MEMORY_LIMIT = 2 * 1024**3  # bytes of features kept as one tensor; above this, stream
+
+
+def _nbytes(x) -> int:
+    return int(np.prod(x.shape)) * 4
+
+
+def _label_tensor(y: np.ndarray) -> torch.Tensor:
+    y = np.asarray(y)
+    return torch.from_numpy(np.ascontiguousarray(y.astype(np.int64 if y.dtype.kind in "iub" else np.float32)))
+
+
+class Split:
+    """One split (train, val or test) ready for the loop."""
+
+    def __init__(self, x, y, device: torch.device, input_dtype: torch.dtype = torch.float32):
+        self.device = device
+        self.size = len(x)
+        self.streaming = not isinstance(x, np.ndarray) or _nbytes(x) > IN_MEMORY_LIMIT
+        self.y = _label_tensor(y).to(device) if y is not None else None
+        if self.streaming:
+            self._x = x
+            self.x = None
+        else:
+            self.x = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=input_dtype)
+        self._input_dtype = input_dtype
+
+    def steps(self, batch_size: int) -> int:
+        return math.ceil(self.size / batch_size)
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[tuple]:
+        """``(x, y)`` batches; shuffled when a generator is given (a CPU generator: the permutation
+        is drawn on the CPU, then moved once per epoch)."""
+        if generator is not None:
+            order = torch.randperm(self.size, generator=generator)
+        else:
+            order = torch.arange(self.size)
+        if self.streaming:
+            yield from self._stream(order, batch_size)
+            return
+        order = order.to(self.device)
+        x, y = self.x, self.y
+        for start in range(0, self.size, batch_size):
+            index = order[start:start + batch_size]
+            yield x[index], (y[index] if y is not None else None)
+
+    def _stream(self, order: torch.Tensor, batch_size: int):
+        chunks = [order[i:i + batch_size].numpy() for i in range(0, self.size, batch_size)]
+        loader = torch.utils.data.DataLoader(
+            _Chunks(self._x, chunks), batch_size=None, shuffle=False,
+            num_workers=min(4, max(0, (os.cpu_count() or 1) - 1)),
+            pin_memory=self.device.type == "cuda", persistent_workers=False)
+        for index, xb in zip(chunks, loader):
+            xb = xb.to(self.device, dtype=self._input_dtype, non_blocking=True)
+            yb = self.y[torch.from_numpy(index).to(self.device)] if self.y is not None else None
+            yield xb, yb
+
+
+class _Chunks(torch.utils.data.Dataset):
+    """Item ``i`` is the decoded feature batch for the ``i``-th chunk of indices."""
+
+    def __init__(self, x, chunks: list[np.ndarray]):
+        self.x = x
+        self.chunks = chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.x[self.chunks[i]], dtype=np.float32))

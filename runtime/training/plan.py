@@ -1,0 +1,252 @@
+"""Everything checked before the first step: the graph compiles, the dataset loads and fits it.
+
+``plan_training`` turns a graph and its settings into a ``Plan`` (compiled modules, the dataset shaped
+and scaled for the graph, one metrics head per loss) or raises ``SetupError`` with ``Problem``
+records that name the node to fix: the Input whose shape does not match the samples, the layer whose
+class count does not match the labels, the loss that needs integer labels...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import ERROR, WARNING, Problem, analyze
+from ..compiler import CompiledGraph, compile_graph
+from ..data import CLASSIFICATION as DATA_CLASSIFICATION
+from ..data import Dataset, DatasetError, load_dataset, make_augmenter, scale
+from ..errors import CompileError, LayerLoomError
+from ..graph import Graph
+from ..shapes import INT, format_shape
+from .config import TrainingConfig
+from .metrics import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS, Head
+
+
+class SetupError(LayerLoomError):
+    """Training cannot start; ``problems`` says why, node by node."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("cannot train:\n  " + "\n  ".join(p.describe() for p in self.problems))
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    config: TrainingConfig
+    compiled: CompiledGraph
+    dataset: Dataset            # reshaped to the Input, labels converted for the loss, scaled
+    heads: list[Head]           # one per loss fed by the dataset's Target; heads[0] is the primary one
+    augmenter: object | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def task(self) -> str:
+        return self.heads[0].task if self.heads else LOSS_ONLY
+
+    @property
+    def has_target(self) -> bool:
+        return bool(self.compiled.targets)
+
+
+def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset: Dataset | None = None,
+                  base_dir: str | Path | None = None) -> Plan:
+    """Check and prepare a run. ``dataset`` skips loading (already loaded, raw); ``base_dir`` resolves
+    a relative dataset path (the graph file's folder)."""
+    config = config or TrainingConfig.from_graph(graph)
+    analysis = analyze(graph)
+    if analysis.errors:
+        raise SetupError(analysis.errors)
+    try:
+        compiled = compile_graph(graph, seed=config.seed, analysis=analysis)
+    except CompileError as exc:
+        raise SetupError(exc.problems) from exc
+    problems: list[Problem] = []
+    _check_structure(graph, compiled, problems)
+    if _errors(problems):
+        raise SetupError(problems)
+    if dataset is None:
+        try:
+            dataset = load_dataset(config.dataset, base_dir=base_dir)
+        except DatasetError as exc:
+            raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
+    dataset = _fit_features(graph, compiled, dataset, problems)
+    heads, dataset = _fit_targets(graph, compiled, analysis, dataset, problems)
+    if _errors(problems):
+        raise SetupError(problems)
+    try:
+        dataset = scale(dataset, config.dataset["scaling"])
+        augmenter = make_augmenter(config.dataset, dataset)
+    except DatasetError as exc:
+        raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
+    _check_monitor(config, dataset, heads, problems)
+    return Plan(graph, config, compiled, dataset, heads, augmenter, [p for p in problems if p.severity == WARNING])
+
+
+def _errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == ERROR]
+
+
+def _label(graph: Graph, node_id: str) -> str:
+    return graph.node(node_id).label()
+
+
+def _check_structure(graph: Graph, compiled: CompiledGraph, problems: list[Problem]) -> None:
+    if compiled.criterion is None:
+        problems.append(Problem("no_loss", "the graph has no loss to train: add a loss node (e.g. CrossEntropyLoss) "
+                                "fed by the prediction and a Target"))
+    if len(compiled.inputs) != 1:
+        names = ", ".join(f"'{graph.node(e.node_id).name}'" for e in compiled.inputs)
+        problems.append(Problem("inputs", f"a dataset gives one feature tensor per sample, but the graph trains "
+                                f"with {len(compiled.inputs)} Inputs ({names})", compiled.inputs[-1].node_id
+                                if compiled.inputs else None))
+    if len(compiled.targets) > 1:
+        names = ", ".join(f"'{graph.node(e.node_id).name}'" for e in compiled.targets)
+        problems.append(Problem("targets", f"a dataset gives one label per sample, but the graph has "
+                                f"{len(compiled.targets)} Targets ({names}); feed every loss from one Target",
+                                compiled.targets[-1].node_id))
+
+
+def _fit_features(graph: Graph, compiled: CompiledGraph, dataset: Dataset, problems: list[Problem]) -> Dataset:
+    endpoint = compiled.inputs[0]
+    spec = endpoint.spec
+    want = tuple(spec.features)
+    got = tuple(dataset.feature_shape)
+    label = _label(graph, endpoint.node_id)
+    if spec.dtype == INT:
+        problems.append(Problem("input_dtype", f"expects int64 token ids, but dataset '{dataset.name}' gives "
+                                f"float features {format_shape(got)}; set dtype to float32",
+                                endpoint.node_id, param="dtype", label=label))
+        return dataset
+    if want == got:
+        return dataset
+    if int(np.prod(want)) == int(np.prod(got)):
+        return dataset.reshaped(want)
+    problems.append(Problem(
+        "input_shape", f"expects samples of shape {format_shape(want)} ({int(np.prod(want)):,} values), but "
+        f"dataset '{dataset.name}' has samples of shape {format_shape(got)} ({int(np.prod(got)):,} values); "
+        f"set the shape to {format_shape(got)}", endpoint.node_id, param="shape", label=label))
+    return dataset
+
+
+def _fit_targets(graph, compiled, analysis, dataset: Dataset, problems) -> tuple[list[Head], Dataset]:
+    if not compiled.targets:
+        return [], dataset
+    target = compiled.targets[0]
+    target_label = _label(graph, target.node_id)
+    heads: list[Head] = []
+    y_kind = None  # how the labels must be given: "index" or "float"
+    for term in compiled.losses:
+        if term.target_node != target.node_id:
+            continue
+        loss_type = graph.node(term.node_id).type_id
+        loss_label = _label(graph, term.node_id)
+        task = TASK_OF_LOSS.get(analysis.nodes[term.node_id].spec.type_id, LOSS_ONLY)
+        pred_spec = analysis.nodes[term.node_id].inputs.get("pred")
+        if task == CLASSIFICATION and target.spec.dtype == INT:
+            num = _check_classes(graph, term, pred_spec, dataset, problems)
+            heads.append(Head(term.name, CLASSIFICATION, num))
+            y_kind = "index"
+        elif task == CLASSIFICATION:
+            heads.append(Head(term.name, LOSS_ONLY))  # class probabilities as float targets
+            y_kind = "float"
+        else:
+            if dataset.task == DATA_CLASSIFICATION and dataset.class_values is None and task != BINARY:
+                problems.append(Problem(
+                    "target_task", f"needs numbers to regress, but the labels of dataset '{dataset.name}' are "
+                    f"class names ({_classes_text(dataset)}); use CrossEntropyLoss with an int64 Target",
+                    term.node_id, label=loss_label))
+                continue
+            if task == BINARY and dataset.task == DATA_CLASSIFICATION and (dataset.num_classes or 0) > 2:
+                problems.append(Problem(
+                    "target_task", f"is a binary loss, but dataset '{dataset.name}' has {dataset.num_classes} "
+                    "classes; use CrossEntropyLoss with an int64 Target", term.node_id, label=loss_label))
+                continue
+            heads.append(Head(term.name, task if task in (BINARY, REGRESSION) else LOSS_ONLY))
+            y_kind = "float"
+        if y_kind == "index" and dataset.task != DATA_CLASSIFICATION:
+            problems.append(Problem(
+                "target_task", f"({loss_type}) needs integer class labels, but dataset '{dataset.name}' has float "
+                "targets (regression); use MSELoss with a float32 Target", term.node_id, label=loss_label))
+    if _errors(problems) or y_kind is None:
+        return heads, dataset
+    return heads, _shape_labels(dataset, target, target_label, y_kind, problems)
+
+
+def _classes_text(dataset: Dataset) -> str:
+    classes = list(dataset.classes or ())
+    shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
+    return shown
+
+
+def _check_classes(graph, term, pred_spec, dataset: Dataset, problems) -> int | None:
+    if dataset.task != DATA_CLASSIFICATION or pred_spec is None or pred_spec.rank < 2:
+        return dataset.num_classes
+    scores = pred_spec.shape[1]
+    classes = dataset.num_classes or 0
+    node = graph.node(term.pred_node)
+    param = "out_features" if "out_features" in node.params or node.type_id == "Linear" else None
+    if scores < classes:
+        problems.append(Problem(
+            "classes", f"gives {scores} class scores, but dataset '{dataset.name}' has {classes} classes "
+            f"({_classes_text(dataset)}); make it {classes}", term.pred_node, param=param, label=node.label()))
+    elif scores > classes:
+        problems.append(Problem(
+            "classes", f"gives {scores} class scores, but dataset '{dataset.name}' has only {classes} classes; "
+            f"the extra {scores - classes} are never the answer", term.pred_node, param=param,
+            severity=WARNING, label=node.label()))
+    return max(scores, classes)
+
+
+def _shape_labels(dataset: Dataset, target, target_label: str, y_kind: str, problems) -> Dataset:
+    """Labels as the Target node declares them: int64 class indices, or float32 values shaped
+    like the Target (``[]`` or ``[k]``)."""
+    want = tuple(target.spec.features)
+    if y_kind == "index":
+        return dataset
+    converted = {}
+    for split in ("train", "val", "test"):
+        y = getattr(dataset, f"y_{split}")
+        if y is None:
+            continue
+        y = np.asarray(y)
+        if dataset.task == DATA_CLASSIFICATION and dataset.class_values is not None:
+            y = dataset.class_values[y]
+        y = y.astype(np.float32)
+        per_sample = int(np.prod(y.shape[1:])) if y.ndim > 1 else 1
+        if per_sample != int(np.prod(want)):
+            problems.append(Problem(
+                "target_shape", f"declares labels of shape {format_shape(want)}, but dataset '{dataset.name}' has "
+                f"{per_sample} value(s) per sample; set the shape to {format_shape(y.shape[1:]) if y.ndim > 1 else '[1]'}",
+                target.node_id, param="shape", label=target_label))
+            return dataset
+        converted[f"y_{split}"] = y.reshape((len(y),) + want)
+    return replace(dataset, **converted)
+
+
+def _check_monitor(config: TrainingConfig, dataset: Dataset, heads: list[Head], problems: list[Problem]) -> None:
+    monitor = config.monitor
+    split, _, metric = monitor.partition("_")
+    if split == "val" and dataset.num_val == 0:
+        problems.append(Problem("monitor", f"monitor '{monitor}' needs a validation split, but the dataset has "
+                                "none (set training.dataset.val_split); using train_loss", severity=WARNING,
+                                label="training"))
+        return
+    names = ("loss",) + (heads[0].metric_names(split) if heads else ())
+    if metric not in names:
+        problems.append(Problem("monitor", f"monitor '{monitor}' is not measured for this graph (it has "
+                                f"{', '.join(split + '_' + n for n in names)}); using {split}_loss",
+                                severity=WARNING, label="training"))
+
+
+def effective_monitor(plan: Plan) -> str:
+    """The monitored metric after the fallbacks ``_check_monitor`` warned about."""
+    monitor = plan.config.monitor
+    split, _, metric = monitor.partition("_")
+    if split == "val" and plan.dataset.num_val == 0:
+        return "train_loss"
+    names = ("loss",) + (plan.heads[0].metric_names(split) if plan.heads else ())
+    return monitor if metric in names else f"{split}_loss"
+

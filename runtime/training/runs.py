@@ -1,0 +1,243 @@
+"""Run folders and checkpoints.
+
+A run folder holds everything needed to understand, reproduce and resume a run::
+
+    runs/digits-mlp-20261121-093000/
+      config.json          resolved settings, dataset summary and scaling, device, versions
+      graph.llgraph.json   the graph exactly as it was trained
+      metrics.csv          one row per epoch (train and validation metrics, lr, time)
+      steps.csv            one row per optimizer step (loss, lr)
+      summary.json         status, best metric, duration (rewritten at each epoch and at the end)
+      checkpoints/last.pt  weights, optimizer and schedule state, RNG state, epoch, graph
+      checkpoints/best.pt  the same at the best epoch of the monitored metric
+
+Checkpoints hold only tensors and plain containers, so ``torch.load(weights_only=True)`` reads them:
+a checkpoint from elsewhere cannot run code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import LayerLoomError
+from ..graph import Graph
+from ..graphfile import SUFFIX, atomic_write_text, graph_from_dict, save_graph
+
+CHECKPOINT_FORMAT = "layerloom-checkpoint"
+CHECKPOINT_VERSION = 1
+GRAPH_FILE = "graph" + SUFFIX
+
+
+class CheckpointError(LayerLoomError):
+    """A checkpoint or run folder that cannot be read or written; the message names the file."""
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "run"
+
+
+def new_run_dir(root: str | os.PathLike, name: str) -> Path:
+    """A fresh folder ``root/<name>-<date>-<time>`` (suffixed ``-2``, ``-3``... when taken)."""
+    root = Path(root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{slug(name)}-{stamp}"
+    for i in range(1, 1000):
+        path = root / (base if i == 1 else f"{base}-{i}")
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot create the run folder: {exc.strerror or exc}") from None
+    raise CheckpointError(f"{root}: too many runs named {base}")
+
+
+class RunFolder:
+    """Writes a run's files. All writes are atomic or append-only, so a crash never leaves a
+    half-written checkpoint or config."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+        self._columns: list[str] | None = None
+        self._steps_handle = None
+
+    # ------------------------------------------------------------- documents
+    def write_json(self, name: str, data: dict) -> None:
+        atomic_write_text(self.path / name, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+    def write_graph(self, graph: Graph) -> None:
+        save_graph(graph, self.path / GRAPH_FILE)
+
+    # ------------------------------------------------------------- metrics
+    def append_epoch(self, row: dict[str, Any]) -> None:
+        path = self.path / "metrics.csv"
+        if self._columns is None:
+            self._columns = _existing_columns(path) or list(row)
+            if not path.exists():
+                with open(path, "w", newline="", encoding="utf-8") as handle:
+                    csv.writer(handle).writerow(self._columns)
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerow([_cell(row.get(c)) for c in self._columns])
+
+    def append_steps(self, rows: list[tuple]) -> None:
+        """Rows of (step, epoch, loss, lr); the file stays open until ``close``."""
+        if self._steps_handle is None:
+            path = self.path / "steps.csv"
+            new = not path.exists()
+            self._steps_handle = open(path, "a", newline="", encoding="utf-8")
+            if new:
+                self._steps_handle.write("step,epoch,loss,lr\n")
+        self._steps_handle.write("".join(f"{s},{e},{_cell(loss)},{_cell(lr)}\n" for s, e, loss, lr in rows))
+
+    def flush(self) -> None:
+        if self._steps_handle is not None:
+            self._steps_handle.flush()
+
+    def close(self) -> None:
+        if self._steps_handle is not None:
+            self._steps_handle.close()
+            self._steps_handle = None
+
+    def truncate_after(self, epoch: int, step: int) -> None:
+        """Drop rows written after the checkpoint a resumed run starts from."""
+        _filter_csv(self.path / "metrics.csv", lambda row: _int(row.get("epoch")) <= epoch)
+        _filter_csv(self.path / "steps.csv", lambda row: _int(row.get("step")) <= step)
+
+    # ------------------------------------------------------------- checkpoints
+    def checkpoint_path(self, kind: str) -> Path:
+        return self.checkpoints / f"{kind}.pt"
+
+    def save_checkpoint(self, kind: str, payload: dict, durable: bool = False) -> Path:
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        path = self.checkpoint_path(kind)
+        save_checkpoint(payload, path, durable=durable)
+        return path
+
+    def copy_checkpoint(self, source: Path, kind: str) -> Path:
+        """``source`` copied atomically as checkpoint ``kind``."""
+        path = self.checkpoint_path(kind)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot save the checkpoint: {exc.strerror or exc}") from None
+        return path
+
+
+def save_checkpoint(payload: dict, path: str | os.PathLike, durable: bool = False) -> None:
+    """Write atomically (temp file + rename). ``durable`` also fsyncs: done for the final checkpoint,
+    skipped per epoch where the rename already protects against a crashed process."""
+    path = Path(path)
+    data = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(data, handle)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise CheckpointError(f"{path}: cannot save the checkpoint: {exc.strerror or exc}") from None
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint with ``weights_only=True`` onto the CPU; ``CheckpointError`` names the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.pt" if (path / "checkpoints").is_dir() else path / "last.pt"
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
+        raise CheckpointError(f"{path}: not a readable LayerLoom checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a LayerLoom checkpoint")
+    version = data.get("version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {version!r} is newer than this LayerLoom reads "
+                              f"({CHECKPOINT_VERSION}); update LayerLoom")
+    for key in ("weights", "graph", "epoch"):
+        if key not in data:
+            raise CheckpointError(f"{path}: the checkpoint has no '{key}'")
+    return data
+
+
+def checkpoint_graph(data: dict, path: str | None = None) -> Graph:
+    """The graph a checkpoint was trained from."""
+    return graph_from_dict(data["graph"], path=path)
+
+
+def load_weights(module: torch.nn.Module, weights: dict, source: str = "checkpoint") -> None:
+    """Copy matching weights into ``module`` (the model or the criterion: they share layer names).
+    Every parameter of ``module`` must be in ``weights`` with the same shape."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights]
+    wrong = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+             if k in weights and tuple(weights[k].shape) != tuple(v.shape)]
+    if missing or wrong:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+        if wrong:
+            parts.append("different shapes: " + ", ".join(wrong[:5]))
+        raise CheckpointError(f"{source}: the weights do not fit this graph ({'; '.join(parts)})")
+    module.load_state_dict({k: weights[k] for k in own})
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if value == value else "nan"
+    return str(value)
+
+
+def _int(text: Any) -> int:
+    try:
+        return int(float(text))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _existing_columns(path: Path) -> list[str] | None:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle), None)
+    except OSError:
+        return None
+
+
+def _filter_csv(path: Path, keep) -> None:
+    if not path.exists():
+        return
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+        handle.seek(0)
+        header = next(csv.reader(handle), [])
+    out = [row for row in rows if keep(row)]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(out)

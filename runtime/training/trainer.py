@@ -1,0 +1,442 @@
+"""The training loop: one ``Plan`` on one device, reporting through an ``EventChannel``.
+
+The hot loop does only what a tight hand-written loop does (index a batch, forward, backward, step)
+plus two cheap records per step: the detached loss and, for classification, the argmax. Losses reach
+the host in one transfer every ~0.1 s, where divergence is detected and a ``Step`` event goes out.
+Everything else (validation, metrics, checkpoints, CSV rows) happens once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..graphfile import graph_to_dict
+from .batches import Split
+from .control import RunControl
+from .device import DeviceChoice, choose_device
+from .events import (CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Resumed, RunStarted, Step,
+                     Stopped)
+from .metrics import is_better, metric_mode, torchmetrics_functional
+from .optim import Schedule, build_optimizer, l1_penalty, penalized_weights
+from .plan import Plan, effective_monitor
+from .runs import RunFolder
+
+STEP_EVENT_INTERVAL = 0.1  # seconds between Step events (and host syncs of the loss)
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Diverged(Exception):
+    def __init__(self, epoch: int, step: int, value: float):
+        super().__init__(f"diverged at epoch {epoch}, step {step}: the loss became {value}")
+        self.epoch, self.step, self.value = epoch, step, value
+
+
+@dataclass
+class _Best:
+    metric: str
+    mode: str
+    value: float | None = None
+    epoch: int = 0
+    bad_epochs: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "value": self.value, "epoch": self.epoch}
+
+
+class Trainer:
+    """Runs a plan to completion on the calling thread. ``TrainingSession`` runs it on a worker thread.
+
+    ``run()`` never raises: whatever happens ends in exactly one terminal event (``Finished``,
+    ``Stopped`` or ``Failed``), which it also returns.
+    """
+
+    def __init__(self, plan: Plan, channel: EventChannel | None = None, control: RunControl | None = None,
+                 run_dir: str | Path | None = None, resume: dict | None = None,
+                 step_interval: float = STEP_EVENT_INTERVAL):
+        self.plan = plan
+        self.config = plan.config
+        self.channel = channel or EventChannel()
+        self.control = control or RunControl()
+        self.folder = RunFolder(run_dir) if run_dir is not None else None
+        self.resume_state = resume
+        self.step_interval = step_interval
+        self.epoch = 0
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self._paused_s = 0.0
+        self._last_checkpoint: Path | None = None
+
+    # ------------------------------------------------------------------ entry point
+    def run(self):
+        start = time.perf_counter()
+        try:
+            self._setup()
+            reason = self._loop()
+            test = self._evaluate_test()
+            event = Finished(reason, self.epoch, self.best.as_dict(), test,
+                             time.perf_counter() - start - self._paused_s, self._run_dir(),
+                             _finish_message(reason, self.best))
+            self._save_checkpoint("last", durable=True)
+            self._summary("finished", event.message, test=test)
+        except _Stop:
+            event = Stopped(self.epoch, self.step, self._run_dir(),
+                            f"stopped at epoch {self.epoch}, step {self.step}" + self._kept_text())
+            self._summary("stopped", event.message)
+        except _Diverged as exc:
+            event = Failed(str(exc) + self._kept_text() + "; try a lower learning rate or gradient clipping",
+                           "diverged", exc.epoch, exc.step, run_dir=self._run_dir())
+            self._summary("diverged", event.message)
+        except BaseException as exc:  # noqa: BLE001 - the worker must always end with an event
+            event = self._failure(exc)
+            self._summary("failed", event.message)
+        finally:
+            if self.folder is not None:
+                self.folder.close()
+        self.channel.put(event)
+        return event
+
+    def _failure(self, exc: BaseException) -> Failed:
+        text = traceback.format_exc()
+        where = f" at epoch {self.epoch}, step {self.step}" if self.step else ""
+        if isinstance(exc, torch.OutOfMemoryError) or isinstance(exc, MemoryError):
+            batch = self.config.batch_size
+            message = (f"out of memory{where} with batch size {batch}: try a smaller batch size "
+                       f"(e.g. {max(1, batch // 2)}) or a smaller network")
+            kind = "out_of_memory"
+        else:
+            message = f"training failed{where}: {type(exc).__name__}: {exc}"
+            kind = "error"
+        return Failed(message, kind, self.epoch, self.step, text, type(exc).__name__, self._run_dir())
+
+    def _run_dir(self) -> str | None:
+        return str(self.folder.path) if self.folder is not None else None
+
+    def _kept_text(self) -> str:
+        if self._last_checkpoint is None:
+            return ""
+        return f"; the last good checkpoint ({self._last_checkpoint.name}, epoch {self._checkpoint_epoch}) is kept"
+
+    # ------------------------------------------------------------------ setup
+    def _setup(self) -> None:
+        plan, config = self.plan, self.config
+        self.choice: DeviceChoice = choose_device(config.device, config.precision)
+        device = self.choice.device
+        torch.manual_seed(config.seed)
+        self.shuffle_gen = torch.Generator().manual_seed(config.seed)
+        self.augment_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+        self.criterion = plan.compiled.criterion.to(device)
+        self.model = plan.compiled.model
+        data = plan.dataset
+        self.train = Split(data.x_train, data.y_train, device)
+        self.val = Split(data.x_val, data.y_val, device) if data.num_val else None
+        self.test = Split(data.x_test, data.y_test, device) if data.num_test else None
+        self.steps_per_epoch = self.train.steps(config.batch_size)
+        self.optimizer = build_optimizer(config.optimizer, self.criterion.parameters(), device)
+        monitor = effective_monitor(plan)
+        self.best = _Best(monitor, metric_mode(monitor))
+        self.schedule = Schedule(config.schedule, self.optimizer, config.epochs, self.steps_per_epoch,
+                                 self.best.mode)
+        self.scaler = torch.amp.GradScaler(device.type) if self.choice.precision == "fp16" else None
+        self.l1_weights = penalized_weights(self.criterion) if config.l1 > 0 else []
+        self.head = plan.heads[0] if plan.heads else None
+        if self.head is not None and self.head.metric_names("val"):
+            torchmetrics_functional()
+        self._checkpoint_epoch = 0
+        if self.resume_state is not None:
+            self._restore(self.resume_state)
+        notes = [p.describe() for p in plan.warnings] + list(config.warnings)
+        if self.choice.note:
+            notes.append(self.choice.note)
+        if self.folder is not None:
+            self._write_run_files()
+        self.channel.put(RunStarted(
+            self._run_dir(), device.type, self.choice.name, self.choice.precision, config.epochs, self.epoch,
+            self.steps_per_epoch, self.train.size, self.val.size if self.val else 0,
+            sum(p.numel() for p in self.criterion.parameters()), plan.task, data.classes, data.summary(),
+            config.to_dict(), tuple(notes)))
+
+    def _write_run_files(self) -> None:
+        if self.resume_state is not None:
+            self.folder.truncate_after(self.epoch, self.step)
+            return
+        self.folder.write_graph(self.plan.graph)
+        self.folder.write_json("config.json", self._config_record())
+
+    def _config_record(self) -> dict[str, Any]:
+        data = self.plan.dataset
+        return {
+            "training": self.config.to_dict(),
+            "dataset": {"summary": data.summary(), "name": data.name, "task": data.task,
+                        "feature_shape": list(data.feature_shape), "classes": list(data.classes or []),
+                        "scaling": data.scaling, "train": data.num_train, "val": data.num_val,
+                        "test": data.num_test},
+            "device": {"type": self.choice.device.type, "name": self.choice.name,
+                       "precision": self.choice.precision, "threads": torch.get_num_threads()},
+            "monitor": self.best.metric,
+            "versions": {"layerloom": __version__, "torch": torch.__version__},
+        }
+
+    def _restore(self, state: dict) -> None:
+        from .runs import load_weights
+        load_weights(self.criterion, state["weights"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("schedule"):
+            self.schedule.load_state_dict(state["schedule"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        rng = state.get("rng") or {}
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "shuffle" in rng:
+            self.shuffle_gen.set_state(rng["shuffle"])
+        if "augment" in rng and self.augment_gen.device.type == "cpu":
+            self.augment_gen.set_state(rng["augment"])
+        best = state.get("best") or {}
+        if best.get("metric") == self.best.metric:
+            self.best.value, self.best.epoch = best.get("value"), int(best.get("epoch") or 0)
+            self.best.bad_epochs = int(state.get("bad_epochs", 0))
+        self.epoch = self._checkpoint_epoch = int(state["epoch"])
+        self.step = int(state.get("step", 0))
+        self.history = list(state.get("history") or [])
+
+    # ------------------------------------------------------------------ epochs
+    def _loop(self) -> str:
+        config = self.config
+        patience = config.early_stopping["patience"] if config.early_stopping["enabled"] else None
+        self._run_start = time.perf_counter()
+        self._summary_at = self._run_start
+        self._first_step = self.step
+        while self.epoch < config.epochs:
+            self.epoch += 1
+            epoch_start = time.perf_counter()
+            paused_before = self._paused_s
+            metrics = self._train_epoch()
+            train_s = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
+            if self.val is not None:
+                metrics.update({f"val_{k}": v for k, v in self._evaluate(self.val, details=True).items()
+                                if not isinstance(v, dict)})
+            details = self._details
+            monitored = metrics.get(self.best.metric)
+            if monitored is not None and not math.isfinite(monitored):
+                raise _Diverged(self.epoch, self.step, monitored)
+            self.schedule.after_epoch(monitored)
+            improved = monitored is not None and is_better(monitored, self.best.value, self.best.mode,
+                                                           config.early_stopping["min_delta"])
+            if improved:
+                self.best.value, self.best.epoch, self.best.bad_epochs = monitored, self.epoch, 0
+            else:
+                self.best.bad_epochs += 1
+            duration = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
+            lr = self.schedule.lr
+            self.history.append({"epoch": self.epoch, **metrics})
+            self._record_epoch(metrics, lr, duration, improved)
+            self.channel.put(EpochEnd(self.epoch, metrics, lr, duration, train_s, improved, self.best.as_dict(), details))
+            if patience is not None and self.best.bad_epochs >= patience:
+                return "early_stopped"
+        return "completed"
+
+    def _record_epoch(self, metrics: dict, lr: float, duration: float, improved: bool) -> None:
+        if self.folder is None:
+            return
+        elapsed = time.perf_counter() - self._run_start - self._paused_s
+        self.folder.append_epoch({"epoch": self.epoch, "step": self.step, "time_s": round(elapsed, 3),
+                                  "epoch_s": round(duration, 4), "lr": lr, **metrics})
+        self._save_checkpoint("last")
+        if improved:  # the same state as last: copy the file rather than serialize it again
+            self._save_checkpoint("best", copy_of=self._last_checkpoint)
+        now = time.perf_counter()
+        if now >= self._summary_at:  # summary.json is for run lists: once a second is plenty
+            self._summary_at = now + 1.0
+            self._summary("running", f"epoch {self.epoch} of {self.config.epochs}")
+
+    def _train_epoch(self) -> dict[str, float]:
+        criterion, optimizer, scaler, control = self.criterion, self.optimizer, self.scaler, self.control
+        schedule, augment, head = self.schedule, self.plan.augmenter, self.head
+        clip, l1, weights = self.config.grad_clip, self.config.l1, self.l1_weights
+        autocast = self.choice.autocast
+        keep_pred = head is not None and bool(head.metric_names("train"))
+        pred_key = head.pred_key if head is not None else None
+        onecycle = schedule.name == "onecycle"
+        criterion.train()
+        self._pending: list[tuple[int, torch.Tensor, int]] = []
+        self._epoch_losses: list[tuple[float, int]] = []
+        compacts, targets = [], []
+        self._flush_at = time.perf_counter() + self.step_interval
+        self._flush_seen = 0
+        self._flush_clock = time.perf_counter()
+        for xb, yb in self.train.batches(self.config.batch_size, self.shuffle_gen):
+            if control.pending:
+                self._poll_control()
+            if augment is not None:
+                xb = augment(xb, self.augment_gen)
+            with autocast():
+                out = criterion(xb) if yb is None else criterion(xb, yb)
+                loss = out["loss"]
+                if l1:
+                    loss = loss + l1 * l1_penalty(weights)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is None:
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(criterion.parameters(), clip)
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                if clip:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(criterion.parameters(), clip)
+                scaler.step(optimizer)
+                scaler.update()
+            if onecycle:
+                schedule.after_step()
+            self.step += 1
+            size = len(xb)
+            self._pending.append((self.step, loss.detach(), size))
+            if keep_pred:
+                compacts.append(head.compact(out[pred_key].detach()))
+                targets.append(yb)
+            self._flush_seen += size
+            if time.perf_counter() >= self._flush_at:
+                self._flush()
+        self._flush()
+        losses = self._epoch_losses
+        total = sum(n for _, n in losses)
+        metrics = {"train_loss": sum(v * n for v, n in losses) / max(total, 1)}
+        if keep_pred and compacts:
+            metrics["train_accuracy"] = float(head.accuracy(torch.cat(compacts), torch.cat(targets)))
+        return metrics
+
+    def _poll_control(self) -> None:
+        if self.control.stop_requested:
+            raise _Stop
+        self._flush()
+        paused = self.control.wait_if_paused(lambda: self.channel.put(Paused(self.epoch, self.step)),
+                                             lambda: self.channel.put(Resumed(self.epoch, self.step)))
+        self._paused_s += paused
+        self._flush_clock += paused
+        if self.control.stop_requested:
+            raise _Stop
+
+    def _flush(self) -> None:
+        """Bring the pending losses to the host (one transfer), check them, publish a Step event."""
+        now = time.perf_counter()
+        self._flush_at = now + self.step_interval
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        values = torch.stack([loss.float() for _, loss, _ in pending]).tolist()
+        for (step, _, size), value in zip(pending, values):
+            if not math.isfinite(value):
+                raise _Diverged(self.epoch, step, value)
+            self._epoch_losses.append((value, size))
+        lr = self.schedule.lr
+        if self.folder is not None:
+            self.folder.append_steps([(step, self.epoch, value, lr) for (step, _, _), value in zip(pending, values)])
+        elapsed = max(now - self._flush_clock, 1e-9)
+        speed = self._flush_seen / elapsed
+        self._flush_seen, self._flush_clock = 0, now
+        total = self.config.epochs * self.steps_per_epoch
+        done = self.step - self._first_step
+        active = now - self._run_start - self._paused_s
+        remaining = total - self.step
+        eta = active / done * remaining if done > 0 else None
+        self.channel.put(Step(self.epoch, self.step, values[-1], lr, speed, tuple(values),
+                              min(1.0, self.step / max(total, 1)), eta))
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def _evaluate(self, split: Split, details: bool = False) -> dict[str, float]:
+        """Loss and metrics on a split (eval mode, large chunks). ``details`` keeps the confusion
+        matrix and per-class scores in ``self._details``."""
+        criterion, head = self.criterion, self.head
+        criterion.eval()
+        chunk = max(256, self.config.batch_size * 4)
+        total_loss = torch.zeros((), device=self.choice.device)
+        compacts, targets = [], []
+        for xb, yb in split.batches(chunk):
+            if self.control.pending and self.control.stop_requested:
+                raise _Stop
+            with self.choice.autocast():
+                out = criterion(xb) if yb is None else criterion(xb, yb)
+            total_loss += out["loss"].float() * len(xb)
+            if head is not None:
+                compacts.append(head.compact(out[head.pred_key]))
+                targets.append(yb)
+        result = {"loss": float(total_loss) / max(split.size, 1)}
+        self._details = {}
+        if head is not None and compacts:
+            scalars, extra = head.evaluate(torch.cat(compacts), torch.cat(targets))
+            result.update(scalars)
+            if details:
+                self._details = extra
+        return result
+
+    def _evaluate_test(self) -> dict[str, float]:
+        if self.test is None:
+            return {}
+        return {f"test_{k}": v for k, v in self._evaluate(self.test).items()}
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_payload(self, kind: str) -> dict[str, Any]:
+        data = self.plan.dataset
+        rng = {"torch": torch.get_rng_state(), "shuffle": self.shuffle_gen.get_state()}
+        if self.augment_gen.device.type == "cpu":
+            rng["augment"] = self.augment_gen.get_state()
+        return {
+            "epoch": self.epoch, "step": self.step,
+            "weights": self.criterion.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng,
+            "best": self.best.as_dict(), "bad_epochs": self.best.bad_epochs,
+            "metrics": self.history[-1] if self.history else {},
+            "history": self.history,
+            "graph": graph_to_dict(self.plan.graph),
+            "config": self.config.to_dict(),
+            "dataset": {"name": data.name, "task": data.task, "feature_shape": list(data.feature_shape),
+                        "classes": list(data.classes or []), "scaling": data.scaling},
+            "layerloom": __version__,
+        }
+
+    def _save_checkpoint(self, kind: str, durable: bool = False, copy_of: Path | None = None) -> None:
+        if self.folder is None:
+            return
+        if copy_of is not None:
+            path = self.folder.copy_checkpoint(copy_of, kind)
+        else:
+            path = self.folder.save_checkpoint(kind, self.checkpoint_payload(kind), durable=durable)
+        if kind == "last":
+            self._last_checkpoint, self._checkpoint_epoch = path, self.epoch
+        self.channel.put(CheckpointSaved(str(path), kind, self.epoch))
+
+    def _summary(self, status: str, message: str, test: dict | None = None) -> None:
+        if self.folder is None:
+            return
+        try:
+            self.folder.write_json("summary.json", {
+                "status": status, "message": message, "epoch": self.epoch, "epochs": self.config.epochs,
+                "step": self.step, "best": self.best.as_dict() if hasattr(self, "best") else None,
+                "last": self.history[-1] if self.history else None, "test": test or {},
+                "updated": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        except Exception:  # noqa: BLE001 - a full disk must not hide the run's real outcome
+            pass
+
+
+def _finish_message(reason: str, best: _Best) -> str:
+    head = "stopped early: no improvement" if reason == "early_stopped" else "finished"
+    if best.value is None:
+        return head
+    return f"{head}; best {best.metric} {best.value:.4g} at epoch {best.epoch}"

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench check-examples clean
+.PHONY: run test install bench check-examples train-example clean
 
 run: $(STAMP)
 	$(BIN)/layerloom $(ARGS)
@@ -23,9 +23,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_graph.py
+	$(BIN)/python benchmarks/bench_train.py
 
 check-examples: $(STAMP)
 	for f in resources/examples/*.llgraph.json; do $(BIN)/layerloom-cli check $$f || exit 1; done
+
+train-example: $(STAMP)
+	$(BIN)/layerloom-cli train resources/examples/digits_mlp.llgraph.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

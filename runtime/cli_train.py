@@ -92,6 +92,10 @@ def cmd_train(args) -> int:
         print("error: give a graph file to train, or --resume RUN", file=sys.stderr)
         return EXIT_PROBLEMS
     changes = _overrides(args)
+    if args.resume and (args.file or set(changes) - {"epochs"}):
+        print("error: --resume continues a run with its own graph and settings; only --epochs may change "
+              "(start a new run to change anything else)", file=sys.stderr)
+        return EXIT_PROBLEMS
     graph, base_dir = None, None
     try:
         if args.file:
@@ -197,10 +201,8 @@ class _Printer:
                 print(f"note: {note}")
         from tqdm import tqdm
         self.total = event.epochs * event.num_train
-        self.bar = tqdm(total=self.total, initial=event.start_epoch * event.num_train, unit="sample",
-                        unit_scale=True, dynamic_ncols=True, leave=False, disable=True if self.quiet else None,
-                        bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}] "
-                                   "{postfix}")
+        self.bar = tqdm(total=self.total, initial=event.start_epoch * event.num_train, unit=" samples",
+                        unit_scale=True, dynamic_ncols=True, leave=False, disable=True if self.quiet else None)
 
     def _failed(self, event) -> None:
         if event.problems:

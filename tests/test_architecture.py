@@ -27,6 +27,8 @@ from runtime import load_graph, compile_graph
 from runtime.resources import example_paths
 for path in example_paths():
     compile_graph(load_graph(path))
+from runtime.training.metrics import torchmetrics_functional  # imported lazily by the trainer
+torchmetrics_functional()
 print("ok", len(example_paths()))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)

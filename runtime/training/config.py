@@ -119,6 +119,11 @@ class TrainingConfig:
     dataset: dict = field(default_factory=lambda: _defaults(DATASET_PARAMS))
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
 
+    def __post_init__(self):
+        # A section given in part (TrainingConfig(dataset={"name": "iris"})) gets the other defaults.
+        for section, specs in SECTIONS.items():
+            setattr(self, section, {**_defaults(specs), **(getattr(self, section) or {})})
+
     @classmethod
     def from_dict(cls, raw: Any) -> "TrainingConfig":
         """Check a raw ``training`` section; raises ``TrainingSettingsError`` listing every bad value."""
@@ -150,7 +155,9 @@ class TrainingConfig:
                 raw[key] = {**raw[key], **value}
             else:
                 raw[key] = value
-        return TrainingConfig.from_dict(raw)
+        config = TrainingConfig.from_dict(raw)
+        config.warnings = list(self.warnings) + config.warnings  # keep the file's own warnings
+        return config
 
 
 _CONFIG_FIELDS = {f.name for f in fields(TrainingConfig)} - {"warnings"}

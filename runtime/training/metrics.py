@@ -2,8 +2,8 @@
 
 A *head* is a loss node whose target comes from the dataset. Its task follows from the loss type:
 CrossEntropy/NLL are multiclass classification (accuracy, macro precision/recall/F1, confusion
-matrix), BCEWithLogits is binary/multi-label (accuracy, precision, recall, F1 at logit 0), the
-regression losses give MAE, RMSE and R2.
+matrix), BCEWithLogits is binary/multi-label (accuracy at logit 0, and precision, recall and F1 of
+the positive class), the regression losses give MAE, RMSE and R2 (averaged over outputs).
 """
 
 from __future__ import annotations
@@ -84,7 +84,10 @@ class Head:
         if self.task == CLASSIFICATION:
             return _classification(compact.reshape(-1), target.reshape(-1), self.num_classes)
         if self.task == BINARY:
-            return _classification(compact.reshape(-1), _binary_target(target).reshape(-1), 2)
+            scalars, details = _classification(compact.reshape(-1), _binary_target(target).reshape(-1), 2)
+            # precision, recall and F1 of the positive class, like scikit-learn's average="binary"
+            scalars.update({name: details["per_class"][name][1] for name in ("precision", "recall", "f1")})
+            return scalars, details
         if self.task == REGRESSION:
             return _regression(compact, target.float()), {}
         return {}, {}
@@ -121,7 +124,10 @@ def _regression(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     pred = pred.reshape(len(pred), -1)
     target = target.reshape(len(target), -1)
     mae = tmr.mean_absolute_error(pred, target)
-    rmse = tmr.mean_squared_error(pred, target, squared=False)
+    outputs = pred.shape[1]
+    # RMSE per output, then their mean (scikit-learn's multioutput="uniform_average")
+    rmse = tmr.mean_squared_error(pred, target, squared=False, num_outputs=outputs).mean() if outputs > 1 \
+        else tmr.mean_squared_error(pred.squeeze(1), target.squeeze(1), squared=False)
     if len(target) >= 2:
         r2 = tmr.r2_score(pred.squeeze(1) if pred.shape[1] == 1 else pred,
                           target.squeeze(1) if target.shape[1] == 1 else target)

@@ -84,6 +84,24 @@ class Schedule:
     def state_dict(self) -> dict:
         return {"steps": self._steps, "scheduler": self.scheduler.state_dict() if self.scheduler else None}
 
+    def fast_forward(self, epochs: int, steps: int) -> None:
+        """Replay this schedule over ``epochs`` finished epochs (``steps`` steps): used when a resumed run
+        changes its length, so a cosine or one-cycle schedule stretches to the new length instead of
+        restarting or running past its end."""
+        import warnings
+
+        for group in self.optimizer.param_groups:
+            group["lr"] = group.get("initial_lr", group["lr"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": intended here
+            if self.name == "cosine":
+                for _ in range(epochs):
+                    self.scheduler.step()
+            elif self.name == "onecycle":
+                self._steps = min(steps, self._total_steps - 1)
+                for _ in range(self._steps):
+                    self.scheduler.step()
+
     def load_state_dict(self, state: dict) -> None:
         self._steps = int(state.get("steps", 0))
         if self.scheduler is not None and state.get("scheduler") is not None:

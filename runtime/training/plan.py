@@ -41,6 +41,7 @@ class Plan:
     heads: list[Head]           # one per loss fed by the dataset's Target; heads[0] is the primary one
     augmenter: object | None = None
     warnings: list[Problem] = field(default_factory=list)
+    image_shape: tuple[int, ...] | None = None  # augment batches in this shape when the Input flattens images
 
     @property
     def task(self) -> str:
@@ -72,17 +73,22 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
             dataset = load_dataset(config.dataset, base_dir=base_dir)
         except DatasetError as exc:
             raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
+    natural = dataset  # before reshaping: augmentation works on the images as they are
     dataset = _fit_features(graph, compiled, dataset, problems)
     heads, dataset = _fit_targets(graph, compiled, analysis, dataset, problems)
     if _errors(problems):
         raise SetupError(problems)
     try:
         dataset = scale(dataset, config.dataset["scaling"])
-        augmenter = make_augmenter(config.dataset, dataset)
+        augmenter = make_augmenter(config.dataset, natural)
     except DatasetError as exc:
         raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
     _check_monitor(config, dataset, heads, problems)
-    return Plan(graph, config, compiled, dataset, heads, augmenter, [p for p in problems if p.severity == WARNING])
+    image_shape = tuple(natural.feature_shape) if augmenter is not None else None
+    if image_shape == tuple(dataset.feature_shape):
+        image_shape = None
+    return Plan(graph, config, compiled, dataset, heads, augmenter, [p for p in problems if p.severity == WARNING],
+                image_shape)
 
 
 def _errors(problems: list[Problem]) -> list[Problem]:

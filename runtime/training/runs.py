@@ -77,6 +77,14 @@ class RunFolder:
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.path / name, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
+    def read_json(self, name: str) -> dict:
+        """A JSON document of the run folder, or {} when it is missing or unreadable."""
+        try:
+            data = json.loads((self.path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
     def write_graph(self, graph: Graph) -> None:
         save_graph(graph, self.path / GRAPH_FILE)
 
@@ -125,6 +133,14 @@ class RunFolder:
         save_checkpoint(payload, path, durable=durable)
         return path
 
+    def sync(self, path: Path) -> None:
+        """Flush a written file to disk (done once for the final checkpoint)."""
+        try:
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        except OSError:
+            pass
+
     def copy_checkpoint(self, source: Path, kind: str) -> Path:
         """``source`` copied atomically as checkpoint ``kind``."""
         path = self.checkpoint_path(kind)
@@ -169,9 +185,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
-    except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
-        raise CheckpointError(f"{path}: not a readable LayerLoom checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file fails in many ways
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if type(exc).__name__ == "UnpicklingError" and found:
+            # torch's message suggests weights_only=False: exactly what must not be done with a stranger's file
+            raise CheckpointError(f"{path}: refused: the file asks to load Python code ({found.group(1)}), which "
+                                  "could run anything; LayerLoom checkpoints hold only tensors and plain data") from None
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise CheckpointError(f"{path}: not a readable LayerLoom checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a LayerLoom checkpoint")
     version = data.get("version")

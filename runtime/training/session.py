@@ -70,7 +70,10 @@ class TrainingSession:
         if self._thread is not None:
             raise RuntimeError("this session was already started")
         self._state = RUNNING
-        threads = self.threads or worker_threads()  # computed here: the caller's count is the cap
+        # Read the caller's count before the worker exists: torch initialises a thread's count from a
+        # process-wide value on first use, which the worker's set_num_threads would otherwise change.
+        caller = worker_threads()
+        threads = self.threads or caller
         self._thread = threading.Thread(target=self._work, args=(threads,), name="layerloom-training", daemon=True)
         self._thread.start()
         return self

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..errors import LayerLoomError
 from ..graphfile import graph_to_dict
 from .batches import Split
 from .control import RunControl
@@ -75,7 +76,9 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._paused_s = 0.0
+        self._elapsed_before = 0.0   # seconds trained before a resume
         self._last_checkpoint: Path | None = None
+        self._phase = "setup"        # setup, train, validate, test, checkpoint: where a failure happened
 
     # ------------------------------------------------------------------ entry point
     def run(self):
@@ -87,7 +90,8 @@ class Trainer:
             event = Finished(reason, self.epoch, self.best.as_dict(), test,
                              time.perf_counter() - start - self._paused_s, self._run_dir(),
                              _finish_message(reason, self.best))
-            self._save_checkpoint("last", durable=True)
+            if self.folder is not None and self._last_checkpoint is not None:
+                self.folder.sync(self._last_checkpoint)
             self._summary("finished", event.message, test=test)
         except _Stop:
             event = Stopped(self.epoch, self.step, self._run_dir(),
@@ -108,7 +112,15 @@ class Trainer:
 
     def _failure(self, exc: BaseException) -> Failed:
         text = traceback.format_exc()
-        where = f" at epoch {self.epoch}, step {self.step}" if self.step else ""
+        if self._phase == "setup" and isinstance(exc, LayerLoomError):  # e.g. no CUDA: a message, no traceback
+            return Failed(str(exc), "setup", exception_type=type(exc).__name__, run_dir=self._run_dir())
+        where = {
+            "setup": " while setting up",
+            "train": f" at epoch {self.epoch}, step {self.step + 1}",
+            "validate": f" while validating epoch {self.epoch}",
+            "test": " while evaluating the test split",
+            "checkpoint": f" while saving epoch {self.epoch}",
+        }[self._phase]
         if isinstance(exc, torch.OutOfMemoryError) or isinstance(exc, MemoryError):
             batch = self.config.batch_size
             message = (f"out of memory{where} with batch size {batch}: try a smaller batch size "
@@ -117,7 +129,8 @@ class Trainer:
         else:
             message = f"training failed{where}: {type(exc).__name__}: {exc}"
             kind = "error"
-        return Failed(message, kind, self.epoch, self.step, text, type(exc).__name__, self._run_dir())
+        step = self.step + 1 if self._phase == "train" else self.step
+        return Failed(message, kind, self.epoch, step, text, type(exc).__name__, self._run_dir())
 
     def _run_dir(self) -> str | None:
         return str(self.folder.path) if self.folder is not None else None
@@ -153,9 +166,10 @@ class Trainer:
         if self.head is not None and self.head.metric_names("val"):
             torchmetrics_functional()
         self._checkpoint_epoch = 0
+        self._notes: list[str] = []
         if self.resume_state is not None:
             self._restore(self.resume_state)
-        notes = [p.describe() for p in plan.warnings] + list(config.warnings)
+        notes = [p.describe() for p in plan.warnings] + list(config.warnings) + self._notes
         if self.choice.note:
             notes.append(self.choice.note)
         if self.folder is not None:
@@ -167,11 +181,15 @@ class Trainer:
             config.to_dict(), tuple(notes)))
 
     def _write_run_files(self) -> None:
+        record = self._config_record()
         if self.resume_state is not None:
             self.folder.truncate_after(self.epoch, self.step)
-            return
-        self.folder.write_graph(self.plan.graph)
-        self.folder.write_json("config.json", self._config_record())
+            previous = self.folder.read_json("config.json")
+            record["resumed"] = list(previous.get("resumed") or []) + [
+                {"from_epoch": self.epoch, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}]
+        else:
+            self.folder.write_graph(self.plan.graph)
+        self.folder.write_json("config.json", record)
 
     def _config_record(self) -> dict[str, Any]:
         data = self.plan.dataset
@@ -191,7 +209,12 @@ class Trainer:
         from .runs import load_weights
         load_weights(self.criterion, state["weights"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if state.get("schedule"):
+        planned = (state.get("config") or {}).get("epochs", self.config.epochs)
+        if self.schedule.name in ("cosine", "onecycle") and planned != self.config.epochs:
+            self.schedule.fast_forward(int(state["epoch"]), int(state.get("step", 0)))
+            self._notes.append(f"the {self.schedule.name} schedule was planned for {planned} epochs and now "
+                               f"spans {self.config.epochs}: it continues from where the new plan would be")
+        elif state.get("schedule"):
             self.schedule.load_state_dict(state["schedule"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -207,6 +230,7 @@ class Trainer:
             self.best.value, self.best.epoch = best.get("value"), int(best.get("epoch") or 0)
             self.best.bad_epochs = int(state.get("bad_epochs", 0))
         self.epoch = self._checkpoint_epoch = int(state["epoch"])
+        self._elapsed_before = float(state.get("elapsed_s", 0.0))
         self.step = int(state.get("step", 0))
         self.history = list(state.get("history") or [])
 
@@ -221,8 +245,11 @@ class Trainer:
             self.epoch += 1
             epoch_start = time.perf_counter()
             paused_before = self._paused_s
+            lr = self.schedule.lr  # the rate this epoch trains with (one-cycle: its first step's)
+            self._phase = "train"
             metrics = self._train_epoch()
             train_s = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
+            self._phase = "validate"
             if self.val is not None:
                 metrics.update({f"val_{k}": v for k, v in self._evaluate(self.val, details=True).items()
                                 if not isinstance(v, dict)})
@@ -237,21 +264,24 @@ class Trainer:
                 self.best.value, self.best.epoch, self.best.bad_epochs = monitored, self.epoch, 0
             else:
                 self.best.bad_epochs += 1
-            duration = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
-            lr = self.schedule.lr
             self.history.append({"epoch": self.epoch, **metrics})
-            self._record_epoch(metrics, lr, duration, improved)
+            self._phase = "checkpoint"
+            self._record_epoch(metrics, lr, improved)
+            duration = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
             self.channel.put(EpochEnd(self.epoch, metrics, lr, duration, train_s, improved, self.best.as_dict(), details))
             if patience is not None and self.best.bad_epochs >= patience:
                 return "early_stopped"
         return "completed"
 
-    def _record_epoch(self, metrics: dict, lr: float, duration: float, improved: bool) -> None:
+    def _elapsed(self) -> float:
+        """Training seconds so far, pauses excluded, earlier sessions of a resumed run included."""
+        return self._elapsed_before + time.perf_counter() - self._run_start - self._paused_s
+
+    def _record_epoch(self, metrics: dict, lr: float, improved: bool) -> None:
         if self.folder is None:
             return
-        elapsed = time.perf_counter() - self._run_start - self._paused_s
-        self.folder.append_epoch({"epoch": self.epoch, "step": self.step, "time_s": round(elapsed, 3),
-                                  "epoch_s": round(duration, 4), "lr": lr, **metrics})
+        self.folder.append_epoch({"epoch": self.epoch, "step": self.step, "time_s": round(self._elapsed(), 3),
+                                  "lr": lr, **metrics})
         self._save_checkpoint("last")
         if improved:  # the same state as last: copy the file rather than serialize it again
             self._save_checkpoint("best", copy_of=self._last_checkpoint)
@@ -263,6 +293,7 @@ class Trainer:
     def _train_epoch(self) -> dict[str, float]:
         criterion, optimizer, scaler, control = self.criterion, self.optimizer, self.scaler, self.control
         schedule, augment, head = self.schedule, self.plan.augmenter, self.head
+        image_shape = self.plan.image_shape
         clip, l1, weights = self.config.grad_clip, self.config.l1, self.l1_weights
         autocast = self.choice.autocast
         keep_pred = head is not None and bool(head.metric_names("train"))
@@ -279,7 +310,10 @@ class Trainer:
             if control.pending:
                 self._poll_control()
             if augment is not None:
-                xb = augment(xb, self.augment_gen)
+                if image_shape is None:
+                    xb = augment(xb, self.augment_gen)
+                else:  # an Input [64] fed with 8x8 images: shift and flip the images, not the vector
+                    xb = augment(xb.reshape(-1, *image_shape), self.augment_gen).reshape(xb.shape)
             with autocast():
                 out = criterion(xb) if yb is None else criterion(xb, yb)
                 loss = out["loss"]
@@ -318,9 +352,9 @@ class Trainer:
         return metrics
 
     def _poll_control(self) -> None:
+        self._flush()  # publish every finished step, whatever comes next
         if self.control.stop_requested:
             raise _Stop
-        self._flush()
         paused = self.control.wait_if_paused(lambda: self.channel.put(Paused(self.epoch, self.step)),
                                              lambda: self.channel.put(Resumed(self.epoch, self.step)))
         self._paused_s += paused
@@ -337,9 +371,17 @@ class Trainer:
             return
         self._pending = []
         values = torch.stack([loss.float() for _, loss, _ in pending]).tolist()
-        for (step, _, size), value in zip(pending, values):
-            if not math.isfinite(value):
-                raise _Diverged(self.epoch, step, value)
+        bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
+        if bad is not None:
+            # publish the good steps before it, so charts and steps.csv end where training went wrong
+            self._publish(pending[:bad], values[:bad], now)
+            raise _Diverged(self.epoch, pending[bad][0], values[bad])
+        self._publish(pending, values, now)
+
+    def _publish(self, pending: list, values: list[float], now: float) -> None:
+        if not pending:
+            return
+        for (_, _, size), value in zip(pending, values):
             self._epoch_losses.append((value, size))
         lr = self.schedule.lr
         if self.folder is not None:
@@ -347,13 +389,13 @@ class Trainer:
         elapsed = max(now - self._flush_clock, 1e-9)
         speed = self._flush_seen / elapsed
         self._flush_seen, self._flush_clock = 0, now
+        step = pending[-1][0]
         total = self.config.epochs * self.steps_per_epoch
-        done = self.step - self._first_step
+        done = step - self._first_step
         active = now - self._run_start - self._paused_s
-        remaining = total - self.step
-        eta = active / done * remaining if done > 0 else None
-        self.channel.put(Step(self.epoch, self.step, values[-1], lr, speed, tuple(values),
-                              min(1.0, self.step / max(total, 1)), eta))
+        eta = active / done * (total - step) if done > 0 else None
+        self.channel.put(Step(self.epoch, step, values[-1], lr, speed, tuple(values),
+                              min(1.0, step / max(total, 1)), eta))
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -384,6 +426,7 @@ class Trainer:
         return result
 
     def _evaluate_test(self) -> dict[str, float]:
+        self._phase = "test"
         if self.test is None:
             return {}
         return {f"test_{k}": v for k, v in self._evaluate(self.test).items()}
@@ -395,7 +438,7 @@ class Trainer:
         if self.augment_gen.device.type == "cpu":
             rng["augment"] = self.augment_gen.get_state()
         return {
-            "epoch": self.epoch, "step": self.step,
+            "epoch": self.epoch, "step": self.step, "elapsed_s": self._elapsed(),
             "weights": self.criterion.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),

@@ -38,8 +38,9 @@ class ShapeError(LayerLoomError):
         self.param = param
 
 
-class GraphFileError(LayerLoomError):
-    """A graph file that cannot be read. ``location`` points into the file (e.g. ``nodes[3].params``)."""
+class LocatedError(LayerLoomError):
+    """An error about a file: ``path`` names it, ``location`` points into it (``nodes[3].params``,
+    ``line 5, column 'age'``, an array or a settings key); ``detail`` is the bare message."""
 
     def __init__(self, message: str, path: str | None = None, location: str | None = None):
         self.path = path
@@ -51,6 +52,10 @@ class GraphFileError(LayerLoomError):
         if location:
             where += f"{location}: "
         super().__init__(where + message)
+
+
+class GraphFileError(LocatedError):
+    """A graph file that cannot be read or written."""
 
 
 class UnsupportedVersionError(GraphFileError):

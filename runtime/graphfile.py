@@ -13,11 +13,11 @@ import json
 import math
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .atomic import atomic_write
 from .errors import GraphError, GraphFileError, UnsupportedVersionError
 from .graph import Edge, Graph, Node, valid_id
 from .spec import Catalog
@@ -346,26 +346,8 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
+    """``text`` as UTF-8, written atomically and durably; ``GraphFileError`` names the file."""
     try:
-        mode = os.stat(target).st_mode & 0o777 if target.exists() else None
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
-        raise GraphFileError(f"cannot write here: {exc.strerror or exc}", str(target)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise GraphFileError(f"cannot save: {exc.strerror or exc}", str(target)) from None
-        raise
+        raise GraphFileError(f"cannot save: {exc.strerror or exc}", str(path)) from None

@@ -32,17 +32,22 @@ def of_type(events: list, kind) -> list:
     return [e for e in events if isinstance(e, kind)]
 
 
+def _events(session, timeout: float, waiting_for: str):
+    """Events of ``session`` as they come; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {waiting_for} within {timeout} s"
+        event = session.events.get(timeout=left)
+        if event is not None:
+            yield event
+
+
 def next_event(session, kind=object, timeout: float = 60.0):
     """The next event of type ``kind`` from ``session.events`` (events of other types are skipped,
     and returned as well): ``(event, skipped)``. Fails the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
     skipped = []
-    while True:
-        left = deadline - time.monotonic()
-        assert left > 0, f"no {kind.__name__} event within {timeout} s; saw {[type(e).__name__ for e in skipped]}"
-        event = session.events.get(timeout=left)
-        if event is None:
-            continue
+    for event in _events(session, timeout, f"{kind.__name__} event"):
         if isinstance(event, kind):
             return event, skipped
         assert not isinstance(event, TERMINAL), f"the run ended before a {kind.__name__}: {event}"
@@ -51,14 +56,8 @@ def next_event(session, kind=object, timeout: float = 60.0):
 
 def until_terminal(session, timeout: float = 60.0) -> list:
     """Every event up to and including the terminal one."""
-    deadline = time.monotonic() + timeout
     events = []
-    while True:
-        left = deadline - time.monotonic()
-        assert left > 0, f"the run did not end within {timeout} s"
-        event = session.events.get(timeout=left)
-        if event is None:
-            continue
+    for event in _events(session, timeout, "end of the run"):
         events.append(event)
         if isinstance(event, TERMINAL):
             return events

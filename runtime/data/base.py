@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 import torch
 
-from ..errors import LayerLoomError
+from ..errors import LocatedError
 
 if TYPE_CHECKING:
     from .lazy import LazyImages
@@ -21,20 +21,9 @@ REGRESSION = "regression"
 ArrayLike = Union[np.ndarray, "LazyImages"]
 
 
-class DatasetError(LayerLoomError):
+class DatasetError(LocatedError):
     """Data that cannot be loaded. ``path`` names the file, ``location`` the place in it
     (``line 5, column 'age'``, an array name, or a settings key such as ``training.dataset.path``)."""
-
-    def __init__(self, message: str, path: str | None = None, location: str | None = None):
-        self.path = path
-        self.location = location
-        self.detail = message
-        where = ""
-        if path:
-            where += f"{path}: "
-        if location:
-            where += f"{location}: "
-        super().__init__(where + message)
 
 
 @dataclass

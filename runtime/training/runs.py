@@ -22,16 +22,16 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..atomic import atomic_write
 from ..errors import LayerLoomError
 from ..graph import Graph
-from ..graphfile import SUFFIX, atomic_write_text, graph_from_dict, save_graph
+from ..graphfile import SUFFIX, graph_from_dict, save_graph
 
 CHECKPOINT_FORMAT = "layerloom-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -75,7 +75,12 @@ class RunFolder:
 
     # ------------------------------------------------------------- documents
     def write_json(self, name: str, data: dict) -> None:
-        atomic_write_text(self.path / name, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        path = self.path / name
+        text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+        try:
+            atomic_write(path, text.encode("utf-8"), durable=False)
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
     def read_json(self, name: str) -> dict:
         """A JSON document of the run folder, or {} when it is missing or unreadable."""
@@ -156,24 +161,11 @@ class RunFolder:
 def save_checkpoint(payload: dict, path: str | os.PathLike, durable: bool = False) -> None:
     """Write atomically (temp file + rename). ``durable`` also fsyncs: done for the final checkpoint,
     skipped per epoch where the rename already protects against a crashed process."""
-    path = Path(path)
     data = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(data, handle)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise CheckpointError(f"{path}: cannot save the checkpoint: {exc.strerror or exc}") from None
-        raise
+        atomic_write(path, lambda handle: torch.save(data, handle), durable=durable)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot save the checkpoint: {exc.strerror or exc}") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -314,6 +314,21 @@ def test_a_run_resumed_from_its_checkpoint_equals_the_uninterrupted_run(digits_r
     assert load_checkpoint(run_dir)["epoch"] == 4
 
 
+def test_a_resumed_run_records_the_resume_and_keeps_counting_time(tmp_path):
+    """config.json says the run was resumed and from which epoch, with the new epoch count;
+    metrics.csv's time_s keeps growing across the resume instead of starting again at 0."""
+    graph = example("digits_mlp")
+    two, _ = train(graph, config_of(graph, epochs=2), run_root=tmp_path)
+    run_dir = Path(two.run_dir)
+    assert "resumed" not in json.loads((run_dir / "config.json").read_text())
+    train(None, config_of(graph, epochs=3), resume=run_dir)
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["training"]["epochs"] == 3
+    assert [r["from_epoch"] for r in record["resumed"]] == [2]
+    times = [float(r["time_s"]) for r in read_csv(run_dir / "metrics.csv")]
+    assert times == sorted(times) and times[2] > times[1] > 0
+
+
 def test_resuming_from_a_checkpoint_file_uses_its_run_folder(tmp_path):
     graph = example("digits_mlp")
     two, _ = train(graph, config_of(graph, epochs=2), run_root=tmp_path)
@@ -800,6 +815,25 @@ def test_augmentation_trains_images_reproducibly_and_changes_the_run():
     assert session_plain.trainer.history[0]["train_loss"] != session.trainer.history[0]["train_loss"]
     # validation data are never augmented: the same weights would score the same
     assert math.isfinite(session.trainer.history[0]["val_loss"])
+
+
+def test_augmentation_shifts_the_images_behind_a_flat_input(monkeypatch):
+    """The digits MLP reads 8x8 images as [64] vectors: augmentation still shifts the images (each
+    batch is viewed as [B, 1, 8, 8] for the augmenter), it does not roll the vector."""
+    import runtime.data.augment as augment
+
+    seen = []
+    real = augment.Augmenter.__call__
+
+    def spy(self, batch, generator):
+        seen.append(tuple(batch.shape[1:]))
+        return real(self, batch, generator)
+
+    monkeypatch.setattr(augment.Augmenter, "__call__", spy)
+    graph = example("digits_mlp")
+    result, session = train(graph, config_of(graph, epochs=1, dataset={"augment_shift": 1}))
+    assert isinstance(result, Finished) and session.plan.image_shape == (1, 8, 8)
+    assert seen and set(seen) == {(1, 8, 8)}
 
 
 def test_augmentation_of_a_table_is_a_setup_problem():

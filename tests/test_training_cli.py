@@ -136,6 +136,18 @@ def test_resume_continues_a_run_for_more_epochs(tmp_path, capsys):
     assert code == 1 and "the run already trained 3 of 3 epochs; ask for more epochs to continue it" in err
 
 
+def test_resume_refuses_options_it_would_ignore(tmp_path, capsys):
+    """A resumed run keeps its graph and settings: --lr (or a file) with --resume is an error, not a
+    silently ignored option."""
+    assert run(capsys, "train", DIGITS_MLP, "--epochs", 1, "--out", tmp_path)[0] == 0
+    run_dir = _only_run(tmp_path)
+    code, out, err = run(capsys, "train", "--resume", run_dir, "--epochs", 2, "--lr", 0.1)
+    assert code == 1 and "only --epochs may change" in err
+    code, out, err = run(capsys, "train", DIGITS_MLP, "--resume", run_dir, "--epochs", 2)
+    assert code == 1 and "only --epochs may change" in err
+    assert [int(r["epoch"]) for r in read_csv(run_dir / "metrics.csv")] == [1]
+
+
 def test_a_diverging_run_exits_1(capsys):
     code, out, err = run(capsys, "train", example_path("regression_mlp"), "--optimizer", "sgd", "--lr", 10,
                          "--no-save")

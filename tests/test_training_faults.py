@@ -337,6 +337,33 @@ def test_a_failure_names_the_step_that_failed(monkeypatch):
     assert result.step == 5 and result.message.startswith("training failed at epoch 1, step 5:")
 
 
+def test_a_failure_while_validating_says_so(monkeypatch):
+    """An exception in the validation pass is reported as such, not as a training step."""
+    import runtime.training.session as session_module
+
+    real = session_module.plan_training
+
+    def planned(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        criterion = plan.compiled.criterion
+        forward = criterion.forward
+
+        def broken_in_eval(*inputs):
+            if not criterion.training:
+                raise RuntimeError("validation broke")
+            return forward(*inputs)
+
+        criterion.forward = broken_in_eval
+        return plan
+
+    monkeypatch.setattr(session_module, "plan_training", planned)
+    graph = example("digits_mlp")
+    result, _ = train(graph, config_of(graph, epochs=2))
+    assert isinstance(result, Failed) and result.kind == "error"
+    assert result.message == "training failed while validating epoch 1: RuntimeError: validation broke"
+    assert result.epoch == 1 and result.step == DIGITS_STEPS
+
+
 def test_labels_the_loss_cannot_take_fail_the_run_with_the_reason():
     """A label outside the declared classes makes CrossEntropyLoss raise inside the worker."""
     rng = np.random.default_rng(0)

@@ -75,11 +75,16 @@ def cmd_check(args) -> int:
     if graph is None:
         return EXIT_UNREADABLE
     analysis = analyze(graph)
+    from .training.config import check_training  # the training section is part of the experiment
+    config, settings_errors = check_training(graph.training)
     if args.json:
-        print(json.dumps(report_dict(analysis), indent=2))
+        report = report_dict(analysis)
+        report["training"] = {"errors": settings_errors, "warnings": config.warnings}
+        report["ok"] = report["ok"] and not settings_errors
+        print(json.dumps(report, indent=2))
     else:
-        print(format_report(analysis, args.file))
-    return EXIT_PROBLEMS if analysis.errors else EXIT_OK
+        print(format_report(analysis, args.file, settings_errors, config.warnings))
+    return EXIT_PROBLEMS if analysis.errors or settings_errors else EXIT_OK
 
 
 def _ordered_nodes(analysis: Analysis):
@@ -88,7 +93,9 @@ def _ordered_nodes(analysis: Analysis):
     return [graph.node(n) for n in analysis.order] + [n for n in graph if n.id not in seen]
 
 
-def format_report(analysis: Analysis, source: str = "") -> str:
+def format_report(analysis: Analysis, source: str = "", settings_errors: Sequence[str] = (),
+                  settings_warnings: Sequence[str] = ()) -> str:
+    """The table of nodes, the problems, then the training section's problems, and the verdict."""
     graph = analysis.graph
     rows = [("node", "type", "output", "params")]
     for node in _ordered_nodes(analysis):
@@ -118,9 +125,15 @@ def format_report(analysis: Analysis, source: str = "") -> str:
             where = f" [port {problem.port}]" if problem.port else ""
             where += f" [param {problem.param}]" if problem.param else ""
             lines.append(f"  {problem.describe()}{where}")
-    summary = "OK" if not errors else "FAILED"
-    lines.append(f"\n{summary}: {len(errors)} error{'s' * (len(errors) != 1)}, "
-                 f"{len(warnings)} warning{'s' * (len(warnings) != 1)}")
+    if settings_errors or settings_warnings:
+        lines.append("\ntraining settings:")
+        lines += [f"  {text}" for text in settings_errors]
+        lines += [f"  warning: {text}" for text in settings_warnings]
+    n_errors = len(errors) + len(settings_errors)
+    n_warnings = len(warnings) + len(settings_warnings)
+    summary = "OK" if not n_errors else "FAILED"
+    lines.append(f"\n{summary}: {n_errors} error{'s' * (n_errors != 1)}, "
+                 f"{n_warnings} warning{'s' * (n_warnings != 1)}")
     return "\n".join(lines)
 
 

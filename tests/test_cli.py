@@ -122,3 +122,23 @@ def test_code_counts_the_parameters_of_what_it_prints(tmp_path, capsys):
     assert out.startswith("# Mlp: 2,410 parameters")
     _, out, _ = run(capsys, "code", "--criterion", path)
     assert out.startswith("# Criterion: 2,740 parameters")
+
+
+def test_check_reports_the_training_settings_too(tmp_path, capsys):
+    """A graph file is an experiment: check also validates its training section, by key."""
+    g = mlp_graph()
+    g.training = {"epoch": 3, "optimizer": {"lr": 0}}
+    path = save_graph(g, tmp_path / "settings.llgraph.json")
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 1
+    assert "training.optimizer.lr: must be greater than 0, got 0" in out
+    assert "warning: training.epoch: unknown setting, ignored (did you mean 'epochs'?)" in out
+    assert "FAILED: 1 error, 1 warning" in out
+    code, out, err = run(capsys, "check", "--json", str(path))
+    report = json.loads(out)
+    assert code == 1 and report["ok"] is False
+    assert report["training"]["errors"] == ["training.optimizer.lr: must be greater than 0, got 0"]
+    g.training = {"epochs": 3}
+    save_graph(g, path)
+    code, out, err = run(capsys, "check", str(path))
+    assert code == 0 and "training settings" not in out

@@ -748,8 +748,7 @@ def test_fp16_on_the_cpu_trains_in_fp32_with_a_note():
 
 
 def test_a_worker_thread_leaves_the_callers_torch_threads_alone():
-    """start() runs with its own intra-op thread count (all cores but one, at most the caller's)
-    and never changes the calling thread's."""
+    """start() runs with its own intra-op thread count and never changes the calling thread's."""
     graph = example("digits_mlp")
     before = torch.get_num_threads()
     seen = []
@@ -763,6 +762,22 @@ def test_a_worker_thread_leaves_the_callers_torch_threads_alone():
         assert set(seen) == {1}  # the worker really ran with 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_worker_thread_policy(monkeypatch):
+    """All cores but one whatever the caller uses (the editor's GUI thread runs torch with one),
+    OMP_NUM_THREADS when the user set it."""
+    from runtime.training import worker_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert worker_threads() == 15
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert worker_threads() == 1
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert worker_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_threads() == 3
 
 
 def test_an_explicit_thread_count_leaves_a_fresh_callers_threads_alone():

@@ -35,12 +35,17 @@ class Split:
         self.size = len(x)
         self.streaming = not isinstance(x, np.ndarray) or _nbytes(x) > IN_MEMORY_LIMIT
         self.y = _label_tensor(y).to(device) if y is not None else None
+        self._x = None
         if self.streaming:
             self._x = x
             self.x = None
         else:
             self.x = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=input_dtype)
         self._input_dtype = input_dtype
+
+    def release(self) -> None:
+        """Drop the tensors (device memory) once the run is over; the record stays."""
+        self.x = self.y = self._x = None
 
     def steps(self, batch_size: int) -> int:
         return math.ceil(self.size / batch_size)

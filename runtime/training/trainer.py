@@ -28,7 +28,7 @@ from .events import (CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, 
 from .metrics import is_better, metric_mode, torchmetrics_functional
 from .optim import Schedule, build_optimizer, l1_penalty, penalized_weights
 from .plan import Plan, effective_monitor
-from .runs import RunFolder
+from .runs import RunFolder, load_weights
 
 STEP_EVENT_INTERVAL = 0.1  # seconds between Step events (and host syncs of the loss)
 
@@ -107,6 +107,9 @@ class Trainer:
         finally:
             if self.folder is not None:
                 self.folder.close()
+            for split in (getattr(self, name, None) for name in ("train", "val", "test")):
+                if split is not None:
+                    split.release()  # a finished session kept in a run list holds no dataset copy
         self.channel.put(event)
         return event
 
@@ -206,7 +209,6 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
-        from .runs import load_weights
         load_weights(self.criterion, state["weights"])
         self.optimizer.load_state_dict(state["optimizer"])
         planned = (state.get("config") or {}).get("epochs", self.config.epochs)
@@ -223,8 +225,11 @@ class Trainer:
             torch.set_rng_state(rng["torch"])
         if "shuffle" in rng:
             self.shuffle_gen.set_state(rng["shuffle"])
-        if "augment" in rng and self.augment_gen.device.type == "cpu":
-            self.augment_gen.set_state(rng["augment"])
+        if "augment" in rng:
+            try:
+                self.augment_gen.set_state(rng["augment"])
+            except (RuntimeError, ValueError):  # saved on another kind of device: a fresh stream
+                self._notes.append("the augmentation random stream restarts (the checkpoint came from another device)")
         best = state.get("best") or {}
         if best.get("metric") == self.best.metric:
             self.best.value, self.best.epoch = best.get("value"), int(best.get("epoch") or 0)
@@ -434,9 +439,8 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_payload(self, kind: str) -> dict[str, Any]:
         data = self.plan.dataset
-        rng = {"torch": torch.get_rng_state(), "shuffle": self.shuffle_gen.get_state()}
-        if self.augment_gen.device.type == "cpu":
-            rng["augment"] = self.augment_gen.get_state()
+        rng = {"torch": torch.get_rng_state(), "shuffle": self.shuffle_gen.get_state(),
+               "augment": self.augment_gen.get_state()}
         return {
             "epoch": self.epoch, "step": self.step, "elapsed_s": self._elapsed(),
             "weights": self.criterion.state_dict(),

@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     nodes.add_argument("type", nargs="?", help="show one node type in detail")
     nodes.set_defaults(run=cmd_nodes)
 
-    from .cli_train import add_parsers
-    add_parsers(sub)
+    from . import cli_export, cli_train
+    cli_train.add_parsers(sub)
+    cli_export.add_parsers(sub)
     return parser
 
 

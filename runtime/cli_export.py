@@ -1,0 +1,64 @@
+"""``layerloom-cli export``: ONNX (verified), int8 quantization, standalone PyTorch source and a
+``torchrun`` training script, from a graph file and/or a checkpoint.
+
+Exit status: 0 every export verified, 1 an export failed or did not verify, 2 a file cannot be read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+
+
+def add_parsers(sub) -> None:
+    from .export.onnx_export import DEFAULT_OPSET
+    from .export.verify import DEFAULT_TOLERANCE
+
+    export = sub.add_parser(
+        "export", help="export a graph (trained or not) to ONNX, PyTorch source or a torchrun script",
+        description="Export the model part of a graph. Every ONNX export is checked (onnx.checker) and run in "
+                    "onnxruntime against PyTorch on random and dataset inputs; the report gives the largest "
+                    "difference, the file size and the latency. Exit 1 when an export fails or does not verify.")
+    export.add_argument("file", help="a graph file (.llgraph.json), or a checkpoint (.pt) / run folder")
+    export.add_argument("--checkpoint", metavar="CKPT", help="trained weights: a checkpoint file or run folder")
+    export.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model")
+    export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    export.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help=f"largest accepted difference from PyTorch (default {DEFAULT_TOLERANCE:g})")
+    export.set_defaults(run=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from .errors import GraphFileError, LayerLoomError
+    from .export import dataset_samples, export_onnx, load_exportable, verify_onnx
+
+    if not args.onnx:
+        print("error: nothing to export: give --onnx OUT.onnx", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        exportable = load_exportable(args.file, args.checkpoint)
+    except GraphFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except LayerLoomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    source = "trained weights from " + exportable.run["checkpoint"] if exportable.trained else "untrained weights"
+    print(f'exporting "{exportable.name}" ({source})')
+    status = EXIT_OK
+    try:
+        path = export_onnx(exportable, args.onnx, args.opset)
+    except LayerLoomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    base_dir = Path(args.file).resolve().parent if Path(args.file).suffix == ".json" else None
+    samples, note = dataset_samples(exportable, base_dir=base_dir)
+    report = verify_onnx(path, exportable, samples, tolerance=args.tolerance)
+    print(report.describe())
+    if samples is None:
+        print(f"  note: {note}; verified on random inputs only")
+    if not report.ok:
+        status = EXIT_FAILED
+    return status

@@ -1,0 +1,107 @@
+"""What an export starts from: a graph, its compiled model in eval mode on the CPU, and (when it
+comes from a training run) the trained weights, class names and input preprocessing."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..compiler import CompiledGraph, compile_graph
+from ..errors import CompileError, LayerLoomError
+from ..graph import Graph
+from ..graphfile import graph_to_dict, load_graph
+
+
+class ExportError(LayerLoomError):
+    """An export that cannot be made; the message names the node or file at fault."""
+
+
+@dataclass
+class Exportable:
+    graph: Graph
+    compiled: CompiledGraph
+    trained: bool = False                   # weights come from a checkpoint (else: freshly initialised)
+    classes: list[str] | None = None
+    scaling: dict | None = None             # the preprocessing the model was trained with
+    run: dict[str, Any] = field(default_factory=dict)  # checkpoint path, epoch, metrics
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.compiled.model
+
+    @property
+    def name(self) -> str:
+        return self.graph.name or "model"
+
+    def metadata(self) -> dict[str, Any]:
+        """Facts worth embedding in an exported file (JSON-able)."""
+        inputs = [{"name": e.name, "shape": list(e.spec.shape), "dtype": e.spec.dtype} for e in self.compiled.inputs]
+        outputs = [{"name": e.name, "shape": list(e.spec.shape) if e.spec else None} for e in self.compiled.outputs]
+        return {"graph": graph_to_dict(self.graph), "classes": self.classes, "inputs": inputs, "outputs": outputs,
+                "preprocessing": self.scaling, "run": self.run, "trained": self.trained}
+
+    def example_inputs(self, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+        return self.compiled.example_inputs(batch, torch.Generator().manual_seed(seed))
+
+    def preprocess(self, x: np.ndarray) -> np.ndarray:
+        """Raw samples shaped like the Input, scaled as in training."""
+        from ..data import apply_scaling
+        return apply_scaling(x, self.scaling) if self.scaling else np.asarray(x, dtype=np.float32)
+
+
+def load_exportable(graph: Graph | str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> Exportable:
+    """A graph (object or file) with, optionally, a checkpoint's weights. With a checkpoint and no
+    graph file, give the checkpoint's path as ``graph``: its own graph is used."""
+    from ..training.runs import checkpoint_graph, load_checkpoint, load_weights
+
+    state = None
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint)
+    if isinstance(graph, (str, os.PathLike)):
+        path = Path(graph)
+        if path.suffix == ".pt" or path.is_dir():
+            state = load_checkpoint(path)
+            checkpoint = path
+            graph = checkpoint_graph(state)
+        else:
+            graph = load_graph(path)
+    try:
+        compiled = compile_graph(graph, seed=0)
+    except CompileError as exc:
+        raise ExportError(str(exc)) from exc
+    exportable = Exportable(graph, compiled)
+    if state is not None:
+        load_weights(compiled.criterion or compiled.model, state["weights"], source=str(checkpoint))
+        data = state.get("dataset") or {}
+        exportable.trained = True
+        exportable.classes = list(data.get("classes") or []) or None
+        exportable.scaling = data.get("scaling")
+        exportable.run = {"checkpoint": str(checkpoint), "epoch": state.get("epoch"),
+                          "metrics": state.get("metrics") or {}, "layerloom": state.get("layerloom")}
+    compiled.model.eval()
+    return exportable
+
+
+def dataset_samples(exportable: Exportable, count: int = 8, base_dir: str | os.PathLike | None = None):
+    """``(samples, note)``: up to ``count`` raw validation samples of the graph's dataset, shaped like
+    its Input, or ``(None, why not)`` (no single float Input, the dataset does not load or fit)."""
+    from ..data import load_dataset
+    from ..training.config import check_training
+
+    inputs = exportable.compiled.inputs
+    if len(inputs) != 1 or not inputs[0].spec.is_float:
+        return None, "the model does not take one float input"
+    config, _ = check_training(exportable.graph.training)
+    try:
+        data = load_dataset(config.dataset, base_dir=base_dir)
+        x = data.x_val if data.num_val else data.x_train
+        shape = tuple(inputs[0].spec.features)
+        samples = np.asarray(x[np.arange(min(count, len(x)))], dtype=np.float32)
+        return samples.reshape((len(samples),) + shape), f"dataset '{data.name}'"
+    except (LayerLoomError, ValueError) as exc:
+        return None, f"no dataset samples ({exc})"

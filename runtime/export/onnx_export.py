@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -28,16 +29,21 @@ MIN_OPSET = 18  # the oldest opset torch's exporter writes
 
 @contextlib.contextmanager
 def _quiet_exporter():
-    """torch.onnx prints progress and 'torchvision is not installed' warnings: keep the console clean."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """torch.onnx prints progress, 'torchvision is not installed' warnings and, when a model cannot be
+    captured, pages of tracer logs: keep the console clean (the error itself is reported)."""
+    names = [name for name in logging.root.manager.loggerDict if name == "torch" or name.startswith("torch.")]
+    loggers = [logging.getLogger(name) for name in names + ["onnxscript"]]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def onnx_bytes(exportable: Exportable, opset: int = DEFAULT_OPSET) -> bytes:
@@ -125,5 +131,8 @@ def _blame(exportable: Exportable, exc: Exception, opset: int) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    """The root cause in one line (the exporter wraps it in pages of advice and colour codes)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {text[0].strip() if text else ''}"[:300]

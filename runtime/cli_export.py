@@ -27,15 +27,17 @@ def add_parsers(sub) -> None:
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     export.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help=f"largest accepted difference from PyTorch (default {DEFAULT_TOLERANCE:g})")
+    export.add_argument("--python", metavar="OUT.py",
+                        help="write a standalone PyTorch model file (and its weights, OUT.pt)")
     export.set_defaults(run=cmd_export)
 
 
 def cmd_export(args) -> int:
     from .errors import GraphFileError, LayerLoomError
-    from .export import dataset_samples, export_onnx, load_exportable, verify_onnx
+    from .export import load_exportable
 
-    if not args.onnx:
-        print("error: nothing to export: give --onnx OUT.onnx", file=sys.stderr)
+    if not (args.onnx or args.python):
+        print("error: nothing to export: give --onnx OUT.onnx and/or --python OUT.py", file=sys.stderr)
         return EXIT_FAILED
     try:
         exportable = load_exportable(args.file, args.checkpoint)
@@ -48,6 +50,17 @@ def cmd_export(args) -> int:
     source = "trained weights from " + exportable.run["checkpoint"] if exportable.trained else "untrained weights"
     print(f'exporting "{exportable.name}" ({source})')
     status = EXIT_OK
+    if args.onnx:
+        status = max(status, _onnx(args, exportable))
+    if args.python:
+        status = max(status, _python(args, exportable))
+    return status
+
+
+def _onnx(args, exportable) -> int:
+    from .errors import LayerLoomError
+    from .export import dataset_samples, export_onnx, verify_onnx
+
     try:
         path = export_onnx(exportable, args.onnx, args.opset)
     except LayerLoomError as exc:
@@ -59,6 +72,24 @@ def cmd_export(args) -> int:
     print(report.describe())
     if samples is None:
         print(f"  note: {note}; verified on random inputs only")
-    if not report.ok:
-        status = EXIT_FAILED
-    return status
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _python(args, exportable) -> int:
+    from .errors import LayerLoomError
+    from .export.pysource import export_python, verify_python
+
+    try:
+        path, weights = export_python(exportable, args.python)
+        diff = verify_python(path, exportable)
+    except LayerLoomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the generated file failed to run: a bug worth reporting
+        print(f"error: {args.python}: the generated source does not run: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    ok = diff <= args.tolerance
+    print(f"{path}: PyTorch source {'verified' if ok else 'FAILED'}: max |generated - compiled| = {diff:.2e}; "
+          f"weights in {weights.name}")
+    return EXIT_OK if ok else EXIT_FAILED

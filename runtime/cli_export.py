@@ -27,6 +27,8 @@ def add_parsers(sub) -> None:
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     export.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help=f"largest accepted difference from PyTorch (default {DEFAULT_TOLERANCE:g})")
+    export.add_argument("--quantize", choices=("dynamic", "static"),
+                        help="also write an int8 copy of the ONNX file (OUT.int8.onnx) and report the accuracy change")
     export.add_argument("--python", metavar="OUT.py",
                         help="write a standalone PyTorch model file (and its weights, OUT.pt)")
     export.set_defaults(run=cmd_export)
@@ -36,6 +38,9 @@ def cmd_export(args) -> int:
     from .errors import GraphFileError, LayerLoomError
     from .export import load_exportable
 
+    if args.quantize and not args.onnx:
+        print("error: --quantize needs --onnx OUT.onnx (it quantizes that file)", file=sys.stderr)
+        return EXIT_FAILED
     if not (args.onnx or args.python):
         print("error: nothing to export: give --onnx OUT.onnx and/or --python OUT.py", file=sys.stderr)
         return EXIT_FAILED
@@ -72,7 +77,32 @@ def _onnx(args, exportable) -> int:
     print(report.describe())
     if samples is None:
         print(f"  note: {note}; verified on random inputs only")
-    return EXIT_OK if report.ok else EXIT_FAILED
+    if not report.ok:
+        return EXIT_FAILED
+    if args.quantize:
+        return _quantize(args, exportable, path, base_dir)
+    return EXIT_OK
+
+
+def _quantize(args, exportable, path: Path, base_dir) -> int:
+    import onnx
+
+    from .errors import LayerLoomError
+    from .export.quantize import quantize_and_report
+
+    target = path.with_name(path.name[:-len(".onnx")] + ".int8.onnx" if path.name.endswith(".onnx")
+                            else path.name + ".int8.onnx")
+    try:
+        report = quantize_and_report(exportable, path, target, args.quantize, base_dir)
+        onnx.checker.check_model(str(target), full_check=True)
+    except LayerLoomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the checker refused the quantized file
+        print(f"error: {target}: the quantized model does not pass onnx.checker: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(report.describe())
+    return EXIT_OK
 
 
 def _python(args, exportable) -> int:

@@ -31,6 +31,8 @@ def add_parsers(sub) -> None:
                         help="also write an int8 copy of the ONNX file (OUT.int8.onnx) and report the accuracy change")
     export.add_argument("--python", metavar="OUT.py",
                         help="write a standalone PyTorch model file (and its weights, OUT.pt)")
+    export.add_argument("--ddp-script", metavar="OUT_DIR",
+                        help="write a folder that trains the graph with torchrun (DistributedDataParallel)")
     export.set_defaults(run=cmd_export)
 
 
@@ -41,8 +43,9 @@ def cmd_export(args) -> int:
     if args.quantize and not args.onnx:
         print("error: --quantize needs --onnx OUT.onnx (it quantizes that file)", file=sys.stderr)
         return EXIT_FAILED
-    if not (args.onnx or args.python):
-        print("error: nothing to export: give --onnx OUT.onnx and/or --python OUT.py", file=sys.stderr)
+    if not (args.onnx or args.python or args.ddp_script):
+        print("error: nothing to export: give --onnx OUT.onnx, --python OUT.py and/or --ddp-script DIR",
+              file=sys.stderr)
         return EXIT_FAILED
     try:
         exportable = load_exportable(args.file, args.checkpoint)
@@ -59,7 +62,24 @@ def cmd_export(args) -> int:
         status = max(status, _onnx(args, exportable))
     if args.python:
         status = max(status, _python(args, exportable))
+    if args.ddp_script:
+        status = max(status, _ddp(args, exportable))
     return status
+
+
+def _ddp(args, exportable) -> int:
+    from .errors import LayerLoomError
+    from .export.ddp import export_ddp
+
+    base_dir = Path(args.file).resolve().parent if Path(args.file).suffix == ".json" else None
+    try:
+        script = export_ddp(exportable, args.ddp_script, base_dir)
+    except LayerLoomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{script.parent}: torchrun training folder written; run it with\n"
+          f"  cd {script.parent} && torchrun --nproc_per_node=N {script.name}")
+    return EXIT_OK
 
 
 def _onnx(args, exportable) -> int:

@@ -35,23 +35,14 @@ def class_name(text: str) -> str:
     return name
 
 
-def python_source(exportable: Exportable, weights_file: str = "model.pt") -> str:
-    """The text of ``model.py``. Raises ``ExportError`` naming a node whose layer has no source form."""
-    model = exportable.model
+def python_source(exportable: Exportable, weights_file: str = "model.pt", training: bool = False) -> str:
+    """The text of ``model.py``. ``training`` adds a second class, ``<Name>Training``: the layers plus
+    the losses, taking the inputs then the targets and returning ``{"loss": ...}`` like LayerLoom's
+    criterion (its state dict is what LayerLoom checkpoints hold). Raises ``ExportError`` naming a
+    node whose layer has no source form."""
     compiled = exportable.compiled
-    by_name = {name: nid for nid, name in compiled.module_names.items()}
     cls = class_name(exportable.name)
-    lines, helpers = [], set()
-    for name, module in model.named_children():
-        try:
-            expression, needs = constructor(module)
-        except ExportError as exc:
-            node = exportable.graph.node(by_name[name]) if name in by_name else None
-            label = node.label() if node is not None else name
-            raise ExportError(f"{label}: {exc}") from None
-        helpers |= needs
-        lines.append(f"        self.{name} = {expression}")
-    forward = _forward_source(model)
+    model_lines, helpers = _class_source(exportable, compiled.model, cls)
     signature = ", ".join(f"{e.name}: float32{list(e.spec.shape)}".replace("'", "") for e in compiled.inputs)
     outputs = ", ".join(e.name for e in compiled.outputs)
     parts = [
@@ -68,12 +59,17 @@ def python_source(exportable: Exportable, weights_file: str = "model.pt") -> str
         parts.append(f"Classes: {', '.join(exportable.classes)}.")
     if exportable.scaling:
         parts.append(f"Preprocessing (as in training): {_scaling_text(exportable.scaling)}.")
+    training_lines: list[str] = []
+    if training and compiled.criterion is not None:
+        training_lines, more = _class_source(exportable, compiled.criterion, cls + "Training",
+                                             "The layers and the losses: inputs, then targets -> {\"loss\": ...}.")
+        helpers |= more
     parts += ['"""', "", "import torch", "from torch import nn", ""]
     if helpers:
         parts += ["", _helper_source(helpers), ""]
-    parts += ["", f"class {cls}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
-    parts += lines or ["        pass"]
-    parts += ["", *forward, ""]
+    parts += ["", *model_lines]
+    if training_lines:
+        parts += ["", *training_lines]
     if exportable.classes:
         parts += ["", f"CLASSES = {exportable.classes!r}", ""]
     parts += ["", 'if __name__ == "__main__":  # a smoke test on random inputs',
@@ -82,6 +78,29 @@ def python_source(exportable: Exportable, weights_file: str = "model.pt") -> str
               "    with torch.no_grad():",
               "        print(model(*inputs))", ""]
     return "\n".join(parts)
+
+
+def _class_source(exportable: Exportable, module: torch.fx.GraphModule, cls: str,
+                  doc: str = "") -> tuple[list[str], set[str]]:
+    by_name = {name: nid for nid, name in exportable.compiled.module_names.items()}
+    lines, helpers = [f"class {cls}(nn.Module):"], set()
+    if doc:
+        lines.append(f'    """{doc}"""')
+        lines.append("")
+    lines += ["    def __init__(self):", "        super().__init__()"]
+    body = []
+    for name, child in module.named_children():
+        try:
+            expression, needs = constructor(child)
+        except ExportError as exc:
+            node = exportable.graph.node(by_name[name]) if name in by_name else None
+            label = node.label() if node is not None else name
+            raise ExportError(f"{label}: {exc}") from None
+        helpers |= needs
+        body.append(f"        self.{name} = {expression}")
+    lines += body or ["        pass"]
+    lines += ["", *_forward_source(module), ""]
+    return lines, helpers
 
 
 def export_python(exportable: Exportable, path: str | os.PathLike) -> tuple[Path, Path]:

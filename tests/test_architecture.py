@@ -68,7 +68,7 @@ def test_no_eval_exec_or_unsafe_torch_load_anywhere():
                 func = node.func
                 name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
                 where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                builtin = isinstance(func, ast.Name) or getattr(func.value, "id", "") == "builtins"
+                builtin = isinstance(func, ast.Name) or getattr(getattr(func, "value", None), "id", "") == "builtins"
                 if builtin and name in ("eval", "exec", "compile", "__import__"):
                     offenders.append(f"{where} calls {name}")
                 if name == "load" and isinstance(func, ast.Attribute) and getattr(func.value, "id", "") == "torch":

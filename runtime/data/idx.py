@@ -8,6 +8,7 @@ Files may be gzipped (recognised by their first bytes, not only by ``.gz``).
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import struct
 import zlib
@@ -122,7 +123,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     if len(data) < header:
         raise DatasetError(f"truncated: {len(data)} bytes, too short for an IDX header", str(path))
     dims = struct.unpack(f">{rank}I", data[4:header])
-    size = int(np.prod(dims, dtype=np.int64))
+    size = math.prod(dims)  # Python ints: a forged header cannot overflow into a small size
     if len(data) - header < size:
         shape = "x".join(str(d) for d in dims[1:])
         count = f"{dims[0]} images of {shape}" if what == "images" else f"{dims[0]} labels"

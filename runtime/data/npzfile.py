@@ -61,6 +61,8 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         for name in archive.files:
             try:
                 arrays[name] = archive[name]
+                if not isinstance(arrays[name], np.ndarray):  # a member that is not a .npy file
+                    raise ValueError("the member is not a NumPy array")
             except ValueError as exc:
                 if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
                     raise DatasetError("holds Python objects; LayerLoom reads only numeric arrays (no pickle)",

@@ -47,27 +47,37 @@ class Split:
         """Drop the tensors (device memory) once the run is over; the record stays."""
         self.x = self.y = self._x = None
 
-    def steps(self, batch_size: int) -> int:
-        return math.ceil(self.size / batch_size)
+    def _starts(self, batch_size: int, min_last: int) -> range:
+        """Batch start offsets; a last batch smaller than ``min_last`` is left out (a batch of one
+        sample cannot train BatchNorm)."""
+        end = self.size
+        if min_last > 1 and 0 < self.size % batch_size < min_last and self.size > batch_size:
+            end = self.size - self.size % batch_size
+        return range(0, end, batch_size)
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[tuple]:
+    def steps(self, batch_size: int, min_last: int = 1) -> int:
+        return len(self._starts(batch_size, min_last))
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None,
+                min_last: int = 1) -> Iterator[tuple]:
         """``(x, y)`` batches; shuffled when a generator is given (a CPU generator: the permutation
         is drawn on the CPU, then moved once per epoch)."""
         if generator is not None:
             order = torch.randperm(self.size, generator=generator)
         else:
             order = torch.arange(self.size)
+        starts = self._starts(batch_size, min_last)
         if self.streaming:
-            yield from self._stream(order, batch_size)
+            yield from self._stream(order, batch_size, starts)
             return
         order = order.to(self.device)
         x, y = self.x, self.y
-        for start in range(0, self.size, batch_size):
+        for start in starts:
             index = order[start:start + batch_size]
             yield x[index], (y[index] if y is not None else None)
 
-    def _stream(self, order: torch.Tensor, batch_size: int):
-        chunks = [order[i:i + batch_size].numpy() for i in range(0, self.size, batch_size)]
+    def _stream(self, order: torch.Tensor, batch_size: int, starts: range):
+        chunks = [order[i:i + batch_size].numpy() for i in starts]
         loader = torch.utils.data.DataLoader(
             _Chunks(self._x, chunks), batch_size=None, shuffle=False,
             num_workers=min(4, max(0, (os.cpu_count() or 1) - 1)),

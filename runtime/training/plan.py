@@ -51,6 +51,13 @@ class Plan:
     def has_target(self) -> bool:
         return bool(self.compiled.targets)
 
+    @property
+    def loss_is_sum(self) -> bool:
+        """Every loss sums over the batch (``reduction: sum``): its value is already a total."""
+        infos = self.compiled.analysis.nodes
+        terms = self.compiled.losses
+        return bool(terms) and all(infos[t.node_id].params.get("reduction") == "sum" for t in terms)
+
 
 def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset: Dataset | None = None,
                   base_dir: str | Path | None = None) -> Plan:
@@ -123,8 +130,10 @@ def _fit_features(graph: Graph, compiled: CompiledGraph, dataset: Dataset, probl
     label = _label(graph, endpoint.node_id)
     if spec.dtype == INT:
         problems.append(Problem("input_dtype", f"expects int64 token ids, but dataset '{dataset.name}' gives "
-                                f"float features {format_shape(got)}; set dtype to float32",
-                                endpoint.node_id, param="dtype", label=label))
+                                f"float features {format_shape(got)}. LayerLoom's datasets give float features "
+                                "only, so a graph that starts with token ids (an Embedding) cannot train on them "
+                                "yet; for these features set dtype to float32", endpoint.node_id, param="dtype",
+                                label=label))
         return dataset
     if want == got:
         return dataset
@@ -175,7 +184,8 @@ def _fit_targets(graph, compiled, analysis, dataset: Dataset, problems) -> tuple
         if y_kind == "index" and dataset.task != DATA_CLASSIFICATION:
             problems.append(Problem(
                 "target_task", f"({loss_type}) needs integer class labels, but dataset '{dataset.name}' has float "
-                "targets (regression); use MSELoss with a float32 Target", term.node_id, label=loss_label))
+                "targets (regression); use MSELoss with a float32 Target, or, if its labels are classes, set "
+                "training.dataset.task to classification", term.node_id, label=loss_label))
     if _errors(problems) or y_kind is None:
         return heads, dataset
     return heads, _shape_labels(dataset, target, target_label, y_kind, problems)

@@ -90,6 +90,9 @@ class RunFolder:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def has_graph(self) -> bool:
+        return (self.path / GRAPH_FILE).is_file()
+
     def write_graph(self, graph: Graph) -> None:
         save_graph(graph, self.path / GRAPH_FILE)
 

@@ -26,7 +26,8 @@ from .config import TrainingConfig
 from .control import RunControl
 from .events import TERMINAL, EventChannel, Failed
 from .plan import Plan, SetupError, plan_training
-from .runs import checkpoint_graph, load_checkpoint, new_run_dir
+from ..graphfile import dumps_graph, load_graph
+from .runs import GRAPH_FILE, checkpoint_graph, load_checkpoint, new_run_dir
 from .trainer import Trainer
 
 IDLE, RUNNING, FINISHED = "idle", "running", "finished"
@@ -85,6 +86,8 @@ class TrainingSession:
 
     def run(self):
         """Run on the calling thread (what the worker thread does); returns the terminal event."""
+        if self._state != IDLE and threading.current_thread() is not self._thread:
+            raise RuntimeError("this session already ran (or is running); make a new TrainingSession")
         self._state = RUNNING
         try:
             resume = self._prepare()
@@ -140,21 +143,57 @@ class TrainingSession:
     def _prepare(self) -> dict | None:
         resume = None
         if self.resume_from is not None:
-            resume = load_checkpoint(self.resume_from)
-            self.graph = checkpoint_graph(resume)
-            saved = TrainingConfig.from_dict(resume.get("config") or {})
-            if self.config is not None and self.config.epochs > saved.epochs:
-                saved = saved.replace(epochs=self.config.epochs)
-            self.config = saved
-            if int(resume["epoch"]) >= self.config.epochs:
-                raise LayerLoomError(f"the run already trained {resume['epoch']} of {self.config.epochs} epochs; "
-                                     "ask for more epochs to continue it")
-            self._run_dir = _resume_dir(Path(self.resume_from))
+            resume = self._load_resume(Path(self.resume_from))
+        elif self.config is None:
+            self.config = TrainingConfig.from_graph(self.graph)
+        self.config = _absolute_dataset_path(self.config, self.base_dir)
         self.plan = plan_training(self.graph, self.config, dataset=self.dataset, base_dir=self.base_dir)
         self.config = self.plan.config
-        if resume is None:
-            self._run_dir = new_run_dir(self.run_root, self.graph.name or "run") if self.run_root else None
+        if self._run_dir is None and self.run_root is not None:
+            self._run_dir = new_run_dir(self.run_root, self.graph.name or "run")
         return resume
+
+    def _load_resume(self, source: Path) -> dict:
+        """The checkpoint to continue, its graph and settings, and the run folder to continue in
+        (its own, or a new one when the checkpoint does not sit in a run folder)."""
+        state = load_checkpoint(source)
+        self.graph = checkpoint_graph(state)
+        config = TrainingConfig.from_dict(state.get("config") or {})
+        if self.config is not None:
+            config = config.replace(epochs=self.config.epochs)
+        self.config = config
+        done = int(state["epoch"])
+        if done >= config.epochs:
+            raise LayerLoomError(f"the run already trained {done} of {config.epochs} epochs; "
+                                 "ask for more epochs to continue it")
+        folder = _resume_dir(source)
+        if not (folder / "config.json").is_file() or not (folder / GRAPH_FILE).is_file():
+            return state  # a checkpoint from elsewhere (a torchrun job, a download): continue in a new run
+        if dumps_graph(load_graph(folder / GRAPH_FILE)) != dumps_graph(self.graph):
+            raise LayerLoomError(f"{source}: this checkpoint was trained from another graph than the run "
+                                 f"folder's {GRAPH_FILE}; copy it to a folder of its own to continue it")
+        last = folder / "checkpoints" / "last.pt"
+        if last.is_file() and last.resolve() != (source / "checkpoints" / "last.pt" if source.is_dir()
+                                                  else source).resolve():
+            later = int(load_checkpoint(last)["epoch"])
+            if later > done:
+                raise LayerLoomError(
+                    f"{source.name} is from epoch {done}, but this run went on to epoch {later}: continuing "
+                    f"from it would discard epochs {done + 1}-{later}. Resume the run folder (its last "
+                    f"checkpoint), or copy {source.name} to a folder of its own")
+        self._run_dir = folder
+        return state
+
+
+def _absolute_dataset_path(config: TrainingConfig, base_dir) -> TrainingConfig:
+    """A relative dataset path made absolute against the graph file's folder, so the run's settings
+    (config.json, checkpoints) still find the data from anywhere, a resume included."""
+    path = config.dataset.get("path")
+    if not path or Path(path).is_absolute() or base_dir is None:
+        return config
+    resolved = config.replace(dataset={"path": str((Path(base_dir) / path).resolve())})
+    resolved.warnings = list(config.warnings)
+    return resolved
 
 
 def worker_threads() -> int:

@@ -28,7 +28,7 @@ from .events import (CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, 
 from .metrics import is_better, metric_mode, torchmetrics_functional
 from .optim import Schedule, build_optimizer, l1_penalty, penalized_weights
 from .plan import Plan, effective_monitor
-from .runs import RunFolder, load_weights
+from .runs import RunFolder, load_checkpoint, load_weights
 
 STEP_EVENT_INTERVAL = 0.1  # seconds between Step events (and host syncs of the loss)
 
@@ -100,6 +100,7 @@ class Trainer:
         except _Diverged as exc:
             event = Failed(str(exc) + self._kept_text() + "; try a lower learning rate or gradient clipping",
                            "diverged", exc.epoch, exc.step, run_dir=self._run_dir())
+            self._restore_last_good()
             self._summary("diverged", event.message)
         except BaseException as exc:  # noqa: BLE001 - the worker must always end with an event
             event = self._failure(exc)
@@ -112,6 +113,16 @@ class Trainer:
                     split.release()  # a finished session kept in a run list holds no dataset copy
         self.channel.put(event)
         return event
+
+    def _restore_last_good(self) -> None:
+        """After a divergence the weights in memory hold NaNs: put the last good checkpoint's back, so
+        whoever exports or evaluates the session's model gets a usable one."""
+        if self._last_checkpoint is None:
+            return
+        try:
+            load_weights(self.criterion, load_checkpoint(self._last_checkpoint)["weights"])
+        except Exception:  # noqa: BLE001 - the run's outcome is already decided; keep its message
+            pass
 
     def _failure(self, exc: BaseException) -> Failed:
         text = traceback.format_exc()
@@ -154,10 +165,15 @@ class Trainer:
         self.criterion = plan.compiled.criterion.to(device)
         self.model = plan.compiled.model
         data = plan.dataset
-        self.train = Split(data.x_train, data.y_train, device)
-        self.val = Split(data.x_val, data.y_val, device) if data.num_val else None
-        self.test = Split(data.x_test, data.y_test, device) if data.num_test else None
-        self.steps_per_epoch = self.train.steps(config.batch_size)
+        labels = plan.has_target  # a graph whose loss compares with its own input takes no labels
+        self.train = Split(data.x_train, data.y_train if labels else None, device)
+        self.val = Split(data.x_val, data.y_val if labels else None, device) if data.num_val else None
+        self.test = Split(data.x_test, data.y_test if labels else None, device) if data.num_test else None
+        # BatchNorm cannot train on a batch of one: such a last batch is left out of each epoch
+        self.min_last = 2 if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                                 for m in self.criterion.modules()) else 1
+        self.steps_per_epoch = self.train.steps(config.batch_size, self.min_last)
+        self.loss_is_sum = plan.loss_is_sum
         self.optimizer = build_optimizer(config.optimizer, self.criterion.parameters(), device)
         monitor = effective_monitor(plan)
         self.best = _Best(monitor, metric_mode(monitor))
@@ -190,7 +206,7 @@ class Trainer:
             previous = self.folder.read_json("config.json")
             record["resumed"] = list(previous.get("resumed") or []) + [
                 {"from_epoch": self.epoch, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}]
-        else:
+        if not self.folder.has_graph():
             self.folder.write_graph(self.plan.graph)
         self.folder.write_json("config.json", record)
 
@@ -253,15 +269,17 @@ class Trainer:
             lr = self.schedule.lr  # the rate this epoch trains with (one-cycle: its first step's)
             self._phase = "train"
             metrics = self._train_epoch()
-            train_s = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
+            train_s = self._train_s = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
             self._phase = "validate"
+            self._details = {}
             if self.val is not None:
                 metrics.update({f"val_{k}": v for k, v in self._evaluate(self.val, details=True).items()
                                 if not isinstance(v, dict)})
             details = self._details
+            for name in ("train_loss", "val_loss"):  # a NaN score (R2 of one sample) is not a divergence
+                if name in metrics and not math.isfinite(metrics[name]):
+                    raise _Diverged(self.epoch, self.step, metrics[name])
             monitored = metrics.get(self.best.metric)
-            if monitored is not None and not math.isfinite(monitored):
-                raise _Diverged(self.epoch, self.step, monitored)
             self.schedule.after_epoch(monitored)
             improved = monitored is not None and is_better(monitored, self.best.value, self.best.mode,
                                                            config.early_stopping["min_delta"])
@@ -286,7 +304,8 @@ class Trainer:
         if self.folder is None:
             return
         self.folder.append_epoch({"epoch": self.epoch, "step": self.step, "time_s": round(self._elapsed(), 3),
-                                  "lr": lr, **metrics})
+                                  "train_s": round(self._train_s, 4), "lr": lr, **metrics})
+        self.folder.flush()
         self._save_checkpoint("last")
         if improved:  # the same state as last: copy the file rather than serialize it again
             self._save_checkpoint("best", copy_of=self._last_checkpoint)
@@ -305,13 +324,14 @@ class Trainer:
         pred_key = head.pred_key if head is not None else None
         onecycle = schedule.name == "onecycle"
         criterion.train()
-        self._pending: list[tuple[int, torch.Tensor, int]] = []
+        epoch_lr = schedule.lr
+        self._pending: list[tuple[int, torch.Tensor, int, float]] = []
         self._epoch_losses: list[tuple[float, int]] = []
         compacts, targets = [], []
         self._flush_at = time.perf_counter() + self.step_interval
         self._flush_seen = 0
         self._flush_clock = time.perf_counter()
-        for xb, yb in self.train.batches(self.config.batch_size, self.shuffle_gen):
+        for xb, yb in self.train.batches(self.config.batch_size, self.shuffle_gen, self.min_last):
             if control.pending:
                 self._poll_control()
             if augment is not None:
@@ -319,6 +339,7 @@ class Trainer:
                     xb = augment(xb, self.augment_gen)
                 else:  # an Input [64] fed with 8x8 images: shift and flip the images, not the vector
                     xb = augment(xb.reshape(-1, *image_shape), self.augment_gen).reshape(xb.shape)
+            step_lr = schedule.lr if onecycle else epoch_lr  # the rate this step trains with
             with autocast():
                 out = criterion(xb) if yb is None else criterion(xb, yb)
                 loss = out["loss"]
@@ -341,7 +362,7 @@ class Trainer:
                 schedule.after_step()
             self.step += 1
             size = len(xb)
-            self._pending.append((self.step, loss.detach(), size))
+            self._pending.append((self.step, loss.detach(), size, step_lr))
             if keep_pred:
                 compacts.append(head.compact(out[pred_key].detach()))
                 targets.append(yb)
@@ -351,7 +372,9 @@ class Trainer:
         self._flush()
         losses = self._epoch_losses
         total = sum(n for _, n in losses)
-        metrics = {"train_loss": sum(v * n for v, n in losses) / max(total, 1)}
+        # the loss per sample: a summed loss is already a total, a mean one counts once per sample
+        weighted = sum(v if self.loss_is_sum else v * n for v, n in losses)
+        metrics = {"train_loss": weighted / max(total, 1)}
         if keep_pred and compacts:
             metrics["train_accuracy"] = float(head.accuracy(torch.cat(compacts), torch.cat(targets)))
         return metrics
@@ -375,7 +398,7 @@ class Trainer:
         if not pending:
             return
         self._pending = []
-        values = torch.stack([loss.float() for _, loss, _ in pending]).tolist()
+        values = torch.stack([loss.float() for _, loss, _, _ in pending]).tolist()
         bad = next((i for i, value in enumerate(values) if not math.isfinite(value)), None)
         if bad is not None:
             # publish the good steps before it, so charts and steps.csv end where training went wrong
@@ -386,11 +409,12 @@ class Trainer:
     def _publish(self, pending: list, values: list[float], now: float) -> None:
         if not pending:
             return
-        for (_, _, size), value in zip(pending, values):
+        for (_, _, size, _), value in zip(pending, values):
             self._epoch_losses.append((value, size))
-        lr = self.schedule.lr
+        lr = pending[-1][3]
         if self.folder is not None:
-            self.folder.append_steps([(step, self.epoch, value, lr) for (step, _, _), value in zip(pending, values)])
+            self.folder.append_steps([(step, self.epoch, value, step_lr)
+                                      for (step, _, _, step_lr), value in zip(pending, values)])
         elapsed = max(now - self._flush_clock, 1e-9)
         speed = self._flush_seen / elapsed
         self._flush_seen, self._flush_clock = 0, now
@@ -417,7 +441,7 @@ class Trainer:
                 raise _Stop
             with self.choice.autocast():
                 out = criterion(xb) if yb is None else criterion(xb, yb)
-            total_loss += out["loss"].float() * len(xb)
+            total_loss += out["loss"].float() if self.loss_is_sum else out["loss"].float() * len(xb)
             if head is not None:
                 compacts.append(head.compact(out[head.pred_key]))
                 targets.append(yb)

@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_graph.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_export.py
 
 check-examples: $(STAMP)
 	for f in resources/examples/*.llgraph.json; do $(BIN)/layerloom-cli check $$f || exit 1; done

@@ -43,11 +43,14 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def session_for(path: str | os.PathLike):
+def session_for(path: str | os.PathLike, threads: int | None = None):
+    """An onnxruntime CPU session (``threads``: intra-op threads; None: onnxruntime's choice)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

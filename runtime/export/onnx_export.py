@@ -89,6 +89,7 @@ def onnx_bytes(exportable: Exportable, opset: int = DEFAULT_OPSET) -> bytes:
 def export_onnx(exportable: Exportable, path: str | os.PathLike, opset: int = DEFAULT_OPSET) -> Path:
     data = onnx_bytes(exportable, opset)
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         return atomic_write(path, data)
     except OSError as exc:
         raise ExportError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -110,6 +110,7 @@ def export_python(exportable: Exportable, path: str | os.PathLike) -> tuple[Path
     text = python_source(exportable, weights.name)
     state = {k: v.detach().cpu().clone() for k, v in exportable.model.state_dict().items()}
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text.encode("utf-8"))
         atomic_write(weights, lambda handle: torch.save(state, handle))
     except OSError as exc:

@@ -85,7 +85,10 @@ def cmd_train(args) -> int:
     from .graphfile import load_graph
     from .training import TrainingConfig, TrainingSession
 
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return EXIT_PROBLEMS
         import torch
         torch.set_num_threads(args.threads)
     if not args.file and not args.resume:

@@ -206,3 +206,26 @@ def test_an_idx_header_too_big_to_be_true_is_truncated(tmp_path):
     labels.write_bytes(struct.pack(">II", 0x801, 1) + bytes(1))
     with pytest.raises(DatasetError, match="truncated: header says 2147483648 images of 65536x65536"):
         load_dataset({"path": str(path)})
+
+
+def test_a_damaged_checkpoint_message_never_suggests_unsafe_loading(tmp_path):
+    from runtime.training import CheckpointError
+
+    path = tmp_path / "damaged.pt"
+    path.write_bytes(b"\x80\x02" + b"\x00" * 64)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert "damaged.pt" in str(caught.value) and "weights_only" not in str(caught.value)
+
+
+def test_bad_thread_counts_are_refused_by_the_cli(capsys):
+    from runtime.cli import main
+    from runtime.resources import example_path
+
+    assert main(["train", str(example_path("digits_mlp")), "--threads", "-1", "--no-save"]) == 1
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_a_split_that_leaves_no_training_data_names_the_setting():
+    with pytest.raises(DatasetError, match="training.dataset.val_split: splitting 150 samples"):
+        load_dataset({"name": "iris", "val_split": 0.9, "test_split": 0.9})

@@ -114,7 +114,8 @@ def split_indices(n: int, val_split: float, test_split: float, seed: int) -> tup
     n_val, n_test = split_counts(n, val_split, test_split)
     if n - n_val - n_test < 1:
         raise DatasetError(f"splitting {n:,} samples into {n_val:,} validation and {n_test:,} test "
-                           f"samples leaves none for training; lower val_split or test_split")
+                           f"samples leaves none for training; lower val_split or test_split",
+                           location="training.dataset.val_split")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
     n_train = n - n_val - n_test
     return perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]

@@ -186,6 +186,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             # torch's message suggests weights_only=False: exactly what must not be done with a stranger's file
             raise CheckpointError(f"{path}: refused: the file asks to load Python code ({found.group(1)}), which "
                                   "could run anything; LayerLoom checkpoints hold only tensors and plain data") from None
+        if type(exc).__name__ == "UnpicklingError":  # torch's text would suggest weights_only=False: never
+            raise CheckpointError(f"{path}: not a readable LayerLoom checkpoint (damaged, or not a checkpoint)") from None
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise CheckpointError(f"{path}: not a readable LayerLoom checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:

@@ -188,3 +188,15 @@ def test_exported_classes_and_preprocessing_reproduce_a_prediction(tmp_path):
     assert names == [str(k) for k in expected]
     assert json.loads(json.dumps(meta["run"]))["epoch"] == 3
     assert np.isfinite(scores).all()
+
+
+def test_the_cli_puts_a_checkpoints_weights_into_a_graph_file(tmp_path, capsys):
+    from runtime.training import TrainingConfig, TrainingSession
+
+    graph = load_graph(example_path("regression_mlp"))
+    result = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=1), run_root=tmp_path).run()
+    code = main(["export", str(example_path("regression_mlp")), "--checkpoint", result.run_dir,
+                 "--onnx", str(tmp_path / "r.onnx")])
+    out = capsys.readouterr().out
+    assert code == 0 and f"(trained weights from {result.run_dir})" in out
+    assert read_metadata(tmp_path / "r.onnx")["run"]["epoch"] == 1

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import LayerLoomError
-from .source import Exportable, ExportError
+from .source import Exportable, ExportError, validation_samples
 from .verify import session_for
 
 MODES = ("dynamic", "static")
@@ -61,29 +60,11 @@ class ValidationSet:
 
 def validation_set(exportable: Exportable, base_dir=None, limit: int = EVALUATION_SAMPLES) -> tuple[ValidationSet | None, str]:
     """The graph's dataset's validation split, preprocessed as in training: ``(set, note)``."""
-    from ..data import load_dataset
-    from ..training.config import check_training
-
-    inputs = exportable.compiled.inputs
-    if len(inputs) != 1 or not inputs[0].spec.is_float:
-        return None, "the model does not take one float input"
-    config, _ = check_training(exportable.graph.training)
-    try:
-        data = load_dataset(config.dataset, base_dir=base_dir)
-    except LayerLoomError as exc:
-        return None, f"no validation data ({exc})"
-    x, y = (data.x_val, data.y_val) if data.num_val else (data.x_train, data.y_train)
-    count = min(limit, len(x))
-    shape = tuple(inputs[0].spec.features)
-    try:
-        x = np.asarray(x[np.arange(count)], dtype=np.float32).reshape((count,) + shape)
-    except ValueError:
-        return None, f"dataset '{data.name}' does not fit the Input {list(shape)}"
-    if not exportable.scaling:
-        note = "untrained weights: accuracy is that of a random network"
-    else:
-        note = ""
-    return ValidationSet(exportable.preprocess(x), np.asarray(y[:count]), data.task), note
+    x, y, task, note = validation_samples(exportable, limit, base_dir)
+    if x is None:
+        return None, note
+    note = "" if exportable.scaling else "untrained weights: accuracy is that of a random network"
+    return ValidationSet(exportable.preprocess(x), y, task), note
 
 
 def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, mode: str = "dynamic",

@@ -87,21 +87,29 @@ def load_exportable(graph: Graph | str | os.PathLike, checkpoint: str | os.PathL
     return exportable
 
 
-def dataset_samples(exportable: Exportable, count: int = 8, base_dir: str | os.PathLike | None = None):
-    """``(samples, note)``: up to ``count`` raw validation samples of the graph's dataset, shaped like
-    its Input, or ``(None, why not)`` (no single float Input, the dataset does not load or fit)."""
+def validation_samples(exportable: Exportable, limit: int, base_dir: str | os.PathLike | None = None):
+    """``(x, y, task, note)``: up to ``limit`` raw validation samples of the graph's dataset (its
+    training split when it has none) shaped like the Input, their labels and the dataset's task; or
+    ``(None, None, None, why not)`` (no single float Input, the dataset does not load or fit)."""
     from ..data import load_dataset
     from ..training.config import check_training
 
     inputs = exportable.compiled.inputs
     if len(inputs) != 1 or not inputs[0].spec.is_float:
-        return None, "the model does not take one float input"
+        return None, None, None, "the model does not take one float input"
     config, _ = check_training(exportable.graph.training)
     try:
         data = load_dataset(config.dataset, base_dir=base_dir)
-        x = data.x_val if data.num_val else data.x_train
+        x, y = (data.x_val, data.y_val) if data.num_val else (data.x_train, data.y_train)
+        count = min(limit, len(x))
         shape = tuple(inputs[0].spec.features)
-        samples = np.asarray(x[np.arange(min(count, len(x)))], dtype=np.float32)
-        return samples.reshape((len(samples),) + shape), f"dataset '{data.name}'"
+        samples = np.asarray(x[np.arange(count)], dtype=np.float32).reshape((count,) + shape)
     except (LayerLoomError, ValueError) as exc:
-        return None, f"no dataset samples ({exc})"
+        return None, None, None, f"no dataset samples ({exc})"
+    return samples, np.asarray(y[:count]), data.task, f"dataset '{data.name}'"
+
+
+def dataset_samples(exportable: Exportable, count: int = 8, base_dir: str | os.PathLike | None = None):
+    """``(samples, note)``: up to ``count`` raw samples for verifying an export (see ``validation_samples``)."""
+    samples, _, _, note = validation_samples(exportable, count, base_dir)
+    return samples, note

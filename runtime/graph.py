@@ -219,11 +219,14 @@ class Graph:
         position: tuple[float, float] | None = None,
         ui: dict[str, Any] | None = None,
         check: bool = True,
+        index: int | None = None,
     ) -> Node:
         """Add a node. Missing params take their defaults (written out, so files are explicit).
 
         With ``check`` (the default) the type must be known and params valid; loaders pass
-        ``check=False`` so that a file with mistakes still opens and shows its problems.
+        ``check=False`` so that a file with mistakes still opens and shows its problems. ``index``
+        puts the node at that place in the graph's order (undo restores a deleted node where it was,
+        so the saved file comes back byte for byte).
         """
         spec = self.catalog.get(type_id)
         if spec is not None:
@@ -257,10 +260,19 @@ class Graph:
         if position is not None:
             node.ui["x"], node.ui["y"] = _finite(position[0]), _finite(position[1])
         self._nodes[node_id] = node
+        if index is not None:
+            self._nodes = _moved_last_to(self._nodes, index)
         self._incoming[node_id] = []
         self._outgoing[node_id] = []
         self._notify((self.events.node_added, (node,)))
         return node
+
+    def node_index(self, node_id: str) -> int:
+        """The node's place in the graph's order (the order of the file)."""
+        return list(self._nodes).index(node_id)
+
+    def edge_index(self, edge: Edge) -> int:
+        return list(self._edges).index(edge)
 
     def remove_node(self, node_id: str) -> Node:
         """Remove a node and, first, every edge touching it (each announced)."""
@@ -300,12 +312,14 @@ class Graph:
         return None
 
     def connect(
-        self, src: str, src_port: str, dst: str, dst_port: str, *, replace: bool = False, check: bool = True
+        self, src: str, src_port: str, dst: str, dst_port: str, *, replace: bool = False, check: bool = True,
+        index: int | None = None, extra: dict | None = None,
     ) -> Edge:
         """Wire an output port to an input port.
 
         ``check`` refuses wires that make no sense (``ConnectionRefused`` says why) and refuses an
-        input that is already taken unless ``replace`` swaps the old wire out.
+        input that is already taken unless ``replace`` swaps the old wire out. ``index`` and ``extra``
+        (the record's unknown keys) let undo put a removed wire back exactly as it was.
         """
         self.node(src), self.node(dst)
         edge = Edge(src, src_port, dst, dst_port)
@@ -322,7 +336,9 @@ class Graph:
                 self._detach(old)
         elif edge in self._edges:
             return edge
-        self._edges[edge] = {}
+        self._edges[edge] = copy.deepcopy(extra) if extra else {}
+        if index is not None:
+            self._edges = _moved_last_to(self._edges, index)
         self._incoming[dst].append(edge)
         self._outgoing[src].append(edge)
         self._notify(*[(self.events.edge_removed, (e,)) for e in taken], (self.events.edge_added, (edge,)))
@@ -520,3 +536,11 @@ def _kind_refusal(out_port: Port, in_port: Port) -> str:
     if in_port.kind == LOSS:
         return f"input {in_port.name!r} takes a loss value"
     return f"a {out_port.kind} cannot go into {in_port.name!r}, which takes a {in_port.kind}"
+
+
+def _moved_last_to(items: dict, index: int) -> dict:
+    """``items`` with its last entry moved to position ``index`` (clamped)."""
+    pairs = list(items.items())
+    last = pairs.pop()
+    pairs.insert(max(0, min(index, len(pairs))), last)
+    return dict(pairs)

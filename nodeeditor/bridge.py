@@ -1,0 +1,67 @@
+"""The one adapter between the runtime's plain-Python graph events and Qt.
+
+``GraphBridge`` subscribes to a ``runtime.Graph`` and re-emits each event as a Qt signal; views
+connect to the signals and never to the graph. After any burst of edits (a macro, a paste) it runs
+shape inference once, on the next turn of the event loop, and announces the fresh ``Analysis``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from runtime import Graph, analyze
+from runtime.analysis import Analysis
+
+
+class GraphBridge(QObject):
+    nodeAdded = Signal(str)            # node id
+    nodeRemoved = Signal(str)
+    nodeChanged = Signal(str)          # params, name or ui data changed
+    nodeMoved = Signal(str, float, float)
+    edgeAdded = Signal(object)         # runtime.Edge
+    edgeRemoved = Signal(object)
+    metaChanged = Signal(str)          # name, description or training
+    changed = Signal()                 # after any edit
+    analyzed = Signal(object)          # runtime.analysis.Analysis, coalesced after edits
+
+    def __init__(self, graph: Graph, parent: QObject | None = None):
+        super().__init__(parent)
+        self.graph = graph
+        self.analysis: Analysis = analyze(graph)
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(0)
+        self._pending.timeout.connect(self.reanalyze)
+        events = graph.events
+        self._subscriptions = [
+            (events.node_added, lambda node: self.nodeAdded.emit(node.id)),
+            (events.node_removed, lambda node: self.nodeRemoved.emit(node.id)),
+            (events.edge_added, self.edgeAdded.emit),
+            (events.edge_removed, self.edgeRemoved.emit),
+            (events.param_changed, lambda node, *_: self.nodeChanged.emit(node.id)),
+            (events.node_renamed, lambda node, *_: self.nodeChanged.emit(node.id)),
+            (events.ui_changed, lambda node, *_: self.nodeChanged.emit(node.id)),
+            (events.node_moved, lambda node, x, y: self.nodeMoved.emit(node.id, x, y)),
+            (events.meta_changed, lambda key, value: self.metaChanged.emit(key)),
+            (events.changed, self._on_changed),
+        ]
+        for event, callback in self._subscriptions:
+            event.subscribe(callback)
+
+    def _on_changed(self) -> None:
+        self.changed.emit()
+        self._pending.start()
+
+    def reanalyze(self) -> Analysis:
+        """Run shape inference now (it also runs by itself after edits) and announce it."""
+        self._pending.stop()
+        self.analysis = analyze(self.graph)
+        self.analyzed.emit(self.analysis)
+        return self.analysis
+
+    def detach(self) -> None:
+        """Stop listening (the document is closing): the graph keeps no reference to Qt objects."""
+        for event, callback in self._subscriptions:
+            event.unsubscribe(callback)
+        self._subscriptions = []
+        self._pending.stop()

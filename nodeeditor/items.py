@@ -1,0 +1,218 @@
+"""Graphics items of the canvas: node cards, their ports, and the wires between them.
+
+Items only draw what the model says (``NodeItem.refresh`` takes the node and its analysis); they
+hold no fact of their own besides where the user is dragging them right now.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, \
+    QGraphicsSimpleTextItem
+
+from runtime.shapes import format_shape
+
+from .style import FOOTER, HEADER, NODE_WIDTH, PORT_RADIUS, ROW, Theme, category_color, port_color
+
+INPUT, OUTPUT = "in", "out"
+
+
+def shape_text(spec) -> str:
+    if spec is None:
+        return "?"
+    return "scalar" if not spec.shape else format_shape(spec.shape)
+
+
+class PortItem(QGraphicsEllipseItem):
+    """A port circle; ``direction`` is ``"in"`` (left edge) or ``"out"`` (right edge)."""
+
+    def __init__(self, node_item: "NodeItem", name: str, kind: str, direction: str, index: int):
+        r = PORT_RADIUS
+        super().__init__(-r, -r, 2 * r, 2 * r, node_item)
+        self.node_item, self.name, self.kind, self.direction, self.index = node_item, name, kind, direction, index
+        self.setBrush(QBrush(port_color(kind)))
+        self.setPen(QPen(QColor("#202020"), 1.0))
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        x = 0.0 if direction == INPUT else NODE_WIDTH
+        self.setPos(x, HEADER + ROW * index + ROW / 2)
+        self.setZValue(2)
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def scene_anchor(self) -> QPointF:
+        return self.mapToScene(QPointF(0, 0))
+
+    def hoverEnterEvent(self, event):  # noqa: N802 - Qt override
+        self.setScale(1.35)
+
+    def hoverLeaveEvent(self, event):  # noqa: N802 - Qt override
+        self.setScale(1.0)
+
+
+class NodeItem(QGraphicsObject):
+    """A node card: category strip, name, type, ports, output shape and parameter count, and a red
+    badge when the node has a problem."""
+
+    def __init__(self, node_id: str, theme: Theme):
+        super().__init__()
+        self.node_id = node_id
+        self.theme = theme
+        self.name = ""
+        self.type_id = ""
+        self.color = QColor("#7d8794")
+        self.footer = ""
+        self.problem = ""
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        self._height = HEADER + FOOTER
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+
+    # ------------------------------------------------------------------ model -> item
+    def refresh(self, graph, info=None, problems=()) -> None:
+        """Redraw from the model: the node, its analysis record and its problems."""
+        node = graph.node(self.node_id)
+        spec = graph.spec(node)
+        self.name, self.type_id = node.name, node.type_id
+        self.color = category_color(spec.category if spec else None)
+        self._rebuild_ports(graph.input_ports(self.node_id), graph.output_ports(self.node_id))
+        parts = []
+        if info is not None:
+            if info.outputs:
+                parts.append(", ".join(shape_text(s) for s in info.outputs.values()))
+            if info.param_count:
+                parts.append(f"{info.param_count:,} params")
+        self.footer = "   ".join(parts)
+        errors = [p for p in problems if p.severity == "error"]
+        self.problem = "\n".join(p.message for p in errors)
+        self.setToolTip(self.problem or f"{node.type_id}: {spec.doc if spec else 'unknown node type'}")
+        self.prepareGeometryChange()
+        self.update()
+
+    def _rebuild_ports(self, inputs, outputs) -> None:
+        wanted_in = [(p.name, p.kind) for p in inputs]
+        wanted_out = [(p.name, p.kind) for p in outputs]
+        if [(n, p.kind) for n, p in self.inputs.items()] != wanted_in:
+            for port in self.inputs.values():
+                port.setParentItem(None)
+                if port.scene():
+                    port.scene().removeItem(port)
+            self.inputs = {n: PortItem(self, n, k, INPUT, i) for i, (n, k) in enumerate(wanted_in)}
+        if [(n, p.kind) for n, p in self.outputs.items()] != wanted_out:
+            for port in self.outputs.values():
+                port.setParentItem(None)
+                if port.scene():
+                    port.scene().removeItem(port)
+            self.outputs = {n: PortItem(self, n, k, OUTPUT, i) for i, (n, k) in enumerate(wanted_out)}
+        rows = max(len(self.inputs), len(self.outputs), 1)
+        self._height = HEADER + ROW * rows + FOOTER
+
+    def port(self, name: str, direction: str) -> PortItem | None:
+        return (self.inputs if direction == INPUT else self.outputs).get(name)
+
+    # ------------------------------------------------------------------ drawing
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return QRectF(-2, -2, NODE_WIDTH + 4, self._height + 4)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        theme = self.theme
+        rect = QRectF(0, 0, NODE_WIDTH, self._height)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        border = theme.color("selection") if self.isSelected() else theme.color("card_border")
+        if self.problem:
+            border = theme.color("error") if not self.isSelected() else border
+        painter.setPen(QPen(border, 2.0 if self.isSelected() or self.problem else 1.0))
+        painter.setBrush(theme.color("card"))
+        painter.drawRoundedRect(rect, 7, 7)
+        strip = QPainterPath()
+        strip.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 7, 7)
+        strip.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
+        painter.fillPath(strip.simplified(), self.color.darker(170) if theme.name == "dark" else self.color.lighter(175))
+        painter.fillRect(QRectF(0, 8, 4, HEADER - 8), self.color)
+        title = QFont(painter.font())
+        title.setBold(True)
+        title.setPointSizeF(9.5)
+        painter.setFont(title)
+        painter.setPen(theme.color("text"))
+        painter.drawText(QRectF(12, 4, NODE_WIDTH - 40, 18), Qt.AlignmentFlag.AlignVCenter, self.name)
+        small = QFont(painter.font())
+        small.setBold(False)
+        small.setPointSizeF(8.0)
+        painter.setFont(small)
+        painter.setPen(theme.color("muted"))
+        painter.drawText(QRectF(12, 21, NODE_WIDTH - 24, 16), Qt.AlignmentFlag.AlignVCenter, self.type_id)
+        painter.setPen(theme.color("text"))
+        for port in self.inputs.values():
+            painter.drawText(QRectF(10, port.y() - ROW / 2, NODE_WIDTH / 2, ROW), Qt.AlignmentFlag.AlignVCenter,
+                             port.name)
+        for port in self.outputs.values():
+            painter.drawText(QRectF(NODE_WIDTH / 2 - 10, port.y() - ROW / 2, NODE_WIDTH / 2, ROW),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, port.name)
+        painter.setPen(theme.color("muted"))
+        painter.drawText(QRectF(10, self._height - FOOTER, NODE_WIDTH - 20, FOOTER - 2),
+                         Qt.AlignmentFlag.AlignVCenter, self.footer)
+        if self.problem:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(theme.color("error"))
+            painter.drawEllipse(QPointF(NODE_WIDTH - 14, 13), 8, 8)
+            painter.setPen(QColor("white"))
+            painter.drawText(QRectF(NODE_WIDTH - 22, 5, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
+
+    def itemChange(self, change, value):  # noqa: N802 - Qt override
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_item_moved(self)
+        return super().itemChange(change, value)
+
+
+def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """A horizontal S-curve from an output (left) to an input (right)."""
+    path = QPainterPath(start)
+    bend = max(40.0, abs(end.x() - start.x()) * 0.5)
+    path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+    return path
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A wire from an output port to an input port, labelled with the shape it carries."""
+
+    def __init__(self, edge, source: PortItem, target: PortItem, theme: Theme):
+        super().__init__()
+        self.edge, self.source, self.target, self.theme = edge, source, target, theme
+        self.setZValue(0)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.label = QGraphicsSimpleTextItem(self)
+        self.label.setBrush(theme.color("muted"))
+        font = QFont()
+        font.setPointSizeF(7.5)
+        self.label.setFont(font)
+        self.set_style()
+        self.update_path()
+
+    def set_style(self) -> None:
+        color = port_color(self.source.kind)
+        pen = QPen(color if self.source.kind != "tensor" else self.theme.color("wire"), 2.0)
+        if self.isSelected():
+            pen = QPen(self.theme.color("selection"), 3.0)
+        self.setPen(pen)
+
+    def set_shape(self, text: str) -> None:
+        self.label.setText(text)
+        self.update_path()
+
+    def update_path(self) -> None:
+        path = wire_path(self.source.scene_anchor(), self.target.scene_anchor())
+        self.setPath(path)
+        middle = path.pointAtPercent(0.5)
+        rect = self.label.boundingRect()
+        self.label.setPos(middle.x() - rect.width() / 2, middle.y() - rect.height() - 2)
+
+    def itemChange(self, change, value):  # noqa: N802 - Qt override
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.set_style()
+        return super().itemChange(change, value)

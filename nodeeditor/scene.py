@@ -1,0 +1,198 @@
+"""The canvas's scene: a mirror of the graph (orange-canvas-core's ``item_for_node`` pattern).
+
+It reacts to the bridge's signals only; user gestures become requests (``connectRequested``,
+``nodesMoved``...) that the document turns into undo commands. Nothing is read back from an item
+to be saved: a drag ends with a move command that writes the positions into the model.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QLineF, QPointF, Qt, Signal
+from PySide6.QtGui import QPainter, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
+
+from runtime import Edge
+
+from .bridge import GraphBridge
+from .items import INPUT, OUTPUT, EdgeItem, NodeItem, PortItem, shape_text, wire_path
+from .style import DARK, GRID, Theme
+
+
+class GraphScene(QGraphicsScene):
+    connectRequested = Signal(str, str, str, str)          # src, src port, dst, dst port
+    wireDroppedOnEmpty = Signal(str, str, str, QPointF)    # node, port, direction, scene position
+    nodesMoved = Signal(dict)                               # id -> ((old x, old y), (new x, new y))
+
+    def __init__(self, bridge: GraphBridge, theme: Theme = DARK, parent=None):
+        super().__init__(parent)
+        self.bridge = bridge
+        self.graph = bridge.graph
+        self.theme = theme
+        self.item_for_node: dict[str, NodeItem] = {}
+        self.item_for_edge: dict[Edge, EdgeItem] = {}
+        self.snap = False
+        self._wire: QGraphicsPathItem | None = None
+        self._wire_from: PortItem | None = None
+        self._drag_start: dict[str, tuple[float, float]] = {}
+        self._syncing = False
+        self.setSceneRect(-5000, -5000, 10000, 10000)
+        self.setBackgroundBrush(theme.color("canvas"))
+        bridge.nodeAdded.connect(self._add_node)
+        bridge.nodeRemoved.connect(self._remove_node)
+        bridge.nodeChanged.connect(self._refresh_node)
+        bridge.nodeMoved.connect(self._move_node)
+        bridge.edgeAdded.connect(self._add_edge)
+        bridge.edgeRemoved.connect(self._remove_edge)
+        bridge.analyzed.connect(self._apply_analysis)
+        for node in self.graph:
+            self._add_node(node.id)
+        for edge in self.graph.edges:
+            self._add_edge(edge)
+        self._apply_analysis(bridge.analysis)
+
+    # ------------------------------------------------------------------ model -> scene
+    def _add_node(self, node_id: str) -> None:
+        item = NodeItem(node_id, self.theme)
+        self.item_for_node[node_id] = item
+        self._refresh(item)
+        self._syncing = True
+        item.setPos(*self.graph.node(node_id).position)
+        self._syncing = False
+        self.addItem(item)
+
+    def _remove_node(self, node_id: str) -> None:
+        item = self.item_for_node.pop(node_id, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _refresh_node(self, node_id: str) -> None:
+        item = self.item_for_node.get(node_id)
+        if item is not None:
+            self._refresh(item)
+
+    def _refresh(self, item: NodeItem) -> None:
+        analysis = self.bridge.analysis
+        info = analysis.nodes.get(item.node_id) if analysis else None
+        problems = analysis.problems_for(item.node_id) if analysis else ()
+        item.refresh(self.graph, info, problems)
+
+    def _move_node(self, node_id: str, x: float, y: float) -> None:
+        item = self.item_for_node.get(node_id)
+        if item is not None and (item.x(), item.y()) != (x, y):
+            self._syncing = True
+            item.setPos(x, y)
+            self._syncing = False
+
+    def _add_edge(self, edge: Edge) -> None:
+        src, dst = self.item_for_node.get(edge.src), self.item_for_node.get(edge.dst)
+        source = src.port(edge.src_port, OUTPUT) if src else None
+        target = dst.port(edge.dst_port, INPUT) if dst else None
+        if source is None or target is None:
+            return  # a wire to an unknown port of a broken file: analysis reports it
+        item = EdgeItem(edge, source, target, self.theme)
+        self.item_for_edge[edge] = item
+        self.addItem(item)
+
+    def _remove_edge(self, edge: Edge) -> None:
+        item = self.item_for_edge.pop(edge, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _apply_analysis(self, analysis) -> None:
+        for item in self.item_for_node.values():
+            self._refresh(item)
+        for edge in list(self.item_for_edge):
+            self._remove_edge(edge)  # ports may have been rebuilt (a merge's input count changed)
+        for edge in self.graph.edges:
+            self._add_edge(edge)
+        for edge, item in self.item_for_edge.items():
+            spec = analysis.edge_specs.get(edge) if analysis else None
+            item.set_shape(shape_text(spec) if spec is not None else "")
+
+    def node_item_moved(self, item: NodeItem) -> None:
+        for edge_item in self.item_for_edge.values():
+            if edge_item.source.node_item is item or edge_item.target.node_item is item:
+                edge_item.update_path()
+
+    # ------------------------------------------------------------------ gestures
+    def port_at(self, pos: QPointF) -> PortItem | None:
+        for item in self.items(pos):
+            if isinstance(item, PortItem):
+                return item
+        return None
+
+    def mousePressEvent(self, event):  # noqa: N802 - Qt override
+        port = self.port_at(event.scenePos()) if event.button() == Qt.MouseButton.LeftButton else None
+        if port is not None:
+            self._wire_from = port
+            self._wire = QGraphicsPathItem()
+            self._wire.setPen(QPen(self.theme.color("selection"), 2.0, Qt.PenStyle.DashLine))
+            self._wire.setZValue(3)
+            self.addItem(self._wire)
+            self._update_wire(event.scenePos())
+            event.accept()
+            return
+        self._drag_start = {nid: self.graph.node(nid).position for nid, item in self.item_for_node.items()}
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):  # noqa: N802 - Qt override
+        if self._wire is not None:
+            self._update_wire(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):  # noqa: N802 - Qt override
+        if self._wire is not None:
+            self._finish_wire(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        self._report_moves()
+
+    def _update_wire(self, pos: QPointF) -> None:
+        anchor = self._wire_from.scene_anchor()
+        if self._wire_from.direction == OUTPUT:
+            self._wire.setPath(wire_path(anchor, pos))
+        else:
+            self._wire.setPath(wire_path(pos, anchor))
+
+    def _finish_wire(self, pos: QPointF) -> None:
+        start = self._wire_from
+        self.removeItem(self._wire)
+        self._wire, self._wire_from = None, None
+        end = self.port_at(pos)
+        if end is None:
+            self.wireDroppedOnEmpty.emit(start.node_id, start.name, start.direction, pos)
+            return
+        if end.direction == start.direction:
+            return  # output to output: nothing to connect
+        source, target = (start, end) if start.direction == OUTPUT else (end, start)
+        self.connectRequested.emit(source.node_id, source.name, target.node_id, target.name)
+
+    def _report_moves(self) -> None:
+        moves = {}
+        for node_id, item in self.item_for_node.items():
+            old = self._drag_start.get(node_id)
+            new = (round(item.x(), 1), round(item.y(), 1))
+            if self.snap:
+                new = (round(new[0] / GRID) * GRID, round(new[1] / GRID) * GRID)
+            if old is not None and old != new:
+                moves[node_id] = (old, new)
+        self._drag_start = {}
+        if moves:
+            self.nodesMoved.emit(moves)
+
+    # ------------------------------------------------------------------ look
+    def drawBackground(self, painter: QPainter, rect):  # noqa: N802 - Qt override
+        super().drawBackground(painter, rect)
+        painter.setPen(QPen(self.theme.color("grid"), 1.0))
+        left = int(rect.left()) - int(rect.left()) % int(GRID)
+        top = int(rect.top()) - int(rect.top()) % int(GRID)
+        step = int(GRID)
+        lines = []
+        for x in range(left, int(rect.right()), step):
+            lines.append(QLineF(x, rect.top(), x, rect.bottom()))
+        for y in range(top, int(rect.bottom()), step):
+            lines.append(QLineF(rect.left(), y, rect.right(), y))
+        painter.drawLines(lines)

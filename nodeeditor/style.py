@@ -1,0 +1,60 @@
+"""Colours and sizes of the canvas, for the dark and the light theme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor
+
+CATEGORY_COLORS = {
+    "Inputs & Outputs": "#5b8def",
+    "Dense": "#8e6cef",
+    "Convolution": "#d9822b",
+    "Pooling": "#c9a227",
+    "Normalization": "#2fa39b",
+    "Shape": "#7d8794",
+    "Sequence": "#c2569c",
+    "Merge": "#4caf50",
+    "Activation": "#e0605e",
+    "Loss": "#b23b3b",
+}
+PORT_COLORS = {"tensor": "#6cb6ff", "target": "#f0a050", "loss": "#ff6b6b"}
+
+NODE_WIDTH = 190.0
+HEADER = 40.0
+ROW = 20.0
+FOOTER = 22.0
+PORT_RADIUS = 5.5
+GRID = 20.0
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    canvas: str
+    grid: str
+    card: str
+    card_border: str
+    text: str
+    muted: str
+    selection: str
+    wire: str
+    error: str
+
+    def color(self, attr: str) -> QColor:
+        return QColor(getattr(self, attr))
+
+
+DARK = Theme("dark", canvas="#1e1f22", grid="#2a2c30", card="#2b2d31", card_border="#3d4046", text="#e6e6e6",
+             muted="#9aa0a8", selection="#f5c542", wire="#9aa7b8", error="#ff5555")
+LIGHT = Theme("light", canvas="#f4f5f7", grid="#e3e5e9", card="#ffffff", card_border="#c9ccd2", text="#1f2328",
+              muted="#5f6670", selection="#d08c00", wire="#6b7686", error="#d32f2f")
+THEMES = {"dark": DARK, "light": LIGHT}
+
+
+def category_color(category: str | None) -> QColor:
+    return QColor(CATEGORY_COLORS.get(category or "", "#7d8794"))
+
+
+def port_color(kind: str) -> QColor:
+    return QColor(PORT_COLORS.get(kind, PORT_COLORS["tensor"]))

@@ -1,0 +1,100 @@
+"""The canvas mirrors the model and turns mouse gestures into undoable edits (real mouse events)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QGraphicsView
+
+from nodeeditor.document import Document
+from nodeeditor.items import EdgeItem, NodeItem
+from runtime import Edge, dumps_graph, load_graph
+from runtime.resources import example_path
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def doc(qtbot):
+    document = Document(load_graph(example_path("digits_mlp")))
+    view = QGraphicsView(document.scene)
+    view.resize(1600, 600)
+    qtbot.addWidget(view)
+    view.show()
+    view.centerOn(document.scene.itemsBoundingRect().center())
+    document.view = view
+    yield document
+    document.close()
+
+
+def _press_drag_release(qtbot, view, start, end):
+    viewport = view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for k in range(1, 6):
+        point = start + (end - start) * k / 5
+        from PySide6.QtGui import QMouseEvent
+        from PySide6.QtCore import QPointF, QEvent
+        move = QMouseEvent(QEvent.Type.MouseMove, QPointF(point), QPointF(viewport.mapToGlobal(point)),
+                           Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        from PySide6.QtWidgets import QApplication
+        QApplication.sendEvent(viewport, move)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+
+
+def _port_point(doc, node_id, port, direction) -> QPoint:
+    item = doc.scene.item_for_node[node_id].port(port, direction)
+    return doc.view.mapFromScene(item.scene_anchor())
+
+
+def test_the_scene_mirrors_the_graph_and_its_edits(doc):
+    assert set(doc.scene.item_for_node) == {n.id for n in doc.graph}
+    assert set(doc.scene.item_for_edge) == set(doc.graph.edges)
+    node_id = doc.add_node("Dropout", (0.0, 300.0))
+    assert node_id in doc.scene.item_for_node
+    doc.undo_stack.undo()
+    assert node_id not in doc.scene.item_for_node
+
+
+def test_dragging_from_an_output_to_an_input_connects_them(doc, qtbot):
+    node_id = doc.add_node("ReLU", (1500.0, 300.0))
+    doc.view.centerOn(doc.scene.item_for_node["fc3"].sceneBoundingRect().center())
+    start = _port_point(doc, "fc3", "out", "out")
+    end = _port_point(doc, node_id, "in", "in")
+    _press_drag_release(qtbot, doc.view, start, end)
+    assert Edge("fc3", "out", node_id, "in") in doc.graph.edges
+    assert Edge("fc3", "out", node_id, "in") in doc.scene.item_for_edge
+    doc.undo_stack.undo()
+    assert Edge("fc3", "out", node_id, "in") not in doc.graph.edges
+
+
+def test_a_refused_wire_says_why_and_changes_nothing(doc, qtbot):
+    messages = []
+    doc.statusMessage.connect(messages.append)
+    before = dumps_graph(doc.graph)
+    start = _port_point(doc, "fc2", "out", "out")
+    end = _port_point(doc, "fc1", "in", "in")  # fc1 feeds fc2: a cycle
+    _press_drag_release(qtbot, doc.view, start, end)
+    assert dumps_graph(doc.graph) == before
+    assert messages and "cycle" in messages[-1]
+    assert not any(type(i).__name__ == "QGraphicsPathItem" for i in doc.scene.items())  # no half-wire left
+
+
+def test_dragging_a_node_moves_it_in_the_model_as_one_undo_step(doc, qtbot):
+    item = doc.scene.item_for_node["relu1"]
+    start = doc.view.mapFromScene(item.sceneBoundingRect().center() + item.boundingRect().topLeft() * 0)
+    start = doc.view.mapFromScene(item.mapToScene(60, 10))
+    _press_drag_release(qtbot, doc.view, start, start + QPoint(80, 40))
+    x, y = doc.graph.node("relu1").position
+    assert (x, y) != (480.0, 0.0) and doc.undo_stack.count() == 1
+    doc.undo_stack.undo()
+    assert doc.graph.node("relu1").position == (480.0, 0.0)
+    assert (item.x(), item.y()) == (480.0, 0.0)
+
+
+def test_shape_errors_badge_the_right_node(doc, qtbot):
+    from nodeeditor.commands import SetParamCommand
+
+    doc.undo_stack.push(SetParamCommand(doc.graph, "image", "shape", [3, 8, 8]))
+    doc.bridge.reanalyze()
+    fc1 = doc.scene.item_for_node["fc1"]
+    assert "Flatten" in fc1.problem and not doc.scene.item_for_node["fc2"].problem

@@ -1,8 +1,4 @@
-"""The ``layerloom`` entry point.
-
-Until the node editor lands this opens a read-only graph inspector: every node with its inferred
-output shape and parameter count, and the problems list, for an example or any graph file.
-"""
+"""The ``layerloom`` entry point: the node editor, on a file or (first start) the digits MLP example."""
 
 from __future__ import annotations
 
@@ -20,13 +16,10 @@ def has_display() -> bool:
 
 
 def configure_environment(offscreen: bool = False) -> None:
-    """Process-wide settings for a GUI that also runs torch (see docs: torch threads vs the UI)."""
+    """Process-wide settings. Torch is not imported here: drawing and checking graphs does not need
+    it, and a training run's worker thread sets its own torch thread count (runtime.training)."""
     if offscreen and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import torch
-
-    # Torch's intra-op threads fight the UI thread on small machines; one thread measured steadier.
-    torch.set_num_threads(1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,18 +35,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from .inspector_window import InspectorWindow
+    from .main_window import EditorWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("LayerLoom")
     app.setOrganizationName("LayerLoom")
-    window = InspectorWindow()
+    window = EditorWindow()
     if args.file:
         window.open_path(Path(args.file))
     else:
         window.open_example("digits_mlp")
-    window.resize(1000, 640)
+    if not window.restoreGeometry(window.settings.value("window/geometry") or b""):
+        window.resize(1400, 820)
     window.show()
+    window.view.zoom_to_fit()
     if args.screenshot:
         app.processEvents()
         window.grab().save(args.screenshot)

@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from runtime import Edge, Graph
+from runtime import Edge, Graph, ParamError
 
 MERGE_PARAM = 1  # QUndoCommand ids: consecutive edits of one parameter merge into one step
 
@@ -106,9 +106,8 @@ class SetParamCommand(QUndoCommand):
         node = graph.node(node_id)
         super().__init__(f"Set {node.name}.{name}")
         self.graph, self.node_id, self.name = graph, node_id, name
-        self.had = name in node.params
         self.old = copy.deepcopy(node.params.get(name))
-        self.new = value
+        self.new = _checked(graph, node, name, value)
 
     def id(self) -> int:  # noqa: A003 - Qt's name
         return MERGE_PARAM
@@ -124,6 +123,18 @@ class SetParamCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.graph.set_param(self.node_id, self.name, self.old, check=False)
+
+
+def _checked(graph: Graph, node, name: str, value: Any) -> Any:
+    """The value as the graph would store it, or ``ParamError`` now, before anything is pushed."""
+    spec = graph.spec(node)
+    if spec is None:
+        return value
+    try:
+        param = spec.param(name)
+    except KeyError:
+        raise ParamError(name, f"{spec.type_id} has no parameter {name!r}") from None
+    return param.to_json(param.coerce(value))
 
 
 class RenameCommand(QUndoCommand):

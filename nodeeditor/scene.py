@@ -184,6 +184,18 @@ class GraphScene(QGraphicsScene):
             self.nodesMoved.emit(moves)
 
     # ------------------------------------------------------------------ look
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.setBackgroundBrush(theme.color("canvas"))
+        for item in self.item_for_node.values():
+            item.theme = theme
+            item.update()
+        for item in self.item_for_edge.values():
+            item.theme = theme
+            item.label.setBrush(theme.color("muted"))
+            item.set_style()
+        self.update()
+
     def drawBackground(self, painter: QPainter, rect):  # noqa: N802 - Qt override
         super().drawBackground(painter, rect)
         painter.setPen(QPen(self.theme.color("grid"), 1.0))

@@ -1,21 +1,29 @@
 """LayerLoom's headless core: graph model, node catalog, shape inference, compile, graph files.
 
 Nothing here imports Qt; the same graph file validates, compiles and trains from the command line,
-a script or a cluster job exactly as in the editor.
+a script or a cluster job exactly as in the editor. Nor does importing it import PyTorch: graphs
+load, draw and validate without it, and torch is imported when a graph is first compiled.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 from .analysis import ERROR, WARNING, Analysis, NodeInfo, Problem, analyze, validate
-from .compiler import CompiledGraph, compile_graph
 from .errors import (CompileError, ConnectionRefused, GraphError, GraphFileError, LayerLoomError, ParamError,
                      ShapeError, UnsupportedVersionError)
 from .graph import Edge, Graph, Node
 from .graphfile import dumps_graph, graph_from_dict, graph_to_dict, load_graph, loads_graph, save_graph
 from .shapes import TensorSpec
 from .spec import Catalog, NodeSpec, Port, default_catalog
+
+# The compiler needs PyTorch: it is imported on the first use of these names.
+__getattr__, __dir__ = lazy_exports(__name__, {".compiler": ("CompiledGraph", "compile_graph")})
+if TYPE_CHECKING:  # pragma: no cover
+    from .compiler import CompiledGraph, compile_graph
 
 __all__ = [
     "__version__", "Analysis", "NodeInfo", "Problem", "analyze", "validate", "ERROR", "WARNING",

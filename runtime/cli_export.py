@@ -13,8 +13,7 @@ EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
 
 def add_parsers(sub) -> None:
-    from .export.onnx_export import DEFAULT_OPSET
-    from .export.verify import DEFAULT_TOLERANCE
+    from .export.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE
 
     export = sub.add_parser(
         "export", help="export a graph (trained or not) to ONNX, PyTorch source or a torchrun script",

@@ -1,11 +1,16 @@
-"""Per-layer weight initialisation, chosen with a node's ``init`` param."""
+"""Per-layer weight initialisation, chosen with a node's ``init`` param.
+
+The catalog reads ``INIT_PARAM`` without needing PyTorch; torch is imported when a scheme is applied.
+"""
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from .params import ChoiceParam
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
 
 SCHEMES = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal", "zeros")
 
@@ -26,6 +31,9 @@ def apply_init(module: nn.Module, scheme: str) -> None:
         return
     if scheme not in SCHEMES:
         raise ValueError(f"unknown initialisation {scheme!r}")
+    import torch
+    from torch import nn
+
     for name, param in module.named_parameters():
         if param.dim() >= 2:
             _init_weight(param, scheme)
@@ -38,6 +46,8 @@ def apply_init(module: nn.Module, scheme: str) -> None:
 
 
 def _init_weight(weight, scheme: str) -> None:
+    from torch import nn
+
     if scheme == "xavier_uniform":
         nn.init.xavier_uniform_(weight)
     elif scheme == "xavier_normal":

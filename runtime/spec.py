@@ -96,8 +96,8 @@ class NodeSpec:
     - ``build(ctx)`` returns a fresh ``nn.Module`` whose ``forward`` takes the inputs in port order.
     - ``emit(graph, args, ctx, name)`` is an alternative to ``build`` for pure functions: it adds
       ``torch.fx`` nodes to ``graph`` and returns the output node (readable code, no submodule).
-    - ``count_params(ctx)`` counts learnable parameters without building; when absent the module is
-      built on the meta device and counted.
+    - ``count_params(ctx)`` counts learnable parameters without building, so validating a graph needs
+      no PyTorch; when absent the module is built on the meta device (importing torch) and counted.
     - ``init_targets``: True when the node takes the ``init`` (weight initialisation) param.
     """
 

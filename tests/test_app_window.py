@@ -1,4 +1,4 @@
-"""The `layerloom` window (a read-only inspector until the node editor lands), driven like a user."""
+"""The `layerloom` editor window, driven like a user: open, examples, problems, palette, inspector."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from helpers import add, mlp_graph
+from helpers import mlp_graph
+from PySide6.QtCore import QSettings, Qt
 
 from runtime import save_graph
 
@@ -14,56 +15,51 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot):
-    from nodeeditor.inspector_window import InspectorWindow
+def window(qtbot, tmp_path):
+    from nodeeditor.main_window import EditorWindow
 
-    w = InspectorWindow()
-    qtbot.addWidget(w)
-    w.resize(900, 600)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = EditorWindow(settings)
+    w.resize(1300, 800)
     w.show()
-    return w
+    yield w
+    if w.document is not None:
+        w.document.undo_stack.setClean()  # closing must not stop at the "unsaved changes" question
+    w.close()
+    w.deleteLater()
 
 
-def rows(window):
-    view = window.nodes_view
-    return [[view.topLevelItem(i).text(c) for c in range(4)] for i in range(view.topLevelItemCount())]
-
-
-def test_opens_an_example_with_shapes_and_totals(window):
+def test_opens_an_example_with_its_totals(window):
     window.open_example("digits_cnn")
-    table = rows(window)
-    assert ["conv1", "Conv2d", "[N, 16, 8, 8]", "160"] in table
-    assert ["logits", "Output", "[N, 10]", "0"] in table
-    assert window.windowTitle() == "Digits CNN - LayerLoom"
+    assert window.windowTitle() == "Digits CNN[*] - LayerLoom"
     assert "13,706 parameters" in window.totals.text()
-    assert window.problems_view.item(0).text() == "No problems."
+    assert window.problems.item(0).text() == "No problems."
+    assert len(window.document.scene.item_for_node) == 14
 
 
-def test_examples_menu_lists_every_example(window, qtbot):
-    from PySide6.QtCore import Qt
-
-    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Examples")
-    titles = [a.text() for a in menu.actions()]
+def test_examples_menu_lists_every_example(window):
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    examples = next(a.menu() for a in file_menu.actions() if a.text() == "&Examples")
+    titles = [a.text() for a in examples.actions()]
     assert titles == ["Digits Cnn", "Digits Mlp", "Digits Residual", "Regression Mlp", "Sequence Lstm"]
-    menu.actions()[4].trigger()
-    assert window.windowTitle() == "Digits LSTM - LayerLoom"
+    examples.actions()[4].trigger()
+    assert window.document.graph.name == "Digits LSTM"
 
 
-def test_problem_activation_selects_the_node(window, qtbot, tmp_path):
-    from PySide6.QtCore import Qt
-
+def test_clicking_a_problem_selects_and_centres_its_node(window, qtbot, tmp_path):
     g = mlp_graph()
     g.set_param("fc2", "out_features", 0, check=False)
     window.open_path(save_graph(g, tmp_path / "bad.llgraph.json"))
-    problems = window.problems_view
+    problems = window.problems
     assert problems.count() == 1 and 'Linear "fc2"' in problems.item(0).text()
-    problems.setFocus()
-    problems.setCurrentRow(0)
-    qtbot.keyClick(problems, Qt.Key_Return)
-    assert window.nodes_view.currentItem().text(0) == "fc2"
+    rect = problems.visualItemRect(problems.item(0))
+    qtbot.mouseClick(problems.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    selected = window.document.scene.selectedItems()
+    assert [i.node_id for i in selected] == ["fc2"]
+    assert window.document.scene.item_for_node["fc2"].problem
 
 
-def test_unreadable_file_shows_a_message_and_keeps_the_current_graph(window, tmp_path, monkeypatch):
+def test_an_unreadable_file_shows_a_message_and_keeps_the_current_graph(window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     window.open_example("digits_mlp")
@@ -73,12 +69,57 @@ def test_unreadable_file_shows_a_message_and_keeps_the_current_graph(window, tmp
     bad.write_text("{oops")
     assert window.open_path(bad) is False
     assert "invalid JSON at line 1" in shown[0]
-    assert window.windowTitle() == "Digits MLP - LayerLoom"
+    assert window.document.graph.name == "Digits MLP"
+
+
+def test_double_clicking_a_palette_entry_adds_the_node_and_undo_removes_it(window, qtbot):
+    window.open_example("digits_mlp")
+    before = len(window.document.graph)
+    item = window.palette_widget.item_for("Dropout")
+    tree = window.palette_widget.tree
+    tree.scrollToItem(item)
+    rect = tree.visualItemRect(item)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a real double-click
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # starts with a press
+    assert len(window.document.graph) == before + 1
+    assert [n for n in window.document.graph][-1].type_id == "Dropout"
+    assert window.isWindowModified()
+    window.undo_action.trigger()
+    assert len(window.document.graph) == before and not window.isWindowModified()
+
+
+def test_palette_search_filters_by_name_alias_and_description(window, qtbot):
+    palette = window.palette_widget
+    qtbot.keyClicks(palette.search, "conv")
+    assert set(palette.visible_types()) >= {"Conv1d", "Conv2d", "ConvTranspose2d"} and "ReLU" not in palette.visible_types()
+    palette.search.clear()
+    qtbot.keyClicks(palette.search, "swish")  # an alias of SiLU
+    assert palette.visible_types() == ["SiLU"]
+
+
+def test_the_inspector_edits_a_parameter_and_refuses_a_bad_one(window, qtbot):
+    window.open_example("digits_mlp")
+    scene = window.document.scene
+    scene.item_for_node["fc1"].setSelected(True)
+    editor = window.inspector.editors["out_features"]
+    editor.selectAll()
+    qtbot.keyClicks(editor, "32")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    assert window.document.graph.node("fc1").params["out_features"] == 32
+    window.document.bridge.reanalyze()
+    assert "2,080 params" in scene.item_for_node["fc1"].footer  # 64*32 + 32
+    scene.clearSelection()
+    scene.item_for_node["image"].setSelected(True)
+    shape = window.inspector.editors["shape"]
+    shape.setText("0, 8")
+    qtbot.keyClick(shape, Qt.Key.Key_Return)
+    assert window.document.graph.node("image").params["shape"] == [64]
+    assert "sizes must be at least 1" in window.inspector.errors["shape"].text()
 
 
 def test_layerloom_command_renders_a_screenshot(tmp_path):
     shot = tmp_path / "shot.png"
-    env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"}
+    env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "nodeeditor.app", "--screenshot", str(shot)],
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr

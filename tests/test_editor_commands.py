@@ -66,7 +66,7 @@ def test_an_invalid_param_is_refused_before_anything_changes(stack):
     graph = load_graph(example_path("digits_mlp"))
     with pytest.raises(ParamError):
         stack.push(SetParamCommand(graph, "fc1", "out_features", -3))
-    assert graph.node("fc1").params["out_features"] == 128
+    assert graph.node("fc1").params["out_features"] == 128 and stack.count() == 0
 
 
 def test_a_redone_add_keeps_its_id_and_name(stack):

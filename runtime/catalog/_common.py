@@ -1,9 +1,11 @@
-"""Helpers shared by the catalog modules: common params and sliding-window size arithmetic."""
+"""Helpers shared by the catalog modules: common params, sliding-window size arithmetic, and the
+lazily imported PyTorch modules that build functions use."""
 
 from __future__ import annotations
 
 import math
 
+from .._lazy import LazyModule
 from ..errors import ShapeError
 from ..params import BoolParam, IntParam
 from ..shapes import format_shape
@@ -20,6 +22,12 @@ MERGE = "Merge"
 ACTIVATION = "Activation"
 LOSSES = "Loss"
 CATEGORIES = (IO, DENSE, CONV, POOL, NORM, SHAPE, SEQUENCE, MERGE, ACTIVATION, LOSSES)
+
+# Loading the catalog, inferring shapes and counting parameters need no PyTorch; these modules are
+# imported when a node is first built (``nn.Linear(...)`` inside a build function).
+torch = LazyModule("torch")
+nn = LazyModule("torch.nn")
+ll_modules = LazyModule("..modules", __package__)  # LayerLoom's own nn.Module subclasses
 
 BIAS = BoolParam("bias", True, "Learn an additive bias")
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from ..errors import ShapeError
 from ..params import BoolParam, ChoiceParam, FloatParam, IntParam
 from ..spec import NodeSpec
-from ._common import ACTIVATION, check_dim
+from ._common import ACTIVATION, check_dim, nn
 
 
 def _same_float(ctx):

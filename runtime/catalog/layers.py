@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
 from ..errors import ShapeError
 from ..initializers import INIT_PARAM
-from ..modules import Reshape
 from ..params import BoolParam, FloatParam, IntParam, IntsParam, ShapeParam
 from ..shapes import FLOAT, INT, TensorSpec, format_shape
 from ..spec import NodeSpec
-from ._common import (BIAS, CONV, DENSE, NORM, POOL, SHAPE, check_half_kernel, positive, shape_text,
-                      spatial_out)
+from ._common import (BIAS, CONV, DENSE, NORM, POOL, SHAPE, check_half_kernel, ll_modules, nn, positive,
+                      shape_text, spatial_out)
 
 FLATTEN_HINT = "insert a Flatten before it"
 
@@ -112,9 +109,9 @@ def _conv_infer_for(dims: int, name: str):
     return infer
 
 
-def _conv_build_for(cls):
+def _conv_build_for(class_name: str):
     def build(ctx):
-        x = ctx.input()
+        cls, x = getattr(nn, class_name), ctx.input()
         return cls(x.shape[1], ctx["out_channels"], ctx["kernel_size"], stride=ctx["stride"],
                    padding=ctx["padding"], dilation=ctx["dilation"], groups=ctx["groups"], bias=ctx["bias"])
     return build
@@ -193,8 +190,9 @@ def _pool_infer_for(dims: int, name: str):
     return infer
 
 
-def _maxpool_build_for(cls):
+def _maxpool_build_for(class_name: str):
     def build(ctx):
+        cls = getattr(nn, class_name)
         return cls(ctx["kernel_size"], stride=ctx["stride"], padding=ctx["padding"],
                    dilation=ctx["dilation"], ceil_mode=ctx["ceil_mode"])
     return build
@@ -230,8 +228,9 @@ def _bn_infer_for(ranks, layout, name):
     return infer
 
 
-def _bn_build_for(cls):
+def _bn_build_for(class_name: str):
     def build(ctx):
+        cls = getattr(nn, class_name)
         return cls(ctx.input().shape[1], eps=ctx["eps"], momentum=ctx["momentum"], affine=ctx["affine"])
     return build
 
@@ -321,12 +320,12 @@ def specs():
         ),
         NodeSpec(
             "Conv1d", CONV, "1-D convolution over [N, channels, length]",
-            params=_conv_params(1, 16), infer=conv1d_infer, build=_conv_build_for(nn.Conv1d),
+            params=_conv_params(1, 16), infer=conv1d_infer, build=_conv_build_for("Conv1d"),
             count_params=_conv_count, torch_name="torch.nn.Conv1d",
         ),
         NodeSpec(
             "Conv2d", CONV, "2-D convolution over [N, channels, height, width]",
-            params=_conv_params(2, 16), infer=conv2d_infer, build=_conv_build_for(nn.Conv2d),
+            params=_conv_params(2, 16), infer=conv2d_infer, build=_conv_build_for("Conv2d"),
             count_params=_conv_count, aliases=("Conv2D",), torch_name="torch.nn.Conv2d",
         ),
         NodeSpec(
@@ -348,12 +347,12 @@ def specs():
         NodeSpec(
             "MaxPool1d", POOL, "Maximum over sliding windows of a sequence",
             params=_pool_params(1, True), infer=_pool_infer_for(1, "MaxPool1d"),
-            build=_maxpool_build_for(nn.MaxPool1d), count_params=lambda ctx: 0, torch_name="torch.nn.MaxPool1d",
+            build=_maxpool_build_for("MaxPool1d"), count_params=lambda ctx: 0, torch_name="torch.nn.MaxPool1d",
         ),
         NodeSpec(
             "MaxPool2d", POOL, "Maximum over sliding windows of an image",
             params=_pool_params(2, True), infer=_pool_infer_for(2, "MaxPool2d"),
-            build=_maxpool_build_for(nn.MaxPool2d), count_params=lambda ctx: 0,
+            build=_maxpool_build_for("MaxPool2d"), count_params=lambda ctx: 0,
             aliases=("MaxPooling2D",), torch_name="torch.nn.MaxPool2d",
         ),
         NodeSpec(
@@ -371,12 +370,12 @@ def specs():
         NodeSpec(
             "BatchNorm1d", NORM, "Batch normalisation of features [N, C] or sequences [N, C, L]",
             params=_bn_params(), infer=_bn_infer_for((2, 3), "[N, features] or [N, channels, length]", "BatchNorm1d"),
-            build=_bn_build_for(nn.BatchNorm1d), count_params=_bn_count, torch_name="torch.nn.BatchNorm1d",
+            build=_bn_build_for("BatchNorm1d"), count_params=_bn_count, torch_name="torch.nn.BatchNorm1d",
         ),
         NodeSpec(
             "BatchNorm2d", NORM, "Batch normalisation of images, per channel",
             params=_bn_params(), infer=_bn_infer_for((4,), "[N, channels, height, width]", "BatchNorm2d"),
-            build=_bn_build_for(nn.BatchNorm2d), count_params=_bn_count,
+            build=_bn_build_for("BatchNorm2d"), count_params=_bn_count,
             aliases=("BatchNormalization",), torch_name="torch.nn.BatchNorm2d",
         ),
         NodeSpec(
@@ -407,7 +406,7 @@ def specs():
             "Reshape", SHAPE, "Give each sample a new shape with the same number of values (-1: inferred)",
             params=(ShapeParam("shape", (-1,), "New shape of one sample; one size may be -1", min_rank=1,
                                allow_infer=True),),
-            infer=_reshape_infer, build=lambda ctx: Reshape(ctx["shape"]), count_params=lambda ctx: 0,
+            infer=_reshape_infer, build=lambda ctx: ll_modules.Reshape(ctx["shape"]), count_params=lambda ctx: 0,
             torch_name="torch.reshape",
         ),
         NodeSpec(

@@ -3,13 +3,11 @@ model (the exported network has no loss)."""
 
 from __future__ import annotations
 
-from torch import nn
-
 from ..errors import ShapeError
 from ..params import ChoiceParam, FloatParam
 from ..shapes import FLOAT, INT, TensorSpec, format_shape
 from ..spec import LOSS, LOSS_ROLE, TARGET, TENSOR, NodeSpec, Port
-from ._common import LOSSES
+from ._common import LOSSES, nn
 
 PORTS_IN = (
     Port("pred", doc="the model's prediction"),

@@ -5,13 +5,11 @@ from __future__ import annotations
 import operator
 from functools import lru_cache
 
-import torch
-
 from ..errors import ShapeError
 from ..params import IntParam
 from ..shapes import broadcast, format_shape
 from ..spec import NodeSpec, Port
-from ._common import MERGE, check_dim
+from ._common import MERGE, check_dim, torch
 
 INPUTS = IntParam("inputs", 2, "Number of inputs", minimum=2, maximum=8)
 

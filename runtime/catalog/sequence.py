@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from .. import modules
 from ..errors import ShapeError
 from ..initializers import INIT_PARAM
 from ..params import BoolParam, ChoiceParam, FloatParam, IntParam
 from ..spec import NodeSpec
-from ._common import SEQUENCE, positive, shape_text
+from ._common import SEQUENCE, ll_modules, nn, positive, shape_text
 
 SEQ_LAYOUT = "[N, time, features]"
 
@@ -46,9 +43,9 @@ def _rnn_infer(ctx):
     return x.with_shape(("N", width))
 
 
-def _rnn_build_for(cls):
+def _rnn_build_for(class_name: str):
     def build(ctx):
-        x = ctx.input()
+        cls, x = getattr(ll_modules, class_name), ctx.input()
         return cls(x.shape[2], ctx["hidden_size"], num_layers=ctx["num_layers"], bias=ctx["bias"],
                    dropout=ctx["dropout"] if ctx["num_layers"] > 1 else 0.0,
                    bidirectional=ctx["bidirectional"], return_sequence=ctx["output"] == "sequence")
@@ -96,12 +93,12 @@ def specs():
     return [
         NodeSpec(
             "LSTM", SEQUENCE, "Long short-term memory over [N, time, features]; returns the final state or the sequence",
-            params=_rnn_params(), infer=_rnn_infer, build=_rnn_build_for(modules.LSTM),
+            params=_rnn_params(), infer=_rnn_infer, build=_rnn_build_for("LSTM"),
             count_params=_rnn_count_for(4), torch_name="torch.nn.LSTM",
         ),
         NodeSpec(
             "GRU", SEQUENCE, "Gated recurrent unit over [N, time, features]; returns the final state or the sequence",
-            params=_rnn_params(), infer=_rnn_infer, build=_rnn_build_for(modules.GRU),
+            params=_rnn_params(), infer=_rnn_infer, build=_rnn_build_for("GRU"),
             count_params=_rnn_count_for(3), torch_name="torch.nn.GRU",
         ),
         NodeSpec(

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import torch
 
 from ..errors import LocatedError
 
@@ -116,6 +115,8 @@ def split_indices(n: int, val_split: float, test_split: float, seed: int) -> tup
         raise DatasetError(f"splitting {n:,} samples into {n_val:,} validation and {n_test:,} test "
                            f"samples leaves none for training; lower val_split or test_split",
                            location="training.dataset.val_split")
+    import torch  # here, not at the top: checking a graph's dataset settings needs no PyTorch
+
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
     n_train = n - n_val - n_test
     return perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]

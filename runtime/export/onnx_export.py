@@ -21,10 +21,8 @@ import torch
 
 from .. import __version__
 from ..atomic import atomic_write
+from .defaults import DEFAULT_OPSET, MIN_OPSET
 from .source import Exportable, ExportError
-
-DEFAULT_OPSET = 20
-MIN_OPSET = 18  # the oldest opset torch's exporter writes
 
 
 @contextlib.contextmanager

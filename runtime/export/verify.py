@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .defaults import DEFAULT_TOLERANCE
 from .source import Exportable
 
-DEFAULT_TOLERANCE = 1e-4
 BATCHES = (1, 8)
 
 

@@ -7,20 +7,35 @@
     for event in session.events_until_done():
         print(event)
 
-Nothing here imports Qt: the editor reads the same events through a Qt adapter.
+Nothing here imports Qt: the editor reads the same events through a Qt adapter. The settings, run
+control and events import without PyTorch (the editor's training form and ``layerloom-cli check`` use
+them); the rest imports torch on first use.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 from .config import TrainingConfig, TrainingSettingsError, check_training
 from .control import RunControl
-from .device import DeviceChoice, DeviceError, choose_device
 from .events import (TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Resumed,
                      RunStarted, Step, Stopped)
-from .plan import Plan, SetupError, plan_training
-from .runs import CheckpointError, RunFolder, checkpoint_graph, load_checkpoint, load_weights
-from .session import TrainingSession, train, worker_threads
-from .trainer import Trainer
+
+_NEED_TORCH = {
+    ".device": ("DeviceChoice", "DeviceError", "choose_device"),
+    ".plan": ("Plan", "SetupError", "plan_training"),
+    ".runs": ("CheckpointError", "RunFolder", "checkpoint_graph", "load_checkpoint", "load_weights"),
+    ".session": ("TrainingSession", "train", "worker_threads"),
+    ".trainer": ("Trainer",),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _NEED_TORCH)
+if TYPE_CHECKING:  # pragma: no cover
+    from .device import DeviceChoice, DeviceError, choose_device
+    from .plan import Plan, SetupError, plan_training
+    from .runs import CheckpointError, RunFolder, checkpoint_graph, load_checkpoint, load_weights
+    from .session import TrainingSession, train, worker_threads
+    from .trainer import Trainer
 
 __all__ = [
     "TrainingConfig", "TrainingSettingsError", "check_training", "RunControl", "DeviceChoice", "DeviceError",

@@ -1,0 +1,285 @@
+"""The editor window: canvas in the middle, palette left, inspector right, problems below.
+
+The window wires widgets to the current ``Document``; every edit goes through the document's undo
+stack, every fact comes from the model and its analysis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+                               QMessageBox)
+
+from runtime import Graph, LayerLoomError, load_graph, save_graph
+from runtime.analysis import ERROR
+from runtime.graphfile import SUFFIX
+from runtime.resources import example_path, example_paths
+
+from .document import Document
+from .inspector import Inspector
+from .items import NodeItem
+from .palette import Palette
+from .style import THEMES
+from .view import CanvasView
+
+NODE_ROLE = Qt.ItemDataRole.UserRole
+MAX_RECENT = 8
+
+
+class EditorWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.theme = THEMES.get(str(self.settings.value("theme", "dark")), THEMES["dark"])
+        self.document: Document | None = None
+        self.view = CanvasView()
+        self.setCentralWidget(self.view)
+        self.palette_widget = Palette(Graph().catalog)
+        self.inspector = Inspector()
+        self.problems = QListWidget()
+        self._dock("Nodes", "palette", self.palette_widget, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Inspector", "inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Problems", "problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.totals = QLabel()
+        self.statusBar().addPermanentWidget(self.totals)
+        self.palette_widget.addRequested.connect(self.add_at_centre)
+        self.view.nodeTypeDropped.connect(lambda type_id, pos: self.document and self.document.add_node(type_id, pos))
+        self.problems.itemActivated.connect(self._show_problem)
+        self.problems.itemClicked.connect(self._show_problem)
+        self._build_menus()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is None or not self.restoreState(state):
+            docks = {d.objectName(): d for d in self.findChildren(QDockWidget)}
+            self.resizeDocks([docks["palette"], docks["inspector"]], [220, 300], Qt.Orientation.Horizontal)
+            self.resizeDocks([docks["problems"]], [120], Qt.Orientation.Vertical)
+        self.set_document(Document(Graph(name="untitled"), theme=self.theme))
+
+    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # ------------------------------------------------------------------ menus
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&New", self.new_document, QKeySequence.StandardKey.New)
+        self._action(file_menu, "&Open…", self.ask_open, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        examples = file_menu.addMenu("&Examples")
+        for path in example_paths():
+            stem = path.name[: -len(SUFFIX)]
+            action = QAction(stem.replace("_", " ").title(), self)
+            action.triggered.connect(lambda checked=False, s=stem: self.open_example(s))
+            examples.addAction(action)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
+        self._action(file_menu, "Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", lambda: self.document.undo_stack.undo(),
+                                        QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(edit, "&Redo", lambda: self.document.undo_stack.redo(),
+                                        QKeySequence.StandardKey.Redo)
+        edit.addSeparator()
+        self._action(edit, "&Delete", lambda: self.document.delete_selection(), QKeySequence.StandardKey.Delete)
+        self._action(edit, "Select &All", self.select_all, QKeySequence.StandardKey.SelectAll)
+        view = bar.addMenu("&View")
+        self._action(view, "Zoom to &Fit", self.view.zoom_to_fit, QKeySequence("Ctrl+0"))
+        snap = self._action(view, "&Snap to Grid", self._toggle_snap)
+        snap.setCheckable(True)
+        themes = view.addMenu("&Theme")
+        group = QActionGroup(self)
+        for name in THEMES:
+            action = self._action(themes, name.title(), lambda checked=False, n=name: self.set_theme(n))
+            action.setCheckable(True)
+            action.setChecked(name == self.theme.name)
+            group.addAction(action)
+        view.addSeparator()
+        for dock in self.findChildren(QDockWidget):
+            view.addAction(dock.toggleViewAction())
+        self._refresh_recent()
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # ------------------------------------------------------------------ documents
+    def set_document(self, document: Document) -> None:
+        self._release_document()
+        self.document = document
+        self.view.setScene(document.scene)
+        self.inspector.set_document(document)
+        self.inspector.show_node(document, None)
+        document.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        document.bridge.analyzed.connect(self._show_analysis)
+        document.undo_stack.cleanChanged.connect(self._update_title)
+        document.undo_stack.canUndoChanged.connect(self.undo_action.setEnabled)
+        document.undo_stack.canRedoChanged.connect(self.redo_action.setEnabled)
+        self.undo_action.setEnabled(False)
+        self.redo_action.setEnabled(False)
+        document.scene.selectionChanged.connect(self._selection_changed)
+        self._show_analysis(document.bridge.analysis)
+        self._update_title()
+        self.view.zoom_to_fit()
+
+    def new_document(self) -> None:
+        if self.maybe_save():
+            self.set_document(Document(Graph(name="untitled"), theme=self.theme))
+
+    def open_example(self, stem: str) -> bool:
+        return self.open_path(example_path(stem), remember=False, as_template=True)
+
+    def open_path(self, path: str | Path, remember: bool = True, as_template: bool = False) -> bool:
+        """Open a graph file. A file that cannot be read shows the loader's message and leaves the
+        current document as it was."""
+        path = Path(path)
+        if not self.maybe_save():
+            return False
+        try:
+            graph = load_graph(path)
+        except LayerLoomError as exc:
+            QMessageBox.warning(self, "Cannot open", str(exc))
+            return False
+        self.set_document(Document(graph, None if as_template else path, theme=self.theme))
+        if remember:
+            self._remember(path)
+        return True
+
+    def ask_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open graph", "", f"LayerLoom graphs (*{SUFFIX});;JSON (*.json)")
+        if path:
+            self.open_path(path)
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph", f"{self.document.graph.name}{SUFFIX}",
+                                              f"LayerLoom graphs (*{SUFFIX})")
+        if not path:
+            return False
+        if not path.endswith(".json"):
+            path += SUFFIX
+        return self._write(Path(path))
+
+    def _write(self, path: Path) -> bool:
+        try:
+            save_graph(self.document.graph, path)
+        except LayerLoomError as exc:
+            QMessageBox.warning(self, "Cannot save", str(exc))
+            return False
+        self.document.path = path
+        self.document.undo_stack.setClean()
+        self._remember(path)
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask before dropping unsaved changes; False when the user cancels."""
+        if self.document is None or self.document.undo_stack.isClean():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f'Save the changes to "{self.document.graph.name}"?',
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def closeEvent(self, event):  # noqa: N802 - Qt override
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self._release_document()
+        self.document = None
+        super().closeEvent(event)
+
+    def _release_document(self) -> None:
+        """Unhook the current document (its scene is about to go: no signal of it may reach us)."""
+        old = self.document
+        if old is None:
+            return
+        old.scene.selectionChanged.disconnect(self._selection_changed)
+        old.close()
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path.resolve())] + [p for p in self._recent() if p != str(path.resolve())]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = QAction(path, self)
+            action.triggered.connect(lambda checked=False, p=path: self.open_path(p))
+            self.recent_menu.addAction(action)
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def _update_title(self, *_) -> None:
+        doc = self.document
+        name = doc.path.name if doc.path else doc.graph.name
+        self.setWindowTitle(f"{name}[*] - LayerLoom")
+        self.setWindowModified(not doc.undo_stack.isClean())
+
+    # ------------------------------------------------------------------ canvas helpers
+    def add_at_centre(self, type_id: str) -> None:
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        self.document.add_node(type_id, centre)
+
+    def select_all(self) -> None:
+        for item in self.document.scene.item_for_node.values():
+            item.setSelected(True)
+
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+        self.settings.setValue("theme", name)
+        self.document.scene.set_theme(self.theme)
+
+    def _toggle_snap(self, checked: bool) -> None:
+        self.document.scene.snap = checked
+
+    def _selection_changed(self) -> None:
+        nodes = [i for i in self.document.scene.selectedItems() if isinstance(i, NodeItem)]
+        self.inspector.show_node(self.document, nodes[0].node_id if len(nodes) == 1 else None)
+
+    def _show_analysis(self, analysis) -> None:
+        self.problems.clear()
+        for problem in analysis.errors + analysis.warnings:
+            item = QListWidgetItem(("✖ " if problem.severity == ERROR else "⚠ ") + problem.describe())
+            item.setData(NODE_ROLE, problem.node_id)
+            self.problems.addItem(item)
+        if not analysis.problems:
+            self.problems.addItem("No problems.")
+        count = len(self.document.graph)
+        self.totals.setText(f"{count} nodes  |  {analysis.total_params:,} parameters")
+
+    def _show_problem(self, item: QListWidgetItem) -> None:
+        node_id = item.data(NODE_ROLE)
+        node_item = self.document.scene.item_for_node.get(node_id) if node_id else None
+        if node_item is None:
+            return
+        self.document.scene.clearSelection()
+        node_item.setSelected(True)
+        self.view.centerOn(node_item)

@@ -1,0 +1,98 @@
+"""The palette: node types by category, a search box, drag a type onto the canvas or double-click it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from runtime import Catalog
+
+from .style import category_color
+from .view import NODE_MIME
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole
+
+
+class _Tree(QTreeWidget):
+    def mimeData(self, items):  # noqa: N802 - Qt override: what a drag carries
+        type_ids = [item.data(0, TYPE_ROLE) for item in items if item.data(0, TYPE_ROLE)]
+        if not type_ids:
+            return None
+        data = QMimeData()
+        data.setData(NODE_MIME, type_ids[0].encode("utf-8"))
+        data.setText(type_ids[0])
+        return data
+
+
+class Palette(QWidget):
+    addRequested = Signal(str)   # a node type, by double-click or Enter
+
+    def __init__(self, catalog: Catalog, parent=None):
+        super().__init__(parent)
+        self.catalog = catalog
+        self.search = QLineEdit(placeholderText="Search nodes…")
+        self.search.setClearButtonEnabled(True)
+        self.tree = _Tree()
+        self.tree.setHeaderHidden(True)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QTreeWidget.DragDropMode.DragOnly)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tree)
+        for category, specs in catalog.categories().items():
+            group = QTreeWidgetItem([category])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            group.setForeground(0, category_color(category))
+            for spec in specs:
+                item = QTreeWidgetItem([spec.type_id])
+                item.setData(0, TYPE_ROLE, spec.type_id)
+                item.setToolTip(0, spec.doc)
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+                group.addChild(item)
+            self.tree.addTopLevelItem(group)
+        self.tree.expandAll()
+        self.search.textChanged.connect(self.filter)
+        self.search.returnPressed.connect(self._add_first_visible)
+        self.tree.itemDoubleClicked.connect(self._double_clicked)
+
+    def filter(self, text: str) -> None:
+        """Show the types whose name, alias or description contains ``text``."""
+        needle = text.strip().lower()
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            visible = 0
+            for j in range(group.childCount()):
+                item = group.child(j)
+                spec = self.catalog.get(item.data(0, TYPE_ROLE))
+                words = " ".join([spec.type_id, spec.doc, *spec.aliases]).lower()
+                hidden = bool(needle) and needle not in words
+                item.setHidden(hidden)
+                visible += not hidden
+            group.setHidden(visible == 0)
+
+    def visible_types(self) -> list[str]:
+        out = []
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            out += [group.child(j).data(0, TYPE_ROLE) for j in range(group.childCount())
+                    if not group.isHidden() and not group.child(j).isHidden()]
+        return out
+
+    def item_for(self, type_id: str) -> QTreeWidgetItem | None:
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            for j in range(group.childCount()):
+                if group.child(j).data(0, TYPE_ROLE) == type_id:
+                    return group.child(j)
+        return None
+
+    def _double_clicked(self, item: QTreeWidgetItem) -> None:
+        type_id = item.data(0, TYPE_ROLE)
+        if type_id:
+            self.addRequested.emit(type_id)
+
+    def _add_first_visible(self) -> None:
+        visible = self.visible_types()
+        if visible:
+            self.addRequested.emit(visible[0])

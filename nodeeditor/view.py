@@ -1,0 +1,119 @@
+"""The canvas view: zoom toward the cursor with the wheel, pan with the middle button or space-drag,
+zoom to fit, and node types dropped from the palette."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QGraphicsView
+
+NODE_MIME = "application/x-layerloom-node-type"
+MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+
+
+class CanvasView(QGraphicsView):
+    nodeTypeDropped = Signal(str, QPointF)   # node type, scene position
+    quickAddRequested = Signal(QPointF)       # scene position (Tab, double-click on empty canvas)
+
+    def __init__(self, scene=None, parent=None):
+        super().__init__(scene, parent)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setAcceptDrops(True)
+        self._panning_from = None
+        self._space = False
+
+    # ------------------------------------------------------------------ zoom and pan
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def wheelEvent(self, event):  # noqa: N802 - Qt override
+        factor = 1.0015 ** event.angleDelta().y()
+        target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom * factor))
+        self.scale(target / self.zoom, target / self.zoom)
+
+    def zoom_to_fit(self) -> None:
+        rect = self.scene().itemsBoundingRect()
+        if rect.isEmpty():
+            return
+        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom > 1.0:
+            self.scale(1.0 / self.zoom, 1.0 / self.zoom)
+
+    def mousePressEvent(self, event):  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
+            self._panning_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):  # noqa: N802 - Qt override
+        if self._panning_from is not None:
+            delta = event.position() - self._panning_from
+            self._panning_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):  # noqa: N802 - Qt override
+        if self._panning_from is not None:
+            self._panning_from = None
+            self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802 - Qt override
+        if self.itemAt(event.position().toPoint()) is None:
+            self.quickAddRequested.emit(self.mapToScene(event.position().toPoint()))
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if event.key() == Qt.Key.Key_Tab:
+            cursor = self.viewport().mapFromGlobal(self.cursor().pos())
+            self.quickAddRequested.emit(self.mapToScene(cursor))
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event):  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().unsetCursor()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusNextPrevChild(self, next_):  # noqa: N802 - Qt override: Tab is quick add, not focus change
+        return False
+
+    # ------------------------------------------------------------------ drops from the palette
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt override
+        if event.mimeData().hasFormat(NODE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event):  # noqa: N802 - Qt override
+        if event.mimeData().hasFormat(NODE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event):  # noqa: N802 - Qt override
+        data = event.mimeData()
+        if data.hasFormat(NODE_MIME):
+            type_id = bytes(data.data(NODE_MIME)).decode("utf-8")
+            self.nodeTypeDropped.emit(type_id, self.mapToScene(event.position().toPoint()))
+            event.acceptProposedAction()
+            return
+        super().dropEvent(event)

@@ -16,8 +16,11 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QL
 from runtime import Graph, LayerLoomError, load_graph, save_graph
 from runtime.analysis import ERROR
 from runtime.graphfile import SUFFIX
+from runtime.layout import layered_layout
 from runtime.resources import example_path, example_paths
 
+from .clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
+from .commands import MoveNodesCommand
 from .document import Document
 from .inspector import Inspector
 from .items import NodeItem
@@ -91,16 +94,20 @@ class EditorWindow(QMainWindow):
         self.redo_action = self._action(edit, "&Redo", lambda: self.document.undo_stack.redo(),
                                         QKeySequence.StandardKey.Redo)
         edit.addSeparator()
+        self._action(edit, "Cu&t", self.cut, QKeySequence.StandardKey.Cut)
+        self._action(edit, "&Copy", self.copy, QKeySequence.StandardKey.Copy)
+        self._action(edit, "&Paste", self.paste, QKeySequence.StandardKey.Paste)
+        self._action(edit, "D&uplicate", self.duplicate, QKeySequence("Ctrl+D"))
         self._action(edit, "&Delete", lambda: self.document.delete_selection(), QKeySequence.StandardKey.Delete)
         self._action(edit, "Select &All", self.select_all, QKeySequence.StandardKey.SelectAll)
         view = bar.addMenu("&View")
         self._action(view, "Zoom to &Fit", self.view.zoom_to_fit, QKeySequence("Ctrl+0"))
-        snap = self._action(view, "&Snap to Grid", self._toggle_snap)
-        snap.setCheckable(True)
+        self._action(view, "Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"))
+        self._action(view, "&Snap to Grid", self._toggle_snap, checkable=True)
         themes = view.addMenu("&Theme")
         group = QActionGroup(self)
         for name in THEMES:
-            action = self._action(themes, name.title(), lambda checked=False, n=name: self.set_theme(n))
+            action = self._action(themes, name.title(), lambda n=name: self.set_theme(n))
             action.setCheckable(True)
             action.setChecked(name == self.theme.name)
             group.addAction(action)
@@ -109,11 +116,15 @@ class EditorWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         self._refresh_recent()
 
-    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+    def _action(self, menu, text, slot, shortcut=None, checkable: bool = False) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(shortcut)
-        action.triggered.connect(slot)
+        action.setCheckable(checkable)
+        if checkable:
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(lambda checked=False: slot())  # slots never see Qt's "checked"
         menu.addAction(action)
         return action
 
@@ -247,6 +258,40 @@ class EditorWindow(QMainWindow):
     def add_at_centre(self, type_id: str) -> None:
         centre = self.view.mapToScene(self.view.viewport().rect().center())
         self.document.add_node(type_id, centre)
+
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.document.scene.selectedItems() if isinstance(i, NodeItem)]
+
+    def copy(self) -> bool:
+        return copy_to_clipboard(self.document.graph, self.selected_node_ids())
+
+    def cut(self) -> None:
+        if self.copy():
+            self.document.delete_selection()
+
+    def paste(self, text: str | None = None) -> list[str]:
+        text = clipboard_text() if text is None else text
+        new = paste(self.document, text) if text else []
+        if new:
+            self.document.scene.clearSelection()
+            for node_id in new:
+                self.document.scene.item_for_node[node_id].setSelected(True)
+        else:
+            self.statusBar().showMessage("Nothing to paste: the clipboard holds no LayerLoom nodes", 4000)
+        return new
+
+    def duplicate(self) -> list[str]:
+        ids = self.selected_node_ids()
+        return self.paste(selection_text(self.document.graph, ids)) if ids else []
+
+    def auto_layout(self) -> None:
+        graph = self.document.graph
+        positions = layered_layout(graph)
+        moves = {nid: (graph.node(nid).position, pos) for nid, pos in positions.items()
+                 if graph.node(nid).position != pos}
+        if moves:
+            self.document.undo_stack.push(MoveNodesCommand(graph, moves, "Auto layout"))
+            self.view.zoom_to_fit()
 
     def select_all(self) -> None:
         for item in self.document.scene.item_for_node.values():

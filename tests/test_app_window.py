@@ -124,3 +124,55 @@ def test_layerloom_command_renders_a_screenshot(tmp_path):
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 5000
+
+
+def test_copy_paste_duplicate_and_cut_are_single_undo_steps(window, qtbot):
+    from runtime import dumps_graph
+
+    window.open_example("digits_mlp")
+    graph, scene = window.document.graph, window.document.scene
+    original = dumps_graph(graph)
+    for node_id in ("fc1", "relu1"):
+        scene.item_for_node[node_id].setSelected(True)
+    edit = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    actions = {a.text(): a for a in edit.actions()}
+    assert actions["&Copy"].shortcut().toString() == "Ctrl+C" and actions["&Paste"].shortcut().toString() == "Ctrl+V"
+    actions["&Copy"].trigger()
+    actions["&Paste"].trigger()
+    pasted = window.selected_node_ids()
+    assert len(pasted) == 2 and len(graph) == 11
+    names = {graph.node(n).name for n in pasted}
+    assert not names & {"fc1", "relu1"} and len(names) == 2  # fresh, unique names
+    fc, relu = sorted((graph.node(n) for n in pasted), key=lambda n: n.type_id)
+    assert any(e.src == fc.id and e.dst == relu.id for e in graph.edges)  # the wire between them came along
+    assert fc.position == (graph.node("fc1").position[0] + 40, graph.node("fc1").position[1] + 40)
+    window.undo_action.trigger()
+    assert dumps_graph(graph) == original
+    for node_id in ("fc1", "relu1"):
+        scene.item_for_node[node_id].setSelected(True)
+    duplicated = window.duplicate()
+    assert len(duplicated) == 2 and len(graph) == 11
+    window.undo_action.trigger()
+    for node_id in ("fc1", "relu1"):
+        scene.item_for_node[node_id].setSelected(True)
+    window.cut()
+    assert "fc1" not in graph.nodes and len(graph) == 7
+    window.undo_action.trigger()
+    assert dumps_graph(graph) == original
+
+
+def test_auto_layout_is_one_undoable_step(window):
+    from runtime import dumps_graph
+
+    window.open_example("digits_residual")
+    graph = window.document.graph
+    original = dumps_graph(graph)
+    for node in graph:
+        graph.move_node(node.id, 0.0, 0.0)  # a pile, as a hand-written file might be
+    window.document.undo_stack.clear()
+    piled = dumps_graph(graph)
+    window.auto_layout()
+    xs = {graph.node(n.id).position[0] for n in graph}
+    assert len(xs) > 5 and window.document.undo_stack.count() == 1
+    window.undo_action.trigger()
+    assert dumps_graph(graph) == piled != original

@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.resize(1400, 820)
     window.show()
     window.view.zoom_to_fit()
+    if not args.screenshot:
+        window.offer_recovery()
     if args.screenshot:
         app.processEvents()
         window.grab().save(args.screenshot)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QListWidgetItem, QMainWindow,
                                QMessageBox)
@@ -19,6 +19,7 @@ from runtime.graphfile import SUFFIX
 from runtime.layout import layered_layout
 from runtime.resources import example_path, example_paths
 
+from .autosave import INTERVAL_MS, Autosaver
 from .clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
 from .commands import MoveNodesCommand
 from .document import Document
@@ -61,7 +62,47 @@ class EditorWindow(QMainWindow):
             docks = {d.objectName(): d for d in self.findChildren(QDockWidget)}
             self.resizeDocks([docks["palette"], docks["inspector"]], [220, 300], Qt.Orientation.Horizontal)
             self.resizeDocks([docks["problems"]], [120], Qt.Orientation.Vertical)
+        self.autosaver = Autosaver(self.settings.value("recovery_dir") or _default_recovery_dir())
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(INTERVAL_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.autosave_timer.start()
         self.set_document(Document(Graph(name="untitled"), theme=self.theme))
+
+    # ------------------------------------------------------------------ recovery
+    def autosave_now(self) -> None:
+        """Write the recovery copy when there are unsaved changes; remove it when there are none."""
+        document = self.document
+        if document is None:
+            return
+        if document.undo_stack.isClean():
+            self.autosaver.discard()
+            return
+        try:
+            self.autosaver.save(document.graph, document.path)
+        except (LayerLoomError, OSError) as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 6000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the newest recovery copy. True when a document was restored."""
+        found = sorted(self.autosaver.found(), key=lambda r: r.saved_at, reverse=True)
+        if not found:
+            return False
+        latest = found[0]
+        where = f" of {latest.original}" if latest.original else ""
+        answer = QMessageBox.question(
+            self, "Restore unsaved work?",
+            f"LayerLoom did not close cleanly. Restore the unsaved changes{where} from {latest.saved_at}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        graph = Autosaver.load(latest) if answer == QMessageBox.StandardButton.Yes else None
+        Autosaver.remove(latest)
+        if graph is None:
+            return False
+        document = Document(graph, latest.original, theme=self.theme)
+        document.undo_stack.resetClean()  # restored work is unsaved work
+        self.set_document(document)
+        self.autosave_now()
+        return True
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -197,6 +238,7 @@ class EditorWindow(QMainWindow):
             return False
         self.document.path = path
         self.document.undo_stack.setClean()
+        self.autosaver.discard()
         self._remember(path)
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 4000)
@@ -211,7 +253,10 @@ class EditorWindow(QMainWindow):
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        if answer == QMessageBox.StandardButton.Discard:
+            self.autosaver.discard()
+            return True
+        return False
 
     def closeEvent(self, event):  # noqa: N802 - Qt override
         if not self.maybe_save():
@@ -221,6 +266,7 @@ class EditorWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self._release_document()
         self.document = None
+        self.autosaver.discard()  # a clean exit: nothing to recover
         super().closeEvent(event)
 
     def _release_document(self) -> None:
@@ -328,3 +374,8 @@ class EditorWindow(QMainWindow):
         self.document.scene.clearSelection()
         node_item.setSelected(True)
         self.view.centerOn(node_item)
+
+
+def _default_recovery_dir() -> str:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return str(Path(base or Path.home() / ".layerloom") / "recovery")

@@ -96,22 +96,22 @@ class NodeItem(QGraphicsObject):
         self.update()
 
     def _rebuild_ports(self, inputs, outputs) -> None:
-        wanted_in = [(p.name, p.kind) for p in inputs]
-        wanted_out = [(p.name, p.kind) for p in outputs]
-        if [(n, p.kind) for n, p in self.inputs.items()] != wanted_in:
-            for port in self.inputs.values():
-                port.setParentItem(None)
-                if port.scene():
-                    port.scene().removeItem(port)
-            self.inputs = {n: PortItem(self, n, k, INPUT, i) for i, (n, k) in enumerate(wanted_in)}
-        if [(n, p.kind) for n, p in self.outputs.items()] != wanted_out:
-            for port in self.outputs.values():
-                port.setParentItem(None)
-                if port.scene():
-                    port.scene().removeItem(port)
-            self.outputs = {n: PortItem(self, n, k, OUTPUT, i) for i, (n, k) in enumerate(wanted_out)}
+        self.inputs = self._ports(self.inputs, inputs, INPUT)
+        self.outputs = self._ports(self.outputs, outputs, OUTPUT)
         rows = max(len(self.inputs), len(self.outputs), 1)
         self._height = HEADER + ROW * rows + FOOTER
+
+    def _ports(self, current: dict[str, PortItem], wanted, direction: str) -> dict[str, PortItem]:
+        """The port items for ``wanted`` ports, rebuilt only when the ports changed (a merge's
+        input count, a plugin's ports)."""
+        spec = [(p.name, p.kind) for p in wanted]
+        if [(n, p.kind) for n, p in current.items()] == spec:
+            return current
+        for port in current.values():
+            port.setParentItem(None)
+            if port.scene():
+                port.scene().removeItem(port)
+        return {name: PortItem(self, name, kind, direction, i) for i, (name, kind) in enumerate(spec)}
 
     def port(self, name: str, direction: str) -> PortItem | None:
         return (self.inputs if direction == INPUT else self.outputs).get(name)

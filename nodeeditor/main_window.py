@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QListWidget, QListWidgetItem, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QListWidget, QListWidgetItem, QMainWindow,
                                QMessageBox)
 
 from runtime import Graph, LayerLoomError, load_graph, save_graph
@@ -26,10 +26,15 @@ from .document import Document
 from .inspector import Inspector
 from .items import NodeItem
 from .palette import Palette
-from .style import THEMES
+from .style import THEMES, apply_app_theme
 from .view import CanvasView
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+
+
+class _ProblemList(QListWidget):
+    def sizeHint(self):  # noqa: N802 - Qt override: a few lines tall, the canvas gets the rest
+        return QSize(600, 110)
 MAX_RECENT = 8
 
 
@@ -38,12 +43,13 @@ class EditorWindow(QMainWindow):
         super().__init__()
         self.settings = settings or QSettings()
         self.theme = THEMES.get(str(self.settings.value("theme", "dark")), THEMES["dark"])
+        apply_app_theme(QApplication.instance(), self.theme)
         self.document: Document | None = None
         self.view = CanvasView()
         self.setCentralWidget(self.view)
         self.palette_widget = Palette(Graph().catalog)
         self.inspector = Inspector()
-        self.problems = QListWidget()
+        self.problems = _ProblemList()
         self._dock("Nodes", "palette", self.palette_widget, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Inspector", "inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Problems", "problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -346,6 +352,7 @@ class EditorWindow(QMainWindow):
     def set_theme(self, name: str) -> None:
         self.theme = THEMES[name]
         self.settings.setValue("theme", name)
+        apply_app_theme(QApplication.instance(), self.theme)
         self.document.scene.set_theme(self.theme)
 
     def _toggle_snap(self, checked: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 
 CATEGORY_COLORS = {
     "Inputs & Outputs": "#5b8def",
@@ -58,3 +58,24 @@ def category_color(category: str | None) -> QColor:
 
 def port_color(kind: str) -> QColor:
     return QColor(PORT_COLORS.get(kind, PORT_COLORS["tensor"]))
+
+
+def apply_app_theme(app, theme: Theme) -> None:
+    """Window chrome to match the canvas: the Fusion style with a dark or light palette."""
+    app.setStyle("Fusion")
+    if theme.name == "light":
+        app.setPalette(app.style().standardPalette())
+        return
+    palette = QPalette()
+    role = QPalette.ColorRole
+    colors = {
+        role.Window: "#2b2d31", role.WindowText: "#e6e6e6", role.Base: "#1e1f22", role.AlternateBase: "#26282c",
+        role.ToolTipBase: "#2b2d31", role.ToolTipText: "#e6e6e6", role.Text: "#e6e6e6", role.Button: "#33363b",
+        role.ButtonText: "#e6e6e6", role.BrightText: "#ff5555", role.Highlight: "#3d6fb4",
+        role.HighlightedText: "#ffffff", role.PlaceholderText: "#8a9099", role.Link: "#6cb6ff",
+    }
+    for key, value in colors.items():
+        palette.setColor(key, QColor(value))
+    palette.setColor(QPalette.ColorGroup.Disabled, role.Text, QColor("#6b7079"))
+    palette.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor("#6b7079"))
+    app.setPalette(palette)

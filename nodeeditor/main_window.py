@@ -26,6 +26,7 @@ from .document import Document
 from .inspector import Inspector
 from .items import NodeItem
 from .palette import Palette
+from .quick_add import QuickAdd
 from .style import THEMES, apply_app_theme
 from .view import CanvasView
 
@@ -57,6 +58,11 @@ class EditorWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.totals)
         self.palette_widget.addRequested.connect(self.add_at_centre)
         self.view.nodeTypeDropped.connect(lambda type_id, pos: self.document and self.document.add_node(type_id, pos))
+        self.quick_add = QuickAdd(self.palette_widget.catalog, self)
+        self.quick_add.chosen.connect(self._quick_add_chosen)
+        self._quick_at = None        # scene position the popup adds at
+        self._quick_wire = None      # (node, port, direction) of a wire dropped on empty canvas
+        self.view.quickAddRequested.connect(lambda pos: self.open_quick_add(pos))
         self.problems.itemActivated.connect(self._show_problem)
         self.problems.itemClicked.connect(self._show_problem)
         self._build_menus()
@@ -190,6 +196,7 @@ class EditorWindow(QMainWindow):
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)
         document.scene.selectionChanged.connect(self._selection_changed)
+        document.scene.wireDroppedOnEmpty.connect(self._wire_dropped)
         self._show_analysis(document.bridge.analysis)
         self._update_title()
         self.view.zoom_to_fit()
@@ -281,6 +288,7 @@ class EditorWindow(QMainWindow):
         if old is None:
             return
         old.scene.selectionChanged.disconnect(self._selection_changed)
+        old.scene.wireDroppedOnEmpty.disconnect(self._wire_dropped)
         old.close()
 
     def _remember(self, path: Path) -> None:
@@ -310,6 +318,39 @@ class EditorWindow(QMainWindow):
     def add_at_centre(self, type_id: str) -> None:
         centre = self.view.mapToScene(self.view.viewport().rect().center())
         self.document.add_node(type_id, centre)
+
+    def open_quick_add(self, scene_pos, wire=None, allowed=None) -> None:
+        self._quick_at, self._quick_wire = scene_pos, wire
+        self.quick_add.open_at(self.view.mapToGlobal(self.view.mapFromScene(scene_pos)), allowed)
+
+    def _wire_dropped(self, node_id: str, port: str, direction: str, scene_pos) -> None:
+        """A wire released on empty canvas: offer the node types it can connect to, and wire the new
+        node to it."""
+        dropped = _port(self.document.graph, node_id, port, direction)
+        allowed = [spec.type_id for spec in self.palette_widget.catalog
+                   if _matching_port(_spec_ports(spec, direction), dropped, direction)]
+        self.open_quick_add(scene_pos, (node_id, port, direction), allowed)
+
+    def _quick_add_chosen(self, type_id: str) -> None:
+        document, wire = self.document, self._quick_wire
+        self._quick_wire = None
+        document.undo_stack.beginMacro(f"Add {type_id}")
+        try:
+            node_id = document.add_node(type_id, self._quick_at)
+            if node_id is None or wire is None:
+                return
+            other, port, direction = wire
+            dropped = _port(document.graph, other, port, direction)
+            ports = document.graph.input_ports(node_id) if direction == "out" else document.graph.output_ports(node_id)
+            match = _matching_port(ports, dropped, direction)
+            if match is None:
+                return
+            if direction == "out":
+                document.connect_ports(other, port, node_id, match)
+            else:
+                document.connect_ports(node_id, match, other, port)
+        finally:
+            document.undo_stack.endMacro()
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.document.scene.selectedItems() if isinstance(i, NodeItem)]
@@ -386,3 +427,26 @@ class EditorWindow(QMainWindow):
 def _default_recovery_dir() -> str:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return str(Path(base or Path.home() / ".layerloom") / "recovery")
+
+
+def _port(graph, node_id: str, name: str, direction: str):
+    ports = graph.output_ports(node_id) if direction == "out" else graph.input_ports(node_id)
+    return next(p for p in ports if p.name == name)
+
+
+def _spec_ports(spec, direction: str):
+    """The ports of a node type (default params) a dropped wire could join: its inputs when the wire
+    comes from an output, its outputs when it comes from an input."""
+    if direction == "out":
+        return spec.input_ports({p.name: p.default for p in spec.params})
+    return spec.outputs
+
+
+def _matching_port(ports, dropped, direction: str) -> str | None:
+    """The first of ``ports`` that can be wired to the ``dropped`` port."""
+    for port in ports:
+        if direction == "out" and dropped.kind in port.accepted_kinds():
+            return port.name
+        if direction == "in" and port.kind in dropped.accepted_kinds():
+            return port.name
+    return None

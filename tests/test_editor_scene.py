@@ -98,3 +98,38 @@ def test_shape_errors_badge_the_right_node(doc, qtbot):
     doc.bridge.reanalyze()
     fc1 = doc.scene.item_for_node["fc1"]
     assert "Flatten" in fc1.problem and not doc.scene.item_for_node["fc2"].problem
+
+
+def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, tmp_path):
+    """Release a wire from fc3's output on empty canvas: the popup offers only types that can take
+    a tensor; choosing one adds it where the wire ended and wires it, as one undo step."""
+    from PySide6.QtCore import QSettings
+
+    from nodeeditor.main_window import EditorWindow
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("recovery_dir", str(tmp_path / "recovery"))
+    window = EditorWindow(settings)
+    window.resize(1300, 800)
+    window.show()
+    try:
+        window.open_example("digits_mlp")
+        view, scene = window.view, window.document.scene
+        view.centerOn(scene.item_for_node["fc3"].sceneBoundingRect().center())
+        port = scene.item_for_node["fc3"].port("out", "out")
+        start = view.mapFromScene(port.scene_anchor())
+        _press_drag_release(qtbot, view, start, start + QPoint(120, 160))
+        popup = window.quick_add
+        assert popup.isVisible()
+        offered = [popup.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(popup.list.count())]
+        assert "ReLU" in offered and "Input" not in offered and "Target" not in offered
+        qtbot.keyClicks(popup.search, "relu")
+        qtbot.keyClick(popup.search, Qt.Key.Key_Return)
+        graph = window.document.graph
+        new = [n for n in graph][-1]
+        assert new.type_id == "ReLU" and Edge("fc3", "out", new.id, "in") in graph.edges
+        window.document.undo_stack.undo()
+        assert new.id not in graph.nodes and len(graph) == 9
+    finally:
+        window.document.undo_stack.setClean()
+        window.close()

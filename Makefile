@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_graph.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_editor.py
 
 check-examples: $(STAMP)
 	for f in resources/examples/*.llgraph.json; do $(BIN)/layerloom-cli check $$f || exit 1; done

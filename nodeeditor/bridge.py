@@ -32,14 +32,15 @@ class GraphBridge(QObject):
         self._pending.setSingleShot(True)
         self._pending.setInterval(0)
         self._pending.timeout.connect(self.reanalyze)
+        self._stale = False  # an edit since the last analysis could change shapes or problems
         events = graph.events
         self._subscriptions = [
-            (events.node_added, lambda node: self.nodeAdded.emit(node.id)),
-            (events.node_removed, lambda node: self.nodeRemoved.emit(node.id)),
-            (events.edge_added, self.edgeAdded.emit),
-            (events.edge_removed, self.edgeRemoved.emit),
-            (events.param_changed, lambda node, *_: self.nodeChanged.emit(node.id)),
-            (events.node_renamed, lambda node, *_: self.nodeChanged.emit(node.id)),
+            (events.node_added, self._structural(lambda node: self.nodeAdded.emit(node.id))),
+            (events.node_removed, self._structural(lambda node: self.nodeRemoved.emit(node.id))),
+            (events.edge_added, self._structural(self.edgeAdded.emit)),
+            (events.edge_removed, self._structural(self.edgeRemoved.emit)),
+            (events.param_changed, self._structural(lambda node, *_: self.nodeChanged.emit(node.id))),
+            (events.node_renamed, self._structural(lambda node, *_: self.nodeChanged.emit(node.id))),
             (events.ui_changed, lambda node, *_: self.nodeChanged.emit(node.id)),
             (events.node_moved, lambda node, x, y: self.nodeMoved.emit(node.id, x, y)),
             (events.meta_changed, lambda key, value: self.metaChanged.emit(key)),
@@ -48,13 +49,22 @@ class GraphBridge(QObject):
         for event, callback in self._subscriptions:
             event.subscribe(callback)
 
+    def _structural(self, emit):
+        """Wrap a handler of an edit that can change shapes or problems (moves cannot)."""
+        def handler(*args):
+            self._stale = True
+            emit(*args)
+        return handler
+
     def _on_changed(self) -> None:
         self.changed.emit()
-        self._pending.start()
+        if self._stale:
+            self._pending.start()
 
     def reanalyze(self) -> Analysis:
         """Run shape inference now (it also runs by itself after edits) and announce it."""
         self._pending.stop()
+        self._stale = False
         self.analysis = analyze(self.graph)
         self.analyzed.emit(self.analysis)
         return self.analysis

@@ -133,7 +133,9 @@ class NodeItem(QGraphicsObject):
         strip = QPainterPath()
         strip.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 7, 7)
         strip.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
-        painter.fillPath(strip.simplified(), self.color.darker(170) if theme.name == "dark" else self.color.lighter(175))
+        tint = QColor(self.color)
+        tint.setAlpha(70)  # light theme: the category colour washed over the card, same for every hue
+        painter.fillPath(strip.simplified(), self.color.darker(170) if theme.name == "dark" else tint)
         painter.fillRect(QRectF(0, 8, 4, HEADER - 8), self.color)
         title = QFont(painter.font())
         title.setBold(True)

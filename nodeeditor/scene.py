@@ -30,6 +30,7 @@ class GraphScene(QGraphicsScene):
         self.theme = theme
         self.item_for_node: dict[str, NodeItem] = {}
         self.item_for_edge: dict[Edge, EdgeItem] = {}
+        self.edges_at: dict[str, set[EdgeItem]] = {}   # node id -> the wires touching it
         self.snap = False
         self._wire: QGraphicsPathItem | None = None
         self._wire_from: PortItem | None = None
@@ -48,7 +49,7 @@ class GraphScene(QGraphicsScene):
             self._add_node(node.id)
         for edge in self.graph.edges:
             self._add_edge(edge)
-        self._apply_analysis(bridge.analysis)
+        self._label_edges(bridge.analysis)
 
     # ------------------------------------------------------------------ model -> scene
     def _add_node(self, node_id: str) -> None:
@@ -91,28 +92,35 @@ class GraphScene(QGraphicsScene):
             return  # a wire to an unknown port of a broken file: analysis reports it
         item = EdgeItem(edge, source, target, self.theme)
         self.item_for_edge[edge] = item
+        self.edges_at.setdefault(edge.src, set()).add(item)
+        self.edges_at.setdefault(edge.dst, set()).add(item)
         self.addItem(item)
 
     def _remove_edge(self, edge: Edge) -> None:
         item = self.item_for_edge.pop(edge, None)
         if item is not None:
+            for node_id in (edge.src, edge.dst):
+                self.edges_at.get(node_id, set()).discard(item)
             self.removeItem(item)
 
     def _apply_analysis(self, analysis) -> None:
         for item in self.item_for_node.values():
             self._refresh(item)
-        for edge in list(self.item_for_edge):
-            self._remove_edge(edge)  # ports may have been rebuilt (a merge's input count changed)
-        for edge in self.graph.edges:
-            self._add_edge(edge)
+        for edge, item in list(self.item_for_edge.items()):
+            src, dst = self.item_for_node[edge.src], self.item_for_node[edge.dst]
+            if item.source is not src.port(edge.src_port, OUTPUT) or item.target is not dst.port(edge.dst_port, INPUT):
+                self._remove_edge(edge)  # its node's ports were rebuilt (a merge's input count changed)
+                self._add_edge(edge)
+        self._label_edges(analysis)
+
+    def _label_edges(self, analysis) -> None:
         for edge, item in self.item_for_edge.items():
             spec = analysis.edge_specs.get(edge) if analysis else None
             item.set_shape(shape_text(spec) if spec is not None else "")
 
     def node_item_moved(self, item: NodeItem) -> None:
-        for edge_item in self.item_for_edge.values():
-            if edge_item.source.node_item is item or edge_item.target.node_item is item:
-                edge_item.update_path()
+        for edge_item in self.edges_at.get(item.node_id, ()):
+            edge_item.update_path()
 
     # ------------------------------------------------------------------ gestures
     def port_at(self, pos: QPointF) -> PortItem | None:
@@ -198,13 +206,20 @@ class GraphScene(QGraphicsScene):
 
     def drawBackground(self, painter: QPainter, rect):  # noqa: N802 - Qt override
         super().drawBackground(painter, rect)
-        painter.setPen(QPen(self.theme.color("grid"), 1.0))
-        left = int(rect.left()) - int(rect.left()) % int(GRID)
-        top = int(rect.top()) - int(rect.top()) % int(GRID)
-        step = int(GRID)
+        scale = painter.worldTransform().m11() or 1.0
+        step = GRID
+        while step * scale < 12:  # zoomed out: a coarser grid, never denser than 12 px on screen
+            step *= 4
+        painter.setPen(QPen(self.theme.color("grid"), 0))  # cosmetic: 1 px at any zoom
+        left = rect.left() - rect.left() % step
+        top = rect.top() - rect.top() % step
         lines = []
-        for x in range(left, int(rect.right()), step):
+        x = left
+        while x < rect.right():
             lines.append(QLineF(x, rect.top(), x, rect.bottom()))
-        for y in range(top, int(rect.bottom()), step):
+            x += step
+        y = top
+        while y < rect.bottom():
             lines.append(QLineF(rect.left(), y, rect.right(), y))
+            y += step
         painter.drawLines(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPointF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QUndoStack
 
 from runtime import Edge, Graph, GraphError, LayerLoomError
@@ -54,8 +54,54 @@ class Document(QObject):
             return None
         return command.node_id
 
+    def insert_on_wire(self, node_id: str, edge: Edge) -> bool:
+        """Put an unconnected node into a wire: ``src -> node -> dst``, as one undo step. Nothing
+        happens when the node's first ports cannot take the wire's kinds."""
+        graph = self.graph
+        if graph.incoming(node_id) or graph.outgoing(node_id) or edge not in graph.edges:
+            return False
+        inputs, outputs = graph.input_ports(node_id), graph.output_ports(node_id)
+        if not inputs or not outputs:
+            return False
+        first_in, first_out = inputs[0].name, outputs[0].name
+        self.undo_stack.beginMacro("Insert into wire")
+        try:
+            self.undo_stack.push(DisconnectCommand(graph, edge))
+            ok = graph.check_connection(edge.src, edge.src_port, node_id, first_in) is None and \
+                graph.check_connection(node_id, first_out, edge.dst, edge.dst_port) is None
+            if ok:
+                self.undo_stack.push(ConnectCommand(graph, edge.src, edge.src_port, node_id, first_in))
+                self.undo_stack.push(ConnectCommand(graph, node_id, first_out, edge.dst, edge.dst_port))
+        finally:
+            self.undo_stack.endMacro()
+        if not ok:
+            self.undo_stack.undo()  # take the disconnection back: the wire stays as it was
+            self.statusMessage.emit(f"{graph.node(node_id).label()} cannot go into this wire")
+        return ok
+
+    def wire_at(self, position: QPointF) -> Edge | None:
+        """The wire under a scene position (a few pixels of tolerance), if any."""
+        for item in self.scene.items(QRectF(position.x() - 4, position.y() - 4, 8, 8)):
+            if isinstance(item, EdgeItem):
+                return item.edge
+        return None
+
     def move_nodes(self, moves: dict) -> None:
-        self.undo_stack.push(MoveNodesCommand(self.graph, moves))
+        """A drag ended: one move step; a lone unconnected node released on a wire goes into it."""
+        node_id = next(iter(moves)) if len(moves) == 1 else None
+        wire = None
+        if node_id is not None and not self.graph.incoming(node_id) and not self.graph.outgoing(node_id):
+            item = self.scene.item_for_node.get(node_id)
+            wire = self.wire_at(item.sceneBoundingRect().center()) if item is not None else None
+        if wire is None:
+            self.undo_stack.push(MoveNodesCommand(self.graph, moves))
+            return
+        self.undo_stack.beginMacro("Move into wire")
+        try:
+            self.undo_stack.push(MoveNodesCommand(self.graph, moves))
+            self.insert_on_wire(node_id, wire)
+        finally:
+            self.undo_stack.endMacro()
 
     def delete_selection(self) -> None:
         """Delete the selected nodes (with their wires) and wires, as one undo step."""

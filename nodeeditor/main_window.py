@@ -57,7 +57,7 @@ class EditorWindow(QMainWindow):
         self.totals = QLabel()
         self.statusBar().addPermanentWidget(self.totals)
         self.palette_widget.addRequested.connect(self.add_at_centre)
-        self.view.nodeTypeDropped.connect(lambda type_id, pos: self.document and self.document.add_node(type_id, pos))
+        self.view.nodeTypeDropped.connect(self.drop_node_type)
         self.quick_add = QuickAdd(self.palette_widget.catalog, self)
         self.quick_add.chosen.connect(self._quick_add_chosen)
         self._quick_at = None        # scene position the popup adds at
@@ -351,6 +351,19 @@ class EditorWindow(QMainWindow):
                 document.connect_ports(node_id, match, other, port)
         finally:
             document.undo_stack.endMacro()
+
+    def drop_node_type(self, type_id: str, scene_pos) -> str | None:
+        """A palette drop: add the node there; dropped onto a wire, it goes into the wire (one step)."""
+        document = self.document
+        wire = document.wire_at(scene_pos)
+        document.undo_stack.beginMacro(f"Add {type_id}")
+        try:
+            node_id = document.add_node(type_id, scene_pos)
+            if node_id is not None and wire is not None:
+                document.insert_on_wire(node_id, wire)
+        finally:
+            document.undo_stack.endMacro()
+        return node_id
 
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.document.scene.selectedItems() if isinstance(i, NodeItem)]

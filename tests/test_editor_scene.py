@@ -133,3 +133,44 @@ def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, 
     finally:
         window.document.undo_stack.setClean()
         window.close()
+
+
+def test_a_node_dropped_onto_a_wire_goes_into_it_as_one_step(doc):
+    from runtime import dumps_graph
+
+    before = dumps_graph(doc.graph)
+    wire = Edge("relu1", "out", "fc2", "in")
+    middle = doc.scene.item_for_edge[wire].path().pointAtPercent(0.5)
+    assert doc.wire_at(middle) == wire
+    doc.undo_stack.beginMacro("drop")
+    node_id = doc.add_node("Dropout", middle)
+    assert doc.insert_on_wire(node_id, wire)
+    doc.undo_stack.endMacro()
+    edges = doc.graph.edges
+    assert wire not in edges and Edge("relu1", "out", node_id, "in") in edges
+    assert Edge(node_id, "out", "fc2", "in") in edges
+    doc.undo_stack.undo()
+    assert dumps_graph(doc.graph) == before
+
+
+def test_a_node_that_cannot_take_the_wire_leaves_it_alone(doc):
+    wire = Edge("fc3", "out", "loss", "pred")
+    node_id = doc.add_node("Target", (0.0, 500.0))  # no inputs: cannot go into a wire
+    assert not doc.insert_on_wire(node_id, wire) and wire in doc.graph.edges
+
+
+def test_dragging_a_lone_node_onto_a_wire_inserts_it(doc, qtbot):
+    node_id = doc.add_node("Dropout", (480.0, 300.0))
+    doc.bridge.reanalyze()
+    wire = Edge("relu1", "out", "fc2", "in")
+    item = doc.scene.item_for_node[node_id]
+    target = doc.scene.item_for_edge[wire].path().pointAtPercent(0.5)
+    grab = item.mapToScene(60, 10)
+    offset = target - item.sceneBoundingRect().center()
+    start = doc.view.mapFromScene(grab)
+    end = doc.view.mapFromScene(grab + offset)
+    _press_drag_release(qtbot, doc.view, start, end)
+    assert Edge("relu1", "out", node_id, "in") in doc.graph.edges and Edge(node_id, "out", "fc2", "in") in doc.graph.edges
+    count = doc.undo_stack.count()
+    doc.undo_stack.undo()
+    assert wire in doc.graph.edges and doc.undo_stack.count() == count

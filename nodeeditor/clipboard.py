@@ -4,7 +4,6 @@ editor."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication
 
 from runtime import Graph, LayerLoomError, dumps_graph, loads_graph
@@ -12,7 +11,6 @@ from runtime.params import check_params
 
 from .commands import AddNodeCommand, ConnectCommand
 
-MIME = "application/x-layerloom-graph"
 OFFSET = 40.0
 
 
@@ -32,21 +30,15 @@ def selection_text(graph: Graph, node_ids: list[str]) -> str:
 def copy_to_clipboard(graph: Graph, node_ids: list[str]) -> bool:
     if not node_ids:
         return False
-    text = selection_text(graph, node_ids)
-    data = QMimeData()
-    data.setData(MIME, text.encode("utf-8"))
-    data.setText(text)
-    QApplication.clipboard().setMimeData(data)
+    # Plain text only: the graph format identifies itself ("format": "layerloom-graph"), and a
+    # Python-made QMimeData handed to the clipboard crashed PySide at interpreter exit (measured).
+    QApplication.clipboard().setText(selection_text(graph, node_ids))
     return True
 
 
 def clipboard_text() -> str | None:
-    data = QApplication.clipboard().mimeData()
-    if data is None:
-        return None
-    if data.hasFormat(MIME):
-        return bytes(data.data(MIME)).decode("utf-8")
-    return data.text() if data.hasText() else None
+    text = QApplication.clipboard().text()
+    return text or None
 
 
 def paste(document, text: str, offset: float = OFFSET) -> list[str]:

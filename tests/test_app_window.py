@@ -21,13 +21,16 @@ def window(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("recovery_dir", str(tmp_path / "recovery"))
     w = EditorWindow(settings)
+    qtbot.addWidget(w, before_close_func=_discard_changes)
     w.resize(1300, 800)
     w.show()
-    yield w
-    if w.document is not None:
-        w.document.undo_stack.setClean()  # closing must not stop at the "unsaved changes" question
-    w.close()
-    w.deleteLater()
+    return w
+
+
+def _discard_changes(window) -> None:
+    """Closing a test's window must not stop at the "unsaved changes" question."""
+    if window.document is not None:
+        window.document.undo_stack.setClean()
 
 
 def test_opens_an_example_with_its_totals(window):
@@ -179,7 +182,7 @@ def test_auto_layout_is_one_undoable_step(window):
     assert dumps_graph(graph) == piled != original
 
 
-def test_autosave_recovers_unsaved_work_after_a_crash(window, tmp_path, monkeypatch):
+def test_autosave_recovers_unsaved_work_after_a_crash(window, qtbot, tmp_path, monkeypatch):
     """Edit, autosave, "crash" (the window never closes cleanly), start again: the work comes back,
     marked unsaved, and the recovery file is gone once handled."""
     from PySide6.QtWidgets import QMessageBox
@@ -196,13 +199,12 @@ def test_autosave_recovers_unsaved_work_after_a_crash(window, tmp_path, monkeypa
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: QMessageBox.StandardButton.Yes)
     second = EditorWindow(settings)  # the next start, while the first never exited cleanly
-    try:
-        assert second.offer_recovery() is True
-        assert dumps_graph(second.document.graph) == edited
-        assert second.isWindowModified() or not second.document.undo_stack.isClean()
-    finally:
-        second.document.undo_stack.setClean()
-        second.close()
+    qtbot.addWidget(second, before_close_func=_discard_changes)
+    assert second.offer_recovery() is True
+    assert dumps_graph(second.document.graph) == edited
+    assert not second.document.undo_stack.isClean()
+    second.document.undo_stack.setClean()
+    second.close()
     window.document.undo_stack.setClean()
     window.autosave_now()  # clean again: its own recovery copy is removed
     assert not list(recovery.glob("*.recovery.llgraph.json"))

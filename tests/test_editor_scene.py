@@ -110,6 +110,7 @@ def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     settings.setValue("recovery_dir", str(tmp_path / "recovery"))
     window = EditorWindow(settings)
+    qtbot.addWidget(window, before_close_func=lambda w: w.document and w.document.undo_stack.setClean())
     window.resize(1300, 800)
     window.show()
     try:
@@ -132,7 +133,6 @@ def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, 
         assert new.id not in graph.nodes and len(graph) == 9
     finally:
         window.document.undo_stack.setClean()
-        window.close()
 
 
 def test_a_node_dropped_onto_a_wire_goes_into_it_as_one_step(doc):

@@ -218,3 +218,18 @@ def test_a_saved_document_leaves_no_recovery_file(window, tmp_path):
     assert window._write(tmp_path / "mine.llgraph.json")
     assert not list((tmp_path / "recovery").glob("*.recovery.llgraph.json"))
     assert window.windowTitle() == "mine.llgraph.json[*] - LayerLoom" and not window.isWindowModified()
+
+
+def test_copying_then_quitting_does_not_crash(tmp_path):
+    """A Python-made QMimeData on the clipboard once segfaulted PySide at interpreter exit."""
+    script = (
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from nodeeditor.clipboard import copy_to_clipboard, clipboard_text\n"
+        "from runtime import load_graph\n"
+        "from runtime.resources import example_path\n"
+        "assert copy_to_clipboard(load_graph(example_path('digits_mlp')), ['fc1', 'relu1'])\n"
+        "assert 'layerloom-graph' in clipboard_text()\n")
+    env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 from .errors import LayerLoomError, ShapeError
 from .params import Param
-from .shapes import TensorSpec, format_shape
+from .shapes import TensorSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn

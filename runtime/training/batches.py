@@ -8,7 +8,6 @@ whose workers decode whole batches of indices, pinned for a fast copy to the GPU
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Iterator
 

@@ -163,7 +163,6 @@ class Trainer:
         self.shuffle_gen = torch.Generator().manual_seed(config.seed)
         self.augment_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
         self.criterion = plan.compiled.criterion.to(device)
-        self.model = plan.compiled.model
         data = plan.dataset
         labels = plan.has_target  # a graph whose loss compares with its own input takes no labels
         self.train = Split(data.x_train, data.y_train if labels else None, device)

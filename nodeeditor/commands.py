@@ -140,6 +140,7 @@ def _checked(graph: Graph, node, name: str, value: Any) -> Any:
 class RenameCommand(QUndoCommand):
     def __init__(self, graph: Graph, node_id: str, name: str):
         old = graph.node(node_id).name
+        name = graph.check_name(node_id, name)  # refused here, before the stack (GraphError)
         super().__init__(f"Rename {old}")
         self.graph, self.node_id, self.old, self.new = graph, node_id, old, name
 

@@ -11,7 +11,8 @@ from PySide6.QtGui import QUndoStack
 from runtime import Edge, Graph, GraphError, LayerLoomError
 
 from .bridge import GraphBridge
-from .commands import AddNodeCommand, ConnectCommand, DisconnectCommand, MoveNodesCommand, RemoveNodeCommand
+from .commands import AddNodeCommand, ConnectCommand, DisconnectCommand, MoveNodesCommand, RemoveNodeCommand, \
+    RenameCommand
 from .items import EdgeItem, NodeItem
 from .scene import GraphScene
 from .style import DARK, Theme
@@ -29,6 +30,7 @@ class Document(QObject):
         self.scene = GraphScene(self.bridge, theme, self)
         self.scene.connectRequested.connect(self.connect_ports)
         self.scene.nodesMoved.connect(self.move_nodes)
+        self.scene.renameRequested.connect(self.rename_node)
 
     # ------------------------------------------------------------------ edits
     def connect_ports(self, src: str, src_port: str, dst: str, dst_port: str) -> bool:
@@ -38,6 +40,17 @@ class Document(QObject):
             self.statusMessage.emit(f"Cannot connect: {reason}")
             return False
         self.undo_stack.push(ConnectCommand(self.graph, src, src_port, dst, dst_port))
+        return True
+
+    def rename_node(self, node_id: str, name: str) -> bool:
+        """Rename a node (one undo step), or say in the status bar why not (empty, taken, too long)."""
+        if node_id not in self.graph or self.graph.node(node_id).name == name.strip():
+            return False
+        try:
+            self.undo_stack.push(RenameCommand(self.graph, node_id, name))
+        except (GraphError, LayerLoomError) as exc:
+            self.statusMessage.emit(f"Cannot rename {self.graph.node(node_id).name!r}: {exc}")
+            return False
         return True
 
     def disconnect_edge(self, edge: Edge) -> None:

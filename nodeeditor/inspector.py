@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineE
 from runtime import GraphError, LayerLoomError
 from runtime.params import BoolParam, ChoiceParam, IntParam, Param
 
-from .commands import RenameCommand, SetParamCommand
+from .commands import SetParamCommand
 from .items import shape_text
 
 
@@ -163,8 +163,5 @@ class Inspector(QWidget):
         document, node_id = self.document, self.node_id
         if document is None or node_id is None or document.graph.node(node_id).name == text.strip():
             return
-        try:
-            document.undo_stack.push(RenameCommand(document.graph, node_id, text))
-        except (GraphError, LayerLoomError) as exc:
-            document.statusMessage.emit(f"Cannot rename: {exc}")
+        if not document.rename_node(node_id, text):
             self.editors["name"].setText(document.graph.node(node_id).name)

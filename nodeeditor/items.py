@@ -9,11 +9,11 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, \
-    QGraphicsSimpleTextItem
+    QGraphicsProxyWidget, QGraphicsSimpleTextItem, QLineEdit
 
 from runtime.shapes import format_shape
 
-from .style import FOOTER, HEADER, NODE_WIDTH, PORT_RADIUS, ROW, Theme, category_color, port_color
+from .style import FOOTER, GRID, HEADER, NODE_WIDTH, PORT_RADIUS, ROW, Theme, category_color, port_color
 
 INPUT, OUTPUT = "in", "out"
 
@@ -166,10 +166,78 @@ class NodeItem(QGraphicsObject):
             painter.setPen(QColor("white"))
             painter.drawText(QRectF(NODE_WIDTH - 22, 5, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
 
+    TITLE_RECT = QRectF(8, 3, NODE_WIDTH - 40, 20)
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802 - Qt override: double-click the title to rename
+        if event.pos().y() < HEADER and self.scene() is not None:
+            self.scene().start_rename(self.node_id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
     def itemChange(self, change, value):  # noqa: N802 - Qt override
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
-            self.scene().node_item_moved(self)
+        scene = self.scene()
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None \
+                and scene.snap and not scene.syncing:
+            return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and scene is not None:
+            scene.node_item_moved(self)
         return super().itemChange(change, value)
+
+
+class TitleEditor(QGraphicsProxyWidget):
+    """The in-place name editor laid over a node's title. Enter or clicking elsewhere commits,
+    Escape cancels; ``finished`` gets the text, or None when cancelled. The scene removes it."""
+
+    def __init__(self, node_item: NodeItem, finished):
+        super().__init__()
+        self.node_id = node_item.node_id
+        self._finished = finished
+        self._done = False
+        self.edit = _NameEdit(node_item.name, self.cancel)
+        font = QFont(self.edit.font())
+        font.setBold(True)
+        font.setPointSizeF(9.5)
+        self.edit.setFont(font)
+        theme = node_item.theme
+        self.edit.setStyleSheet(f"QLineEdit {{ background: {theme.card}; color: {theme.text}; "
+                                f"border: 1px solid {theme.selection}; border-radius: 3px; padding: 0 3px; }}")
+        self.edit.setMaxLength(64)
+        self.setWidget(self.edit)
+        rect = NodeItem.TITLE_RECT
+        self.setPos(node_item.pos() + rect.topLeft())
+        self.resize(rect.width(), rect.height())
+        self.setZValue(10)
+        self.edit.selectAll()
+        self.edit.editingFinished.connect(self.commit)  # Enter, or the focus went elsewhere
+
+    def start(self) -> None:
+        self.setFocus()
+        self.edit.setFocus()
+
+    def commit(self) -> None:
+        self._finish(self.edit.text())
+
+    def cancel(self) -> None:
+        self._finish(None)
+
+    def _finish(self, text: str | None) -> None:
+        if not self._done:
+            self._done = True
+            self._finished(self, text)
+
+
+class _NameEdit(QLineEdit):
+    def __init__(self, text: str, on_escape):
+        super().__init__(text)
+        self._on_escape = on_escape
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Escape:
+            self._on_escape()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
@@ -205,6 +273,8 @@ class EdgeItem(QGraphicsPathItem):
 
     def set_shape(self, text: str) -> None:
         self.label.setText(text)
+        edge = self.edge
+        self.setToolTip(f"{edge.src}.{edge.src_port} → {edge.dst}.{edge.dst_port}" + (f": {text}" if text else ""))
         self.update_path()
 
     def update_path(self) -> None:
@@ -213,6 +283,11 @@ class EdgeItem(QGraphicsPathItem):
         middle = path.pointAtPercent(0.5)
         rect = self.label.boundingRect()
         self.label.setPos(middle.x() - rect.width() / 2, middle.y() - rect.height() - 2)
+        # between two close cards the label would sit on them: then the tooltip and the footer of the
+        # source card (its output shape) say it instead
+        label = self.label.sceneBoundingRect()
+        self.label.setVisible(not label.intersects(self.source.node_item.sceneBoundingRect())
+                              and not label.intersects(self.target.node_item.sceneBoundingRect()))
 
     def itemChange(self, change, value):  # noqa: N802 - Qt override
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QToolBar)
 
 from runtime import Graph, LayerLoomError, load_graph, save_graph
 from runtime.analysis import ERROR
@@ -23,6 +23,7 @@ from .autosave import INTERVAL_MS, Autosaver
 from .clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
 from .commands import MoveNodesCommand
 from .document import Document
+from .icons import app_icon, themed_icon
 from .inspector import Inspector
 from .items import NodeItem
 from .palette import Palette
@@ -36,6 +37,8 @@ NODE_ROLE = Qt.ItemDataRole.UserRole
 class _ProblemList(QListWidget):
     def sizeHint(self):  # noqa: N802 - Qt override: a few lines tall, the canvas gets the rest
         return QSize(600, 110)
+
+
 MAX_RECENT = 8
 
 
@@ -46,6 +49,8 @@ class EditorWindow(QMainWindow):
         self.theme = THEMES.get(str(self.settings.value("theme", "dark")), THEMES["dark"])
         apply_app_theme(QApplication.instance(), self.theme)
         self.document: Document | None = None
+        self._icon_actions: list[tuple[QAction, str]] = []   # re-tinted when the theme changes
+        self.setWindowIcon(app_icon())
         self.view = CanvasView()
         self.setCentralWidget(self.view)
         self.palette_widget = Palette(Graph().catalog)
@@ -66,6 +71,9 @@ class EditorWindow(QMainWindow):
         self.problems.itemActivated.connect(self._show_problem)
         self.problems.itemClicked.connect(self._show_problem)
         self._build_menus()
+        self.search_action = self.palette_widget.search.addAction(themed_icon("search", self.theme),
+                                                                  QLineEdit.ActionPosition.LeadingPosition)
+        self._icon_actions.append((self.search_action, "search"))
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -127,8 +135,8 @@ class EditorWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&New", self.new_document, QKeySequence.StandardKey.New)
-        self._action(file_menu, "&Open…", self.ask_open, QKeySequence.StandardKey.Open)
+        new = self._action(file_menu, "&New", self.new_document, QKeySequence.StandardKey.New, icon="new")
+        open_ = self._action(file_menu, "&Open…", self.ask_open, QKeySequence.StandardKey.Open, icon="open")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         examples = file_menu.addMenu("&Examples")
         for path in example_paths():
@@ -137,26 +145,32 @@ class EditorWindow(QMainWindow):
             action.triggered.connect(lambda checked=False, s=stem: self.open_example(s))
             examples.addAction(action)
         file_menu.addSeparator()
-        self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save)
+        save = self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save, icon="save")
         self._action(file_menu, "Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo", lambda: self.document.undo_stack.undo(),
-                                        QKeySequence.StandardKey.Undo)
+                                        QKeySequence.StandardKey.Undo, icon="undo")
         self.redo_action = self._action(edit, "&Redo", lambda: self.document.undo_stack.redo(),
-                                        QKeySequence.StandardKey.Redo)
+                                        QKeySequence.StandardKey.Redo, icon="redo")
         edit.addSeparator()
-        self._action(edit, "Cu&t", self.cut, QKeySequence.StandardKey.Cut)
-        self._action(edit, "&Copy", self.copy, QKeySequence.StandardKey.Copy)
-        self._action(edit, "&Paste", self.paste, QKeySequence.StandardKey.Paste)
-        self._action(edit, "D&uplicate", self.duplicate, QKeySequence("Ctrl+D"))
-        self._action(edit, "&Delete", lambda: self.document.delete_selection(), QKeySequence.StandardKey.Delete)
-        self._action(edit, "Select &All", self.select_all, QKeySequence.StandardKey.SelectAll)
+        self._action(edit, "Cu&t", self.cut, QKeySequence.StandardKey.Cut, icon="cut")
+        self._action(edit, "&Copy", self.copy, QKeySequence.StandardKey.Copy, icon="copy")
+        self._action(edit, "&Paste", self.paste, QKeySequence.StandardKey.Paste, icon="paste")
+        self._action(edit, "D&uplicate", self.duplicate, QKeySequence("Ctrl+D"), icon="duplicate")
+        delete = self._action(edit, "&Delete", lambda: self.document.delete_selection(),
+                              QKeySequence.StandardKey.Delete, icon="delete")
+        edit.addSeparator()
+        self._action(edit, "Select &All", self.select_all, QKeySequence.StandardKey.SelectAll, icon="select-all")
+        self._action(edit, "Re&name Node", self.rename_selected, QKeySequence("F2"), icon="rename")
+        self._action(edit, "Add &Node…", lambda: self.open_quick_add(self._centre()), QKeySequence("Shift+A"),
+                     icon="add-node")
         view = bar.addMenu("&View")
-        self._action(view, "Zoom to &Fit", self.view.zoom_to_fit, QKeySequence("Ctrl+0"))
-        self._action(view, "Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"))
-        self._action(view, "&Snap to Grid", self._toggle_snap, checkable=True)
+        fit = self._action(view, "Zoom to &Fit", self.view.zoom_to_fit, QKeySequence("Ctrl+0"), icon="zoom-fit")
+        layout = self._action(view, "Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), icon="layout")
+        self.snap_action = self._action(view, "&Snap to Grid", self._toggle_snap, checkable=True, icon="grid")
+        self.snap_action.setChecked(self.settings.value("snap", False, type=bool))
         themes = view.addMenu("&Theme")
         group = QActionGroup(self)
         for name in THEMES:
@@ -168,9 +182,24 @@ class EditorWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
         self._refresh_recent()
+        tools = QToolBar("Toolbar", self)
+        tools.setObjectName("toolbar")
+        tools.setMovable(False)
+        tools.setIconSize(QSize(20, 20))
+        for group in ((new, open_, save), (self.undo_action, self.redo_action, delete),
+                      (fit, layout, self.snap_action)):
+            tools.addActions(list(group))
+            tools.addSeparator()
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tools)
+        view.insertAction(view.actions()[-len(self.findChildren(QDockWidget))], tools.toggleViewAction())
 
-    def _action(self, menu, text, slot, shortcut=None, checkable: bool = False) -> QAction:
+    def _action(self, menu, text, slot, shortcut=None, checkable: bool = False, icon: str | None = None) -> QAction:
         action = QAction(text, self)
+        if icon is not None:
+            action.setIcon(themed_icon(icon, self.theme))
+            self._icon_actions.append((action, icon))
+        if shortcut is not None:
+            action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({QKeySequence(shortcut).toString()})")
         if shortcut is not None:
             action.setShortcut(shortcut)
         action.setCheckable(checkable)
@@ -197,6 +226,7 @@ class EditorWindow(QMainWindow):
         self.redo_action.setEnabled(False)
         document.scene.selectionChanged.connect(self._selection_changed)
         document.scene.wireDroppedOnEmpty.connect(self._wire_dropped)
+        document.scene.snap = self.snap_action.isChecked()
         self._show_analysis(document.bridge.analysis)
         self._update_title()
         self.view.zoom_to_fit()
@@ -315,9 +345,11 @@ class EditorWindow(QMainWindow):
         self.setWindowModified(not doc.undo_stack.isClean())
 
     # ------------------------------------------------------------------ canvas helpers
+    def _centre(self):
+        return self.view.mapToScene(self.view.viewport().rect().center())
+
     def add_at_centre(self, type_id: str) -> None:
-        centre = self.view.mapToScene(self.view.viewport().rect().center())
-        self.document.add_node(type_id, centre)
+        self.document.add_node(type_id, self._centre())
 
     def open_quick_add(self, scene_pos, wire=None, allowed=None) -> None:
         self._quick_at, self._quick_wire = scene_pos, wire
@@ -408,9 +440,23 @@ class EditorWindow(QMainWindow):
         self.settings.setValue("theme", name)
         apply_app_theme(QApplication.instance(), self.theme)
         self.document.scene.set_theme(self.theme)
+        for action, icon in self._icon_actions:
+            action.setIcon(themed_icon(icon, self.theme))
 
     def _toggle_snap(self, checked: bool) -> None:
-        self.document.scene.snap = checked
+        self.settings.setValue("snap", checked)
+        if self.document is not None:
+            self.document.scene.snap = checked
+
+    def rename_selected(self) -> None:
+        """F2: edit the selected node's name in place on the canvas."""
+        ids = self.selected_node_ids()
+        if len(ids) != 1:
+            self.statusBar().showMessage("Select one node to rename it", 4000)
+            return
+        self.view.ensureVisible(self.document.scene.item_for_node[ids[0]])
+        self.view.setFocus()
+        self.document.scene.start_rename(ids[0])
 
     def _selection_changed(self) -> None:
         nodes = [i for i in self.document.scene.selectedItems() if isinstance(i, NodeItem)]

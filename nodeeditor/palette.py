@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QRectF, Qt, Signal
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from runtime import Catalog
@@ -22,6 +23,20 @@ class _Tree(QTreeWidget):
         data.setData(NODE_MIME, type_ids[0].encode("utf-8"))
         data.setText(type_ids[0])
         return data
+
+
+def swatch(color, size: int = 12, scale: float = 2.0) -> QIcon:
+    """A small rounded square in a category's colour, drawn at ``scale`` for high-DPI screens."""
+    pixmap = QPixmap(round(size * scale), round(size * scale))
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawRoundedRect(QRectF(2 * scale, 2 * scale, (size - 4) * scale, (size - 4) * scale), 2 * scale, 2 * scale)
+    painter.end()
+    pixmap.setDevicePixelRatio(scale)
+    return QIcon(pixmap)
 
 
 class Palette(QWidget):
@@ -44,8 +59,10 @@ class Palette(QWidget):
             group = QTreeWidgetItem([category])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             group.setForeground(0, category_color(category))
+            icon = swatch(category_color(category))
             for spec in specs:
                 item = QTreeWidgetItem([spec.type_id])
+                item.setIcon(0, icon)
                 item.setData(0, TYPE_ROLE, spec.type_id)
                 item.setToolTip(0, spec.doc)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)

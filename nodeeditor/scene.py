@@ -7,14 +7,14 @@ to be saved: a drag ends with a move command that writes the positions into the 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QLineF, QPointF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
 from runtime import Edge
 
 from .bridge import GraphBridge
-from .items import INPUT, OUTPUT, EdgeItem, NodeItem, PortItem, shape_text, wire_path
+from .items import INPUT, OUTPUT, EdgeItem, NodeItem, PortItem, TitleEditor, shape_text, wire_path
 from .style import DARK, GRID, Theme
 
 
@@ -22,6 +22,7 @@ class GraphScene(QGraphicsScene):
     connectRequested = Signal(str, str, str, str)          # src, src port, dst, dst port
     wireDroppedOnEmpty = Signal(str, str, str, QPointF)    # node, port, direction, scene position
     nodesMoved = Signal(dict)                               # id -> ((old x, old y), (new x, new y))
+    renameRequested = Signal(str, str)                      # node, new name (typed on the canvas)
 
     def __init__(self, bridge: GraphBridge, theme: Theme = DARK, parent=None):
         super().__init__(parent)
@@ -35,7 +36,8 @@ class GraphScene(QGraphicsScene):
         self._wire: QGraphicsPathItem | None = None
         self._wire_from: PortItem | None = None
         self._drag_start: dict[str, tuple[float, float]] = {}
-        self._syncing = False
+        self.syncing = False    # an item is being moved to the model's position: no snapping, no report
+        self.title_editor: TitleEditor | None = None
         self.setSceneRect(-5000, -5000, 10000, 10000)
         self.setBackgroundBrush(theme.color("canvas"))
         bridge.nodeAdded.connect(self._add_node)
@@ -56,12 +58,14 @@ class GraphScene(QGraphicsScene):
         item = NodeItem(node_id, self.theme)
         self.item_for_node[node_id] = item
         self._refresh(item)
-        self._syncing = True
+        self.syncing = True
         item.setPos(*self.graph.node(node_id).position)
-        self._syncing = False
+        self.syncing = False
         self.addItem(item)
 
     def _remove_node(self, node_id: str) -> None:
+        if self.title_editor is not None and self.title_editor.node_id == node_id:
+            self.title_editor.cancel()
         item = self.item_for_node.pop(node_id, None)
         if item is not None:
             self.removeItem(item)
@@ -80,9 +84,9 @@ class GraphScene(QGraphicsScene):
     def _move_node(self, node_id: str, x: float, y: float) -> None:
         item = self.item_for_node.get(node_id)
         if item is not None and (item.x(), item.y()) != (x, y):
-            self._syncing = True
+            self.syncing = True
             item.setPos(x, y)
-            self._syncing = False
+            self.syncing = False
 
     def _add_edge(self, edge: Edge) -> None:
         src, dst = self.item_for_node.get(edge.src), self.item_for_node.get(edge.dst)
@@ -117,6 +121,30 @@ class GraphScene(QGraphicsScene):
         for edge, item in self.item_for_edge.items():
             spec = analysis.edge_specs.get(edge) if analysis else None
             item.set_shape(shape_text(spec) if spec is not None else "")
+
+    # ------------------------------------------------------------------ renaming in place
+    def start_rename(self, node_id: str) -> TitleEditor | None:
+        """Open the name editor over a node's title (double-click on the title, or F2)."""
+        item = self.item_for_node.get(node_id)
+        if item is None:
+            return None
+        if self.title_editor is not None:
+            self.title_editor.commit()
+        self.title_editor = TitleEditor(item, self._rename_finished)
+        self.addItem(self.title_editor)
+        self.title_editor.start()
+        return self.title_editor
+
+    def _rename_finished(self, editor: TitleEditor, text: str | None) -> None:
+        if self.title_editor is editor:
+            self.title_editor = None
+        # hidden now, removed after the line edit's signal has returned (deleting it inside its own
+        # handler crashes)
+        editor.hide()
+        QTimer.singleShot(0, lambda: editor.scene() is self and self.removeItem(editor))
+        item = self.item_for_node.get(editor.node_id)
+        if text is not None and item is not None and text.strip() != item.name:
+            self.renameRequested.emit(editor.node_id, text)
 
     def node_item_moved(self, item: NodeItem) -> None:
         for edge_item in self.edges_at.get(item.node_id, ()):
@@ -182,9 +210,7 @@ class GraphScene(QGraphicsScene):
         moves = {}
         for node_id, item in self.item_for_node.items():
             old = self._drag_start.get(node_id)
-            new = (round(item.x(), 1), round(item.y(), 1))
-            if self.snap:
-                new = (round(new[0] / GRID) * GRID, round(new[1] / GRID) * GRID)
+            new = (round(item.x(), 1), round(item.y(), 1))  # already on the grid when snapping
             if old is not None and old != new:
                 moves[node_id] = (old, new)
         self._drag_start = {}

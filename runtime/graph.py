@@ -391,14 +391,19 @@ class Graph:
             raise ParamError(name, f"{spec.type_id} has no parameter {name!r}") from None
         return param.to_json(param.coerce(value))
 
-    def rename_node(self, node_id: str, name: str) -> None:
-        node = self.node(node_id)
+    def check_name(self, node_id: str, name: Any) -> str:
+        """``name`` as ``node_id`` would store it, or GraphError (empty, too long, or taken)."""
         name = clean_name(name)
-        if name == node.name:
-            return
         clash = self.find(name)
         if clash is not None and clash.id != node_id:
             raise GraphError(f"another node is already called {name!r}")
+        return name
+
+    def rename_node(self, node_id: str, name: str) -> None:
+        node = self.node(node_id)
+        name = self.check_name(node_id, name)
+        if name == node.name:
+            return
         old, node.name = node.name, name
         self._notify((self.events.node_renamed, (node, old, name)))
 

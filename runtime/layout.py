@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .graph import Graph
 
-COLUMN_WIDTH = 240.0
+COLUMN_WIDTH = 270.0  # a 190 px card and room for a wire's shape label
 ROW_HEIGHT = 140.0
 
 

@@ -233,3 +233,20 @@ def test_copying_then_quitting_does_not_crash(tmp_path):
     env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+
+
+def test_f2_renames_the_selected_node_and_delete_edits_the_name_not_the_graph(window, qtbot):
+    window.open_example("digits_mlp")
+    window.document.scene.item_for_node["fc2"].setSelected(True)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_F2)
+    editor = window.document.scene.title_editor
+    assert editor is not None and editor.node_id == "fc2"
+    qtbot.keyClick(window.view, Qt.Key.Key_End)
+    qtbot.keyClick(window.view, Qt.Key.Key_Left)
+    qtbot.keyClick(window.view, Qt.Key.Key_Delete)  # deletes "2" in the editor, not the selected node
+    qtbot.keyClicks(window.view, "-hidden")
+    qtbot.keyClick(window.view, Qt.Key.Key_Return)
+    assert "fc2" in window.document.graph
+    assert window.document.graph.node("fc2").name == "fc-hidden"
+    assert window.inspector.editors["name"].text() == "fc-hidden"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QGraphicsView
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QGraphicsView
 
 from nodeeditor.document import Document
 from nodeeditor.items import EdgeItem, NodeItem
@@ -28,15 +29,13 @@ def doc(qtbot):
 
 
 def _press_drag_release(qtbot, view, start, end):
+    """A left-button drag in five moves (QTest's mouseMove cannot hold a button down in Qt 6)."""
     viewport = view.viewport()
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
     for k in range(1, 6):
         point = start + (end - start) * k / 5
-        from PySide6.QtGui import QMouseEvent
-        from PySide6.QtCore import QPointF, QEvent
         move = QMouseEvent(QEvent.Type.MouseMove, QPointF(point), QPointF(viewport.mapToGlobal(point)),
                            Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        from PySide6.QtWidgets import QApplication
         QApplication.sendEvent(viewport, move)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
 
@@ -81,14 +80,14 @@ def test_a_refused_wire_says_why_and_changes_nothing(doc, qtbot):
 
 def test_dragging_a_node_moves_it_in_the_model_as_one_undo_step(doc, qtbot):
     item = doc.scene.item_for_node["relu1"]
-    start = doc.view.mapFromScene(item.sceneBoundingRect().center() + item.boundingRect().topLeft() * 0)
+    before = doc.graph.node("relu1").position
     start = doc.view.mapFromScene(item.mapToScene(60, 10))
     _press_drag_release(qtbot, doc.view, start, start + QPoint(80, 40))
-    x, y = doc.graph.node("relu1").position
-    assert (x, y) != (480.0, 0.0) and doc.undo_stack.count() == 1
+    assert doc.graph.node("relu1").position == (before[0] + 80, before[1] + 40)
+    assert doc.undo_stack.count() == 1
     doc.undo_stack.undo()
-    assert doc.graph.node("relu1").position == (480.0, 0.0)
-    assert (item.x(), item.y()) == (480.0, 0.0)
+    assert doc.graph.node("relu1").position == before
+    assert (item.x(), item.y()) == before
 
 
 def test_shape_errors_badge_the_right_node(doc, qtbot):
@@ -174,3 +173,53 @@ def test_dragging_a_lone_node_onto_a_wire_inserts_it(doc, qtbot):
     count = doc.undo_stack.count()
     doc.undo_stack.undo()
     assert wire in doc.graph.edges and doc.undo_stack.count() == count
+
+
+def test_dragging_with_snap_on_puts_the_node_on_the_grid(doc, qtbot):
+    doc.scene.snap = True
+    item = doc.scene.item_for_node["fc1"]
+    start = doc.view.mapFromScene(item.sceneBoundingRect().center())
+    _press_drag_release(qtbot, doc.view, start, start + QPoint(37, 13))
+    x, y = doc.graph.node("fc1").position
+    assert (x % 20, y % 20) == (0, 0)
+    assert (item.x(), item.y()) == (x, y)
+    assert doc.undo_stack.count() == 1
+
+
+def _double_click_title(qtbot, doc, node_id):
+    item = doc.scene.item_for_node[node_id]
+    point = doc.view.mapFromScene(item.mapToScene(QPointF(60, 12)))
+    qtbot.mouseClick(doc.view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    qtbot.mouseDClick(doc.view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    editor = doc.scene.title_editor
+    assert editor is not None and editor.node_id == node_id
+    return editor
+
+
+def test_double_clicking_a_title_renames_the_node_in_place(doc, qtbot):
+    doc.view.setFocus()
+    editor = _double_click_title(qtbot, doc, "fc1")
+    assert editor.edit.selectedText() == "fc1"
+    qtbot.keyClicks(doc.view, "hidden")
+    qtbot.keyClick(doc.view, Qt.Key.Key_Backspace)  # the editor's keys, not the canvas's
+    qtbot.keyClick(doc.view, Qt.Key.Key_Return)
+    assert doc.graph.node("fc1").name == "hidde"
+    assert doc.scene.item_for_node["fc1"].name == "hidde"
+    qtbot.waitUntil(lambda: editor.scene() is None)
+    doc.undo_stack.undo()
+    assert doc.graph.node("fc1").name == "fc1"
+
+
+def test_escape_cancels_an_in_place_rename_and_a_taken_name_is_refused(doc, qtbot):
+    messages = []
+    doc.statusMessage.connect(messages.append)
+    doc.view.setFocus()
+    _double_click_title(qtbot, doc, "fc1")
+    qtbot.keyClicks(doc.view, "zzz")
+    qtbot.keyClick(doc.view, Qt.Key.Key_Escape)
+    assert doc.graph.node("fc1").name == "fc1" and doc.undo_stack.count() == 0
+    _double_click_title(qtbot, doc, "fc1")
+    qtbot.keyClicks(doc.view, "fc2")
+    qtbot.keyClick(doc.view, Qt.Key.Key_Return)
+    assert doc.graph.node("fc1").name == "fc1" and doc.undo_stack.count() == 0
+    assert messages == ["Cannot rename 'fc1': another node is already called 'fc2'"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers import mlp_graph
 
 from runtime import load_graph
-from runtime.layout import apply_layout, layered_layout
+from runtime.layout import COLUMN_WIDTH, apply_layout, layered_layout
 from runtime.resources import example_paths
 
 
@@ -22,7 +22,7 @@ def test_every_edge_points_right_and_nodes_never_overlap():
 def test_sources_sit_next_to_their_first_consumer():
     g = mlp_graph()
     pos = layered_layout(g)
-    assert pos["label"][0] == pos["loss"][0] - 240.0
+    assert pos["label"][0] == pos["loss"][0] - COLUMN_WIDTH
 
 
 def test_cycles_do_not_break_layout():

@@ -1,0 +1,59 @@
+"""Icons come from resources/icons, drawn in the theme's colours and crisp at 2x."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor, QIcon
+
+from nodeeditor.icons import app_icon, icon_path, render, themed_icon
+from nodeeditor.style import DARK, LIGHT
+from runtime.resources import resource_root
+
+pytestmark = pytest.mark.gui
+
+ICONS = sorted(p.stem for p in (resource_root() / "icons").glob("*.svg"))
+
+
+def _ink(pixmap) -> set[str]:
+    image = pixmap.toImage()
+    return {QColor(image.pixel(x, y)).name() for x in range(image.width()) for y in range(image.height())
+            if QColor.fromRgba(image.pixel(x, y)).alpha() == 255}
+
+
+@pytest.mark.parametrize("name", [n for n in ICONS if n != "layerloom"])
+def test_every_icon_renders_in_the_theme_colour(qapp, name):
+    for theme in (DARK, LIGHT):
+        pixmap = themed_icon(name, theme).pixmap(QSize(24, 24), 2.0)
+        assert pixmap.devicePixelRatio() == 2.0 and pixmap.width() == 48
+        assert _ink(pixmap) == {theme.text}, name  # solid pixels: only the theme's text colour
+
+
+def test_disabled_icons_use_the_muted_colour(qapp):
+    pixmap = themed_icon("undo", DARK).pixmap(QSize(24, 24), QIcon.Mode.Disabled)
+    assert _ink(pixmap) == {DARK.muted}
+
+
+def test_app_icon_and_missing_icons(qapp):
+    assert not app_icon().isNull() and QSize(256, 256) in app_icon().availableSizes()
+    assert len(_ink(render(icon_path("layerloom").read_text(), 64))) > 4  # full colour
+    with pytest.raises(FileNotFoundError, match="no icon 'nope'"):
+        themed_icon("nope", DARK)
+
+
+def test_the_window_actions_have_icons_and_follow_the_theme(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QToolBar
+
+    from nodeeditor.main_window import EditorWindow
+
+    w = EditorWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    toolbar_actions = [a for a in w.findChild(QToolBar, "toolbar").actions() if not a.isSeparator()]
+    assert [a.text() for a in toolbar_actions] == ["&New", "&Open…", "&Save", "&Undo", "&Redo", "&Delete",
+                                                   "Zoom to &Fit", "Auto &Layout", "&Snap to Grid"]
+    save = toolbar_actions[2]
+    assert save.toolTip() == "Save (Ctrl+S)"
+    assert _ink(save.icon().pixmap(QSize(24, 24))) == {DARK.text}
+    w.set_theme("light")
+    assert _ink(save.icon().pixmap(QSize(24, 24))) == {LIGHT.text}

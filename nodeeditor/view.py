@@ -32,8 +32,19 @@ class CanvasView(QGraphicsView):
 
     def wheelEvent(self, event):  # noqa: N802 - Qt override
         factor = 1.0015 ** event.angleDelta().y()
-        target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom * factor))
-        self.scale(target / self.zoom, target / self.zoom)
+        self.zoom_at(self.zoom * factor, event.position().toPoint())
+
+    def zoom_at(self, zoom: float, anchor) -> None:
+        """Zoom to ``zoom`` (clamped) keeping the scene point under the viewport point ``anchor`` where
+        it is (the wheel event's own position: no reliance on a preceding mouse move)."""
+        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        before = self.mapToScene(anchor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.scale(zoom / self.zoom, zoom / self.zoom)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        drift = self.mapFromScene(before) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
 
     def zoom_to_fit(self) -> None:
         rect = self.scene().itemsBoundingRect()
@@ -75,7 +86,15 @@ class CanvasView(QGraphicsView):
             return
         super().mouseDoubleClickEvent(event)
 
+    def _typing(self) -> bool:
+        """True while an editor on the canvas (a node's name) has the keyboard: keys are its own."""
+        scene = self.scene()
+        return scene is not None and scene.focusItem() is not None
+
     def keyPressEvent(self, event):  # noqa: N802 - Qt override
+        if self._typing():
+            super().keyPressEvent(event)
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
@@ -87,7 +106,7 @@ class CanvasView(QGraphicsView):
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event):  # noqa: N802 - Qt override
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat() and self._space:
             self._space = False
             self.viewport().unsetCursor()
             return

@@ -250,3 +250,45 @@ def test_f2_renames_the_selected_node_and_delete_edits_the_name_not_the_graph(wi
     assert "fc2" in window.document.graph
     assert window.document.graph.node("fc2").name == "fc-hidden"
     assert window.inspector.editors["name"].text() == "fc-hidden"
+
+
+def test_save_as_then_open_round_trips_the_edited_graph(window, qtbot, tmp_path, monkeypatch):
+    """Edit through the canvas's own commands, Save As (Ctrl+Shift+S) and Open (Ctrl+O) through the
+    real shortcuts, with the file dialogs answered: the reopened file is the edited graph."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from runtime import dumps_graph, load_graph
+
+    window.open_example("digits_cnn")
+    doc = window.document
+    node_id = doc.add_node("Dropout", (100.0, 400.0))
+    doc.rename_node(node_id, "drop it")
+    doc.connect_ports("fc1", "out", node_id, "in")
+    edited = dumps_graph(doc.graph)
+    target = tmp_path / "mine"  # no suffix typed: the graph suffix is added
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    saved = tmp_path / "mine.llgraph.json"
+    assert saved.read_text() == edited
+    assert window.windowTitle() == "mine.llgraph.json[*] - LayerLoom" and not window.isWindowModified()
+    window.new_document()
+    assert len(window.document.graph) == 0
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(saved), ""))
+    qtbot.keyClick(window.view, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert dumps_graph(window.document.graph) == edited == dumps_graph(load_graph(saved))
+    assert window.document.path == saved and window.recent_menu.actions()[0].text() == str(saved.resolve())
+
+
+def test_select_all_delete_and_undo_with_the_keyboard(window, qtbot):
+    from runtime import dumps_graph
+
+    window.open_example("digits_residual")
+    before = dumps_graph(window.document.graph)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.view, Qt.Key.Key_Delete)
+    assert len(window.document.graph) == 0 and window.isWindowModified()
+    qtbot.waitUntil(lambda: window.totals.text().startswith("0 nodes"))
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert dumps_graph(window.document.graph) == before and not window.isWindowModified()

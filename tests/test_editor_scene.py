@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QGraphicsView
+from PySide6.QtWidgets import QApplication
 
 from nodeeditor.document import Document
 from nodeeditor.items import EdgeItem, NodeItem
+from nodeeditor.view import CanvasView
 from runtime import Edge, dumps_graph, load_graph
 from runtime.resources import example_path
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def doc(qtbot):
     document = Document(load_graph(example_path("digits_mlp")))
-    view = QGraphicsView(document.scene)
+    view = CanvasView(document.scene)
     view.resize(1600, 600)
     qtbot.addWidget(view)
     view.show()
@@ -200,11 +201,11 @@ def test_double_clicking_a_title_renames_the_node_in_place(doc, qtbot):
     doc.view.setFocus()
     editor = _double_click_title(qtbot, doc, "fc1")
     assert editor.edit.selectedText() == "fc1"
-    qtbot.keyClicks(doc.view, "hidden")
-    qtbot.keyClick(doc.view, Qt.Key.Key_Backspace)  # the editor's keys, not the canvas's
+    qtbot.keyClicks(doc.view, "hidden act")  # a space here is text, not the canvas's pan key
+    qtbot.keyClick(doc.view, Qt.Key.Key_Backspace)
     qtbot.keyClick(doc.view, Qt.Key.Key_Return)
-    assert doc.graph.node("fc1").name == "hidde"
-    assert doc.scene.item_for_node["fc1"].name == "hidde"
+    assert doc.graph.node("fc1").name == "hidden ac"
+    assert doc.scene.item_for_node["fc1"].name == "hidden ac"
     qtbot.waitUntil(lambda: editor.scene() is None)
     doc.undo_stack.undo()
     assert doc.graph.node("fc1").name == "fc1"
@@ -223,3 +224,57 @@ def test_escape_cancels_an_in_place_rename_and_a_taken_name_is_refused(doc, qtbo
     qtbot.keyClick(doc.view, Qt.Key.Key_Return)
     assert doc.graph.node("fc1").name == "fc1" and doc.undo_stack.count() == 0
     assert messages == ["Cannot rename 'fc1': another node is already called 'fc2'"]
+
+
+def _send_drag(view, start: QPoint, end: QPoint, button, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    viewport = view.viewport()
+    for kind, point, buttons in ((QEvent.Type.MouseButtonPress, start, button),
+                                 (QEvent.Type.MouseMove, (start + end) / 2, button),
+                                 (QEvent.Type.MouseMove, end, button),
+                                 (QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)):
+        event = QMouseEvent(kind, QPointF(point), QPointF(viewport.mapToGlobal(point)),
+                            Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else button, buttons, modifiers)
+        QApplication.sendEvent(viewport, event)
+
+
+def _selected(doc) -> set[str]:
+    return {i.node_id for i in doc.scene.selectedItems() if isinstance(i, NodeItem)}
+
+
+def test_rubber_band_and_ctrl_click_select_nodes(doc, qtbot):
+    fc1, relu1 = (doc.scene.item_for_node[n].sceneBoundingRect() for n in ("fc1", "relu1"))
+    start = doc.view.mapFromScene(fc1.topLeft() - QPointF(20, 30))
+    end = doc.view.mapFromScene(relu1.bottomRight() + QPointF(20, 30))
+    _send_drag(doc.view, start, end, Qt.MouseButton.LeftButton)
+    assert _selected(doc) == {"fc1", "relu1"}
+    fc3 = doc.view.mapFromScene(doc.scene.item_for_node["fc3"].mapToScene(60, 10))
+    qtbot.mouseClick(doc.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, fc3)
+    assert _selected(doc) == {"fc1", "relu1", "fc3"}
+    qtbot.mouseClick(doc.view.viewport(), Qt.MouseButton.LeftButton, pos=fc3)
+    assert _selected(doc) == {"fc3"}
+    assert doc.undo_stack.count() == 0  # selecting is not an edit
+
+
+def test_the_wheel_zooms_toward_the_cursor(doc):
+    from PySide6.QtGui import QWheelEvent
+
+    viewport = doc.view.viewport()
+    cursor = QPoint(300, 200)
+    under = doc.view.mapToScene(cursor)
+    for _ in range(3):
+        wheel = QWheelEvent(QPointF(cursor), QPointF(viewport.mapToGlobal(cursor)), QPoint(0, 0), QPoint(0, 120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(viewport, wheel)
+    assert doc.view.zoom == pytest.approx(1.0015 ** 360, rel=1e-6)
+    after = doc.view.mapToScene(cursor)
+    assert abs(after.x() - under.x()) < 2 and abs(after.y() - under.y()) < 2  # the point stayed put
+
+
+def test_the_middle_button_pans_and_moves_no_node(doc):
+    h, v = doc.view.horizontalScrollBar().value(), doc.view.verticalScrollBar().value()
+    positions = {n.id: n.position for n in doc.graph}
+    start = doc.view.mapFromScene(doc.scene.item_for_node["fc1"].mapToScene(60, 10))  # on a node
+    _send_drag(doc.view, start, start + QPoint(-120, -50), Qt.MouseButton.MiddleButton)
+    assert (doc.view.horizontalScrollBar().value(), doc.view.verticalScrollBar().value()) == (h + 120, v + 50)
+    assert {n.id: n.position for n in doc.graph} == positions and doc.undo_stack.count() == 0

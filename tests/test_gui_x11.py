@@ -1,0 +1,137 @@
+"""End to end on a real X server: the editor runs in its own process under Xvfb (xcb platform) and
+xdotool moves the real pointer and presses real keys. Offscreen, QTest cannot drive a real QDrag
+(palette to canvas); X can. Skipped, with the reason, when Xvfb or xdotool is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runtime import Edge, loads_graph
+
+pytestmark = [pytest.mark.gui, pytest.mark.x11]
+
+HERE = Path(__file__).parent
+MISSING = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+if MISSING:
+    pytestmark.append(pytest.mark.skip(
+        reason=f"{' and '.join(MISSING)} not installed: real drag-and-drop tests need "
+               "`apt-get install xvfb xdotool libxcb-icccm4 libxcb-keysyms1` (.ci/run tries it as root)"))
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A private X server; its display name."""
+    server = subprocess.Popen(["Xvfb", "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    number = server.stdout.readline().strip()
+    if not number:
+        server.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+class App:
+    """The editor process and the xdotool commands that drive it."""
+
+    def __init__(self, display: str, workdir: Path):
+        self.env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(workdir)}
+        self.workdir = workdir
+        self.process = subprocess.Popen([sys.executable, str(HERE / "xvfb_app.py"), str(workdir)], env=self.env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = workdir / "ready.json"
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"the editor did not start under Xvfb:\n{self.process.stdout.read()}")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        self.at = json.loads(ready.read_text())
+
+    def xdo(self, *args) -> None:
+        subprocess.run(["xdotool", *map(str, args)], env=self.env, check=True, timeout=30)
+        time.sleep(0.15)  # let the editor handle the events
+
+    def drag(self, start, end, steps: int = 8) -> None:
+        self.xdo("mousemove", *start, "mousedown", 1)
+        for k in range(1, steps + 1):
+            x = start[0] + (end[0] - start[0]) * k // steps
+            y = start[1] + (end[1] - start[1]) * k // steps
+            self.xdo("mousemove", x, y)
+        self.xdo("mouseup", 1)
+
+    def finish(self):
+        """Ask the editor for its graph and its undo count, and let it exit."""
+        (self.workdir / "quit").touch()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            pytest.fail("the editor did not quit")
+        output = self.process.stdout.read()
+        assert self.process.returncode == 0, output
+        graph = loads_graph((self.workdir / "graph.json").read_text())
+        return graph, json.loads((self.workdir / "undo.json").read_text())["count"]
+
+
+@pytest.fixture
+def app(display, tmp_path):
+    editor = App(display, tmp_path)
+    yield editor
+    if editor.process.poll() is None:
+        editor.process.kill()
+
+
+def test_dragging_a_palette_entry_onto_the_canvas_adds_that_node(app):
+    app.drag(app.at["palette"]["Dropout"], app.at["empty"])
+    graph, undo = app.finish()
+    added = [n for n in graph if n.type_id == "Dropout"]
+    assert len(added) == 1 and undo == 1
+    assert not graph.incoming(added[0].id) and not graph.outgoing(added[0].id)
+
+
+def test_dragging_a_palette_entry_onto_a_wire_inserts_it(app):
+    app.drag(app.at["palette"]["Dropout"], app.at["wire"]["fc1->relu1"])
+    graph, undo = app.finish()
+    node = next(n for n in graph if n.type_id == "Dropout")
+    assert Edge("fc1", "out", node.id, "in") in graph.edges
+    assert Edge(node.id, "out", "relu1", "in") in graph.edges
+    assert Edge("fc1", "out", "relu1", "in") not in graph.edges
+    assert undo == 1
+
+
+def test_dragging_from_a_port_onto_a_taken_input_replaces_its_wire(app):
+    app.drag(app.at["port"]["fc1.out.out"], app.at["port"]["fc3.in.in"])
+    graph, undo = app.finish()
+    assert Edge("fc1", "out", "fc3", "in") in graph.edges
+    assert Edge("relu2", "out", "fc3", "in") not in graph.edges
+    assert undo == 1
+
+
+def test_keyboard_quick_add_puts_the_typed_node_under_the_pointer(app):
+    app.xdo("mousemove", *app.at["empty"], "click", 1)
+    app.xdo("key", "Tab")
+    app.xdo("type", "gelu")
+    app.xdo("key", "Return")
+    graph, undo = app.finish()
+    assert [n.type_id for n in graph if n.type_id == "GELU"] == ["GELU"] and undo == 1
+
+
+def test_double_clicking_a_title_renames_the_node_with_real_keys(app):
+    app.xdo("mousemove", *app.at["title"]["relu1"], "click", "--repeat", 2, "--delay", 80, 1)
+    app.xdo("key", "ctrl+a")
+    app.xdo("type", "hidden act")
+    app.xdo("key", "Return")
+    graph, undo = app.finish()
+    assert graph.node("relu1").name == "hidden act" and undo == 1

@@ -37,7 +37,7 @@ def main() -> None:
             for path in example_paths():
                 stem = path.name[: -len(SUFFIX)]
                 window.open_example(stem)
-                window.view.zoom_to_fit()
+                window.view.show_graph()
                 app.processEvents()
                 target = out / f"{stem}-{theme}.png"
                 window.grab().save(str(target))

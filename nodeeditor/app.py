@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not window.restoreGeometry(window.settings.value("window/geometry") or b""):
         window.resize(1400, 820)
     window.show()
-    window.view.zoom_to_fit()
+    window.view.show_graph()
     if not args.screenshot:
         window.offer_recovery()
     if args.screenshot:

@@ -240,12 +240,31 @@ class _NameEdit(QLineEdit):
         super().keyPressEvent(event)
 
 
-def wire_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """A horizontal S-curve from an output (left) to an input (right)."""
+def wire_path(start: QPointF, end: QPointF, over: float | None = None) -> QPainterPath:
+    """A horizontal S-curve from an output (left) to an input (right). With ``over`` (a scene y), the
+    wire instead rises to that height, runs level, and comes down: how a skip connection passes over
+    the cards of its row instead of through them."""
     path = QPainterPath(start)
-    bend = max(40.0, abs(end.x() - start.x()) * 0.5)
-    path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+    if over is None:
+        bend = max(40.0, abs(end.x() - start.x()) * 0.5)
+        path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+        return path
+    path.cubicTo(start + QPointF(40, 0), QPointF(start.x() + 20, over), QPointF(start.x() + 70, over))
+    path.lineTo(end.x() - 70, over)
+    path.cubicTo(QPointF(end.x() - 20, over), end - QPointF(40, 0), end)
     return path
+
+
+SKIP_SPAN = 1.6 * NODE_WIDTH   # a wire this much longer than a card, within one row, goes over the row
+
+
+def skip_height(source: "PortItem", target: "PortItem") -> float | None:
+    """The height a long wire between two ports of about one row runs at (above both cards), or None
+    for a wire drawn as a plain curve."""
+    start, end = source.scene_anchor(), target.scene_anchor()
+    if end.x() - start.x() < SKIP_SPAN + NODE_WIDTH or abs(end.y() - start.y()) > ROW * 3:
+        return None
+    return min(source.node_item.y(), target.node_item.y()) - 16
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -278,7 +297,8 @@ class EdgeItem(QGraphicsPathItem):
         self.update_path()
 
     def update_path(self) -> None:
-        path = wire_path(self.source.scene_anchor(), self.target.scene_anchor())
+        path = wire_path(self.source.scene_anchor(), self.target.scene_anchor(),
+                         skip_height(self.source, self.target))
         self.setPath(path)
         middle = path.pointAtPercent(0.5)
         rect = self.label.boundingRect()

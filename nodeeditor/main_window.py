@@ -229,7 +229,7 @@ class EditorWindow(QMainWindow):
         document.scene.snap = self.snap_action.isChecked()
         self._show_analysis(document.bridge.analysis)
         self._update_title()
-        self.view.zoom_to_fit()
+        self.view.show_graph()
 
     def new_document(self) -> None:
         if self.maybe_save():

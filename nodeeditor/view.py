@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGraphicsView
 
 NODE_MIME = "application/x-layerloom-node-type"
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+READABLE_ZOOM = 0.6   # card titles stay legible down to about here
 
 
 class CanvasView(QGraphicsView):
@@ -53,6 +54,17 @@ class CanvasView(QGraphicsView):
         self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom > 1.0:
             self.scale(1.0 / self.zoom, 1.0 / self.zoom)
+
+    def show_graph(self) -> None:
+        """The view a freshly opened graph gets: all of it when it fits at a readable zoom, else its
+        start (the inputs, on the left) at that zoom; Zoom to Fit (Ctrl+0) still shows everything."""
+        self.zoom_to_fit()
+        rect = self.scene().itemsBoundingRect()
+        if rect.isEmpty() or self.zoom >= READABLE_ZOOM:
+            return
+        self.zoom_at(READABLE_ZOOM, self.viewport().rect().center())
+        half_width = self.viewport().width() / 2 / self.zoom
+        self.centerOn(rect.left() - 40 + half_width, rect.center().y())
 
     def mousePressEvent(self, event):  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):

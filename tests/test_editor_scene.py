@@ -278,3 +278,31 @@ def test_the_middle_button_pans_and_moves_no_node(doc):
     _send_drag(doc.view, start, start + QPoint(-120, -50), Qt.MouseButton.MiddleButton)
     assert (doc.view.horizontalScrollBar().value(), doc.view.verticalScrollBar().value()) == (h + 120, v + 50)
     assert {n.id: n.position for n in doc.graph} == positions and doc.undo_stack.count() == 0
+
+
+def test_a_skip_connection_runs_over_its_row_not_through_the_cards(qtbot):
+    document = Document(load_graph(example_path("digits_residual")))
+    skip = next(item for edge, item in document.scene.item_for_edge.items() if edge.dst_port == "in2")
+    top = skip.path().boundingRect().top()
+    passed = [document.scene.item_for_node[n].sceneBoundingRect() for n in ("block_conv1", "block_bn2")]
+    assert all(top < rect.top() for rect in passed)
+    assert not any(skip.shape().intersects(rect) for rect in passed)  # the stroke, not the area under it
+    document.close()
+
+
+def test_a_long_graph_opens_readable_at_its_inputs(qtbot):
+    from nodeeditor.view import READABLE_ZOOM
+
+    document = Document(load_graph(example_path("digits_cnn")))
+    view = CanvasView(document.scene)
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    view.show_graph()
+    assert view.zoom == pytest.approx(READABLE_ZOOM, rel=1e-3)
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(document.scene.item_for_node["image"].sceneBoundingRect())
+    view.zoom_to_fit()
+    assert view.zoom < READABLE_ZOOM
+    assert view.mapToScene(view.viewport().rect()).boundingRect().contains(document.scene.itemsBoundingRect())
+    document.close()

@@ -7,7 +7,7 @@ hold no fact of their own besides where the user is dragging them right now.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, \
     QGraphicsProxyWidget, QGraphicsSimpleTextItem, QLineEdit
 
@@ -16,6 +16,7 @@ from runtime.shapes import format_shape
 from .style import FOOTER, GRID, HEADER, NODE_WIDTH, PORT_RADIUS, ROW, Theme, category_color, port_color
 
 INPUT, OUTPUT = "in", "out"
+HIT_WIDTH = 8.0   # how far from a wire's centre line a click or a drop still hits it
 
 
 def shape_text(spec) -> str:
@@ -273,6 +274,7 @@ class EdgeItem(QGraphicsPathItem):
     def __init__(self, edge, source: PortItem, target: PortItem, theme: Theme):
         super().__init__()
         self.edge, self.source, self.target, self.theme = edge, source, target, theme
+        self._shape = QPainterPath()
         self.setZValue(0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.label = QGraphicsSimpleTextItem(self)
@@ -299,6 +301,9 @@ class EdgeItem(QGraphicsPathItem):
     def update_path(self) -> None:
         path = wire_path(self.source.scene_anchor(), self.target.scene_anchor(),
                          skip_height(self.source, self.target))
+        stroker = QPainterPathStroker()
+        stroker.setWidth(HIT_WIDTH)
+        self._shape = stroker.createStroke(path)
         self.setPath(path)
         middle = path.pointAtPercent(0.5)
         rect = self.label.boundingRect()
@@ -308,6 +313,11 @@ class EdgeItem(QGraphicsPathItem):
         label = self.label.sceneBoundingRect()
         self.label.setVisible(not label.intersects(self.source.node_item.sceneBoundingRect())
                               and not label.intersects(self.target.node_item.sceneBoundingRect()))
+
+    def shape(self) -> QPainterPath:  # noqa: N802 - Qt override
+        """What clicks and drops hit: a band along the curve. (QGraphicsPathItem's own shape adds the
+        path's fill, so the area under a curve would count as the wire.)"""
+        return self._shape
 
     def itemChange(self, change, value):  # noqa: N802 - Qt override
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:

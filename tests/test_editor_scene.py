@@ -287,6 +287,9 @@ def test_a_skip_connection_runs_over_its_row_not_through_the_cards(qtbot):
     passed = [document.scene.item_for_node[n].sceneBoundingRect() for n in ("block_conv1", "block_bn2")]
     assert all(top < rect.top() for rect in passed)
     assert not any(skip.shape().intersects(rect) for rect in passed)  # the stroke, not the area under it
+    under = QPointF(passed[0].right() + 30, passed[0].top() + 20)  # under the arc, between two cards
+    assert document.wire_at(under) is None
+    assert document.wire_at(QPointF(under.x(), top)) == skip.edge
     document.close()
 
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGraphicsView
 
 NODE_MIME = "application/x-layerloom-node-type"
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
-READABLE_ZOOM = 0.6   # card titles stay legible down to about here
+READABLE_ZOOM = 0.45   # card titles stay legible down to about here
 
 
 class CanvasView(QGraphicsView):

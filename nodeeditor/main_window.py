@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QPoint, QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QToolBar)
@@ -40,6 +40,7 @@ class _ProblemList(QListWidget):
 
 
 MAX_RECENT = 8
+_windows: set = set()   # windows opened with New Window, kept alive until they close
 
 
 class EditorWindow(QMainWindow):
@@ -136,6 +137,7 @@ class EditorWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         new = self._action(file_menu, "&New", self.new_document, QKeySequence.StandardKey.New, icon="new")
+        self._action(file_menu, "New &Window", self.new_window, QKeySequence("Ctrl+Shift+N"))
         open_ = self._action(file_menu, "&Open…", self.ask_open, QKeySequence.StandardKey.Open, icon="open")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         examples = file_menu.addMenu("&Examples")
@@ -234,6 +236,18 @@ class EditorWindow(QMainWindow):
     def new_document(self) -> None:
         if self.maybe_save():
             self.set_document(Document(Graph(name="untitled"), theme=self.theme))
+
+    def new_window(self) -> "EditorWindow":
+        """Another editor window in this process, with an empty graph: two documents side by side,
+        copy and paste between them."""
+        window = EditorWindow(self.settings)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        _windows.add(window)
+        window.destroyed.connect(lambda *_: _windows.discard(window))
+        window.resize(self.size())
+        window.move(self.pos() + QPoint(40, 40))
+        window.show()
+        return window
 
     def open_example(self, stem: str) -> bool:
         return self.open_path(example_path(stem), remember=False, as_template=True)

@@ -292,3 +292,30 @@ def test_select_all_delete_and_undo_with_the_keyboard(window, qtbot):
     qtbot.waitUntil(lambda: window.totals.text().startswith("0 nodes"))
     qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert dumps_graph(window.document.graph) == before and not window.isWindowModified()
+
+
+def test_copy_in_one_window_and_paste_in_another(window, qtbot):
+    from runtime import Edge
+
+    window.open_example("digits_mlp")
+    for node_id in ("fc1", "relu1"):
+        window.document.scene.item_for_node[node_id].setSelected(True)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    from nodeeditor.main_window import _windows
+
+    (second,) = _windows
+    qtbot.addWidget(second, before_close_func=_discard_changes)
+    assert len(second.document.graph) == 0 and second.settings is window.settings
+    second.activateWindow()
+    qtbot.waitUntil(second.isActiveWindow)  # shortcuts go to the active window
+    second.view.setFocus()
+    qtbot.keyClick(second.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    graph = second.document.graph
+    assert sorted(n.type_id for n in graph) == ["Linear", "ReLU"]
+    fc, relu = (next(n for n in graph if n.type_id == t) for t in ("Linear", "ReLU"))
+    assert graph.edges == [Edge(fc.id, "out", relu.id, "in")]
+    assert fc.params == window.document.graph.node("fc1").params
+    assert len(window.document.graph) == 9  # the source window is untouched

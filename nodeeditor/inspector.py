@@ -7,40 +7,14 @@ count, are shown read-only (they are inferred, as Keras and Neural Network Conso
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
 
-from runtime import GraphError, LayerLoomError
-from runtime.params import BoolParam, ChoiceParam, IntParam, Param
+from runtime import LayerLoomError
 
 from .commands import SetParamCommand
 from .items import shape_text
-
-
-def _text(value) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return "" if value is None else str(value)
-
-
-def parse_text(param: Param, text: str):
-    """What the user typed, as the JSON value the spec will check: numbers, lists, null."""
-    text = text.strip()
-    if text == "" and param.optional:
-        return None
-    if param.kind in ("ints", "shape") and ("," in text or param.kind == "shape"):
-        parts = [p.strip() for p in text.strip("[]()").split(",") if p.strip()]
-        try:
-            return [int(p) for p in parts]
-        except ValueError:
-            return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+from .param_editors import error_label, param_editor
 
 
 class Inspector(QWidget):
@@ -91,13 +65,10 @@ class Inspector(QWidget):
         self.editors["name"] = name
         self._form.addRow("name", name)
         for param in spec.params if spec else ():
-            editor = self._editor(param, node.params.get(param.name, param.default))
-            editor.setToolTip(f"{param.doc}\n({param.describe()})")
+            editor = param_editor(param, node.params.get(param.name, param.default),
+                                  lambda value, name=param.name: self.apply(name, value))
             self.editors[param.name] = editor
-            error = QLabel()
-            error.setStyleSheet("color: #e05555;")
-            error.setWordWrap(True)
-            error.hide()
+            error = error_label()
             self.errors[param.name] = error
             self._form.addRow(param.name, editor)
             self._form.addRow(error)
@@ -115,31 +86,6 @@ class Inspector(QWidget):
             note.setWordWrap(True)
             note.setStyleSheet("color: #e05555;" if problem.severity == "error" else "color: #d0a030;")
             self._form.addRow(note)
-
-    def _editor(self, param: Param, value) -> QWidget:
-        if isinstance(param, BoolParam):
-            box = QCheckBox()
-            box.setChecked(bool(value))
-            box.toggled.connect(lambda checked, p=param: self.apply(p.name, checked))
-            return box
-        if isinstance(param, ChoiceParam):
-            combo = QComboBox()
-            for choice in param.choices:
-                combo.addItem(str(choice), choice)
-            combo.setCurrentIndex(max(0, list(param.choices).index(value) if value in param.choices else 0))
-            combo.activated.connect(lambda index, p=param, c=combo: self.apply(p.name, c.itemData(index)))
-            return combo
-        if isinstance(param, IntParam) and isinstance(value, int):
-            spin = QSpinBox()
-            spin.setRange(param.minimum if param.minimum is not None else -2**31 + 1,
-                          min(param.maximum if param.maximum is not None else 2**31 - 1, 2**31 - 1))
-            spin.setValue(value)
-            spin.editingFinished.connect(lambda p=param, s=spin: self.apply(p.name, s.value()))
-            return spin
-        line = QLineEdit(_text(value))
-        line.setPlaceholderText(param.describe())
-        line.editingFinished.connect(lambda p=param, e=line: self.apply(p.name, parse_text(p, e.text())))
-        return line
 
     def apply(self, name: str, value) -> bool:
         """Set a parameter through the undo stack; a refused value shows its reason and changes nothing."""

@@ -28,7 +28,7 @@ from .errors import LayerLoomError
 from .graph import Graph
 from .shapes import INT
 from .training.config import TrainingConfig
-from .training.metrics import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS
+from .training.metrics import BINARY, CLASSIFICATION, LOSS_ONLY, TASK_OF_LOSS
 from .training.plan import SetupError, plan_training
 from .training.runs import CHECKPOINT_FORMAT, checkpoint_graph, load_checkpoint, load_weights
 
@@ -124,12 +124,10 @@ class Predictor:
             raise InferenceError("the model does not take one float input")
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in inputs[0].spec.features)
         self._module, self._pick = _prediction_source(graph, self.compiled, loss_name)
-        self.trained = weights is not None
+        self.trained = False
         if weights is not None:
-            own = state["weights"] if state is not None else \
-                weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
-            load_weights(self._module, own, source=str(weights) if isinstance(weights, (str, os.PathLike))
-                         else "weights")
+            self.set_weights(state if state is not None else weights,
+                             str(weights) if isinstance(weights, (str, os.PathLike)) else None)
         self._module.eval()
 
     # ------------------------------------------------------------------ construction
@@ -149,6 +147,19 @@ class Predictor:
             raise InferenceError("the session has not set up its model yet")
         return cls(session.plan.graph, session.trainer.criterion, config=session.config,
                    dataset=session.dataset, base_dir=session.base_dir)
+
+    def set_weights(self, weights: Any, source: str | None = None) -> None:
+        """Copy new weights in (a checkpoint path or dict, a state dict, or a module of the same graph):
+        cheap, so a dashboard can refresh one predictor at every epoch instead of planning anew.
+        ``source`` names them in the error raised when they do not fit."""
+        state = _checkpoint_of(weights)
+        own = state["weights"] if state is not None else \
+            weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
+        if source is None:
+            source = str(weights) if isinstance(weights, (str, os.PathLike)) else "weights"
+        with torch.no_grad():
+            load_weights(self._module, own, source=source)
+        self.trained = True
 
     # ------------------------------------------------------------------ facts
     @property
@@ -293,17 +304,19 @@ class Predictor:
         the split's order). Empty for models that are not single-label classifiers."""
         if not self.is_classifier or not self.has_samples:
             return []
-        data = self.samples(split)
-        scores = self.outputs(data.x)
-        if self.task == BINARY and scores.shape[1] > 1:
-            return []  # multi-label: no single predicted class
-        probs = _probabilities(self.task, scores)
-        predicted, confidence = probs.argmax(1), probs.max(1)
-        truth = self.true_classes(data.y)
-        wrong = np.flatnonzero(predicted != truth)
-        wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:limit]
-        return [Mistake(int(data.indices[i]), data.x[i], int(truth[i]), int(predicted[i]), float(confidence[i]))
-                for i in wrong]
+        mistakes: list[Mistake] = []
+        count = self.num_samples(split)
+        for start in range(0, count, CHUNK):  # chunks: a big image folder is decoded a part at a time
+            data = self.samples(split, np.arange(start, min(count, start + CHUNK)))
+            scores = self.outputs(data.x)
+            if self.task == BINARY and scores.shape[1] > 1:
+                return []  # multi-label: no single predicted class
+            probs = _probabilities(self.task, scores)
+            predicted, confidence, truth = probs.argmax(1), probs.max(1), self.true_classes(data.y)
+            mistakes += [Mistake(int(data.indices[i]), data.x[i].copy(), int(truth[i]), int(predicted[i]),
+                                 float(confidence[i])) for i in np.flatnonzero(predicted != truth)]
+        mistakes.sort(key=lambda m: -m.confidence)  # stable: ties keep the split's order
+        return mistakes[:limit]
 
 
 def _checkpoint_of(weights: Any) -> dict | None:

@@ -33,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     configure_environment(offscreen=bool(args.screenshot) and not has_display())
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import EditorWindow
@@ -51,8 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.view.show_graph()
     if not args.screenshot:
         window.offer_recovery()
+        QTimer.singleShot(1500, window.dashboard.probe_device)  # names the device; warms torch up
     if args.screenshot:
-        app.processEvents()
+        for _ in range(3):
+            app.processEvents()
         window.grab().save(args.screenshot)
         return 0
     return app.exec()

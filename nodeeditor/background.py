@@ -28,9 +28,16 @@ class BackgroundTask(QObject):
             result = self._fn()
         except Exception as exc:  # noqa: BLE001 - delivered to the GUI, which shows it
             exc.traceback_text = traceback.format_exc()
-            self.failed.emit(exc)
+            self._deliver(self.failed, exc)
             return
-        self.done.emit(result)
+        self._deliver(self.done, result)
+
+    @staticmethod
+    def _deliver(signal, value) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            pass  # the application quit while this ran: nobody is left to tell
 
 
 def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],

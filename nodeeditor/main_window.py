@@ -22,6 +22,7 @@ from runtime.resources import example_path, example_paths
 from .autosave import INTERVAL_MS, Autosaver
 from .clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
 from .commands import MoveNodesCommand
+from .dashboard import Dashboard
 from .document import Document
 from .icons import app_icon, themed_icon
 from .inspector import Inspector
@@ -71,6 +72,7 @@ class EditorWindow(QMainWindow):
         self.view.quickAddRequested.connect(lambda pos: self.open_quick_add(pos))
         self.problems.itemActivated.connect(self._show_problem)
         self.problems.itemClicked.connect(self._show_problem)
+        self.dashboard = Dashboard(self)
         self._build_menus()
         self.search_action = self.palette_widget.search.addAction(themed_icon("search", self.theme),
                                                                   QLineEdit.ActionPosition.LeadingPosition)
@@ -79,10 +81,9 @@ class EditorWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = self.settings.value("window/state")
-        if state is None or not self.restoreState(state):
-            docks = {d.objectName(): d for d in self.findChildren(QDockWidget)}
-            self.resizeDocks([docks["palette"], docks["inspector"]], [220, 300], Qt.Orientation.Horizontal)
-            self.resizeDocks([docks["problems"]], [120], Qt.Orientation.Vertical)
+        # no saved layout: the default one is made when the window first shows (tabifying docks in two
+        # areas of a hidden window leaves a stray tab bar on screen, Qt 6.11)
+        self._default_layout_pending = state is None or not self.restoreState(state)
         self.autosaver = Autosaver(self.settings.value("recovery_dir") or _default_recovery_dir())
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(INTERVAL_MS)
@@ -124,6 +125,16 @@ class EditorWindow(QMainWindow):
         self.set_document(document)
         self.autosave_now()
         return True
+
+    def showEvent(self, event):  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._default_layout_pending:
+            self._default_layout_pending = False
+            self.dashboard.arrange()
+            docks = {d.objectName(): d for d in self.findChildren(QDockWidget)}
+            self.resizeDocks([docks["palette"], docks["inspector"]], [220, 300], Qt.Orientation.Horizontal)
+            self.resizeDocks([docks["problems"]], [140], Qt.Orientation.Vertical)
+            QTimer.singleShot(0, self.view.show_graph)  # the canvas got its final size: frame the graph again
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -183,13 +194,14 @@ class EditorWindow(QMainWindow):
         view.addSeparator()
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
+        run_actions = self.dashboard.actions()
         self._refresh_recent()
         tools = QToolBar("Toolbar", self)
         tools.setObjectName("toolbar")
         tools.setMovable(False)
         tools.setIconSize(QSize(20, 20))
         for group in ((new, open_, save), (self.undo_action, self.redo_action, delete),
-                      (fit, layout, self.snap_action)):
+                      (fit, layout, self.snap_action), run_actions):
             tools.addActions(list(group))
             tools.addSeparator()
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tools)
@@ -218,6 +230,7 @@ class EditorWindow(QMainWindow):
         self.document = document
         self.view.setScene(document.scene)
         self.inspector.set_document(document)
+        self.dashboard.set_document(document)
         self.inspector.show_node(document, None)
         document.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 6000))
         document.bridge.analyzed.connect(self._show_analysis)
@@ -316,7 +329,7 @@ class EditorWindow(QMainWindow):
         return False
 
     def closeEvent(self, event):  # noqa: N802 - Qt override
-        if not self.maybe_save():
+        if not self.dashboard.confirm_close() or not self.maybe_save():
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -454,6 +467,7 @@ class EditorWindow(QMainWindow):
         self.settings.setValue("theme", name)
         apply_app_theme(QApplication.instance(), self.theme)
         self.document.scene.set_theme(self.theme)
+        self.dashboard.charts.set_theme(self.theme)
         for action, icon in self._icon_actions:
             action.setIcon(themed_icon(icon, self.theme))
 
@@ -488,7 +502,10 @@ class EditorWindow(QMainWindow):
         self.totals.setText(f"{count} nodes  |  {analysis.total_params:,} parameters")
 
     def _show_problem(self, item: QListWidgetItem) -> None:
-        node_id = item.data(NODE_ROLE)
+        self.select_node(item.data(NODE_ROLE))
+
+    def select_node(self, node_id: str | None) -> None:
+        """Select a node alone and centre the canvas on it (a clicked problem)."""
         node_item = self.document.scene.item_for_node.get(node_id) if node_id else None
         if node_item is None:
             return

@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QToolButton,
                                QVBoxLayout, QWidget)
@@ -266,6 +267,35 @@ class TrainingPanel(QWidget):
         if label is not None:
             label.setText(message)
             label.show()
+
+    def show_dataset(self, dataset, count: int = 8) -> None:
+        """The preview: the dataset's one-line summary, its classes, and its first training samples
+        (pictures for image data, values otherwise)."""
+        from .evaluation import crisp_pixmap, image_array, to_qimage
+
+        lines = [dataset.summary()]
+        if dataset.classes is not None:
+            shown = ", ".join(dataset.classes[:12]) + (" …" if len(dataset.classes) > 12 else "")
+            lines.append(f"classes: {shown}")
+        self.preview.setText("\n".join(lines))
+        pictures = []
+        for i in range(min(count, dataset.num_train)):
+            pixels = image_array(dataset.x_train[i]) if dataset.image else None
+            if pixels is None:
+                break
+            pictures.append(crisp_pixmap(to_qimage(pixels, dataset.value_range), 36))
+        if not pictures:
+            values = ", ".join(f"{v:.3g}" for v in list(dataset.x_train[0].reshape(-1))[:8])
+            self.preview_images.setText(f"first sample: [{values}{', …' if dataset.x_train[0].size > 8 else ''}]")
+            self.preview_images.setPixmap(QPixmap())
+            return
+        strip = QPixmap(len(pictures) * 40, 36)
+        strip.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(strip)
+        for k, picture in enumerate(pictures):
+            painter.drawPixmap(k * 40, 0, picture)
+        painter.end()
+        self.preview_images.setPixmap(strip)
 
     # ------------------------------------------------------------------ the run
     def set_device(self, text: str) -> None:

@@ -59,7 +59,8 @@ def choose_device(request: str = "auto", precision: str = "fp32") -> DeviceChoic
         device, name = torch.device("mps"), "Apple MPS"
     elif request == "cpu":
         device = torch.device("cpu")
-        name = f"CPU ({platform.machine() or 'unknown'}, {torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        name = f"CPU ({platform.machine() or 'unknown'}, {threads} thread{'s' if threads != 1 else ''})"
     else:
         raise DeviceError(f"unknown device {request!r}; use auto, cpu, cuda or mps")
     note = ""

@@ -1,0 +1,121 @@
+"""The training dashboard end to end, driven like a user: open the digits MLP, press Train, watch the
+charts and the confusion matrix fill, stop a run, close the window during a run."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from runtime.training.events import Finished, Stopped
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from nodeeditor.main_window import EditorWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("recovery_dir", str(tmp_path / "recovery"))
+    settings.setValue("runs_dir", str(tmp_path / "runs"))
+    w = EditorWindow(settings)
+    qtbot.addWidget(w, before_close_func=_before_close)
+    w.resize(1300, 850)
+    w.show()
+    w.open_example("digits_mlp")
+    return w
+
+
+def _before_close(window) -> None:
+    window.dashboard.stop_and_wait()
+    if window.document is not None:
+        window.document.undo_stack.setClean()
+
+
+def _set_epochs(window, qtbot, epochs: int) -> None:
+    spin = window.dashboard.panel.editors["epochs"]
+    spin.selectAll()
+    qtbot.keyClicks(spin, str(epochs))
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert window.document.graph.training["epochs"] == epochs
+
+
+def test_train_two_epochs_from_the_train_button(window, qtbot, tmp_path):
+    dashboard = window.dashboard
+    _set_epochs(window, qtbot, 2)
+    with qtbot.waitSignal(dashboard.runEnded, timeout=120_000) as ended:
+        qtbot.mouseClick(dashboard.panel.start_button, Qt.MouseButton.LeftButton)
+        assert not dashboard.panel.start_button.isEnabled() and dashboard.panel.stop_button.isEnabled()
+    result = ended.args[0]
+    assert isinstance(result, Finished) and result.epochs == 2
+    history = dashboard.charts.history()
+    started = dashboard.bridge.run_started
+    assert len(history.losses) == 2 * started.steps_per_epoch       # every step's loss is charted
+    assert list(history.epochs) == [1, 2]
+    matrix = np.asarray(dashboard.evaluation.matrix.matrix)
+    assert matrix.shape == (10, 10) and matrix.sum() == started.num_val  # the validation set, counted
+    assert dashboard.panel.start_button.isEnabled() and "Finished" in dashboard.panel.status.text()
+    assert (tmp_path / "runs").is_dir() and result.run_dir.startswith(str(tmp_path / "runs"))
+    qtbot.waitUntil(lambda: dashboard.predictor is not None, timeout=60_000)
+    assert dashboard.tryit.predictor is dashboard.predictor
+    assert dashboard.evaluation.gallery.count() > 0
+
+
+def test_editing_during_a_run_does_not_touch_it_and_stop_returns_quickly(window, qtbot):
+    dashboard = window.dashboard
+    _set_epochs(window, qtbot, 500)
+    with qtbot.waitSignal(dashboard.runStarted):
+        qtbot.mouseClick(dashboard.panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
+    window.document.graph.set_param("fc1", "out_features", 32)   # the run trains a snapshot
+    assert dashboard.session.graph.node("fc1").params["out_features"] == 128
+    start = time.perf_counter()
+    with qtbot.waitSignal(dashboard.runEnded, timeout=5_000) as ended:
+        qtbot.mouseClick(dashboard.panel.stop_button, Qt.MouseButton.LeftButton)
+    assert time.perf_counter() - start < 2.0
+    assert isinstance(ended.args[0], Stopped)
+
+
+def test_closing_during_a_run_asks_then_stops_the_worker(window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    dashboard = window.dashboard
+    _set_epochs(window, qtbot, 500)
+    dashboard.start()
+    qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    assert window.close() is False and dashboard.running       # "No": the run goes on
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    window.document.undo_stack.setClean()
+    start = time.perf_counter()
+    assert window.close() is True
+    assert time.perf_counter() - start < 2.0
+    assert dashboard.session.join(0) and isinstance(dashboard.bridge.result, Stopped)
+    assert "training run is in progress" in asked[0]
+
+
+def test_a_graph_with_problems_is_not_trained_and_the_problem_points_at_its_node(window, qtbot):
+    dashboard = window.dashboard
+    window.document.graph.set_param("fc2", "out_features", 0, check=False)
+    assert dashboard.start() is False and dashboard.session is None
+    problems = dashboard.panel.problems
+    assert problems.isVisible() and 'Linear "fc2"' in problems.item(0).text()
+    rect = problems.visualItemRect(problems.item(0))
+    qtbot.mouseClick(problems.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert [i.node_id for i in window.document.scene.selectedItems()] == ["fc2"]
+
+
+def test_a_dataset_mismatch_fails_setup_with_the_node_named(window, qtbot):
+    dashboard = window.dashboard
+    combo = dashboard.panel.editors["dataset.name"]
+    combo.activated.emit(combo.findData("iris"))    # 4 features into an Input of [64]
+    with qtbot.waitSignal(dashboard.runEnded, timeout=60_000) as ended:
+        dashboard.start()
+    failed = ended.args[0]
+    assert failed.kind == "setup"
+    assert any(p.node_id == "image" for p in failed.problems)
+    assert dashboard.panel.problems.isVisible() and dashboard.panel.start_button.isEnabled()

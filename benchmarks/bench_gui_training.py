@@ -56,6 +56,10 @@ def gui_round(window, epochs: int) -> tuple[float, list[float]]:
     loop.exec()   # the real event loop, as in the app: idle while waiting
     probe.stop()
     dashboard.runEnded.disconnect(loop.quit)
+    if dashboard.predictor is None:  # let the after-run work (the Try it model) finish before the next round
+        dashboard.resultsReady.connect(loop.quit)
+        loop.exec()
+        dashboard.resultsReady.disconnect(loop.quit)
     started = dashboard.bridge.run_started
     return throughput(ends, started.num_train), stalls
 

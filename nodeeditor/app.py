@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ def configure_environment(offscreen: bool = False) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # training runs in a child process; a bundled app must allow it
     parser = argparse.ArgumentParser(prog="layerloom", description="LayerLoom: design, train and export networks.")
     parser.add_argument("file", nargs="?", help="a graph file to open (default: the digits MLP example)")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")

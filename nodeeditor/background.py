@@ -20,8 +20,12 @@ class BackgroundTask(QObject):
         super().__init__()
         self._fn = fn
         self.thread = threading.Thread(target=self._run, name=f"layerloom-{name}", daemon=True)
-        self.done.connect(lambda _: _running.discard(self))
-        self.failed.connect(lambda _: _running.discard(self))
+
+    def _release(self, _=None) -> None:
+        # on the GUI thread: wait for the worker to let go of this object first, so the last reference
+        # (and the QObject's deletion) goes away here and never on the worker thread
+        self.thread.join()
+        _running.discard(self)
 
     def _run(self) -> None:
         try:
@@ -48,6 +52,9 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
     task.done.connect(on_done)
     if on_error is not None:
         task.failed.connect(on_error)
+    # connected last, so it runs after the caller's slots: releasing may delete the task
+    task.done.connect(task._release)
+    task.failed.connect(task._release)
     _running.add(task)
     task.thread.start()
     return task

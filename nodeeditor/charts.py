@@ -445,9 +445,12 @@ class TrainingCharts(QWidget):
             self._last_step = step.step
         self._last_step_epoch = step.epoch
         if not self._lr_steps.size or step.step > self._lr_steps.view()[-1]:
+            changed = not self._lrs.size or self._lrs.view()[-1] != step.lr
             self._lr_steps.extend((step.step,))
             self._lrs.extend((step.lr,))
-        self._dirty.update(("loss", "lr"))
+            if changed:  # a constant rate repaints its chart once an epoch (add_epoch), not every tick
+                self._dirty.add("lr")
+        self._dirty.add("loss")
 
     def _append_losses(self, steps: np.ndarray, values: np.ndarray, epoch: int | None) -> None:
         values = np.where(np.isfinite(values), values, np.nan)

@@ -10,7 +10,6 @@ misclassified gallery and the Try it panel.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
@@ -23,16 +22,13 @@ from .background import run_in_background
 from .charts import TrainingCharts
 from .evaluation import EvaluationPanel
 from .run_bridge import RunBridge
+from .runs_panel import RunsPanel
 from .training_panel import TrainingPanel, format_duration
 from .tryit import TryItPanel
 
-# The GUI thread shares the GIL with the training thread: every millisecond it spends in Python
-# (painting charts, progress) is a millisecond the training loop cannot run its Python. So the
-# dashboard only buffers what arrives and paints at a modest, fixed rate (measured in
-# benchmarks/bench_gui_training.py).
-REDRAW_MS = 250          # the fastest the charts redraw
-MAX_REDRAW_MS = 2000     # the slowest, when painting is expensive
-PAINT_SHARE = 0.05       # the share of the GUI thread's time painting may take during a run
+# Events are buffered as they arrive and painted at a fixed, modest rate: a pyqtgraph chart takes
+# 15-25 ms to paint here, so the event loop never waits long (benchmarks/bench_gui_training.py).
+REDRAW_MS = 250
 BRIDGE_MS = 100
 STOP_TIMEOUT_S = 2.0
 GALLERY_SIZE = 24
@@ -61,6 +57,7 @@ def runs_root(document, fallback: str | None = None) -> Path:
 class Dashboard(QObject):
     runStarted = Signal()
     runEnded = Signal(object)        # the terminal event
+    resultsReady = Signal(object)    # the Predictor of the finished run (None: it could not be built)
 
     def __init__(self, window):
         super().__init__(window)
@@ -69,6 +66,8 @@ class Dashboard(QObject):
         self.charts = TrainingCharts(window.theme)
         self.evaluation = EvaluationPanel()
         self.tryit = TryItPanel()
+        self.runs_panel = RunsPanel()
+        self.checkpoint: Path | None = None   # weights loaded into the current graph from the Runs list
         self.bridge: RunBridge | None = None
         self.session = None
         self.predictor = None
@@ -83,7 +82,12 @@ class Dashboard(QObject):
             "evaluation": window._dock("Evaluation", "evaluation", _scrolled(self.evaluation),
                                        Qt.DockWidgetArea.BottomDockWidgetArea),
             "tryit": window._dock("Try it", "tryit", _scrolled(self.tryit), Qt.DockWidgetArea.BottomDockWidgetArea),
+            "runs": window._dock("Runs", "runs", self.runs_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
+        self.runs_panel.overlaysChanged.connect(self._overlay)
+        self.runs_panel.openGraphRequested.connect(
+            lambda path: window.open_path(path, remember=False, as_template=True))  # a copy: the run keeps its record
+        self.runs_panel.loadCheckpointRequested.connect(self.load_checkpoint)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_MS)
         self.redraw_timer.timeout.connect(self._redraw)
@@ -99,7 +103,7 @@ class Dashboard(QObject):
         window = self.window
         inspector = window.findChild(QDockWidget, "inspector")
         problems = window.findChild(QDockWidget, "problems")
-        for name in ("charts", "evaluation", "tryit"):
+        for name in ("charts", "evaluation", "tryit", "runs"):
             window.tabifyDockWidget(problems, self.docks[name])
         window.tabifyDockWidget(inspector, self.docks["training"])
         problems.raise_()
@@ -121,12 +125,16 @@ class Dashboard(QObject):
         self.pause_action = window._action(menu, "&Pause / Resume", self.toggle_pause, QKeySequence("F6"),
                                            icon="pause")
         self.stop_action = window._action(menu, "&Stop", self.stop, QKeySequence("Shift+F5"), icon="stop")
+        menu.addSeparator()
+        self.export_action = window._action(menu, "&Export…", self.export, QKeySequence("Ctrl+E"), icon="export")
         self._sync_actions()
-        return [self.train_action, self.pause_action, self.stop_action]
+        return [self.train_action, self.pause_action, self.stop_action, self.export_action]
 
     # ------------------------------------------------------------------ documents
     def set_document(self, document) -> None:
         self.panel.set_document(document)
+        self.checkpoint = None
+        self.runs_panel.set_root(runs_root(document, self.window.settings.value("runs_dir")))
 
     def probe_device(self) -> None:
         """Name the device a run would use (imports torch, so off the GUI thread)."""
@@ -153,13 +161,15 @@ class Dashboard(QObject):
             self.panel.show_message("Fix the problems above to train: click one to see its node.", error=True)
             self.window.statusBar().showMessage("Cannot train: the graph has problems", 6000)
             return False
-        from runtime.training import TrainingSession
+        from runtime.training.process import ProcessSession
 
         self.panel.show_problems([])
         self.panel.show_message("Preparing: loading the dataset and compiling the graph…")
         base_dir = document.path.parent if document.path else None
         root = runs_root(document, self.window.settings.value("runs_dir"))
-        self.session = TrainingSession(document.graph, run_root=root, base_dir=base_dir)
+        # a child process, not a thread: the window's painting never competes with the training loop
+        # for the interpreter lock (runtime/training/process.py has the measurements)
+        self.session = ProcessSession(document.graph, run_root=root, base_dir=base_dir)
         self.bridge = RunBridge(self.session, interval_ms=BRIDGE_MS, parent=self)
         self.bridge.started.connect(self._started)
         self.bridge.steps.connect(self._steps)
@@ -216,6 +226,8 @@ class Dashboard(QObject):
     # ------------------------------------------------------------------ events (GUI thread)
     def _started(self, started) -> None:
         self._classes = started.classes
+        if started.run_dir:
+            self.runs_panel.add_live(started.run_dir)
         self.charts.reset(started)
         self.panel.set_device(started.device_name + (f", {started.precision}" if started.precision != "fp32" else ""))
         self._set_state("running")
@@ -239,17 +251,11 @@ class Dashboard(QObject):
         if not self._dirty or self.bridge is None:
             return
         self._dirty = False
-        begin = time.perf_counter()
-        if self.charts.redraw() and self.charts.isVisible():
-            self.charts.repaint()   # paint now, inside the measurement
+        self.charts.redraw()   # new data into the curves; Qt paints the plots that changed
         last, started = self.bridge.last_step, self.bridge.run_started
         if last is not None:
             self.panel.show_progress(last, started)
             self.status.setText(f"● Training: epoch {last.epoch}/{started.epochs if started else '?'}")
-        spent_ms = (time.perf_counter() - begin) * 1000
-        # keep painting under PAINT_SHARE of the time: a slow paint (big window, slow machine) makes
-        # the next one wait longer
-        self.redraw_timer.setInterval(int(min(MAX_REDRAW_MS, max(REDRAW_MS, spent_ms / PAINT_SHARE))))
 
     def _finished(self, result) -> None:
         self.redraw_timer.stop()
@@ -258,6 +264,8 @@ class Dashboard(QObject):
         self.charts.redraw(force=True)
         self._set_state("idle")
         self.runs.append(result)
+        self.runs_panel.end_live(result)
+        self.checkpoint = None   # the new run's weights take over
         self.status.setText("")
         if isinstance(result, Finished):
             best = result.best or {}
@@ -278,13 +286,14 @@ class Dashboard(QObject):
 
     def _build_predictor(self) -> None:
         session = self.session
-        if session is None or session.trainer is None:
+        if session is None or not session.run_dir:
             return
+        run_dir, base_dir = session.run_dir, session.base_dir
 
         def build():
             from runtime.inference import Predictor
 
-            predictor = Predictor.from_session(session)
+            predictor = Predictor.from_checkpoint(run_dir, base_dir=base_dir)
             mistakes = predictor.misclassified() if predictor.has_samples else []
             return predictor, mistakes
 
@@ -297,9 +306,13 @@ class Dashboard(QObject):
             if predictor.is_classifier:
                 self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
                                                   predictor.image_shape, total=len(mistakes))
+            self.resultsReady.emit(predictor)
 
-        run_in_background(build, ready, lambda exc: self.window.statusBar().showMessage(
-            f"Cannot try the model: {exc}", 8000), name="predictor")
+        def failed(exc) -> None:
+            self.window.statusBar().showMessage(f"Cannot try the model: {exc}", 8000)
+            self.resultsReady.emit(None)
+
+        run_in_background(build, ready, failed, name="predictor")
 
     def _set_state(self, state: str) -> None:
         self.panel.set_run_state(state)
@@ -328,3 +341,76 @@ class Dashboard(QObject):
             self.panel.show_dataset(dataset)
 
         run_in_background(load, shown, lambda exc: self.panel.preview.setText(f"✖ {exc}"), name="dataset-preview")
+
+    # ------------------------------------------------------------------ runs, checkpoints, export
+    def _overlay(self, runs) -> None:
+        live = self.bridge.run_started.run_dir if self.bridge and self.bridge.run_started else None
+        self.charts.set_overlays([r for r in runs if not live or Path(live).name != r.name])
+
+    def load_checkpoint(self, path) -> None:
+        """Use a checkpoint's weights with the current graph (Try it, the gallery, Export). Refused,
+        with the reason, when they do not fit the graph."""
+        document = self.window.document
+        graph, base_dir = document.graph.copy(), document.path.parent if document.path else None
+
+        def build():
+            from runtime.inference import Predictor
+
+            predictor = Predictor.from_checkpoint(path, graph=graph, base_dir=base_dir)
+            return predictor, predictor.misclassified() if predictor.has_samples else []
+
+        def loaded(result) -> None:
+            predictor, mistakes = result
+            self.checkpoint = Path(path)
+            self.predictor = predictor
+            self.tryit.set_predictor(predictor)
+            if predictor.is_classifier:
+                self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
+                                                  predictor.image_shape, total=len(mistakes))
+            self.window.statusBar().showMessage(f"Loaded {path} into the current graph", 6000)
+            self.docks["tryit"].raise_()
+
+        def refused(exc) -> None:
+            QMessageBox.warning(self.window, "Cannot load checkpoint", f"{path}:\n{exc}")
+
+        run_in_background(build, loaded, refused, name="load-checkpoint")
+
+    def export_source(self):
+        """What Export exports: the graph and the weights that belong to it. The last run's graph and
+        weights while the document still describes the same network (moving nodes does not count);
+        a checkpoint loaded from the Runs list; else the document's graph, untrained."""
+        document = self.window.document
+        if self.checkpoint is not None:
+            return document.graph, self.checkpoint
+        session = self.session
+        if session is not None and session.run_dir and not self.running and _same_network(session.graph, document.graph):
+            folder = Path(session.run_dir) / "checkpoints"
+            best = folder / "best.pt"   # the weights Try it shows: the best epoch's
+            return session.graph, best if best.is_file() else folder / "last.pt"
+        return document.graph, None
+
+    def export(self) -> None:
+        from .export_dialog import ExportDialog
+
+        document = self.window.document
+        graph, checkpoint = self.export_source()
+        base_dir = document.path.parent if document.path else None
+        default = base_dir or Path(QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()) / "LayerLoom"
+        dialog = ExportDialog(graph, checkpoint, base_dir, default / "export", parent=self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.export_dialog = dialog
+        dialog.show()
+
+
+def _same_network(a, b) -> bool:
+    """Two graphs with the same nodes, parameters and wires (positions aside)."""
+    from runtime.graphfile import graph_to_dict
+
+    def network(graph) -> dict:
+        data = graph_to_dict(graph)
+        for node in data.get("nodes", []):
+            node.pop("ui", None)
+        return data
+
+    return network(a) == network(b)

@@ -58,6 +58,8 @@ class RunBridge(QObject):
         left (the terminal event included). True when the thread has ended."""
         self.session.stop()
         ended = self.session.join(timeout)
+        if not ended and hasattr(self.session, "kill"):
+            self.session.kill()  # a child process that did not stop in time
         self.drain()
         return ended
 

@@ -62,6 +62,30 @@ def test_train_two_epochs_from_the_train_button(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: dashboard.predictor is not None, timeout=60_000)
     assert dashboard.tryit.predictor is dashboard.predictor
     assert dashboard.evaluation.gallery.count() > 0
+    assert [run.status for run in dashboard.runs_panel.runs()] == ["completed"]
+
+    # Export ONNX from the dialog (Ctrl+E), then check the file in onnxruntime against the trained model
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    dialog = dashboard.export_dialog
+    assert dialog.isVisible() and dialog.checkpoint is not None
+    dialog.path_edit.setText(str(tmp_path / "export"))
+    for check in (dialog.python_check, dialog.ddp_check, dialog.checkpoint_check):
+        check.setChecked(False)
+    with qtbot.waitSignal(dialog.finished, timeout=120_000) as exported:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    report = exported.args[0]
+    assert report.ok and report.trained and report.outcome("onnx").status == "passed"
+    import onnxruntime
+
+    onnx_file = report.outcome("onnx").paths[0]
+    samples = dashboard.predictor.samples(indices=range(16))
+    inputs = dashboard.predictor.preprocess(samples.x)
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: inputs.astype(np.float32)})[0]
+    want = dashboard.predictor.outputs(samples.x)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    dialog.close()
 
 
 def test_editing_during_a_run_does_not_touch_it_and_stop_returns_quickly(window, qtbot):

@@ -52,7 +52,7 @@ def test_the_window_actions_have_icons_and_follow_the_theme(qtbot, tmp_path):
     toolbar_actions = [a for a in w.findChild(QToolBar, "toolbar").actions() if not a.isSeparator()]
     assert [a.text() for a in toolbar_actions] == ["&New", "&Open…", "&Save", "&Undo", "&Redo", "&Delete",
                                                    "Zoom to &Fit", "Auto &Layout", "&Snap to Grid",
-                                                   "&Train", "&Pause / Resume", "&Stop"]
+                                                   "&Train", "&Pause / Resume", "&Stop", "&Export…"]
     save = toolbar_actions[2]
     assert save.toolTip() == "Save (Ctrl+S)"
     assert _ink(save.icon().pixmap(QSize(24, 24))) == {DARK.text}

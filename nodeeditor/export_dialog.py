@@ -1,0 +1,624 @@
+"""The Export dialog: ONNX (optionally int8), PyTorch source, a ``torchrun`` folder and a copy of the
+checkpoint, each proved by the runtime's own verification and reported in the dialog.
+
+The work runs off the GUI thread (``run_in_background``) through the same runtime calls and
+defaults as ``layerloom-cli export``; the dialog only gathers the choices into an ``ExportRequest``
+and shows the ``ExportResult``. A verification that fails is shown as FAILED, an export that cannot
+be made shows the runtime's message (which names the node at fault); neither closes the dialog.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPalette
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTextBrowser,
+                               QVBoxLayout, QWidget)
+
+from runtime.errors import LayerLoomError
+from runtime.export.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE, MIN_OPSET
+from runtime.graph import Graph
+
+from .background import run_in_background
+from .icons import themed_icon
+from .style import DARK, LIGHT
+
+MAX_OPSET = 23   # the newest opset runtime.export.onnx_export accepts (its range check)
+QUANTIZATION = (("None", None),
+                ("Dynamic int8", "dynamic"),
+                ("Static int8 (calibrated on the dataset)", "static"))
+
+PASSED, FAILED, WRITTEN, SKIPPED = "passed", "failed", "written", "skipped"
+BADGES = {PASSED: ("PASSED", "#2e7d32"), FAILED: ("FAILED", "#c62828"),
+          WRITTEN: ("WRITTEN", "#3d6fb4"), SKIPPED: ("SKIPPED", "#6b7079")}
+
+
+# ---------------------------------------------------------------------- the work (no widgets)
+def file_stem(name: str) -> str:
+    """``"Digits MLP"`` -> ``digits_mlp``: a file name that is also an importable module name."""
+    stem = re.sub(r"\W+", "_", name.strip().lower()).strip("_")[:40] or "model"
+    return "model_" + stem if stem[0].isdigit() else stem
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """The file a checkpoint path stands for (a run folder means its last checkpoint), as the
+    runtime's ``load_checkpoint`` reads it."""
+    path = Path(path)
+    if path.is_dir():
+        return path / "checkpoints" / "last.pt" if (path / "checkpoints").is_dir() else path / "last.pt"
+    return path
+
+
+@dataclass
+class ExportRequest:
+    graph: Graph                        # a private copy: the editor may change its own meanwhile
+    checkpoint: Path | None
+    base_dir: Path | None
+    folder: Path
+    stem: str
+    onnx: bool = True
+    opset: int = DEFAULT_OPSET
+    quantize: str | None = None         # None, "dynamic" or "static"
+    python: bool = False
+    ddp: bool = False
+    copy_checkpoint: bool = False
+    tolerance: float = DEFAULT_TOLERANCE
+
+    def targets(self) -> dict[str, Path]:
+        """What each chosen export writes (the PyTorch source's weights go beside it as ``<stem>.pt``)."""
+        out: dict[str, Path] = {}
+        if self.onnx:
+            out["onnx"] = self.folder / f"{self.stem}.onnx"
+            if self.quantize:
+                out["int8"] = self.folder / f"{self.stem}.int8.onnx"   # as the CLI names it
+        if self.python:
+            out["python"] = self.folder / f"{self.stem}.py"
+            out["weights"] = self.folder / f"{self.stem}.pt"
+        if self.ddp:
+            out["ddp"] = self.folder / "torchrun"
+        if self.copy_checkpoint and self.checkpoint is not None:
+            out["checkpoint"] = self.folder / f"{self.stem}.checkpoint.pt"
+        return out
+
+
+@dataclass
+class ExportOutcome:
+    kind: str                           # "onnx", "int8", "python", "ddp", "checkpoint"
+    title: str
+    status: str                         # PASSED, FAILED, WRITTEN or SKIPPED
+    paths: list[Path] = field(default_factory=list)
+    report: Any = None                  # VerifyReport, QuantizeReport, or the source's max difference
+    message: str = ""                   # the error, or why it failed
+    lines: list[str] = field(default_factory=list)   # the facts worth showing
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (PASSED, WRITTEN)
+
+
+@dataclass
+class ExportResult:
+    request: ExportRequest
+    outcomes: list[ExportOutcome] = field(default_factory=list)
+    trained: bool = False
+    weights: str = ""                   # where the weights came from, in words
+    error: str = ""                     # the export could not start (graph or checkpoint at fault)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and bool(self.outcomes) and all(o.ok for o in self.outcomes)
+
+    def outcome(self, kind: str) -> ExportOutcome | None:
+        return next((o for o in self.outcomes if o.kind == kind), None)
+
+    def describe(self) -> str:
+        lines = [f"{self.weights}" if self.weights else "", f"error: {self.error}" if self.error else ""]
+        for o in self.outcomes:
+            lines.append(f"{o.title}: {o.status.upper()}" + (f": {o.message}" if o.message else ""))
+            lines += [f"  {line}" for line in o.lines]
+        return "\n".join(line for line in lines if line)
+
+
+def run_export(request: ExportRequest, stage: Callable[[str], None] = lambda text: None) -> ExportResult:
+    """Every chosen export, each verified as ``layerloom-cli export`` verifies it. Never raises for a
+    user's mistake: the result says what failed. ``stage(text)`` names each step as it starts."""
+    from runtime.export.source import load_exportable
+
+    started = time.perf_counter()
+    result = ExportResult(request)
+    stage("Building the model…")
+    try:
+        exportable = load_exportable(request.graph, request.checkpoint)
+    except LayerLoomError as exc:
+        result.error = str(exc)
+        return result
+    result.trained = exportable.trained
+    if exportable.trained:
+        epoch = exportable.run.get("epoch")
+        result.weights = f"Trained weights from {exportable.run['checkpoint']}" + (f" (epoch {epoch})" if epoch else "")
+    else:
+        result.weights = "Untrained weights: the graph's random initialisation"
+    targets = request.targets()
+    if request.onnx:
+        result.outcomes += _onnx(request, exportable, targets, stage)
+    steps = (("python", "PyTorch source", _python), ("ddp", "torchrun training folder", _ddp),
+             ("checkpoint", "Checkpoint copy", _copy_checkpoint))
+    for kind, title, step in steps:
+        if kind in targets:
+            result.outcomes.append(_guarded(kind, title, lambda step=step: step(request, exportable, targets, stage)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _guarded(kind: str, title: str, step: Callable[[], ExportOutcome]) -> ExportOutcome:
+    """A step's outcome; its error (a user's mistake, or a bug worth reporting) as a failed outcome."""
+    try:
+        return step()
+    except LayerLoomError as exc:
+        return ExportOutcome(kind, title, FAILED, message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - shown in the dialog rather than lost in a thread
+        return ExportOutcome(kind, title, FAILED, message=f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _onnx(request: ExportRequest, exportable, targets: dict[str, Path], stage) -> list[ExportOutcome]:
+    from runtime.export.onnx_export import export_onnx
+    from runtime.export.source import dataset_samples
+    from runtime.export.verify import verify_onnx
+
+    path = targets["onnx"]
+
+    def export() -> ExportOutcome:
+        stage(f"Exporting ONNX (opset {request.opset})…")
+        export_onnx(exportable, path, request.opset)
+        stage("Verifying in onnxruntime…")
+        samples, note = dataset_samples(exportable, base_dir=request.base_dir)
+        report = verify_onnx(path, exportable, samples, tolerance=request.tolerance)
+        outcome = ExportOutcome("onnx", "ONNX model", PASSED if report.ok else FAILED, [path], report,
+                                report.problem)
+        if report.max_abs_diff == report.max_abs_diff:   # not NaN: the comparison ran
+            outcome.lines.append(f"Max |onnxruntime − PyTorch| = {report.max_abs_diff:.2e} "
+                                 f"(tolerance {report.tolerance:.0e})")
+        size = f"File size {report.file_bytes / 1024:,.1f} KiB"
+        if report.latency_ms:
+            size += " · onnxruntime latency " + ", ".join(
+                f"batch {b}: {ms:.3f} ms" for b, ms in sorted(report.latency_ms.items()))
+        outcome.lines.append(size)
+        outcome.lines.append(f"Opset {request.opset}, dynamic batch size; checked on "
+                             + (f"random inputs and {note} samples" if samples is not None
+                                else f"random inputs only ({note})"))
+        return outcome
+
+    onnx_outcome = _guarded("onnx", "ONNX model", export)
+    outcomes = [onnx_outcome]
+    if request.quantize:
+        title = f"Int8 quantization ({request.quantize})"
+        if not onnx_outcome.ok:
+            outcomes.append(ExportOutcome("int8", title, SKIPPED,
+                                          message="the float model failed, so it was not quantized"))
+        else:
+            outcomes.append(_guarded("int8", title, lambda: _quantize(request, exportable, path, targets, stage)))
+    return outcomes
+
+
+def _quantize(request: ExportRequest, exportable, source: Path, targets: dict[str, Path], stage) -> ExportOutcome:
+    import onnx
+
+    from runtime.export.quantize import quantize_and_report
+
+    title = f"Int8 quantization ({request.quantize})"
+    target = targets["int8"]
+    stage(f"Quantizing to int8 ({request.quantize})…")
+    report = quantize_and_report(exportable, source, target, request.quantize, request.base_dir)
+    try:
+        onnx.checker.check_model(str(target), full_check=True)
+    except Exception as exc:  # noqa: BLE001 - the checker raises several types
+        return ExportOutcome("int8", title, FAILED, [target], report,
+                             f"the quantized model does not pass onnx.checker: {exc}")
+    ratio = report.bytes_after / max(report.bytes_before, 1)
+    lines = [f"File size {report.bytes_before / 1024:,.1f} KiB → {report.bytes_after / 1024:,.1f} KiB ({ratio:.0%})"]
+    if report.before is not None:
+        lines.append(f"Validation {report.metric} {report.before:.4f} → {report.after:.4f} "
+                     f"({report.after - report.before:+.4f}) on {report.samples:,} samples, in onnxruntime")
+    if report.note:
+        lines.append(f"Note: {report.note}")
+    return ExportOutcome("int8", title, WRITTEN, [target], report, lines=lines)
+
+
+def _python(request: ExportRequest, exportable, targets: dict[str, Path], stage) -> ExportOutcome:
+    from runtime.export.pysource import class_name, export_python, verify_python
+
+    stage("Writing PyTorch source…")
+    path, weights = export_python(exportable, targets["python"])
+    stage("Verifying the PyTorch source…")
+    try:
+        diff = verify_python(path, exportable)
+    except Exception as exc:  # noqa: BLE001 - the generated file failed to run: a bug worth reporting
+        return ExportOutcome("python", "PyTorch source", FAILED, [path, weights],
+                             message=f"the generated source does not run: {type(exc).__name__}: {exc}")
+    ok = diff <= request.tolerance
+    outcome = ExportOutcome("python", "PyTorch source", PASSED if ok else FAILED, [path, weights], diff,
+                            "" if ok else f"it differs from the compiled graph by {diff:.2e}")
+    outcome.lines = [f"Max |generated − compiled| = {diff:.2e} (tolerance {request.tolerance:.0e})",
+                     f"class {class_name(exportable.name)} in {path.name}; weights in {weights.name} "
+                     "(torch.load(weights_only=True))"]
+    return outcome
+
+
+def _ddp(request: ExportRequest, exportable, targets: dict[str, Path], stage) -> ExportOutcome:
+    from runtime.export.ddp import export_ddp
+
+    stage("Writing the torchrun folder…")
+    script = export_ddp(exportable, targets["ddp"], request.base_dir)
+    return ExportOutcome("ddp", "torchrun training folder", WRITTEN, [script.parent], script,
+                         lines=[f"Run it with: cd {script.parent} && torchrun --nproc_per_node=N {script.name}"])
+
+
+def _copy_checkpoint(request: ExportRequest, exportable, targets: dict[str, Path], stage) -> ExportOutcome:
+    stage("Copying the checkpoint…")
+    source, target = checkpoint_file(request.checkpoint), targets["checkpoint"]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        return ExportOutcome("checkpoint", "Checkpoint copy", FAILED, message=f"{target}: cannot copy "
+                             f"{source}: {exc.strerror or exc}")
+    return ExportOutcome("checkpoint", "Checkpoint copy", WRITTEN, [target],
+                         lines=[f"From {source} ({target.stat().st_size / 1024:,.1f} KiB)"])
+
+
+# ---------------------------------------------------------------------- the dialog
+class _StageRelay(QObject):
+    """Carries the worker's step names to the GUI thread (a queued connection: it lives there)."""
+    stage = Signal(str)
+
+    def emit(self, text: str) -> None:
+        try:
+            self.stage.emit(text)
+        except RuntimeError:
+            pass  # the dialog is gone
+
+
+def _is_dark(widget: QWidget) -> bool:
+    return widget.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def _muted(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setProperty("role", "muted")
+    return label
+
+
+class ExportDialog(QDialog):
+    """Choose what to export, export it off the GUI thread, and read the verification report.
+
+    ``finished(result)`` carries the ``ExportResult`` (it stands in for ``QDialog.finished(int)``,
+    which this dialog does not use)."""
+
+    finished = Signal(object)
+
+    def __init__(self, graph: Graph, checkpoint: str | Path | None, base_dir: Path | None, default_dir: Path,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self._graph = graph                  # read only, copied when an export starts
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.base_dir = Path(base_dir) if base_dir is not None else None
+        self.default_dir = Path(default_dir)
+        self.stem = file_stem(graph.name or "model")
+        self.result: ExportResult | None = None
+        self.task = None
+        self._busy = False
+        self._relay = _StageRelay(self)
+        self._relay.stage.connect(self._on_stage)
+        self.setWindowTitle(f"Export “{graph.name or 'model'}”")
+        self.setMinimumWidth(620)
+        self.resize(680, 720)
+        dark = _is_dark(self)
+        self._muted_color = DARK.muted if dark else LIGHT.muted
+        self._warning_color = "#e0a030" if dark else "#a15c00"
+        self._error_color = DARK.error if dark else LIGHT.error
+
+        self.weights_label = self._weights_banner(dark)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(self.weights_label)
+        layout.addWidget(self._formats_box())
+        layout.addWidget(self._output_box())
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)           # busy: no known end
+        self.progress.setTextVisible(False)
+        self.progress.setFixedSize(160, 8)
+        policy = self.progress.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)     # the layout does not jump when it shows
+        self.progress.setSizePolicy(policy)
+        self.progress.hide()
+        self.status_label = QLabel("Ready.")
+        self.status_label.setProperty("role", "muted")
+        self.report_view = QTextBrowser()
+        self.report_view.setOpenLinks(False)
+        self.report_view.setMinimumHeight(200)
+        self.report_view.setPlaceholderText("The verification report appears here after the export.")
+        status = QHBoxLayout()
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.progress)
+        layout.addLayout(status)
+        layout.addWidget(self.report_view, 1)
+
+        self.show_folder_button = QPushButton("Show in Folder")
+        self.show_folder_button.setEnabled(False)
+        self.show_folder_button.clicked.connect(self.show_in_folder)
+        self.export_button = QPushButton("Export")
+        self.export_button.setIcon(themed_icon("export", DARK if dark else LIGHT))
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.export_now)
+        self.close_button = QPushButton("Cancel")
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.show_folder_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.close_button)
+        layout.addLayout(buttons)
+        self.setStyleSheet(f'QLabel[role="muted"] {{ color: {self._muted_color}; }}')
+        self._sync()
+
+    # ------------------------------------------------------------------ building
+    def _weights_banner(self, dark: bool) -> QLabel:
+        if self.checkpoint is None:
+            text = ("⚠  <b>Untrained weights.</b> No checkpoint was given, so the export holds the graph's "
+                    "random initial weights. Train the model first to export what it learned.")
+            colors = ("#3d3214", "#f5c542", "#7a6320") if dark else ("#fff4d6", "#7a5200", "#e0b54a")
+            role = "warning"
+        else:
+            text = f"<b>Trained weights</b> from {html.escape(str(self.checkpoint))}"
+            colors = ("#1f2d24", "#9fd8a8", "#2f5a3a") if dark else ("#e8f5e9", "#1b5e20", "#a5d6a7")
+            role = "trained"
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setProperty("role", role)
+        background, foreground, border = colors
+        label.setStyleSheet(f"QLabel {{ background: {background}; color: {foreground}; border: 1px solid {border}; "
+                            "border-radius: 4px; padding: 8px 10px; }")
+        return label
+
+    def _formats_box(self) -> QGroupBox:
+        box = QGroupBox("Formats")
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        grid = QGridLayout(box)
+        grid.setColumnStretch(1, 1)
+        grid.setHorizontalSpacing(18)
+        self.onnx_check = QCheckBox("ONNX model (.onnx)")
+        self.onnx_check.setChecked(True)
+        self.opset_spin = QSpinBox()
+        self.opset_spin.setRange(MIN_OPSET, MAX_OPSET)
+        self.opset_spin.setValue(DEFAULT_OPSET)
+        self.opset_spin.setToolTip(f"ONNX opset {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})")
+        self.quantize_combo = QComboBox()
+        for text, mode in QUANTIZATION:
+            self.quantize_combo.addItem(text, mode)
+        self.quantize_combo.setToolTip(
+            "Also write an int8 copy (.int8.onnx) and report the validation accuracy before and after.\n"
+            "Dynamic: int8 weights, activations quantized on the fly (MLPs, LSTMs).\n"
+            "Static: activation ranges fixed from dataset samples (convolutions).")
+        onnx_options = QHBoxLayout()
+        onnx_options.setContentsMargins(0, 0, 0, 0)
+        onnx_options.addStretch(1)
+        onnx_options.addWidget(QLabel("Opset"))
+        onnx_options.addWidget(self.opset_spin)
+        onnx_options.addSpacing(16)
+        onnx_options.addWidget(QLabel("Quantization"))
+        onnx_options.addWidget(self.quantize_combo)
+        self.onnx_options = QWidget()
+        self.onnx_options.setLayout(onnx_options)
+        self.python_check = QCheckBox("PyTorch source (model.py + weights)")
+        self.ddp_check = QCheckBox("torchrun training folder (DistributedDataParallel)")
+        self.checkpoint_check = QCheckBox("Copy of the checkpoint (.pt)")
+        tips = {
+            self.onnx_check: "One self-contained file with a dynamic batch size and the classes and preprocessing "
+                             "in its metadata;\nverified in onnxruntime against PyTorch.",
+            self.python_check: "A readable nn.Module that needs only PyTorch, and its weights;\n"
+                               "checked against the compiled graph.",
+            self.ddp_check: "A folder that trains the graph on many GPUs or machines without LayerLoom:\n"
+                            "train_ddp.py, model.py, the starting weights and the dataset.",
+            self.checkpoint_check: "The checkpoint (weights and graph), to resume training in LayerLoom.",
+        }
+        for check, tip in tips.items():
+            check.setToolTip(tip)
+            check.toggled.connect(self._sync)
+        if self.checkpoint is None:
+            self.checkpoint_check.setToolTip("No checkpoint: train the model first")
+        grid.addWidget(self.onnx_check, 0, 0)
+        grid.addWidget(self.onnx_options, 0, 1)
+        for row, check in enumerate((self.python_check, self.ddp_check, self.checkpoint_check), start=1):
+            grid.addWidget(check, row, 0, 1, 2)
+        grid.addWidget(_muted("Each export is checked before it is reported: ONNX in onnxruntime against "
+                              "PyTorch, the source against the compiled graph."), 4, 0, 1, 2)
+        self.quantize_combo.currentIndexChanged.connect(self._sync)
+        return box
+
+    def _output_box(self) -> QGroupBox:
+        box = QGroupBox("Output folder")
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        layout = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.path_edit = QLineEdit(str(self.default_dir / self.stem))
+        self.path_edit.textChanged.connect(self._sync)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self.browse)
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(self.browse_button)
+        self.files_label = _muted()
+        self.files_label.setTextFormat(Qt.TextFormat.RichText)
+        self.files_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.files_label.setMinimumHeight(2 * self.files_label.fontMetrics().lineSpacing() + 2)  # wraps in place
+        layout.addLayout(row)
+        layout.addWidget(self.files_label)
+        return box
+
+    # ------------------------------------------------------------------ state
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def folder(self) -> Path | None:
+        text = self.path_edit.text().strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else self.default_dir / path
+
+    def request(self) -> ExportRequest | None:
+        """The export the choices describe (with a copy of the graph), or None when there is none."""
+        folder = self.folder()
+        request = self._choices(self._graph.copy(), folder) if folder is not None else None
+        return request if request is not None and request.targets() else None
+
+    def _choices(self, graph: Graph, folder: Path) -> ExportRequest:
+        return ExportRequest(graph, self.checkpoint, self.base_dir, folder, self.stem,
+                             onnx=self.onnx_check.isChecked(), opset=self.opset_spin.value(),
+                             quantize=self.quantize_combo.currentData(), python=self.python_check.isChecked(),
+                             ddp=self.ddp_check.isChecked(), copy_checkpoint=self.checkpoint_check.isChecked())
+
+    def _sync(self, *_) -> None:
+        idle = not self._busy
+        for widget in (self.onnx_check, self.python_check, self.ddp_check, self.path_edit, self.browse_button):
+            widget.setEnabled(idle)
+        self.checkpoint_check.setEnabled(idle and self.checkpoint is not None)
+        self.onnx_options.setEnabled(idle and self.onnx_check.isChecked())
+        self.close_button.setEnabled(idle)
+        self.close_button.setText("Close" if self.result is not None else "Cancel")
+        self.show_folder_button.setEnabled(idle and self.result is not None and self.result.request.folder.is_dir()
+                                           and any(o.paths for o in self.result.outcomes))
+        folder = self.folder()
+        targets = self._choices(self._graph, folder).targets() if folder is not None else {}
+        self.export_button.setEnabled(idle and bool(targets))
+        if folder is None:
+            self.files_label.setText("Choose a folder.")
+        elif not targets:
+            self.files_label.setText("Choose at least one format.")
+        else:
+            names = [p.name + ("/" if kind == "ddp" else "") for kind, p in targets.items()]
+            text = "Writes " + ", ".join(f"<b>{html.escape(n)}</b>" for n in names)
+            if any(p.exists() for p in targets.values()):
+                text += f" — <span style='color:{self._warning_color}'>existing files are replaced</span>"
+            self.files_label.setText(text)
+
+    # ------------------------------------------------------------------ actions
+    def browse(self) -> None:
+        start = self.folder() or self.default_dir
+        while not start.exists() and start.parent != start:
+            start = start.parent
+        chosen = QFileDialog.getExistingDirectory(self, "Export to folder", str(start))
+        if chosen:
+            self.path_edit.setText(chosen)
+
+    def export_now(self) -> bool:
+        """Start the export in the background; False when busy or there is nothing to export."""
+        if self._busy:
+            return False
+        request = self.request()
+        if request is None:
+            return False
+        self._busy = True
+        self.progress.show()
+        self.status_label.setText("Starting…")
+        self.report_view.clear()
+        self._sync()
+        relay = self._relay
+        self.task = run_in_background(lambda: run_export(request, relay.emit), self._done,
+                                      lambda exc: self._failed(request, exc), name="export")
+        return True
+
+    def _on_stage(self, text: str) -> None:
+        if self._busy:
+            self.status_label.setText(text)
+
+    def _failed(self, request: ExportRequest, exc: BaseException) -> None:
+        """Not a user's mistake (``run_export`` reports those): a bug, shown rather than lost."""
+        self._done(ExportResult(request, error=f"unexpected error: {type(exc).__name__}: {exc}"))
+
+    def _done(self, result: ExportResult) -> None:
+        self._busy = False
+        self.result = result
+        self.progress.hide()
+        passed = sum(o.ok for o in result.outcomes)
+        if result.error:
+            self.status_label.setText("Nothing was exported.")
+        else:
+            self.status_label.setText(f"Finished in {result.seconds:.1f} s: {passed} of {len(result.outcomes)} "
+                                      "exports succeeded.")
+        self.report_view.setHtml(report_html(result, self._muted_color, self._warning_color, self._error_color))
+        self._sync()
+        self.finished.emit(result)
+
+    def show_in_folder(self) -> None:
+        if self.result is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.request.folder)))
+
+    # ------------------------------------------------------------------ closing: only when idle
+    def reject(self) -> None:
+        if not self._busy:
+            super().reject()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self._busy:
+            event.ignore()
+        else:
+            super().closeEvent(event)
+
+
+# ---------------------------------------------------------------------- the report
+def _badge(status: str) -> str:
+    text, color = BADGES[status]
+    return (f"<span style='background-color:{color}; color:#ffffff; font-weight:bold;'>"
+            f"&nbsp;{text}&nbsp;</span>")
+
+
+def _count(n: int) -> str:
+    return "The export" if n == 1 else f"All {n} exports"
+
+
+def report_html(result: ExportResult, muted: str = DARK.muted, warning: str = "#e0a030",
+                error: str = DARK.error) -> str:
+    """The result as rich text: a headline, then each export with its badge, files and facts."""
+    esc = html.escape
+    parts = []
+    if result.error:
+        headline = (_badge(FAILED) + "&nbsp; <b>The export could not start</b>", esc(result.error))
+    elif result.ok:
+        headline = (_badge(PASSED) + f"&nbsp; <b>{_count(len(result.outcomes))} succeeded</b>", "")
+    else:
+        failed = sum(not o.ok for o in result.outcomes)
+        headline = (_badge(FAILED) + f"&nbsp; <b>{failed} of {len(result.outcomes)} exports failed</b>", "")
+    parts.append(f"<p style='margin-bottom:2px'>{headline[0]}</p>")
+    if headline[1]:
+        parts.append(f"<pre style='color:{error}; white-space:pre-wrap'>{headline[1]}</pre>")
+    if result.weights:
+        color = warning if not result.trained else muted
+        parts.append(f"<p style='color:{color}; margin-top:2px'>{esc(result.weights)}</p>")
+    for outcome in result.outcomes:
+        names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in outcome.paths)
+        parts.append("<table width='100%' cellspacing='0' cellpadding='0' style='margin-top:8px'><tr>"
+                     f"<td><b>{esc(outcome.title)}</b>"
+                     + (f"&nbsp;&nbsp;<span style='color:{muted}'>{esc(names)}</span>" if names else "")
+                     + f"</td><td align='right'>{_badge(outcome.status)}</td></tr></table>")
+        rows = [f"<span style='color:{error}'>{esc(outcome.message)}</span>" if outcome.status == FAILED
+                else f"<span style='color:{muted}'>{esc(outcome.message)}</span>"] if outcome.message else []
+        rows += [esc(line) for line in outcome.lines]
+        if rows:
+            parts.append("<p style='margin-top:2px; margin-left:12px'>" + "<br>".join(rows) + "</p>")
+    if result.outcomes and any(o.paths for o in result.outcomes):
+        parts.append(f"<p style='color:{muted}; margin-top:10px'>In {esc(str(result.request.folder))}</p>")
+    return "\n".join(parts)

@@ -1,0 +1,73 @@
+"""A training run in a child process: the same events and controls as a thread, and a child that dies
+is reported, never waited on forever."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from runtime import load_graph
+from runtime.resources import example_path
+from runtime.training import TrainingConfig
+from runtime.training.events import EpochEnd, Failed, Finished, Paused, Resumed, RunStarted, Step, Stopped
+from runtime.training.process import ProcessSession
+
+pytestmark = pytest.mark.slow
+
+
+def _events_until_done(session, limit: float = 120.0) -> list:
+    events, deadline = [], time.monotonic() + limit
+    while session.result is None and time.monotonic() < deadline:
+        event = session.events.get(timeout=0.5)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def _session(tmp_path, epochs: int, **kwargs) -> ProcessSession:
+    graph = load_graph(example_path("digits_mlp"))
+    config = TrainingConfig.from_graph(graph).replace(epochs=epochs)
+    return ProcessSession(graph, config, run_root=tmp_path, threads=1, **kwargs)
+
+
+def test_a_run_in_a_child_process_reports_every_step_and_writes_its_folder(tmp_path):
+    session = _session(tmp_path, 2).start()
+    events = _events_until_done(session)
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], Finished)
+    started = events[0]
+    assert sum(len(e.losses) for e in events if isinstance(e, Step)) == 2 * started.steps_per_epoch
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2]
+    assert session.run_dir == started.run_dir and (tmp_path / started.run_dir.split("/")[-1]).is_dir()
+    assert session.join(10)
+
+
+def test_pause_resume_and_stop_reach_the_child(tmp_path):
+    session = _session(tmp_path, 500).start()
+    while not isinstance(session.events.get(timeout=0.5), Step):
+        pass
+    session.pause()
+    events = []
+    while not any(isinstance(e, Paused) for e in events):
+        events += session.events.drain()
+        time.sleep(0.05)
+    assert session.paused
+    session.resume()
+    while not any(isinstance(e, Resumed) for e in events):
+        events += session.events.drain()
+        time.sleep(0.05)
+    begin = time.perf_counter()
+    session.stop()
+    events += _events_until_done(session, 10)
+    assert isinstance(session.result, Stopped) and time.perf_counter() - begin < 2.0
+    assert session.join(10)
+
+
+def test_a_child_that_dies_is_reported_as_failed(tmp_path):
+    session = _session(tmp_path, 500).start()
+    while session.events.get(timeout=0.5) is None:
+        pass
+    session.kill()
+    events = _events_until_done(session, 10)
+    assert isinstance(events[-1], Failed) and "ended unexpectedly" in events[-1].message
+    assert session.result is events[-1]

@@ -1,4 +1,5 @@
-"""Render the editor with each example loaded, in both themes, to docs/screenshots/ (offscreen).
+"""Render the editor with each example loaded, in both themes, and the training dashboard during and
+after a run of the digits MLP, to docs/screenshots/ (offscreen).
 
 Usage: python docs/make_screenshots.py [OUT_DIR]
 """
@@ -8,14 +9,65 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def wait(app, condition, seconds: float = 120.0) -> None:
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.02)
+
+
+def settle(app) -> None:
+    for _ in range(5):
+        app.processEvents()
+
+
+def examples(app, window, out: Path) -> None:
+    from runtime.graphfile import SUFFIX
+    from runtime.resources import example_paths
+
+    for theme in ("dark", "light"):
+        window.set_theme(theme)
+        for path in example_paths():
+            stem = path.name[: -len(SUFFIX)]
+            window.open_example(stem)
+            window.view.show_graph()
+            settle(app)
+            target = out / f"{stem}-{theme}.png"
+            window.grab().save(str(target))
+            print(target)
+
+
+def training(app, window, out: Path) -> None:
+    """The digits MLP training: mid-run (charts moving) and after (evaluation, Try it)."""
+    window.set_theme("dark")
+    window.open_example("digits_mlp")
+    settle(app)
+    dashboard = window.dashboard
+    dashboard.start()
+    wait(app, lambda: dashboard.bridge.run_started is not None and len(dashboard.charts.history().epochs) >= 6)
+    settle(app)
+    shots = {"training-live": None}
+    window.grab().save(str(out / "training-live.png"))
+    wait(app, lambda: dashboard.bridge.result is not None)
+    wait(app, lambda: dashboard.predictor is not None, 60)
+    for name, dock in (("training-done", "charts"), ("training-evaluation", "evaluation"),
+                       ("training-tryit", "tryit"), ("training-runs", "runs"), ("training-panel", "training")):
+        dashboard.docks[dock].raise_()
+        settle(app)
+        shots[name] = out / f"{name}.png"
+        window.grab().save(str(shots[name]))
+    print("\n".join(str(out / f"{name}.png") for name in shots))
 
 
 def main() -> None:
@@ -23,25 +75,18 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     from nodeeditor.main_window import EditorWindow
-    from runtime.graphfile import SUFFIX
-    from runtime.resources import example_paths
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
         settings.setValue("recovery_dir", str(Path(tmp) / "recovery"))
+        settings.setValue("runs_dir", str(Path(tmp) / "runs"))
         window = EditorWindow(settings)
-        window.resize(1400, 820)
+        window.resize(1500, 950)
         window.show()
-        for theme in ("dark", "light"):
-            window.set_theme(theme)
-            for path in example_paths():
-                stem = path.name[: -len(SUFFIX)]
-                window.open_example(stem)
-                window.view.show_graph()
-                app.processEvents()
-                target = out / f"{stem}-{theme}.png"
-                window.grab().save(str(target))
-                print(target)
+        settle(app)
+        examples(app, window, out)
+        training(app, window, out)
+        window.document.undo_stack.setClean()
         window.close()
 
 

@@ -256,6 +256,8 @@ class TrainingCharts(QWidget):
         self._overlays: list[RunCurves] = []
         self._overlay_items: list[tuple[str, str, pg.PlotDataItem]] = []  # (chart, label, item)
         self._dirty: set[str] = set()
+        self._drawn: dict[str, int] = {}   # chart -> the redraw that last drew it
+        self._draws = 0
         self._clear_buffers()
 
         self.plots = {name: pg.PlotWidget() for name in CHARTS}
@@ -492,12 +494,32 @@ class TrainingCharts(QWidget):
         return self._started.steps_per_epoch if self._started is not None else 0
 
     # ---------------------------------------------------------------- drawing
-    def redraw(self, force: bool = False) -> bool:
-        """Push new data into the curves of the charts that changed; False when nothing had."""
+    @property
+    def pending(self) -> bool:
+        """Data has arrived that ``redraw`` has not drawn yet."""
+        return bool(self._dirty)
+
+    def redraw(self, force: bool = False, limit: int | None = None) -> bool:
+        """Push new data into the curves of the charts that changed; False when nothing had.
+
+        ``limit``: update at most this many charts now (the loss first) and leave the rest for the next
+        call. Each chart costs a paint of 15-25 ms here: a live dashboard passes 1, so an epoch's end,
+        which changes all three, never blocks the event loop for the sum of their paints."""
         dirty = set(CHARTS) if force else self._dirty
         if not dirty:
             return False
-        self._dirty = set()
+        if limit is not None and not force:
+            # the charts that have waited longest first: the loss changes every tick and would
+            # otherwise starve the other two
+            waiting = sorted((name for name in CHARTS if name in dirty), key=lambda n: self._drawn.get(n, -1))
+            chosen = set(waiting[:limit]) | ({"overlays"} & dirty)
+            self._dirty = dirty - chosen
+            dirty = chosen
+        else:
+            self._dirty = set()
+        self._draws += 1
+        for name in dirty:
+            self._drawn[name] = self._draws
         spe = self._spe()
         if "loss" in dirty:
             x = self._x(self._steps.view(), spe)
@@ -512,9 +534,21 @@ class TrainingCharts(QWidget):
                 self.curves["lr"]["lr"].setData(self._x(self._lr_steps.view(), spe), self._lrs.view())
             else:  # no Step events (yet): the rate each epoch trained with
                 self.curves["lr"]["lr"].setData(self._epoch_x(), self._metric("lr"))
+            self._frame_constant_lr()
         if "overlays" in dirty:
             self._draw_overlays()
         return True
+
+    def _frame_constant_lr(self) -> None:
+        """A constant rate (no schedule) would sit on pyqtgraph's padded range around it, where 0.001
+        reads as 0: frame it from 0 to above the value instead."""
+        view = self.plots["lr"].getPlotItem().getViewBox()
+        values = self._lrs.view() if self._lrs.size else self._metric("lr")
+        values = values[np.isfinite(values)]
+        if self._overlays or not values.size or values.max() != values.min() or values.max() <= 0:
+            view.enableAutoRange(axis=pg.ViewBox.YAxis)
+            return
+        view.setYRange(0.0, float(values.max()) * 1.25, padding=0)
 
     def _x(self, steps: np.ndarray, spe: int) -> np.ndarray:
         return steps / spe if self._x_epochs and spe else steps

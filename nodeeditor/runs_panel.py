@@ -602,12 +602,15 @@ class RunsPanel(QWidget):
         self._sync()
 
     def _fit_columns(self) -> None:
-        """Columns fit their text when rows first appear; after that the user's widths stay."""
-        if self._fitted or not self.model.rowCount():
+        """Columns grow to fit their text (a live run's row fills in as it finishes); they never
+        shrink, so a width the user chose stays."""
+        if not self.model.rowCount():
             return
         self._fitted = True
         for column in range(len(COLUMNS) - 1):
-            self.view.resizeColumnToContents(column)
+            needed = max(self.view.sizeHintForColumn(column), self.view.header().sectionSizeHint(column))
+            if needed > self.view.columnWidth(column):
+                self.view.setColumnWidth(column, needed)
 
     def _sync(self) -> None:
         run, selected = self.current_run(), self.selected_runs()

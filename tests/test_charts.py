@@ -536,3 +536,37 @@ def test_screenshot_of_three_epochs(charts, qtbot, tmp_path):
     colours = {image.pixelColor(x, y).name() for x in range(loss.left(), loss.right(), 3)
                for y in range(loss.top() + 40, loss.bottom() - 30, 3)}
     assert DARK.canvas in colours and len(colours) > 20
+
+
+def test_redraw_with_a_limit_draws_the_loss_first_and_leaves_the_rest_pending(charts):
+    charts.reset(started(epochs=1, spe=5))
+    feed(charts, realistic_events(epochs=1, spe=5, chunk=5))
+    assert charts.redraw(limit=1) and charts.pending
+    assert len(charts.curves["loss"]["train"].getData()[0]) == 5
+    assert charts.curves["metric"]["val_accuracy"].getData()[0] is None
+    assert charts.redraw(limit=1) and charts.pending
+    assert len(charts.curves["metric"]["val_accuracy"].getData()[0]) == 1
+    assert charts.redraw(limit=1) and not charts.pending
+    assert charts.redraw(limit=1) is False
+
+
+def test_a_limited_redraw_never_starves_a_chart(charts):
+    """The loss changes on every tick; the score and learning-rate charts still get their turn while
+    steps keep coming."""
+    charts.reset(started(epochs=2, spe=5))
+    events = realistic_events(epochs=2, spe=5, chunk=1)
+    first_end = next(i for i, e in enumerate(events) if isinstance(e, EpochEnd))
+    for event in events[: first_end + 4]:  # epoch 1, its end, then three steps of epoch 2
+        feed(charts, [event])
+        charts.redraw(limit=1)
+    assert len(charts.curves["metric"]["val_accuracy"].getData()[0]) == 1
+    assert len(charts.curves["lr"]["lr"].getData()[0]) >= 5
+
+
+def test_a_constant_learning_rate_is_framed_from_zero(charts):
+    charts.reset(started(epochs=1, spe=5))
+    for step in range(1, 6):
+        charts.add_step(Step(1, step, 1.0, 0.001, 1.0, (1.0,), step / 5, 1.0))
+    charts.redraw()
+    low, high = charts.plots["lr"].getPlotItem().getViewBox().viewRange()[1]
+    assert low == 0.0 and high == pytest.approx(0.00125)

@@ -52,10 +52,12 @@ def training(app, window, out: Path) -> None:
     """The digits MLP training: mid-run (charts moving) and after (evaluation, Try it)."""
     window.set_theme("dark")
     window.open_example("digits_mlp")
-    settle(app)
     dashboard = window.dashboard
+    dashboard.panel.apply(None, "epochs", 60)   # long enough to catch it mid-run
+    settle(app)
     dashboard.start()
-    wait(app, lambda: dashboard.bridge.run_started is not None and len(dashboard.charts.history().epochs) >= 6)
+    wait(app, lambda: dashboard.bridge.run_started is not None and len(dashboard.charts.history().epochs) >= 24)
+    wait(app, lambda: False, 0.8)   # a few redraw ticks: every chart has drawn
     settle(app)
     shots = {"training-live": None}
     window.grab().save(str(out / "training-live.png"))

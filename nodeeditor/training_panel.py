@@ -100,6 +100,7 @@ class TrainingPanel(QWidget):
         self._body_layout.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the form fits the dock
         scroll.setWidget(self._body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -121,6 +122,7 @@ class TrainingPanel(QWidget):
         while self._body_layout.count():
             item = self._body_layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()   # gone now, deleted later (deferred deletion waits for the event loop)
                 item.widget().deleteLater()
         self.editors, self.errors = {}, {}
         if self.document is None:
@@ -159,6 +161,8 @@ class TrainingPanel(QWidget):
     def _add_field(self, form: QFormLayout, section: str | None, param, value) -> None:
         key = _key(section, param.name)
         editor = param_editor(param, value, lambda v, s=section, n=param.name: self.apply(s, n, v))
+        if isinstance(editor, QComboBox):
+            _compact(editor)
         self.editors[key] = editor
         self.errors[key] = error_label()
         form.addRow(param.name.replace("_", " "), editor)
@@ -168,9 +172,10 @@ class TrainingPanel(QWidget):
         group = QGroupBox("Dataset")
         form = QFormLayout(group)
         combo = QComboBox()
+        _compact(combo)
         for info in BUILTINS.values():
-            combo.addItem(f"{info.title}  ({info.name})", info.name)
-            combo.setItemData(combo.count() - 1, info.doc, Qt.ItemDataRole.ToolTipRole)
+            combo.addItem(info.title, info.name)
+            combo.setItemData(combo.count() - 1, f"{info.name}: {info.doc}", Qt.ItemDataRole.ToolTipRole)
         combo.addItem("File or folder…", FILE_CHOICE)
         path = values.get("path")
         combo.setCurrentIndex(combo.count() - 1 if path else max(0, combo.findData(values.get("name"))))
@@ -182,7 +187,9 @@ class TrainingPanel(QWidget):
         line = QLineEdit(value_text(path))
         line.setPlaceholderText("a CSV, NPZ or IDX file, or a folder of class folders")
         line.editingFinished.connect(lambda: self.apply("dataset", "path", line.text().strip() or None))
-        browse = QPushButton("Browse…")
+        browse = QPushButton("…")
+        browse.setToolTip("Choose a dataset file or folder")
+        browse.setFixedWidth(32)
         browse.clicked.connect(self.browse_dataset)
         row = QHBoxLayout()
         row.addWidget(line, 1)
@@ -339,6 +346,12 @@ class TrainingPanel(QWidget):
         node_id = item.data(NODE_ROLE)
         if node_id:
             self.problemActivated.emit(node_id)
+
+
+def _compact(combo: QComboBox) -> None:
+    """A combo box that may be narrower than its longest entry (the dock decides the width)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
 
 
 def _key(section: str | None, name: str) -> str:

@@ -41,6 +41,7 @@ class _ProblemList(QListWidget):
 
 
 MAX_RECENT = 8
+LAYOUT_VERSION = 2   # the docks' saved layout; bumped when docks are added (an older layout is dropped)
 _windows: set = set()   # windows opened with New Window, kept alive until they close
 
 
@@ -83,7 +84,7 @@ class EditorWindow(QMainWindow):
         state = self.settings.value("window/state")
         # no saved layout: the default one is made when the window first shows (tabifying docks in two
         # areas of a hidden window leaves a stray tab bar on screen, Qt 6.11)
-        self._default_layout_pending = state is None or not self.restoreState(state)
+        self._default_layout_pending = state is None or not self.restoreState(state, LAYOUT_VERSION)
         self.autosaver = Autosaver(self.settings.value("recovery_dir") or _default_recovery_dir())
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(INTERVAL_MS)
@@ -333,7 +334,7 @@ class EditorWindow(QMainWindow):
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self._release_document()
         self.document = None
         self.autosaver.discard()  # a clean exit: nothing to recover

@@ -319,3 +319,28 @@ def test_copy_in_one_window_and_paste_in_another(window, qtbot):
     assert graph.edges == [Edge(fc.id, "out", relu.id, "in")]
     assert fc.params == window.document.graph.node("fc1").params
     assert len(window.document.graph) == 9  # the source window is untouched
+
+
+def test_the_dock_layout_is_remembered_and_an_older_layout_is_dropped(qtbot, tmp_path):
+    from PySide6.QtWidgets import QDockWidget
+
+    from nodeeditor.main_window import EditorWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("recovery_dir", str(tmp_path / "recovery"))
+    first = EditorWindow(settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.findChild(QDockWidget, "palette").hide()
+    first.close()
+    again = EditorWindow(settings)
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.findChild(QDockWidget, "palette").isVisible()  # remembered
+    again.close()
+    settings.setValue("window/state", again.saveState(1))  # a layout saved before the dashboard's docks
+    third = EditorWindow(settings)
+    qtbot.addWidget(third)
+    third.show()
+    assert third.findChild(QDockWidget, "palette").isVisible()
+    assert third.tabifiedDockWidgets(third.findChild(QDockWidget, "problems"))  # the default layout

@@ -4,6 +4,7 @@ charts and the confusion matrix fill, stop a run, close the window during a run.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,6 +87,28 @@ def test_train_two_epochs_from_the_train_button(window, qtbot, tmp_path):
     want = dashboard.predictor.outputs(samples.x)
     np.testing.assert_allclose(got, want, atol=1e-4)
     dialog.close()
+
+
+def test_load_a_checkpoint_from_the_runs_list_into_the_current_graph(window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    dashboard = window.dashboard
+    _set_epochs(window, qtbot, 1)
+    with qtbot.waitSignal(dashboard.runEnded, timeout=120_000) as ended:
+        dashboard.start()
+    last = Path(ended.args[0].run_dir) / "checkpoints" / "last.pt"
+    window.document.move_nodes({"fc1": (window.document.graph.node("fc1").position, (5.0, 5.0))})
+    qtbot.waitUntil(lambda: dashboard.predictor is not None, timeout=60_000)   # the run's own results first
+    dashboard.runs_panel.loadCheckpointRequested.emit(last)
+    qtbot.waitUntil(lambda: dashboard.checkpoint == last, timeout=60_000)
+    assert dashboard.export_source() == (window.document.graph, last)
+    assert dashboard.tryit.predictor is dashboard.predictor
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    window.document.graph.set_param("fc1", "out_features", 32)    # no longer the trained network
+    dashboard.load_checkpoint(last)
+    qtbot.waitUntil(lambda: bool(warnings), timeout=60_000)
+    assert "fc1" in warnings[0] and dashboard.checkpoint == last   # refused: the old one stays
 
 
 def test_editing_during_a_run_does_not_touch_it_and_stop_returns_quickly(window, qtbot):

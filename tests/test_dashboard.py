@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
+from nodeeditor.dashboard import STOP_TIMEOUT_S
 from runtime.training.events import Finished, Stopped
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
@@ -140,7 +141,9 @@ def test_closing_during_a_run_asks_then_stops_the_worker(window, qtbot, monkeypa
     window.document.undo_stack.setClean()
     start = time.perf_counter()
     assert window.close() is True
-    assert time.perf_counter() - start < 2.0
+    # the close waits at most the stop budget (2 s), then would kill the process; Stopped (not a
+    # killed process's Failed) shows it stopped cleanly within the budget
+    assert time.perf_counter() - start < STOP_TIMEOUT_S + 1.0
     assert dashboard.session.join(0) and isinstance(dashboard.bridge.result, Stopped)
     assert "training run is in progress" in asked[0]
 

@@ -23,6 +23,19 @@ def configure_environment(offscreen: bool = False) -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
+def place_first_window(window, available) -> None:
+    """The first start's window: 1400x900 where the screen allows, else most of it, centred."""
+    if available is None or available.isEmpty():
+        window.resize(1400, 820)
+        return
+    width = min(1400, int(available.width() * 0.94))
+    height = min(900, int(available.height() * 0.92))
+    window.resize(width, height)
+    frame = window.frameGeometry()
+    frame.moveCenter(available.center())
+    window.move(frame.topLeft())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()  # training runs in a child process; a bundled app must allow it
     parser = argparse.ArgumentParser(prog="layerloom", description="LayerLoom: design, train and export networks.")
@@ -49,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         window.open_example("digits_mlp")
     if not window.restoreGeometry(window.settings.value("window/geometry") or b""):
-        window.resize(1400, 820)
+        place_first_window(window, app.primaryScreen().availableGeometry() if app.primaryScreen() else None)
     window.show()
     window.view.show_graph()
     if not args.screenshot:

@@ -78,7 +78,7 @@ class Dashboard(QObject):
         window.statusBar().addWidget(self.status)
         self.docks = {
             "training": window._dock("Training", "training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
-            "charts": window._dock("Charts", "charts", self.charts, Qt.DockWidgetArea.BottomDockWidgetArea),
+            "charts": window._dock("Charts", "charts", _scrolled(self.charts), Qt.DockWidgetArea.BottomDockWidgetArea),
             "evaluation": window._dock("Evaluation", "evaluation", _scrolled(self.evaluation),
                                        Qt.DockWidgetArea.BottomDockWidgetArea),
             "tryit": window._dock("Try it", "tryit", _scrolled(self.tryit), Qt.DockWidgetArea.BottomDockWidgetArea),
@@ -98,15 +98,21 @@ class Dashboard(QObject):
         self.panel.problemActivated.connect(window.select_node)
         self.panel.previewRequested.connect(self.preview_dataset)
 
-    def arrange(self) -> None:
-        """The default dock layout: Training beside the Inspector, the charts and panels below."""
+    def arrange_below(self) -> None:
+        """The charts, evaluation, Try it and Runs as tabs beside Problems. Done before the window
+        shows: side by side, their minimum widths would add up to a window wider than a laptop's
+        screen."""
         window = self.window
-        inspector = window.findChild(QDockWidget, "inspector")
         problems = window.findChild(QDockWidget, "problems")
         for name in ("charts", "evaluation", "tryit", "runs"):
             window.tabifyDockWidget(problems, self.docks[name])
-        window.tabifyDockWidget(inspector, self.docks["training"])
         problems.raise_()
+
+    def arrange_beside(self) -> None:
+        """Training as a tab beside the Inspector. Done once the window shows: tabifying docks in a
+        second area of a hidden window leaves a stray tab bar on screen (Qt 6.11)."""
+        inspector = self.window.findChild(QDockWidget, "inspector")
+        self.window.tabifyDockWidget(inspector, self.docks["training"])
         inspector.raise_()
 
     def show_charts(self) -> None:

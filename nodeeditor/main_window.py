@@ -56,6 +56,10 @@ class EditorWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.view = CanvasView()
         self.setCentralWidget(self.view)
+        # the bottom docks (problems, charts...) run the whole width: their minimum width then never
+        # adds to the side docks' (a window wider than a laptop screen otherwise)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.palette_widget = Palette(Graph().catalog)
         self.inspector = Inspector()
         self.problems = _ProblemList()
@@ -74,6 +78,7 @@ class EditorWindow(QMainWindow):
         self.problems.itemActivated.connect(self._show_problem)
         self.problems.itemClicked.connect(self._show_problem)
         self.dashboard = Dashboard(self)
+        self.dashboard.arrange_below()
         self._build_menus()
         self.search_action = self.palette_widget.search.addAction(themed_icon("search", self.theme),
                                                                   QLineEdit.ActionPosition.LeadingPosition)
@@ -82,8 +87,7 @@ class EditorWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         state = self.settings.value("window/state")
-        # no saved layout: the default one is made when the window first shows (tabifying docks in two
-        # areas of a hidden window leaves a stray tab bar on screen, Qt 6.11)
+        # no saved layout: the default one is finished when the window first shows
         self._default_layout_pending = state is None or not self.restoreState(state, LAYOUT_VERSION)
         self.autosaver = Autosaver(self.settings.value("recovery_dir") or _default_recovery_dir())
         self.autosave_timer = QTimer(self)
@@ -131,7 +135,7 @@ class EditorWindow(QMainWindow):
         super().showEvent(event)
         if self._default_layout_pending:
             self._default_layout_pending = False
-            self.dashboard.arrange()
+            self.dashboard.arrange_beside()
             docks = {d.objectName(): d for d in self.findChildren(QDockWidget)}
             self.resizeDocks([docks["palette"], docks["inspector"]], [220, 300], Qt.Orientation.Horizontal)
             self.resizeDocks([docks["problems"]], [140], Qt.Orientation.Vertical)

@@ -344,3 +344,16 @@ def test_the_dock_layout_is_remembered_and_an_older_layout_is_dropped(qtbot, tmp
     third.show()
     assert third.findChild(QDockWidget, "palette").isVisible()
     assert third.tabifiedDockWidgets(third.findChild(QDockWidget, "problems"))  # the default layout
+
+
+def test_the_first_window_fits_a_small_screen(window):
+    from PySide6.QtCore import QRect
+
+    from nodeeditor.app import place_first_window
+
+    screen = QRect(0, 0, 1366, 768)
+    place_first_window(window, screen)
+    assert window.width() <= 1366 and window.height() <= 768 * 0.92 + 1
+    assert screen.contains(window.frameGeometry().center())
+    place_first_window(window, QRect(0, 0, 2560, 1440))
+    assert (window.width(), window.height()) == (1400, 900)

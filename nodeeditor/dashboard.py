@@ -286,7 +286,7 @@ class Dashboard(QObject):
             self.panel.show_message(f"Training failed ({result.kind}): {result.message}", error=True)
             self.panel.show_problems(list(result.problems))
             self.docks["training"].raise_()
-        self.window.statusBar().showMessage(self.panel.status.text().splitlines()[0], 8000)
+        self.window.statusBar().showMessage((self.panel.status.text().splitlines() or [""])[0], 8000)
         if not isinstance(result, Failed) or result.kind == "diverged":
             self._build_predictor()
         self.runEnded.emit(result)

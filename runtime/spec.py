@@ -221,10 +221,14 @@ _DEFAULT: Catalog | None = None
 
 
 def default_catalog() -> Catalog:
-    """The built-in node types (created on first use)."""
+    """The built-in node types and the installed plugins' (created on first use; a plugin that
+    cannot load is skipped and reported by ``runtime.plugins.last_report()``)."""
     global _DEFAULT
     if _DEFAULT is None:
         from .catalog import builtin_specs
+        from .plugins import install_plugins
 
-        _DEFAULT = Catalog().extend(builtin_specs())
+        catalog = Catalog().extend(builtin_specs())
+        install_plugins(catalog)
+        _DEFAULT = catalog
     return _DEFAULT

@@ -12,6 +12,9 @@ if not os.environ.get("QT_QPA_PLATFORM"):
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# The user's own plugins never take part in the tests (tests load the ones they need explicitly).
+os.environ.setdefault("LAYERLOOM_NO_PLUGINS", "1")
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 

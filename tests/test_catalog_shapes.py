@@ -259,6 +259,11 @@ for act in ("Softmax", "LogSoftmax"):
     case(act, "dim-2", f(2, 3, 4), dim=-2)
     case(act, "dim3", f(2, 3, 4), dim=3)
 
+# Formula
+case("Formula", "default", f(8))
+case("Formula", "per-feature-params", f(3, 5), expression="a*x + b", parameters="a, b", parameter_shape="per_feature")
+case("Formula", "two-inputs-broadcast", f(3, 4), f(1, 4), inputs=2, expression="a * x * sigmoid(y)", parameters="a")
+
 # Losses (pred, target)
 case("CrossEntropyLoss", "indices", f(5), i())
 case("CrossEntropyLoss", "indices-per-position", f(4, 6), i(6))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from . import activations, io, layers, losses, merges, sequence
+from . import activations, formula, io, layers, losses, merges, sequence
 from ._common import CATEGORIES
 
 
 def builtin_specs():
     specs = []
-    for module in (io, layers, sequence, merges, activations, losses):
+    for module in (io, layers, sequence, merges, activations, formula, losses):
         specs.extend(module.specs())
     order = {name: i for i, name in enumerate(CATEGORIES)}
     return sorted(specs, key=lambda s: order.get(s.category, len(order)))

@@ -90,6 +90,11 @@ def _class_source(exportable: Exportable, module: torch.fx.GraphModule, cls: str
     lines += ["    def __init__(self):", "        super().__init__()"]
     body = []
     for name, child in module.named_children():
+        if hasattr(child, "source_class"):  # a Formula: its own small class, written for this node
+            local = "Formula" + class_name(name)
+            helpers.add(child.source_class(local))
+            body.append(f"        self.{name} = {local}()")
+            continue
         try:
             expression, needs = constructor(child)
         except ExportError as exc:
@@ -242,6 +247,7 @@ def _helper_source(names: set[str]) -> str:
     for name in ("Reshape", "LSTM", "GRU"):
         if name in names:
             blocks.append(inspect.getsource(_LOCAL[name]))
+    blocks += sorted(name for name in names if name.startswith("class "))  # written per node (Formula)
     return "\n\n\n".join(block.rstrip() for block in blocks)
 
 

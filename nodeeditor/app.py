@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.view.show_graph()
     if not args.screenshot:
         window.offer_recovery()
+        window.report_plugin_problems()
         QTimer.singleShot(1500, window.dashboard.probe_device)  # names the device; warms torch up
     if args.screenshot:
         for _ in range(3):

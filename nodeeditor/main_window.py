@@ -6,6 +6,7 @@ stack, every fact comes from the model and its analysis.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings, QSize, QStandardPaths, Qt, QTimer
@@ -200,6 +201,8 @@ class EditorWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
         run_actions = self.dashboard.actions()
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Plugins…", self.show_plugins)
         self._refresh_recent()
         tools = QToolBar("Toolbar", self)
         tools.setObjectName("toolbar")
@@ -475,6 +478,34 @@ class EditorWindow(QMainWindow):
         self.dashboard.charts.set_theme(self.theme)
         for action, icon in self._icon_actions:
             action.setIcon(themed_icon(icon, self.theme))
+
+    def plugins_text(self) -> str:
+        """What the plugin folders hold: the node types each plugin added, and what was skipped."""
+        from runtime.plugins import last_report, plugin_dirs, plugins_enabled
+
+        report = last_report()
+        lines = ["Plugin folders: " + ", ".join(str(p) for p in plugin_dirs())]
+        if not plugins_enabled():
+            lines.append("Plugins are turned off (LAYERLOOM_NO_PLUGINS).")
+        for plugin, types in sorted(report.loaded.items()):
+            lines.append(f"✔ {plugin}: {', '.join(types) or 'no node types'}")
+        lines += [f"✖ {problem.describe()}" for problem in report.problems]
+        if not report.loaded and not report.problems:
+            lines.append("No plugins installed. A plugin is a .py file declaring NODES (see docs/extending.md).")
+        return "\n".join(lines)
+
+    def show_plugins(self) -> None:
+        QMessageBox.information(self, "Plugins", self.plugins_text())
+
+    def report_plugin_problems(self) -> None:
+        """At start-up: plugins that could not load are said once (status bar, and in detail on stderr)."""
+        from runtime.plugins import last_report
+
+        problems = last_report().problems
+        for problem in problems:
+            print(f"layerloom: {problem.describe()}", file=sys.stderr)
+        if problems:
+            self.statusBar().showMessage(f"{len(problems)} plugin(s) could not load: see Help > Plugins", 15000)
 
     def _toggle_snap(self, checked: bool) -> None:
         self.settings.setValue("snap", checked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from PySide6.QtGui import QColor, QPalette
@@ -52,8 +53,17 @@ LIGHT = Theme("light", canvas="#f4f5f7", grid="#e3e5e9", card="#ffffff", card_bo
 THEMES = {"dark": DARK, "light": LIGHT}
 
 
+EXTRA_COLORS = ("#3fa7d6", "#f29e4c", "#9b5de5", "#00b894", "#e84393", "#fdcb6e", "#6c5ce7", "#00cec9")
+
+
 def category_color(category: str | None) -> QColor:
-    return QColor(CATEGORY_COLORS.get(category or "", "#7d8794"))
+    """A built-in category's colour; a plugin's own category gets one of a few more, the same one
+    every time (picked from its name)."""
+    if category in CATEGORY_COLORS:
+        return QColor(CATEGORY_COLORS[category])
+    if not category:
+        return QColor("#7d8794")
+    return QColor(EXTRA_COLORS[zlib.crc32(category.encode("utf-8")) % len(EXTRA_COLORS)])
 
 
 def port_color(kind: str) -> QColor:

@@ -143,3 +143,38 @@ def test_the_default_catalog_loads_the_plugin_folder_and_the_cli_lists_it(tmp_pa
 
 def test_an_empty_report_by_default():
     assert PluginReport().problems == [] and PluginReport().loaded == {}
+
+
+@pytest.mark.gui
+def test_the_editor_shows_plugin_nodes_in_the_palette_and_reports_broken_ones(tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "custom_activation.py").write_text((EXAMPLES / "custom_activation.py").read_text())
+    _write(folder, "broken.py", "x = 1\nraise ImportError('needs scipy')\n")
+    script = textwrap.dedent("""
+        import tempfile
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from nodeeditor.main_window import EditorWindow
+        t = tempfile.mkdtemp()
+        settings = QSettings(t + "/s.ini", QSettings.Format.IniFormat)
+        settings.setValue("recovery_dir", t)
+        w = EditorWindow(settings)
+        item = w.palette_widget.item_for("DampedReLU")
+        print(item.parent().text(0))
+        w.palette_widget.search.setText("linear part")      # found by its doc line, like a built-in
+        print(w.palette_widget.visible_types())
+        w.report_plugin_problems()
+        print(w.statusBar().currentMessage())
+        print(w.plugins_text().replace("\\n", " | "))
+        """)
+    env = {"LAYERLOOM_PLUGIN_PATH": str(folder), "QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    category, visible, status, text = result.stdout.splitlines()[:4]
+    assert category == "My activations" and visible == "['DampedReLU']"
+    assert status == "1 plugin(s) could not load: see Help > Plugins"
+    assert "✔ custom_activation: DampedReLU" in text and "broken.py:2" in text and "needs scipy" in text
+    assert "broken.py:2" in result.stderr

@@ -1,13 +1,19 @@
-"""Run a slow call (a dataset preview, an export, importing torch) off the GUI thread and get its
-result back on the GUI thread through a queued signal. The call must not touch widgets."""
+"""Run slow work off the GUI thread and get its result back on the GUI thread.
+
+``run_in_background`` runs a call on a thread (a dataset preview, a device probe): cheap to start,
+but the call shares the interpreter lock with the window. ``run_in_process`` runs a top-level
+function in a child process (an export: seconds of Python-heavy work that would make the window
+stutter): it shares nothing, and reports through a queue the GUI polls. Neither touches widgets."""
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 _running: set["BackgroundTask"] = set()   # alive until their result is delivered
 
@@ -58,3 +64,76 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
     _running.add(task)
     task.thread.start()
     return task
+
+
+class ProcessTask(QObject):
+    """A child process running ``child(payload, channel)``; ``channel`` carries ``("message", x)``
+    pairs and then one ``("done", result)`` or ``("error", (type, text, traceback))``."""
+
+    done = Signal(object)
+    failed = Signal(object)
+    message = Signal(object)
+
+    def __init__(self, child: Callable[[Any, Any], None], payload: Any, name: str, poll_ms: int = 50):
+        super().__init__()
+        context = multiprocessing.get_context("spawn")
+        self.name = name
+        self.channel = context.Queue()
+        self.process = context.Process(target=child, args=(payload, self.channel), name=f"layerloom-{name}",
+                                       daemon=True)
+        self.timer = QTimer(self)
+        self.timer.setInterval(poll_ms)
+        self.timer.timeout.connect(self.poll)
+
+    def start(self) -> "ProcessTask":
+        self.process.start()
+        self.timer.start()
+        return self
+
+    def poll(self) -> None:
+        if self._deliver(wait=0.0):
+            return
+        if not self.process.is_alive() and not self._deliver(wait=0.3):
+            self._end()
+            self.failed.emit(RuntimeError(f"the {self.name} process ended unexpectedly "
+                                          f"(exit code {self.process.exitcode})"))
+
+    def _deliver(self, wait: float) -> bool:
+        """Pass on what the child said; True once it has finished (its result or error delivered)."""
+        while True:
+            try:
+                kind, value = self.channel.get(timeout=wait) if wait else self.channel.get_nowait()
+            except queue.Empty:
+                return False
+            if kind == "message":
+                self.message.emit(value)
+                continue
+            self._end()
+            if kind == "done":
+                self.done.emit(value)
+            else:
+                type_name, text, trace = value
+                error = RuntimeError(f"{type_name}: {text}")
+                error.traceback_text = trace
+                self.failed.emit(error)
+            return True
+
+    def _end(self) -> None:
+        self.timer.stop()
+        self.process.join(2)
+        _running.discard(self)
+
+
+def run_in_process(child: Callable[[Any, Any], None], payload: Any, on_done: Callable[[Any], None],
+                   on_error: Callable[[BaseException], None] | None = None,
+                   on_message: Callable[[Any], None] | None = None, name: str = "task") -> ProcessTask:
+    """Start ``child(payload, channel)`` (a top-level, importable function; ``payload`` picklable) in a
+    spawned child process; its messages, result or error arrive here on the GUI thread."""
+    task = ProcessTask(child, payload, name)
+    if on_message is not None:
+        task.message.connect(on_message)
+    task.done.connect(on_done)
+    if on_error is not None:
+        task.failed.connect(on_error)
+    _running.add(task)
+    return task.start()

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from nodeeditor.background import run_in_background
+from nodeeditor.background import run_in_background, run_in_process
 
 pytestmark = pytest.mark.gui
 
@@ -26,3 +26,39 @@ def test_an_exception_arrives_with_its_traceback(qtbot):
     run_in_background(lambda: 1 / 0, lambda r: None, errors.append)
     qtbot.waitUntil(lambda: bool(errors), timeout=5000)
     assert isinstance(errors[0], ZeroDivisionError) and "ZeroDivisionError" in errors[0].traceback_text
+
+
+# children of run_in_process: top-level functions, importable in the spawned process
+def child_counts(payload, channel):
+    for i in range(payload):
+        channel.put(("message", i))
+    channel.put(("done", payload * 10))
+
+
+def child_raises(payload, channel):
+    try:
+        raise ValueError(payload)
+    except ValueError as exc:
+        import traceback
+        channel.put(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
+
+
+def child_dies(payload, channel):
+    import os
+    os._exit(3)
+
+
+def test_a_child_process_reports_messages_then_its_result(qtbot):
+    messages, results = [], []
+    run_in_process(child_counts, 3, results.append, on_message=messages.append, name="count")
+    qtbot.waitUntil(lambda: bool(results), timeout=60_000)
+    assert messages == [0, 1, 2] and results == [30]
+
+
+def test_a_child_process_error_and_death_are_reported(qtbot):
+    errors = []
+    run_in_process(child_raises, "bad input", lambda r: None, errors.append, name="raise")
+    run_in_process(child_dies, None, lambda r: None, errors.append, name="die")
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=60_000)
+    texts = sorted(str(e) for e in errors)
+    assert texts[0] == "ValueError: bad input" and "ended unexpectedly (exit code 3)" in texts[1]

@@ -185,6 +185,7 @@ def test_a_failed_verification_is_shown_failed(qtbot, trained, tmp_path, monkeyp
 
     monkeypatch.setattr(verify, "verify_onnx", off_by_a_lot)
     dialog = make_dialog(qtbot, trained.graph, trained.checkpoint, tmp_path)
+    dialog.in_process = False   # the patch lives in this process
     dialog.quantize_combo.setCurrentIndex(dialog.quantize_combo.findData("static"))
     result = export(qtbot, dialog)
     assert not result.ok
@@ -222,6 +223,7 @@ def test_errors_of_one_export_and_bugs_are_reported_not_raised(qtbot, trained, t
     monkeypatch.setattr(onnx_export, "export_onnx", refuse)
     monkeypatch.setattr(pysource, "export_python", crash)
     dialog = make_dialog(qtbot, trained.graph, trained.checkpoint, tmp_path)
+    dialog.in_process = False   # the patches live in this process
     click_box(qtbot, dialog.python_check)
     click_box(qtbot, dialog.checkpoint_check)
     result = export(qtbot, dialog)

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 from .errors import ConnectionRefused, GraphError, ParamError
 from .events import Event
-from .spec import LOSS, TARGET, Catalog, NodeSpec, Port, default_catalog
+from .spec import LOSS, TARGET, Catalog, NodeSpec, OverlayCatalog, Port, default_catalog
 
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 MAX_NAME = 64
@@ -92,6 +92,7 @@ class GraphEvents:
         self.node_moved = Event("node_moved")          # (node, x, y)
         self.ui_changed = Event("ui_changed")          # (node, key, value)
         self.meta_changed = Event("meta_changed")      # (key, value): name, description, training
+        self.block_changed = Event("block_changed")    # (name, old BlockDef or None, new BlockDef or None)
         self.changed = Event("changed")                # () after any of the above
 
 
@@ -99,7 +100,13 @@ class Graph:
     """A network as a graph of node specs. Use the methods; never mutate ``nodes``/``edges`` directly."""
 
     def __init__(self, catalog: Catalog | None = None, name: str = "untitled"):
-        self.catalog = catalog if catalog is not None else default_catalog()
+        base = catalog if catalog is not None else default_catalog()
+        if isinstance(base, OverlayCatalog):  # another graph's view: take its shared catalog, not its blocks
+            base = base.base
+        # Blocks hook: the graph's reusable subgraphs (name -> runtime.blocks.BlockDef); the catalog is a
+        # view that resolves "Block:<name>" types from them before the shared catalog.
+        self.blocks: dict[str, Any] = {}
+        self.catalog: Catalog = OverlayCatalog(base, self._block_spec)
         self.name = name
         self.description = ""
         self.training: dict[str, Any] = {}
@@ -146,6 +153,14 @@ class Graph:
         if isinstance(node, str):
             node = self.node(node)
         return self.catalog.get(node.type_id)
+
+    def _block_spec(self, type_id: str) -> NodeSpec | None:
+        """The spec of a "Block:<name>" type defined in this graph, or None (blocks hook)."""
+        if not type_id.startswith("Block:") or type_id[6:] not in self.blocks:
+            return None
+        from .blocks import block_spec
+
+        return block_spec(self, type_id[6:])
 
     def incoming(self, node_id: str) -> list[Edge]:
         return list(self._incoming.get(node_id, ()))
@@ -434,6 +449,20 @@ class Graph:
         setattr(self, key, copy.deepcopy(value))
         self._notify((self.events.meta_changed, (key, value)))
 
+    # ---------------------------------------------------------------- blocks
+    def define_block(self, name: str, definition: Any) -> Any:
+        """Add or replace the block ``name`` (a ``BlockDef`` or its file dict); every instance follows.
+        A block that would contain itself, directly or through other blocks, is refused."""
+        from .blocks import define_block
+
+        return define_block(self, name, definition)
+
+    def remove_block(self, name: str) -> Any:
+        """Remove an unused block; refused while a node or another block still uses it."""
+        from .blocks import remove_block
+
+        return remove_block(self, name)
+
     # ------------------------------------------------------------------ bulk
     def restore(self, nodes: Iterable[Node], edges: Iterable[tuple[Edge, dict]]) -> None:
         """Fill an empty graph from loaded records: the loader's fast path. Type aliases resolve,
@@ -500,6 +529,7 @@ class Graph:
         other.description = self.description
         other.training = copy.deepcopy(self.training)
         other.extra = copy.deepcopy(self.extra)
+        other.blocks.update({name: block.copy(other) for name, block in self.blocks.items()})
         for node in self._nodes.values():
             other._nodes[node.id] = Node(node.id, node.type_id, node.name, copy.deepcopy(node.params),
                                          copy.deepcopy(node.ui), copy.deepcopy(node.extra))

@@ -27,7 +27,7 @@ VERSION = 1
 SUFFIX = ".llgraph.json"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32  # nesting of params/ui/training values; deeper is never a real network
-_KNOWN_KEYS = {"format", "version", "name", "description", "nodes", "edges", "training"}
+_KNOWN_KEYS = {"format", "version", "name", "description", "nodes", "edges", "blocks", "training"}
 
 # Upgrades from older versions: MIGRATIONS[v] turns a version-v dict into a version v+1 dict.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
@@ -137,6 +137,10 @@ def _from_dict(data: Any, catalog: Catalog | None, path: str | None) -> Graph:
         raise GraphFileError("must be an object", path, "training")
     graph.training = training
     graph.extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
+    if "blocks" in data:  # blocks hook: reusable subgraphs (runtime.blocks), read before the nodes using them
+        from .blocks import blocks_from_dict
+
+        graph.blocks.update(blocks_from_dict(data["blocks"], graph, path))
     try:
         graph.restore((Node(r.id, r.type, r.name, r.params, r.ui, r.extra) for r in nodes),
                       ((Edge(r.src, r.src_port, r.dst, r.dst_port), r.extra) for r in edges))
@@ -280,6 +284,8 @@ def _document(graph: Graph) -> dict:
         data["description"] = graph.description
     data["nodes"] = [_node_dict(node) for node in graph]
     data["edges"] = [_edge_dict(graph, e) for e in graph.edges]
+    if graph.blocks:  # blocks hook: see runtime.blocks
+        data["blocks"] = {name: block.document() for name, block in graph.blocks.items()}
     if graph.training:
         data["training"] = graph.training
     for key, value in graph.extra.items():

@@ -217,6 +217,46 @@ class Catalog:
         return self
 
 
+
+class OverlayCatalog(Catalog):
+    """A graph's view of a shared catalog: ``lookup(type_id)`` is asked first (the graph's own
+    blocks, see ``runtime.blocks``), then ``base``. Registering goes to neither: extend a
+    ``base.copy()`` instead, so the shared default catalog is never changed through a graph."""
+
+    def __init__(self, base: Catalog, lookup: Callable[[str], "NodeSpec | None"]):
+        super().__init__()
+        self.base = base
+        self.lookup = lookup
+
+    def register(self, spec: NodeSpec, *, replace: bool = False) -> NodeSpec:
+        raise LayerLoomError("register node types in a catalog of your own (catalog.copy()), not a graph's view")
+
+    def unregister(self, type_id: str) -> None:
+        raise LayerLoomError("a graph's catalog view cannot unregister node types")
+
+    def resolve(self, type_id: str) -> str | None:
+        if self.lookup(type_id) is not None:
+            return type_id
+        return self.base.resolve(type_id)
+
+    def get(self, type_id: str) -> NodeSpec | None:
+        spec = self.lookup(type_id)
+        return spec if spec is not None else self.base.get(type_id)
+
+    def __iter__(self) -> Iterator[NodeSpec]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def categories(self) -> dict[str, list[NodeSpec]]:
+        return self.base.categories()
+
+    def copy(self) -> Catalog:
+        """An independent plain catalog with the base's specs (a graph's blocks are not included)."""
+        return self.base.copy()
+
+
 _DEFAULT: Catalog | None = None
 
 

@@ -1,0 +1,275 @@
+"""Blocks: reusable subgraphs with params compile to nested modules equal to hand-written torch,
+nest and repeat into the expected module tree, group/ungroup round-trip, refuse recursion, and
+save, load, go through a block library and export to ONNX."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import add, chain
+from torch import nn
+
+from runtime import Graph, analyze, compile_graph, dumps_graph, loads_graph
+from runtime.blocks import BlockError, group_nodes, load_block_library, save_block_library, ungroup
+
+
+def residual_def() -> dict:
+    """x -> conv1 -> relu -> conv2 -> (+ x), with ``channels`` used by both convolutions."""
+    conv = {"out_channels": "$channels", "kernel_size": 3, "padding": 1}
+    return {
+        "doc": "Two 3x3 convolutions with a skip connection",
+        "inputs": ["x"], "outputs": ["y"],
+        "params": [{"name": "channels", "kind": "int", "default": 16, "minimum": 1}],
+        "nodes": [
+            {"id": "x", "type": "Input", "name": "x", "params": {"shape": [16, 8, 8]}},
+            {"id": "conv1", "type": "Conv2d", "name": "conv1", "params": conv},
+            {"id": "relu", "type": "ReLU", "name": "relu", "params": {}},
+            {"id": "conv2", "type": "Conv2d", "name": "conv2", "params": conv},
+            {"id": "add", "type": "Add", "name": "add", "params": {}},
+            {"id": "y", "type": "Output", "name": "y", "params": {}},
+        ],
+        "edges": [
+            {"from": ["x", "out"], "to": ["conv1", "in"]},
+            {"from": ["conv1", "out"], "to": ["relu", "in"]},
+            {"from": ["relu", "out"], "to": ["conv2", "in"]},
+            {"from": ["conv2", "out"], "to": ["add", "in1"]},
+            {"from": ["x", "out"], "to": ["add", "in2"]},
+            {"from": ["add", "out"], "to": ["y", "in"]},
+        ],
+    }
+
+
+def cnn(channels: int = 8) -> Graph:
+    g = Graph(name="rescnn")
+    g.define_block("Residual", residual_def())
+    x = add(g, "Input", "image", shape=[3, 8, 8])
+    stem = add(g, "Conv2d", "stem", out_channels=channels, kernel_size=3, padding=1)
+    res1 = g.add_node("Block:Residual", "res1", {"channels": channels}, node_id="res1")
+    res2 = g.add_node("Block:Residual", "res2", {"channels": channels}, node_id="res2")
+    out = add(g, "Output", "features")
+    chain(g, x, stem, res1, res2, out)
+    return g
+
+
+class HandResidual(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv2(self.relu(self.conv1(x))) + x
+
+
+class HandCnn(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.stem = nn.Conv2d(3, channels, 3, padding=1)
+        self.res1 = HandResidual(channels)
+        self.res2 = HandResidual(channels)
+
+    def forward(self, x):
+        return self.res2(self.res1(self.stem(x)))
+
+
+def test_residual_block_with_a_param_equals_hand_written_torch():
+    graph = cnn(8)
+    analysis = analyze(graph)
+    assert analysis.ok, analysis.problems
+    assert analysis.output_spec("res2").shape == ("N", 8, 8, 8)
+    hand = HandCnn(8)
+    assert analysis.total_params == sum(p.numel() for p in hand.parameters())
+    compiled = compile_graph(graph, seed=0)
+    # Same names, same shapes: the state dicts line up key for key (strict load).
+    hand.load_state_dict(compiled.model.state_dict(), strict=True)
+    x = torch.randn(4, 3, 8, 8)
+    torch.testing.assert_close(compiled.model(x), hand(x))
+    assert compiled.module_names["res1"] == "res1"
+
+
+def test_block_param_reaches_the_inside():
+    graph = cnn(8)
+    graph.set_param("res2", "channels", 4)  # the skip connection then adds 4 channels to 8
+    problems = analyze(graph).problems_for("res2")
+    assert problems and "inside block 'Residual'" in problems[0].message and "Add" in problems[0].message
+
+
+def test_nested_and_repeated_blocks_compile_to_the_expected_module_tree():
+    graph = cnn(8)
+    graph.define_block("Stage", {
+        "inputs": ["x"], "outputs": ["y"], "params": [{"name": "width", "kind": "int", "default": 8}],
+        "nodes": [
+            {"id": "x", "type": "Input", "name": "x", "params": {"shape": [8, 8, 8]}},
+            {"id": "first", "type": "Block:Residual", "name": "first", "params": {"channels": "$width"}},
+            {"id": "act", "type": "ReLU", "name": "act", "params": {}},
+            {"id": "y", "type": "Output", "name": "y", "params": {}},
+        ],
+        "edges": [{"from": ["x", "out"], "to": ["first", "x"]}, {"from": ["first", "y"], "to": ["act", "in"]},
+                  {"from": ["act", "out"], "to": ["y", "in"]}],
+    })
+    graph.remove_node("res2")
+    stage = graph.add_node("Block:Stage", "stage", {"width": 8, "repeat": 3}, node_id="stage")
+    graph.connect("res1", "y", "stage", "x")
+    graph.connect("stage", "y", "features", "in")
+    compiled = compile_graph(graph, seed=0)
+    names = {name for name, _ in compiled.model.named_modules()}
+    expected = {"stem", "res1", "res1.conv1", "res1.relu", "res1.conv2", "stage"}
+    expected |= {f"stage.{i}{suffix}" for i in range(3)
+                 for suffix in ("", ".first", ".first.conv1", ".first.relu", ".first.conv2", ".act")}
+    assert names - {""} == expected
+    assert isinstance(compiled.model.stage, nn.Sequential)
+    assert analyze(graph).total_params == compiled.parameter_count()
+    y = compiled.model(torch.randn(2, 3, 8, 8))
+    assert y.shape == (2, 8, 8, 8)
+
+
+def test_repeat_needs_one_input_and_one_output():
+    graph = Graph(name="two")
+    graph.define_block("Pair", {
+        "inputs": ["a"], "outputs": ["p", "q"], "params": [],
+        "nodes": [{"id": "a", "type": "Input", "name": "a", "params": {"shape": [4]}},
+                  {"id": "p", "type": "Output", "name": "p", "params": {}},
+                  {"id": "q", "type": "Output", "name": "q", "params": {}}],
+        "edges": [{"from": ["a", "out"], "to": ["p", "in"]}, {"from": ["a", "out"], "to": ["q", "in"]}],
+    })
+    x = add(graph, "Input", "x", shape=[4])
+    pair = graph.add_node("Block:Pair", "pair", {"repeat": 2}, node_id="pair")
+    graph.connect(x.id, "out", "pair", "a")
+    for port in ("p", "q"):
+        graph.connect("pair", port, add(graph, "Output", f"out_{port}").id, "in")
+    problems = analyze(graph).problems_for("pair")
+    assert problems and problems[0].param == "repeat"
+    graph.set_param("pair", "repeat", 1)
+    assert analyze(graph).ok
+
+
+@pytest.mark.parametrize("through", ["Residual", "Outer"])
+def test_a_block_containing_itself_is_refused(through):
+    graph = cnn(8)
+    outer = residual_def()
+    outer["nodes"][2] = {"id": "relu", "type": "Block:Residual", "name": "relu", "params": {}}
+    outer["edges"][1]["to"] = ["relu", "x"]
+    outer["edges"][2]["from"] = ["relu", "y"]
+    if through == "Outer":  # Outer uses Residual, then Residual is redefined to use Outer
+        graph.define_block("Outer", outer)
+        inner = residual_def()
+        inner["nodes"][2] = dict(outer["nodes"][2], type="Block:Outer")
+        inner["edges"] = outer["edges"]
+        with pytest.raises(BlockError, match=r"'Residual' would contain itself \(Residual -> Outer -> Residual\)"):
+            graph.define_block("Residual", inner)
+    else:
+        with pytest.raises(BlockError, match=r"'Residual' would contain itself \(Residual -> Residual\)"):
+            graph.define_block("Residual", outer)
+    assert analyze(graph).ok  # nothing changed
+
+
+def test_a_file_with_a_recursive_block_opens_and_names_it():
+    graph = cnn(8)
+    data = residual_def()
+    data["nodes"][2] = {"id": "relu", "type": "Block:Residual", "name": "relu", "params": {}}
+    text = dumps_graph(graph).replace('"blocks": {', '"blocks": {"Loop": ' + __import__("json").dumps(data) + ", ")
+    text = text.replace('"type": "Block:Residual", "name": "relu"', '"type": "Block:Loop", "name": "relu"')
+    loaded = loads_graph(text)
+    loaded.set_param("res1", "channels", 8)
+    loaded.remove_node("res1")
+    looped = loaded.add_node("Block:Loop", "loop", {"channels": 8}, node_id="loop")
+    loaded.connect("stem", "out", "loop", "x")
+    loaded.connect("loop", "y", "res2", "x")
+    messages = [p.message for p in analyze(loaded).problems_for("loop")]
+    assert any("block 'Loop' contains itself (Loop -> Loop)" in m for m in messages), messages
+
+
+def test_save_and_load_round_trip_byte_for_byte(tmp_path):
+    graph = cnn(8)
+    text = dumps_graph(graph)
+    assert '"blocks"' in text and '"$channels"' in text
+    loaded = loads_graph(text)
+    assert dumps_graph(loaded) == text
+    assert dumps_graph(loaded.copy()) == text
+    a, b = compile_graph(graph, seed=3), compile_graph(loaded, seed=3)
+    x = torch.randn(2, 3, 8, 8)
+    torch.testing.assert_close(a.model(x), b.model(x))
+
+
+def test_block_library_round_trip(tmp_path):
+    graph = cnn(8)
+    path = tmp_path / "mine.llblocks.json"
+    save_block_library(path, graph.blocks)
+    library = load_block_library(path)
+    assert list(library) == ["Residual"]
+    other = Graph(name="rescnn")
+    other.define_block("Residual", library["Residual"])
+    for node in graph:
+        other.add_node(node.type_id, node.name, node.params, node_id=node.id)
+    for edge in graph.edges:
+        other.connect(edge.src, edge.src_port, edge.dst, edge.dst_port)
+    assert dumps_graph(other) == dumps_graph(graph)
+    save_block_library(tmp_path / "again.json", library)
+    assert (tmp_path / "again.json").read_bytes() == path.read_bytes()
+
+
+def plain_residual_cnn() -> Graph:
+    g = Graph(name="plain")
+    x = add(g, "Input", "image", shape=[3, 8, 8])
+    stem = add(g, "Conv2d", "stem", out_channels=8, kernel_size=3, padding=1)
+    conv1 = add(g, "Conv2d", "conv1", out_channels=8, kernel_size=3, padding=1)
+    relu = add(g, "ReLU", "relu")
+    conv2 = add(g, "Conv2d", "conv2", out_channels=8, kernel_size=3, padding=1)
+    plus = add(g, "Add", "plus")
+    out = add(g, "Output", "features")
+    chain(g, x, stem, conv1, relu, conv2)
+    g.connect("conv2", "out", "plus", "in1")
+    g.connect("stem", "out", "plus", "in2")
+    g.connect("plus", "out", out.id, "in")
+    for k, node in enumerate(g):
+        g.move_node(node.id, 100.0 * k, 0.0)
+    return g
+
+
+def test_group_then_ungroup_gives_back_the_same_file():
+    graph = plain_residual_cnn()
+    before = dumps_graph(graph)
+    seen = []
+    graph.events.node_added.subscribe(lambda node: seen.append(node.id))
+    block, instance = group_nodes(graph, ["conv1", "relu", "conv2", "plus"], "Res")
+    assert block.inputs == ("in",) and block.outputs == ("out",)
+    assert [n.id for n in graph] == ["image", "stem", instance, "features"]
+    assert {(e.src, e.dst) for e in graph.edges} == {("image", "stem"), ("stem", instance), (instance, "features")}
+    assert analyze(graph).ok
+    assert compile_graph(graph).model(torch.randn(2, 3, 8, 8)).shape == (2, 8, 8, 8)
+    assert seen == [instance]  # the instance was added through the public API, announced
+    ungroup(graph, instance)
+    assert graph.blocks == {}
+    assert dumps_graph(graph) == before
+
+
+def test_group_refuses_a_selection_a_path_leaves_and_reenters():
+    graph = plain_residual_cnn()
+    with pytest.raises(BlockError, match="leaving it and coming back"):
+        group_nodes(graph, ["conv1", "plus"], "Bad")
+    with pytest.raises(BlockError, match="only layers"):
+        group_nodes(graph, ["image", "stem"], "Bad")
+    assert graph.blocks == {}
+
+
+def test_ungroup_substitutes_params():
+    graph = cnn(4)
+    ungroup(graph, "res1")
+    assert graph.node("conv1").params["out_channels"] == 4
+    assert "Residual" in graph.blocks  # res2 still uses it
+    assert analyze(graph).ok
+
+
+@pytest.mark.slow
+def test_a_block_exports_to_onnx_and_verifies(tmp_path):
+    from runtime.export import export_onnx, verify_onnx
+    from runtime.export.source import Exportable
+
+    graph = cnn(8)
+    graph.node("res2").params["repeat"] = 2
+    exportable = Exportable(graph, compile_graph(graph, seed=0))
+    exportable.model.eval()
+    path = export_onnx(exportable, tmp_path / "blocks.onnx")
+    report = verify_onnx(path, exportable, repeats=2)
+    assert report.ok, report.describe()

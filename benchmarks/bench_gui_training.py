@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 PROBE_MS = 5
@@ -93,13 +93,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
-    from nodeeditor.main_window import EditorWindow
+    from nodeeditor.main_window import EditorWindow, private_settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
-        settings.setValue("recovery_dir", str(Path(tmp) / "recovery"))
-        settings.setValue("runs_dir", str(Path(tmp) / "runs"))
-        window = EditorWindow(settings)
+        window = EditorWindow(private_settings(tmp))
         window.resize(1500, 950)
         window.show()
         window.open_example("digits_mlp")

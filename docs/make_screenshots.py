@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
+from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
@@ -76,13 +76,10 @@ def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
-    from nodeeditor.main_window import EditorWindow
+    from nodeeditor.main_window import EditorWindow, private_settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
-        settings.setValue("recovery_dir", str(Path(tmp) / "recovery"))
-        settings.setValue("runs_dir", str(Path(tmp) / "runs"))
-        window = EditorWindow(settings)
+        window = EditorWindow(private_settings(tmp))
         window.resize(1500, 950)
         window.show()
         settle(app)

@@ -550,6 +550,16 @@ class EditorWindow(QMainWindow):
         self.view.centerOn(node_item)
 
 
+def private_settings(folder: str | Path) -> QSettings:
+    """Settings kept in ``folder`` (recovery copies and runs too), never the user's: for scripts,
+    benchmarks and tests that open a window."""
+    folder = Path(folder)
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("recovery_dir", str(folder / "recovery"))
+    settings.setValue("runs_dir", str(folder / "runs"))
+    return settings
+
+
 def _default_recovery_dir() -> str:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return str(Path(base or Path.home() / ".layerloom") / "recovery")

@@ -217,7 +217,6 @@ class Catalog:
         return self
 
 
-
 class OverlayCatalog(Catalog):
     """A graph's view of a shared catalog: ``lookup(type_id)`` is asked first (the graph's own
     blocks, see ``runtime.blocks``), then ``base``. Registering goes to neither: extend a

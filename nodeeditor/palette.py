@@ -74,7 +74,7 @@ class Palette(QWidget):
         self.tree.itemDoubleClicked.connect(self._double_clicked)
 
     def filter(self, text: str) -> None:
-        """Show the types whose name, alias or description contains ``text``."""
+        """Show the types whose name, alias, description or category contains ``text``."""
         needle = text.strip().lower()
         for i in range(self.tree.topLevelItemCount()):
             group = self.tree.topLevelItem(i)
@@ -82,7 +82,7 @@ class Palette(QWidget):
             for j in range(group.childCount()):
                 item = group.child(j)
                 spec = self.catalog.get(item.data(0, TYPE_ROLE))
-                words = " ".join([spec.type_id, spec.doc, *spec.aliases]).lower()
+                words = " ".join([spec.type_id, spec.doc, spec.category, *spec.aliases]).lower()
                 hidden = bool(needle) and needle not in words
                 item.setHidden(hidden)
                 visible += not hidden

@@ -165,6 +165,8 @@ def test_the_editor_shows_plugin_nodes_in_the_palette_and_reports_broken_ones(tm
         print(item.parent().text(0))
         w.palette_widget.search.setText("linear part")      # found by its doc line, like a built-in
         print(w.palette_widget.visible_types())
+        w.palette_widget.search.setText("my activ")         # and by its category
+        assert w.palette_widget.visible_types() == ["DampedReLU"], w.palette_widget.visible_types()
         w.report_plugin_problems()
         print(w.statusBar().currentMessage())
         print(w.plugins_text().replace("\\n", " | "))

@@ -71,7 +71,6 @@ class Dashboard(QObject):
         self.bridge: RunBridge | None = None
         self.session = None
         self.predictor = None
-        self.runs: list = []                 # this window's terminal events, newest last
         self._classes = None
         self._dirty = False
         self.status = QLabel()
@@ -270,7 +269,6 @@ class Dashboard(QObject):
         self._redraw()
         self.charts.redraw(force=True)
         self._set_state("idle")
-        self.runs.append(result)
         self.runs_panel.end_live(result)
         self.checkpoint = None   # the new run's weights take over
         self.status.setText("")
@@ -297,29 +295,17 @@ class Dashboard(QObject):
             return
         run_dir, base_dir = session.run_dir, session.base_dir
 
-        def build():
-            from runtime.inference import Predictor
-
-            predictor = Predictor.from_checkpoint(run_dir, base_dir=base_dir)
-            mistakes = predictor.misclassified() if predictor.has_samples else []
-            return predictor, mistakes
-
         def ready(result) -> None:
-            predictor, mistakes = result
             if session is not self.session:
                 return  # a newer run started meanwhile
-            self.predictor = predictor
-            self.tryit.set_predictor(predictor)
-            if predictor.is_classifier:
-                self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
-                                                  predictor.image_shape, total=len(mistakes))
-            self.resultsReady.emit(predictor)
+            self._show_predictor(*result)
+            self.resultsReady.emit(result[0])
 
         def failed(exc) -> None:
             self.window.statusBar().showMessage(f"Cannot try the model: {exc}", 8000)
             self.resultsReady.emit(None)
 
-        run_in_background(build, ready, failed, name="predictor")
+        run_in_background(lambda: _predictor(run_dir, None, base_dir), ready, failed, name="predictor")
 
     def _set_state(self, state: str) -> None:
         self.panel.set_run_state(state)
@@ -360,27 +346,24 @@ class Dashboard(QObject):
         document = self.window.document
         graph, base_dir = document.graph.copy(), document.path.parent if document.path else None
 
-        def build():
-            from runtime.inference import Predictor
-
-            predictor = Predictor.from_checkpoint(path, graph=graph, base_dir=base_dir)
-            return predictor, predictor.misclassified() if predictor.has_samples else []
-
         def loaded(result) -> None:
-            predictor, mistakes = result
             self.checkpoint = Path(path)
-            self.predictor = predictor
-            self.tryit.set_predictor(predictor)
-            if predictor.is_classifier:
-                self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
-                                                  predictor.image_shape, total=len(mistakes))
+            self._show_predictor(*result)
             self.window.statusBar().showMessage(f"Loaded {path} into the current graph", 6000)
             self.docks["tryit"].raise_()
 
         def refused(exc) -> None:
             QMessageBox.warning(self.window, "Cannot load checkpoint", f"{path}:\n{exc}")
 
-        run_in_background(build, loaded, refused, name="load-checkpoint")
+        run_in_background(lambda: _predictor(path, graph, base_dir), loaded, refused, name="load-checkpoint")
+
+    def _show_predictor(self, predictor, mistakes) -> None:
+        """A model to try: the Try it panel, and its most confident mistakes in the gallery."""
+        self.predictor = predictor
+        self.tryit.set_predictor(predictor)
+        if predictor.is_classifier:
+            self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
+                                              predictor.image_shape, total=len(mistakes))
 
     def export_source(self):
         """What Export exports: the graph and the weights that belong to it. The last run's graph and
@@ -408,6 +391,15 @@ class Dashboard(QObject):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.export_dialog = dialog
         dialog.show()
+
+
+def _predictor(checkpoint, graph, base_dir):
+    """Off the GUI thread: a Predictor for a checkpoint or run folder (with ``graph``, or the one it
+    trained) and its mistakes on the validation split."""
+    from runtime.inference import Predictor
+
+    predictor = Predictor.from_checkpoint(checkpoint, graph=graph, base_dir=base_dir)
+    return predictor, predictor.misclassified() if predictor.has_samples else []
 
 
 def _same_network(a, b) -> bool:

@@ -148,13 +148,7 @@ class TrainingPanel(QWidget):
             target = form if param.name in main else more_form
             self._add_field(target, section, param, values.get(param.name, param.default))
         if more_form.rowCount():
-            toggle = QToolButton(text="More settings", checkable=True)
-            toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            toggle.setArrowType(Qt.ArrowType.RightArrow)
-            toggle.toggled.connect(lambda on, t=toggle, m=more: (m.setVisible(on), t.setArrowType(
-                Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)))
-            more.hide()
-            form.addRow(toggle)
+            form.addRow(_disclosure(more))
             form.addRow(more)
         return group
 
@@ -207,12 +201,7 @@ class TrainingPanel(QWidget):
         for param in DATASET_PARAMS:
             if param.name not in ("name", "path"):
                 self._add_field(more_form, "dataset", param, values.get(param.name, param.default))
-        toggle = QToolButton(text="More settings", checkable=True)
-        toggle.setArrowType(Qt.ArrowType.RightArrow)
-        toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toggle.toggled.connect(lambda on: (more.setVisible(on), toggle.setArrowType(
-            Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)))
-        more.hide()
+        toggle = _disclosure(more)
         preview = QPushButton("Preview")
         preview.setToolTip("Load the dataset and show its shapes, classes and a few samples")
         preview.clicked.connect(self.previewRequested)
@@ -346,6 +335,17 @@ class TrainingPanel(QWidget):
         node_id = item.data(NODE_ROLE)
         if node_id:
             self.problemActivated.emit(node_id)
+
+
+def _disclosure(more: QWidget) -> QToolButton:
+    """A "More settings" arrow button that shows and hides ``more`` (hidden at first)."""
+    toggle = QToolButton(text="More settings", checkable=True)
+    toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    toggle.setArrowType(Qt.ArrowType.RightArrow)
+    toggle.toggled.connect(lambda on: (more.setVisible(on), toggle.setArrowType(
+        Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)))
+    more.hide()
+    return toggle
 
 
 def _compact(combo: QComboBox) -> None:

@@ -21,13 +21,15 @@ class GraphBridge(QObject):
     edgeAdded = Signal(object)         # runtime.Edge
     edgeRemoved = Signal(object)
     metaChanged = Signal(str)          # name, description or training
+    blockChanged = Signal(str)         # a block was defined, changed or taken away (its name)
     changed = Signal()                 # after any edit
     analyzed = Signal(object)          # runtime.analysis.Analysis, coalesced after edits
 
-    def __init__(self, graph: Graph, parent: QObject | None = None):
+    def __init__(self, graph: Graph, parent: QObject | None = None, analyzer=analyze, watch_blocks: bool = True):
         super().__init__(parent)
         self.graph = graph
-        self.analysis: Analysis = analyze(graph)
+        self.analyzer = analyzer  # graph -> Analysis (a block's inside is analysed with its params filled in)
+        self.analysis: Analysis = analyzer(graph)
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
         self._pending.setInterval(0)
@@ -44,10 +46,31 @@ class GraphBridge(QObject):
             (events.ui_changed, lambda node, *_: self.nodeChanged.emit(node.id)),
             (events.node_moved, lambda node, x, y: self.nodeMoved.emit(node.id, x, y)),
             (events.meta_changed, lambda key, value: self.metaChanged.emit(key)),
+            (events.block_changed, self._structural(self._block_changed)),
             (events.changed, self._on_changed),
         ]
         for event, callback in self._subscriptions:
             event.subscribe(callback)
+        # an edit inside one of the graph's blocks changes its instances: analyse again then (whether
+        # the inside is open on the canvas or an undo changes it later)
+        self._watch_blocks = watch_blocks
+        self._watched: dict[str, Graph] = {}
+        self._rewatch()
+
+    def _block_changed(self, name: str, *_) -> None:
+        self._rewatch()
+        self.blockChanged.emit(name)
+
+    def _rewatch(self) -> None:
+        wanted = {name: block.graph for name, block in self.graph.blocks.items()} if self._watch_blocks else {}
+        for name, inside in list(self._watched.items()):
+            if wanted.get(name) is not inside:
+                inside.events.changed.unsubscribe(self.schedule)
+                del self._watched[name]
+        for name, inside in wanted.items():
+            if name not in self._watched:
+                inside.events.changed.subscribe(self.schedule)
+                self._watched[name] = inside
 
     def _structural(self, emit):
         """Wrap a handler of an edit that can change shapes or problems (moves cannot)."""
@@ -61,11 +84,17 @@ class GraphBridge(QObject):
         if self._stale:
             self._pending.start()
 
+    def schedule(self) -> None:
+        """Analyse again on the next turn of the event loop (something this graph uses changed: the
+        inside of one of its blocks)."""
+        self._stale = True
+        self._pending.start()
+
     def reanalyze(self) -> Analysis:
         """Run shape inference now (it also runs by itself after edits) and announce it."""
         self._pending.stop()
         self._stale = False
-        self.analysis = analyze(self.graph)
+        self.analysis = self.analyzer(self.graph)
         self.analyzed.emit(self.analysis)
         return self.analysis
 
@@ -74,4 +103,6 @@ class GraphBridge(QObject):
         for event, callback in self._subscriptions:
             event.unsubscribe(callback)
         self._subscriptions = []
+        self._watch_blocks = False
+        self._rewatch()
         self._pending.stop()

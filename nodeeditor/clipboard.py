@@ -7,9 +7,10 @@ from __future__ import annotations
 from PySide6.QtWidgets import QApplication
 
 from runtime import Graph, LayerLoomError, dumps_graph, loads_graph
+from runtime.blocks import block_name, import_plan, nested_blocks, type_id
 from runtime.params import check_params
 
-from .commands import AddNodeCommand, ConnectCommand
+from .commands import AddNodeCommand, ConnectCommand, InstallBlockCommand
 
 OFFSET = 40.0
 
@@ -18,6 +19,10 @@ def selection_text(graph: Graph, node_ids: list[str]) -> str:
     """The chosen nodes and the wires among them, as a graph file's text."""
     part = Graph(graph.catalog, name="clipboard")
     chosen = set(node_ids)
+    used = {block_name(n.type_id) for n in graph if n.id in chosen} - {None}
+    for name in sorted(used | {inner for name in used for inner in nested_blocks(graph.blocks, name)}):
+        if name in graph.blocks:  # the blocks the copied instances use travel with them
+            part.blocks[name] = graph.blocks[name].copy(part)
     for node in graph:
         if node.id in chosen:
             part.add_node(node.type_id, node.name, dict(node.params), node_id=node.id, ui=dict(node.ui), check=False)
@@ -53,7 +58,17 @@ def paste(document, text: str, offset: float = OFFSET) -> list[str]:
     new_ids: dict[str, str] = {}
     stack.beginMacro(f"Paste {len(part)} node(s)")
     try:
+        blocks, names = import_plan(graph, part.blocks)
+        for block in blocks:  # blocks the pasted instances use and this model lacks (renamed on a clash)
+            stack.push(InstallBlockCommand(document.top.graph, block.name, block))
+        inside = document.block
         for node in part:
+            used = block_name(node.type_id)
+            if used is not None:
+                node.type_id = type_id(names.get(used, used))
+                if inside is not None and inside.name in {block_name(node.type_id)} | nested_blocks(
+                        graph.blocks, block_name(node.type_id)):
+                    continue  # a block cannot contain itself
             spec = graph.catalog.get(node.type_id)
             if spec is None or check_params(spec.params, node.params).errors:
                 continue  # a node this build cannot add cleanly stays out (its wires too)

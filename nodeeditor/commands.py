@@ -15,22 +15,27 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from runtime import Edge, Graph, ParamError
+from runtime.blocks import BlockDef, check_param_records, check_removable, install_block, owning_block, update_block
 
 MERGE_PARAM = 1  # QUndoCommand ids: consecutive edits of one parameter merge into one step
 
 
 class AddNodeCommand(QUndoCommand):
     def __init__(self, graph: Graph, type_id: str, *, name: str | None = None, params: dict | None = None,
-                 position: tuple[float, float] = (0.0, 0.0), node_id: str | None = None, ui: dict | None = None):
+                 position: tuple[float, float] | None = (0.0, 0.0), node_id: str | None = None,
+                 ui: dict | None = None, index: int | None = None, extra: dict | None = None, check: bool = True):
         super().__init__(f"Add {type_id}")
         self.graph = graph
         self.type_id, self.name, self.params = type_id, name, copy.deepcopy(params)
         self.position, self.ui = position, copy.deepcopy(ui)
+        self.index, self.extra, self.check = index, copy.deepcopy(extra or {}), check
         self.node_id = node_id or graph.new_id(type_id)  # fixed now, so redo after undo gives the same id
 
     def redo(self) -> None:
-        node = self.graph.add_node(self.type_id, self.name, self.params, node_id=self.node_id,
-                                   position=self.position, ui=self.ui)
+        node = self.graph.add_node(self.type_id, self.name, copy.deepcopy(self.params), node_id=self.node_id,
+                                   position=self.position, ui=copy.deepcopy(self.ui), index=self.index,
+                                   check=self.check)
+        node.extra.update(copy.deepcopy(self.extra))
         self.name = node.name  # redo keeps the name the first run chose
 
     def undo(self) -> None:
@@ -84,6 +89,21 @@ class ConnectCommand(QUndoCommand):
                                extra=extra)
 
 
+class AddEdgeCommand(QUndoCommand):
+    """Put a wire at a place in the graph's order, unchecked (a group or ungroup moving wires)."""
+
+    def __init__(self, graph: Graph, edge: Edge, index: int | None = None, extra: dict | None = None):
+        super().__init__("Connect")
+        self.graph, self.edge, self.index, self.extra = graph, edge, index, copy.deepcopy(extra or {})
+
+    def redo(self) -> None:
+        e = self.edge
+        self.graph.connect(e.src, e.src_port, e.dst, e.dst_port, check=False, index=self.index, extra=self.extra)
+
+    def undo(self) -> None:
+        self.graph.disconnect(self.edge)
+
+
 class DisconnectCommand(QUndoCommand):
     def __init__(self, graph: Graph, edge: Edge):
         super().__init__("Disconnect")
@@ -119,16 +139,22 @@ class SetParamCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.graph.set_param(self.node_id, self.name, self.new)
+        self.graph.set_param(self.node_id, self.name, self.new, check=False)  # checked when made
 
     def undo(self) -> None:
         self.graph.set_param(self.node_id, self.name, self.old, check=False)
 
 
 def _checked(graph: Graph, node, name: str, value: Any) -> Any:
-    """The value as the graph would store it, or ``ParamError`` now, before anything is pushed."""
+    """The value as the graph would store it, or ``ParamError`` now, before anything is pushed. Inside
+    a block, ``"$channels"`` (a reference to the block's param) is a value too."""
     spec = graph.spec(node)
     if spec is None:
+        return value
+    block = owning_block(graph)
+    if block is not None and isinstance(value, str) and value.startswith("$"):
+        if value[1:] not in {p["name"] for p in block.params}:
+            raise ParamError(name, f"block {block.name} has no param {value[1:]!r}")
         return value
     try:
         param = spec.param(name)
@@ -183,3 +209,45 @@ class SetMetaCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.graph.set_meta(self.key, self.old)
+
+
+class InstallBlockCommand(QUndoCommand):
+    """Add, replace or take away a block (``block`` None); undo puts back exactly what was there."""
+
+    def __init__(self, graph: Graph, name: str, block: BlockDef | None, text: str | None = None):
+        super().__init__(text or (f"Define block {name}" if block is not None else f"Delete block {name}"))
+        self.graph, self.name, self.block = graph, name, block
+        self.old = graph.blocks.get(name)
+
+    def redo(self) -> None:
+        install_block(self.graph, self.name, self.block)
+
+    def undo(self) -> None:
+        install_block(self.graph, self.name, self.old)
+
+
+def remove_block_command(graph: Graph, name: str) -> InstallBlockCommand:
+    """Take an unused block away; ``BlockError`` names what still uses it."""
+    check_removable(graph, name)
+    return InstallBlockCommand(graph, name, None)
+
+
+class UpdateBlockCommand(QUndoCommand):
+    """Change a block's doc, params or ports' order in place (``update_block``; checked when made)."""
+
+    FIELDS = ("doc", "params", "input_order", "output_order")
+
+    def __init__(self, graph: Graph, name: str, text: str = "Change block", **changes):
+        super().__init__(text)
+        block = graph.blocks[name]
+        self.graph, self.name = graph, name
+        self.new = {k: copy.deepcopy(v) for k, v in changes.items() if k in self.FIELDS}
+        self.old = {k: copy.deepcopy(getattr(block, k)) for k in self.new}
+        if "params" in self.new:
+            check_param_records(self.new["params"])  # BlockError now, before the stack
+
+    def redo(self) -> None:
+        update_block(self.graph, self.name, **copy.deepcopy(self.new))
+
+    def undo(self) -> None:
+        update_block(self.graph, self.name, **copy.deepcopy(self.old))

@@ -3,30 +3,43 @@ asks for turned into undo commands."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QUndoStack
 
-from runtime import Edge, Graph, GraphError, LayerLoomError
+from runtime import Edge, Graph, GraphError, LayerLoomError, analyze
+from runtime.blocks import (BlockEdit, block_name, instance_wires, nested_blocks, owning_block, plan_group,
+                            plan_ungroup, preview_analysis)
 
 from .bridge import GraphBridge
-from .commands import AddNodeCommand, ConnectCommand, DisconnectCommand, MoveNodesCommand, RemoveNodeCommand, \
-    RenameCommand
+from .commands import AddEdgeCommand, AddNodeCommand, ConnectCommand, DisconnectCommand, InstallBlockCommand, \
+    MoveNodesCommand, RemoveNodeCommand, RenameCommand, UpdateBlockCommand
 from .items import EdgeItem, NodeItem
 from .scene import GraphScene
 from .style import DARK, Theme
 
 
 class Document(QObject):
+    """A model's graph, or (with ``root``) the inside of one of its blocks opened for editing: then
+    it shares the root's undo stack (one history per file, as in Blender's node groups) and is
+    analysed with the block's params filled in (``preview``: the values and arriving shapes of the
+    instance it was opened from)."""
+
     statusMessage = Signal(str)
 
-    def __init__(self, graph: Graph, path: str | Path | None = None, theme: Theme = DARK, parent=None):
+    def __init__(self, graph: Graph, path: str | Path | None = None, theme: Theme = DARK, parent=None,
+                 root: "Document | None" = None, preview: tuple[dict, list] | None = None):
         super().__init__(parent)
         self.graph = graph
         self.path = Path(path) if path else None
-        self.undo_stack = QUndoStack(self)
-        self.bridge = GraphBridge(graph, self)
+        self.root = root
+        self.preview = preview
+        self.opened_from: str | None = None   # the instance a block's inside was opened from
+        self.undo_stack = root.undo_stack if root is not None else QUndoStack(self)
+        analyzer = analyze if root is None else (lambda g: preview_analysis(g, *(self.preview or ({}, None))))
+        self.bridge = GraphBridge(graph, self, analyzer, watch_blocks=root is None)
         self.scene = GraphScene(self.bridge, theme, self)
         self.scene.connectRequested.connect(self.connect_ports)
         self.scene.nodesMoved.connect(self.move_nodes)
@@ -42,16 +55,95 @@ class Document(QObject):
         self.undo_stack.push(ConnectCommand(self.graph, src, src_port, dst, dst_port))
         return True
 
+    @property
+    def block(self):
+        """The block whose inside this document edits (None for a model's own graph)."""
+        return owning_block(self.graph) if self.root is not None else None
+
+    @property
+    def top(self) -> "Document":
+        return self.root or self
+
     def rename_node(self, node_id: str, name: str) -> bool:
-        """Rename a node (one undo step), or say in the status bar why not (empty, taken, too long)."""
+        """Rename a node (one undo step), or say in the status bar why not (empty, taken, too long).
+        Inside a block, renaming an Input or Output renames the block's port, and the wires of every
+        instance follow it."""
         if node_id not in self.graph or self.graph.node(node_id).name == name.strip():
             return False
+        old = self.graph.node(node_id).name
+        block = self.block
+        ports = None
+        if block is not None and old in block.inputs + block.outputs:
+            ports = (old in block.inputs, block.inputs, block.outputs)
         try:
-            self.undo_stack.push(RenameCommand(self.graph, node_id, name))
+            command = RenameCommand(self.graph, node_id, name)
         except (GraphError, LayerLoomError) as exc:
-            self.statusMessage.emit(f"Cannot rename {self.graph.node(node_id).name!r}: {exc}")
+            self.statusMessage.emit(f"Cannot rename {old!r}: {exc}")
             return False
+        if ports is None:
+            self.undo_stack.push(command)
+            return True
+        inbound, inputs, outputs = ports
+        new = command.new
+        self.undo_stack.beginMacro(f"Rename port {old} of {block.name}")
+        try:
+            self.undo_stack.push(command)
+            order = {"input_order" if inbound else "output_order":
+                     tuple(new if p == old else p for p in (inputs if inbound else outputs))}
+            self.undo_stack.push(UpdateBlockCommand(self.top.graph, block.name, **order))
+            for graph, edge in instance_wires(self.top.graph, block.name, old, inbound):
+                index, extra = graph.edge_index(edge), graph.edge_extra(edge)
+                moved = replace(edge, dst_port=new) if inbound else replace(edge, src_port=new)
+                self.undo_stack.push(DisconnectCommand(graph, edge))
+                self.undo_stack.push(AddEdgeCommand(graph, moved, index, extra))
+        finally:
+            self.undo_stack.endMacro()
         return True
+
+    # ------------------------------------------------------------------ blocks
+    def apply_block_edit(self, edit: BlockEdit) -> bool:
+        """Make a group or ungroup as one undo step of small commands; a failure takes it all back."""
+        graph, stack = self.graph, self.undo_stack
+        stack.beginMacro(edit.text)
+        try:
+            for block in edit.define:
+                stack.push(InstallBlockCommand(self.top.graph, block.name, block))  # blocks are the model's
+            for node_id in edit.remove_nodes:
+                stack.push(RemoveNodeCommand(graph, node_id))
+            for node, index in edit.add_nodes:
+                stack.push(AddNodeCommand(graph, node.type_id, name=node.name, params=node.params,
+                                          position=None, node_id=node.id, ui=node.ui, index=index,
+                                          extra=node.extra, check=False))
+            for edge, index, extra in edit.add_edges:
+                stack.push(AddEdgeCommand(graph, edge, index, extra))
+            for name in edit.remove_blocks:
+                stack.push(InstallBlockCommand(self.top.graph, name, None))
+        except (GraphError, LayerLoomError) as exc:
+            stack.endMacro()
+            stack.undo()
+            self.statusMessage.emit(f"{edit.text} failed: {exc}")
+            return False
+        stack.endMacro()
+        return True
+
+    def group(self, node_ids: list[str], name: str) -> str | None:
+        """Turn the nodes into block ``name`` with one instance in their place (one undo step); the
+        instance's id, or None with the reason in the status bar."""
+        try:
+            edit = plan_group(self.graph, node_ids, name)
+        except (GraphError, LayerLoomError) as exc:
+            self.statusMessage.emit(f"Cannot group: {exc}")
+            return None
+        return edit.added_ids[0] if self.apply_block_edit(edit) else None
+
+    def ungroup(self, instance_id: str) -> list[str]:
+        """Put an instance's inside back in its place (one undo step); the new nodes' ids."""
+        try:
+            edit = plan_ungroup(self.graph, instance_id)
+        except (GraphError, LayerLoomError) as exc:
+            self.statusMessage.emit(f"Cannot ungroup: {exc}")
+            return []
+        return edit.added_ids if self.apply_block_edit(edit) else []
 
     def disconnect_edge(self, edge: Edge) -> None:
         self.undo_stack.push(DisconnectCommand(self.graph, edge))
@@ -59,6 +151,11 @@ class Document(QObject):
     def add_node(self, type_id: str, position: QPointF | tuple[float, float]) -> str | None:
         if isinstance(position, QPointF):
             position = (round(position.x(), 1), round(position.y(), 1))
+        block, used = self.block, block_name(type_id)
+        if block is not None and used is not None and (used == block.name or
+                                                       block.name in nested_blocks(self.graph.blocks, used)):
+            self.statusMessage.emit(f"Cannot add {type_id} inside block {block.name}: a block cannot contain itself")
+            return None
         try:
             command = AddNodeCommand(self.graph, type_id, position=position)
             self.undo_stack.push(command)

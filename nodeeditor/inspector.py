@@ -7,20 +7,26 @@ count, are shown read-only (they are inferred, as Keras and Neural Network Conso
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from runtime import LayerLoomError
+from runtime.blocks import PREFIX as BLOCK_PREFIX
+from runtime.blocks import param_from_record, param_kind, param_record, references
 
-from .commands import SetParamCommand
+from .commands import SetParamCommand, UpdateBlockCommand
 from .items import shape_text
-from .param_editors import error_label, param_editor
+from .param_editors import error_label, param_editor, parse_text
 
 
 class Inspector(QWidget):
+    openBlockRequested = Signal(str)   # a block instance's "Edit Inside" button
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.document = None
+        self._connections: list = []
         self.node_id: str | None = None
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
@@ -35,10 +41,25 @@ class Inspector(QWidget):
         self.show_node(None, None)
 
     def set_document(self, document) -> None:
+        """Follow ``document`` (a model, or a block's inside), and no longer the one before."""
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):  # its document is gone already
+                pass
         self.document = document
-        document.bridge.analyzed.connect(lambda _: self.show_node(self.document, self.node_id))
-        document.bridge.nodeChanged.connect(self._node_changed)
-        document.bridge.nodeRemoved.connect(lambda nid: nid == self.node_id and self.show_node(document, None))
+        bridge = document.bridge
+        self._connections = [(bridge.analyzed, self._reanalyzed), (bridge.nodeChanged, self._node_changed),
+                             (bridge.nodeRemoved, self._node_removed), (bridge.blockChanged, self._reanalyzed)]
+        for signal, slot in self._connections:
+            signal.connect(slot)
+
+    def _reanalyzed(self, *_) -> None:
+        self.show_node(self.document, self.node_id)
+
+    def _node_removed(self, node_id: str) -> None:
+        if node_id == self.node_id:
+            self.show_node(self.document, None)
 
     def _node_changed(self, node_id: str) -> None:
         if node_id == self.node_id:
@@ -51,6 +72,9 @@ class Inspector(QWidget):
         self.editors, self.errors = {}, {}
         self.node_id = node_id
         if document is None or node_id is None or node_id not in document.graph.nodes:
+            if document is not None and document.block is not None:
+                self._show_block(document)
+                return
             hint = QLabel("Select a node to edit its parameters.")
             hint.setWordWrap(True)
             self._form.addRow(hint)
@@ -60,17 +84,30 @@ class Inspector(QWidget):
         title = QLabel(f"<b>{node.type_id}</b>" + (f"<br><small>{spec.doc}</small>" if spec else ""))
         title.setWordWrap(True)
         self._form.addRow(title)
+        if node.type_id.startswith(BLOCK_PREFIX) and spec is not None:
+            button = QPushButton("Edit Inside (Alt+Down)")
+            button.setToolTip("Open the block's inside on the canvas; changes reach every instance")
+            button.clicked.connect(lambda: self.openBlockRequested.emit(node_id))
+            self.editors["open"] = button
+            self._form.addRow(button)
         name = QLineEdit(node.name)
         name.editingFinished.connect(lambda: self._rename(name.text()))
         self.editors["name"] = name
         self._form.addRow("name", name)
+        block = document.block
         for param in spec.params if spec else ():
-            editor = param_editor(param, node.params.get(param.name, param.default),
-                                  lambda value, name=param.name: self.apply(name, value))
+            value = node.params.get(param.name, param.default)
+            apply = (lambda value, name=param.name: self.apply(name, value))
+            if block is not None and isinstance(value, str) and value.startswith("$"):
+                editor = QLineEdit(value)  # a reference to a block param: typed as text, unlinked by the menu
+                editor.setToolTip(f"Uses the block's param {value[1:]!r}; type another $name, or a value")
+                editor.editingFinished.connect(lambda e=editor, p=param: self.apply(p.name, parse_text(p, e.text())))
+            else:
+                editor = param_editor(param, value, apply)
             self.editors[param.name] = editor
             error = error_label()
             self.errors[param.name] = error
-            self._form.addRow(param.name, editor)
+            self._form.addRow(param.name, self._with_link(document, param, value, editor) if block else editor)
             self._form.addRow(error)
         info = document.bridge.analysis.nodes.get(node_id)
         if info is not None:
@@ -103,6 +140,149 @@ class Inspector(QWidget):
                 label.setText(getattr(exc, "detail", str(exc)))
                 label.show()
             return False
+        return True
+
+    # ------------------------------------------------------------------ inside a block
+    def _with_link(self, document, param, value, editor) -> QWidget:
+        """The editor and a "$" button: bind the param to a block param (an existing one of the same
+        kind, or a new one made from it), or unlink it."""
+        block = document.block
+        kind = param_kind(param)
+        button = QToolButton()
+        button.setText("$")
+        button.setToolTip("Use a block param here (the block's instances then set it)")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
+        if isinstance(value, str) and value.startswith("$"):
+            font = button.font()
+            font.setBold(True)
+            button.setFont(font)
+        menu = QMenu(button)
+        bound = value[1:] if isinstance(value, str) and value.startswith("$") else None
+        for record in block.params:
+            if record["kind"] == kind and record["name"] != bound:
+                menu.addAction(f"Use block param {record['name']} ({record['kind']}, default {record['default']})",
+                               lambda n=record["name"]: self.apply(param.name, f"${n}"))
+        if kind is not None and bound is None:
+            menu.addAction(f"New block param {self._fresh_param(block, param.name)} from this value",
+                           lambda: self.make_block_param(param.name))
+        if bound is not None:
+            record = next((r for r in block.params if r["name"] == bound), None)
+            default = record["default"] if record is not None else param.to_json(param.default)
+            menu.addAction(f"Unlink (set {default} here)", lambda: self.apply(param.name, default))
+        if menu.isEmpty():
+            menu.addAction("This param cannot be a block param").setEnabled(False)
+        button.setMenu(menu)
+        self.editors[f"{param.name}.link"] = button
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(editor, 1)
+        layout.addWidget(button)
+        return row
+
+    @staticmethod
+    def _fresh_param(block, base: str) -> str:
+        taken = {r["name"] for r in block.params}
+        name, k = base, 2
+        while name in taken or name == "repeat":
+            name, k = f"{base}{k}", k + 1
+        return name
+
+    def make_block_param(self, param_name: str) -> str | None:
+        """Turn the selected inner node's param into a new block param (its value the default) and
+        bind it, as one undo step. The new param's name."""
+        document, node_id = self.document, self.node_id
+        block = document.block if document is not None else None
+        if block is None or node_id is None:
+            return None
+        node, spec = document.graph.node(node_id), document.graph.spec(node_id)
+        param = spec.param(param_name)
+        record = param_record(param)
+        record["name"] = self._fresh_param(block, param_name)
+        value = node.params.get(param_name, param.default)
+        record["default"] = param.to_json(param.coerce(value))
+        stack = document.undo_stack
+        stack.beginMacro(f"Make {node.name}.{param_name} a param of block {block.name}")
+        stack.push(UpdateBlockCommand(document.top.graph, block.name, params=block.params + [record]))
+        stack.push(SetParamCommand(document.graph, node_id, param_name, f"${record['name']}"))
+        stack.endMacro()
+        return record["name"]
+
+    def _show_block(self, document) -> None:
+        """Nothing selected inside a block: the block itself (doc line, ports, params, instances)."""
+        block = document.block
+        title = QLabel(f"<b>Block {block.name}</b><br><small>Its inside is on the canvas: every instance "
+                       "follows your edits. Input and Output nodes are its ports.</small>")
+        title.setWordWrap(True)
+        self._form.addRow(title)
+        doc = QLineEdit(block.doc)
+        doc.setPlaceholderText("What the block does (shown in the palette)")
+        doc.editingFinished.connect(lambda: doc.text() != block.doc and document.undo_stack.push(
+            UpdateBlockCommand(document.top.graph, block.name, "Change block doc", doc=doc.text())))
+        self.editors["doc"] = doc
+        self._form.addRow("doc", doc)
+        self._form.addRow("inputs", QLabel(", ".join(block.inputs) or "-"))
+        self._form.addRow("outputs", QLabel(", ".join(block.outputs) or "-"))
+        if not block.params:
+            hint = QLabel("No params. Select an inner node and use the $ button next to a field to make it one.")
+            hint.setWordWrap(True)
+            self._form.addRow(hint)
+        for k, record in enumerate(block.params):
+            param = param_from_record(record)
+            editor = param_editor(param, record["default"], lambda value, k=k: self.set_block_default(k, value))
+            remove = QToolButton()
+            remove.setText("✕")
+            remove.setToolTip("Remove this param (only when no inner param uses it)")
+            remove.clicked.connect(lambda checked=False, k=k: self.remove_block_param(k))
+            self.editors[f"param:{record['name']}"] = editor
+            row = QWidget()
+            layout = QHBoxLayout(row)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(editor, 1)
+            layout.addWidget(remove)
+            used = ", ".join(references(block, record["name"])) or "nothing yet"
+            row.setToolTip(f"{record['kind']} param; default {record['default']}; used by {used}")
+            self._form.addRow(f"{record['name']} ({record['kind']})", row)
+            error = error_label()
+            self.errors[f"param:{record['name']}"] = error
+            self._form.addRow(error)
+        top = document.top.graph
+        users = [n.name for n in top if n.type_id == block.type_id]
+        self._form.addRow("instances", QLabel(", ".join(users) or "none in the model"))
+
+    def set_block_default(self, index: int, value) -> bool:
+        document = self.document
+        block = document.block
+        records = [dict(r) for r in block.params]
+        name = records[index]["name"]
+        try:
+            records[index]["default"] = param_from_record(records[index]).to_json(
+                param_from_record(records[index]).coerce(value))
+            if records == block.params:
+                return True
+            document.undo_stack.push(UpdateBlockCommand(document.top.graph, block.name, f"Set default of {name}",
+                                                        params=records))
+        except LayerLoomError as exc:
+            label = self.errors.get(f"param:{name}")
+            if label is not None:
+                label.setText(getattr(exc, "detail", str(exc)))
+                label.show()
+            return False
+        return True
+
+    def remove_block_param(self, index: int) -> bool:
+        document = self.document
+        block = document.block
+        name = block.params[index]["name"]
+        used = references(block, name)
+        if used:
+            document.statusMessage.emit(f"Cannot remove block param {name!r}: {', '.join(used)} use(s) it; "
+                                        "unlink them first")
+            return False
+        records = [r for k, r in enumerate(block.params) if k != index]
+        document.undo_stack.push(UpdateBlockCommand(document.top.graph, block.name, f"Remove param {name}",
+                                                    params=records))
         return True
 
     def _rename(self, text: str) -> None:

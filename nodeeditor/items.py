@@ -11,6 +11,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainte
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, \
     QGraphicsProxyWidget, QGraphicsSimpleTextItem, QLineEdit
 
+from runtime.blocks import PREFIX as BLOCK_PREFIX
 from runtime.shapes import format_shape
 
 from .style import FOOTER, GRID, HEADER, NODE_WIDTH, PORT_RADIUS, ROW, Theme, category_color, port_color
@@ -67,6 +68,7 @@ class NodeItem(QGraphicsObject):
         self.color = QColor("#7d8794")
         self.footer = ""
         self.problem = ""
+        self.is_block = False
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self._height = HEADER + FOOTER
@@ -81,6 +83,10 @@ class NodeItem(QGraphicsObject):
         node = graph.node(self.node_id)
         spec = graph.spec(node)
         self.name, self.type_id = node.name, node.type_id
+        self.is_block = node.type_id.startswith(BLOCK_PREFIX) and spec is not None
+        repeat = node.params.get("repeat", 1) if self.is_block else 1
+        if isinstance(repeat, int) and repeat > 1:
+            self.type_id = f"{node.type_id}  × {repeat}"
         self.color = category_color(spec.category if spec else None)
         self._rebuild_ports(graph.input_ports(self.node_id), graph.output_ports(self.node_id))
         parts = []
@@ -92,7 +98,8 @@ class NodeItem(QGraphicsObject):
         self.footer = "   ".join(parts)
         errors = [p for p in problems if p.severity == "error"]
         self.problem = "\n".join(p.message for p in errors)
-        self.setToolTip(self.problem or f"{node.type_id}: {spec.doc if spec else 'unknown node type'}")
+        hint = "\nDouble-click to edit the block's inside (Alt+Down)" if self.is_block else ""
+        self.setToolTip(self.problem or f"{node.type_id}: {spec.doc if spec else 'unknown node type'}{hint}")
         self.prepareGeometryChange()
         self.update()
 
@@ -119,7 +126,7 @@ class NodeItem(QGraphicsObject):
 
     # ------------------------------------------------------------------ drawing
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return QRectF(-2, -2, NODE_WIDTH + 4, self._height + 4)
+        return QRectF(-2, -2, NODE_WIDTH + 8, self._height + 8)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         theme = self.theme
@@ -130,6 +137,8 @@ class NodeItem(QGraphicsObject):
             border = theme.color("error") if not self.isSelected() else border
         painter.setPen(QPen(border, 2.0 if self.isSelected() or self.problem else 1.0))
         painter.setBrush(theme.color("card"))
+        if self.is_block:  # a block instance is a stack of cards: there is a graph inside
+            painter.drawRoundedRect(rect.translated(4, 4), 7, 7)
         painter.drawRoundedRect(rect, 7, 7)
         strip = QPainterPath()
         strip.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 7, 7)
@@ -172,6 +181,10 @@ class NodeItem(QGraphicsObject):
     def mouseDoubleClickEvent(self, event):  # noqa: N802 - Qt override: double-click the title to rename
         if event.pos().y() < HEADER and self.scene() is not None:
             self.scene().start_rename(self.node_id)
+            event.accept()
+            return
+        if self.is_block and self.scene() is not None:  # double-click a block's body: open it
+            self.scene().openBlockRequested.emit(self.node_id)
             event.accept()
             return
         super().mouseDoubleClickEvent(event)

@@ -11,18 +11,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QToolBar)
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget)
 
 from runtime import Graph, LayerLoomError, load_graph, save_graph
+from runtime.blocks import LIBRARY_SUFFIX as BLOCKS_SUFFIX
+from runtime.blocks import import_plan, load_block_library, save_block_library
 from runtime.analysis import ERROR
 from runtime.graphfile import SUFFIX
 from runtime.layout import layered_layout
 from runtime.resources import example_path, example_paths
 
 from .autosave import INTERVAL_MS, Autosaver
+from .block_scopes import BlockScopes
 from .clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
-from .commands import MoveNodesCommand
+from .commands import InstallBlockCommand, MoveNodesCommand, remove_block_command
 from .dashboard import Dashboard
 from .document import Document
 from .icons import app_icon, themed_icon
@@ -56,13 +59,23 @@ class EditorWindow(QMainWindow):
         self._icon_actions: list[tuple[QAction, str]] = []   # re-tinted when the theme changes
         self.setWindowIcon(app_icon())
         self.view = CanvasView()
-        self.setCentralWidget(self.view)
+        self.scopes = BlockScopes(self)
+        self.scopes.scopeChanged.connect(self._show_scope)
+        self._shown: Document | None = None   # the level on the canvas (the model, or a block's inside)
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.scopes.breadcrumb)
+        column.addWidget(self.view)
+        self.setCentralWidget(centre)
         # the bottom docks (problems, charts...) run the whole width: their minimum width then never
         # adds to the side docks' (a window wider than a laptop screen otherwise)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.palette_widget = Palette(Graph().catalog)
         self.inspector = Inspector()
+        self.inspector.openBlockRequested.connect(self.open_instance)
         self.problems = _ProblemList()
         self._dock("Nodes", "palette", self.palette_widget, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Inspector", "inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -70,6 +83,8 @@ class EditorWindow(QMainWindow):
         self.totals = QLabel()
         self.statusBar().addPermanentWidget(self.totals)
         self.palette_widget.addRequested.connect(self.add_at_centre)
+        self.palette_widget.editBlockRequested.connect(self.open_block)
+        self.palette_widget.deleteBlockRequested.connect(self.delete_block)
         self.view.nodeTypeDropped.connect(self.drop_node_type)
         self.quick_add = QuickAdd(self.palette_widget.catalog, self)
         self.quick_add.chosen.connect(self._quick_add_chosen)
@@ -178,13 +193,22 @@ class EditorWindow(QMainWindow):
         self._action(edit, "&Copy", self.copy, QKeySequence.StandardKey.Copy, icon="copy")
         self._action(edit, "&Paste", self.paste, QKeySequence.StandardKey.Paste, icon="paste")
         self._action(edit, "D&uplicate", self.duplicate, QKeySequence("Ctrl+D"), icon="duplicate")
-        delete = self._action(edit, "&Delete", lambda: self.document.delete_selection(),
+        delete = self._action(edit, "&Delete", lambda: self.editing.delete_selection(),
                               QKeySequence.StandardKey.Delete, icon="delete")
         edit.addSeparator()
         self._action(edit, "Select &All", self.select_all, QKeySequence.StandardKey.SelectAll, icon="select-all")
         self._action(edit, "Re&name Node", self.rename_selected, QKeySequence("F2"), icon="rename")
         self._action(edit, "Add &Node…", lambda: self.open_quick_add(self._centre()), QKeySequence("Shift+A"),
                      icon="add-node")
+        blocks = bar.addMenu("&Blocks")
+        self._action(blocks, "&Group into Block…", self.group_selection, QKeySequence("Ctrl+G"), icon="group")
+        self._action(blocks, "&Ungroup", self.ungroup_selection, QKeySequence("Ctrl+Shift+G"), icon="ungroup")
+        blocks.addSeparator()
+        self._action(blocks, "&Edit Block Inside", self.open_selected_block, QKeySequence("Alt+Down"))
+        self._action(blocks, "Up One &Level", self.scopes.up, QKeySequence("Alt+Up"))
+        blocks.addSeparator()
+        self._action(blocks, "&Import Blocks…", self.ask_import_blocks)
+        self._action(blocks, "E&xport Blocks…", self.ask_export_blocks)
         view = bar.addMenu("&View")
         fit = self._action(view, "Zoom to &Fit", self.view.zoom_to_fit, QKeySequence("Ctrl+0"), icon="zoom-fit")
         layout = self._action(view, "Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), icon="layout")
@@ -236,23 +260,58 @@ class EditorWindow(QMainWindow):
     def set_document(self, document: Document) -> None:
         self._release_document()
         self.document = document
-        self.view.setScene(document.scene)
-        self.inspector.set_document(document)
         self.dashboard.set_document(document)
-        self.inspector.show_node(document, None)
         document.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        document.bridge.analyzed.connect(self._show_analysis)
+        document.bridge.analyzed.connect(self._show_totals)
+        document.bridge.blockChanged.connect(self._blocks_changed)
         document.undo_stack.cleanChanged.connect(self._update_title)
         document.undo_stack.canUndoChanged.connect(self.undo_action.setEnabled)
         document.undo_stack.canRedoChanged.connect(self.redo_action.setEnabled)
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)
-        document.scene.selectionChanged.connect(self._selection_changed)
-        document.scene.wireDroppedOnEmpty.connect(self._wire_dropped)
-        document.scene.snap = self.snap_action.isChecked()
-        self._show_analysis(document.bridge.analysis)
+        self.palette_widget.set_catalog(document.graph.catalog)
+        self.quick_add.catalog = document.graph.catalog
+        self.scopes.reset(document)   # shows it
+        self._show_totals(document.bridge.analysis)
         self._update_title()
         self.view.show_graph()
+
+    @property
+    def editing(self) -> Document:
+        """The level on the canvas: the model's document, or the inside of a block opened from it."""
+        return self._shown or self.document
+
+    def _show_scope(self, document: Document) -> None:
+        """Put a level on the canvas: the model, or a block's inside (the breadcrumb shows which)."""
+        old = self._shown
+        if old is document:
+            return
+        if old is not None:
+            self._unhook_level(old)
+        self._shown = document
+        self.view.setScene(document.scene)
+        self.inspector.set_document(document)
+        self.inspector.show_node(document, None)
+        document.scene.selectionChanged.connect(self._selection_changed)
+        document.scene.wireDroppedOnEmpty.connect(self._wire_dropped)
+        document.scene.openBlockRequested.connect(self.open_instance)
+        document.bridge.analyzed.connect(self._show_analysis)
+        document.scene.snap = self.snap_action.isChecked()
+        if document.scene.theme is not self.theme:
+            document.scene.set_theme(self.theme)
+        self._show_analysis(document.bridge.analysis)
+        if old is not None and document is not self.document:
+            self.view.show_graph()
+
+    def _unhook_level(self, document: Document) -> None:
+        for signal, slot in ((document.scene.selectionChanged, self._selection_changed),
+                             (document.scene.wireDroppedOnEmpty, self._wire_dropped),
+                             (document.scene.openBlockRequested, self.open_instance),
+                             (document.bridge.analyzed, self._show_analysis)):
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
 
     def new_document(self) -> None:
         if self.maybe_save():
@@ -352,8 +411,10 @@ class EditorWindow(QMainWindow):
         old = self.document
         if old is None:
             return
-        old.scene.selectionChanged.disconnect(self._selection_changed)
-        old.scene.wireDroppedOnEmpty.disconnect(self._wire_dropped)
+        if self._shown is not None:
+            self._unhook_level(self._shown)
+            self._shown = None
+        self.scopes.clear()
         old.close()
 
     def _remember(self, path: Path) -> None:
@@ -384,7 +445,7 @@ class EditorWindow(QMainWindow):
         return self.view.mapToScene(self.view.viewport().rect().center())
 
     def add_at_centre(self, type_id: str) -> None:
-        self.document.add_node(type_id, self._centre())
+        self.editing.add_node(type_id, self._centre())
 
     def open_quick_add(self, scene_pos, wire=None, allowed=None) -> None:
         self._quick_at, self._quick_wire = scene_pos, wire
@@ -393,13 +454,13 @@ class EditorWindow(QMainWindow):
     def _wire_dropped(self, node_id: str, port: str, direction: str, scene_pos) -> None:
         """A wire released on empty canvas: offer the node types it can connect to, and wire the new
         node to it."""
-        dropped = _port(self.document.graph, node_id, port, direction)
+        dropped = _port(self.editing.graph, node_id, port, direction)
         allowed = [spec.type_id for spec in self.palette_widget.catalog
                    if _matching_port(_spec_ports(spec, direction), dropped, direction)]
         self.open_quick_add(scene_pos, (node_id, port, direction), allowed)
 
     def _quick_add_chosen(self, type_id: str) -> None:
-        document, wire = self.document, self._quick_wire
+        document, wire = self.editing, self._quick_wire
         self._quick_wire = None
         document.undo_stack.beginMacro(f"Add {type_id}")
         try:
@@ -421,7 +482,7 @@ class EditorWindow(QMainWindow):
 
     def drop_node_type(self, type_id: str, scene_pos) -> str | None:
         """A palette drop: add the node there; dropped onto a wire, it goes into the wire (one step)."""
-        document = self.document
+        document = self.editing
         wire = document.wire_at(scene_pos)
         document.undo_stack.beginMacro(f"Add {type_id}")
         try:
@@ -433,48 +494,159 @@ class EditorWindow(QMainWindow):
         return node_id
 
     def selected_node_ids(self) -> list[str]:
-        return [i.node_id for i in self.document.scene.selectedItems() if isinstance(i, NodeItem)]
+        return [i.node_id for i in self.editing.scene.selectedItems() if isinstance(i, NodeItem)]
 
     def copy(self) -> bool:
-        return copy_to_clipboard(self.document.graph, self.selected_node_ids())
+        return copy_to_clipboard(self.editing.graph, self.selected_node_ids())
 
     def cut(self) -> None:
         if self.copy():
-            self.document.delete_selection()
+            self.editing.delete_selection()
 
     def paste(self, text: str | None = None) -> list[str]:
         text = clipboard_text() if text is None else text
-        new = paste(self.document, text) if text else []
+        new = paste(self.editing, text) if text else []
         if new:
-            self.document.scene.clearSelection()
+            self.editing.scene.clearSelection()
             for node_id in new:
-                self.document.scene.item_for_node[node_id].setSelected(True)
+                self.editing.scene.item_for_node[node_id].setSelected(True)
         else:
             self.statusBar().showMessage("Nothing to paste: the clipboard holds no LayerLoom nodes", 4000)
         return new
 
     def duplicate(self) -> list[str]:
         ids = self.selected_node_ids()
-        return self.paste(selection_text(self.document.graph, ids)) if ids else []
+        return self.paste(selection_text(self.editing.graph, ids)) if ids else []
 
     def auto_layout(self) -> None:
-        graph = self.document.graph
+        graph = self.editing.graph
         positions = layered_layout(graph)
         moves = {nid: (graph.node(nid).position, pos) for nid, pos in positions.items()
                  if graph.node(nid).position != pos}
         if moves:
-            self.document.undo_stack.push(MoveNodesCommand(graph, moves, "Auto layout"))
+            self.editing.undo_stack.push(MoveNodesCommand(graph, moves, "Auto layout"))
             self.view.zoom_to_fit()
 
     def select_all(self) -> None:
-        for item in self.document.scene.item_for_node.values():
+        for item in self.editing.scene.item_for_node.values():
             item.setSelected(True)
+
+    # ------------------------------------------------------------------ blocks
+    def group_selection(self, name: str | None = None) -> str | None:
+        """Ctrl+G: the selected nodes become a block (its name asked for), with one instance in their
+        place: one undo step. The instance's id, or None."""
+        ids = self.selected_node_ids()
+        document = self.editing
+        if not ids:
+            self.statusBar().showMessage("Select the nodes to group into a block", 4000)
+            return None
+        if name is None:
+            taken = set(document.graph.blocks)
+            suggestion = next(f"Block{i}" for i in range(1, len(taken) + 2) if f"Block{i}" not in taken)
+            name, ok = QInputDialog.getText(self, "Group into block",
+                                            "Block name (letters, digits and _; it becomes the node type "
+                                            "Block:<name>):", text=suggestion)
+            if not ok:
+                return None
+        instance = document.group(ids, name.strip())
+        if instance is not None:
+            document.scene.clearSelection()
+            document.scene.item_for_node[instance].setSelected(True)
+            self.statusBar().showMessage(f"Grouped {len(ids)} node(s) into block {name.strip()}; double-click it "
+                                         "to edit its inside", 6000)
+        return instance
+
+    def ungroup_selection(self) -> list[str]:
+        """Ctrl+Shift+G: the selected block instances are replaced by their insides (one undo step each)."""
+        document = self.editing
+        instances = [i for i in self.selected_node_ids() if document.graph.node(i).type_id.startswith("Block:")]
+        if not instances:
+            self.statusBar().showMessage("Select a block instance to ungroup it", 4000)
+            return []
+        added: list[str] = []
+        for node_id in instances:
+            added += document.ungroup(node_id)
+        document.scene.clearSelection()
+        for node_id in added:
+            document.scene.item_for_node[node_id].setSelected(True)
+        return added
+
+    def open_selected_block(self) -> None:
+        ids = self.selected_node_ids()
+        if len(ids) != 1 or not self.open_instance(ids[0]):
+            self.statusBar().showMessage("Select one block instance to edit its inside", 4000)
+
+    def open_instance(self, node_id: str) -> bool:
+        """Show the inside of a block instance on the canvas (double-click, Alt+Down, the inspector)."""
+        return self.scopes.open_instance(node_id) is not None
+
+    def open_block(self, name: str) -> bool:
+        """Show a block's inside from the palette (with its first instance's shapes when there is one)."""
+        return self.scopes.open_block(name) is not None
+
+    def delete_block(self, name: str) -> bool:
+        """Take an unused block out of the model (one undo step); a used one is refused with its users."""
+        try:
+            self.document.undo_stack.push(remove_block_command(self.document.graph, name))
+        except LayerLoomError as exc:
+            self.statusBar().showMessage(f"Cannot delete: {exc}", 8000)
+            return False
+        return True
+
+    def _blocks_changed(self, name: str) -> None:
+        self.palette_widget.rebuild()
+
+    def ask_export_blocks(self) -> bool:
+        graph = self.document.graph
+        if not graph.blocks:
+            self.statusBar().showMessage("This model has no blocks to export (select nodes, then Ctrl+G)", 5000)
+            return False
+        path, _ = QFileDialog.getSaveFileName(self, "Export blocks", f"{graph.name}-blocks{BLOCKS_SUFFIX}",
+                                              f"LayerLoom block libraries (*{BLOCKS_SUFFIX})")
+        return bool(path) and self.export_blocks(path)
+
+    def export_blocks(self, path: str | Path) -> bool:
+        """Write every block of the model to a block library file."""
+        try:
+            save_block_library(path, self.document.graph.blocks)
+        except (LayerLoomError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot export blocks", str(exc))
+            return False
+        self.statusBar().showMessage(f"Exported {len(self.document.graph.blocks)} block(s) to {path}", 5000)
+        return True
+
+    def ask_import_blocks(self) -> list[str]:
+        path, _ = QFileDialog.getOpenFileName(self, "Import blocks", "",
+                                              f"LayerLoom block libraries (*{BLOCKS_SUFFIX});;JSON (*.json)")
+        return self.import_blocks(path) if path else []
+
+    def import_blocks(self, path: str | Path) -> list[str]:
+        """Add a library's blocks to the model (one undo step). A name already taken by a different
+        block is imported under a fresh name; the same block again is skipped. The names added."""
+        graph = self.document.graph
+        try:
+            library = load_block_library(path, graph.catalog)
+            plan, _ = import_plan(graph, library)
+        except LayerLoomError as exc:
+            QMessageBox.warning(self, "Cannot import blocks", str(exc))
+            return []
+        if not plan:
+            self.statusBar().showMessage("The library's blocks are all in this model already", 5000)
+            return []
+        stack = self.document.undo_stack
+        stack.beginMacro(f"Import {len(plan)} block(s)")
+        for block in plan:
+            stack.push(InstallBlockCommand(graph, block.name, block))
+        stack.endMacro()
+        self.statusBar().showMessage(f"Imported blocks: {', '.join(b.name for b in plan)} (see Nodes > Blocks)", 6000)
+        return [b.name for b in plan]
 
     def set_theme(self, name: str) -> None:
         self.theme = THEMES[name]
         self.settings.setValue("theme", name)
         apply_app_theme(QApplication.instance(), self.theme)
-        self.document.scene.set_theme(self.theme)
+        for level in self.scopes.levels:
+            level.scene.set_theme(self.theme)
         self.dashboard.charts.set_theme(self.theme)
         for action, icon in self._icon_actions:
             action.setIcon(themed_icon(icon, self.theme))
@@ -510,7 +682,7 @@ class EditorWindow(QMainWindow):
     def _toggle_snap(self, checked: bool) -> None:
         self.settings.setValue("snap", checked)
         if self.document is not None:
-            self.document.scene.snap = checked
+            self.editing.scene.snap = checked
 
     def rename_selected(self) -> None:
         """F2: edit the selected node's name in place on the canvas."""
@@ -518,15 +690,16 @@ class EditorWindow(QMainWindow):
         if len(ids) != 1:
             self.statusBar().showMessage("Select one node to rename it", 4000)
             return
-        self.view.ensureVisible(self.document.scene.item_for_node[ids[0]])
+        self.view.ensureVisible(self.editing.scene.item_for_node[ids[0]])
         self.view.setFocus()
-        self.document.scene.start_rename(ids[0])
+        self.editing.scene.start_rename(ids[0])
 
     def _selection_changed(self) -> None:
-        nodes = [i for i in self.document.scene.selectedItems() if isinstance(i, NodeItem)]
-        self.inspector.show_node(self.document, nodes[0].node_id if len(nodes) == 1 else None)
+        nodes = [i for i in self.editing.scene.selectedItems() if isinstance(i, NodeItem)]
+        self.inspector.show_node(self.editing, nodes[0].node_id if len(nodes) == 1 else None)
 
     def _show_analysis(self, analysis) -> None:
+        """The problems of the level on the canvas (a block's inside: with its params filled in)."""
         self.problems.clear()
         for problem in analysis.errors + analysis.warnings:
             item = QListWidgetItem(("✖ " if problem.severity == ERROR else "⚠ ") + problem.describe())
@@ -534,6 +707,9 @@ class EditorWindow(QMainWindow):
             self.problems.addItem(item)
         if not analysis.problems:
             self.problems.addItem("No problems.")
+
+    def _show_totals(self, analysis) -> None:
+        """The model's size, whatever level is on the canvas."""
         count = len(self.document.graph)
         self.totals.setText(f"{count} nodes  |  {analysis.total_params:,} parameters")
 
@@ -542,10 +718,10 @@ class EditorWindow(QMainWindow):
 
     def select_node(self, node_id: str | None) -> None:
         """Select a node alone and centre the canvas on it (a clicked problem)."""
-        node_item = self.document.scene.item_for_node.get(node_id) if node_id else None
+        node_item = self.editing.scene.item_for_node.get(node_id) if node_id else None
         if node_item is None:
             return
-        self.document.scene.clearSelection()
+        self.editing.scene.clearSelection()
         node_item.setSelected(True)
         self.view.centerOn(node_item)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QRectF, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLineEdit, QMenu, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from runtime import Catalog
+from runtime.blocks import CATEGORY as BLOCK_CATEGORY
+from runtime.blocks import PREFIX as BLOCK_PREFIX
 
 from .style import category_color
 from .view import NODE_MIME
@@ -41,6 +43,8 @@ def swatch(color, size: int = 12, scale: float = 2.0) -> QIcon:
 
 class Palette(QWidget):
     addRequested = Signal(str)   # a node type, by double-click or Enter
+    editBlockRequested = Signal(str)     # a block's name (context menu: Edit Inside)
+    deleteBlockRequested = Signal(str)   # a block's name (context menu: Delete Block)
 
     def __init__(self, catalog: Catalog, parent=None):
         super().__init__(parent)
@@ -51,11 +55,31 @@ class Palette(QWidget):
         self.tree.setHeaderHidden(True)
         self.tree.setDragEnabled(True)
         self.tree.setDragDropMode(QTreeWidget.DragDropMode.DragOnly)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.search)
         layout.addWidget(self.tree)
-        for category, specs in catalog.categories().items():
+        self.rebuild()
+        self.search.textChanged.connect(self.filter)
+        self.search.returnPressed.connect(self._add_first_visible)
+        self.tree.itemDoubleClicked.connect(self._double_clicked)
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        """Show another model's node types (its own blocks differ from the last one's)."""
+        self.catalog = catalog
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """List the catalog again (a block was added, changed or taken away), keeping the search."""
+        collapsed = {self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())
+                     if not self.tree.topLevelItem(i).isExpanded()}
+        self.tree.clear()
+        categories = self.catalog.categories()
+        if BLOCK_CATEGORY in categories:  # the model's own blocks come first
+            categories = {BLOCK_CATEGORY: categories.pop(BLOCK_CATEGORY), **categories}
+        for category, specs in categories.items():
             group = QTreeWidgetItem([category])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             group.setForeground(0, category_color(category))
@@ -64,14 +88,27 @@ class Palette(QWidget):
                 item = QTreeWidgetItem([spec.type_id])
                 item.setIcon(0, icon)
                 item.setData(0, TYPE_ROLE, spec.type_id)
-                item.setToolTip(0, spec.doc)
+                tip = spec.doc
+                if spec.type_id.startswith(BLOCK_PREFIX):
+                    tip += "\nDrag onto the canvas to place an instance; right-click to edit its inside."
+                item.setToolTip(0, tip)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
                 group.addChild(item)
             self.tree.addTopLevelItem(group)
-        self.tree.expandAll()
-        self.search.textChanged.connect(self.filter)
-        self.search.returnPressed.connect(self._add_first_visible)
-        self.tree.itemDoubleClicked.connect(self._double_clicked)
+            group.setExpanded(category not in collapsed)
+        self.filter(self.search.text())
+
+    def _context_menu(self, point) -> None:
+        item = self.tree.itemAt(point)
+        type_id = item.data(0, TYPE_ROLE) if item is not None else None
+        if not type_id or not type_id.startswith(BLOCK_PREFIX):
+            return
+        name = type_id[len(BLOCK_PREFIX):]
+        menu = QMenu(self)
+        menu.addAction("Add to Canvas", lambda: self.addRequested.emit(type_id))
+        menu.addAction("Edit Inside", lambda: self.editBlockRequested.emit(name))
+        menu.addAction("Delete Block", lambda: self.deleteBlockRequested.emit(name))
+        menu.exec(self.tree.viewport().mapToGlobal(point))
 
     def filter(self, text: str) -> None:
         """Show the types whose name, alias, description or category contains ``text``."""

@@ -23,6 +23,7 @@ class GraphScene(QGraphicsScene):
     wireDroppedOnEmpty = Signal(str, str, str, QPointF)    # node, port, direction, scene position
     nodesMoved = Signal(dict)                               # id -> ((old x, old y), (new x, new y))
     renameRequested = Signal(str, str)                      # node, new name (typed on the canvas)
+    openBlockRequested = Signal(str)                        # a block instance was double-clicked
 
     def __init__(self, bridge: GraphBridge, theme: Theme = DARK, parent=None):
         super().__init__(parent)

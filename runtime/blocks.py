@@ -28,6 +28,7 @@ PREFIX = "Block:"
 CATEGORY = "Blocks"
 LIBRARY_FORMAT = "layerloom-blocks"
 LIBRARY_VERSION = 1
+LIBRARY_SUFFIX = ".llblocks.json"
 MAX_REPEAT = 64
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _KEYS = {"doc", "inputs", "outputs", "params", "nodes", "edges"}
@@ -55,8 +56,8 @@ class BlockDef:
 
     name: str
     graph: Graph
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
+    input_order: tuple[str, ...]    # the ports' order as listed in the file (see ``inputs``)
+    output_order: tuple[str, ...]
     params: list[dict] = field(default_factory=list)  # {"name", "kind", "default", "doc"?, "minimum"?, "maximum"?}
     doc: str = ""
     extra: dict = field(default_factory=dict)  # unknown keys of the file record, written back as-is
@@ -120,6 +121,21 @@ class BlockDef:
     def type_id(self) -> str:
         return type_id(self.name)
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The input ports: the inside's Input nodes, by name, listed ones first in their listed order
+        (editing the inside adds or removes ports; undoing the edit gives the same order back)."""
+        return self._ports(INPUT, self.input_order)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self._ports(OUTPUT, self.output_order)
+
+    def _ports(self, role: str, order: tuple[str, ...]) -> tuple[str, ...]:
+        present = [n.name for n in self.graph if _role(self.graph, n) == role]
+        listed = [name for name in order if name in present]
+        return tuple(listed + [name for name in present if name not in listed])
+
     def param_specs(self) -> tuple[Param, ...]:
         return tuple(_param_from_record(r) for r in self.params)
 
@@ -141,17 +157,8 @@ class BlockDef:
         if len(set(names)) != len(names):
             found.append("two block params have the same name")
         roles = {n.id: _role(self.graph, n) for n in self.graph}
-        for ports, role, what in ((self.inputs, INPUT, "input"), (self.outputs, OUTPUT, "output")):
-            if len(set(ports)) != len(ports):
-                found.append(f"two {what}s have the same name")
-            nodes = {n.name: n for n in self.graph if roles[n.id] == role}
-            for port in ports:
-                if port not in nodes:
-                    found.append(f"{what} {port!r} names no inner {role.title()} node")
-            for extra in sorted(set(nodes) - set(ports)):
-                found.append(f"inner {role.title()} node {extra!r} is not listed among the block's {what}s")
         if not self.outputs:
-            found.append("a block needs at least one output")
+            found.append("a block needs at least one Output node inside")
         for node in self.graph:
             if roles[node.id] in (TARGET_ROLE, LOSS_ROLE):
                 found.append(f"{node.label()}: targets and losses cannot go inside a block")
@@ -159,6 +166,8 @@ class BlockDef:
 
 
 def _role(graph: Graph, node: Node) -> str | None:
+    if node.type_id.startswith(PREFIX):  # a block is a layer (and looking its spec up could recurse)
+        return None
     spec = graph.catalog.get(node.type_id)
     return spec.role if spec is not None else None
 
@@ -231,24 +240,54 @@ def define_block(graph: Graph, name: str, definition: BlockDef | dict) -> BlockD
     problems = block.problems()
     if problems:
         raise BlockError(f"block {name!r}: " + "; ".join(problems))
-    cycle = find_cycle({**graph.blocks, name: block}, name)
-    if cycle:
-        raise BlockError(f"block {name!r} would contain itself ({' -> '.join(cycle)})")
-    old = graph.blocks.get(name)
-    graph.blocks[name] = block
-    graph._notify((graph.events.block_changed, (name, old, block)))
+    install_block(graph, name, block)
     return block
 
 
-def remove_block(graph: Graph, name: str) -> BlockDef:
+def install_block(graph: Graph, name: str, block: BlockDef | None) -> None:
+    """Put exactly ``block`` under ``name`` (None: take the block away), announced; undo and redo use
+    it so a block's inside stays the same object. A block that would contain itself is refused."""
+    if block is not None:
+        if block.graph.blocks is not graph.blocks or block.name != name:
+            raise BlockError(f"block {name!r} was made for another graph; define it with define_block")
+        cycle = find_cycle({**graph.blocks, name: block}, name)
+        if cycle:
+            raise BlockError(f"block {name!r} would contain itself ({' -> '.join(cycle)})")
+    old = graph.blocks.get(name)
+    if block is None:
+        graph.blocks.pop(name, None)
+    else:
+        graph.blocks[name] = block
+    graph._notify((graph.events.block_changed, (name, old, block)))
+
+
+def check_removable(graph: Graph, name: str) -> None:
+    """Refuse (``BlockError``, naming the users) to take away a block that a node or a block uses."""
     if name not in graph.blocks:
         raise BlockError(f"no block called {name!r}")
     users = [n.name for n in graph if n.type_id == type_id(name)]
     users += [f"block {b.name}" for b in graph.blocks.values() if b.name != name and name in b.uses()]
     if users:
         raise BlockError(f"block {name!r} is still used by {', '.join(users)}")
-    old = graph.blocks.pop(name)
-    graph._notify((graph.events.block_changed, (name, old, None)))
+
+
+def nested_blocks(blocks: dict[str, BlockDef], name: str) -> set[str]:
+    """The blocks placed inside block ``name``, directly or deeper."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        block = blocks.get(todo.pop())
+        for used in block.uses() if block is not None else ():
+            if used not in found:
+                found.add(used)
+                todo.append(used)
+    return found
+
+
+def remove_block(graph: Graph, name: str) -> BlockDef:
+    check_removable(graph, name)
+    old = graph.blocks[name]
+    install_block(graph, name, None)
     return old
 
 
@@ -321,19 +360,19 @@ def _output_spec(block: BlockDef, analysis: Analysis, port: str):
     return analysis.nodes[node.id].inputs.get("in")
 
 
-def concrete_graph(graph: Graph, name: str, values: dict[str, Any], specs) -> Graph:
+def concrete_graph(graph: Graph, name: str, values: dict[str, Any], specs=None) -> Graph:
     """The inside of block ``name`` for one instance: ``$param`` references replaced by ``values``,
-    each Input shaped like the tensor arriving (Inputs first, in port order, so the compiled
-    module's arguments follow the ports)."""
+    each Input shaped like the tensor arriving (``specs``, in port order; None keeps the Input's own
+    shape) and put first, in port order, so the compiled module's arguments follow the ports."""
     block = graph.blocks[name]
     inner = Graph(graph.catalog, name=name)
     inner.blocks = graph.blocks
     inputs = block.port_nodes(block.inputs)
-    first = {node.id: spec for node, spec in zip(inputs, specs)}
+    first = {node.id: spec for node, spec in zip(inputs, specs or [None] * len(inputs))}
     nodes = []
     for node in inputs + [n for n in block.graph if n.id not in first]:
         params = substitute(node.params, values)
-        if node.id in first:
+        if first.get(node.id) is not None:
             params = {"shape": list(first[node.id].features), "dtype": first[node.id].dtype}
         nodes.append(Node(node.id, node.type_id, node.name, params))
     inner.restore(nodes, ((edge, {}) for edge in block.graph.edges))
@@ -362,14 +401,49 @@ def _compiled_module(block: BlockDef, inner: Graph, analysis: Analysis):
 
 
 # ------------------------------------------------------------------- group / ungroup
-def group_nodes(graph: Graph, node_ids, name: str) -> tuple[BlockDef, str]:
-    """Turn the selected nodes into block ``name`` and put one instance in their place, wired the
-    same way: one block input per outside output feeding the selection, one block output per
-    selected output feeding the outside. Uses only the public graph API (every change is announced)."""
+@dataclass
+class BlockEdit:
+    """A group or an ungroup as primitive graph edits, applied in this order: define the blocks,
+    remove the nodes, add the nodes (each at its place in the graph's order), add the wires (at
+    theirs), remove the blocks no longer used. ``apply`` makes them through the public graph API;
+    the editor makes each one an undo command instead, so the whole edit is one undo step."""
+
+    text: str
+    define: list[BlockDef] = field(default_factory=list)
+    remove_nodes: list[str] = field(default_factory=list)
+    add_nodes: list[tuple[Node, int]] = field(default_factory=list)
+    add_edges: list[tuple[Edge, int, dict]] = field(default_factory=list)
+    remove_blocks: list[str] = field(default_factory=list)
+
+    def apply(self, graph: Graph) -> None:
+        for block in self.define:
+            install_block(graph, block.name, block)
+        for node_id in self.remove_nodes:
+            graph.remove_node(node_id)
+        for node, index in self.add_nodes:
+            added = graph.add_node(node.type_id, node.name, copy.deepcopy(node.params), node_id=node.id,
+                                   ui=copy.deepcopy(node.ui), check=False, index=index)
+            added.extra = copy.deepcopy(node.extra)  # unknown file keys ride along, as loading keeps them
+        for edge, index, extra in self.add_edges:
+            graph.connect(edge.src, edge.src_port, edge.dst, edge.dst_port, check=False, index=index, extra=extra)
+        for name in self.remove_blocks:
+            remove_block(graph, name)
+
+    @property
+    def added_ids(self) -> list[str]:
+        return [node.id for node, _ in self.add_nodes]
+
+
+def plan_group(graph: Graph, node_ids, name: str) -> BlockEdit:
+    """How to turn the selected nodes into block ``name`` with one instance in their place, wired
+    the same way: one block input per outside output feeding the selection, one block output per
+    selected output feeding the outside. Raises ``BlockError`` for a selection that cannot be a block."""
     chosen = set(node_ids)
     selected = [n for n in graph if n.id in chosen]
     if not selected or len(selected) != len(chosen):
         raise BlockError("select one or more nodes of this graph to group")
+    if not _NAME_RE.fullmatch(name or ""):
+        raise BlockError(f"block name {name!r}: use letters, digits and '_' (at most 64, not starting with a digit)")
     if name in graph.blocks:
         raise BlockError(f"a block called {name!r} already exists")
     for node in selected:
@@ -414,37 +488,45 @@ def group_nodes(graph: Graph, node_ids, name: str) -> tuple[BlockDef, str]:
         else:
             edges.append((Edge(e.src, e.src_port, out_of[(e.src, e.src_port)], "in"), {}))
     inside.restore(nodes, edges)
-    block = define_block(graph, name, BlockDef(name, inside, tuple(in_ports), tuple(out_ports)))
+    block = BlockDef(name, inside, tuple(in_ports), tuple(out_ports))
+    problems = block.problems()
+    if problems:
+        raise BlockError(f"block {name!r}: " + "; ".join(problems))
 
-    # Replace the selection by one instance, where the selection was.
-    node_index = graph.node_index(selected[0].id)
-    edge_index = min(graph.edge_index(e) for e in touching) if touching else len(graph.edges)
-    wires = []
+    # The instance goes where the selection was, its wires where the selection's were.
+    instance_id = graph.new_id(type_id(name))
+    instance_name = _unique(name, {n.name for n in graph if n.id not in chosen})
+    xs = [n.position[0] for n in selected]
+    ys = [n.position[1] for n in selected]
+    instance = Node(instance_id, type_id(name), instance_name, {},
+                    {"x": sum(xs) / len(xs), "y": sum(ys) / len(ys)})
+    edge_index = min(graph.edge_index(e) for e in touching) if touching else len(graph.edges) - len(touching)
+    wires: list[tuple[Edge, dict]] = []
     for e in touching:
         if e.dst in chosen and e.src not in chosen:
-            wire = (e.src, e.src_port, None, in_ports[sources.index((e.src, e.src_port))])
+            wire = Edge(e.src, e.src_port, instance_id, in_ports[sources.index((e.src, e.src_port))])
         elif e.src in chosen and e.dst not in chosen:
-            wire = (None, out_ports[results.index((e.src, e.src_port))], e.dst, e.dst_port)
+            wire = Edge(instance_id, out_ports[results.index((e.src, e.src_port))], e.dst, e.dst_port)
         else:
             continue
         if wire not in [w for w, _ in wires]:
             wires.append((wire, copy.deepcopy(graph.edge_extra(e))))
-    xs = [n.position[0] for n in selected]
-    ys = [n.position[1] for n in selected]
-    for node in selected:
-        graph.remove_node(node.id)
-    instance = graph.add_node(type_id(name), graph.unique_name(name), index=node_index,
-                              position=(sum(xs) / len(xs), sum(ys) / len(ys)))
-    for k, ((src, src_port, dst, dst_port), extra) in enumerate(wires):
-        graph.connect(src or instance.id, src_port, dst or instance.id, dst_port, index=edge_index + k,
-                      extra=extra)
-    return block, instance.id
+    return BlockEdit(
+        f"Group {len(selected)} node(s) into {name}", define=[block], remove_nodes=[n.id for n in selected],
+        add_nodes=[(instance, graph.node_index(selected[0].id))],
+        add_edges=[(wire, edge_index + k, extra) for k, (wire, extra) in enumerate(wires)])
 
 
-def ungroup(graph: Graph, instance_id: str) -> list[str]:
-    """Put the inside of a block instance back in its place (``$param`` references replaced by the
-    instance's values), wired as the instance was. The block is removed when nothing uses it any
-    more. Returns the ids of the nodes added."""
+def group_nodes(graph: Graph, node_ids, name: str) -> tuple[BlockDef, str]:
+    """Group the nodes into block ``name`` (see ``plan_group``); returns the block and the instance's id."""
+    edit = plan_group(graph, node_ids, name)
+    edit.apply(graph)
+    return graph.blocks[name], edit.added_ids[0]
+
+
+def plan_ungroup(graph: Graph, instance_id: str) -> BlockEdit:
+    """How to put the inside of a block instance back in its place (``$param`` references replaced by
+    the instance's values), wired as the instance was; the block goes when nothing uses it any more."""
     node = graph.node(instance_id)
     name = block_name(node.type_id)
     if name is None or name not in graph.blocks:
@@ -467,29 +549,145 @@ def ungroup(graph: Graph, instance_id: str) -> list[str]:
         else:
             leaving.setdefault(e.src_port, []).append((e.dst, e.dst_port))
     node_index = graph.node_index(instance_id)
-    edge_index = min(graph.edge_index(e) for e in instance_edges) if instance_edges else len(graph.edges)
-    graph.remove_node(instance_id)
+    edge_index = min(graph.edge_index(e) for e in instance_edges) if instance_edges \
+        else len(graph.edges)
 
+    taken_ids = {n.id for n in graph if n.id != instance_id}
+    taken_names = {n.name for n in graph if n.id != instance_id}
     ids: dict[str, str] = {}
+    nodes = []
     for k, inner in enumerate(n for n in block.graph if n.id not in port_of):
-        new_id = inner.id if inner.id not in graph else graph.new_id(inner.type_id)
-        new_name = inner.name if graph.find(inner.name) is None else graph.unique_name(inner.name)
-        added = graph.add_node(inner.type_id, new_name, substitute(inner.params, values), node_id=new_id,
-                               ui=copy.deepcopy(inner.ui), check=False, index=node_index + k)
-        added.extra = copy.deepcopy(inner.extra)  # unknown file keys ride along, as loading would keep them
+        new_id = inner.id
+        while new_id in taken_ids:
+            new_id = graph.new_id(inner.type_id)
+        new_name = _unique(inner.name, taken_names)
+        taken_ids.add(new_id)
+        taken_names.add(new_name)
+        nodes.append((Node(new_id, inner.type_id, new_name, substitute(inner.params, values),
+                           copy.deepcopy(inner.ui), copy.deepcopy(inner.extra)), node_index + k))
         ids[inner.id] = new_id
-    k = 0
+    edges = []
     for e in block.graph.edges:
         starts = arriving.get(port_of[e.src], []) if e.src in port_of else [(ids[e.src], e.src_port)]
         ends = leaving.get(port_of[e.dst], []) if e.dst in port_of else [(ids[e.dst], e.dst_port)]
         for src, src_port in starts:
             for dst, dst_port in ends:
-                graph.connect(src, src_port, dst, dst_port, check=False, index=edge_index + k,
-                              extra=block.graph.edge_extra(e))
-                k += 1
-    if not any(n.type_id == block.type_id for n in graph) and not any(name in b.uses() for b in graph.blocks.values()):
-        remove_block(graph, name)
-    return list(ids.values())
+                edges.append((Edge(src, src_port, dst, dst_port), edge_index + len(edges),
+                              copy.deepcopy(block.graph.edge_extra(e))))
+    others = [n for n in graph if n.type_id == block.type_id and n.id != instance_id]
+    unused = not others and not any(name in b.uses() for b in graph.blocks.values())
+    return BlockEdit(f"Ungroup {node.name}", remove_nodes=[instance_id], add_nodes=nodes, add_edges=edges,
+                     remove_blocks=[name] if unused else [])
+
+
+def ungroup(graph: Graph, instance_id: str) -> list[str]:
+    """Ungroup a block instance (see ``plan_ungroup``); returns the ids of the nodes added."""
+    edit = plan_ungroup(graph, instance_id)
+    edit.apply(graph)
+    return edit.added_ids
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    """``base``, or ``base1``, ``base2``... (a trailing number replaced), whichever is not taken."""
+    if base not in taken:
+        return base
+    stem = re.sub(r"_?\d+$", "", base) or base
+    i = 1
+    while f"{stem}{i}" in taken:
+        i += 1
+    return f"{stem}{i}"
+
+
+# ------------------------------------------------------------------- editing a block
+def owning_block(graph: Graph) -> BlockDef | None:
+    """The block whose inside ``graph`` is (None for a model's own graph)."""
+    block = graph.blocks.get(graph.name)
+    return block if block is not None and block.graph is graph else None
+
+
+def preview_analysis(inside: Graph, values: dict[str, Any] | None = None, specs=None) -> Analysis:
+    """Shapes and problems of a block's inside as the editor shows it: block params at ``values``
+    (their defaults where missing), Inputs shaped by ``specs`` (an instance's arriving tensors) or
+    their own shape. Node ids are the inside's, so the result maps onto its nodes."""
+    block = owning_block(inside)
+    if block is None:
+        return analyze(inside)
+    merged = {p.name: p.to_json(p.default) for p in block.param_specs()}
+    merged.update(values or {})
+    return analyze(concrete_graph(inside, block.name, merged, specs))
+
+
+def check_param_records(params: list[dict]) -> None:
+    """Refuse (``BlockError``) a list of block param records that cannot be used."""
+    for record in params:
+        _param_from_record(record)
+    names = [r["name"] for r in params]
+    if len(set(names)) != len(names):
+        raise BlockError("two block params have the same name")
+
+
+def update_block(graph: Graph, name: str, *, doc: str | None = None, params: list[dict] | None = None,
+                 input_order: tuple[str, ...] | None = None, output_order: tuple[str, ...] | None = None) -> None:
+    """Change a block's doc line, its param records or its ports' order in place (the inside and every
+    instance keep their identity); refused with ``BlockError`` when a param record is invalid."""
+    block = graph.blocks.get(name)
+    if block is None:
+        raise BlockError(f"no block called {name!r}")
+    if params is not None:
+        check_param_records(params)
+        block.params = copy.deepcopy(params)
+    if doc is not None:
+        block.doc = str(doc)
+    if input_order is not None:
+        block.input_order = tuple(input_order)
+    if output_order is not None:
+        block.output_order = tuple(output_order)
+    graph._notify((graph.events.block_changed, (name, block, block)))
+
+
+def param_kind(param: Param) -> str | None:
+    """The block param kind that can stand for ``param`` ("int", "float", "bool", "str"), or None."""
+    return next((k for k, cls in _PARAM_KINDS.items() if type(param) is cls), None)
+
+
+def param_from_record(record: dict) -> Param:
+    """The param spec a block param record describes (``BlockError`` when it is invalid)."""
+    return _param_from_record(record)
+
+
+def references(block: BlockDef, param: str) -> list[str]:
+    """``node.param`` of every inner param set to ``"$param"``."""
+    return [f"{node.name}.{key}" for node in block.graph for key, value in node.params.items()
+            if value == f"${param}"]
+
+
+def param_record(param: Param) -> dict:
+    """A block param record made from a node type's param (its kind, default, range and doc)."""
+    kind = param_kind(param)
+    if kind is None:
+        raise BlockError(f"{param.name!r} cannot become a block param (only int, float, bool and text can)")
+    record = {"name": param.name, "kind": kind, "default": param.to_json(param.default)}
+    for key in ("minimum", "maximum"):
+        value = getattr(param, key, None)
+        if value is not None:
+            record[key] = value
+    if param.doc:
+        record["doc"] = param.doc
+    return record
+
+
+def instance_wires(root: Graph, name: str, port: str, inbound: bool) -> list[tuple[Graph, Edge]]:
+    """The wires into (``inbound``) or out of port ``port`` of every instance of block ``name``, in
+    ``root`` and in the insides of its blocks."""
+    found = []
+    for graph in [root] + [b.graph for b in root.blocks.values()]:
+        for node in graph:
+            if node.type_id != type_id(name):
+                continue
+            for edge in graph.incoming(node.id) if inbound else graph.outgoing(node.id):
+                if (edge.dst_port if inbound else edge.src_port) == port:
+                    found.append((graph, edge))
+    return found
 
 
 def _fresh_names(base: str, count: int, taken: set[str]) -> list[str]:
@@ -513,6 +711,46 @@ def dumps_block_library(blocks: dict[str, BlockDef]) -> str:
 def save_block_library(path, blocks: dict[str, BlockDef]) -> None:
     """Write ``blocks`` as a block library (JSON, atomically)."""
     atomic_write_text(path, dumps_block_library(blocks))
+
+
+def import_plan(graph: Graph, library: dict[str, BlockDef]) -> tuple[list[BlockDef], dict[str, str]]:
+    """The library's blocks made for ``graph``, ready to install, and the name each gets here: a
+    block the graph already has (the same definition, under any name) is not added again; one whose
+    name is taken by a different block comes under a fresh name (``Residual_2``), and the blocks
+    that use it follow the new name."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:  # the blocks a block uses come before it
+        if name in seen or name not in library:
+            return
+        seen.add(name)
+        for used in sorted(library[name].uses()):
+            visit(used)
+        order.append(name)
+
+    for name in library:
+        visit(name)
+    existing = {name: json.dumps(block.to_dict(), sort_keys=True) for name, block in graph.blocks.items()}
+    names: dict[str, str] = {}
+    plan: list[BlockDef] = []
+    for name in order:
+        record = library[name].to_dict()
+        for node in record["nodes"]:
+            used = block_name(node["type"])
+            if used in names:
+                node["type"] = type_id(names[used])
+        text = json.dumps(record, sort_keys=True)
+        same = [n for n, t in existing.items() if t == text]
+        if same:
+            names[name] = name if name in same else same[0]
+            continue
+        new, k = name, 2
+        while new in graph.blocks or new in names.values() or (new != name and new in library):
+            new, k = f"{name}_{k}", k + 1
+        names[name] = new
+        plan.append(BlockDef.from_dict(new, record, graph))
+    return plan, names
 
 
 def load_block_library(path, catalog=None) -> dict[str, BlockDef]:

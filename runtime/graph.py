@@ -106,7 +106,7 @@ class Graph:
         # Blocks hook: the graph's reusable subgraphs (name -> runtime.blocks.BlockDef); the catalog is a
         # view that resolves "Block:<name>" types from them before the shared catalog.
         self.blocks: dict[str, Any] = {}
-        self.catalog: Catalog = OverlayCatalog(base, self._block_spec)
+        self.catalog: Catalog = OverlayCatalog(base, self._block_spec, self._block_specs)
         self.name = name
         self.description = ""
         self.training: dict[str, Any] = {}
@@ -153,6 +153,12 @@ class Graph:
         if isinstance(node, str):
             node = self.node(node)
         return self.catalog.get(node.type_id)
+
+    def _block_specs(self) -> list[NodeSpec]:
+        """The node types of this graph's blocks, by name (blocks hook)."""
+        from .blocks import block_spec
+
+        return [block_spec(self, name) for name in sorted(self.blocks)]
 
     def _block_spec(self, type_id: str) -> NodeSpec | None:
         """The spec of a "Block:<name>" type defined in this graph, or None (blocks hook)."""

@@ -222,10 +222,12 @@ class OverlayCatalog(Catalog):
     blocks, see ``runtime.blocks``), then ``base``. Registering goes to neither: extend a
     ``base.copy()`` instead, so the shared default catalog is never changed through a graph."""
 
-    def __init__(self, base: Catalog, lookup: Callable[[str], "NodeSpec | None"]):
+    def __init__(self, base: Catalog, lookup: Callable[[str], "NodeSpec | None"],
+                 listing: Callable[[], "list[NodeSpec]"] = list):
         super().__init__()
         self.base = base
         self.lookup = lookup
+        self.listing = listing  # the graph's own types (its blocks), listed after the base's
 
     def register(self, spec: NodeSpec, *, replace: bool = False) -> NodeSpec:
         raise LayerLoomError("register node types in a catalog of your own (catalog.copy()), not a graph's view")
@@ -243,13 +245,17 @@ class OverlayCatalog(Catalog):
         return spec if spec is not None else self.base.get(type_id)
 
     def __iter__(self) -> Iterator[NodeSpec]:
-        return iter(self.base)
+        yield from self.base
+        yield from self.listing()
 
     def __len__(self) -> int:
-        return len(self.base)
+        return len(self.base) + len(self.listing())
 
     def categories(self) -> dict[str, list[NodeSpec]]:
-        return self.base.categories()
+        result = self.base.categories()
+        for spec in self.listing():
+            result.setdefault(spec.category, []).append(spec)
+        return result
 
     def copy(self) -> Catalog:
         """An independent plain catalog with the base's specs (a graph's blocks are not included)."""

@@ -10,7 +10,8 @@ from helpers import add, chain
 from torch import nn
 
 from runtime import Graph, analyze, compile_graph, dumps_graph, loads_graph
-from runtime.blocks import BlockError, group_nodes, load_block_library, save_block_library, ungroup
+from runtime.blocks import (BlockError, group_nodes, import_plan, install_block, load_block_library, owning_block,
+                            preview_analysis, save_block_library, ungroup)
 
 
 def residual_def() -> dict:
@@ -273,3 +274,48 @@ def test_a_block_exports_to_onnx_and_verifies(tmp_path):
     path = export_onnx(exportable, tmp_path / "blocks.onnx")
     report = verify_onnx(path, exportable, repeats=2)
     assert report.ok, report.describe()
+
+
+def test_ports_follow_the_inside_and_keep_their_listed_order():
+    graph = cnn(4)
+    block = graph.blocks["Residual"]
+    inside = block.graph
+    inside.add_node("Input", "skip", {"shape": [4, 8, 8]}, node_id="skip")
+    inside.add_node("Output", "copy", node_id="copy")
+    inside.connect("conv1", "out", "copy", "in")
+    assert block.inputs == ("x", "skip") and block.outputs == ("y", "copy")
+    assert [p.name for p in graph.spec("res1").inputs] == ["x", "skip"]
+    removed = inside.remove_node("x")
+    assert block.inputs == ("skip",)
+    inside.add_node("Input", "x", removed.params, node_id="x")  # back (as undo does): first again
+    assert block.inputs == ("x", "skip")
+    assert block.to_dict()["inputs"] == ["x", "skip"]
+
+
+def test_import_plan_renames_on_a_clash_and_reuses_an_identical_block():
+    source = cnn(4)
+    target = Graph(name="target")
+    target.define_block("Residual", {"inputs": ["a"], "outputs": ["b"], "nodes": [
+        {"id": "a", "type": "Input", "name": "a", "params": {"shape": [2]}},
+        {"id": "b", "type": "Output", "name": "b", "params": {}}],
+        "edges": [{"from": ["a", "out"], "to": ["b", "in"]}]})
+    outer = group_nodes(source, ["res1", "res2"], "Pair")[0]
+    assert outer.uses() == {"Residual"}
+    plan, names = import_plan(target, {"Residual": source.blocks["Residual"], "Pair": source.blocks["Pair"]})
+    assert names == {"Residual": "Residual_2", "Pair": "Pair"}
+    assert [b.name for b in plan] == ["Residual_2", "Pair"]  # what a block uses comes first
+    assert {n.type_id for n in plan[1].graph} >= {"Block:Residual_2"}
+    for block in plan:
+        install_block(target, block.name, block)
+    again, names = import_plan(target, {"Residual": source.blocks["Residual"]})
+    assert again == [] and names == {"Residual": "Residual_2"}
+
+
+def test_the_inside_is_previewed_with_an_instance_values_and_the_catalog_lists_blocks():
+    graph = cnn(4)
+    inside = graph.blocks["Residual"].graph
+    assert preview_analysis(inside).nodes["conv1"].outputs["out"].shape[1] == 16  # the default channels
+    assert preview_analysis(inside, {"channels": 4}).nodes["conv1"].outputs["out"].shape[1] == 4
+    assert "Block:Residual" in [spec.type_id for spec in graph.catalog]
+    assert [s.type_id for s in graph.catalog.categories()["Blocks"]] == ["Block:Residual"]
+    assert owning_block(inside) is graph.blocks["Residual"] and owning_block(graph) is None

@@ -397,6 +397,7 @@ def _compiled_module(block: BlockDef, inner: Graph, analysis: Analysis):
         by_id = dict(zip(have, output.args[0]))
         output.args = (tuple(by_id[i] for i in wanted),)
         model.recompile()
+    model.layerloom_block = block.name  # exported Python source writes a class of this name
     return model
 
 
@@ -495,7 +496,8 @@ def plan_group(graph: Graph, node_ids, name: str) -> BlockEdit:
 
     # The instance goes where the selection was, its wires where the selection's were.
     instance_id = graph.new_id(type_id(name))
-    instance_name = _unique(name, {n.name for n in graph if n.id not in chosen})
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()  # ResBlock -> res_block, as layers are named
+    instance_name = _unique(snake, {n.name for n in graph if n.id not in chosen})
     xs = [n.position[0] for n in selected]
     ys = [n.position[1] for n in selected]
     instance = Node(instance_id, type_id(name), instance_name, {},

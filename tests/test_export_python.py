@@ -114,3 +114,23 @@ def test_the_cli_writes_the_source_and_its_weights(tmp_path, capsys):
     assert main(["export", str(example_path("digits_cnn")), "--python", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"{out}: PyTorch source" in printed and out.exists() and out.with_suffix(".pt").exists()
+
+
+def test_blocks_become_classes_of_their_own_and_compute_the_same(tmp_path):
+    """A repeated block: a class named after the block, nested like the compiled model, with the
+    same outputs and state dict keys."""
+    from runtime import load_graph
+    from runtime.blocks import group_nodes
+
+    graph = load_graph(example_path("digits_residual"))
+    inside = ["block_conv1", "block_bn1", "block_relu", "block_conv2", "block_bn2", "residual", "out_relu"]
+    _, first = group_nodes(graph, inside, "ResBlock")
+    graph.set_param(first, "repeat", 2)
+    exportable = Exportable(graph, compile_graph(graph, seed=0))
+    text = python_source(exportable)
+    assert "class ResBlock(nn.Module):" in text and '"""The block ResBlock."""' in text
+    assert f"        self.{graph.node(first).name} = nn.Sequential(ResBlock(), ResBlock())" in text
+    path, _ = export_python(exportable, tmp_path / "blocks.py")
+    generated = _load_generated(path, exportable)
+    assert list(generated.state_dict()) == list(exportable.model.state_dict())
+    assert _same_outputs(generated, exportable)

@@ -95,6 +95,13 @@ def _class_source(exportable: Exportable, module: torch.fx.GraphModule, cls: str
             helpers.add(child.source_class(local))
             body.append(f"        self.{name} = {local}()")
             continue
+        if _is_block(child) or (isinstance(child, nn.Sequential) and len(child) and all(map(_is_block, child))):
+            parts = [_block_class(exportable, m, helpers) for m in (child if isinstance(child, nn.Sequential)
+                                                                    else [child])]
+            expression = f"{parts[0]}()" if not isinstance(child, nn.Sequential) else \
+                "nn.Sequential(" + ", ".join(f"{p}()" for p in parts) + ")"  # a repeated block
+            body.append(f"        self.{name} = {expression}")
+            continue
         try:
             expression, needs = constructor(child)
         except ExportError as exc:
@@ -106,6 +113,29 @@ def _class_source(exportable: Exportable, module: torch.fx.GraphModule, cls: str
     lines += body or ["        pass"]
     lines += ["", *_forward_source(module), ""]
     return lines, helpers
+
+
+def _is_block(module: nn.Module) -> bool:
+    return isinstance(module, torch.fx.GraphModule) and hasattr(module, "layerloom_block")
+
+
+def _block_class(exportable: Exportable, module: torch.fx.GraphModule, helpers: set[str]) -> str:
+    """The name of a class written for a block instance (added to ``helpers``): named after the block,
+    shared by instances whose code is the same (``ResBlock``), numbered when it differs (``ResBlock2``:
+    other channels)."""
+    base = class_name(module.layerloom_block)
+    lines, more = _class_source(exportable, module, "@", f"The block {module.layerloom_block}.")
+    helpers |= more
+    body = "\n".join(lines[1:])
+    k = 1
+    while True:
+        name = base if k == 1 else f"{base}{k}"
+        text = f"class {name}(nn.Module):\n{body}"
+        clash = [h for h in helpers if h.startswith(f"class {name}(")]
+        if not clash or clash == [text]:
+            helpers.add(text)
+            return name
+        k += 1
 
 
 def export_python(exportable: Exportable, path: str | os.PathLike) -> tuple[Path, Path]:

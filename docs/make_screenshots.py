@@ -1,5 +1,6 @@
-"""Render the editor with each example loaded, in both themes, and the training dashboard during and
-after a run of the digits MLP, to docs/screenshots/ (offscreen).
+"""Render the editor with each example loaded, in both themes, a block made from the residual example
+(the model, and the block's inside being edited), and the training dashboard during and after a run
+of the digits MLP, to docs/screenshots/ (offscreen).
 
 Usage: python docs/make_screenshots.py [OUT_DIR]
 """
@@ -48,6 +49,40 @@ def examples(app, window, out: Path) -> None:
             print(target)
 
 
+def blocks(app, window, out: Path) -> None:
+    """The residual example's block grouped (Ctrl+G's code path), repeated, then opened for editing
+    with a convolution's channels made a block param."""
+    window.set_theme("dark")
+    window.open_example("digits_residual")
+    document = window.document
+    inside = ["block_conv1", "block_bn1", "block_relu", "block_conv2", "block_bn2", "residual", "out_relu"]
+    for node_id in inside:
+        document.scene.item_for_node[node_id].setSelected(True)
+    instance = window.group_selection("ResBlock")
+    window.inspector.apply("repeat", 2)
+    window.auto_layout()
+    window.view.show_graph()
+    settle(app)
+    window.grab().save(str(out / "blocks-model.png"))
+    window.open_instance(instance)
+    level = window.editing
+    for node_id in ("block_conv1", "block_conv2"):
+        level.scene.clearSelection()
+        level.scene.item_for_node[node_id].setSelected(True)
+        if node_id == "block_conv1":
+            window.inspector.make_block_param("out_channels")
+        else:
+            window.inspector.apply("out_channels", "$out_channels")
+    window.auto_layout()
+    window.view.show_graph()
+    wait(app, lambda: not document.bridge._stale, 5)
+    settle(app)
+    window.grab().save(str(out / "blocks-inside.png"))
+    print(out / "blocks-model.png", out / "blocks-inside.png", sep="\n")
+    window.scopes.up()
+    document.undo_stack.setClean()
+
+
 def training(app, window, out: Path) -> None:
     """The digits MLP training: mid-run (charts moving) and after (evaluation, Try it)."""
     window.set_theme("dark")
@@ -84,6 +119,7 @@ def main() -> None:
         window.show()
         settle(app)
         examples(app, window, out)
+        blocks(app, window, out)
         training(app, window, out)
         window.document.undo_stack.setClean()
         window.close()

@@ -174,12 +174,7 @@ class Inspector(QWidget):
             menu.addAction("This param cannot be a block param").setEnabled(False)
         button.setMenu(menu)
         self.editors[f"{param.name}.link"] = button
-        row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(editor, 1)
-        layout.addWidget(button)
-        return row
+        return _beside(editor, button)
 
     @staticmethod
     def _fresh_param(block, base: str) -> str:
@@ -236,11 +231,7 @@ class Inspector(QWidget):
             remove.setToolTip("Remove this param (only when no inner param uses it)")
             remove.clicked.connect(lambda checked=False, k=k: self.remove_block_param(k))
             self.editors[f"param:{record['name']}"] = editor
-            row = QWidget()
-            layout = QHBoxLayout(row)
-            layout.setContentsMargins(0, 0, 0, 0)
-            layout.addWidget(editor, 1)
-            layout.addWidget(remove)
+            row = _beside(editor, remove)
             used = ", ".join(references(block, record["name"])) or "nothing yet"
             row.setToolTip(f"{record['kind']} param; default {record['default']}; used by {used}")
             self._form.addRow(f"{record['name']} ({record['kind']})", row)
@@ -291,3 +282,13 @@ class Inspector(QWidget):
             return
         if not document.rename_node(node_id, text):
             self.editors["name"].setText(document.graph.node(node_id).name)
+
+
+def _beside(editor: QWidget, button: QWidget) -> QWidget:
+    """A field and its small button on one form row."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(editor, 1)
+    layout.addWidget(button)
+    return row

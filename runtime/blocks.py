@@ -18,7 +18,7 @@ from typing import Any
 
 from .analysis import Analysis, analyze
 from .errors import GraphError, GraphFileError, ShapeError, UnsupportedVersionError
-from .graph import Edge, Graph, Node
+from .graph import Edge, Graph, Node, unique_name
 from .graphfile import (_READABLE, _edge_records, _finite_float, _node_dict, _node_records, _pretty,
                         _refuse_constant, _unique_keys, atomic_write_text)
 from .params import BoolParam, FloatParam, IntParam, Param, StrParam, check_params
@@ -497,7 +497,7 @@ def plan_group(graph: Graph, node_ids, name: str) -> BlockEdit:
     # The instance goes where the selection was, its wires where the selection's were.
     instance_id = graph.new_id(type_id(name))
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()  # ResBlock -> res_block, as layers are named
-    instance_name = _unique(snake, {n.name for n in graph if n.id not in chosen})
+    instance_name = unique_name(snake, {n.name for n in graph if n.id not in chosen})
     xs = [n.position[0] for n in selected]
     ys = [n.position[1] for n in selected]
     instance = Node(instance_id, type_id(name), instance_name, {},
@@ -562,7 +562,7 @@ def plan_ungroup(graph: Graph, instance_id: str) -> BlockEdit:
         new_id = inner.id
         while new_id in taken_ids:
             new_id = graph.new_id(inner.type_id)
-        new_name = _unique(inner.name, taken_names)
+        new_name = unique_name(inner.name, taken_names)
         taken_ids.add(new_id)
         taken_names.add(new_name)
         nodes.append((Node(new_id, inner.type_id, new_name, substitute(inner.params, values),
@@ -587,17 +587,6 @@ def ungroup(graph: Graph, instance_id: str) -> list[str]:
     edit = plan_ungroup(graph, instance_id)
     edit.apply(graph)
     return edit.added_ids
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    """``base``, or ``base1``, ``base2``... (a trailing number replaced), whichever is not taken."""
-    if base not in taken:
-        return base
-    stem = re.sub(r"_?\d+$", "", base) or base
-    i = 1
-    while f"{stem}{i}" in taken:
-        i += 1
-    return f"{stem}{i}"
 
 
 # ------------------------------------------------------------------- editing a block

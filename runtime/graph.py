@@ -96,6 +96,17 @@ class GraphEvents:
         self.changed = Event("changed")                # () after any of the above
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """``base``, or ``base1``, ``base2``... (a trailing number replaced), whichever is not taken."""
+    if base not in taken:
+        return base
+    stem = re.sub(r"_?\d+$", "", base) or base
+    i = 1
+    while f"{stem}{i}" in taken:
+        i += 1
+    return f"{stem}{i}"
+
+
 class Graph:
     """A network as a graph of node specs. Use the methods; never mutate ``nodes``/``edges`` directly."""
 
@@ -220,14 +231,7 @@ class Graph:
                 return candidate
 
     def unique_name(self, base: str, exclude: str | None = None) -> str:
-        taken = {n.name for n in self._nodes.values() if n.id != exclude}
-        if base not in taken:
-            return base
-        stem = re.sub(r"_?\d+$", "", base) or base
-        i = 1
-        while f"{stem}{i}" in taken:
-            i += 1
-        return f"{stem}{i}"
+        return unique_name(base, {n.name for n in self._nodes.values() if n.id != exclude})
 
     # -------------------------------------------------------------- mutations
     def add_node(

@@ -35,6 +35,7 @@ from .palette import Palette
 from .quick_add import QuickAdd
 from .style import THEMES, apply_app_theme
 from .view import CanvasView
+from .welcome import SHOW_AT_START, Tour, WelcomeDialog
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -226,9 +227,12 @@ class EditorWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         run_actions = self.dashboard.actions()
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Welcome…", self.show_welcome, icon="help")
+        self._action(help_menu, "Take the &Tour", self.start_tour)
+        help_menu.addSeparator()
         self._action(help_menu, "&Plugins…", self.show_plugins)
         self._refresh_recent()
-        tools = QToolBar("Toolbar", self)
+        tools = self.toolbar = QToolBar("Toolbar", self)
         tools.setObjectName("toolbar")
         tools.setMovable(False)
         tools.setIconSize(QSize(20, 20))
@@ -650,6 +654,47 @@ class EditorWindow(QMainWindow):
         self.dashboard.charts.set_theme(self.theme)
         for action, icon in self._icon_actions:
             action.setIcon(themed_icon(icon, self.theme))
+
+    # ------------------------------------------------------------------ first run
+    def show_welcome(self) -> WelcomeDialog:
+        """The welcome page: examples (drawn from the graphs), recent files, new, open, the tour."""
+        dialog = WelcomeDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.exampleChosen.connect(self.open_example)
+        dialog.recentChosen.connect(self.open_path)
+        dialog.newRequested.connect(self.new_document)
+        dialog.openRequested.connect(self.ask_open)
+        dialog.tourRequested.connect(self.start_tour)
+        dialog.open()
+        self._welcome = dialog
+        return dialog
+
+    def show_welcome_at_start(self) -> bool:
+        """At start-up, until the user unticks "Show at start-up" (Help > Welcome brings it back)."""
+        if not self.settings.value(SHOW_AT_START, True, type=bool):
+            return False
+        self.show_welcome()
+        return True
+
+    def start_tour(self) -> Tour:
+        """A short tour of the main actions, pointing at the real widgets."""
+        if getattr(self, "_tour", None) is not None:
+            self._tour.end()
+        self._tour = Tour(self)
+        self._tour.finished.connect(lambda: setattr(self, "_tour", None))
+        return self._tour.start()
+
+    def tour_target(self, name: str) -> QWidget | None:
+        """The widget a tour step points at (its dock shown and raised first)."""
+        docks = {d.objectName(): d for d in self.findChildren(QDockWidget)}
+        if name in ("palette", "inspector"):
+            docks[name].show()
+            docks[name].raise_()
+            return docks[name]
+        if name == "canvas":
+            return self.view
+        actions = {"train": self.dashboard.train_action, "export": self.dashboard.export_action}
+        return self.toolbar.widgetForAction(actions[name]) if name in actions else None
 
     def plugins_text(self) -> str:
         """What the plugin folders hold: the node types each plugin added, and what was skipped."""

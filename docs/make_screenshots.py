@@ -1,13 +1,16 @@
-"""Render the editor with each example loaded, in both themes, a block made from the residual example
-(the model, and the block's inside being edited), and the training dashboard during and after a run
-of the digits MLP, to docs/screenshots/ (offscreen).
+"""Render the user guide's pictures from the real app (offscreen) and refresh the guide's generated
+parts: docs/guide/*.png, the README's docs/editor.png, docs/training.png and docs/blocks.png, and the
+keyboard shortcut table in docs/user-guide.md. Re-run it after changing the app; commit the result.
 
-Usage: python docs/make_screenshots.py [OUT_DIR]
+Usage: xvfb-run -a python docs/make_screenshots.py  (the guide, the README pictures, the shortcut table;
+       without a display the pictures are drawn offscreen and the table is left as it is)
+       python docs/make_screenshots.py --examples DIR   (also every example in both themes, to DIR)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -15,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -49,6 +53,79 @@ def examples(app, window, out: Path) -> None:
             print(target)
 
 
+def first_run(app, window, out: Path) -> None:
+    """The welcome page, a tour step and the shortcut dialog."""
+    window.set_theme("dark")
+    window.open_example("digits_mlp")
+    settle(app)
+    dialog = window.show_welcome()
+    settle(app)
+    dialog.grab().save(str(out / "welcome.png"))
+    dialog.reject()
+    tour = window.start_tour()
+    tour.go(1)
+    settle(app)
+    window.grab().save(str(out / "tour.png"))
+    tour.end()
+    from nodeeditor.help import ShortcutsDialog
+
+    shortcuts = ShortcutsDialog(window)
+    shortcuts.show()
+    settle(app)
+    shortcuts.grab().save(str(out / "shortcuts.png"))
+    shortcuts.close()
+    print(*(out / f"{n}.png" for n in ("welcome", "tour", "shortcuts")), sep="\n")
+
+
+def editing(app, window, out: Path) -> None:
+    """The CNN example with a convolution selected (its parameters and shapes in the inspector), then
+    a bad parameter and a missing wire, each listed under the canvas and badged on its node."""
+    window.open_example("digits_cnn")
+    window.view.show_graph()
+    document = window.document
+    document.scene.item_for_node["conv2"].setSelected(True)
+    settle(app)
+    window.grab().save(str(out / "editor.png"))
+    document.scene.clearSelection()
+    document.graph.set_param("fc1", "out_features", 0, check=False)   # as a hand-edited file could hold
+    document.disconnect_edge(next(e for e in document.graph.edges if e.dst == "loss" and e.dst_port == "target"))
+    document.scene.item_for_node["fc1"].setSelected(True)
+    wait(app, lambda: not document.bridge._stale, 5)
+    window.view.centerOn(document.scene.item_for_node["fc1"])
+    settle(app)
+    window.grab().save(str(out / "problems.png"))
+    document.undo_stack.setClean()
+    print(out / "editor.png", out / "problems.png", sep="\n")
+
+
+def export_dialog(app, window, out: Path) -> None:
+    window.open_example("digits_mlp")
+    window.dashboard.export()
+    dialog = window.dashboard.export_dialog
+    settle(app)
+    dialog.grab().save(str(out / "export.png"))
+    dialog.close()
+    print(out / "export.png")
+
+
+def shortcut_table(window) -> None:
+    """Rewrite the generated table between the markers in docs/user-guide.md."""
+    from PySide6.QtGui import QGuiApplication
+
+    from nodeeditor.help import shortcuts_markdown
+
+    if QGuiApplication.platformName() == "offscreen":  # Qt's offscreen platform uses Windows' standard keys
+        print("shortcut table not refreshed: run under xvfb-run for the Linux key bindings", file=sys.stderr)
+        return
+    guide = ROOT / "docs" / "user-guide.md"
+    text = guide.read_text(encoding="utf-8")
+    start, end = "<!-- shortcuts:start -->", "<!-- shortcuts:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    guide.write_text(f"{head}{start}\n{shortcuts_markdown(window).strip()}\n{end}{tail}", encoding="utf-8")
+    print(guide)
+
+
 def blocks(app, window, out: Path) -> None:
     """The residual example's block grouped (Ctrl+G's code path), repeated, then opened for editing
     with a convolution's channels made a block param."""
@@ -79,6 +156,7 @@ def blocks(app, window, out: Path) -> None:
     settle(app)
     window.grab().save(str(out / "blocks-inside.png"))
     print(out / "blocks-model.png", out / "blocks-inside.png", sep="\n")
+    shutil.copy(out / "blocks-inside.png", ROOT / "docs" / "blocks.png")
     window.scopes.up()
     document.undo_stack.setClean()
 
@@ -105,21 +183,31 @@ def training(app, window, out: Path) -> None:
         shots[name] = out / f"{name}.png"
         window.grab().save(str(shots[name]))
     print("\n".join(str(out / f"{name}.png") for name in shots))
+    shutil.copy(out / "training-live.png", ROOT / "docs" / "training.png")
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    args = sys.argv[1:]
+    out = ROOT / "docs" / "guide"
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     from nodeeditor.main_window import EditorWindow, private_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         window = EditorWindow(private_settings(tmp))
-        window.resize(1500, 950)
+        window.resize(1400, 880)
         window.show()
         settle(app)
-        examples(app, window, out)
+        if args[:1] == ["--examples"]:
+            target = Path(args[1]) if len(args) > 1 else ROOT / "docs" / "screenshots"
+            target.mkdir(parents=True, exist_ok=True)
+            examples(app, window, target)
+        first_run(app, window, out)
+        editing(app, window, out)
+        shutil.copy(out / "editor.png", ROOT / "docs" / "editor.png")
         blocks(app, window, out)
+        export_dialog(app, window, out)
+        shortcut_table(window)
         training(app, window, out)
         window.document.undo_stack.setClean()
         window.close()

@@ -16,6 +16,7 @@ from runtime.blocks import PREFIX as BLOCK_PREFIX
 from runtime.blocks import param_from_record, param_kind, param_record, references
 
 from .commands import SetParamCommand, UpdateBlockCommand
+from .help import NodeHelpDialog
 from .items import shape_text
 from .param_editors import error_label, param_editor, parse_text
 
@@ -83,7 +84,7 @@ class Inspector(QWidget):
         node, spec = graph.node(node_id), graph.spec(node_id)
         title = QLabel(f"<b>{node.type_id}</b>" + (f"<br><small>{spec.doc}</small>" if spec else ""))
         title.setWordWrap(True)
-        self._form.addRow(title)
+        self._form.addRow(self._with_help(title, node.type_id) if spec is not None else title)
         if node.type_id.startswith(BLOCK_PREFIX) and spec is not None:
             button = QPushButton("Edit Inside (Alt+Down)")
             button.setToolTip("Open the block's inside on the canvas; changes reach every instance")
@@ -123,6 +124,36 @@ class Inspector(QWidget):
             note.setWordWrap(True)
             note.setStyleSheet("color: #e05555;" if problem.severity == "error" else "color: #d0a030;")
             self._form.addRow(note)
+
+    def _with_help(self, title: QLabel, type_id: str) -> QWidget:
+        """The title and a "?" button that opens the node type's documentation."""
+        button = QToolButton()
+        button.setText("?")
+        button.setToolTip(f"Documentation for {type_id} (F1)")
+        button.clicked.connect(lambda checked=False: self.show_help())
+        self.editors["help"] = button
+        row = _beside(title, button)
+        row.layout().setAlignment(button, Qt.AlignmentFlag.AlignTop)
+        return row
+
+    def show_help(self) -> NodeHelpDialog | None:
+        """Open (or reuse) the documentation dialog for the selected node's type (the "?" button, F1)."""
+        document, node_id = self.document, self.node_id
+        if document is None or node_id is None or node_id not in document.graph.nodes:
+            return None
+        spec = document.graph.spec(node_id)
+        if spec is None:
+            return None
+        params = document.graph.node(node_id).params
+        dialog = self.findChild(NodeHelpDialog)
+        if dialog is None:
+            dialog = NodeHelpDialog(spec, self, params)
+        else:
+            dialog.set_spec(spec, params)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     def apply(self, name: str, value) -> bool:
         """Set a parameter through the undo stack; a refused value shows its reason and changes nothing."""

@@ -27,6 +27,7 @@ from .block_scopes import BlockScopes
 from .clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
 from .commands import InstallBlockCommand, MoveNodesCommand, remove_block_command
 from .dashboard import Dashboard
+from .help import show_shortcuts
 from .document import Document
 from .icons import app_icon, themed_icon
 from .inspector import Inspector
@@ -229,6 +230,8 @@ class EditorWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Welcome…", self.show_welcome, icon="help")
         self._action(help_menu, "Take the &Tour", self.start_tour)
+        self._action(help_menu, "&Keyboard Shortcuts…", lambda: show_shortcuts(self), QKeySequence("Ctrl+/"))
+        self._action(help_menu, "&Node Documentation", self.node_help, QKeySequence("F1"))
         help_menu.addSeparator()
         self._action(help_menu, "&Plugins…", self.show_plugins)
         self._refresh_recent()
@@ -683,6 +686,11 @@ class EditorWindow(QMainWindow):
         self._tour = Tour(self)
         self._tour.finished.connect(lambda: setattr(self, "_tour", None))
         return self._tour.start()
+
+    def node_help(self) -> None:
+        """F1: the selected node type's documentation (its ports and every parameter)."""
+        if self.inspector.show_help() is None:
+            self.statusBar().showMessage("Select a node to see its documentation (or hover a palette entry)", 4000)
 
     def tour_target(self, name: str) -> QWidget | None:
         """The widget a tour step points at (its dock shown and raised first)."""

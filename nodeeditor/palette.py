@@ -101,14 +101,33 @@ class Palette(QWidget):
     def _context_menu(self, point) -> None:
         item = self.tree.itemAt(point)
         type_id = item.data(0, TYPE_ROLE) if item is not None else None
-        if not type_id or not type_id.startswith(BLOCK_PREFIX):
+        if not type_id:
             return
-        name = type_id[len(BLOCK_PREFIX):]
         menu = QMenu(self)
         menu.addAction("Add to Canvas", lambda: self.addRequested.emit(type_id))
-        menu.addAction("Edit Inside", lambda: self.editBlockRequested.emit(name))
-        menu.addAction("Delete Block", lambda: self.deleteBlockRequested.emit(name))
+        menu.addAction("Documentation", lambda: self.show_help(type_id))
+        if type_id.startswith(BLOCK_PREFIX):
+            name = type_id[len(BLOCK_PREFIX):]
+            menu.addSeparator()
+            menu.addAction("Edit Inside", lambda: self.editBlockRequested.emit(name))
+            menu.addAction("Delete Block", lambda: self.deleteBlockRequested.emit(name))
         menu.exec(self.tree.viewport().mapToGlobal(point))
+
+    def show_help(self, type_id: str):
+        """A node type's documentation (its ports and every parameter), from the palette."""
+        from .help import NodeHelpDialog
+
+        spec = self.catalog.get(type_id)
+        if spec is None:
+            return None
+        dialog = self.findChild(NodeHelpDialog)
+        if dialog is None:
+            dialog = NodeHelpDialog(spec, self)
+        else:
+            dialog.set_spec(spec)
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def filter(self, text: str) -> None:
         """Show the types whose name, alias, description or category contains ``text``."""

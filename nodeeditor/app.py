@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     window.view.show_graph()
     if not args.screenshot:
-        window.offer_recovery()
+        if not window.offer_recovery() and not args.file:
+            window.show_welcome_at_start()   # until "Show at start-up" is unticked
         window.report_plugin_problems()
         QTimer.singleShot(1500, window.dashboard.probe_device)  # names the device; warms torch up
     if args.screenshot:

@@ -26,3 +26,16 @@ def examples():
     from runtime.resources import example_paths
 
     return example_paths()
+
+
+@pytest.fixture
+def editor_window(qtbot, tmp_path):
+    """An editor window with its settings, recovery copies and runs in ``tmp_path``, shown; closing
+    it at the end never stops at the "unsaved changes" question."""
+    from nodeeditor.main_window import EditorWindow, private_settings
+
+    window = EditorWindow(private_settings(tmp_path))
+    qtbot.addWidget(window, before_close_func=lambda w: w.document and w.document.undo_stack.setClean())
+    window.resize(1300, 800)
+    window.show()
+    return window

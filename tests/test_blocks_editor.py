@@ -16,15 +16,9 @@ INSIDE = ["block_conv1", "block_bn1", "block_relu", "block_conv2", "block_bn2", 
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from nodeeditor.main_window import EditorWindow, private_settings
-
-    w = EditorWindow(private_settings(tmp_path))
-    qtbot.addWidget(w, before_close_func=_discard_changes)
-    w.resize(1300, 800)
-    w.show()
-    w.open_example("digits_residual")
-    return w
+def window(editor_window):
+    editor_window.open_example("digits_residual")
+    return editor_window
 
 
 def _discard_changes(window) -> None:

@@ -12,14 +12,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from nodeeditor.main_window import EditorWindow, private_settings
-
-    w = EditorWindow(private_settings(tmp_path))
-    qtbot.addWidget(w, before_close_func=lambda w: w.document and w.document.undo_stack.setClean())
-    w.resize(1300, 800)
-    w.show()
-    return w
+def window(editor_window):
+    return editor_window
 
 
 def test_the_shortcuts_dialog_lists_the_menus_shortcuts_and_filters_them(window, qtbot):

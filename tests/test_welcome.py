@@ -10,14 +10,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from nodeeditor.main_window import EditorWindow, private_settings
-
-    w = EditorWindow(private_settings(tmp_path))
-    qtbot.addWidget(w, before_close_func=lambda w: w.document and w.document.undo_stack.setClean())
-    w.resize(1300, 800)
-    w.show()
-    return w
+def window(editor_window):
+    return editor_window
 
 
 def test_the_gallery_shows_every_example_drawn_from_its_graph_and_opens_it(window, qtbot):

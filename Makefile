@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench check-examples train-example clean
+.PHONY: run test install bench check-examples train-example clean bundle bundle-check
 
 run: $(STAMP)
 	$(BIN)/layerloom $(ARGS)
@@ -33,6 +33,13 @@ check-examples: $(STAMP)
 
 train-example: $(STAMP)
 	$(BIN)/layerloom-cli train resources/examples/digits_mlp.llgraph.json
+
+# The desktop app: a one-folder PyInstaller bundle in dist/LayerLoom/ (packaging/README.md).
+bundle: $(STAMP)
+	$(BIN)/python packaging/build_bundle.py
+
+bundle-check: $(STAMP)
+	$(BIN)/python packaging/check_bundle.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

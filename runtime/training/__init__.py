@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 from .config import TrainingConfig, TrainingSettingsError, check_training
 from .control import RunControl
-from .events import (TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Resumed,
-                     RunStarted, Step, Stopped)
+from .events import (STAGES, TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused,
+                     Preparing, Resumed, RunStarted, Step, Stopped)
 
 _NEED_TORCH = {
     ".device": ("DeviceChoice", "DeviceError", "choose_device"),
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "TrainingConfig", "TrainingSettingsError", "check_training", "RunControl", "DeviceChoice", "DeviceError",
-    "choose_device", "TERMINAL", "CheckpointSaved", "EpochEnd", "EventChannel", "Failed",
+    "choose_device", "STAGES", "TERMINAL", "Preparing", "CheckpointSaved", "EpochEnd", "EventChannel", "Failed",
     "Finished", "Paused", "Resumed", "RunStarted", "Step", "Stopped", "Plan", "SetupError", "plan_training",
     "CheckpointError", "RunFolder", "checkpoint_graph", "load_checkpoint", "load_weights", "TrainingSession",
     "train", "Trainer", "worker_threads",

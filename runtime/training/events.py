@@ -14,6 +14,20 @@ from typing import Any, Callable
 
 
 @dataclass(frozen=True)
+class Preparing:
+    """A stage of a run's set-up, before its first step, as it begins: ``stage`` is one of
+    ``STAGES`` (a stable key for code), ``text`` says it to a person ("Loading the dataset…",
+    "Loaded digits: 1,437 training, 360 validation samples")."""
+
+    stage: str
+    text: str
+
+
+# The set-up stages in the order a run goes through them ("importing" only in a fresh process).
+STAGES = ("starting", "importing", "loading_data", "compiling", "first_step")
+
+
+@dataclass(frozen=True)
 class RunStarted:
     run_dir: str | None
     device: str                 # "cpu", "cuda", "mps"

@@ -1,5 +1,6 @@
 """A training run in a child process: the same events and controls as a thread, and a child that dies
-is reported, never waited on forever."""
+is reported, never waited on forever. A warm child (torch already imported) runs the same run without
+the import stage; a dead one is replaced by a fresh child unseen."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pytest
 from runtime import load_graph
 from runtime.resources import example_path
 from runtime.training import TrainingConfig
-from runtime.training.events import EpochEnd, Failed, Finished, Paused, Resumed, RunStarted, Step, Stopped
+from runtime.training.events import (STAGES, EpochEnd, Failed, Finished, Paused, Preparing, Resumed, RunStarted, Step,
+                                     Stopped)
 from runtime.training.process import ProcessSession
+from runtime.worker import ENV_OFF, WarmProcess
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +34,16 @@ def _session(tmp_path, epochs: int, **kwargs) -> ProcessSession:
     return ProcessSession(graph, config, run_root=tmp_path, threads=1, **kwargs)
 
 
+def _stages(events) -> list[str]:
+    return [e.stage for e in events if isinstance(e, Preparing)]
+
+
 def test_a_run_in_a_child_process_reports_every_step_and_writes_its_folder(tmp_path):
     session = _session(tmp_path, 2).start()
     events = _events_until_done(session)
+    stages = _stages(events)
+    assert stages[:2] == ["starting", "importing"] and set(stages) <= set(STAGES) and not session.warm_used
+    events = [e for e in events if not isinstance(e, Preparing)]
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], Finished)
     started = events[0]
     assert sum(len(e.losses) for e in events if isinstance(e, Step)) == 2 * started.steps_per_epoch
@@ -71,3 +81,32 @@ def test_a_child_that_dies_is_reported_as_failed(tmp_path):
     events = _events_until_done(session, 10)
     assert isinstance(events[-1], Failed) and "ended unexpectedly" in events[-1].message
     assert session.result is events[-1]
+
+
+def test_a_warm_child_runs_the_same_run_without_importing(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_OFF, raising=False)
+    warm = WarmProcess().start()
+    assert warm.wait_ready(120)
+    session = _session(tmp_path, 1, warm=warm).start()
+    events = _events_until_done(session)
+    assert session.warm_used and session.worker is warm
+    stages = _stages(events)
+    assert stages[0] == "starting" and "importing" not in stages and stages.count("starting") == 1
+    assert isinstance(events[-1], Finished) and any(isinstance(e, Step) for e in events)
+    assert session.join(10)
+
+
+def test_a_dead_warm_child_is_replaced_by_a_fresh_one_unseen(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_OFF, raising=False)
+    warm = WarmProcess().start()
+    warm.kill()
+    session = _session(tmp_path, 1, warm=warm).start()
+    events = _events_until_done(session)
+    assert not session.warm_used and session.worker is not warm
+    assert _stages(events)[:2] == ["starting", "importing"] and isinstance(events[-1], Finished)
+    assert session.join(10)
+
+
+def test_the_graph_files_path_travels_to_the_child_only_when_given(tmp_path):
+    assert "source" not in _session(tmp_path, 1).job()
+    assert _session(tmp_path, 1, source=tmp_path / "g.llgraph.json").job()["source"] == str(tmp_path / "g.llgraph.json")

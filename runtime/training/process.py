@@ -7,19 +7,24 @@ digits MLP (benchmarks/bench_gui_training.py): a worker thread trained at 0.4-0.
 behind a live dashboard, with event-loop stalls of 100-250 ms. A child process shares nothing but a
 queue of event records, so neither side waits for the other.
 
-    session = ProcessSession(graph, run_root="runs").start()
-    events = session.events.drain()      # RunStarted, Step, EpochEnd... as the run makes them
+    session = ProcessSession(graph, run_root="runs", warm=pool.take()).start()
+    events = session.events.drain()      # Preparing, RunStarted, Step, EpochEnd... as the run makes them
     session.pause(); session.resume(); session.stop()
 
 The child is started with the ``spawn`` method (safe next to Qt and torch threads), receives the
 graph as its JSON text and the settings as a dict, and stops by itself when the parent goes away.
-This module imports neither torch nor Qt: the child imports torch, the caller never has to.
+``warm``: a ``runtime.worker.WarmProcess`` (or a ``WarmPool`` to take one from) that has imported
+torch already, so the run reaches its first step seconds sooner; without one, or when it died, a
+fresh child is spawned. The first event is always ``Preparing("starting")``; a child that must
+import torch first says ``Preparing("importing")``. This module imports neither torch nor Qt: the
+child imports torch, the caller never has to.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import collections
 import queue
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,9 +32,11 @@ from typing import Any
 from ..graph import Graph
 from ..graphfile import dumps_graph, loads_graph
 from .config import TrainingConfig
-from .events import TERMINAL, Failed
+from .events import TERMINAL, Failed, Preparing
 
 COMMANDS = ("pause", "resume", "stop")
+STARTING = Preparing("starting", "Starting the training process…")
+IMPORTING = Preparing("importing", "Importing PyTorch…")
 
 
 class ProcessEvents:
@@ -38,23 +45,30 @@ class ProcessEvents:
     def __init__(self, session: "ProcessSession"):
         self._session = session
         self._queue = None
+        self._local: collections.deque = collections.deque()   # events the parent itself says
 
     def get(self, timeout: float | None = None) -> Any | None:
+        if self._local:
+            return self._local.popleft()
         if self._queue is None:
             return None
         try:
             event = self._queue.get(timeout=timeout)
         except queue.Empty:
             return self._session._check_alive()
-        return self._session._seen(event)
+        return self._session._seen(event)   # None for a repeated "starting" (the parent said it)
 
     def drain(self) -> list[Any]:
         events = []
+        while self._local:
+            events.append(self._local.popleft())
         while self._queue is not None:
             try:
-                events.append(self._session._seen(self._queue.get_nowait()))
+                event = self._session._seen(self._queue.get_nowait())
             except queue.Empty:
                 break
+            if event is not None:
+                events.append(event)
         if not events:
             lost = self._session._check_alive()
             if lost is not None:
@@ -66,43 +80,56 @@ class ProcessSession:
     """``TrainingSession``'s controls and events, with the run in a child process.
 
     ``graph`` is snapshotted at construction; ``threads`` is the child's torch thread count (default:
-    the same rule as a worker thread, all cores but one).
+    the same rule as a worker thread, all cores but one). ``source``: the graph file's path, recorded
+    in the run folder. ``warm``: a ``WarmProcess`` or ``WarmPool`` (see the module's doc).
+    ``warm_used`` says, once started, whether the run went to a warm child.
     """
 
     def __init__(self, graph: Graph, config: TrainingConfig | None = None, *, run_root: str | Path | None = None,
                  base_dir: str | Path | None = None, threads: int | None = None,
-                 step_interval: float | None = None):
+                 step_interval: float | None = None, source: str | Path | None = None, warm: Any = None):
         self.graph = graph.copy()
         self.config = config
         self.run_root = Path(run_root) if run_root is not None else None
         self.base_dir = base_dir
         self.threads = threads
         self.step_interval = step_interval
+        self.source = source
+        self.warm = warm
+        self.warm_used = False
+        self.worker = None
         self.events = ProcessEvents(self)
         self.result = None
         self.run_dir: str | None = None
         self._process = None
         self._conn = None
         self._paused = False
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ control
     def start(self) -> "ProcessSession":
+        from ..worker import start_job
+
         if self._process is not None:
             raise RuntimeError("this session was already started")
-        context = multiprocessing.get_context("spawn")
-        events = context.Queue()
-        parent_end, child_end = context.Pipe()
-        config = self.config.to_dict() if self.config is not None else None
-        self._process = context.Process(
-            target=_child_main, name="layerloom-training", daemon=True,
-            args=(dumps_graph(self.graph), config, _text(self.run_root), _text(self.base_dir), self.threads,
-                  self.step_interval, events, child_end))
-        self._process.start()
-        child_end.close()
-        self._conn = parent_end
-        self.events._queue = events
+        self.events._local.append(STARTING)
+        job = ("train", self.job())
+        self.worker, self.warm_used = start_job(job, self.warm, name="layerloom-training")
+        self.warm = None
+        if self.warm_used and not self.worker.ready:  # still importing: the run waits for it
+            self.events._local.append(IMPORTING)
+        self._process = self.worker.process
+        self._conn = self.worker
+        self.events._queue = self.worker.events
         return self
+
+    def job(self) -> dict[str, Any]:
+        """What the child needs to run this session, as plain data."""
+        job = {"graph": dumps_graph(self.graph), "config": self.config.to_dict() if self.config is not None else None,
+               "run_root": _text(self.run_root), "base_dir": _text(self.base_dir), "threads": self.threads,
+               "step_interval": self.step_interval}
+        if self.source is not None:
+            job["source"] = str(self.source)
+        return job
 
     def pause(self) -> None:
         self._paused = True
@@ -137,16 +164,13 @@ class ProcessSession:
         return self._paused and self.running
 
     def _send(self, command: str) -> None:
-        with self._lock:
-            if self._conn is None:
-                return
-            try:
-                self._conn.send(command)
-            except (BrokenPipeError, OSError):
-                pass  # the child has ended: its terminal event says how
+        if self._conn is not None:
+            self._conn.send(command)   # ignored once the child has ended: its terminal event says how
 
     # ------------------------------------------------------------------ events
     def _seen(self, event: Any) -> Any:
+        if isinstance(event, Preparing) and event.stage == STARTING.stage:
+            return None   # the parent said it when it started the child
         if getattr(event, "run_dir", None):
             self.run_dir = event.run_dir
         if isinstance(event, TERMINAL):
@@ -175,18 +199,21 @@ def _text(path) -> str | None:
     return None if path is None else str(path)
 
 
-def _child_main(graph_text: str, config: dict | None, run_root: str | None, base_dir: str | None,
-                threads: int | None, step_interval: float | None, events, conn) -> None:
+def run_training_job(job: dict[str, Any], events, conn) -> None:
     """The child: train on its main thread, obey pause/resume/stop from the pipe, stop when the parent
-    goes away (the pipe closes)."""
+    goes away (the pipe closes). A child that has not imported torch yet says so first."""
+    if "torch" not in sys.modules:
+        events.put(IMPORTING)
     import torch
 
     from .session import TrainingSession, worker_threads
 
-    torch.set_num_threads(threads or worker_threads())
-    session = TrainingSession(loads_graph(graph_text), TrainingConfig.from_dict(config) if config else None,
-                              run_root=run_root, base_dir=base_dir, listeners=(events.put,), queue_events=False,
-                              step_interval=step_interval)
+    torch.set_num_threads(job.get("threads") or worker_threads())
+    config = job.get("config")
+    extra = {"source": job["source"]} if job.get("source") is not None else {}
+    session = TrainingSession(loads_graph(job["graph"]), TrainingConfig.from_dict(config) if config else None,
+                              run_root=job.get("run_root"), base_dir=job.get("base_dir"), listeners=(events.put,),
+                              queue_events=False, step_interval=job.get("step_interval"), **extra)
 
     def obey() -> None:
         while True:
@@ -200,5 +227,3 @@ def _child_main(graph_text: str, config: dict | None, run_root: str | None, base
 
     threading.Thread(target=obey, name="layerloom-control", daemon=True).start()
     session.run()
-    events.close()
-    events.join_thread()  # every event is in the pipe before the process exits

@@ -14,8 +14,7 @@ Design (pyqtgraph's scrolling-plot recipe):
 - x is the global step (an epoch's metrics sit at the step the epoch ended on) or, on request, the
   epoch (step / steps per epoch), which lines up runs trained with different batch sizes.
 - Other runs are overlaid from ``RunCurves``, read from a run folder's ``metrics.csv`` and
-  ``steps.csv`` by this module (``runtime.training.runs`` writes them but imports torch, and the
-  editor starts without it).
+  ``steps.csv`` by ``runtime.training.records`` (the run folder's torch-free reader).
 
 Non-finite values (a NaN loss, an R2 of one sample) are kept as NaN and drawn as gaps.
 """
@@ -25,8 +24,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -39,6 +36,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QMessageBox, QSlider, QToolButton, QVBoxLayout, QWidget)
 
 from runtime.training.events import EpochEnd, RunStarted, Step
+from runtime.training.records import RunCurves
 
 from .style import DARK, Theme
 
@@ -61,7 +59,6 @@ SCORE_TITLES = {"classification": "Accuracy", "binary": "Accuracy", "regression"
 TRAIN, VAL, EXTRA, LR = "#3d8bfd", "#f08c2e", "#a371f7", "#2fb3a3"
 OVERLAY_COLORS = ("#e05d8c", "#4caf50", "#c9a227", "#8d99a8", "#00a6d6", "#b46a3c")
 
-_RUN_COLUMNS = ("epoch", "step", "time_s", "train_s")  # metrics.csv columns that are not metrics
 # Per-step curves keep ~3 points per pixel column when zoomed out ('peak': each bin's min and max).
 PER_STEP = {"autoDownsampleFactor": 1.5}
 
@@ -122,123 +119,6 @@ class _Buffer:
 
     def view(self) -> np.ndarray:
         return self._data[:self.size]
-
-
-# ------------------------------------------------------------------ other runs
-@dataclass
-class RunCurves:
-    """One run's curves: per-step losses (and learning rates), per-epoch metrics."""
-
-    name: str
-    steps: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))      # global step of each loss
-    losses: np.ndarray = field(default_factory=lambda: np.empty(0))
-    epochs: list[int] = field(default_factory=list)
-    metrics: dict[str, list[float]] = field(default_factory=dict)  # name -> one value per epoch ("lr" too)
-    epoch_steps: list[float] = field(default_factory=list)         # global step at each epoch's end (NaN: unknown)
-    lr_steps: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    lrs: np.ndarray = field(default_factory=lambda: np.empty(0))
-    steps_per_epoch: int = 0                                        # 0: unknown
-
-    @classmethod
-    def from_run_dir(cls, path: str | os.PathLike, name: str | None = None) -> RunCurves:
-        """Read a run folder's ``steps.csv`` (step, epoch, loss, lr) and ``metrics.csv`` (epoch, step,
-        time_s, train_s, lr, metrics...). Missing files, a half-written last line or a bad cell give
-        fewer points, never an error."""
-        folder = Path(path)
-        run = cls(name or folder.name)
-        table = _steps_table(folder / "steps.csv")
-        step, loss, lr = table["step"], table["loss"], table["lr"]
-        run.steps, run.losses = _sorted_unique(step.astype(np.int64), loss)
-        has_lr = np.isfinite(lr)
-        run.lr_steps, run.lrs = _sorted_unique(step[has_lr].astype(np.int64), lr[has_lr])
-        epochs, counts = np.unique(table["epoch"][np.isfinite(table["epoch"])], return_counts=True)
-        counts = dict(zip(epochs.astype(int).tolist(), counts.tolist()))
-        rows = [row for row in _csv_rows(folder / "metrics.csv") if _number(row.get("epoch")) is not None]
-        names = [c for c in (rows[0].keys() if rows else ()) if c and c not in _RUN_COLUMNS]
-        run.metrics = {name: [] for name in names}
-        for row in rows:
-            run.epochs.append(int(_number(row["epoch"])))
-            step = _number(row.get("step"))
-            run.epoch_steps.append(float(step) if step is not None else math.nan)
-            for name in names:
-                value = _number(row.get(name))
-                run.metrics[name].append(math.nan if value is None else value)
-        run.steps_per_epoch = _steps_per_epoch(run.epochs, run.epoch_steps, counts)
-        return run
-
-    def epoch_x(self) -> np.ndarray:
-        """Global step at each epoch's end, estimated from the steps per epoch where unrecorded."""
-        x = np.array(self.epoch_steps, np.float64) if len(self.epoch_steps) == len(self.epochs) \
-            else np.full(len(self.epochs), np.nan)
-        missing = ~np.isfinite(x)
-        x[missing] = np.array(self.epochs, np.float64)[missing] * (self.steps_per_epoch or 1)
-        return x
-
-
-def _steps_table(path: Path) -> dict[str, np.ndarray]:
-    """steps.csv as float columns step, epoch, loss, lr: rows without a step or a loss are dropped,
-    other empty or unreadable cells are NaN. A clean file goes through numpy's C parser (0.14 s for
-    200k rows here, 10x faster than the csv module); anything odd is read again row by row."""
-    names = ("step", "epoch", "loss", "lr")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            header = handle.readline().strip().split(",")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # numpy warns about a file with a header only
-                data = np.loadtxt(handle, delimiter=",", ndmin=2, dtype=np.float64)
-        if data.size == 0:
-            data = data.reshape(0, len(header))
-        if data.shape[1] != len(header) or "step" not in header or "loss" not in header:
-            raise ValueError(f"{path}: unexpected columns")
-        columns = {n: data[:, header.index(n)] if n in header else np.full(len(data), np.nan) for n in names}
-    except (OSError, ValueError, UnicodeDecodeError):
-        rows = []
-        for row in _csv_rows(path):
-            values = [_number(row.get(name)) for name in names]
-            if values[0] is not None and values[2] is not None:
-                rows.append([math.nan if v is None else v for v in values])
-        columns = dict(zip(names, np.array(rows, np.float64).reshape(-1, len(names)).T))
-    keep = np.isfinite(columns["step"])
-    return {name: column[keep] for name, column in columns.items()}
-
-
-def _csv_rows(path: Path) -> list[dict]:
-    """The rows of a CSV file that exists, stopping quietly at a damaged line."""
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-            for row in csv.DictReader(handle):
-                rows.append(row)
-    except (OSError, csv.Error):
-        pass
-    return rows
-
-
-def _number(text) -> float | None:
-    """A cell as a float ("nan" and "inf" included), None for an empty or foreign cell."""
-    if text is None or text == "":
-        return None
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _sorted_unique(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Points ordered by step, the last one written winning for a repeated step."""
-    if steps.size > 1 and np.any(np.diff(steps) <= 0):
-        order = np.argsort(steps, kind="stable")[::-1]
-        keep = np.unique(steps[order], return_index=True)[1]
-        steps, values = steps[order][keep], values[order][keep]
-    return steps, values
-
-
-def _steps_per_epoch(epochs: list[int], epoch_steps: list[float], counts: dict[int, int]) -> int:
-    for epoch, step in zip(epochs, epoch_steps):
-        if epoch > 0 and step == step and step > 0:
-            return max(1, round(step / epoch))
-    complete = sorted(counts)[:-1]  # the last epoch in steps.csv may be unfinished
-    return counts[complete[0]] if complete else 0
 
 
 # ------------------------------------------------------------------ the widget

@@ -3,25 +3,20 @@ list. Select runs to overlay their curves on the charts, open the graph a run wa
 its checkpoint, show or delete its folder.
 
 A row is read from the run's own files (``summary.json``, ``config.json``, ``metrics.csv``, the graph
-file: see ``runtime/training/runs.py``) by ``read_run``, which never raises: a run that was killed has
-no final summary and shows as "incomplete" with whatever its files do tell. Reading a row never
-imports torch (the editor starts without it); curves (``steps.csv`` can hold millions of rows) are read
-off the GUI thread and cached.
+file: see ``runtime/training/runs.py``) by ``runtime.training.records.read_run``, which never raises:
+a run that was killed has no final summary and shows as "incomplete" with whatever its files do tell.
+Reading a row never imports torch (the editor starts without it); curves (``steps.csv`` can hold
+millions of rows) are read off the GUI thread and cached.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
-import re
 import shutil
-import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from PySide6.QtCore import (QAbstractTableModel, QEvent, QFile, QFileSystemWatcher, QItemSelectionModel, QModelIndex,
                             QSortFilterProxyModel, Qt, QTimer, QUrl, Signal)
@@ -29,237 +24,25 @@ from PySide6.QtGui import QAction, QColor, QDesktopServices, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox,
                                QPushButton, QTreeView, QVBoxLayout, QWidget)
 
-from runtime.graphfile import SUFFIX
 from runtime.training.events import Failed, Finished, Stopped
+from runtime.training.records import (COMPLETED, DIVERGED, EARLY, FAILED, GRAPH_FILE, INCOMPLETE,  # noqa: F401
+                                      RUN_FILES, RUNNING, STALE_S, STAMP, STATUS_ORDER, STOPPED, RunCurves,
+                                      RunInfo, looks_like_run, read_run, scan_runs)
+from runtime.training.records import STATUS_WORDS as _STATUS_WORDS
+from runtime.training.records import curves_stamp as _curves_stamp
+from runtime.training.records import started_key as _sort_started
 
 from .background import run_in_background
-from .charts import RunCurves
 from .training_panel import format_duration
 
-GRAPH_FILE = "graph" + SUFFIX            # runtime.training.runs.GRAPH_FILE (that module imports torch)
-RUN_FILES = ("summary.json", "config.json", "metrics.csv", "steps.csv", GRAPH_FILE, "checkpoints")
-STAMP = re.compile(r"-(\d{8}-\d{6})(?:-(\d+))?$")   # new_run_dir: <slug>-<YYYYmmdd>-<HHMMSS>[-N]
-STALE_S = 600.0          # a "running" summary this much older than an epoch takes is a killed run
 REFRESH_MS = 400         # file-system changes are coalesced for this long before a rescan
 
-RUNNING, COMPLETED, EARLY, STOPPED, DIVERGED, FAILED, INCOMPLETE = (
-    "running", "completed", "early stopped", "stopped", "diverged", "failed", "incomplete")
-STATUS_ORDER = (RUNNING, COMPLETED, EARLY, STOPPED, DIVERGED, FAILED, INCOMPLETE)
 STATUS_COLORS = {RUNNING: "#4c8dff", COMPLETED: "#4caf50", EARLY: "#2fa39b", STOPPED: "#d9a227",
                  DIVERGED: "#e0605e", FAILED: "#e0605e", INCOMPLETE: "#8a9099"}
-_STATUS_WORDS = {"running": RUNNING, "completed": COMPLETED, "early_stopped": EARLY, "early stopped": EARLY,
-                 "stopped": STOPPED, "diverged": DIVERGED, "failed": FAILED, "incomplete": INCOMPLETE}
-_MINIMIZED = ("loss", "mae", "rmse")    # runtime.training.metrics.metric_mode (that module imports torch)
 
 COLUMNS = ("Run", "Graph", "Status", "Best", "Epochs", "Duration", "Started")
 NAME, GRAPH, STATUS, BEST, EPOCHS, DURATION, STARTED = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What the list shows of one run folder."""
-
-    path: Path
-    graph_name: str = ""
-    status: str = INCOMPLETE
-    message: str = ""                   # the summary's message, or why the run counts as incomplete
-    best_metric: str | None = None
-    best_value: float | None = None
-    best_epoch: int | None = None
-    epoch: int = 0                      # epochs done
-    epochs: int | None = None           # epochs planned
-    duration_s: float | None = None     # training time, pauses excluded
-    started: float | None = None        # seconds since the epoch
-    live: bool = False                  # reported by this window's dashboard
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def graph_file(self) -> Path | None:
-        path = self.path / GRAPH_FILE
-        return path if path.is_file() else None
-
-    @property
-    def checkpoint(self) -> Path | None:
-        """``best.pt``, else ``last.pt``, else None."""
-        for kind in ("best", "last"):
-            path = self.path / "checkpoints" / f"{kind}.pt"
-            if path.is_file():
-                return path
-        return None
-
-    def best_text(self) -> str:
-        if self.best_metric is None or self.best_value is None or not math.isfinite(self.best_value):
-            return "–"
-        epoch = f" @ {self.best_epoch}" if self.best_epoch else ""
-        return f"{self.best_metric} {self.best_value:.3g}{epoch}"
-
-    def epochs_text(self) -> str:
-        if not self.epoch and not self.epochs:
-            return "–"
-        return f"{self.epoch}/{self.epochs if self.epochs else '?'}"
-
-    def started_text(self) -> str:
-        return "–" if self.started is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(self.started))
-
-
-# ------------------------------------------------------------------ reading run folders (no Qt)
-def looks_like_run(path: Path) -> bool:
-    """A folder named like ``new_run_dir`` names them, or holding any file a run writes."""
-    if not path.is_dir() or path.name.startswith("."):
-        return False
-    return bool(STAMP.search(path.name)) or any((path / name).exists() for name in RUN_FILES)
-
-
-def scan_runs(root: str | os.PathLike | None) -> list[RunInfo]:
-    """Every run folder directly inside ``root`` (none when it does not exist)."""
-    if root is None:
-        return []
-    try:
-        children = list(Path(root).iterdir())
-    except OSError:
-        return []
-    return [read_run(path) for path in children if looks_like_run(path)]
-
-
-def read_run(path: str | os.PathLike, live_status: str | None = None) -> RunInfo:
-    """One run folder as a ``RunInfo``; missing, damaged or half-written files give fewer facts, never an
-    error. ``live_status`` (from this window's own run) overrides the status the files tell."""
-    path = Path(path)
-    summary, config = _json(path / "summary.json"), _json(path / "config.json")
-    rows = _metric_rows(path / "metrics.csv")
-    training = config.get("training") if isinstance(config.get("training"), dict) else {}
-    epoch = _int(summary.get("epoch")) or (_int(rows[-1].get("epoch")) if rows else 0)
-    epochs = _int(summary.get("epochs")) or _int(training.get("epochs")) or None
-    best = summary.get("best") if isinstance(summary.get("best"), dict) else None
-    if best is None:
-        best = _best_of(rows, config.get("monitor"))
-    duration = _number(summary.get("duration_s"))
-    if duration is None and rows:
-        duration = _number(rows[-1].get("time_s"))
-    status, message = _status(path, summary, epoch, epochs, rows)
-    if live_status is not None:
-        status = _STATUS_WORDS.get(live_status, live_status)
-        if status == RUNNING:
-            message = f"training in this window: {summary.get('message') or 'first epoch'}"
-    return RunInfo(path, _graph_name(path / GRAPH_FILE), status, message,
-                   best.get("metric") if best else None, _number(best.get("value")) if best else None,
-                   _int(best.get("epoch")) if best else None, epoch, epochs, duration, _started(path),
-                   live_status is not None)
-
-
-def _status(path: Path, summary: dict, epoch: int, epochs: int | None, rows: list) -> tuple[str, str]:
-    message = str(summary.get("message") or "")
-    status = summary.get("status")
-    if status == "finished":
-        reason = summary.get("reason")
-        early = reason == "early_stopped" or (reason is None and epochs is not None and epoch < epochs)
-        return (EARLY if early else COMPLETED), message
-    if status in (STOPPED, DIVERGED, FAILED):
-        return status, message
-    if status == RUNNING:
-        epoch_s = (_number(rows[-1].get("time_s")) or 0.0) / max(len(rows), 1) if rows else 0.0
-        age = time.time() - _mtime(path / "summary.json")
-        if age < max(STALE_S, 3 * epoch_s):
-            return RUNNING, message or "running in another process"
-        return INCOMPLETE, "the run stopped reporting without a final summary (the process was killed?)"
-    if (path / "summary.json").exists():
-        return INCOMPLETE, "summary.json is unreadable"
-    return INCOMPLETE, "no summary.json: the run was interrupted, or is in its first epoch in another process"
-
-
-def _json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _graph_name(path: Path) -> str:
-    name = _json(path).get("name")
-    return name if isinstance(name, str) else ""
-
-
-def _metric_rows(path: Path) -> list[dict]:
-    """metrics.csv's rows up to the first damaged one (one row per epoch: small)."""
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-            for row in csv.DictReader(handle):
-                if _number(row.get("epoch")) is None:
-                    break
-                rows.append(row)
-    except (OSError, csv.Error):
-        pass
-    return rows
-
-
-def _best_of(rows: list[dict], metric: Any) -> dict | None:
-    """The monitored metric's best epoch from metrics.csv, for a run without a summary."""
-    if not isinstance(metric, str) or not rows:
-        return None
-    sign = -1.0 if metric.rsplit("_", 1)[-1] in _MINIMIZED else 1.0
-    scored = [(sign * v, -_int(row.get("epoch")), v) for row in rows
-              if (v := _number(row.get(metric))) is not None and math.isfinite(v)]
-    if not scored:
-        return None
-    _, epoch, value = max(scored)
-    return {"metric": metric, "value": value, "epoch": -epoch}
-
-
-def _started(path: Path) -> float | None:
-    found = STAMP.search(path.name)
-    if found:
-        try:
-            return time.mktime(time.strptime(found.group(1), "%Y%m%d-%H%M%S"))
-        except (ValueError, OverflowError):
-            pass
-    stamp = _mtime(path / "config.json")
-    return stamp or None
-
-
-def _sort_started(info: RunInfo) -> str:
-    """Newest first must hold for runs started in the same second: new_run_dir numbers those -2, -3..."""
-    found = STAMP.search(info.name)
-    number = int(found.group(2) or 1) if found else 0
-    return f"{info.started or 0:016.3f} {number:05d} {info.name}"
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _int(value: Any) -> int:
-    number = _number(value)
-    return int(number) if number is not None else 0
-
-
-def _curves_stamp(path: Path) -> tuple:
-    return tuple((s.st_mtime_ns, s.st_size) if (s := _stat(path / n)) else None for n in ("steps.csv", "metrics.csv"))
-
-
-def _stat(path: Path):
-    try:
-        return path.stat()
-    except OSError:
-        return None
 
 
 def move_to_trash(path: Path) -> bool:

@@ -117,7 +117,8 @@ def cmd_train(args) -> int:
         return EXIT_PROBLEMS
     printer = _Printer(quiet=args.quiet)
     session = TrainingSession(graph, config, run_root=None if args.no_save else args.out, base_dir=base_dir,
-                              resume=args.resume, listeners=(printer.show,), queue_events=False)
+                              resume=args.resume, listeners=(printer.show,), queue_events=False,
+                              source=Path(args.file).resolve() if args.file else None)
     # The run happens on this thread: measured on 2 cores, torch's OpenMP threads are fastest on the
     # main thread (a worker thread is what the editor uses, to keep its window responsive).
     interrupted = []
@@ -165,7 +166,8 @@ class _Printer:
             print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
     def show(self, event) -> None:
-        from .training import CheckpointSaved, EpochEnd, Failed, Finished, Paused, RunStarted, Step, Stopped
+        from .training import (CheckpointSaved, EpochEnd, Failed, Finished, Paused, Preparing, RunStarted, Step,
+                               Stopped)
 
         if isinstance(event, RunStarted):
             self._started(event)
@@ -189,8 +191,8 @@ class _Printer:
         elif isinstance(event, Failed):
             self.close()
             self._failed(event)
-        elif isinstance(event, (CheckpointSaved, Paused)):
-            pass
+        elif isinstance(event, (CheckpointSaved, Paused, Preparing)):
+            pass  # set-up stages: the lines RunStarted prints say what was loaded, on which device
 
     def _started(self, event) -> None:
         self.started = event

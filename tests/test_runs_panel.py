@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -100,13 +101,12 @@ def test_rows_show_every_run_newest_first_with_their_facts(panel, runs):
     assert [run.path for run in panel.runs()] == [runs.one, runs.two, runs.damaged, runs.killed]
     assert [panel.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(len(COLUMNS))] == \
         ["Run", "Graph", "Status", "Best", "Epochs", "Duration", "Started"]
-    metrics = (runs.two / "metrics.csv").read_text().splitlines()
-    time_s = float(metrics[-1].split(",")[metrics[0].split(",").index("time_s")])
-    stamp = time.strptime(runs.two.name[-15:], "%Y%m%d-%H%M%S")
+    summary = json.loads((runs.two / "summary.json").read_text())  # the run's own recorded times
+    started = datetime.fromisoformat(summary["started_at"]).timestamp()
     best = runs.best2
     assert texts(panel, row_of(panel, runs.two)) == [
         runs.two.name, "Digits MLP", "completed", f"val_accuracy {best['value']:.3g} @ {best['epoch']}", "2/2",
-        format_duration(time_s), time.strftime("%Y-%m-%d %H:%M", stamp)]
+        format_duration(summary["duration_s"]), time.strftime("%Y-%m-%d %H:%M", time.localtime(started))]
     assert texts(panel, row_of(panel, runs.one))[2:5] == [
         "completed", f"val_accuracy {runs.best1['value']:.3g} @ 1", "1/1"]
 
@@ -126,11 +126,15 @@ def test_killed_and_damaged_runs_show_as_incomplete_with_what_their_files_tell(p
 
 @pytest.mark.parametrize("status, epoch, expected", [
     ({"status": "finished"}, 2, "completed"), ({"status": "finished"}, 1, "early stopped"),
+    ({"status": "finished", "reason": "early_stopped"}, 2, "early stopped"),
+    ({"status": "finished", "reason": "completed"}, 1, "completed"),
     ({"status": "stopped"}, 1, "stopped"), ({"status": "diverged"}, 1, "diverged"),
     ({"status": "failed"}, 0, "failed"), ({"status": "running"}, 1, "running"), ([1, 2], 0, "incomplete")])
 def test_status_follows_the_summary(runs, status, epoch, expected):
+    """The summary's reason decides; an older summary without one (the first cases) is judged by its epochs."""
     path = runs.two / "summary.json"
-    summary = {**json.loads(path.read_text()), **status, "epoch": epoch} if isinstance(status, dict) else status
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k != "reason"}
+    summary = {**old, **status, "epoch": epoch} if isinstance(status, dict) else status
     path.write_text(json.dumps(summary))
     assert rp.read_run(runs.two).status == expected
 

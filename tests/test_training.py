@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 from helpers import mlp_graph
-from train_helpers import (config_of, example, of_type, read_csv, same_weights, table_dataset, tiny_image_graph,
-                           weights, write_image_folder)
+from train_helpers import (after_setup, config_of, example, of_type, read_csv, same_weights, table_dataset,
+                           tiny_image_graph, weights, write_image_folder)
 
 from runtime import WARNING, compile_graph, graph_to_dict, load_graph
 from runtime.data import LazyImages
@@ -80,7 +80,7 @@ def test_regression_example_reaches_r2_0_9():
 
 
 def test_run_started_comes_first_and_describes_the_run(digits_run):
-    first = digits_run.events[0]
+    first = after_setup(digits_run.events)[0]
     assert isinstance(first, RunStarted)
     assert (first.device, first.precision, first.epochs, first.start_epoch) == ("cpu", "fp32", 4, 0)
     assert (first.num_train, first.num_val, first.steps_per_epoch) == (DIGITS_TRAIN, DIGITS_VAL, DIGITS_STEPS)
@@ -186,7 +186,7 @@ def test_run_folder_holds_config_graph_metrics_steps_and_summary(digits_run):
 
     record = json.loads((run_dir / "config.json").read_text())
     assert record["training"] == digits_run.config.to_dict()
-    started = digits_run.events[0]
+    started = after_setup(digits_run.events)[0]
     assert record["dataset"]["summary"] == started.dataset
     assert record["dataset"]["scaling"] == {"mode": "minmax", "min": 0.0, "max": 16.0}
     assert record["dataset"]["feature_shape"] == [64] and record["dataset"]["name"] == "digits"
@@ -302,7 +302,7 @@ def test_a_run_resumed_from_its_checkpoint_equals_the_uninterrupted_run(digits_r
     assert session.trainer.history == digits_run.history
     assert same_weights(weights(session.trainer.criterion), digits_run.weights)
     events = session.events.drain()
-    started = events[0]
+    started = after_setup(events)[0]
     assert isinstance(started, RunStarted) and (started.start_epoch, started.epochs) == (2, 4)
     assert [e.epoch for e in of_type(events, EpochEnd)] == [3, 4]
     assert of_type(events, Step)[0].step - len(of_type(events, Step)[0].losses) + 1 == 2 * DIGITS_STEPS + 1
@@ -349,7 +349,7 @@ def test_extending_a_finished_run_stretches_its_schedule_to_the_new_length(tmp_p
     _, planned = train(graph, config.replace(epochs=4), step_interval=0.0)
     assert isinstance(result, Finished) and result.epochs == 4
     events = resumed.events.drain()
-    assert any(f"{schedule} schedule was planned for 2 epochs and now spans 4" in n for n in events[0].notes)
+    assert any(f"{schedule} schedule was planned for 2 epochs and now spans 4" in n for n in after_setup(events)[0].notes)
     resumed_lrs = [e.lr for e in of_type(events, Step)]
     planned_lrs = [e.lr for e in of_type(planned.events.drain(), Step)][2 * DIGITS_STEPS:]
     assert resumed_lrs == pytest.approx(planned_lrs, rel=1e-9)
@@ -489,7 +489,7 @@ def test_unknown_settings_reach_the_run_as_notes():
     graph = example("digits_mlp")
     graph.set_meta("training", {**graph.training, "epochs": 1, "batchsize": 32})
     result, session = train(graph)
-    started = session.events.drain()[0]
+    started = after_setup(session.events.drain())[0]
     assert isinstance(result, Finished)
     assert started.notes == ("training.batchsize: unknown setting, ignored (did you mean 'batch_size'?)",)
 
@@ -741,7 +741,7 @@ def test_device_choices():
 def test_fp16_on_the_cpu_trains_in_fp32_with_a_note():
     graph = example("digits_mlp")
     result, session = train(graph, config_of(graph, epochs=1, device="cpu", precision="fp16"))
-    started = session.events.drain()[0]
+    started = after_setup(session.events.drain())[0]
     assert isinstance(result, Finished)
     assert started.precision == "fp32" and session.trainer.scaler is None
     assert "fp16 mixed precision needs a CUDA GPU; training in fp32 on cpu" in started.notes
@@ -807,7 +807,7 @@ def test_a_test_split_is_evaluated_at_the_end():
     assert isinstance(result, Finished)
     assert set(result.test) == {"test_loss", "test_accuracy", "test_precision", "test_recall", "test_f1"}
     data = session.plan.dataset
-    assert data.num_test == 180 and "180 test" in session.events.drain()[0].dataset
+    assert data.num_test == 180 and "180 test" in after_setup(session.events.drain())[0].dataset
     criterion = session.trainer.criterion.eval()
     with torch.no_grad():
         x, y = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
@@ -902,7 +902,7 @@ def test_a_dataset_object_can_be_given_directly():
     result, session = train(graph, TrainingConfig().replace(epochs=30, batch_size=16, optimizer={"lr": 0.01}),
                             dataset=dataset)
     assert isinstance(result, Finished)
-    started = session.events.drain()[0]
+    started = after_setup(session.events.drain())[0]
     assert started.classes == ("no", "yes") and (started.num_train, started.num_val) == (90, 30)
     assert session.plan.dataset.scaling["mode"] == "standardize"  # a table without a value range
     assert session.trainer.history[-1]["val_accuracy"] >= 0.9

@@ -216,9 +216,10 @@ def test_ctrl_c_stops_cleanly_keeping_the_last_checkpoint(tmp_path):
     assert proc.returncode == 130, err
     out = "".join(seen) + out
     assert "interrupted: stopping after this step" in err
-    stopped = next(line for line in out.splitlines() if line.startswith("stopped at epoch"))
-    epoch = int(stopped.split()[3].rstrip(","))
-    assert stopped.endswith(f"the last good checkpoint (last.pt, epoch {epoch - 1}) is kept")
+    stopped = [line for line in out.splitlines() if "stopped at epoch" in line.lower()]
+    assert len(stopped) == 1 and stopped[0].startswith("Stopped at epoch"), stopped  # said once
+    epoch = int(stopped[0].split()[3].rstrip(","))
+    assert stopped[0].endswith(f"the last good checkpoint (last.pt, epoch {epoch - 1}) is kept.")
     run_dir = _only_run(tmp_path)
     assert load_checkpoint(run_dir)["epoch"] == epoch - 1
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "stopped"

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import torch
 from helpers import mlp_graph
-from train_helpers import (config_of, example, nan_loss, next_event, of_type, read_csv, sabotage, same_weights,
-                           table_dataset, until_terminal, weights)
+from train_helpers import (after_setup, config_of, example, nan_loss, next_event, of_type, read_csv, sabotage,
+                           same_weights, table_dataset, until_terminal, weights)
 
 from runtime.training import (TERMINAL, CheckpointError, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
-                              Resumed, RunStarted, Step, Stopped, TrainingConfig, TrainingSession, load_checkpoint,
-                              train)
+                              Preparing, Resumed, RunStarted, Step, Stopped, TrainingConfig, TrainingSession,
+                              load_checkpoint, train)
 from runtime.training.runs import save_checkpoint
 
 DIGITS_STEPS = 23  # digits MLP: 1,437 training samples in batches of 64
@@ -68,14 +68,18 @@ def test_stop_ends_a_worker_run_within_one_second_mid_epoch(tmp_path):
     assert session.events.drain() == [] and session.result is stopped and not session.running
     assert stopped.epoch >= 2 and (stopped.epoch - 1) * spe <= stopped.step < stopped.epoch * spe  # mid-epoch
     kept = stopped.epoch - 1
-    assert stopped.message == f"stopped at epoch {stopped.epoch}, step {stopped.step}; " \
-                              f"the last good checkpoint (last.pt, epoch {kept}) is kept"
+    # one sentence, shown as it is: the place once, then what was kept
+    assert stopped.message == f"Stopped at epoch {stopped.epoch}, step {stopped.step}; " \
+                              f"the last good checkpoint (last.pt, epoch {kept}) is kept."
+    assert stopped.message.count(f"epoch {stopped.epoch}, step") == 1
     assert all(e.epoch <= kept for e in of_type(before_stop + events, CheckpointSaved))
     run_dir = Path(stopped.run_dir)
     assert load_checkpoint(run_dir)["epoch"] == kept
     assert len(read_csv(run_dir / "metrics.csv")) == kept
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "stopped" and summary["step"] == stopped.step
+    assert summary["reason"] == "stopped" and summary["message"] == stopped.message
+    assert summary["duration_s"] == stopped.duration_s and stopped.duration_s > 0
 
 
 def test_a_stop_before_the_first_step_trains_nothing(tmp_path):
@@ -172,7 +176,7 @@ def test_events_until_done_yields_the_whole_run_once():
     graph = example("digits_mlp")
     session = TrainingSession(graph, config_of(graph, epochs=2)).start()
     events = list(session.events_until_done(poll=0.05))
-    assert isinstance(events[0], RunStarted) and isinstance(events[-1], Finished)
+    assert isinstance(after_setup(events)[0], RunStarted) and isinstance(events[-1], Finished)
     assert len(of_type(events, EpochEnd)) == 2 and _terminals(events) == [events[-1]]
     assert session.join(10) and list(session.events_until_done(poll=0.05)) == []  # the run is over: no waiting
 
@@ -408,7 +412,7 @@ def test_a_listener_that_raises_is_dropped_and_the_run_goes_on():
     events = until_terminal(session)
     assert session.join(10)
     assert isinstance(events[-1], Finished) and len(of_type(events, EpochEnd)) == 2
-    assert len(broken_calls) == 1 and isinstance(broken_calls[0], RunStarted)
+    assert len(broken_calls) == 1 and isinstance(broken_calls[0], Preparing)  # its first event
     assert [type(e) for e in session.events.listener_errors] == [ValueError]
     assert good_calls == events
 
@@ -421,8 +425,11 @@ def test_a_refused_setup_on_the_worker_is_one_failed_event_with_the_problems():
     session = TrainingSession(graph, config_of(graph, dataset={"name": "iris"})).start()
     assert session.join(30)
     events = session.events.drain()
-    assert len(events) == 1 and isinstance(events[0], Failed)
-    result = events[0]
+    # the set-up stages it went through, then one Failed event
+    assert [(type(e), getattr(e, "stage", None)) for e in events] == [
+        (Preparing, "loading_data"), (Preparing, "loading_data"), (Preparing, "compiling"), (Failed, None)]
+    assert events[0].text == "Loading the dataset iris…" and events[1].text.startswith("Loaded iris: ")
+    result = events[-1]
     assert result.kind == "setup" and result.exception_type == "SetupError" and result.traceback == ""
     assert result.message.startswith("cannot train:")
     assert [(p.node_id, p.param) for p in result.problems if p.severity == "error"] == [("image", "shape")]
@@ -444,7 +451,7 @@ def test_editing_the_graph_during_a_run_changes_nothing_in_it():
     graph.set_param("fc1", "out_features", 7)
     result = session.run()
     assert isinstance(result, Finished)
-    assert session.events.drain()[0].parameters == 64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    assert after_setup(session.events.drain())[0].parameters == 64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -14,7 +14,7 @@ from helpers import add, chain
 from runtime import Graph, load_graph
 from runtime.data import CLASSIFICATION, Dataset
 from runtime.resources import example_path
-from runtime.training import TERMINAL, TrainingConfig
+from runtime.training import TERMINAL, Preparing, TrainingConfig
 
 
 def example(stem: str) -> Graph:
@@ -30,6 +30,11 @@ def config_of(graph: Graph, **changes: Any) -> TrainingConfig:
 
 def of_type(events: list, kind) -> list:
     return [e for e in events if isinstance(e, kind)]
+
+
+def after_setup(events: list) -> list:
+    """``events`` without the ``Preparing`` events of the set-up stages (RunStarted first)."""
+    return [e for e in events if not isinstance(e, Preparing)]
 
 
 def _events(session, timeout: float, waiting_for: str):

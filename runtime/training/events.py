@@ -98,17 +98,21 @@ class Finished:
     epochs: int                 # epochs completed in total
     best: dict[str, Any]
     test: dict[str, float]      # metrics on the test split, when the dataset has one
-    duration_s: float
+    duration_s: float           # training time, pauses excluded, earlier sessions of a resumed run included
     run_dir: str | None
     message: str = ""
 
 
 @dataclass(frozen=True)
 class Stopped:
+    """``message`` is one sentence a window shows as it is: "Stopped at epoch 133, step 3040; the last
+    good checkpoint (last.pt, epoch 132) is kept." """
+
     epoch: int
     step: int
     run_dir: str | None
     message: str = ""
+    duration_s: float | None = None  # as Finished's; None when the trainer never ran
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class Failed:
     exception_type: str = ""
     run_dir: str | None = None
     problems: tuple = ()        # analysis.Problem records when the setup was refused (node, port, param)
+    duration_s: float | None = None  # as Finished's; None when the run failed before the trainer began
 
 
 TERMINAL = (Finished, Stopped, Failed)

@@ -1,15 +1,37 @@
-"""Run folders and checkpoints.
+"""Run folders and checkpoints: writing them (``records.py`` reads them back and names the files).
 
 A run folder holds everything needed to understand, reproduce and resume a run::
 
     runs/digits-mlp-20261121-093000/
-      config.json          resolved settings, dataset summary and scaling, device, versions
+      config.json          resolved settings, dataset summary and scaling, device, versions, the graph's
+                           name and source file, and the resumes ({"from_epoch", "at"}) of a resumed run
       graph.llgraph.json   the graph exactly as it was trained
-      metrics.csv          one row per epoch (train and validation metrics, lr, time)
-      steps.csv            one row per optimizer step (loss, lr)
-      summary.json         status, best metric, duration (rewritten at each epoch and at the end)
+      metrics.csv          one row per epoch (epoch, step, time_s, train_s, lr, train and validation metrics)
+      steps.csv            one row per optimizer step (step, epoch, loss, lr)
+      summary.json         the run's outcome so far (rewritten at the start, at most once a second at
+                           epoch ends, and at the end)
+      evaluation.json      the last validated epoch's details (classification): see below
       checkpoints/last.pt  weights, optimizer and schedule state, RNG state, epoch, graph
       checkpoints/best.pt  the same at the best epoch of the monitored metric
+
+summary.json, at every write::
+
+    status       running, finished, stopped, diverged or failed
+    reason       null while running; then completed, early_stopped, stopped, diverged, failed or
+                 out_of_memory
+    message      one sentence for a person ("Stopped at epoch 3, step 84; the last good checkpoint ...")
+    graph        the graph's name;  source: the graph file trained (absolute path; null: unsaved graph)
+    started_at   when the run began (ISO 8601 local time with UTC offset; a resumed run keeps its first)
+    ended_at     when it ended (same format), null while running
+    duration_s   training time, pauses excluded, earlier sessions of a resumed run included; at the end
+                 exactly the terminal event's duration_s
+    epoch, epochs, step, best {metric, value, epoch}, last (metrics of the last epoch), test, updated
+
+evaluation.json, rewritten (atomically) after each validated epoch of a run whose metrics have details::
+
+    epoch, task, metrics (the epoch's metrics), classes (class names or null),
+    per_class {precision, recall, f1: one value per class},
+    confusion (rows: true class, columns: predicted; left out above 200 classes to bound the file)
 
 Checkpoints hold only tensors and plain containers, so ``torch.load(weights_only=True)`` reads them:
 a checkpoint from elsewhere cannot run code.
@@ -31,11 +53,13 @@ import torch
 from ..atomic import atomic_write
 from ..errors import LayerLoomError
 from ..graph import Graph
-from ..graphfile import SUFFIX, graph_from_dict, save_graph
+from ..graphfile import graph_from_dict, save_graph
+from .records import (CHECKPOINTS_DIR, CONFIG_FILE, EVALUATION_FILE, GRAPH_FILE, METRICS_FILE,  # noqa: F401
+                      STEPS_FILE, SUMMARY_FILE)
 
 CHECKPOINT_FORMAT = "layerloom-checkpoint"
 CHECKPOINT_VERSION = 1
-GRAPH_FILE = "graph" + SUFFIX
+CONFUSION_MAX_CLASSES = 200   # evaluation.json leaves out a larger confusion matrix (it grows as classes squared)
 
 
 class CheckpointError(LayerLoomError):
@@ -69,14 +93,14 @@ class RunFolder:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.checkpoints = self.path / "checkpoints"
+        self.checkpoints = self.path / CHECKPOINTS_DIR
         self._columns: list[str] | None = None
         self._steps_handle = None
 
     # ------------------------------------------------------------- documents
-    def write_json(self, name: str, data: dict) -> None:
+    def write_json(self, name: str, data: dict, indent: int | None = 2) -> None:
         path = self.path / name
-        text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+        text = json.dumps(data, indent=indent, sort_keys=False, default=str) + "\n"
         try:
             atomic_write(path, text.encode("utf-8"), durable=False)
         except OSError as exc:
@@ -90,6 +114,15 @@ class RunFolder:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def write_evaluation(self, epoch: int, task: str, metrics: dict, classes, details: dict) -> None:
+        """evaluation.json: an epoch's evaluation ``details`` (confusion matrix, per-class scores)."""
+        record = {"epoch": epoch, "task": task, "metrics": metrics,
+                  "classes": list(classes) if classes is not None else None, **details}
+        confusion = record.get("confusion")
+        if isinstance(confusion, list) and len(confusion) > CONFUSION_MAX_CLASSES:
+            del record["confusion"]
+        self.write_json(EVALUATION_FILE, record, indent=None)  # up to 40,000 cells: one line, not one each
+
     def has_graph(self) -> bool:
         return (self.path / GRAPH_FILE).is_file()
 
@@ -98,7 +131,7 @@ class RunFolder:
 
     # ------------------------------------------------------------- metrics
     def append_epoch(self, row: dict[str, Any]) -> None:
-        path = self.path / "metrics.csv"
+        path = self.path / METRICS_FILE
         if self._columns is None:
             self._columns = _existing_columns(path) or list(row)
             if not path.exists():
@@ -110,7 +143,7 @@ class RunFolder:
     def append_steps(self, rows: list[tuple]) -> None:
         """Rows of (step, epoch, loss, lr); the file stays open until ``close``."""
         if self._steps_handle is None:
-            path = self.path / "steps.csv"
+            path = self.path / STEPS_FILE
             new = not path.exists()
             self._steps_handle = open(path, "a", newline="", encoding="utf-8")
             if new:
@@ -128,8 +161,8 @@ class RunFolder:
 
     def truncate_after(self, epoch: int, step: int) -> None:
         """Drop rows written after the checkpoint a resumed run starts from."""
-        _filter_csv(self.path / "metrics.csv", lambda row: _int(row.get("epoch")) <= epoch)
-        _filter_csv(self.path / "steps.csv", lambda row: _int(row.get("step")) <= step)
+        _filter_csv(self.path / METRICS_FILE, lambda row: _int(row.get("epoch")) <= epoch)
+        _filter_csv(self.path / STEPS_FILE, lambda row: _int(row.get("step")) <= step)
 
     # ------------------------------------------------------------- checkpoints
     def checkpoint_path(self, kind: str) -> Path:
@@ -175,7 +208,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     """Read a checkpoint with ``weights_only=True`` onto the CPU; ``CheckpointError`` names the file."""
     path = Path(path)
     if path.is_dir():
-        path = path / "checkpoints" / "last.pt" if (path / "checkpoints").is_dir() else path / "last.pt"
+        path = path / CHECKPOINTS_DIR / "last.pt" if (path / CHECKPOINTS_DIR).is_dir() else path / "last.pt"
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:

@@ -7,7 +7,9 @@
 ``stop()`` takes effect at the next step (or validation chunk), so well within a second for any
 network that trains at least one batch per second; the thread always ends with a terminal event.
 Setup (checking the graph, loading the dataset, compiling) also runs on the worker thread, so a big
-image folder never freezes the caller; call ``plan_training`` first to show problems up front.
+image folder never freezes the caller; call ``plan_training`` first to show problems up front. Each
+set-up stage is announced as it begins with a ``Preparing`` event: loading the dataset, what was
+loaded, compiling, and (from the trainer) the first step.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from ..data import Dataset
+from ..analysis import Problem, analyze
+from ..data import Dataset, DatasetError, load_dataset
+from ..data.settings import resolve_settings
 from ..errors import LayerLoomError
 from ..graph import Graph
+from ..graphfile import dumps_graph, load_graph
 from .config import TrainingConfig
 from .control import RunControl
-from .events import TERMINAL, EventChannel, Failed
+from .events import TERMINAL, EventChannel, Failed, Preparing
 from .plan import Plan, SetupError, plan_training
-from ..graphfile import dumps_graph, load_graph
-from .runs import GRAPH_FILE, checkpoint_graph, load_checkpoint, new_run_dir
+from .records import CONFIG_FILE, GRAPH_FILE
+from .runs import checkpoint_graph, load_checkpoint, new_run_dir
 from .trainer import Trainer
 
 IDLE, RUNNING, FINISHED = "idle", "running", "finished"
@@ -39,13 +44,17 @@ class TrainingSession:
 
     ``run_root``: where the run folder is created (None: no files are written). ``resume``: a run folder
     or checkpoint to continue; its graph and settings are used, ``config`` may raise the epoch count.
+    ``source``: the graph file being trained (the editor's document, the CLI's argument), recorded in the
+    run folder's config.json and summary.json so a run can be found from its graph; None for an unsaved
+    graph (a resumed run keeps the source it recorded).
     """
 
     def __init__(self, graph: Graph | None = None, config: TrainingConfig | None = None, *,
                  run_root: str | Path | None = None, dataset: Dataset | None = None,
                  base_dir: str | Path | None = None, resume: str | Path | None = None,
                  listeners: tuple[Callable[[Any], None], ...] = (), queue_events: bool = True,
-                 threads: int | None = None, step_interval: float | None = None):
+                 threads: int | None = None, step_interval: float | None = None,
+                 source: str | os.PathLike | None = None):
         if graph is None and resume is None:
             raise ValueError("give a graph to train or a run to resume")
         self.graph = graph.copy() if graph is not None else None
@@ -54,6 +63,7 @@ class TrainingSession:
         self.dataset = dataset
         self.base_dir = base_dir
         self.resume_from = resume
+        self.source = _absolute(source) if source is not None else None
         self.events = EventChannel(listeners, keep=queue_events)
         self.threads = threads
         self.control = RunControl()
@@ -97,7 +107,8 @@ class TrainingSession:
             self._state = FINISHED
             return self.result
         kwargs = {} if self._step_interval is None else {"step_interval": self._step_interval}
-        self.trainer = Trainer(self.plan, self.events, self.control, self._run_dir, resume, **kwargs)
+        self.trainer = Trainer(self.plan, self.events, self.control, self._run_dir, resume, source=self.source,
+                               **kwargs)
         self.result = self.trainer.run()
         self._state = FINISHED
         return self.result
@@ -147,11 +158,26 @@ class TrainingSession:
         elif self.config is None:
             self.config = TrainingConfig.from_graph(self.graph)
         self.config = _absolute_dataset_path(self.config, self.base_dir)
-        self.plan = plan_training(self.graph, self.config, dataset=self.dataset, base_dir=self.base_dir)
+        analysis = analyze(self.graph)  # a broken graph is refused before a long load
+        if analysis.errors:
+            raise SetupError(analysis.errors)
+        dataset = self.dataset
+        if dataset is None:
+            self._preparing("loading_data", f"Loading the dataset {_dataset_label(self.config.dataset)}…")
+            try:
+                dataset = load_dataset(self.config.dataset, base_dir=self.base_dir)
+            except DatasetError as exc:  # as plan_training reports it
+                raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
+        self._preparing("loading_data", f"Loaded {dataset.summary()}")
+        self._preparing("compiling", f"Compiling the graph ({len(self.graph)} nodes)…")
+        self.plan = plan_training(self.graph, self.config, dataset=dataset, base_dir=self.base_dir)
         self.config = self.plan.config
         if self._run_dir is None and self.run_root is not None:
             self._run_dir = new_run_dir(self.run_root, self.graph.name or "run")
         return resume
+
+    def _preparing(self, stage: str, text: str) -> None:
+        self.events.put(Preparing(stage, text))
 
     def _load_resume(self, source: Path) -> dict:
         """The checkpoint to continue, its graph and settings, and the run folder to continue in
@@ -167,7 +193,7 @@ class TrainingSession:
             raise LayerLoomError(f"the run already trained {done} of {config.epochs} epochs; "
                                  "ask for more epochs to continue it")
         folder = _resume_dir(source)
-        if not (folder / "config.json").is_file() or not (folder / GRAPH_FILE).is_file():
+        if not (folder / CONFIG_FILE).is_file() or not (folder / GRAPH_FILE).is_file():
             return state  # a checkpoint from elsewhere (a torchrun job, a download): continue in a new run
         if dumps_graph(load_graph(folder / GRAPH_FILE)) != dumps_graph(self.graph):
             raise LayerLoomError(f"{source}: this checkpoint was trained from another graph than the run "
@@ -183,6 +209,25 @@ class TrainingSession:
                     f"checkpoint), or copy {source.name} to a folder of its own")
         self._run_dir = folder
         return state
+
+
+def _absolute(path: str | os.PathLike) -> str:
+    try:
+        return str(Path(path).expanduser().resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
+def _dataset_label(settings: dict) -> str:
+    """How a person names the dataset: its file or folder name, else the built-in's name."""
+    try:
+        values = resolve_settings(settings)
+    except DatasetError:  # load_dataset says what is wrong in a moment
+        values = settings if isinstance(settings, dict) else {}
+    path = values.get("path")
+    if path:
+        return Path(str(path)).name or str(path)
+    return str(values.get("name") or "")
 
 
 def _absolute_dataset_path(config: TrainingConfig, base_dir) -> TrainingConfig:
@@ -227,7 +272,9 @@ def _setup_failure(exc: BaseException) -> Failed:
                   exception_type=type(exc).__name__)
 
 
-def train(graph: Graph, config: TrainingConfig | None = None, **kwargs):
-    """Train on the calling thread and return ``(terminal_event, session)``: the simplest use from code."""
-    session = TrainingSession(graph, config, **kwargs)
+def train(graph: Graph, config: TrainingConfig | None = None, *, source: str | os.PathLike | None = None,
+          **kwargs):
+    """Train on the calling thread and return ``(terminal_event, session)``: the simplest use from code.
+    ``source`` and the other keywords are ``TrainingSession``'s."""
+    session = TrainingSession(graph, config, source=source, **kwargs)
     return session.run(), session

@@ -23,11 +23,12 @@ from ..graphfile import graph_to_dict
 from .batches import Split
 from .control import RunControl
 from .device import DeviceChoice, choose_device
-from .events import (CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Resumed, RunStarted, Step,
-                     Stopped)
+from .events import (CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Preparing, Resumed,
+                     RunStarted, Step, Stopped)
 from .metrics import is_better, metric_mode, torchmetrics_functional
 from .optim import Schedule, build_optimizer, l1_penalty, penalized_weights
 from .plan import Plan, effective_monitor
+from .records import CONFIG_FILE, SUMMARY_FILE, iso_time, read_run
 from .runs import RunFolder, load_checkpoint, load_weights
 
 STEP_EVENT_INTERVAL = 0.1  # seconds between Step events (and host syncs of the loss)
@@ -59,12 +60,13 @@ class Trainer:
     """Runs a plan to completion on the calling thread. ``TrainingSession`` runs it on a worker thread.
 
     ``run()`` never raises: whatever happens ends in exactly one terminal event (``Finished``,
-    ``Stopped`` or ``Failed``), which it also returns.
+    ``Stopped`` or ``Failed``), which it also returns. ``source``: the graph file being trained, recorded
+    in the run folder (None: an unsaved graph; a resumed run keeps the one it recorded).
     """
 
     def __init__(self, plan: Plan, channel: EventChannel | None = None, control: RunControl | None = None,
                  run_dir: str | Path | None = None, resume: dict | None = None,
-                 step_interval: float = STEP_EVENT_INTERVAL):
+                 step_interval: float = STEP_EVENT_INTERVAL, source: str | None = None):
         self.plan = plan
         self.config = plan.config
         self.channel = channel or EventChannel()
@@ -77,34 +79,38 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self._paused_s = 0.0
         self._elapsed_before = 0.0   # seconds trained before a resume
+        self._run_start: float | None = None  # perf_counter when the loop began
+        self.source = source
+        self._started_at = iso_time()
         self._last_checkpoint: Path | None = None
         self._phase = "setup"        # setup, train, validate, test, checkpoint: where a failure happened
 
     # ------------------------------------------------------------------ entry point
     def run(self):
-        start = time.perf_counter()
+        self._started_at = iso_time()
         try:
+            self._continue_records()
             self._setup()
             reason = self._loop()
             test = self._evaluate_test()
-            event = Finished(reason, self.epoch, self.best.as_dict(), test,
-                             time.perf_counter() - start - self._paused_s, self._run_dir(),
+            event = Finished(reason, self.epoch, self.best.as_dict(), test, self._duration(), self._run_dir(),
                              _finish_message(reason, self.best))
             if self.folder is not None and self._last_checkpoint is not None:
                 self.folder.sync(self._last_checkpoint)
-            self._summary("finished", event.message, test=test)
+            self._summary("finished", event.message, reason, event.duration_s, test=test)
         except _Stop:
             event = Stopped(self.epoch, self.step, self._run_dir(),
-                            f"stopped at epoch {self.epoch}, step {self.step}" + self._kept_text())
-            self._summary("stopped", event.message)
+                            f"Stopped at epoch {self.epoch}, step {self.step}{self._kept_text()}.", self._duration())
+            self._summary("stopped", event.message, "stopped", event.duration_s)
         except _Diverged as exc:
             event = Failed(str(exc) + self._kept_text() + "; try a lower learning rate or gradient clipping",
-                           "diverged", exc.epoch, exc.step, run_dir=self._run_dir())
+                           "diverged", exc.epoch, exc.step, run_dir=self._run_dir(), duration_s=self._duration())
             self._restore_last_good()
-            self._summary("diverged", event.message)
+            self._summary("diverged", event.message, "diverged", event.duration_s)
         except BaseException as exc:  # noqa: BLE001 - the worker must always end with an event
             event = self._failure(exc)
-            self._summary("failed", event.message)
+            self._summary("failed", event.message, "out_of_memory" if event.kind == "out_of_memory" else "failed",
+                          event.duration_s)
         finally:
             if self.folder is not None:
                 self.folder.close()
@@ -127,7 +133,8 @@ class Trainer:
     def _failure(self, exc: BaseException) -> Failed:
         text = traceback.format_exc()
         if self._phase == "setup" and isinstance(exc, LayerLoomError):  # e.g. no CUDA: a message, no traceback
-            return Failed(str(exc), "setup", exception_type=type(exc).__name__, run_dir=self._run_dir())
+            return Failed(str(exc), "setup", exception_type=type(exc).__name__, run_dir=self._run_dir(),
+                          duration_s=self._duration())
         where = {
             "setup": " while setting up",
             "train": f" at epoch {self.epoch}, step {self.step + 1}",
@@ -144,7 +151,21 @@ class Trainer:
             message = f"training failed{where}: {type(exc).__name__}: {exc}"
             kind = "error"
         step = self.step + 1 if self._phase == "train" else self.step
-        return Failed(message, kind, self.epoch, step, text, type(exc).__name__, self._run_dir())
+        return Failed(message, kind, self.epoch, step, text, type(exc).__name__, self._run_dir(),
+                      duration_s=self._duration())
+
+    def _continue_records(self) -> None:
+        """A resumed run in its own folder keeps its first start and the graph file it recorded."""
+        if self.folder is None or self.resume_state is None:
+            return
+        summary, config = self.folder.read_json(SUMMARY_FILE), self.folder.read_json(CONFIG_FILE)
+        first = summary.get("started_at")
+        if not isinstance(first, str) or not first:  # a run from before started_at: its folder's time
+            started = read_run(self.folder.path).started if config else None
+            first = iso_time(started) if started is not None else None
+        self._started_at = first or self._started_at
+        if self.source is None:
+            self.source = summary.get("source") or config.get("source")
 
     def _run_dir(self) -> str | None:
         return str(self.folder.path) if self.folder is not None else None
@@ -192,6 +213,7 @@ class Trainer:
             notes.append(self.choice.note)
         if self.folder is not None:
             self._write_run_files()
+            self._summary("running", f"epoch {self.epoch} of {config.epochs}" if self.epoch else "first epoch")
         self.channel.put(RunStarted(
             self._run_dir(), device.type, self.choice.name, self.choice.precision, config.epochs, self.epoch,
             self.steps_per_epoch, self.train.size, self.val.size if self.val else 0,
@@ -204,7 +226,7 @@ class Trainer:
             self.folder.truncate_after(self.epoch, self.step)
             previous = self.folder.read_json("config.json")
             record["resumed"] = list(previous.get("resumed") or []) + [
-                {"from_epoch": self.epoch, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}]
+                {"from_epoch": self.epoch, "at": iso_time()}]
         if not self.folder.has_graph():
             self.folder.write_graph(self.plan.graph)
         self.folder.write_json("config.json", record)
@@ -212,6 +234,8 @@ class Trainer:
     def _config_record(self) -> dict[str, Any]:
         data = self.plan.dataset
         return {
+            "graph": self.plan.graph.name,
+            "source": self.source,
             "training": self.config.to_dict(),
             "dataset": {"summary": data.summary(), "name": data.name, "task": data.task,
                         "feature_shape": list(data.feature_shape), "classes": list(data.classes or []),
@@ -261,6 +285,8 @@ class Trainer:
         self._run_start = time.perf_counter()
         self._summary_at = self._run_start
         self._first_step = self.step
+        if self.epoch < config.epochs:
+            self.channel.put(Preparing("first_step", f"Running the first step on {self.choice.name}…"))
         while self.epoch < config.epochs:
             self.epoch += 1
             epoch_start = time.perf_counter()
@@ -288,7 +314,7 @@ class Trainer:
                 self.best.bad_epochs += 1
             self.history.append({"epoch": self.epoch, **metrics})
             self._phase = "checkpoint"
-            self._record_epoch(metrics, lr, improved)
+            self._record_epoch(metrics, lr, improved, details)
             duration = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
             self.channel.put(EpochEnd(self.epoch, metrics, lr, duration, train_s, improved, self.best.as_dict(), details))
             if patience is not None and self.best.bad_epochs >= patience:
@@ -299,12 +325,19 @@ class Trainer:
         """Training seconds so far, pauses excluded, earlier sessions of a resumed run included."""
         return self._elapsed_before + time.perf_counter() - self._run_start - self._paused_s
 
-    def _record_epoch(self, metrics: dict, lr: float, improved: bool) -> None:
+    def _duration(self) -> float:
+        """The run's duration as the terminal event and summary.json report it (``_elapsed``; the
+        earlier sessions' alone when the loop never began)."""
+        return self._elapsed() if self._run_start is not None else self._elapsed_before
+
+    def _record_epoch(self, metrics: dict, lr: float, improved: bool, details: dict) -> None:
         if self.folder is None:
             return
         self.folder.append_epoch({"epoch": self.epoch, "step": self.step, "time_s": round(self._elapsed(), 3),
                                   "train_s": round(self._train_s, 4), "lr": lr, **metrics})
         self.folder.flush()
+        if details:
+            self.folder.write_evaluation(self.epoch, self.plan.task, metrics, self.plan.dataset.classes, details)
         self._save_checkpoint("last")
         if improved:  # the same state as last: copy the file rather than serialize it again
             self._save_checkpoint("best", copy_of=self._last_checkpoint)
@@ -327,7 +360,8 @@ class Trainer:
         self._pending: list[tuple[int, torch.Tensor, int, float]] = []
         self._epoch_losses: list[tuple[float, int]] = []
         compacts, targets = [], []
-        self._flush_at = time.perf_counter() + self.step_interval
+        # the run's first step is published at once (a window shows it moving), later ones every interval
+        self._flush_at = 0.0 if self.step == self._first_step else time.perf_counter() + self.step_interval
         self._flush_seen = 0
         self._flush_clock = time.perf_counter()
         for xb, yb in self.train.batches(self.config.batch_size, self.shuffle_gen, self.min_last):
@@ -492,15 +526,22 @@ class Trainer:
             self._last_checkpoint, self._checkpoint_epoch = path, self.epoch
         self.channel.put(CheckpointSaved(str(path), kind, self.epoch))
 
-    def _summary(self, status: str, message: str, test: dict | None = None) -> None:
+    def _summary(self, status: str, message: str, reason: str | None = None, duration: float | None = None,
+                 test: dict | None = None) -> None:
+        """summary.json (fields: runs.py). ``status`` "running" has no end; the others end the run."""
         if self.folder is None:
             return
+        now = iso_time()
         try:
-            self.folder.write_json("summary.json", {
-                "status": status, "message": message, "epoch": self.epoch, "epochs": self.config.epochs,
+            self.folder.write_json(SUMMARY_FILE, {
+                "status": status, "reason": reason, "message": message,
+                "graph": self.plan.graph.name, "source": self.source,
+                "started_at": self._started_at, "ended_at": None if status == "running" else now,
+                "duration_s": self._duration() if duration is None else duration,
+                "epoch": self.epoch, "epochs": self.config.epochs,
                 "step": self.step, "best": self.best.as_dict() if hasattr(self, "best") else None,
                 "last": self.history[-1] if self.history else None, "test": test or {},
-                "updated": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                "updated": now})
         except Exception:  # noqa: BLE001 - a full disk must not hide the run's real outcome
             pass
 

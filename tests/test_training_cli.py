@@ -49,7 +49,12 @@ def test_train_prints_each_epoch_and_saves_the_run(tmp_path, capsys):
     assert all(" loss " in line and "| val loss " in line and " acc " in line and " f1 " in line for line in epochs)
     assert any(line.startswith("finished; best val_accuracy") for line in lines)
     assert lines[-1] == f"run saved to {run_dir}"
+    assert sum("finished" in line for line in lines) == 1  # the outcome is said once
     assert len(read_csv(run_dir / "metrics.csv")) == 2 and (run_dir / "checkpoints" / "last.pt").is_file()
+    # the run knows the file it was trained from, resolved
+    source = str(Path(DIGITS_MLP).resolve())
+    assert json.loads((run_dir / "summary.json").read_text())["source"] == source
+    assert json.loads((run_dir / "config.json").read_text())["source"] == source
 
 
 def test_epoch_lines_show_the_run_metrics(tmp_path, capsys):
@@ -124,6 +129,7 @@ def test_resume_continues_a_run_for_more_epochs(tmp_path, capsys):
     assert run(capsys, "train", DIGITS_MLP, "--epochs", 2, "--out", tmp_path)[0] == 0
     run_dir = _only_run(tmp_path)
     first = read_csv(run_dir / "metrics.csv")
+    before = json.loads((run_dir / "summary.json").read_text())
     code, out, err = run(capsys, "train", "--resume", run_dir, "--epochs", 3)
     assert code == 0, err
     epochs = [line.split()[1] for line in out.splitlines() if line.startswith("epoch ")]
@@ -131,6 +137,9 @@ def test_resume_continues_a_run_for_more_epochs(tmp_path, capsys):
     rows = read_csv(run_dir / "metrics.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and rows[:2] == first
     assert load_checkpoint(run_dir)["epoch"] == 3 and _only_run(tmp_path) == run_dir
+    after = json.loads((run_dir / "summary.json").read_text())  # no file given: the recorded one is kept
+    assert after["source"] == before["source"] == str(Path(DIGITS_MLP).resolve())
+    assert after["started_at"] == before["started_at"] and after["duration_s"] > before["duration_s"]
 
     code, out, err = run(capsys, "train", "--resume", run_dir)
     assert code == 1 and "the run already trained 3 of 3 epochs; ask for more epochs to continue it" in err

@@ -261,6 +261,7 @@ def test_a_nan_loss_fails_the_run_as_diverged_and_keeps_the_last_good_checkpoint
         assert all(bool(torch.isfinite(w).all()) for w in data["weights"].values())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["message"] == result.message
+    assert summary["reason"] == "diverged" and summary["duration_s"] == result.duration_s > 0
     assert len(read_csv(run_dir / "metrics.csv")) == 2
 
 
@@ -332,6 +333,8 @@ def test_an_exception_in_the_worker_becomes_a_failed_event(tmp_path, monkeypatch
     assert "sabotaged" in result.traceback  # the frame that raised
     summary = json.loads((Path(result.run_dir) / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["message"] == result.message
+    assert summary["reason"] == "failed" and summary["duration_s"] == result.duration_s > 0
+    assert summary["ended_at"] is not None
 
 
 def test_a_failure_names_the_step_that_failed(monkeypatch):
@@ -384,13 +387,13 @@ def test_labels_the_loss_cannot_take_fail_the_run_with_the_reason():
     assert "Target 7 is out of bounds" in result.message and result.exception_type == "IndexError"
 
 
-def test_out_of_memory_suggests_a_smaller_batch(monkeypatch):
+def test_out_of_memory_suggests_a_smaller_batch(monkeypatch, tmp_path):
     def out_of_memory(out):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     sabotage(monkeypatch, 3, out_of_memory)
     graph = example("digits_mlp")
-    session = TrainingSession(graph, config_of(graph, epochs=1)).start()
+    session = TrainingSession(graph, config_of(graph, epochs=1), run_root=tmp_path).start()
     events = until_terminal(session)
     assert session.join(10)
     result = events[-1]
@@ -398,6 +401,8 @@ def test_out_of_memory_suggests_a_smaller_batch(monkeypatch):
     assert "out of memory" in result.message and "with batch size 64" in result.message
     assert "try a smaller batch size (e.g. 32)" in result.message
     assert result.exception_type == "OutOfMemoryError"
+    summary = json.loads((Path(result.run_dir) / "summary.json").read_text())
+    assert (summary["status"], summary["reason"]) == ("failed", "out_of_memory")
 
 
 def test_a_listener_that_raises_is_dropped_and_the_run_goes_on():

@@ -18,6 +18,7 @@ from runtime import Edge, Graph, ParamError
 from runtime.blocks import BlockDef, check_param_records, check_removable, install_block, owning_block, update_block
 
 MERGE_PARAM = 1  # QUndoCommand ids: consecutive edits of one parameter merge into one step
+MERGE_META = 2   # consecutive steps (arrow keys, wheel) of one training setting merge into one step
 
 
 class AddNodeCommand(QUndoCommand):
@@ -196,13 +197,26 @@ class MoveNodesCommand(QUndoCommand):
 
 
 class SetMetaCommand(QUndoCommand):
-    """Change the graph's name, description or training settings."""
+    """Change the graph's name, description or training settings. Commands given the same ``merge``
+    key (one field's arrow-key or wheel steps) merge while they follow each other on the stack; steps
+    that come back to where they started leave no undo step."""
 
-    def __init__(self, graph: Graph, key: str, value: Any):
-        super().__init__(f"Change {key}")
-        self.graph, self.key = graph, key
+    def __init__(self, graph: Graph, key: str, value: Any, text: str | None = None, merge: str | None = None):
+        super().__init__(text or f"Change {key}")
+        self.graph, self.key, self.merge = graph, key, merge
         self.old = copy.deepcopy(getattr(graph, key))
         self.new = copy.deepcopy(value)
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return MERGE_META if self.merge is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt override
+        if not isinstance(other, SetMetaCommand) or other.merge is None or \
+                (other.key, other.merge) != (self.key, self.merge):
+            return False
+        self.new = other.new
+        self.setObsolete(self.new == self.old)
+        return True
 
     def redo(self) -> None:
         self.graph.set_meta(self.key, self.new)

@@ -1,24 +1,29 @@
 """The inspector: editors generated from the selected node's parameter specs.
 
 Each edit goes through an undo command; a value the spec refuses is shown under the field with the
-spec's own message and nothing changes. The shapes the node receives and produces, and its parameter
-count, are shown read-only (they are inferred, as Keras and Neural Network Console do).
+spec's own message and nothing changes (the field shows the value kept). The shapes the node receives
+and produces, and its parameter count, are shown read-only (they are inferred, as Keras and Neural
+Network Console do). The form is built when another node (or block) is shown and updated in place
+after an edit, undo, redo or analysis, so focus and scroll position stay where they were.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea,
                                QToolButton, QVBoxLayout, QWidget)
 
-from runtime import LayerLoomError
+from runtime import LayerLoomError, ParamError
 from runtime.blocks import PREFIX as BLOCK_PREFIX
 from runtime.blocks import param_from_record, param_kind, param_record, references
 
 from .commands import SetParamCommand, UpdateBlockCommand
 from .help import NodeHelpDialog
 from .items import shape_text
-from .param_editors import error_label, param_editor, parse_text
+from .param_editors import Fields, param_editor, parse_text, same_value
 
 
 class Inspector(QWidget):
@@ -29,8 +34,12 @@ class Inspector(QWidget):
         self.document = None
         self._connections: list = []
         self.node_id: str | None = None
-        self.editors: dict[str, QWidget] = {}
-        self.errors: dict[str, QLabel] = {}
+        self.fields = Fields()
+        self.editors: dict[str, QWidget] = self.fields.editors
+        self.errors: dict[str, QLabel] = self.fields.errors
+        self._shape: tuple | None = None     # what the form was built for (``_structure``)
+        self._reads: dict[str, Callable[[], tuple[Any, str | None]]] = {}  # field -> (graph's value, complaint)
+        self._updates: list[Callable[[], None]] = []   # in-place updates of the read-only rows
         self._body = QWidget()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -56,7 +65,7 @@ class Inspector(QWidget):
             signal.connect(slot)
 
     def _reanalyzed(self, *_) -> None:
-        self.show_node(self.document, self.node_id)
+        self.refresh()
 
     def _node_removed(self, node_id: str) -> None:
         if node_id == self.node_id:
@@ -64,14 +73,52 @@ class Inspector(QWidget):
 
     def _node_changed(self, node_id: str) -> None:
         if node_id == self.node_id:
-            self.show_node(self.document, node_id)
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Bring the form up to date with the graph in place: each editor shows the value the graph
+        holds (with the spec's complaint under it when it is wrong), the shapes and problems follow.
+        Built anew only when the form would look different (another node, params bound or unbound)."""
+        document, node_id = self.document, self.node_id
+        if document is None or self._structure(document, node_id) != self._shape or not self._fill():
+            self.show_node(document, node_id)
+
+    def _fill(self) -> bool:
+        """The values, complaints, shapes and problems into the form as built; False when an editor
+        cannot show its value (one of another kind is needed)."""
+        for key, read in self._reads.items():
+            if not self.fields.show(key, *read()):
+                return False
+        for update in self._updates:
+            update()
+        return True
+
+    def _structure(self, document, node_id: str | None) -> tuple:
+        """What decides the form's rows and editors (not their values)."""
+        if document is None:
+            return (None,)
+        graph, block = document.graph, document.block
+        if node_id is None or node_id not in graph.nodes:
+            if block is None:
+                return (id(document), "hint")
+            records = tuple(tuple((k, json.dumps(v)) for k, v in r.items() if k != "default") for r in block.params)
+            return (id(document), "block", block.name, records, tuple(block.inputs), tuple(block.outputs))
+        node, spec = graph.node(node_id), graph.spec(node_id)
+        params = tuple((p.name, type(p).__name__, repr(p)) for p in spec.params) if spec is not None else None
+        bound = tuple(name for name, value in node.params.items() if isinstance(value, str) and value.startswith("$"))
+        return (id(document), "node", node_id, node.type_id, params, spec.doc if spec is not None else None,
+                bound if block is not None else (), json.dumps(block.params) if block is not None else None,
+                node_id in document.bridge.analysis.nodes)
 
     def show_node(self, document, node_id: str | None) -> None:
-        """Rebuild the form for ``node_id`` (None: a hint)."""
+        """Build the form for ``node_id`` (None: a hint, or the open block itself)."""
         while self._form.rowCount():
             self._form.removeRow(0)
-        self.editors, self.errors = {}, {}
+        self.fields = Fields()
+        self.editors, self.errors = self.fields.editors, self.fields.errors
+        self._reads, self._updates = {}, []
         self.node_id = node_id
+        self._shape = self._structure(document, node_id)
         if document is None or node_id is None or node_id not in document.graph.nodes:
             if document is not None and document.block is not None:
                 self._show_block(document)
@@ -95,6 +142,7 @@ class Inspector(QWidget):
         name.editingFinished.connect(lambda: self._rename(name.text()))
         self.editors["name"] = name
         self._form.addRow("name", name)
+        self._updates.append(lambda: name.hasFocus() or name.setText(document.graph.node(node_id).name))
         block = document.block
         for param in spec.params if spec else ():
             value = node.params.get(param.name, param.default)
@@ -105,25 +153,58 @@ class Inspector(QWidget):
                 editor.editingFinished.connect(lambda e=editor, p=param: self.apply(p.name, parse_text(p, e.text())))
             else:
                 editor = param_editor(param, value, apply)
-            self.editors[param.name] = editor
-            error = error_label()
-            self.errors[param.name] = error
+            error = self.fields.add(param.name, param, editor)
+            self._reads[param.name] = lambda p=param: self._param_state(document, node_id, p)
             self._form.addRow(param.name, self._with_link(document, param, value, editor) if block else editor)
             self._form.addRow(error)
+        if node_id in document.bridge.analysis.nodes:
+            fields = {}
+            for label in ("receives", "gives", "parameters"):
+                fields[label] = QLabel()
+                fields[label].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                self._form.addRow(label, fields[label])
+            self._updates.append(lambda: self._show_shapes(document, node_id, fields))
+        notes = QWidget()
+        QVBoxLayout(notes).setContentsMargins(0, 0, 0, 0)
+        self._form.addRow(notes)
+        self._updates.append(lambda: self._show_notes(document, node_id, notes))
+        self._fill()
+
+    @staticmethod
+    def _param_state(document, node_id: str, param) -> tuple[Any, str | None]:
+        """The value the node holds for ``param`` as it is, and the spec's complaint about it."""
+        value = document.graph.node(node_id).params.get(param.name, param.default)
+        if document.block is not None and isinstance(value, str) and value.startswith("$"):
+            return value, None
+        try:
+            param.coerce(value)
+        except ParamError as exc:
+            return value, str(exc)
+        return value, None
+
+    @staticmethod
+    def _show_shapes(document, node_id: str, fields: dict[str, QLabel]) -> None:
         info = document.bridge.analysis.nodes.get(node_id)
-        if info is not None:
-            inputs = ", ".join(f"{port}: {shape_text(s)}" for port, s in info.inputs.items()) or "-"
-            outputs = ", ".join(shape_text(s) for s in info.outputs.values()) or "-"
-            for label, value in (("receives", inputs), ("gives", outputs),
-                                 ("parameters", f"{info.param_count:,}" if info.param_count is not None else "?")):
-                field = QLabel(value)
-                field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-                self._form.addRow(label, field)
+        if info is None:
+            return
+        fields["receives"].setText(", ".join(f"{port}: {shape_text(s)}" for port, s in info.inputs.items()) or "-")
+        fields["gives"].setText(", ".join(shape_text(s) for s in info.outputs.values()) or "-")
+        fields["parameters"].setText(f"{info.param_count:,}" if info.param_count is not None else "?")
+
+    @staticmethod
+    def _show_notes(document, node_id: str, notes: QWidget) -> None:
+        """The node's problems from the latest analysis, under the form."""
+        layout = notes.layout()
+        while layout.count():
+            widget = layout.takeAt(0).widget()
+            widget.hide()
+            widget.deleteLater()
         for problem in document.bridge.analysis.problems_for(node_id):
             note = QLabel(("⚠ " if problem.severity == "warning" else "✖ ") + problem.message)
             note.setWordWrap(True)
             note.setStyleSheet("color: #e05555;" if problem.severity == "error" else "color: #d0a030;")
-            self._form.addRow(note)
+            layout.addWidget(note)
+        notes.setVisible(layout.count() > 0)
 
     def _with_help(self, title: QLabel, type_id: str) -> QWidget:
         """The title and a "?" button that opens the node type's documentation."""
@@ -160,18 +241,23 @@ class Inspector(QWidget):
         document, node_id = self.document, self.node_id
         if document is None or node_id is None:
             return False
-        node = document.graph.node(node_id)
-        if node.params.get(name) == value:
+        node, spec = document.graph.node(node_id), document.graph.spec(node_id)
+        param = next((p for p in spec.params if p.name == name), None) if spec is not None else None
+        current = node.params.get(name, param.default if param is not None else None)
+        if same_value(current, value):
+            self.fields.clear(name)
+            self.refresh()   # a complaint about the value the node holds comes back
             return True
         try:
             document.undo_stack.push(SetParamCommand(document.graph, node_id, name, value))
         except LayerLoomError as exc:
-            label = self.errors.get(name)
-            if label is not None:
-                label.setText(getattr(exc, "detail", str(exc)))
-                label.show()
+            self._refuse(name, exc, current)
             return False
         return True
+
+    def _refuse(self, key: str, exc: LayerLoomError, kept) -> None:
+        if key in self.fields.params:
+            self.fields.refuse(key, str(exc), kept)
 
     # ------------------------------------------------------------------ inside a block
     def _with_link(self, document, param, value, editor) -> QWidget:
@@ -244,10 +330,11 @@ class Inspector(QWidget):
         self._form.addRow(title)
         doc = QLineEdit(block.doc)
         doc.setPlaceholderText("What the block does (shown in the palette)")
-        doc.editingFinished.connect(lambda: doc.text() != block.doc and document.undo_stack.push(
-            UpdateBlockCommand(document.top.graph, block.name, "Change block doc", doc=doc.text())))
+        doc.editingFinished.connect(lambda: doc.text() != document.block.doc and document.undo_stack.push(
+            UpdateBlockCommand(document.top.graph, document.block.name, "Change block doc", doc=doc.text())))
         self.editors["doc"] = doc
         self._form.addRow("doc", doc)
+        self._updates.append(lambda: doc.hasFocus() or doc.setText(document.block.doc))
         self._form.addRow("inputs", QLabel(", ".join(block.inputs) or "-"))
         self._form.addRow("outputs", QLabel(", ".join(block.outputs) or "-"))
         if not block.params:
@@ -261,35 +348,51 @@ class Inspector(QWidget):
             remove.setText("✕")
             remove.setToolTip("Remove this param (only when no inner param uses it)")
             remove.clicked.connect(lambda checked=False, k=k: self.remove_block_param(k))
-            self.editors[f"param:{record['name']}"] = editor
+            key = f"param:{record['name']}"
+            error = self.fields.add(key, param, editor)
+            self._reads[key] = lambda k=k, param=param: self._default_state(document, k, param)
             row = _beside(editor, remove)
-            used = ", ".join(references(block, record["name"])) or "nothing yet"
-            row.setToolTip(f"{record['kind']} param; default {record['default']}; used by {used}")
             self._form.addRow(f"{record['name']} ({record['kind']})", row)
-            error = error_label()
-            self.errors[f"param:{record['name']}"] = error
             self._form.addRow(error)
-        top = document.top.graph
-        users = [n.name for n in top if n.type_id == block.type_id]
-        self._form.addRow("instances", QLabel(", ".join(users) or "none in the model"))
+            self._updates.append(lambda k=k, row=row: self._show_param_tip(document, k, row))
+        instances = QLabel()
+        instances.setWordWrap(True)
+        self._form.addRow("instances", instances)
+        self._updates.append(lambda: instances.setText(", ".join(
+            n.name for n in document.top.graph if n.type_id == document.block.type_id) or "none in the model"))
+        self._fill()
+
+    @staticmethod
+    def _default_state(document, index: int, param) -> tuple[Any, str | None]:
+        default = document.block.params[index]["default"]
+        try:
+            param.coerce(default)
+        except ParamError as exc:
+            return default, str(exc)
+        return default, None
+
+    @staticmethod
+    def _show_param_tip(document, index: int, row: QWidget) -> None:
+        record = document.block.params[index]
+        used = ", ".join(references(document.block, record["name"])) or "nothing yet"
+        row.setToolTip(f"{record['kind']} param; default {record['default']}; used by {used}")
 
     def set_block_default(self, index: int, value) -> bool:
         document = self.document
         block = document.block
         records = [dict(r) for r in block.params]
         name = records[index]["name"]
+        kept = block.params[index]["default"]
         try:
             records[index]["default"] = param_from_record(records[index]).to_json(
                 param_from_record(records[index]).coerce(value))
             if records == block.params:
+                self.fields.clear(f"param:{name}")
                 return True
             document.undo_stack.push(UpdateBlockCommand(document.top.graph, block.name, f"Set default of {name}",
                                                         params=records))
         except LayerLoomError as exc:
-            label = self.errors.get(f"param:{name}")
-            if label is not None:
-                label.setText(getattr(exc, "detail", str(exc)))
-                label.show()
+            self._refuse(f"param:{name}", exc, kept)
             return False
         return True
 

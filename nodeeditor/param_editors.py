@@ -1,21 +1,37 @@
 """Editors generated from ``runtime.params`` specs: the inspector's node parameters and the training
 form's settings use the same factory, so a spec's range, choices and doc line look the same everywhere.
 
-``param_editor(param, value, apply)`` returns a widget that calls ``apply(json_value)`` when the user
-commits a value (Enter, focus out, a choice, a toggle). Checking the value is the caller's job: the
-spec's own ``coerce`` refuses it with the message shown under the field (``error_label``).
+``param_editor(param, value, apply, step)`` returns a widget that calls ``apply(json_value)`` when the
+user commits a value (Return, focus out, a choice, a toggle) and ``step(json_value)`` (default: ``apply``)
+for each arrow-key, wheel or button step of a spin box, so that a form can merge steps into one undo
+step. Checking is the caller's job: the spec's own ``coerce`` decides, never Qt's validator (a spin box
+takes any whole number typed, so ``-3`` reaches the spec and is refused with its reason instead of being
+clamped). ``show_value`` puts the graph's value back into an editor without a signal (in-place updates
+after an edit, undo or redo); ``shown_value`` reads what an editor displays.
+
+Spin and combo boxes change with the wheel only when they have keyboard focus (click or Tab first, as in
+Blender); otherwise the wheel scrolls the form around them.
+
+``Fields`` keeps one form's editors and the message line under each: the spec's complaint about the
+value the graph holds, or why a typed value was refused and which value was kept.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QValidator, QWheelEvent
+from PySide6.QtWidgets import (QAbstractScrollArea, QAbstractSpinBox, QApplication, QCheckBox, QComboBox, QLabel,
+                               QLineEdit, QSizePolicy, QSpinBox, QWidget)
 
 from runtime.params import BoolParam, ChoiceParam, IntParam, Param
 
-INT_LIMIT = 2**31 - 1
+INT_LIMIT = 2**31 - 1   # what a QSpinBox can hold; a bigger whole number is shown in a line edit
+_WHOLE = re.compile(r"\s*[+-]?\d+\s*")
+_WHOLE_START = re.compile(r"\s*[+-]?\s*")
 
 
 def value_text(value) -> str:
@@ -43,24 +59,165 @@ def parse_text(param: Param, text: str):
         return text
 
 
-def param_editor(param: Param, value: Any, apply: Callable[[Any], Any]) -> QWidget:
+def same_value(a, b) -> bool:
+    """Equal and of one JSON type (``1`` is not ``true``, ``20`` is not ``20.0``)."""
+    return type(a) is type(b) and a == b
+
+
+# ---------------------------------------------------------------------------------------------- the wheel
+def _wheel_elsewhere(widget: QWidget, event: QWheelEvent) -> bool:
+    """Without keyboard focus a wheel over ``widget`` scrolls the scroll area around it (True); with
+    focus it is the widget's (False)."""
+    if widget.hasFocus():
+        return False
+    area = widget.parentWidget()
+    while area is not None and not isinstance(area, QAbstractScrollArea):
+        area = area.parentWidget()
+    if area is None:
+        event.ignore()   # Qt offers it to the parents
+        return True
+    viewport = area.viewport()
+    moved = QWheelEvent(viewport.mapFromGlobal(event.globalPosition()), event.globalPosition(), event.pixelDelta(),
+                        event.angleDelta(), event.buttons(), event.modifiers(), event.phase(), event.inverted(),
+                        event.source())
+    QApplication.sendEvent(viewport, moved)
+    event.accept()
+    return True
+
+
+class ComboBox(QComboBox):
+    """A combo box that the wheel changes only while it has keyboard focus."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)   # a wheel over it never gives it focus
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not _wheel_elsewhere(self, event):
+            super().wheelEvent(event)
+
+
+class ChoiceBox(ComboBox):
+    """A ``ChoiceParam``'s choices; a value that is not one of them (a hand-edited file) is shown as it
+    is, as an extra entry, until the graph holds a valid one."""
+
+    def __init__(self, param: ChoiceParam, value, apply: Callable[[Any], Any]):
+        super().__init__()
+        self.param = param
+        for choice in param.choices:
+            self.addItem(str(choice), choice)
+        self.show_choice(value)
+        self.activated.connect(lambda index: apply(self.itemData(index)))
+
+    def show_choice(self, value) -> None:
+        choices = list(self.param.choices)
+        while self.count() > len(choices):
+            self.removeItem(len(choices))
+        index = next((i for i, c in enumerate(choices) if same_value(c, value)), None)
+        if index is None:
+            self.addItem(f"{value_text(value) or 'empty'} (not allowed)", value)
+            index = len(choices)
+        self.setCurrentIndex(index)
+
+
+class SpinBox(QSpinBox):
+    """An ``IntParam``'s spin box. Any whole number typed is committed as typed (the spec decides, so
+    ``-3`` or ``99999999999`` is refused with its reason, never clamped); arrow keys, the wheel (with
+    focus) and the buttons step inside the spec's range and commit each step at once."""
+
+    def __init__(self, param: IntParam, value: int, apply: Callable[[Any], Any], step: Callable[[Any], Any]):
+        super().__init__()
+        self.param = param
+        self._apply, self._step = apply, step
+        self._typed: str | None = None   # what the user typed since the last commit
+        self.setRange(-INT_LIMIT, INT_LIMIT)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setValue(value)
+        self.lineEdit().textEdited.connect(self._edited)
+        self.editingFinished.connect(self._finished)
+
+    def bounds(self) -> tuple[int, int]:
+        low, high = self.param.minimum, self.param.maximum
+        return (max(low, -INT_LIMIT) if low is not None else -INT_LIMIT,
+                min(high, INT_LIMIT) if high is not None else INT_LIMIT)
+
+    def _edited(self, text: str) -> None:
+        self._typed = text
+
+    def _finished(self) -> None:
+        typed, self._typed = self._typed, None
+        if typed is not None:
+            text = typed.strip()
+            self._apply(int(text) if _WHOLE.fullmatch(text) else None)
+
+    # Qt asks these: any whole number is acceptable text; the spec checks the range on commit.
+    def validate(self, text: str, pos: int):
+        if _WHOLE.fullmatch(text):
+            return QValidator.State.Acceptable
+        return QValidator.State.Intermediate if _WHOLE_START.fullmatch(text) else QValidator.State.Invalid
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802 - Qt override
+        text = text.strip()
+        if not _WHOLE.fullmatch(text):
+            return self.value()
+        return max(-INT_LIMIT, min(INT_LIMIT, int(text)))
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
+        base = self.value()
+        if self._typed is not None and _WHOLE.fullmatch(self._typed):
+            base = int(self._typed)   # a step from what was typed
+        self._typed = None
+        low, high = self.bounds()
+        target = min(max(base + steps * self.singleStep(), low), high)
+        self.setValue(target)
+        self.selectAll()
+        self._step(target)
+
+    def stepEnabled(self):  # noqa: N802 - Qt override
+        low, high = self.bounds()
+        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
+        if self.value() > low:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        if self.value() < high:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        return flags
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not _wheel_elsewhere(self, event):
+            super().wheelEvent(event)
+
+    # As wide as the spec's range needs (Qt would size it for the whole int range it accepts).
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self._narrowed(super().sizeHint())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self._narrowed(super().minimumSizeHint())
+
+    def _narrowed(self, hint: QSize) -> QSize:
+        metrics = self.fontMetrics()
+        widest = max(metrics.horizontalAdvance(self.textFromValue(v) + " ") for v in (-INT_LIMIT, INT_LIMIT))
+        needed = max(metrics.horizontalAdvance(self.textFromValue(v) + " ") for v in self.bounds())
+        return QSize(hint.width() - widest + needed, hint.height())
+
+
+# ---------------------------------------------------------------------------------------------- the factory
+def _spin_int(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > INT_LIMIT:
+        return None
+    return value
+
+
+def param_editor(param: Param, value: Any, apply: Callable[[Any], Any],
+                 step: Callable[[Any], Any] | None = None) -> QWidget:
     """A check box, a combo box, a spin box or a line edit for ``param`` showing ``value``."""
     if isinstance(param, BoolParam):
         editor = QCheckBox()
         editor.setChecked(bool(value))
         editor.toggled.connect(apply)
     elif isinstance(param, ChoiceParam):
-        editor = QComboBox()
-        for choice in param.choices:
-            editor.addItem(str(choice), choice)
-        editor.setCurrentIndex(list(param.choices).index(value) if value in param.choices else 0)
-        editor.activated.connect(lambda index, c=editor: apply(c.itemData(index)))
-    elif isinstance(param, IntParam) and isinstance(value, int) and not isinstance(value, bool):
-        editor = QSpinBox()
-        editor.setRange(max(param.minimum if param.minimum is not None else -INT_LIMIT, -INT_LIMIT),
-                        min(param.maximum if param.maximum is not None else INT_LIMIT, INT_LIMIT))
-        editor.setValue(value)
-        editor.editingFinished.connect(lambda s=editor: apply(s.value()))
+        editor = ChoiceBox(param, value, apply)
+    elif isinstance(param, IntParam) and _spin_int(value) is not None:
+        editor = SpinBox(param, value, apply, step or apply)
     else:
         editor = QLineEdit(value_text(value))
         editor.setPlaceholderText(param.describe())
@@ -69,10 +226,104 @@ def param_editor(param: Param, value: Any, apply: Callable[[Any], Any]) -> QWidg
     return editor
 
 
+def show_value(editor: QWidget, param: Param, value: Any) -> bool:
+    """Show ``value`` (what the graph holds) in an editor ``param_editor`` made, emitting nothing.
+    False when this editor cannot show it (a spin box and a value that is not a whole number):
+    make a new editor then."""
+    blocked = editor.blockSignals(True)
+    try:
+        if isinstance(editor, SpinBox):
+            if _spin_int(value) is None:
+                return False
+            editor._typed = None
+            editor.setValue(value)
+            editor.lineEdit().setText(editor.textFromValue(value))
+        elif isinstance(editor, ChoiceBox):
+            editor.show_choice(value)
+        elif isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QLineEdit):
+            if not same_value(parse_text(param, editor.text()), value):   # the same value typed differently stays
+                editor.setText(value_text(value))
+        return True
+    finally:
+        editor.blockSignals(blocked)
+
+
+def shown_value(editor: QWidget, param: Param) -> Any:
+    """What an editor displays, as the JSON value it stands for (tests compare it with the graph)."""
+    if isinstance(editor, SpinBox):
+        text = editor.lineEdit().text().strip()
+        return int(text) if _WHOLE.fullmatch(text) else text
+    if isinstance(editor, QComboBox):
+        return editor.currentData()
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    return parse_text(param, editor.text())
+
+
 def error_label() -> QLabel:
-    """The hidden line under a field where a refused value's reason appears."""
+    """The hidden line under a field where a refused value's reason appears; it wraps to the form's
+    width and never widens it."""
     label = QLabel()
     label.setStyleSheet("color: #e05555;")
     label.setWordWrap(True)
+    policy = label.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+    label.setSizePolicy(policy)
     label.hide()
     return label
+
+
+class Fields:
+    """One form's generated editors by key, the message line under each, and which refusals are
+    showing. ``editors`` may also hold other widgets of the form (buttons); only ``add``-ed keys are
+    fields."""
+
+    def __init__(self):
+        self.editors: dict[str, QWidget] = {}
+        self.errors: dict[str, QLabel] = {}
+        self.params: dict[str, Param] = {}
+        self._refused: dict[str, Any] = {}   # key -> the graph's value that a refusal kept
+
+    def add(self, key: str, param: Param, editor: QWidget) -> QLabel:
+        """Register a field; its (hidden) message line, to be put under it."""
+        self.editors[key], self.params[key] = editor, param
+        self.errors[key] = error_label()
+        return self.errors[key]
+
+    def show(self, key: str, value: Any, problem: str | None = None) -> bool:
+        """Field ``key`` shows the graph's ``value`` and ``problem`` (the spec's complaint about it);
+        a refusal's message stays while the value it kept is still the graph's. False: the editor
+        cannot show it."""
+        if not show_value(self.editors[key], self.params[key], value):
+            return False
+        if problem:
+            self._say(key, problem)
+            self._refused.pop(key, None)
+        elif key not in self._refused or not same_value(self._refused[key], value):
+            self.clear(key)
+        return True
+
+    def refuse(self, key: str, reason: str, kept: Any) -> None:
+        """A typed value was refused: its reason and that ``kept`` stays; the field shows ``kept``."""
+        show_value(self.editors[key], self.params[key], kept)
+        self._say(key, f"{reason}; kept {value_text(kept) or 'empty'}")
+        self._refused[key] = kept
+
+    def clear(self, key: str) -> None:
+        self._refused.pop(key, None)
+        label = self.errors.get(key)
+        if label is not None:
+            label.clear()
+            label.hide()
+
+    def problem(self, key: str) -> str | None:
+        """The message under ``key`` when one shows."""
+        label = self.errors.get(key)
+        return label.text() if label is not None and not label.isHidden() else None
+
+    def _say(self, key: str, text: str) -> None:
+        label = self.errors[key]
+        label.setText(text)
+        label.show()

@@ -4,26 +4,30 @@ device, and Start / Pause / Stop with the run's progress.
 The form is generated from the runtime's setting specs (``runtime.training.config``): the same table
 that checks graph files and the CLI's options, so ranges, choices and doc lines match everywhere. A
 change goes through the undo stack as one ``SetMetaCommand`` and is saved with the graph; a refused
-value shows the reason under its field and changes nothing.
+value shows the spec's reason under its field and changes nothing. The form is built once per document
+and updated in place after every edit, undo or redo, so each field shows the value a run will use
+while focus, scroll position and open "More settings" stay where they were.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPainter, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QToolButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
+from runtime import ParamError
 from runtime.data import BUILTINS, DATASET_PARAMS
 from runtime.training.config import EARLY_STOPPING_PARAMS, OPTIMIZER_PARAMS, SCHEDULE_PARAMS, TOP_PARAMS, \
     check_training
 
 from .commands import SetMetaCommand
-from .param_editors import error_label, param_editor, value_text
+from .param_editors import ComboBox, Fields, error_label, param_editor, same_value, value_text
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 FILE_CHOICE = "__file__"
@@ -60,8 +64,13 @@ class TrainingPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.document = None
-        self.editors: dict[str, QWidget] = {}     # "optimizer.lr" -> editor
-        self.errors: dict[str, QLabel] = {}
+        self.fields = Fields()
+        self.editors: dict[str, QWidget] = self.fields.editors     # "optimizer.lr" -> editor
+        self.errors: dict[str, QLabel] = self.fields.errors
+        self._followed = None                     # the document's metaChanged signal
+        self._open: set[str | None] = set()       # sections whose "More settings" are open
+        self._toggles: dict[str | None, QToolButton] = {}
+        self._previewed: dict | None = None       # the dataset settings the preview shows
         self._run_state = "idle"                  # idle, running, paused
         self.device_label = QLabel("Device: checking…")
         self.device_label.setObjectName("device")
@@ -106,38 +115,77 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addWidget(scroll, 1)
-        self.preview = QLabel()
-        self.preview.setWordWrap(True)
-        self.preview_images = QLabel()
+        self.preview = _wrapping_label()
+        self.preview_images = PictureStrip()
         self.set_run_state("idle")
 
     # ------------------------------------------------------------------ the form
     def set_document(self, document) -> None:
+        """Show ``document``'s settings (and follow its edits, undo and redo; no longer the one before's)."""
+        if self._followed is not None:
+            try:
+                self._followed.disconnect(self._meta_changed)
+            except (RuntimeError, TypeError):  # its document is gone already
+                pass
         self.document = document
-        document.bridge.metaChanged.connect(lambda key: key == "training" and self.rebuild())
+        self._followed = document.bridge.metaChanged
+        self._followed.connect(self._meta_changed)
+        self._previewed = None
         self.rebuild()
 
+    def _meta_changed(self, key: str) -> None:
+        if key == "training":
+            self.refresh()
+
     def rebuild(self) -> None:
-        """The form, from the document's ``training`` section (after any change or undo)."""
+        """The form made anew for the document (a new document); "More settings" stay as they were."""
         while self._body_layout.count():
             item = self._body_layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().hide()   # gone now, deleted later (deferred deletion waits for the event loop)
                 item.widget().deleteLater()
-        self.editors, self.errors = {}, {}
+        self.fields = Fields()
+        self.editors, self.errors = self.fields.editors, self.fields.errors
+        self._toggles = {}
         if self.document is None:
             return
-        raw = self.document.graph.training or {}
-        config, problems = check_training(raw)
-        self._body_layout.addWidget(self._dataset_group(config.dataset))
+        raw = self.document.graph.training if isinstance(self.document.graph.training, dict) else {}
+        self._body_layout.addWidget(self._dataset_group(raw))
         for section in (None, "optimizer", "schedule", "early_stopping"):
-            values = _section_values(config, section)
-            self._body_layout.addWidget(self._group(section, values))
-        for problem in problems:
-            self._show_error(problem)
+            self._body_layout.addWidget(self._group(section, raw))
         self._body_layout.addStretch(1)
+        for section, toggle in self._toggles.items():   # after the rows are in place (reparenting hides)
+            toggle.setChecked(section in self._open)
+        self.refresh(rebuilt=True)
 
-    def _group(self, section: str | None, values: dict[str, Any]) -> QGroupBox:
+    def refresh(self, rebuilt: bool = False) -> None:
+        """Every field shows what the graph's ``training`` section holds, in place (after an edit, undo
+        or redo: focus, scroll position and open sections stay). A value the spec refuses (a hand-edited
+        file) is shown as it is, with the spec's reason under it."""
+        if self.document is None or not self.fields.params:
+            return
+        raw = self.document.graph.training
+        raw = raw if isinstance(raw, dict) else {}
+        _, problems = check_training(raw)
+        messages: dict[str, str] = {}
+        for problem in problems:
+            where, _, message = problem.partition(": ")
+            key = where.removeprefix("training.")
+            if key in SECTION_PARAMS:   # a whole section is bad: said under its first field
+                key = _key(key, SECTION_PARAMS[key][0].name)
+            messages.setdefault(key, f"{key.rsplit('.', 1)[-1]}: {message}")
+        for key, param in self.fields.params.items():
+            if not self.fields.show(key, _raw_value(raw, key, param), messages.get(key)) and not rebuilt:
+                self.rebuild()   # an editor of another kind is needed
+                return
+        dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
+        self._show_dataset_choice(dataset, messages.get("dataset.name"))
+        if self._previewed is not None and dataset != self._previewed:
+            self._previewed = None   # the preview showed other data
+            self.preview.clear()
+            self.preview_images.set_pictures([])
+
+    def _group(self, section: str | None, raw: dict) -> QGroupBox:
         group = QGroupBox(TITLES[section])
         form = QFormLayout(group)
         more = QWidget()
@@ -145,74 +193,95 @@ class TrainingPanel(QWidget):
         more_form.setContentsMargins(0, 0, 0, 0)
         main = MAIN.get(section, ())
         for param in SECTION_PARAMS[section]:
-            target = form if param.name in main else more_form
-            self._add_field(target, section, param, values.get(param.name, param.default))
+            self._add_field(form if param.name in main else more_form, section, param, raw)
         if more_form.rowCount():
-            form.addRow(_disclosure(more))
+            form.addRow(self._disclosure(section, more))
             form.addRow(more)
         return group
 
-    def _add_field(self, form: QFormLayout, section: str | None, param, value) -> None:
+    def _add_field(self, form: QFormLayout, section: str | None, param, raw: dict) -> QWidget:
         key = _key(section, param.name)
-        editor = param_editor(param, value, lambda v, s=section, n=param.name: self.apply(s, n, v))
+        editor = param_editor(param, _raw_value(raw, key, param),
+                              lambda v, s=section, n=param.name: self.apply(s, n, v),
+                              lambda v, s=section, n=param.name: self.apply(s, n, v, step=True))
         if isinstance(editor, QComboBox):
             _compact(editor)
-        self.editors[key] = editor
-        self.errors[key] = error_label()
+        error = self.fields.add(key, param, editor)
         form.addRow(param.name.replace("_", " "), editor)
-        form.addRow(self.errors[key])
+        form.addRow(error)
+        return editor
 
-    def _dataset_group(self, values: dict[str, Any]) -> QGroupBox:
+    def _dataset_group(self, raw: dict) -> QGroupBox:
         group = QGroupBox("Dataset")
         form = QFormLayout(group)
-        combo = QComboBox()
+        combo = ComboBox()
         _compact(combo)
         for info in BUILTINS.values():
             combo.addItem(info.title, info.name)
             combo.setItemData(combo.count() - 1, f"{info.name}: {info.doc}", Qt.ItemDataRole.ToolTipRole)
         combo.addItem("File or folder…", FILE_CHOICE)
-        path = values.get("path")
-        combo.setCurrentIndex(combo.count() - 1 if path else max(0, combo.findData(values.get("name"))))
         combo.activated.connect(lambda index: self._dataset_chosen(combo.itemData(index)))
         self.editors["dataset.name"] = combo
         self.errors["dataset.name"] = error_label()
+        self._builtin_count = combo.count()
         form.addRow("data", combo)
         form.addRow(self.errors["dataset.name"])
-        line = QLineEdit(value_text(path))
+        path_param = next(p for p in DATASET_PARAMS if p.name == "path")
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        line = param_editor(path_param, None, lambda v: self.apply("dataset", "path", v))
         line.setPlaceholderText("a CSV, NPZ or IDX file, or a folder of class folders")
-        line.editingFinished.connect(lambda: self.apply("dataset", "path", line.text().strip() or None))
+        error = self.fields.add("dataset.path", path_param, line)
         browse = QPushButton("…")
         browse.setToolTip("Choose a dataset file or folder")
         browse.setFixedWidth(32)
         browse.clicked.connect(self.browse_dataset)
-        row = QHBoxLayout()
         row.addWidget(line, 1)
         row.addWidget(browse)
-        holder = QWidget()
-        holder.setLayout(row)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.editors["dataset.path"] = line
-        self.errors["dataset.path"] = error_label()
         form.addRow("path", holder)
-        form.addRow(self.errors["dataset.path"])
+        form.addRow(error)
         more = QWidget()
         more_form = QFormLayout(more)
         more_form.setContentsMargins(0, 0, 0, 0)
         for param in DATASET_PARAMS:
             if param.name not in ("name", "path"):
-                self._add_field(more_form, "dataset", param, values.get(param.name, param.default))
-        toggle = _disclosure(more)
+                self._add_field(more_form, "dataset", param, raw)
         preview = QPushButton("Preview")
         preview.setToolTip("Load the dataset and show its shapes, classes and a few samples")
-        preview.clicked.connect(self.previewRequested)
-        form.addRow(preview, toggle)
+        preview.clicked.connect(self._preview_clicked)
+        form.addRow(preview, self._disclosure("dataset", more))
         form.addRow(more)
-        self.preview = QLabel()
-        self.preview.setWordWrap(True)
-        self.preview_images = QLabel()
+        self.preview = _wrapping_label()
+        self.preview_images = PictureStrip()
         form.addRow(self.preview)
         form.addRow(self.preview_images)
         return group
+
+    def _disclosure(self, section: str | None, more: QWidget) -> QToolButton:
+        toggle = _disclosure(more)
+        toggle.toggled.connect(lambda on: self._open.add(section) if on else self._open.discard(section))
+        self._toggles[section] = toggle
+        return toggle
+
+    def _show_dataset_choice(self, dataset: dict, problem: str | None) -> None:
+        """The data combo: the built-in set named, or "File or folder…" when a path is set; a name
+        that is not built in is shown as it is."""
+        combo = self.editors["dataset.name"]
+        blocked = combo.blockSignals(True)
+        while combo.count() > self._builtin_count:
+            combo.removeItem(self._builtin_count)
+        name = dataset.get("name", "digits")
+        wanted = FILE_CHOICE if dataset.get("path") else name
+        index = combo.findData(wanted)
+        if index < 0:
+            combo.addItem(f"{value_text(name) or 'empty'} (not built in)", name)
+            index = combo.count() - 1
+        combo.setCurrentIndex(index)
+        combo.blockSignals(blocked)
+        label = self.errors["dataset.name"]
+        label.setText(problem or "")
+        label.setVisible(bool(problem))
 
     def _dataset_chosen(self, name: str) -> None:
         if name == FILE_CHOICE:
@@ -220,10 +289,12 @@ class TrainingPanel(QWidget):
             return
         raw = copy.deepcopy(self.document.graph.training or {})
         dataset = dict(raw.get("dataset") or {})
+        if same_value(dataset.get("name", "digits"), name) and not dataset.get("path"):
+            return
         dataset["name"] = name
         dataset.pop("path", None)
         raw["dataset"] = dataset
-        self._push(raw)
+        self._push(raw, f"Use dataset {name}")
 
     def browse_dataset(self) -> None:
         start = str(self.document.path.parent) if self.document and self.document.path else ""
@@ -232,66 +303,70 @@ class TrainingPanel(QWidget):
         if path:
             self.apply("dataset", "path", path)
         else:
-            self.rebuild()  # the combo back on what the graph says
+            self.refresh()  # the combo back on what the graph says
 
-    def apply(self, section: str | None, name: str, value: Any) -> bool:
-        """Set one training setting through the undo stack; a refused value shows why."""
+    def apply(self, section: str | None, name: str, value: Any, step: bool = False) -> bool:
+        """Set one training setting through the undo stack; a value the spec refuses shows why under
+        its field, and the field shows again the value kept. Consecutive ``step``s (arrow keys, wheel)
+        of one field are one undo step."""
         if self.document is None:
             return False
-        raw = copy.deepcopy(self.document.graph.training or {})
-        target = raw if section is None else raw.setdefault(section, {})
-        if target.get(name) == value:
-            return True
-        target[name] = value
-        if section == "dataset" and name == "path" and value is None:
-            target.pop("path")
         key = _key(section, name)
-        _, problems = check_training(raw)
-        mine = [p for p in problems if p.startswith(f"training.{key}:")]
-        if mine:
-            self._show_error(mine[0])
+        param = next(p for p in SECTION_PARAMS[section] if p.name == name)
+        raw = copy.deepcopy(self.document.graph.training or {})
+        if section is not None and not isinstance(raw.get(section), dict):
+            raw[section] = {}
+        target = raw if section is None else raw[section]
+        current = target.get(name, param.default)
+        if same_value(current, value):
+            self.fields.clear(key)
+            self.refresh()   # a complaint about the value the file holds comes back
+            return True
+        try:
+            checked = param.to_json(param.coerce(value))
+        except ParamError as exc:
+            self.fields.refuse(key, str(exc), current)
             return False
-        self._push(raw)
+        if checked is None and section == "dataset" and name == "path":
+            target.pop(name, None)
+        else:
+            target[name] = checked
+        _, problems = check_training(raw)   # the spec's rule, as files and the command line see it
+        mine = [p.partition(": ")[2] for p in problems if p.startswith(f"training.{key}:")]
+        if mine:
+            self.fields.refuse(key, f"{name}: {mine[0]}", current)
+            return False
+        self._push(raw, f"Set {key}", key if step else None)
         return True
 
-    def _push(self, raw: dict) -> None:
-        self.document.undo_stack.push(SetMetaCommand(self.document.graph, "training", raw))
+    def _push(self, raw: dict, text: str, merge: str | None = None) -> None:
+        self.document.undo_stack.push(SetMetaCommand(self.document.graph, "training", raw, text, merge))
 
-    def _show_error(self, problem: str) -> None:
-        key, _, message = problem.partition(": ")
-        label = self.errors.get(key.removeprefix("training."))
-        if label is not None:
-            label.setText(message)
-            label.show()
+    def _preview_clicked(self) -> None:
+        dataset = (self.document.graph.training or {}).get("dataset") if self.document is not None else None
+        self._previewed = copy.deepcopy(dataset) if isinstance(dataset, dict) else {}
+        self.previewRequested.emit()
 
     def show_dataset(self, dataset, count: int = 8) -> None:
         """The preview: the dataset's one-line summary, its classes, and its first training samples
-        (pictures for image data, values otherwise)."""
+        (pictures for image data, values otherwise), wrapped to the dock's width."""
         from .evaluation import crisp_pixmap, image_array, to_qimage
 
         lines = [dataset.summary()]
         if dataset.classes is not None:
             shown = ", ".join(dataset.classes[:12]) + (" …" if len(dataset.classes) > 12 else "")
             lines.append(f"classes: {shown}")
-        self.preview.setText("\n".join(lines))
         pictures = []
         for i in range(min(count, dataset.num_train)):
             pixels = image_array(dataset.x_train[i]) if dataset.image else None
             if pixels is None:
                 break
-            pictures.append(crisp_pixmap(to_qimage(pixels, dataset.value_range), 36))
-        if not pictures:
+            pictures.append(crisp_pixmap(to_qimage(pixels, dataset.value_range), PictureStrip.SIZE))
+        if not pictures and dataset.num_train:
             values = ", ".join(f"{v:.3g}" for v in list(dataset.x_train[0].reshape(-1))[:8])
-            self.preview_images.setText(f"first sample: [{values}{', …' if dataset.x_train[0].size > 8 else ''}]")
-            self.preview_images.setPixmap(QPixmap())
-            return
-        strip = QPixmap(len(pictures) * 40, 36)
-        strip.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(strip)
-        for k, picture in enumerate(pictures):
-            painter.drawPixmap(k * 40, 0, picture)
-        painter.end()
-        self.preview_images.setPixmap(strip)
+            lines.append(f"first sample: [{values}{', …' if dataset.x_train[0].size > 8 else ''}]")
+        self.preview.setText(_breakable("\n".join(lines)))
+        self.preview_images.set_pictures(pictures)
 
     # ------------------------------------------------------------------ the run
     def set_device(self, text: str) -> None:
@@ -358,7 +433,66 @@ def _key(section: str | None, name: str) -> str:
     return name if section is None else f"{section}.{name}"
 
 
-def _section_values(config, section: str | None) -> dict[str, Any]:
-    if section is None:
-        return {param.name: getattr(config, param.name) for param in TOP_PARAMS}
-    return getattr(config, section)
+def _raw_value(raw: dict, key: str, param) -> Any:
+    """The value the file holds for ``key`` as it is (right or wrong), or the spec's default."""
+    section, _, name = key.rpartition(".")
+    holder = raw.get(section) if section else raw
+    return holder[name] if isinstance(holder, dict) and name in holder else param.default
+
+
+def _wrapping_label() -> QLabel:
+    """A label that wraps to the width the form gives and never asks for more."""
+    label = QLabel()
+    label.setWordWrap(True)
+    policy = label.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+    label.setSizePolicy(policy)
+    return label
+
+
+def _breakable(text: str) -> str:
+    """``text`` with invisible break chances after path separators and underscores (a long file name
+    wraps instead of running past the dock's edge)."""
+    return re.sub(r"([/\\_])", "\\1\u200b", text)
+
+
+class PictureStrip(QWidget):
+    """A dataset's sample pictures in rows that wrap to the width the form gives it."""
+
+    SIZE, GAP = 36, 4
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.pictures: list[QPixmap] = []
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def set_pictures(self, pictures: list[QPixmap]) -> None:
+        self.pictures = list(pictures)
+        self.updateGeometry()
+        self.update()
+
+    def per_row(self, width: int) -> int:
+        return max(1, (width + self.GAP) // (self.SIZE + self.GAP))
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        rows = -(-len(self.pictures) // self.per_row(width))
+        return rows * (self.SIZE + self.GAP)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        count = min(len(self.pictures), 8)
+        return QSize(count * (self.SIZE + self.GAP), self.heightForWidth(count * (self.SIZE + self.GAP)))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(0, 0)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        per_row, step = self.per_row(self.width()), self.SIZE + self.GAP
+        for k, picture in enumerate(self.pictures):
+            painter.drawPixmap((k % per_row) * step, (k // per_row) * step, picture)
+        painter.end()

@@ -24,6 +24,11 @@ def add_parsers(sub) -> None:
     export.add_argument("--checkpoint", metavar="CKPT", help="trained weights: a checkpoint file or run folder")
     export.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model")
     export.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
+    export.add_argument("--scaled-inputs", action="store_true",
+                        help="the ONNX model takes inputs already scaled (the scaling stays in its metadata only); "
+                             "by default it takes raw samples and applies the training's scaling itself")
+    export.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto",
+                        help="auto (default): the TorchScript-based exporter when its file verifies, else dynamo")
     export.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help=f"largest accepted difference from PyTorch (default {DEFAULT_TOLERANCE:g})")
     export.add_argument("--quantize", choices=("dynamic", "static"),
@@ -83,19 +88,28 @@ def _ddp(args, exportable) -> int:
 
 def _onnx(args, exportable) -> int:
     from .errors import LayerLoomError
-    from .export import dataset_samples, export_onnx, verify_onnx
+    from .export import app_predictor, dataset_samples, export_and_verify
+    from .export.onnx_export import EXPORTER_NAMES
 
+    base_dir = Path(args.file).resolve().parent if Path(args.file).suffix == ".json" else None
+    predictor, predictor_note = app_predictor(exportable, base_dir)
+    samples, note = dataset_samples(exportable, base_dir=base_dir)
     try:
-        path = export_onnx(exportable, args.onnx, args.opset)
+        shipped = export_and_verify(exportable, args.onnx, args.opset, raw_inputs=not args.scaled_inputs,
+                                    exporter=args.exporter, samples=samples, predictor=predictor,
+                                    tolerance=args.tolerance)
     except LayerLoomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    base_dir = Path(args.file).resolve().parent if Path(args.file).suffix == ".json" else None
-    samples, note = dataset_samples(exportable, base_dir=base_dir)
-    report = verify_onnx(path, exportable, samples, tolerance=args.tolerance)
+    report, path = shipped.report, shipped.path
     print(report.describe())
+    print(f"  made by {EXPORTER_NAMES[shipped.exporter]}")
+    for text in shipped.notes:
+        print(f"  note: {text}")
     if samples is None:
         print(f"  note: {note}; verified on random inputs only")
+    elif predictor is None:
+        print(f"  note: {predictor_note}")
     if not report.ok:
         return EXIT_FAILED
     if args.quantize:

@@ -167,6 +167,12 @@ class Predictor:
         return self._classes
 
     @property
+    def output_index(self) -> int | None:
+        """Which of the model's outputs (its Output nodes, in order) the predictions are; None when
+        they come from a loss's input that no Output shows (predicted through the criterion)."""
+        return None if isinstance(self._pick, str) else self._pick
+
+    @property
     def is_classifier(self) -> bool:
         return self.task in (CLASSIFICATION, BINARY)
 

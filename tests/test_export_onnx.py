@@ -11,6 +11,7 @@ import torch
 from test_catalog_shapes import CASES
 
 from runtime import Graph, compile_graph, load_graph
+from runtime.data import apply_scaling
 from runtime.cli import main
 from runtime.export import (DEFAULT_TOLERANCE, ExportError, dataset_samples, export_onnx, load_exportable,
                             read_metadata, verify_onnx)
@@ -69,6 +70,12 @@ def test_each_node_type_exports_and_verifies(case, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", example_paths(), ids=lambda p: p.name.split(".")[0])
 def test_examples_trained_one_epoch_export_with_their_metadata(path, tmp_path):
+    """Differential, for every example: raw dataset samples through the ONNX file give the app's own
+    predictions (``Predictor``, as Try it makes them); the scaled-input file, fed the samples scaled
+    as the metadata says (today's recipe), gives them too."""
+    import onnxruntime as ort
+
+    from runtime.inference import Predictor
     from runtime.training import TrainingConfig, TrainingSession
 
     graph = load_graph(path)
@@ -76,18 +83,31 @@ def test_examples_trained_one_epoch_export_with_their_metadata(path, tmp_path):
     checkpoint = f"{result.run_dir}/checkpoints/last.pt"
     exportable = load_exportable(checkpoint)
     assert exportable.trained and exportable.run["epoch"] == 1
-    out = export_onnx(exportable, tmp_path / "model.onnx")
+    predictor = Predictor.from_checkpoint(checkpoint)
+    raw = predictor.validation_samples(32).x
+    expected = predictor.outputs(raw)
     samples, note = dataset_samples(exportable)
     assert samples is not None, note
-    report = verify_onnx(out, exportable, samples)
-    assert report.ok, report.describe()
-    assert [w for w, _ in report.checks][-2:] == ["dataset samples, batch 1", "dataset samples, batch 8"]
-    meta = read_metadata(out)
-    assert meta["graph"]["name"] == graph.name and meta["run"]["epoch"] == 1
-    assert meta["preprocessing"] == exportable.scaling and meta["preprocessing"]["mode"] in ("minmax", "standardize")
-    if graph.name.startswith("Digits") or "digits" in path.name:
-        assert meta["classes"] == [str(d) for d in range(10)]
-    assert meta["inputs"][0]["name"] == exportable.compiled.input_names[0]
+    for raw_inputs in (True, False):
+        out = export_onnx(exportable, tmp_path / f"model-{raw_inputs}.onnx", raw_inputs=raw_inputs)
+        report = verify_onnx(out, exportable, samples, predictor=predictor)
+        assert report.ok, report.describe()
+        assert [w for w, _ in report.checks][-4:] == [
+            "dataset samples, batch 1", "dataset samples, batch 8",
+            "the app's predictor on raw samples, batch 1", "the app's predictor on raw samples, batch 8"]
+        meta = read_metadata(out)
+        assert meta["graph"]["name"] == graph.name and meta["run"]["epoch"] == 1
+        assert meta["preprocessing"] == exportable.scaling and meta["preprocessing"]["mode"] in ("minmax", "standardize")
+        assert meta["input_expects"] == ("raw" if raw_inputs else "scaled")
+        assert meta["exporter"] in ("torchscript", "dynamo")
+        if graph.name.startswith("Digits") or "digits" in path.name:
+            assert meta["classes"] == [str(d) for d in range(10)]
+        assert meta["inputs"][0]["name"] == exportable.compiled.input_names[0]
+        session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        x = raw.reshape((len(raw),) + tuple(exportable.compiled.inputs[0].spec.features))
+        fed = x if raw_inputs else apply_scaling(x, meta["preprocessing"])
+        got = session.run(None, {exportable.compiled.input_names[0]: fed})[predictor.output_index]
+        assert np.abs(got.reshape(len(raw), -1) - expected).max() < 1e-5, raw_inputs
 
 
 def test_the_onnx_file_has_named_inputs_and_outputs_and_a_dynamic_batch(tmp_path):
@@ -167,27 +187,28 @@ def test_the_cli_names_an_unreadable_file(tmp_path, capsys):
 
 
 def test_exported_classes_and_preprocessing_reproduce_a_prediction(tmp_path):
-    """What the metadata says is enough to use the file: preprocess a raw digit with the recorded
-    scaling, run onnxruntime, name the class: the same answer as the trained PyTorch model."""
+    """The default file takes raw digits (0..16) and names the class the trained model names; with
+    ``raw_inputs=False`` what the metadata says is enough: scale with the recorded preprocessing,
+    run onnxruntime, the same answer."""
     import onnxruntime as ort
 
-    from runtime.data import apply_scaling, load_dataset
+    from runtime.data import load_dataset
     from runtime.training import TrainingConfig, TrainingSession
 
     graph = load_graph(example_path("digits_mlp"))
     result = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=3), run_root=tmp_path).run()
     exportable = load_exportable(result.run_dir)
-    path = export_onnx(exportable, tmp_path / "digits.onnx")
-    meta = read_metadata(path)
     raw = load_dataset({"name": "digits"}).x_val[:16].reshape(16, 64)
-    x = apply_scaling(raw, meta["preprocessing"])
-    scores = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
-    names = [meta["classes"][k] for k in scores.argmax(1)]
     with torch.no_grad():
         expected = exportable.model(torch.from_numpy(exportable.preprocess(raw))).argmax(1).tolist()
-    assert names == [str(k) for k in expected]
-    assert json.loads(json.dumps(meta["run"]))["epoch"] == 3
-    assert np.isfinite(scores).all()
+    for raw_inputs in (True, False):
+        path = export_onnx(exportable, tmp_path / f"digits-{raw_inputs}.onnx", raw_inputs=raw_inputs)
+        meta = read_metadata(path)
+        x = raw if raw_inputs else apply_scaling(raw, meta["preprocessing"])
+        scores = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+        assert [meta["classes"][k] for k in scores.argmax(1)] == [str(k) for k in expected], raw_inputs
+        assert json.loads(json.dumps(meta["run"]))["epoch"] == 3
+        assert np.isfinite(scores).all()
 
 
 def test_the_cli_puts_a_checkpoints_weights_into_a_graph_file(tmp_path, capsys):

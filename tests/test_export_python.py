@@ -7,6 +7,7 @@ import importlib.util
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from test_catalog_shapes import CASES
@@ -93,8 +94,41 @@ def test_a_trained_checkpoint_exports_its_weights_classes_and_preprocessing(tmp_
     exportable = load_exportable(result.run_dir)
     path, weights = export_python(exportable, tmp_path / "digits.py")
     text = path.read_text()
-    assert "CLASSES = ['0', '1', '2'," in text and "x = (x - 0.0) / (16.0 - 0.0)" in text
-    assert _same_outputs(_load_generated(path, exportable), exportable)
+    assert "CLASSES = ['0', '1', '2'," in text and "return (x - 0.0) / 16.0" in text
+    generated = _load_generated(path, exportable)
+    assert _same_outputs(generated, exportable)
+    # raw digits (0..16) through the file's preprocess() and the model: the app's own predictions
+    from runtime.inference import Predictor
+
+    predictor = Predictor.from_checkpoint(result.run_dir)
+    raw = predictor.validation_samples(16).x
+    with torch.no_grad():
+        got = generated(_preprocess_of(path)(raw.reshape(16, 64))).numpy()
+    assert np.abs(got - predictor.outputs(raw)).max() < 1e-5
+
+
+def _preprocess_of(path):
+    spec = importlib.util.spec_from_file_location(f"generated_pre_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.preprocess
+
+
+def test_the_source_writes_per_feature_and_per_channel_scaling_exactly(tmp_path):
+    """preprocess() is apply_scaling to the last bit, whatever the record holds."""
+    from runtime.data import apply_scaling
+
+    cases = [("regression_mlp", {"mode": "standardize", "mean": [0.5, -1.0] * 4, "std": [2.0, 0.0] * 4,
+                                 "axis": "feature"}),
+             ("digits_cnn", {"mode": "standardize", "mean": [3.5], "std": [5.25], "axis": "channel"}),
+             ("digits_mlp", {"mode": "minmax", "min": list(range(64)), "max": [70.0] * 64, "axis": "feature"})]
+    for name, scaling in cases:
+        exportable = load_exportable(example_path(name))
+        exportable.scaling = scaling
+        path, _ = export_python(exportable, tmp_path / f"{name}.py")
+        preprocess = _preprocess_of(path)
+        raw = exportable.example_inputs(4, seed=2)[0].numpy() * 9
+        assert np.array_equal(preprocess(raw).numpy(), apply_scaling(raw, scaling)), name
 
 
 def test_a_layer_without_a_source_form_is_named(tmp_path):

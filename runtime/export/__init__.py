@@ -17,15 +17,16 @@ from .defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE
 # The exporters need PyTorch: each is imported on first use, so `layerloom-cli` can build its
 # command-line parser (which shows the defaults) without torch.
 _NEED_TORCH = {
-    ".onnx_export": ("export_onnx", "onnx_bytes", "read_metadata"),
-    ".source": ("Exportable", "ExportError", "dataset_samples", "load_exportable"),
+    ".onnx_export": ("export_onnx", "export_and_verify", "onnx_bytes", "read_metadata"),
+    ".source": ("Exportable", "ExportError", "app_predictor", "dataset_samples", "load_exportable"),
     ".verify": ("VerifyReport", "verify_onnx"),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _NEED_TORCH)
 if TYPE_CHECKING:  # pragma: no cover
-    from .onnx_export import export_onnx, onnx_bytes, read_metadata
-    from .source import Exportable, ExportError, dataset_samples, load_exportable
+    from .onnx_export import export_and_verify, export_onnx, onnx_bytes, read_metadata
+    from .source import Exportable, ExportError, app_predictor, dataset_samples, load_exportable
     from .verify import VerifyReport, verify_onnx
 
-__all__ = ["DEFAULT_OPSET", "export_onnx", "onnx_bytes", "read_metadata", "Exportable", "ExportError",
-           "dataset_samples", "load_exportable", "DEFAULT_TOLERANCE", "VerifyReport", "verify_onnx"]
+__all__ = ["DEFAULT_OPSET", "export_onnx", "export_and_verify", "onnx_bytes", "read_metadata", "Exportable",
+           "ExportError", "app_predictor", "dataset_samples", "load_exportable", "DEFAULT_TOLERANCE", "VerifyReport",
+           "verify_onnx"]

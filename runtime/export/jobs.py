@@ -54,6 +54,8 @@ class ExportRequest:
     ddp: bool = False
     copy_checkpoint: bool = False
     tolerance: float = DEFAULT_TOLERANCE
+    raw_inputs: bool = True             # the ONNX file applies the training's scaling (False: inputs already scaled)
+    exporter: str = "auto"              # "auto" (TorchScript-based when it verifies, else dynamo), or one of them
 
     def targets(self) -> dict[str, Path]:
         """What each chosen export writes (the PyTorch source's weights go beside it as ``<stem>.pt``)."""
@@ -81,6 +83,8 @@ class ExportOutcome:
     report: Any = None                  # VerifyReport, QuantizeReport, or the source's max difference
     message: str = ""                   # the error, or why it failed
     lines: list[str] = field(default_factory=list)   # the facts worth showing
+    exporter: str = ""                  # ONNX: which exporter made the file ("torchscript" or "dynamo")
+    input_expects: str = ""             # ONNX: what the file takes, "raw" samples or "scaled" inputs
 
     @property
     def ok(self) -> bool:
@@ -114,7 +118,7 @@ class ExportResult:
 def run_export(request: ExportRequest, stage: Callable[[str], None] = lambda text: None) -> ExportResult:
     """Every chosen export, each verified as ``layerloom-cli export`` verifies it. Never raises for a
     user's mistake: the result says what failed. ``stage(text)`` names each step as it starts."""
-    from runtime.export.source import load_exportable
+    from runtime.export.source import app_predictor, load_exportable
 
     started = time.perf_counter()
     result = ExportResult(request)
@@ -132,7 +136,11 @@ def run_export(request: ExportRequest, stage: Callable[[str], None] = lambda tex
         result.weights = "Untrained weights: the graph's random initialisation"
     targets = request.targets()
     if request.onnx:
-        result.outcomes += _onnx(request, exportable, targets, stage)
+        stage("Preparing the app's predictor for the check…")
+        predictor = app_predictor(exportable, request.base_dir)   # also fits an untrained graph's scaling
+        result.outcomes += _onnx(request, exportable, targets, stage, predictor)
+    elif request.python:
+        app_predictor(exportable, request.base_dir)   # the source's preprocess() needs the scaling
     steps = (("python", "PyTorch source", _python), ("ddp", "torchrun training folder", _ddp),
              ("checkpoint", "Checkpoint copy", _copy_checkpoint))
     for kind, title, step in steps:
@@ -152,24 +160,37 @@ def _guarded(kind: str, title: str, step: Callable[[], ExportOutcome]) -> Export
         return ExportOutcome(kind, title, FAILED, message=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _onnx(request: ExportRequest, exportable, targets: dict[str, Path], stage) -> list[ExportOutcome]:
-    from runtime.export.onnx_export import export_onnx
+def _onnx(request: ExportRequest, exportable, targets: dict[str, Path], stage, predictor) -> list[ExportOutcome]:
+    from runtime.export.onnx_export import EXPORTER_NAMES, export_and_verify
+    from runtime.export.preprocessing import RAW, describe
     from runtime.export.source import dataset_samples
-    from runtime.export.verify import verify_onnx
 
     path = targets["onnx"]
+    predictor, predictor_note = predictor
 
     def export() -> ExportOutcome:
-        stage(f"Exporting ONNX (opset {request.opset})…")
-        export_onnx(exportable, path, request.opset)
-        stage("Verifying in onnxruntime…")
         samples, note = dataset_samples(exportable, base_dir=request.base_dir)
-        report = verify_onnx(path, exportable, samples, tolerance=request.tolerance)
+        stage(f"Exporting ONNX (opset {request.opset}) and verifying it in onnxruntime…")
+        shipped = export_and_verify(exportable, path, request.opset, raw_inputs=request.raw_inputs,
+                                    exporter=request.exporter, samples=samples, predictor=predictor,
+                                    tolerance=request.tolerance)
+        report = shipped.report
         outcome = ExportOutcome("onnx", "ONNX model", PASSED if report.ok else FAILED, [path], report,
                                 report.problem)
+        if shipped.input_expects == RAW:
+            outcome.lines.append(f"Takes raw samples: the file applies the training's {describe(exportable.scaling)}")
+        else:
+            outcome.lines.append(f"Takes inputs already scaled ({describe(exportable.scaling)}, "
+                                 "in its metadata layerloom.preprocessing)")
         if report.max_abs_diff == report.max_abs_diff:   # not NaN: the comparison ran
             outcome.lines.append(f"Max |onnxruntime − PyTorch| = {report.max_abs_diff:.2e} "
                                  f"(tolerance {report.tolerance:.0e})")
+        predicted = [diff for what, diff in report.checks if what.startswith("the app's predictor")]
+        if predicted:
+            outcome.lines.append(f"Raw dataset samples give the app's predictions: max difference "
+                                 f"{max(predicted):.2e}")
+        elif report.predictor_note or predictor_note:
+            outcome.lines.append(f"Note: {predictor_note or report.predictor_note}")
         size = f"File size {report.file_bytes / 1024:,.1f} KiB"
         if report.latency_ms:
             size += " · onnxruntime latency " + ", ".join(
@@ -178,6 +199,10 @@ def _onnx(request: ExportRequest, exportable, targets: dict[str, Path], stage) -
         outcome.lines.append(f"Opset {request.opset}, dynamic batch size; checked on "
                              + (f"random inputs and {note} samples" if samples is not None
                                 else f"random inputs only ({note})"))
+        outcome.lines.append(f"Made by {EXPORTER_NAMES[shipped.exporter]}")
+        outcome.lines += [f"Note: {text}" for text in shipped.notes]
+        outcome.exporter = shipped.exporter
+        outcome.input_expects = shipped.input_expects
         return outcome
 
     onnx_outcome = _guarded("onnx", "ONNX model", export)
@@ -258,7 +283,26 @@ def _copy_checkpoint(request: ExportRequest, exportable, targets: dict[str, Path
                          lines=[f"From {source} ({target.stat().st_size / 1024:,.1f} KiB)"])
 
 
-# ---------------------------------------------------------------------- the dialog
+def leftovers(request: ExportRequest) -> list[Path]:
+    """Temporary files a killed export may leave beside its targets (``.<name>.*.tmp``: the atomic
+    writes' and the verification's); the targets themselves are always whole or absent."""
+    found: list[Path] = []
+    for target in request.targets().values():
+        if target.parent.is_dir():
+            found += sorted(target.parent.glob(f".{target.name}.*.tmp"))
+    return found
+
+
+def remove_leftovers(request: ExportRequest) -> int:
+    """Delete ``leftovers(request)``; how many were removed."""
+    count = 0
+    for path in leftovers(request):
+        try:
+            path.unlink()
+            count += 1
+        except OSError:
+            pass
+    return count
 
 
 # ---------------------------------------------------------------------- in a child process

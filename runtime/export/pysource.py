@@ -5,6 +5,11 @@ padding=1)``), its ``forward`` is the compiled graph's code, and the weights go 
 that loads with ``torch.load(weights_only=True)``. Each layer's constructor call is read back from
 the built module: its ``__init__`` signature, the values the module keeps, and only the arguments
 that differ from their defaults.
+
+Preprocessing: the class is the network alone (it takes inputs already scaled, as it trained on them,
+and as the ``torchrun`` folder's ``data.npz`` holds them); the file also defines ``preprocess(raw)``,
+the training's scaling with its constants written out, so ``model(preprocess(raw))`` gives the app's
+predictions for raw samples, as the ONNX export (which applies the same scaling itself) does.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from torch import nn
 
 from .. import __version__, modules as ll_modules
 from ..atomic import atomic_write
+from .preprocessing import ScalingError, describe, scaling_constants, unscale
 from .source import Exportable, ExportError
 
 # not constructor choices: placement, dtype, the RNN kind (nn.LSTM passes it to its base), fixed by LayerLoom
@@ -53,12 +59,15 @@ def python_source(exportable: Exportable, weights_file: str = "model.pt", traini
         "    model.eval()",
         f"    {outputs} = model({', '.join(compiled.input_names)})",
         "",
-        f"Inputs: {signature} (N: the batch size).",
+        f"Inputs: {signature} (N: the batch size), scaled as in training.",
     ]
     if exportable.classes:
         parts.append(f"Classes: {', '.join(exportable.classes)}.")
-    if exportable.scaling:
-        parts.append(f"Preprocessing (as in training): {_scaling_text(exportable.scaling)}.")
+    preprocess = _preprocess_source(exportable)
+    if preprocess:
+        first = compiled.input_names[0]
+        parts.append(f"Preprocessing (as in training): {describe(exportable.scaling)}; raw samples (the "
+                     f"dataset's units) go through preprocess() first: model(preprocess(raw_{first})).")
     training_lines: list[str] = []
     if training and compiled.criterion is not None:
         training_lines, more = _class_source(exportable, compiled.criterion, cls + "Training",
@@ -68,6 +77,8 @@ def python_source(exportable: Exportable, weights_file: str = "model.pt", traini
     if helpers:
         parts += ["", _helper_source(helpers), ""]
     parts += ["", *model_lines]
+    if preprocess:
+        parts += ["", *preprocess]
     if training_lines:
         parts += ["", *training_lines]
     if exportable.classes:
@@ -167,7 +178,16 @@ def verify_python(path: str | os.PathLike, exportable: Exportable, batch: int = 
     model.eval()
     inputs = exportable.example_inputs(batch, seed=1)
     with torch.no_grad():
-        got, expected = model(*inputs), exportable.model.eval()(*inputs)
+        worst = _max_diff(model(*inputs), exportable.model.eval()(*inputs))
+        if hasattr(module, "preprocess"):   # raw samples through preprocess(): the training's scaling
+            features = exportable.compiled.inputs[0].spec.features
+            raw = unscale(inputs[0].numpy(), scaling_constants(exportable.scaling, features))
+            worst = max(worst, _max_diff(model(module.preprocess(raw)),
+                                         exportable.model(torch.from_numpy(exportable.preprocess(raw)))))
+    return worst
+
+
+def _max_diff(got, expected) -> float:
     got = got if isinstance(got, tuple) else (got,)
     expected = expected if isinstance(expected, tuple) else (expected,)
     return max(float((a.double() - b.double()).abs().max()) if a.numel() else 0.0 for a, b in zip(got, expected))
@@ -302,10 +322,44 @@ def _example_inputs(compiled) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
-def _scaling_text(scaling: dict) -> str:
-    mode = scaling.get("mode")
-    if mode == "minmax":
-        return f"x = (x - {scaling['min']}) / ({scaling['max']} - {scaling['min']})"
-    if mode == "standardize":
-        return "x = (x - mean) / std with the constants in the ONNX export's metadata or the run's config.json"
-    return "none"
+def _preprocess_source(exportable: Exportable) -> list[str]:
+    """``preprocess(x)``: the training's scaling of the single float Input, constants written out; no
+    lines when there is none to write (no scaling, several inputs, or constants that do not fit)."""
+    inputs = exportable.compiled.inputs
+    if not exportable.scaling or len(inputs) != 1 or not inputs[0].spec.is_float:
+        return []
+    try:
+        constants = scaling_constants(exportable.scaling, inputs[0].spec.features)
+    except ScalingError:
+        return []
+    lines: list[str] = []
+    body = ["    x = torch.as_tensor(x, dtype=torch.float32)"]
+    if constants is None:
+        body.append("    return x")
+    else:
+        names = []
+        for name, values in zip(("SCALING_OFFSET", "SCALING_SPREAD"), constants):
+            literal = _tensor_literal(values)
+            if literal.startswith("torch."):
+                lines += ["", f"{name} = {literal}"]
+                names.append(name)
+            else:
+                names.append(literal)
+        body.append(f"    return (x - {names[0]}) / {names[1]}")
+    return lines + ["", "", "def preprocess(x):",
+                    f'    """Raw samples (the dataset\'s units, shaped like the input) as the model takes them:',
+                    f'    {describe(exportable.scaling)}."""', *body]
+
+
+def _tensor_literal(values) -> str:
+    """A float32 tensor written so it reads back exactly (float32 -> float -> repr round-trips)."""
+    import textwrap
+
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float32)
+    if array.ndim == 0:
+        return repr(float(array))
+    flat = ", ".join(repr(float(v)) for v in array.reshape(-1))
+    wrapped = textwrap.fill(flat, 100, initial_indent="    ", subsequent_indent="    ")
+    return f"torch.tensor([\n{wrapped},\n], dtype=torch.float32).reshape({list(array.shape)})"

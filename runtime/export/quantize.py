@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .source import Exportable, ExportError, validation_samples
 from .verify import session_for
 
@@ -53,18 +54,20 @@ class QuantizeReport:
 
 @dataclass
 class ValidationSet:
-    x: np.ndarray               # preprocessed, shaped like the Input
+    x: np.ndarray               # shaped like the Input: preprocessed, or raw for a file that scales itself
     y: np.ndarray
     task: str                   # "classification" or "regression"
 
 
-def validation_set(exportable: Exportable, base_dir=None, limit: int = EVALUATION_SAMPLES) -> tuple[ValidationSet | None, str]:
-    """The graph's dataset's validation split, preprocessed as in training: ``(set, note)``."""
+def validation_set(exportable: Exportable, base_dir=None, limit: int = EVALUATION_SAMPLES,
+                   raw: bool = False) -> tuple[ValidationSet | None, str]:
+    """The graph's dataset's validation split, preprocessed as in training (``raw``: as the dataset
+    gives it, for a file that applies the scaling itself): ``(set, note)``."""
     x, y, task, note = validation_samples(exportable, limit, base_dir)
     if x is None:
         return None, note
-    note = "" if exportable.scaling else "untrained weights: accuracy is that of a random network"
-    return ValidationSet(exportable.preprocess(x), y, task), note
+    note = "" if exportable.trained else "untrained weights: accuracy is that of a random network"
+    return ValidationSet(x if raw else exportable.preprocess(x), y, task), note
 
 
 def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, mode: str = "dynamic",
@@ -105,7 +108,7 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, mode: st
             raise ExportError(f"{source}: int8 quantization ({mode}) failed: {type(exc).__name__}: {exc}") from None
         _copy_metadata(Path(source), output, mode)
         try:
-            target.write_bytes(output.read_bytes())
+            atomic_write(target, output.read_bytes())
         except OSError as exc:
             raise ExportError(f"{target}: cannot write: {exc.strerror or exc}") from None
     return target
@@ -113,8 +116,9 @@ def quantize_onnx(source: str | os.PathLike, target: str | os.PathLike, mode: st
 
 def quantize_and_report(exportable: Exportable, onnx_path: str | os.PathLike, target: str | os.PathLike,
                         mode: str = "dynamic", base_dir=None) -> QuantizeReport:
-    """Quantize an exported file and measure the validation metric before and after in onnxruntime."""
-    data, note = validation_set(exportable, base_dir)
+    """Quantize an exported file and measure the validation metric before and after in onnxruntime,
+    feeding the samples as the file takes them (raw, or scaled: its ``layerloom.input_expects``)."""
+    data, note = validation_set(exportable, base_dir, raw=_takes_raw(onnx_path))
     input_name = exportable.compiled.input_names[0]
     if mode == "static" and data is None:
         raise ExportError(f"static quantization needs calibration samples: {note}")
@@ -127,6 +131,13 @@ def quantize_and_report(exportable: Exportable, onnx_path: str | os.PathLike, ta
         report.after = _score(target, input_name, data)
         report.samples = len(data.x)
     return report
+
+
+def _takes_raw(path) -> bool:
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return any(p.key == "layerloom.input_expects" and json.loads(p.value) == "raw" for p in proto.metadata_props)
 
 
 def _score(path, input_name: str, data: ValidationSet) -> float:

@@ -113,3 +113,19 @@ def dataset_samples(exportable: Exportable, count: int = 8, base_dir: str | os.P
     """``(samples, note)``: up to ``count`` raw samples for verifying an export (see ``validation_samples``)."""
     samples, _, _, note = validation_samples(exportable, count, base_dir)
     return samples, note
+
+
+def app_predictor(exportable: Exportable, base_dir: str | os.PathLike | None = None):
+    """``(predictor, note)``: the app's own ``Predictor`` (what Try it and the Evaluation use) for the
+    exportable's graph and weights, or ``(None, why not)``. An untrained exportable learns from it the
+    scaling a training run would fit (``exportable.scaling``), so its export takes raw samples too."""
+    from ..inference import Predictor
+
+    weights = exportable.run.get("checkpoint") if exportable.trained else exportable.model
+    try:
+        predictor = Predictor(exportable.graph, weights, base_dir=base_dir)
+    except LayerLoomError as exc:
+        return None, f"no app predictor ({str(exc).splitlines()[0]})"
+    if exportable.scaling is None and predictor.scaling:
+        exportable.scaling = predictor.scaling
+    return predictor, ""

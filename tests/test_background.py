@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from nodeeditor.background import run_in_background, run_in_process
+from nodeeditor.background import TaskCancelled, run_in_background, run_in_process
 
 pytestmark = pytest.mark.gui
 
@@ -62,3 +62,44 @@ def test_a_child_process_error_and_death_are_reported(qtbot):
     qtbot.waitUntil(lambda: len(errors) == 2, timeout=60_000)
     texts = sorted(str(e) for e in errors)
     assert texts[0] == "ValueError: bad input" and "ended unexpectedly (exit code 3)" in texts[1]
+
+
+def child_sleeps(payload, channel):
+    import time
+    channel.put(("message", "started"))
+    time.sleep(payload)
+    channel.put(("done", "too late"))
+
+
+def child_reports_torch(payload, channel):
+    import sys
+    channel.put(("done", "torch" in sys.modules))
+
+
+def test_cancel_kills_the_child_at_once_and_runs_the_cancel_path_once(qtbot):
+    messages, results, errors, cancels = [], [], [], []
+    task = run_in_process(child_sleeps, 60, results.append, errors.append, messages.append, name="sleep",
+                          on_cancel=lambda: cancels.append(1))
+    qtbot.waitUntil(lambda: messages == ["started"], timeout=60_000)
+    assert task.cancel() and not task.cancel()          # a second cancel does nothing
+    assert cancels == [1] and not task.process.is_alive()
+    assert task.process.exitcode is not None            # reaped: no zombie left behind
+    qtbot.wait(300)
+    assert results == [] and errors == [] and cancels == [1]
+    # without an on_cancel, the error path hears it, once
+    task = run_in_process(child_sleeps, 60, results.append, errors.append, name="sleep")
+    task.cancel()
+    assert len(errors) == 1 and isinstance(errors[0], TaskCancelled) and not task.process.is_alive()
+
+
+def test_a_warm_child_runs_the_task_with_torch_already_in(qtbot, monkeypatch):
+    from runtime.worker import ENV_OFF, WarmProcess
+
+    monkeypatch.delenv(ENV_OFF, raising=False)
+    warm = WarmProcess().start()
+    assert warm.wait_ready(120)
+    results = []
+    task = run_in_process(child_reports_torch, None, results.append, name="warm", warm=warm)
+    qtbot.waitUntil(lambda: bool(results), timeout=60_000)
+    assert task.warm_used and task.worker is warm and results == [True]
+    qtbot.waitUntil(lambda: not warm.alive, timeout=10_000)   # one job per child: it has left

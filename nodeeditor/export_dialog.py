@@ -1,10 +1,13 @@
 """The Export dialog: ONNX (optionally int8), PyTorch source, a ``torchrun`` folder and a copy of the
 checkpoint, each proved by the runtime's own verification and reported in the dialog.
 
-The work runs off the GUI thread (``run_in_background``) through the same runtime calls and
-defaults as ``layerloom-cli export``; the dialog only gathers the choices into an ``ExportRequest``
-and shows the ``ExportResult``. A verification that fails is shown as FAILED, an export that cannot
-be made shows the runtime's message (which names the node at fault); neither closes the dialog.
+The work runs in a child process (``run_in_process``; a warm one when the window hands the dialog a
+``runtime.worker.WarmPool`` or ``WarmProcess``) through the same runtime calls and defaults as
+``layerloom-cli export``; the dialog only gathers the choices into an ``ExportRequest`` and shows the
+``ExportResult``. A verification that fails is shown as FAILED, an export that cannot be made shows
+the runtime's message (which names the node at fault); neither closes the dialog. Cancel (or Escape)
+while exporting kills the child at once: the files are written atomically, so each target is the
+previous file or none, never half of one.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGrid
 
 from runtime.export.defaults import DEFAULT_OPSET, MIN_OPSET
 from runtime.export.jobs import (BADGES, FAILED, PASSED, SKIPPED, WRITTEN, ExportOutcome, ExportRequest,  # noqa: F401
-                                 ExportResult, checkpoint_file, child_main, file_stem, request_payload,
-                                 run_export)
+                                 ExportResult, checkpoint_file, child_main, file_stem, remove_leftovers,
+                                 request_payload, run_export)
 from runtime.graph import Graph
 
 from .background import run_in_background, run_in_process
@@ -67,11 +70,13 @@ class ExportDialog(QDialog):
     which this dialog does not use)."""
 
     finished = Signal(object)
+    cancelled = Signal()      # an export was cancelled (nothing new was written)
 
     def __init__(self, graph: Graph, checkpoint: str | Path | None, base_dir: Path | None, default_dir: Path,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, *, warm=None):
         super().__init__(parent)
         self._graph = graph                  # read only, copied when an export starts
+        self.warm = warm                     # a WarmPool or WarmProcess; None: a fresh child per export
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.base_dir = Path(base_dir) if base_dir is not None else None
         self.default_dir = Path(default_dir)
@@ -126,10 +131,15 @@ class ExportDialog(QDialog):
         self.export_button.clicked.connect(self.export_now)
         self.close_button = QPushButton("Cancel")
         self.close_button.clicked.connect(self.reject)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the export now (Esc); files already there are kept as they were")
+        self.cancel_button.clicked.connect(self.cancel_export)
+        self.cancel_button.hide()
         buttons = QHBoxLayout()
         buttons.addWidget(self.show_folder_button)
         buttons.addStretch(1)
         buttons.addWidget(self.export_button)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
         self.setStyleSheet(f'QLabel[role="muted"] {{ color: {self._muted_color}; }}')
@@ -185,6 +195,9 @@ class ExportDialog(QDialog):
         onnx_options.addWidget(self.quantize_combo)
         self.onnx_options = QWidget()
         self.onnx_options.setLayout(onnx_options)
+        self.raw_check = QCheckBox("Include input preprocessing (the model takes raw samples)")
+        self.raw_check.setChecked(True)
+        self.raw_check.setToolTip(_preprocessing_tip(self._graph))
         self.python_check = QCheckBox("PyTorch source (model.py + weights)")
         self.ddp_check = QCheckBox("torchrun training folder (DistributedDataParallel)")
         self.checkpoint_check = QCheckBox("Copy of the checkpoint (.pt)")
@@ -204,10 +217,16 @@ class ExportDialog(QDialog):
             self.checkpoint_check.setToolTip("No checkpoint: train the model first")
         grid.addWidget(self.onnx_check, 0, 0)
         grid.addWidget(self.onnx_options, 0, 1)
-        for row, check in enumerate((self.python_check, self.ddp_check, self.checkpoint_check), start=1):
+        indented = QHBoxLayout()
+        indented.setContentsMargins(22, 0, 0, 0)   # an option of the ONNX model, under it
+        indented.addWidget(self.raw_check)
+        indented.addStretch(1)
+        grid.addLayout(indented, 1, 0, 1, 2)
+        for row, check in enumerate((self.python_check, self.ddp_check, self.checkpoint_check), start=2):
             grid.addWidget(check, row, 0, 1, 2)
         grid.addWidget(_muted("Each export is checked before it is reported: ONNX in onnxruntime against "
-                              "PyTorch, the source against the compiled graph."), 4, 0, 1, 2)
+                              "PyTorch and, on raw dataset samples, against the app's own predictions; the "
+                              "source against the compiled graph."), 5, 0, 1, 2)
         self.quantize_combo.currentIndexChanged.connect(self._sync)
         return box
 
@@ -251,6 +270,7 @@ class ExportDialog(QDialog):
     def _choices(self, graph: Graph, folder: Path) -> ExportRequest:
         return ExportRequest(graph, self.checkpoint, self.base_dir, folder, self.stem,
                              onnx=self.onnx_check.isChecked(), opset=self.opset_spin.value(),
+                             raw_inputs=self.raw_check.isChecked(),
                              quantize=self.quantize_combo.currentData(), python=self.python_check.isChecked(),
                              ddp=self.ddp_check.isChecked(), copy_checkpoint=self.checkpoint_check.isChecked())
 
@@ -260,7 +280,11 @@ class ExportDialog(QDialog):
             widget.setEnabled(idle)
         self.checkpoint_check.setEnabled(idle and self.checkpoint is not None)
         self.onnx_options.setEnabled(idle and self.onnx_check.isChecked())
+        self.raw_check.setEnabled(idle and self.onnx_check.isChecked())
         self.close_button.setEnabled(idle)
+        self.close_button.setVisible(idle)
+        self.cancel_button.setVisible(not idle)
+        self.cancel_button.setEnabled(not idle and self.in_process)
         self.close_button.setText("Close" if self.result is not None else "Cancel")
         self.show_folder_button.setEnabled(idle and self.result is not None and self.result.request.folder.is_dir()
                                            and any(o.paths for o in self.result.outcomes))
@@ -301,12 +325,40 @@ class ExportDialog(QDialog):
         self._sync()
         if self.in_process:   # a child process: the window stays smooth while the export runs
             self.task = run_in_process(child_main, request_payload(request), lambda result: self._done(
-                _with_request(result, request)), lambda exc: self._failed(request, exc), self._relay.emit, name="export")
+                _with_request(result, request)), lambda exc: self._failed(request, exc), self._relay.emit,
+                name="export", warm=self.warm, on_cancel=lambda: self._cancelled(request))
+            if self.task.warm_used:
+                self.status_label.setText("Starting (PyTorch already loaded)…")
         else:                 # a thread (tests that patch the runtime in this process)
             relay = self._relay
             self.task = run_in_background(lambda: run_export(request, relay.emit), self._done,
                                           lambda exc: self._failed(request, exc), name="export")
         return True
+
+    def cancel_export(self) -> bool:
+        """Stop the running export now (the child is killed); False when none runs or it cannot be
+        stopped (an export on a thread of this process)."""
+        if not self._busy or self.task is None or not hasattr(self.task, "cancel"):
+            return False
+        return self.task.cancel()
+
+    def _cancelled(self, request: ExportRequest) -> None:
+        self._busy = False
+        removed = remove_leftovers(request)   # temporary files the killed child left beside the targets
+        self.progress.hide()
+        self.status_label.setText("Cancelled.")
+        self.report_view.setHtml(f"<p><b>Cancelled.</b></p><p style='color:{self._muted_color}'>The export was "
+                                 "stopped before it finished. Files that were already there are unchanged; "
+                                 "nothing half-written was left" + (f" ({removed} temporary file(s) removed)"
+                                                                   if removed else "") + ".</p>")
+        self._sync()
+        self._refill()
+        self.cancelled.emit()
+
+    def _refill(self) -> None:
+        """A pool the window gave: start the next warm child for a later export."""
+        if hasattr(self.warm, "refill"):
+            self.warm.refill()
 
     def _on_stage(self, text: str) -> None:
         if self._busy:
@@ -328,6 +380,7 @@ class ExportDialog(QDialog):
                                       "exports succeeded.")
         self.report_view.setHtml(report_html(result, self._muted_color, self._warning_color, self._error_color))
         self._sync()
+        self._refill()
         self.finished.emit(result)
 
     def show_in_folder(self) -> None:
@@ -336,7 +389,10 @@ class ExportDialog(QDialog):
 
     # ------------------------------------------------------------------ closing: only when idle
     def reject(self) -> None:
-        if not self._busy:
+        """Escape or Cancel: while exporting, stops the export (the dialog stays); else closes."""
+        if self._busy:
+            self.cancel_export()
+        else:
             super().reject()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -344,6 +400,26 @@ class ExportDialog(QDialog):
             event.ignore()
         else:
             super().closeEvent(event)
+
+
+_SCALING_WORDS = {
+    "auto": "min-max to 0..1 when the data has a known range (the 8x8 digits: 0..16), else standardisation "
+            "(x − mean) / std per feature",
+    "minmax": "min-max scaling to 0..1",
+    "standardize": "standardisation (x − mean) / std",
+    "none": "none: the model takes the values as they are",
+}
+
+
+def _preprocessing_tip(graph: Graph) -> str:
+    """The checkbox's tooltip: which scaling goes into the model, read from the graph's settings."""
+    dataset = (graph.training or {}).get("dataset") or {}
+    mode = dataset.get("scaling", "auto") if isinstance(dataset, dict) else "auto"
+    words = _SCALING_WORDS.get(mode, str(mode))
+    return ("The ONNX model applies the training's input scaling itself, as operators before the network:\n"
+            f"{words}.\nIt then takes raw samples as the dataset holds them and gives the app's predictions.\n"
+            "Untick for a model that takes inputs already scaled (the scaling is then only in its metadata,\n"
+            "layerloom.preprocessing, as before).")
 
 
 # ---------------------------------------------------------------------- the report

@@ -44,7 +44,7 @@ def trained(tmp_path_factory):
     checkpoint = Path(result.run_dir) / "checkpoints" / "last.pt"
     reference = load_exportable(checkpoint)            # the checkpoint's own graph and weights
     raw, _, _, _ = validation_samples(reference, 16)
-    return SimpleNamespace(graph=graph, checkpoint=checkpoint, reference=reference,
+    return SimpleNamespace(graph=graph, checkpoint=checkpoint, reference=reference, raw=raw,
                            samples=reference.preprocess(raw))
 
 
@@ -93,11 +93,12 @@ def test_onnx_export_runs_in_the_background_and_matches_pytorch(qtbot, trained, 
         with qtbot.waitSignal(dialog.finished, timeout=TIMEOUT_MS) as blocker:
             qtbot.mouseClick(dialog.export_button, LEFT)
             trained.graph.set_param("fc2", "out_features", 5)   # editing meanwhile cannot reach the export
-            # busy: nothing to press but the window itself; Cancel and closing are refused
+            # busy: nothing to press but Cancel (which stops the export); closing is refused
             assert dialog.busy and dialog.progress.isVisible() and dialog.progress.maximum() == 0
-            assert not dialog.export_button.isEnabled() and not dialog.close_button.isEnabled()
+            assert not dialog.export_button.isEnabled() and not dialog.close_button.isVisible()
+            assert dialog.cancel_button.isVisible() and dialog.cancel_button.isEnabled()
             assert not dialog.onnx_check.isEnabled() and not dialog.path_edit.isEnabled()
-            dialog.reject()
+            assert not dialog.raw_check.isEnabled()
             dialog.close()
             assert dialog.isVisible()
             assert not dialog.export_now()                 # one export at a time
@@ -109,20 +110,23 @@ def test_onnx_export_runs_in_the_background_and_matches_pytorch(qtbot, trained, 
     # the event loop ran during the export (a synchronous export gives no tick at all); how often it
     # ran depends on the machine's load, so only its running is asserted
     assert len(ticks) >= 2, f"the GUI thread froze during the export ({len(ticks)} timer ticks)"
-    assert "Exporting ONNX (opset 18)…" in stages and "Verifying in onnxruntime…" in stages
+    assert "Exporting ONNX (opset 18) and verifying it in onnxruntime…" in stages
     assert not dialog.busy and not dialog.progress.isVisible() and dialog.close_button.isEnabled()
+    assert not dialog.cancel_button.isVisible()
 
-    # the file, checked here: onnxruntime against the trained PyTorch model, at a batch it was not verified on
+    # the file, checked here: raw digits (0..16) into onnxruntime against the trained PyTorch model on
+    # the same samples scaled as in training, at a batch it was not verified on
     path = out / "digits_mlp.onnx"
     assert {i.version for i in onnx.load(str(path)).opset_import if i.domain in ("", "ai.onnx")} == {18}
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"image": trained.samples})[0]
+    assert trained.raw.max() > 1.5                         # raw units, not scaled ones
+    got = session.run(None, {"image": trained.raw})[0]
     expected = run_model(trained.reference.model, trained.samples)
     assert got.shape == (16, 10) and np.abs(got - expected).max() < 1e-4
     untrained = run_model(load_exportable(trained.graph).model, trained.samples)
     assert np.abs(got - untrained).max() > 0.1           # the checkpoint's weights, not the initial ones
     int8 = ort.InferenceSession(str(out / "digits_mlp.int8.onnx"), providers=["CPUExecutionProvider"])
-    assert int8.run(None, {"image": trained.samples})[0].shape == (16, 10)
+    assert int8.run(None, {"image": trained.raw})[0].shape == (16, 10)
 
     # the report: PASSED with the measured difference, size and latency; the int8 accuracy change
     onnx_report = result.outcome("onnx").report
@@ -131,6 +135,8 @@ def test_onnx_export_runs_in_the_background_and_matches_pytorch(qtbot, trained, 
     assert "PASSED" in text and "FAILED" not in text
     assert f"Max |onnxruntime − PyTorch| = {onnx_report.max_abs_diff:.2e}" in text
     assert "KiB" in text and "latency batch 1" in text
+    assert "Takes raw samples: the file applies the training's min-max scaling of 0..16 to 0..1" in text
+    assert "Raw dataset samples give the app's predictions" in text and "Made by the" in text
     quantized = result.outcome("int8").report
     assert f"Validation accuracy {quantized.before:.4f} → {quantized.after:.4f}" in text
     assert BADGES[PASSED][1] in dialog.report_view.toHtml() and BADGES[FAILED][1] not in dialog.report_view.toHtml()
@@ -214,13 +220,13 @@ def test_errors_of_one_export_and_bugs_are_reported_not_raised(qtbot, trained, t
     import runtime.export.onnx_export as onnx_export
     import runtime.export.pysource as pysource
 
-    def refuse(exportable, path, opset):
+    def refuse(exportable, path, opset, **kwargs):
         raise ExportError(f'Conv2d "conv2" cannot be exported to ONNX (opset {opset}): GuardOnDataDependentSymNode')
 
     def crash(exportable, path):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(onnx_export, "export_onnx", refuse)
+    monkeypatch.setattr(onnx_export, "export_and_verify", refuse)
     monkeypatch.setattr(pysource, "export_python", crash)
     dialog = make_dialog(qtbot, trained.graph, trained.checkpoint, tmp_path)
     dialog.in_process = False   # the patches live in this process
@@ -293,3 +299,74 @@ def test_choices_match_the_runtime_and_close_when_idle(qtbot, tmp_path):
     assert not dialog.export_button.isEnabled() and "Choose a folder" in dialog.files_label.text()
     qtbot.mouseClick(dialog.close_button, LEFT)
     assert not dialog.isVisible()
+
+
+def test_escape_cancels_an_export_at_once_and_a_new_one_can_start(qtbot, trained, tmp_path):
+    """Cancel while the child is still starting: killed at once, "Cancelled" in the dialog, the old
+    file untouched and nothing half-written; the next export runs to the end."""
+    dialog = make_dialog(qtbot, trained.graph, trained.checkpoint, tmp_path)
+    folder = tmp_path / "exports" / "digits_mlp"
+    folder.mkdir(parents=True)
+    target = folder / "digits_mlp.onnx"
+    target.write_bytes(b"the previous export")
+    qtbot.mouseClick(dialog.export_button, LEFT)
+    assert dialog.busy and dialog.cancel_button.isVisible()
+    task = dialog.task
+    with qtbot.waitSignal(dialog.cancelled, timeout=5000):
+        qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.busy and dialog.isVisible() and dialog.status_label.text() == "Cancelled."
+    assert "Cancelled" in dialog.report_view.toPlainText() and dialog.result is None
+    assert not task.process.is_alive() and task.process.exitcode is not None      # killed and reaped
+    assert target.read_bytes() == b"the previous export" and [p.name for p in folder.iterdir()] == [target.name]
+    assert dialog.export_button.isEnabled() and dialog.close_button.isVisible() and not dialog.cancel_button.isVisible()
+    result = export(qtbot, dialog)                                                 # a new export starts
+    assert result.ok and target.read_bytes()[:4] != b"the "
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)                                      # idle: Escape closes
+    assert not dialog.isVisible()
+
+
+def test_the_preprocessing_option_names_the_scaling_and_the_report_says_what_the_file_takes(qtbot, trained,
+                                                                                            tmp_path):
+    dialog = make_dialog(qtbot, trained.graph, trained.checkpoint, tmp_path)
+    assert dialog.raw_check.isChecked() and "min-max" in dialog.raw_check.toolTip()
+    assert dialog.request().raw_inputs
+    click_box(qtbot, dialog.raw_check)
+    assert not dialog.raw_check.isChecked() and not dialog.request().raw_inputs
+    dialog.in_process = False   # a thread of this process: no child needed for this check
+    result = export(qtbot, dialog)
+    assert result.ok and result.outcome("onnx").input_expects == "scaled"
+    assert "Takes inputs already scaled" in dialog.report_view.toPlainText()
+    session = ort.InferenceSession(str(result.outcome("onnx").paths[0]), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"image": trained.samples})[0]                        # today's contract: scaled in
+    assert np.abs(got - run_model(trained.reference.model, trained.samples)).max() < 1e-4
+    click_box(qtbot, dialog.onnx_check)
+    assert not dialog.raw_check.isEnabled()                                        # an option of the ONNX file
+
+
+class CountingPool:
+    """A pool as the window would hand it: one warm child, and a count of refills."""
+
+    def __init__(self, child):
+        self.child, self.refills = child, 0
+
+    def take(self):
+        child, self.child = self.child, None
+        return child
+
+    def refill(self):
+        self.refills += 1
+
+
+def test_an_export_runs_in_the_warm_child_the_window_hands_over(qtbot, trained, tmp_path, monkeypatch):
+    from runtime.worker import ENV_OFF, WarmProcess
+
+    monkeypatch.delenv(ENV_OFF, raising=False)
+    warm = WarmProcess().start()
+    assert warm.wait_ready(120)
+    pool = CountingPool(warm)
+    dialog = ExportDialog(trained.graph, trained.checkpoint, None, tmp_path / "exports", warm=pool)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    result = export(qtbot, dialog)
+    assert result.ok and dialog.task.warm_used and dialog.task.worker is warm
+    assert pool.refills == 1                     # the next warm child is started for a later export

@@ -10,6 +10,7 @@ after an edit, undo, redo or analysis, so focus and scroll position stay where t
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -54,15 +55,18 @@ class Inspector(QWidget):
         """Follow ``document`` (a model, or a block's inside), and no longer the one before."""
         for signal, slot in self._connections:
             try:
-                signal.disconnect(slot)
+                signal.disconnect(getattr(self, slot))
             except (RuntimeError, TypeError):  # its document is gone already
                 pass
         self.document = document
         bridge = document.bridge
-        self._connections = [(bridge.analyzed, self._reanalyzed), (bridge.nodeChanged, self._node_changed),
-                             (bridge.nodeRemoved, self._node_removed), (bridge.blockChanged, self._reanalyzed)]
+        # slots by name: a bound method kept here would be a reference cycle through the widget
+        self._connections = [(bridge.analyzed, "_reanalyzed"), (bridge.nodeChanged, "_node_changed"),
+                             (bridge.nodeRemoved, "_node_removed"), (bridge.blockChanged, "_reanalyzed")]
+        if document.top is not document:   # inside a block: its params and doc change in the model's graph
+            self._connections.append((document.top.bridge.blockChanged, "_reanalyzed"))
         for signal, slot in self._connections:
-            signal.connect(slot)
+            signal.connect(getattr(self, slot))
 
     def _reanalyzed(self, *_) -> None:
         self.refresh()
@@ -154,7 +158,7 @@ class Inspector(QWidget):
             else:
                 editor = param_editor(param, value, apply)
             error = self.fields.add(param.name, param, editor)
-            self._reads[param.name] = lambda p=param: self._param_state(document, node_id, p)
+            self._reads[param.name] = partial(_param_state, document, node_id, param)
             self._form.addRow(param.name, self._with_link(document, param, value, editor) if block else editor)
             self._form.addRow(error)
         if node_id in document.bridge.analysis.nodes:
@@ -163,48 +167,12 @@ class Inspector(QWidget):
                 fields[label] = QLabel()
                 fields[label].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 self._form.addRow(label, fields[label])
-            self._updates.append(lambda: self._show_shapes(document, node_id, fields))
+            self._updates.append(partial(_show_shapes, document, node_id, fields))
         notes = QWidget()
         QVBoxLayout(notes).setContentsMargins(0, 0, 0, 0)
         self._form.addRow(notes)
-        self._updates.append(lambda: self._show_notes(document, node_id, notes))
+        self._updates.append(partial(_show_notes, document, node_id, notes))
         self._fill()
-
-    @staticmethod
-    def _param_state(document, node_id: str, param) -> tuple[Any, str | None]:
-        """The value the node holds for ``param`` as it is, and the spec's complaint about it."""
-        value = document.graph.node(node_id).params.get(param.name, param.default)
-        if document.block is not None and isinstance(value, str) and value.startswith("$"):
-            return value, None
-        try:
-            param.coerce(value)
-        except ParamError as exc:
-            return value, str(exc)
-        return value, None
-
-    @staticmethod
-    def _show_shapes(document, node_id: str, fields: dict[str, QLabel]) -> None:
-        info = document.bridge.analysis.nodes.get(node_id)
-        if info is None:
-            return
-        fields["receives"].setText(", ".join(f"{port}: {shape_text(s)}" for port, s in info.inputs.items()) or "-")
-        fields["gives"].setText(", ".join(shape_text(s) for s in info.outputs.values()) or "-")
-        fields["parameters"].setText(f"{info.param_count:,}" if info.param_count is not None else "?")
-
-    @staticmethod
-    def _show_notes(document, node_id: str, notes: QWidget) -> None:
-        """The node's problems from the latest analysis, under the form."""
-        layout = notes.layout()
-        while layout.count():
-            widget = layout.takeAt(0).widget()
-            widget.hide()
-            widget.deleteLater()
-        for problem in document.bridge.analysis.problems_for(node_id):
-            note = QLabel(("⚠ " if problem.severity == "warning" else "✖ ") + problem.message)
-            note.setWordWrap(True)
-            note.setStyleSheet("color: #e05555;" if problem.severity == "error" else "color: #d0a030;")
-            layout.addWidget(note)
-        notes.setVisible(layout.count() > 0)
 
     def _with_help(self, title: QLabel, type_id: str) -> QWidget:
         """The title and a "?" button that opens the node type's documentation."""
@@ -254,6 +222,11 @@ class Inspector(QWidget):
             self._refuse(name, exc, current)
             return False
         return True
+
+    def commit_pending(self) -> bool:
+        """Commit a value typed but not yet entered (call before something reads the graph: a run
+        started with F5). True when a field had focus."""
+        return self.fields.commit_focused()
 
     def _refuse(self, key: str, exc: LayerLoomError, kept) -> None:
         if key in self.fields.params:
@@ -350,32 +323,17 @@ class Inspector(QWidget):
             remove.clicked.connect(lambda checked=False, k=k: self.remove_block_param(k))
             key = f"param:{record['name']}"
             error = self.fields.add(key, param, editor)
-            self._reads[key] = lambda k=k, param=param: self._default_state(document, k, param)
+            self._reads[key] = partial(_default_state, document, k, param)
             row = _beside(editor, remove)
             self._form.addRow(f"{record['name']} ({record['kind']})", row)
             self._form.addRow(error)
-            self._updates.append(lambda k=k, row=row: self._show_param_tip(document, k, row))
+            self._updates.append(partial(_show_param_tip, document, k, row))
         instances = QLabel()
         instances.setWordWrap(True)
         self._form.addRow("instances", instances)
         self._updates.append(lambda: instances.setText(", ".join(
             n.name for n in document.top.graph if n.type_id == document.block.type_id) or "none in the model"))
         self._fill()
-
-    @staticmethod
-    def _default_state(document, index: int, param) -> tuple[Any, str | None]:
-        default = document.block.params[index]["default"]
-        try:
-            param.coerce(default)
-        except ParamError as exc:
-            return default, str(exc)
-        return default, None
-
-    @staticmethod
-    def _show_param_tip(document, index: int, row: QWidget) -> None:
-        record = document.block.params[index]
-        used = ", ".join(references(document.block, record["name"])) or "nothing yet"
-        row.setToolTip(f"{record['kind']} param; default {record['default']}; used by {used}")
 
     def set_block_default(self, index: int, value) -> bool:
         document = self.document
@@ -426,3 +384,57 @@ def _beside(editor: QWidget, button: QWidget) -> QWidget:
     layout.addWidget(editor, 1)
     layout.addWidget(button)
     return row
+
+
+# In-place updates of a built form. Module functions, so that the form's list of them holds no
+# reference back to the inspector (a cycle would keep the widget and its document for the garbage
+# collector, which may run on any thread).
+def _param_state(document, node_id: str, param) -> tuple[Any, str | None]:
+    """The value the node holds for ``param`` as it is, and the spec's complaint about it."""
+    value = document.graph.node(node_id).params.get(param.name, param.default)
+    if document.block is not None and isinstance(value, str) and value.startswith("$"):
+        return value, None
+    try:
+        param.coerce(value)
+    except ParamError as exc:
+        return value, str(exc)
+    return value, None
+
+
+def _show_shapes(document, node_id: str, fields: dict[str, QLabel]) -> None:
+    info = document.bridge.analysis.nodes.get(node_id)
+    if info is None:
+        return
+    fields["receives"].setText(", ".join(f"{port}: {shape_text(s)}" for port, s in info.inputs.items()) or "-")
+    fields["gives"].setText(", ".join(shape_text(s) for s in info.outputs.values()) or "-")
+    fields["parameters"].setText(f"{info.param_count:,}" if info.param_count is not None else "?")
+
+
+def _show_notes(document, node_id: str, notes: QWidget) -> None:
+    """The node's problems from the latest analysis, under the form."""
+    layout = notes.layout()
+    while layout.count():
+        widget = layout.takeAt(0).widget()
+        widget.hide()
+        widget.deleteLater()
+    for problem in document.bridge.analysis.problems_for(node_id):
+        note = QLabel(("⚠ " if problem.severity == "warning" else "✖ ") + problem.message)
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #e05555;" if problem.severity == "error" else "color: #d0a030;")
+        layout.addWidget(note)
+    notes.setVisible(layout.count() > 0)
+
+
+def _default_state(document, index: int, param) -> tuple[Any, str | None]:
+    default = document.block.params[index]["default"]
+    try:
+        param.coerce(default)
+    except ParamError as exc:
+        return default, str(exc)
+    return default, None
+
+
+def _show_param_tip(document, index: int, row: QWidget) -> None:
+    record = document.block.params[index]
+    used = ", ".join(references(document.block, record["name"])) or "nothing yet"
+    row.setToolTip(f"{record['kind']} param; default {record['default']}; used by {used}")

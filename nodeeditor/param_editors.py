@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any, Callable
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QValidator, QWheelEvent
 from PySide6.QtWidgets import (QAbstractScrollArea, QAbstractSpinBox, QApplication, QCheckBox, QComboBox, QLabel,
                                QLineEdit, QSizePolicy, QSpinBox, QWidget)
@@ -125,10 +125,12 @@ class SpinBox(QSpinBox):
     ``-3`` or ``99999999999`` is refused with its reason, never clamped); arrow keys, the wheel (with
     focus) and the buttons step inside the spec's range and commit each step at once."""
 
-    def __init__(self, param: IntParam, value: int, apply: Callable[[Any], Any], step: Callable[[Any], Any]):
+    committed = Signal(object)   # a typed value (an int, or None for an empty field), on Return or focus out
+    stepped = Signal(int)        # one step's value
+
+    def __init__(self, param: IntParam, value: int):
         super().__init__()
         self.param = param
-        self._apply, self._step = apply, step
         self._typed: str | None = None   # what the user typed since the last commit
         self.setRange(-INT_LIMIT, INT_LIMIT)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -148,7 +150,7 @@ class SpinBox(QSpinBox):
         typed, self._typed = self._typed, None
         if typed is not None:
             text = typed.strip()
-            self._apply(int(text) if _WHOLE.fullmatch(text) else None)
+            self.committed.emit(int(text) if _WHOLE.fullmatch(text) else None)
 
     # Qt asks these: any whole number is acceptable text; the spec checks the range on commit.
     def validate(self, text: str, pos: int):
@@ -171,7 +173,7 @@ class SpinBox(QSpinBox):
         target = min(max(base + steps * self.singleStep(), low), high)
         self.setValue(target)
         self.selectAll()
-        self._step(target)
+        self.stepped.emit(target)
 
     def stepEnabled(self):  # noqa: N802 - Qt override
         low, high = self.bounds()
@@ -217,7 +219,9 @@ def param_editor(param: Param, value: Any, apply: Callable[[Any], Any],
     elif isinstance(param, ChoiceParam):
         editor = ChoiceBox(param, value, apply)
     elif isinstance(param, IntParam) and _spin_int(value) is not None:
-        editor = SpinBox(param, value, apply, step or apply)
+        editor = SpinBox(param, value)
+        editor.committed.connect(apply)   # held by the connections, not the widget: no reference cycle
+        editor.stepped.connect(step or apply)
     else:
         editor = QLineEdit(value_text(value))
         editor.setPlaceholderText(param.describe())
@@ -310,6 +314,18 @@ class Fields:
         show_value(self.editors[key], self.params[key], kept)
         self._say(key, f"{reason}; kept {value_text(kept) or 'empty'}")
         self._refused[key] = kept
+
+    def commit_focused(self) -> bool:
+        """Commit what is typed in the field that has keyboard focus, as Return would (before something
+        reads the graph: a run started with a key while the cursor is still in a field). Focus stays."""
+        focused = QApplication.focusWidget()
+        if focused is None:
+            return False
+        for editor in list(self.editors.values()):
+            if isinstance(editor, (SpinBox, QLineEdit)) and (editor is focused or editor.isAncestorOf(focused)):
+                editor.editingFinished.emit()
+                return True
+        return False
 
     def clear(self, key: str) -> None:
         self._refused.pop(key, None)

@@ -339,6 +339,11 @@ class TrainingPanel(QWidget):
         self._push(raw, f"Set {key}", key if step else None)
         return True
 
+    def commit_pending(self) -> bool:
+        """Commit a value typed but not yet entered in the form (call before a run reads the settings,
+        so that the field and the run agree). True when a field had focus."""
+        return self.fields.commit_focused()
+
     def _push(self, raw: dict, text: str, merge: str | None = None) -> None:
         self.document.undo_stack.push(SetMetaCommand(self.document.graph, "training", raw, text, merge))
 

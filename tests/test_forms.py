@@ -179,6 +179,22 @@ def test_steps_that_come_back_leave_no_undo_step_and_typed_values_are_steps_of_t
     assert_form_shows_the_run(panel)
 
 
+def test_a_value_typed_but_not_entered_is_committed_before_a_run_reads_the_graph(panel, qtbot):
+    epochs, lr = panel.editors["epochs"], panel.editors["optimizer.lr"]
+    _focus(qtbot, epochs)
+    epochs.lineEdit().selectAll()
+    qtbot.keyClicks(epochs, "5")               # no Return: F5 would start a run now
+    assert panel.document.graph.training["epochs"] == 20
+    assert panel.commit_pending() and epochs.hasFocus()
+    assert panel.document.graph.training["epochs"] == 5
+    assert_form_shows_the_run(panel)
+    _focus(qtbot, lr)
+    lr.selectAll()
+    qtbot.keyClicks(lr, "0")
+    assert panel.commit_pending() is True and "greater than 0" in panel.fields.problem("optimizer.lr")
+    assert_form_shows_the_run(panel)
+
+
 # ---------------------------------------------------------------------------------------------- refusals
 @pytest.mark.parametrize("key, text, reason", [
     ("epochs", "-5", "epochs: must be at least 1, got -5; kept 20"),
@@ -311,7 +327,9 @@ def test_the_preview_fits_the_dock(qtbot):
 # ---------------------------------------------------------------------------------------------- the inspector
 @pytest.fixture
 def inspector(qtbot):
-    return _inspector(qtbot, _graph())
+    widget = _inspector(qtbot, _graph())
+    yield widget
+    widget.document.close()
 
 
 def _inspector(qtbot, graph, node_id: str = "fc1") -> Inspector:
@@ -378,3 +396,28 @@ def test_the_inspector_refuses_a_typed_value_with_the_reason_and_shows_a_wrong_f
     inspector.document.undo_stack.undo()   # back to the file's wrong value: shown, with its reason
     assert spin.text() == "-5" and "got -5" in inspector.fields.problem("out_features")
     assert_inspector_shows_the_node(inspector)
+    inspector.document.close()
+
+
+def test_a_block_param_default_is_edited_in_place_and_refused_with_its_reason(editor_window, qtbot):
+    window = editor_window
+    window.open_example("digits_residual")
+    doc = window.document
+    inside_ids = ["block_conv1", "block_bn1", "block_relu", "block_conv2", "block_bn2", "residual", "out_relu"]
+    window.open_instance(doc.group(inside_ids, "ResBlock"))
+    inside, inspector = window.editing, window.inspector
+    inside.scene.item_for_node["block_conv1"].setSelected(True)
+    assert inspector.make_block_param("out_channels") == "out_channels"
+    inside.scene.clearSelection()
+    editor = inspector.editors["param:out_channels"]
+    assert isinstance(editor, SpinBox)
+    inspector.activateWindow()
+    _type(qtbot, editor, "0")
+    assert inspector.fields.problem("param:out_channels") == "out_channels: must be at least 1, got 0; kept 16"
+    assert doc.graph.blocks["ResBlock"].params[0]["default"] == 16 and editor.text() == "16"
+    _type(qtbot, editor, "8")
+    assert doc.graph.blocks["ResBlock"].params[0]["default"] == 8
+    assert inspector.editors["param:out_channels"] is editor and editor.hasFocus()
+    assert inspector.fields.problem("param:out_channels") is None
+    doc.undo_stack.undo()
+    assert inspector.editors["param:out_channels"] is editor and editor.text() == "16"

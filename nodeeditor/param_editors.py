@@ -241,7 +241,8 @@ def show_value(editor: QWidget, param: Param, value: Any) -> bool:
                 return False
             editor._typed = None
             editor.setValue(value)
-            editor.lineEdit().setText(editor.textFromValue(value))
+            if editor.lineEdit().text() != editor.textFromValue(value):   # keeps the selection when equal
+                editor.lineEdit().setText(editor.textFromValue(value))
         elif isinstance(editor, ChoiceBox):
             editor.show_choice(value)
         elif isinstance(editor, QCheckBox):

@@ -115,7 +115,7 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addWidget(scroll, 1)
-        self.preview = _wrapping_label()
+        self.preview = _PreviewText()
         self.preview_images = PictureStrip()
         self.set_run_state("idle")
 
@@ -252,7 +252,7 @@ class TrainingPanel(QWidget):
         preview.clicked.connect(self._preview_clicked)
         form.addRow(preview, self._disclosure("dataset", more))
         form.addRow(more)
-        self.preview = _wrapping_label()
+        self.preview = _PreviewText()
         self.preview_images = PictureStrip()
         form.addRow(self.preview)
         form.addRow(self.preview_images)
@@ -445,14 +445,25 @@ def _raw_value(raw: dict, key: str, param) -> Any:
     return holder[name] if isinstance(holder, dict) and name in holder else param.default
 
 
-def _wrapping_label() -> QLabel:
-    """A label that wraps to the width the form gives and never asks for more."""
-    label = QLabel()
-    label.setWordWrap(True)
-    policy = label.sizePolicy()
-    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
-    label.setSizePolicy(policy)
-    return label
+class _PreviewText(QLabel):
+    """The preview's text: wraps to the width the form gives, never asks for more, and takes no room
+    while empty."""
+
+    def __init__(self):
+        super().__init__()
+        self.setWordWrap(True)
+        policy = self.sizePolicy()
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+        self.setSizePolicy(policy)
+        self.hide()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setVisible(bool(text))
+
+    def clear(self) -> None:
+        super().clear()
+        self.hide()
 
 
 def _breakable(text: str) -> str:
@@ -472,9 +483,11 @@ class PictureStrip(QWidget):
         policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
+        self.hide()
 
     def set_pictures(self, pictures: list[QPixmap]) -> None:
         self.pictures = list(pictures)
+        self.setVisible(bool(self.pictures))
         self.updateGeometry()
         self.update()
 

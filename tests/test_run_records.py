@@ -31,11 +31,18 @@ def digits(tmp_path_factory):
     graph = example("digits_mlp")
     root = tmp_path_factory.mktemp("runs")
     source = example_path("digits_mlp")
+    evaluations = []  # evaluation.json's epoch as each EpochEnd goes out
+
+    def look(event):
+        if isinstance(event, EpochEnd):
+            evaluations.append((read_evaluation(root / next(root.iterdir())) or {}).get("epoch"))
+
     result, session = train(graph, config_of(graph, epochs=2, device="cpu"), run_root=root, source=source,
-                            step_interval=60.0)
+                            step_interval=60.0, listeners=(look,))
     assert isinstance(result, Finished), result
     run_dir = Path(result.run_dir)
     return SimpleNamespace(result=result, events=session.events.drain(), run_dir=run_dir, source=source,
+                           evaluations=evaluations,
                            history=session.trainer.history,
                            summary=json.loads((run_dir / "summary.json").read_text()),
                            config=json.loads((run_dir / "config.json").read_text()))
@@ -115,6 +122,9 @@ def test_the_first_step_is_published_at_once_and_later_ones_keep_their_pace(digi
 
 
 def test_evaluation_json_holds_the_last_validated_epoch(digits):
+    """Written with the first epoch, then at most once a second with the summary (epoch 2 came sooner),
+    and at the end: the run's last validated epoch."""
+    assert digits.evaluations[0] == 1
     evaluation = read_evaluation(digits.run_dir)
     last = of_type(digits.events, EpochEnd)[-1]
     assert evaluation["epoch"] == 2 and evaluation["task"] == "classification"

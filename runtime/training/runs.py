@@ -27,7 +27,8 @@ summary.json, at every write::
                  exactly the terminal event's duration_s
     epoch, epochs, step, best {metric, value, epoch}, last (metrics of the last epoch), test, updated
 
-evaluation.json, rewritten (atomically) after each validated epoch of a run whose metrics have details::
+evaluation.json, the latest validated epoch of a run whose metrics have details (classification),
+written atomically with the first one, then with summary.json (at most once a second) and at the end::
 
     epoch, task, metrics (the epoch's metrics), classes (class names or null),
     per_class {precision, recall, f1: one value per class},

@@ -150,9 +150,9 @@ class ProcessTask(QObject):
         self.finished = True
         self.timer.stop()
         if self.worker is not None:
-            if not kill:
-                self.process.join(2)
-            self.worker.close(0)     # kills it if still there, reaps it: no zombie
+            if kill:
+                self.worker.kill()
+            self.worker.close(0 if kill else 2)    # kills it if still there, reaps it: no zombie
         _running.discard(self)
 
 

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # jobs for the children: top-level functions, importable in the spawned process
 def report_state(payload, channel):
     channel.put(("done", {"torch_before": payload, "torch": "torch" in sys.modules, "pid": os.getpid(),
-                          "sklearn": "sklearn.datasets" in sys.modules}))
+                          "sklearn": "sklearn.datasets" in sys.modules,
+                          "priority": os.getpriority(os.PRIO_PROCESS, 0)}))
 
 
 def gone(pid: int, timeout: float = 60.0) -> bool:
@@ -49,6 +50,7 @@ def test_a_warm_child_has_torch_in_before_its_one_job(monkeypatch):
         assert worker.submit(("call", report_state, "sent"))
         kind, state = worker.events.get(timeout=60)
         assert kind == "done" and state["torch"] and state["sklearn"] and state["pid"] == worker.process.pid
+        assert state["priority"] == os.getpriority(os.PRIO_PROCESS, 0)   # the idle child's lower priority is undone
         assert not worker.submit(("call", report_state, "again"))    # one job per child
         worker.process.join(30)
         assert worker.process.exitcode == 0                          # it leaves after its job

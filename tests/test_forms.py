@@ -273,7 +273,9 @@ def test_return_commits_its_field_and_nothing_else_moves(panel, qtbot):
     assert panel.editors["dataset.name"].currentData() == FILE_CHOICE
     count = doc.undo_stack.count()
     qtbot.keyClick(panel.editors["optimizer.lr"], Qt.Key.Key_Return)   # nothing typed: nothing changes
-    assert doc.undo_stack.count() == count
+    _focus(qtbot, panel.editors["optimizer.weight_decay"])               # a default the file does not hold
+    qtbot.keyClick(panel.editors["optimizer.weight_decay"], Qt.Key.Key_Return)
+    assert doc.undo_stack.count() == count and "weight_decay" not in doc.graph.training["optimizer"]
     while doc.undo_stack.canUndo():
         doc.undo_stack.undo()
         assert_form_shows_the_run(panel)

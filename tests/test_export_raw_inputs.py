@@ -139,7 +139,8 @@ def test_an_export_that_fails_leaves_the_previous_file_whole(tmp_path, monkeypat
     monkeypatch.setattr(onnx_export, "_dynamo_export", refuses)
     with pytest.raises(ExportError, match="no exporter today"):
         export_onnx(load_exportable(example_path("digits_mlp")), target)
-    assert target.read_bytes() == b"the previous export" and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+    assert target.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]        # no temporary file left
 
 
 def test_the_export_job_and_the_cli_say_what_the_file_takes(tmp_path, capsys):
@@ -151,7 +152,8 @@ def test_the_export_job_and_the_cli_say_what_the_file_takes(tmp_path, capsys):
     assert "Takes raw samples: the file applies the training's standardisation per feature" in text
     assert "Raw dataset samples give the app's predictions" in text and "Made by the TorchScript-based" in text
     result = run_export(ExportRequest(graph, None, None, tmp_path, "s", raw_inputs=False, exporter="dynamo"))
-    assert result.ok and result.outcome("onnx").input_expects == "scaled" and result.outcome("onnx").exporter == "dynamo"
+    onnx_outcome = result.outcome("onnx")
+    assert result.ok and onnx_outcome.input_expects == "scaled" and onnx_outcome.exporter == "dynamo"
     assert main(["export", str(example_path("regression_mlp")), "--onnx", str(tmp_path / "c.onnx"),
                  "--scaled-inputs"]) == 0
     out = capsys.readouterr().out

@@ -103,7 +103,8 @@ def onnx_bytes(exportable: Exportable, opset: int = DEFAULT_OPSET, *, raw_inputs
     "dynamo"). Raises ``ExportError`` naming the node that cannot be exported (the dynamo exporter
     finds it), or why the TorchScript exporter refused."""
     if not MIN_OPSET <= opset <= 23:
-        raise ExportError(f"opset {opset} is not supported: choose one from {MIN_OPSET} to 23 (default {DEFAULT_OPSET})")
+        raise ExportError(f"opset {opset} is not supported: choose one from {MIN_OPSET} to 23 "
+                          f"(default {DEFAULT_OPSET})")
     if exporter not in EXPORTERS:
         raise ExportError(f"unknown exporter {exporter!r}: use {' or '.join(EXPORTERS)}")
     module = exported_module(exportable, raw_inputs)

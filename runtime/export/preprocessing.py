@@ -19,7 +19,8 @@ class ScalingError(ValueError):
     """A scaling record that does not fit the Input (the message says why)."""
 
 
-def scaling_constants(scaling: dict | None, features: tuple[int, ...] | list[int]) -> tuple[np.ndarray, np.ndarray] | None:
+def scaling_constants(scaling: dict | None,
+                      features: tuple[int, ...] | list[int]) -> tuple[np.ndarray, np.ndarray] | None:
     """``(offset, spread)`` for a batch of samples shaped ``(N, *features)``; None when the scaling
     changes nothing (none recorded, or mode "none")."""
     if not scaling or scaling.get("mode") in (None, "none"):

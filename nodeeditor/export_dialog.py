@@ -66,8 +66,10 @@ def _muted(text: str = "") -> QLabel:
 class ExportDialog(QDialog):
     """Choose what to export, export it off the GUI thread, and read the verification report.
 
+    ``warm``: the window's ``runtime.worker.WarmPool`` (a child is taken for each export and the pool
+    refilled after it) or one ``WarmProcess``; None spawns a fresh child per export.
     ``finished(result)`` carries the ``ExportResult`` (it stands in for ``QDialog.finished(int)``,
-    which this dialog does not use)."""
+    which this dialog does not use); ``cancelled()`` says an export was stopped."""
 
     finished = Signal(object)
     cancelled = Signal()      # an export was cancelled (nothing new was written)

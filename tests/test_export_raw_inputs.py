@@ -186,3 +186,16 @@ def test_a_model_with_two_inputs_is_refused_preprocessing_with_the_reason(tmp_pa
     with pytest.raises(ExportError, match="one float Input"):
         export_onnx(exportable, tmp_path / "two.onnx")
     assert export_onnx(exportable, tmp_path / "two.onnx", raw_inputs=False).exists()
+
+
+def test_the_temporary_files_a_killed_export_leaves_are_found_and_only_they(tmp_path):
+    from runtime.export.jobs import remove_leftovers
+
+    request = ExportRequest(load_graph(example_path("digits_mlp")), None, None, tmp_path, "m", python=True, ddp=True)
+    (tmp_path / "torchrun").mkdir()
+    keep = [tmp_path / "m.onnx", tmp_path / "m.py", tmp_path / "torchrun" / "model.py", tmp_path / ".other.tmp"]
+    stray = [tmp_path / ".m.onnx.abc123.verify.tmp", tmp_path / ".m.pt.x9.tmp", tmp_path / "torchrun" / ".data.npz.k.tmp"]
+    for path in keep + stray:
+        path.write_bytes(b"x")
+    assert sorted(leftovers(request)) == sorted(stray)
+    assert remove_leftovers(request) == 3 and all(p.exists() for p in keep) and not any(p.exists() for p in stray)

@@ -287,9 +287,11 @@ def leftovers(request: ExportRequest) -> list[Path]:
     """Temporary files a killed export may leave beside its targets (``.<name>.*.tmp``: the atomic
     writes' and the verification's); the targets themselves are always whole or absent."""
     found: list[Path] = []
-    for target in request.targets().values():
+    for kind, target in request.targets().items():
         if target.parent.is_dir():
             found += sorted(target.parent.glob(f".{target.name}.*.tmp"))
+        if kind == "ddp" and target.is_dir():   # the torchrun folder's own files
+            found += sorted(target.glob(".*.tmp"))
     return found
 
 

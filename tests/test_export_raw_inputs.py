@@ -194,7 +194,8 @@ def test_the_temporary_files_a_killed_export_leaves_are_found_and_only_they(tmp_
     request = ExportRequest(load_graph(example_path("digits_mlp")), None, None, tmp_path, "m", python=True, ddp=True)
     (tmp_path / "torchrun").mkdir()
     keep = [tmp_path / "m.onnx", tmp_path / "m.py", tmp_path / "torchrun" / "model.py", tmp_path / ".other.tmp"]
-    stray = [tmp_path / ".m.onnx.abc123.verify.tmp", tmp_path / ".m.pt.x9.tmp", tmp_path / "torchrun" / ".data.npz.k.tmp"]
+    stray = [tmp_path / ".m.onnx.abc123.verify.tmp", tmp_path / ".m.pt.x9.tmp",
+             tmp_path / "torchrun" / ".data.npz.k.tmp"]
     for path in keep + stray:
         path.write_bytes(b"x")
     assert sorted(leftovers(request)) == sorted(stray)

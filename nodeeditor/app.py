@@ -84,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.show_welcome_at_start()   # until "Show at start-up" is unticked
         window.report_plugin_problems()
         QTimer.singleShot(1500, window.dashboard.probe_device)  # names the device; warms torch up
+        window.schedule_warm()   # a training process with torch imported, ready for F5 and Export
     if args.screenshot:
         for _ in range(3):
             app.processEvents()

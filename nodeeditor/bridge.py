@@ -3,9 +3,15 @@
 ``GraphBridge`` subscribes to a ``runtime.Graph`` and re-emits each event as a Qt signal; views
 connect to the signals and never to the graph. After any burst of edits (a macro, a paste) it runs
 shape inference once, on the next turn of the event loop, and announces the fresh ``Analysis``.
+
+Problems a training run found (a dataset that does not fit a node: 5 class scores for 10 classes) join
+the analysis as ``run problems``: the Problems list and the node's badge show them like any other,
+until the next edit that could change them (the run's verdict was about the graph as it was).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -29,6 +35,7 @@ class GraphBridge(QObject):
         super().__init__(parent)
         self.graph = graph
         self.analyzer = analyzer  # graph -> Analysis (a block's inside is analysed with its params filled in)
+        self.run_problems: list = []   # from the last run's failure, until the next structural edit
         self.analysis: Analysis = analyzer(graph)
         self._pending = QTimer(self)
         self._pending.setSingleShot(True)
@@ -76,6 +83,7 @@ class GraphBridge(QObject):
         """Wrap a handler of an edit that can change shapes or problems (moves cannot)."""
         def handler(*args):
             self._stale = True
+            self.run_problems = []
             emit(*args)
         return handler
 
@@ -94,9 +102,24 @@ class GraphBridge(QObject):
         """Run shape inference now (it also runs by itself after edits) and announce it."""
         self._pending.stop()
         self._stale = False
-        self.analysis = self.analyzer(self.graph)
+        self.analysis = self._with_run_problems(self.analyzer(self.graph))
         self.analyzed.emit(self.analysis)
         return self.analysis
+
+    def set_run_problems(self, problems) -> None:
+        """Show what a run found wrong (``analysis.Problem`` records naming nodes) with the graph's own
+        problems; an empty list takes them away. Announced at once."""
+        self.run_problems = list(problems)
+        self.analysis = self._with_run_problems(self.analyzer(self.graph))
+        self.analyzed.emit(self.analysis)
+
+    def _with_run_problems(self, analysis: Analysis) -> Analysis:
+        if not self.run_problems:
+            return analysis
+        known = {(p.node_id, p.message) for p in analysis.problems}
+        extra = [p for p in self.run_problems if (p.node_id, p.message) not in known
+                 and (p.node_id is None or p.node_id in self.graph)]
+        return replace(analysis, problems=analysis.problems + extra) if extra else analysis
 
     def detach(self) -> None:
         """Stop listening (the document is closing): the graph keeps no reference to Qt objects."""

@@ -33,7 +33,7 @@ from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMenu,
-                               QMessageBox, QSlider, QToolButton, QVBoxLayout, QWidget)
+                               QMessageBox, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
 
 from runtime.training.events import EpochEnd, RunStarted, Step
 from runtime.training.records import RunCurves
@@ -61,6 +61,7 @@ OVERLAY_COLORS = ("#e05d8c", "#4caf50", "#c9a227", "#8d99a8", "#00a6d6", "#b46a3
 
 # Per-step curves keep ~3 points per pixel column when zoomed out ('peak': each bin's min and max).
 PER_STEP = {"autoDownsampleFactor": 1.5}
+MIN_CHART_HEIGHT = 150
 
 
 # ------------------------------------------------------------------ smoothing
@@ -137,6 +138,7 @@ class TrainingCharts(QWidget):
         self._overlay_items: list[tuple[str, str, pg.PlotDataItem]] = []  # (chart, label, item)
         self._dirty: set[str] = set()
         self._drawn: dict[str, int] = {}   # chart -> the redraw that last drew it
+        self._legends: dict[str, pg.LegendItem] = {}   # chart -> its legend, in the title row
         self._draws = 0
         self._clear_buffers()
 
@@ -208,8 +210,12 @@ class TrainingCharts(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         layout.addLayout(bar)
-        layout.addWidget(self.plots["loss"], 3)
-        layout.addLayout(bottom, 2)
+        # the loss (per step, the one watched) and the per-epoch charts share the height evenly: at
+        # 1366x768 each is well over 220 px tall in the Train workspace
+        layout.addWidget(self.plots["loss"], 1)
+        layout.addLayout(bottom, 1)
+        for plot in self.plots.values():
+            plot.setMinimumHeight(MIN_CHART_HEIGHT)
         self._sync_controls()
 
     def _setup_plot(self, name: str, plot: pg.PlotWidget) -> None:
@@ -226,10 +232,7 @@ class TrainingCharts(QWidget):
             # each repaint while the view follows new points
             ax.setStyle(maxTickLevel=1)
         item.getViewBox().setDefaultPadding(0.03)
-        # losses fall and scores rise: each legend sits in the corner its curves leave empty
-        legend = item.addLegend(offset=(-8, -8) if name == "metric" else (-8, 8), labelTextSize="9pt",
-                                verSpacing=-4)
-        legend.setZValue(20)
+        self._legends[name] = _title_row(item)
         # the hover readout: a guide line, a dot on the nearest point and its values
         line = pg.InfiniteLine(angle=90, movable=False)
         dot = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=8)
@@ -242,6 +245,7 @@ class TrainingCharts(QWidget):
         self._proxies.append(pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=30,
                                             slot=lambda args, name=name: self._mouse_moved(name, args[0])))
         plot.viewport().installEventFilter(self)  # to hide the readout when the mouse leaves
+        plot.installEventFilter(self)             # to fit the legend to a new width
 
     def _build_curves(self) -> None:
         # Per-step curves can hold 100k+ points: Qt draws an antialiased pen wider than 1 pixel ~20x
@@ -256,12 +260,15 @@ class TrainingCharts(QWidget):
                    **style) -> pg.PlotDataItem:
         curve = pg.PlotDataItem([], [], pen=pen, name=legend, **style)
         self.plots[chart].getPlotItem().addItem(curve)
+        if legend:
+            self._legends[chart].addItem(curve, legend)
         self.curves[chart][key] = curve
         self._labels[id(curve)] = hover or legend or key
         return curve
 
     def _remove_curve(self, chart: str, curve: pg.PlotDataItem) -> None:
-        self.plots[chart].getPlotItem().removeItem(curve)  # also leaves the legend
+        self.plots[chart].getPlotItem().removeItem(curve)
+        self._legends[chart].removeItem(curve)
         self._labels.pop(id(curve), None)
 
     # ---------------------------------------------------------------- events in
@@ -468,11 +475,31 @@ class TrainingCharts(QWidget):
                               legend=True, antialias=True)  # one point per epoch
         self._show_legends()
 
+    def legend(self, chart: str) -> pg.LegendItem:
+        """The legend of ``chart`` (``"loss"``, ``"metric"`` or ``"lr"``), in its title row."""
+        return self._legends[chart]
+
     def _show_legends(self) -> None:
-        """A legend only where it has entries (the learning rate has none until runs are overlaid)."""
-        for plot in self.plots.values():
-            legend = plot.getPlotItem().legend
-            legend.setVisible(bool(legend.items))
+        """Each legend in its chart's title row, above the data (never over the newest points): as
+        many entries a line as the chart's width allows, more lines when they do not fit; hidden while
+        it has none."""
+        for name in self.plots:
+            self._fit_legend(name)
+
+    def _fit_legend(self, name: str) -> None:
+        legend, plot = self._legends[name], self.plots[name]
+        entries = [sample.boundingRect().width() + label.boundingRect().width() + 14
+                   for sample, label in legend.items]
+        legend.setVisible(bool(entries))
+        title = plot.getPlotItem().titleLabel.boundingRect().width()
+        room = max(120.0, plot.width() - title - 40)
+        columns = len(entries) or 1
+        while columns > 1 and _widest_row(entries, columns) > room:
+            columns -= 1
+        if legend.columnCount != columns:
+            legend.setColumnCount(columns)
+        rows = math.ceil(len(entries) / columns) if entries else 1
+        plot.getPlotItem().layout.setRowFixedHeight(0, 8 + 18 * rows)
 
     def _overlay(self, chart: str, label: str, x, y, pen, legend: bool = False, **style) -> None:
         y = np.asarray(y, np.float64)
@@ -481,6 +508,8 @@ class TrainingCharts(QWidget):
                                 name=label.split(" · ")[0] if legend else None, **style)
         curve.setZValue(-1)  # under the live run
         self.plots[chart].getPlotItem().addItem(curve)
+        if legend:
+            self._legends[chart].addItem(curve, label.split(" · ")[0])
         self._labels[id(curve)] = label
         self._overlay_items.append((chart, label, curve))
 
@@ -550,7 +579,7 @@ class TrainingCharts(QWidget):
         titles = {**TITLES, "metric": SCORE_TITLES.get(self._task, TITLES["metric"])}
         for name, plot in self.plots.items():
             item = plot.getPlotItem()
-            item.setTitle(titles[name], color=self.theme.text, size="10pt", bold=True)
+            item.titleLabel.setText(titles[name], color=self.theme.text, size="10pt", bold=True)
             item.setLabel("bottom", x_label, color=self.theme.muted)
 
     def set_theme(self, theme: Theme) -> None:
@@ -564,9 +593,7 @@ class TrainingCharts(QWidget):
                 ax = item.getAxis(axis)
                 ax.setPen(pg.mkPen(theme.card_border, width=1))
                 ax.setTextPen(pg.mkPen(theme.muted))
-            legend = item.legend
-            legend.setBrush(pg.mkBrush(_alpha(theme.card, 215)))
-            legend.setPen(pg.mkPen(theme.card_border))
+            legend = self._legends[name]
             legend.setLabelTextColor(theme.text)
             for _, label in legend.items:  # entries made before: their text is drawn already
                 label.setText(label.text, color=theme.text)
@@ -580,6 +607,10 @@ class TrainingCharts(QWidget):
 
     # ---------------------------------------------------------------- hover readout
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            for name, plot in self.plots.items():
+                if plot is watched:
+                    self._fit_legend(name)
         if event.type() == QEvent.Type.Leave:
             for name, plot in self.plots.items():
                 if plot.viewport() is watched:
@@ -728,6 +759,36 @@ class TrainingCharts(QWidget):
 
 
 # ------------------------------------------------------------------ small helpers
+def _widest_row(widths: list[float], columns: int) -> float:
+    """The width of a legend laid out ``columns`` entries a row (each column as wide as its widest)."""
+    cols = [max(widths[i::columns]) for i in range(columns) if widths[i::columns]]
+    return sum(cols)
+
+
+def _title_row(item: pg.PlotItem) -> pg.LegendItem:
+    """The plot's title row made of its title on the left and a legend on the right, outside the
+    data area (a legend inside a chart covers the newest points). Part of the PlotItem, so exported
+    pictures carry it too. Returns the legend."""
+    item.setTitle(" ")   # makes the title row and its label visible
+    item.layout.removeItem(item.titleLabel)
+    legend = pg.LegendItem(colCount=3, labelTextSize="9pt", verSpacing=-6, horSpacing=14)
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    legend.setPen(None)
+    legend.setBrush(None)
+    row = pg.GraphicsLayout()
+    row.layout.setContentsMargins(4, 0, 4, 0)
+    row.addItem(item.titleLabel, 0, 0)
+    gap = pg.GraphicsWidget()            # the space between: the legend keeps to the right
+    gap.setMinimumSize(0, 0)
+    gap.setPreferredSize(0, 0)
+    row.addItem(gap, 0, 1)
+    row.addItem(legend, 0, 2)
+    row.layout.setColumnStretchFactor(1, 1)
+    item.layout.addItem(row, 0, 1)
+    item.layout.setRowFixedHeight(0, 26)
+    return legend
+
+
 def _pen(color: str, width: float, alpha: int = 255, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(_alpha(color, alpha), width=width, style=style)
 

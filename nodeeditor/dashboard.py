@@ -1,27 +1,44 @@
-"""The training dashboard: the docks around the canvas that train, chart, evaluate and try a model.
+"""The training side of the window: the Train workspace's header and charts, and the training,
+evaluation, Try it and runs docks, for one run at a time.
 
-``Dashboard`` owns the training panel, the live charts, the evaluation panel and the Try it panel,
-and the lifecycle of one run at a time: it snapshots the current graph into a runtime
-``TrainingSession`` (editing during the run cannot touch it), follows the run through a ``RunBridge``
-(the worker thread never touches a widget), redraws the charts from its own timer at a bounded rate,
-and, when the run ends, builds a ``Predictor`` from the trained model off the GUI thread for the
-misclassified gallery and the Try it panel.
+Results belong to a graph and a run. ``Dashboard`` shows exactly one of:
+
+- the **live run**: the run this window is training now (or has just trained), fed by its events;
+- a **finished run read from its folder**: the latest run of the document's graph (``runs/`` beside
+  its file), shown when the document opens;
+- **nothing**: a graph that has no run yet.
+
+Opening or creating another document shows that document's run or an empty state, never another
+graph's numbers; a run still training for a document that is no longer open carries on in the
+background and is said so (the status bar, a notice in the Train workspace). Every results view says
+which run of which graph it shows.
+
+A run that cannot start, or stops with an error, is reported where the user is looking: the status bar,
+the Train workspace's banner, the Problems list and the badge of the node it names.
+
+The run trains a snapshot of the graph in a child process (``runtime.training.process``); a
+``RunBridge`` brings its events to the GUI thread; the charts redraw from their own timer at a bounded
+rate; a ``Predictor`` for Try it and the mistakes gallery is built off the GUI thread, only when the
+Train workspace is on screen (it imports torch).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMessageBox, QScrollArea
+from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
-from runtime.training.events import Failed, Finished, Stopped
+from runtime.training.events import Failed, Finished, RunStarted, Stopped
 
 from .background import run_in_background
 from .charts import TrainingCharts
 from .evaluation import EvaluationPanel
 from .run_bridge import RunBridge
+from .run_header import FAILED, FINISHED, IDLE, PAUSED, RUNNING, STARTING, STOPPED, STOPPING, RunHeader
 from .runs_panel import RunsPanel
 from .training_panel import TrainingPanel, format_duration
 from .tryit import TryItPanel
@@ -29,9 +46,10 @@ from .tryit import TryItPanel
 # Events are buffered as they arrive and painted at a fixed, modest rate: a pyqtgraph chart takes
 # 15-25 ms to paint here, so the event loop never waits long (benchmarks/bench_gui_training.py).
 REDRAW_MS = 250
-BRIDGE_MS = 100
+BRIDGE_MS = 50
 STOP_TIMEOUT_S = 2.0
 GALLERY_SIZE = 24
+SWITCH_ON_TRAIN = "train/switch_workspace"   # setting: F5 shows the Train workspace
 
 
 def _scrolled(widget) -> QScrollArea:
@@ -43,84 +61,146 @@ def _scrolled(widget) -> QScrollArea:
     return area
 
 
-def runs_root(document, fallback: str | None = None) -> Path:
-    """Where a document's runs go: ``runs/`` beside its file; for an unsaved graph, ``fallback`` (the
-    ``runs_dir`` setting) or the per-user data folder."""
-    if document is not None and document.path is not None:
-        return document.path.parent / "runs"
+def unsaved_runs_dir(fallback: str | None = None) -> Path:
+    """Where the runs of a graph that has no file go: the ``runs_dir`` setting, else
+    ``Documents/LayerLoom/runs`` (a folder the user can find, not a hidden data folder)."""
     if fallback:
         return Path(fallback)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".layerloom") / "runs"
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(documents or Path.home()) / "LayerLoom" / "runs"
+
+
+def runs_root(document, fallback: str | None = None) -> Path:
+    """Where a document's runs go: ``runs/`` beside its file; for an unsaved graph, ``unsaved_runs_dir``."""
+    if document is not None and document.path is not None:
+        return document.path.parent / "runs"
+    return unsaved_runs_dir(fallback)
+
+
+@dataclass
+class LiveRun:
+    """The run this window trains: its document, its events so far, and how it ended."""
+
+    document: Any                       # the Document it was started from (it may have been closed since)
+    source: Path | None                 # that document's file when the run started
+    graph_name: str
+    session: Any
+    bridge: RunBridge
+    started: RunStarted | None = None
+    stage: str = "Starting the training process…"
+    steps: list = field(default_factory=list)      # every Step event: the charts are rebuilt from them
+    epochs: list = field(default_factory=list)     # every EpochEnd
+    state: str = STARTING
+    result: Any = None
+
+    @property
+    def run_dir(self) -> str | None:
+        return (self.started.run_dir if self.started else None) or self.session.run_dir
+
+    @property
+    def run_name(self) -> str | None:
+        return Path(self.run_dir).name if self.run_dir else None
+
+    @property
+    def active(self) -> bool:
+        return self.result is None
+
+    def belongs_to(self, document) -> bool:
+        if document is None:
+            return False
+        if self.document is document:
+            return True
+        return document.path is not None and self.source is not None and _same_file(document.path, self.source)
+
+
+class TrainView(QWidget):
+    """The Train workspace's centre: the run header above the live charts (or an empty state)."""
+
+    def __init__(self, header: RunHeader, charts: TrainingCharts, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.header = header
+        self.charts = charts
+        self.empty = QLabel()
+        self.empty.setObjectName("chartsEmpty")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setContentsMargins(40, 0, 40, 0)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(charts)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(header)
+        layout.addWidget(self.stack, 1)
+
+    def show_empty(self, text: str) -> None:
+        self.empty.setText(text)
+        self.stack.setCurrentWidget(self.empty)
+
+    def show_charts(self) -> None:
+        self.stack.setCurrentWidget(self.charts)
+
+    @property
+    def showing_charts(self) -> bool:
+        return self.stack.currentWidget() is self.charts
 
 
 class Dashboard(QObject):
     runStarted = Signal()
     runEnded = Signal(object)        # the terminal event
-    resultsReady = Signal(object)    # the Predictor of the finished run (None: it could not be built)
+    resultsReady = Signal(object)    # the Predictor of the shown run (None: it could not be built)
+    shownChanged = Signal()          # the run the views show changed (another document, a new run)
 
     def __init__(self, window):
         super().__init__(window)
         self.window = window
         self.panel = TrainingPanel()
+        for widget in (self.panel.device_label, self.panel.start_button, self.panel.pause_button,
+                       self.panel.stop_button, self.panel.progress, self.panel.status, self.panel.problems):
+            widget.hide()   # the run's controls and state live in the Train workspace's header
+        self.header = RunHeader()
         self.charts = TrainingCharts(window.theme)
+        self.view = TrainView(self.header, self.charts)
         self.evaluation = EvaluationPanel()
         self.tryit = TryItPanel()
         self.runs_panel = RunsPanel()
-        self.checkpoint: Path | None = None   # weights loaded into the current graph from the Runs list
-        self.bridge: RunBridge | None = None
-        self.session = None
+        self.document = None
+        self.live: LiveRun | None = None        # this window's run (active, or the last one it trained)
+        self.shown: Any = None                  # what the views show: a LiveRun, a RunInfo (a folder), or None
+        self.checkpoint: Path | None = None     # weights loaded into the current graph from the Runs list
         self.predictor = None
-        self._classes = None
+        self._predictor_for: Any = None         # the run the predictor belongs to (built or being built)
         self._dirty = False
+        self._token = object()                  # changes whenever the shown run does: late results are dropped
         self.status = QLabel()
-        window.statusBar().addWidget(self.status)
+        self.status.setObjectName("runStatus")
+        window.statusBar().insertPermanentWidget(0, self.status)
         self.docks = {
             "training": window._dock("Training", "training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
-            "charts": window._dock("Charts", "charts", _scrolled(self.charts), Qt.DockWidgetArea.BottomDockWidgetArea),
             "evaluation": window._dock("Evaluation", "evaluation", _scrolled(self.evaluation),
-                                       Qt.DockWidgetArea.BottomDockWidgetArea),
-            "tryit": window._dock("Try it", "tryit", _scrolled(self.tryit), Qt.DockWidgetArea.BottomDockWidgetArea),
-            "runs": window._dock("Runs", "runs", self.runs_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+                                       Qt.DockWidgetArea.RightDockWidgetArea),
+            "tryit": window._dock("Try it", "tryit", _scrolled(self.tryit), Qt.DockWidgetArea.RightDockWidgetArea),
+            "runs": window._dock("Runs", "runs", self.runs_panel, Qt.DockWidgetArea.RightDockWidgetArea),
         }
+        for name in ("tryit", "evaluation"):
+            self.docks[name].visibilityChanged.connect(lambda visible: visible and self._want_predictor())
         self.runs_panel.overlaysChanged.connect(self._overlay)
         self.runs_panel.openGraphRequested.connect(
             lambda path: window.open_path(path, remember=False, as_template=True))  # a copy: the run keeps its record
         self.runs_panel.loadCheckpointRequested.connect(self.load_checkpoint)
+        self.runs_panel.showRunRequested.connect(self.show_run_folder)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_MS)
         self.redraw_timer.timeout.connect(self._redraw)
-        self.panel.startRequested.connect(self.start)
-        self.panel.pauseRequested.connect(self.pause)
-        self.panel.resumeRequested.connect(self.resume)
-        self.panel.stopRequested.connect(self.stop)
-        self.panel.problemActivated.connect(window.select_node)
+        header = self.header
+        header.startRequested.connect(self.start)
+        header.pauseRequested.connect(self.pause)
+        header.resumeRequested.connect(self.resume)
+        header.stopRequested.connect(self.stop)
+        header.nodeRequested.connect(self._show_node)
+        header.bannerAction.connect(self._banner_action)
         self.panel.previewRequested.connect(self.preview_dataset)
-
-    def arrange_below(self) -> None:
-        """The charts, evaluation, Try it and Runs as tabs beside Problems. Done before the window
-        shows: side by side, their minimum widths would add up to a window wider than a laptop's
-        screen."""
-        window = self.window
-        problems = window.findChild(QDockWidget, "problems")
-        for name in ("charts", "evaluation", "tryit", "runs"):
-            window.tabifyDockWidget(problems, self.docks[name])
-        problems.raise_()
-
-    def arrange_beside(self) -> None:
-        """Training as a tab beside the Inspector. Done once the window shows: tabifying docks in a
-        second area of a hidden window leaves a stray tab bar on screen (Qt 6.11)."""
-        inspector = self.window.findChild(QDockWidget, "inspector")
-        self.window.tabifyDockWidget(inspector, self.docks["training"])
-        inspector.raise_()
-
-    def show_charts(self) -> None:
-        """Bring the charts up, tall enough to read (a run started)."""
-        dock = self.docks["charts"]
-        dock.show()
-        dock.raise_()
-        if dock.height() < self.window.height() * 0.3:
-            self.window.resizeDocks([dock], [int(self.window.height() * 0.42)], Qt.Orientation.Vertical)
 
     def actions(self) -> list[QAction]:
         """Train, Pause and Stop for the Run menu and the toolbar."""
@@ -131,15 +211,64 @@ class Dashboard(QObject):
                                            icon="pause")
         self.stop_action = window._action(menu, "&Stop", self.stop, QKeySequence("Shift+F5"), icon="stop")
         menu.addSeparator()
+        self.switch_action = window._action(menu, "Show the Train &Workspace When Training Starts",
+                                            self._set_switch, checkable=True)
+        self.switch_action.setChecked(window.settings.value(SWITCH_ON_TRAIN, True, type=bool))
+        menu.addSeparator()
         self.export_action = window._action(menu, "&Export…", self.export, QKeySequence("Ctrl+E"), icon="export")
         self._sync_actions()
         return [self.train_action, self.pause_action, self.stop_action, self.export_action]
 
+    def _set_switch(self, on: bool) -> None:
+        self.window.settings.setValue(SWITCH_ON_TRAIN, bool(on))
+
     # ------------------------------------------------------------------ documents
     def set_document(self, document) -> None:
+        """Show ``document``'s training: its settings, and its own latest run or nothing."""
+        self.document = document
         self.panel.set_document(document)
         self.checkpoint = None
-        self.runs_panel.set_root(runs_root(document, self.window.settings.value("runs_dir")))
+        root = runs_root(document, self.window.settings.value("runs_dir"))
+        self.runs_panel.set_root(root)
+        self.runs_panel.set_graph(document.path, document.graph.name, self._runs_made(document))
+        document.bridge.metaChanged.connect(self._meta_changed)
+        live = self.live
+        if live is not None and live.belongs_to(document):
+            self._show_live()
+            return
+        if live is None or not live.active:
+            self._set_status("")   # the status bar spoke of another graph's run
+        latest = self._latest_run(document)
+        if latest is not None:
+            self.show_run_folder(latest.path)
+        else:
+            self._show_nothing()
+
+    def document_saved(self, document) -> None:
+        """The document got a (new) file: its runs now go beside it; a run that is training for it
+        keeps its folder. The Runs list follows."""
+        root = runs_root(document, self.window.settings.value("runs_dir"))
+        self.runs_panel.set_root(root)
+        self.runs_panel.set_graph(document.path, document.graph.name, self._runs_made(document))
+        self._show_identity()
+
+    def _meta_changed(self, key: str) -> None:
+        if key == "name":
+            self._show_identity()
+
+    def _runs_made(self, document) -> list[str]:
+        """The run folders this window trained for ``document`` (an unsaved graph has no other record)."""
+        return list(getattr(document, "run_dirs", []))
+
+    def _latest_run(self, document):
+        from runtime.training.records import latest_run, read_run
+
+        made = [Path(p) for p in self._runs_made(document) if Path(p).is_dir()]
+        if made:
+            return read_run(made[-1])
+        if document.path is None:
+            return None
+        return latest_run(runs_root(document), source=document.path, graph_name=document.graph.name)
 
     def probe_device(self) -> None:
         """Name the device a run would use (imports torch, so off the GUI thread)."""
@@ -147,50 +276,255 @@ class Dashboard(QObject):
             from runtime.training.device import choose_device
 
             return choose_device("auto").name
-        run_in_background(probe, self.panel.set_device,
-                          lambda exc: self.panel.set_device(f"unavailable ({exc})"), name="device-probe")
+        run_in_background(probe, self.header.set_device,
+                          lambda exc: self.header.set_device(f"unavailable ({exc})"), name="device-probe")
+
+    # ------------------------------------------------------------------ what the views show
+    def _change_shown(self, shown) -> None:
+        self.shown = shown
+        self._token = object()
+        self.predictor = None
+        self._predictor_for = None
+        self.shownChanged.emit()
+
+    def _graph_name(self) -> str:
+        return (self.document.graph.name if self.document is not None else "") or "untitled"
+
+    def _show_nothing(self) -> None:
+        """The document has no run: every results view empty, and says so."""
+        self._change_shown(None)
+        name = self._graph_name()
+        self.charts.reset(None)
+        self.charts.set_overlays([])
+        self.view.show_empty(f"No run of “{name}” yet.\n\nPress Train (F5) to train it: its loss and "
+                             "accuracy are drawn here as it learns.")
+        self.header.hide_banner()
+        self.header.reset_progress()
+        self.header.set_state(IDLE)
+        self.header.show_message("Ready to train. The settings are in the Training tab on the right.")
+        self.evaluation.clear(f"No run of “{name}” yet: its evaluation appears after the first validated epoch.")
+        self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then pick validation samples (or draw "
+                                       "a digit) here and see what the model answers.")
+        self._show_identity()
+        self._show_background_run()
+        self._sync_actions()
+
+    def _show_identity(self) -> None:
+        """Say which run of which graph every view shows."""
+        name = self._graph_name()
+        shown = self.shown
+        run_name, note = None, ""
+        if isinstance(shown, LiveRun):
+            run_name = shown.run_name
+            if shown.graph_name != name:
+                note = f"trained as “{shown.graph_name}”"
+        elif shown is not None:
+            run_name = shown.name
+            note = _run_note(shown)
+            if shown.graph_name and shown.graph_name != name:
+                note += f" · a run of “{shown.graph_name}”"
+            if self.document is not None and not self._same_network_as_document(shown):
+                note = (note + " · " if note else "") + "an earlier version of this graph"
+        self.header.show_identity(name, run_name, note)
+        caption = f"{name} · run {run_name}" if run_name else f"{name} · no run yet"
+        if self.checkpoint is not None:
+            caption = f"{name} · weights loaded from {self.checkpoint}"
+        self.evaluation.set_caption(caption)
+        self.tryit.set_caption(caption)
+        self.runs_panel.set_graph(self.document.path if self.document else None, name,
+                                  self._runs_made(self.document) if self.document else [])
+
+    def _same_network_as_document(self, info) -> bool:
+        graph_file = getattr(info, "graph_file", None)
+        if graph_file is None or self.document is None:
+            return True
+        try:
+            from runtime import load_graph
+
+            return _same_network(load_graph(graph_file), self.document.graph)
+        except Exception:  # noqa: BLE001 - an unreadable graph file: nothing to compare
+            return True
+
+    def _show_live(self) -> None:
+        """The live run on every view, rebuilt from its events so far."""
+        live = self.live
+        self._change_shown(live)
+        self.header.hide_banner()
+        self.charts.set_overlays([])
+        self.evaluation.clear("Evaluation appears after the first validated epoch.")
+        self.tryit.set_predictor(None, "Try it opens when the run has finished (or is stopped).")
+        if live.started is not None:
+            self.charts.reset(live.started)
+            for step in live.steps:
+                self.charts.add_step(step)
+            for end in live.epochs:
+                self.charts.add_epoch(end)
+            self.charts.redraw(force=True)
+            self.view.show_charts()
+            if live.epochs:
+                self._show_epoch_details(live.epochs[-1])
+        else:
+            self.charts.reset(None)
+            self.view.show_empty(live.stage)
+        self._show_identity()
+        if live.active:
+            self.header.set_state(live.state)
+            if live.steps:
+                self.header.show_progress(live.steps[-1], live.started)
+            else:
+                self.header.reset_progress()
+                self.header.set_state(live.state)
+                self.header.show_stage(live.stage)
+        else:
+            self._show_outcome(live.result)
+            self._want_predictor()
+        self._sync_actions()
+
+    def show_run_folder(self, path) -> None:
+        """A finished (or foreign) run read from its folder: its curves, its last evaluation, its
+        outcome; Try it from its checkpoint once the Train workspace shows."""
+        from runtime.training.records import read_run
+
+        info = read_run(path)
+        self._change_shown(info)
+        token = self._token
+        self.header.hide_banner()
+        self.charts.set_overlays([])
+        self.charts.reset(None)
+        self.view.show_empty(f"Reading run {info.name}…")
+        self.evaluation.clear(f"Run {info.name} has no evaluation on record.")
+        self.tryit.set_predictor(None, f"Loading run {info.name}…" if info.checkpoint else
+                                 f"Run {info.name} saved no weights to try.")
+        self._show_identity()
+        self.header.set_state(_header_state(info.status), _pill_word(info.status))
+        fraction = info.epoch / info.epochs if info.epochs else 0.0
+        self.header.show_done(fraction, f"epoch {info.epoch}/{info.epochs or '?'}")
+        self.header.show_message(_folder_text(info), error=info.status in ("failed", "diverged"))
+        self._show_background_run()
+        self._sync_actions()
+
+        def load():
+            from runtime.training.records import RunCurves, read_evaluation
+
+            curves = RunCurves.from_run_dir(info.path)
+            return curves, read_evaluation(info.path), _started_from(info.path, curves.steps_per_epoch)
+
+        def loaded(result) -> None:
+            if token is not self._token:
+                return   # the user moved on meanwhile
+            curves, evaluation, started = result
+            self.charts.reset(started, previous=curves)
+            self.charts.redraw(force=True)
+            if len(curves.steps) or curves.epochs:
+                self.view.show_charts()
+            else:
+                self.view.show_empty(f"Run {info.name} recorded no steps.")
+            if evaluation:
+                classes = evaluation.get("classes") or (started.classes if started else None)
+                self.evaluation.show_epoch(int(evaluation.get("epoch") or 0), evaluation.get("metrics") or {},
+                                           _details(evaluation), classes, started.task if started else None)
+            elif started is not None and started.task == "regression":
+                self.evaluation.show_epoch(info.epoch, _last_metrics(curves), {}, None, "regression")
+            self._want_predictor()
+
+        run_in_background(load, loaded, lambda exc: token is self._token and self.view.show_empty(
+            f"Cannot read run {info.name}: {exc}"), name="read-run")
+
+    def _show_background_run(self) -> None:
+        """A run of another graph still training in this window: said in the Train workspace."""
+        live = self.live
+        if live is None or not live.active or live.belongs_to(self.document):
+            return
+        self.header.show_banner(f"“{live.graph_name}” is still training in this window ({self._live_where()}). "
+                                "One run trains at a time: stop it to train this graph.", "info",
+                                action=("stop", "Stop it"))
+
+    def _live_where(self) -> str:
+        live = self.live
+        if live is None:
+            return ""
+        if live.steps and live.started:
+            return f"epoch {live.steps[-1].epoch}/{live.started.epochs}"
+        return live.stage.rstrip("…").lower()
+
+    def _banner_action(self, key: str) -> None:
+        if key == "stop":
+            self.stop()
+
+    def _show_node(self, node_id: str) -> None:
+        from .workspaces import DESIGN
+
+        self.window.workspaces.switch(DESIGN)
+        self.window.select_node(node_id)
 
     # ------------------------------------------------------------------ the run
     @property
     def running(self) -> bool:
-        return self.bridge is not None and self.bridge.result is None
+        return self.live is not None and self.live.active
+
+    @property
+    def session(self):
+        return self.live.session if self.live is not None else None
+
+    @property
+    def bridge(self) -> RunBridge | None:
+        return self.live.bridge if self.live is not None else None
 
     def start(self) -> bool:
         """Train the current graph (a snapshot of it) with its training settings."""
+        window, document = self.window, self.window.document
         if self.running:
+            if not self.live.belongs_to(document):
+                window.statusBar().showMessage(f"“{self.live.graph_name}” is still training: stop it first "
+                                               "(Shift+F5)", 6000)
             return False
-        document = self.window.document
+        # a value typed but not yet entered is what the user sees: it is what the run must use
+        self.panel.commit_pending()
+        window.inspector.commit_pending()
         errors = document.bridge.reanalyze().errors
         if errors:
-            self.panel.show_problems(errors)
-            self.panel.show_message("Fix the problems above to train: click one to see its node.", error=True)
-            self.window.statusBar().showMessage("Cannot train: the graph has problems", 6000)
+            self._refuse(errors)
             return False
         from runtime.training.process import ProcessSession
 
-        self.panel.show_problems([])
-        self.panel.show_message("Preparing: loading the dataset and compiling the graph…")
+        if self.switch_action.isChecked():
+            from .workspaces import TRAIN
+
+            window.workspaces.switch(TRAIN)
+        self.document.bridge.set_run_problems([])
         base_dir = document.path.parent if document.path else None
-        root = runs_root(document, self.window.settings.value("runs_dir"))
+        root = runs_root(document, window.settings.value("runs_dir"))
         # a child process, not a thread: the window's painting never competes with the training loop
         # for the interpreter lock (runtime/training/process.py has the measurements)
-        self.session = ProcessSession(document.graph, run_root=root, base_dir=base_dir)
-        self.bridge = RunBridge(self.session, interval_ms=BRIDGE_MS, parent=self)
-        self.bridge.started.connect(self._started)
-        self.bridge.steps.connect(self._steps)
-        self.bridge.epochEnded.connect(self._epoch)
-        self.bridge.paused.connect(lambda _: self._set_state("paused"))
-        self.bridge.resumed.connect(lambda _: self._set_state("running"))
-        self.bridge.finished.connect(self._finished)
-        self.predictor = None
-        self.tryit.set_predictor(None)
-        self._set_state("starting")
-        self.status.setText(f"● Training {document.graph.name or 'untitled'}: preparing")
-        self.bridge.start()
+        session = ProcessSession(document.graph, run_root=root, base_dir=base_dir,
+                                 source=str(document.path) if document.path else None, warm=self._take_warm())
+        bridge = RunBridge(session, interval_ms=BRIDGE_MS, parent=self)
+        self.live = live = LiveRun(document, document.path, document.graph.name or "untitled", session, bridge)
+        bridge.preparing.connect(lambda event: self._preparing(live, event))
+        bridge.started.connect(lambda event: self._started(live, event))
+        bridge.steps.connect(lambda steps: self._steps(live, steps))
+        bridge.epochEnded.connect(lambda end: self._epoch(live, end))
+        bridge.paused.connect(lambda _: self._set_live_state(live, PAUSED))
+        bridge.resumed.connect(lambda _: self._set_live_state(live, RUNNING))
+        bridge.finished.connect(lambda result: self._finished(live, result))
+        self.checkpoint = None
+        self._show_live()
+        self._set_status(f"● Training {live.graph_name}: starting")
+        bridge.start()
         self.redraw_timer.start()
-        self.show_charts()
         self.runStarted.emit()
         return True
+
+    def _refuse(self, errors) -> None:
+        """The graph has problems: say so where the user is (status bar, Problems list, the banner),
+        without starting anything."""
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        text = f"Cannot train: {first.describe()}{more}"
+        self.header.show_banner(text + ". The Problems list has them all; fix them to train.", "error",
+                                node_id=first.node_id)
+        self._set_status("✖ " + text, error=True)
+        self.window.show_problems()
 
     def pause(self) -> None:
         if self.running:
@@ -205,12 +539,17 @@ class Dashboard(QObject):
             (self.resume if self.session.paused else self.pause)()
 
     def stop(self) -> None:
-        if self.running:
-            self.panel.show_message("Stopping at the next step…")
-            self.bridge.stop()
+        live = self.live
+        if live is not None and live.active:
+            live.state = STOPPING
+            if self.shown is live:
+                self.header.set_state(STOPPING)
+                self.header.show_message("Stopping at the next step…")
+            self._set_status(f"● Stopping {live.graph_name}…")
+            live.bridge.stop()
 
     def stop_and_wait(self, timeout: float = STOP_TIMEOUT_S) -> bool:
-        """Stop the run and wait for its thread (closing the window). True when it ended in time."""
+        """Stop the run and wait for its process (closing the window). True when it ended in time."""
         if not self.running:
             return True
         return self.bridge.stop_and_wait(timeout)
@@ -221,7 +560,7 @@ class Dashboard(QObject):
             return True
         answer = QMessageBox.question(
             self.window, "Training in progress",
-            "A training run is in progress. Stop it and close? (The run folder keeps what it has so far.)",
+            f"“{self.live.graph_name}” is training. Stop it and close? (The run folder keeps what it has so far.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
             return False
@@ -229,94 +568,228 @@ class Dashboard(QObject):
         return True
 
     # ------------------------------------------------------------------ events (GUI thread)
-    def _started(self, started) -> None:
-        self._classes = started.classes
-        if started.run_dir:
+    def _preparing(self, live: LiveRun, event) -> None:
+        live.stage = event.text
+        if self.shown is live and live.started is None:
+            self.header.show_stage(event.text)
+            self.view.show_empty(event.text)
+        self._set_status(f"● Training {live.graph_name}: {event.text[:1].lower()}{event.text[1:]}")
+
+    def _started(self, live: LiveRun, started) -> None:
+        live.started = started
+        live.state = RUNNING if live.state == STARTING else live.state
+        if started.run_dir and live.document is not None:
+            made = getattr(live.document, "run_dirs", None)
+            if made is not None:
+                made.append(started.run_dir)
             self.runs_panel.add_live(started.run_dir)
+        self.header.set_device(started.device_name + (f", {started.precision}" if started.precision != "fp32" else ""))
+        if self.shown is not live:
+            return
         self.charts.reset(started)
-        self.panel.set_device(started.device_name + (f", {started.precision}" if started.precision != "fp32" else ""))
-        self._set_state("running")
+        self.view.show_charts()
+        self.header.set_state(live.state)
+        self._show_identity()
         notes = "; ".join(started.notes)
-        self.panel.show_message(f"{started.dataset}\n{started.parameters:,} parameters"
-                                + (f"\n{notes}" if notes else ""))
+        self.header.show_message(f"{started.dataset} · {started.parameters:,} parameters"
+                                 + (f"\n{notes}" if notes else ""))
 
-    def _steps(self, steps) -> None:
-        for step in steps:
-            self.charts.add_step(step)
-        self._dirty = True   # painted by the redraw timer
+    def _steps(self, live: LiveRun, steps) -> None:
+        live.steps.extend(steps)
+        if self.shown is live:
+            for step in steps:
+                self.charts.add_step(step)
+            self._dirty = True   # painted by the redraw timer
 
-    def _epoch(self, end) -> None:
-        self.charts.add_epoch(end)
-        self._dirty = True
-        if end.details.get("confusion") is not None:
-            self.evaluation.update_epoch(end, self._classes)
+    def _epoch(self, live: LiveRun, end) -> None:
+        if live.epochs and live.epochs[-1].details:
+            # only the newest epoch's details (a confusion matrix) are needed: keep memory flat
+            previous = live.epochs[-1]
+            live.epochs[-1] = type(previous)(**{**previous.__dict__, "details": {}})
+        live.epochs.append(end)
+        if self.shown is live:
+            self.charts.add_epoch(end)
+            self._dirty = True
+            self._show_epoch_details(end)
+
+    def _show_epoch_details(self, end) -> None:
+        live = self.live
+        started = live.started if live is not None else None
+        task = started.task if started else None
+        if end.details.get("confusion") is not None or task == "regression" or "val_loss" in end.metrics:
+            self.evaluation.update_epoch(end, started.classes if started else None, task)
+
+    def _set_live_state(self, live: LiveRun, state: str) -> None:
+        if not live.active:
+            return
+        live.state = state
+        where = self._live_where()
+        if state == PAUSED:
+            self._set_status(f"⏸ Paused: {live.graph_name} at {where}")
+        else:
+            self._set_status(f"● Training {live.graph_name}: {where}")
+        if self.shown is live:
+            self.header.set_state(state)
+            if state == PAUSED:
+                self.header.show_message(f"Paused at {where}. Resume (F6) to go on, or Stop (Shift+F5).")
+        self._sync_actions()
 
     def _redraw(self) -> None:
         """The timer's paint: charts and progress, only when something new arrived."""
-        if not self._dirty or self.bridge is None:
+        live = self.live
+        if live is None:
             return
-        # one chart per tick (each paint costs 15-25 ms): the rest follow on the next ticks
-        self.charts.redraw(limit=1)
-        self._dirty = self.charts.pending
-        last, started = self.bridge.last_step, self.bridge.run_started
-        if last is not None:
-            self.panel.show_progress(last, started)
-            self.status.setText(f"● Training: epoch {last.epoch}/{started.epochs if started else '?'}")
+        if self.shown is live and self._dirty:
+            # one chart per tick (each paint costs 15-25 ms): the rest follow on the next ticks
+            self.charts.redraw(limit=1)
+            self._dirty = self.charts.pending
+        if live.steps and live.active:
+            last = live.steps[-1]
+            if self.shown is live and live.state != STOPPING:
+                self.header.show_progress(last, live.started)
+            if live.state == RUNNING:
+                self._set_status(f"● Training {live.graph_name}: {self._live_where()}")
 
-    def _finished(self, result) -> None:
+    def _finished(self, live: LiveRun, result) -> None:
+        live.result = result
+        live.state = _state_of(result)
         self.redraw_timer.stop()
-        self._dirty = True
-        self._redraw()
-        self.charts.redraw(force=True)
-        self._set_state("idle")
         self.runs_panel.end_live(result)
-        self.checkpoint = None   # the new run's weights take over
-        self.status.setText("")
-        if isinstance(result, Finished):
-            best = result.best or {}
-            text = f"Finished in {format_duration(result.duration_s)}"
-            if best.get("metric"):
-                text += f": best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}"
-            self.panel.show_message(text + (f"\nRun folder: {result.run_dir}" if result.run_dir else ""))
-        elif isinstance(result, Stopped):
-            self.panel.show_message(f"Stopped at epoch {result.epoch}, step {result.step}. {result.message}".strip())
+        if self.shown is live:
+            self.charts.redraw(force=True)
+            self._dirty = False
+            self._show_outcome(result)
+            if isinstance(result, Failed):
+                self._report_failure(live, result)
+            else:
+                self.checkpoint = None   # the new run's weights take over
+                self._want_predictor()
         elif isinstance(result, Failed):
-            self.panel.show_message(f"Training failed ({result.kind}): {result.message}", error=True)
-            self.panel.show_problems(list(result.problems))
-            self.docks["training"].raise_()
-        self.window.statusBar().showMessage((self.panel.status.text().splitlines() or [""])[0], 8000)
-        if not isinstance(result, Failed) or result.kind == "diverged":
-            self._build_predictor()
+            self._report_failure(live, result)
+        self._set_status(self._outcome_status(live, result), error=isinstance(result, Failed))
+        if not live.belongs_to(self.document) and self.header.banner_kind() == "info":
+            self.header.hide_banner()   # the notice about it is moot now
+        self._sync_actions()
+        self.refill_warm()
         self.runEnded.emit(result)
 
-    def _build_predictor(self) -> None:
-        session = self.session
-        if session is None or not session.run_dir:
+    def _show_outcome(self, result) -> None:
+        """The header after a run of the shown graph ended."""
+        live = self.live
+        state = _state_of(result)
+        self.header.set_state(state, "Diverged" if isinstance(result, Failed) and result.kind == "diverged" else "")
+        started = live.started if live is not None else None
+        last = live.steps[-1] if live is not None and live.steps else None
+        if last is not None and started is not None:
+            self.header.show_done(last.progress, f"epoch {last.epoch}/{started.epochs}  ·  step {last.step:,}")
+        else:
+            self.header.show_done(0.0, "")
+        self.header.show_message(_outcome_text(result), error=isinstance(result, Failed))
+        self._show_identity()
+
+    def _outcome_status(self, live: LiveRun, result) -> str:
+        name = live.graph_name
+        if isinstance(result, Finished):
+            return f"✔ {name}: {_outcome_text(result).splitlines()[0]}"
+        if isinstance(result, Stopped):
+            return f"■ {name}: {result.message or 'stopped'}"
+        return f"✖ {name}: training failed: {_first_line(result.message)}"
+
+    def _report_failure(self, live: LiveRun, result: Failed) -> None:
+        """A run that could not start or stopped with an error, said where the user is looking: the
+        banner, the status bar, the Problems list and the node's badge."""
+        problems = list(result.problems)
+        node = next((p.node_id for p in problems if p.node_id), None)
+        if live.belongs_to(self.document):
+            self.document.bridge.set_run_problems(problems or [_run_problem(result)])
+            self.header.show_banner(_failure_text(live, result), "error", node_id=node)
+            self.window.show_problems()
+        else:
+            self.window.statusBar().showMessage(f"“{live.graph_name}” (no longer open) failed: "
+                                                f"{_first_line(result.message)}", 15000)
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
+        self.status.setStyleSheet("color: #e05555;" if error else "")
+
+    def _sync_actions(self) -> None:
+        if not hasattr(self, "train_action"):
             return
-        run_dir, base_dir = session.run_dir, session.base_dir
+        running = self.running
+        mine = running and self.live.belongs_to(self.document)
+        self.train_action.setEnabled(not running)
+        self.pause_action.setEnabled(mine and self.live.state in (RUNNING, PAUSED))
+        self.stop_action.setEnabled(running)
+        if running and not mine:
+            self.header.start_button.setEnabled(False)
+            self.header.start_button.setToolTip(f"“{self.live.graph_name}” is training: one run at a time")
+        else:
+            self.header.start_button.setToolTip("Train this graph with its training settings (F5)")
+
+    # ------------------------------------------------------------------ warm processes
+    def _take_warm(self):
+        """A training process already started (torch imported), or None to start one now."""
+        return self.window.warm_pool.take()
+
+    def refill_warm(self) -> None:
+        """Start the next warm process once the window is idle again."""
+        self.window.warm_later()
+
+    # ------------------------------------------------------------------ Try it and the gallery
+    def workspace_changed(self, name: str) -> None:
+        self._want_predictor()
+
+    def _want_predictor(self) -> None:
+        """Build the shown run's predictor when the Train workspace (or its Try it or Evaluation tab)
+        is on screen; a predictor imports torch, which the Design workspace never waits for."""
+        shown = self.shown
+        if shown is None or self._predictor_for is shown or self.checkpoint is not None:
+            return
+        if isinstance(shown, LiveRun) and (shown.active or not shown.run_dir):
+            return
+        from .workspaces import TRAIN
+
+        if self.window.workspaces.current != TRAIN and not any(
+                self.docks[n].isVisible() for n in ("tryit", "evaluation")):
+            return
+        run_dir = shown.run_dir if isinstance(shown, LiveRun) else shown.path
+        if isinstance(shown, LiveRun):
+            base_dir = shown.session.base_dir
+        else:
+            base_dir = self.document.path.parent if self.document is not None and self.document.path else None
+        if not (Path(run_dir) / "checkpoints").is_dir():
+            self.tryit.set_predictor(None, "This run saved no weights to try.")
+            return
+        self._predictor_for = shown
+        token = self._token
+        self.tryit.set_predictor(None, "Loading the model…")
 
         def ready(result) -> None:
-            if session is not self.session:
-                return  # a newer run started meanwhile
+            if token is not self._token:
+                return  # another run is shown now
             self._show_predictor(*result)
             self.resultsReady.emit(result[0])
 
         def failed(exc) -> None:
+            if token is not self._token:
+                return
+            self.tryit.set_predictor(None, f"Cannot try this run's model: {exc}")
             self.window.statusBar().showMessage(f"Cannot try the model: {exc}", 8000)
             self.resultsReady.emit(None)
 
         run_in_background(lambda: _predictor(run_dir, None, base_dir), ready, failed, name="predictor")
 
-    def _set_state(self, state: str) -> None:
-        self.panel.set_run_state(state)
-        self._sync_actions()
-
-    def _sync_actions(self) -> None:
-        if not hasattr(self, "train_action"):
-            return
-        self.train_action.setEnabled(not self.running)
-        self.pause_action.setEnabled(self.running)
-        self.stop_action.setEnabled(self.running)
+    def _show_predictor(self, predictor, mistakes, regression=None) -> None:
+        """A model to try: the Try it panel, and its most confident mistakes in the gallery (or its
+        predicted against true values for a regression)."""
+        self.predictor = predictor
+        self.tryit.set_predictor(predictor)
+        if predictor.is_classifier:
+            self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
+                                              predictor.image_shape, total=len(mistakes))
+        elif regression is not None:
+            self.evaluation.set_regression_points(*regression)
 
     def preview_dataset(self) -> None:
         """Load the dataset the settings describe (off the GUI thread) and show what it holds."""
@@ -331,14 +804,18 @@ class Dashboard(QObject):
             return load_dataset(settings, base_dir=base_dir)
 
         def shown(dataset) -> None:
-            self.panel.show_dataset(dataset)
+            if self.window.document is document:
+                self.panel.show_dataset(dataset)
 
         run_in_background(load, shown, lambda exc: self.panel.preview.setText(f"✖ {exc}"), name="dataset-preview")
 
     # ------------------------------------------------------------------ runs, checkpoints, export
     def _overlay(self, runs) -> None:
-        live = self.bridge.run_started.run_dir if self.bridge and self.bridge.run_started else None
-        self.charts.set_overlays([r for r in runs if not live or Path(live).name != r.name])
+        shown = self.shown
+        current = shown.run_dir if isinstance(shown, LiveRun) else (shown.path if shown is not None else None)
+        self.charts.set_overlays([r for r in runs if not current or Path(current).name != r.name])
+        if runs and not self.view.showing_charts:
+            self.view.show_charts()
 
     def load_checkpoint(self, path) -> None:
         """Use a checkpoint's weights with the current graph (Try it, the gallery, Export). Refused,
@@ -347,8 +824,11 @@ class Dashboard(QObject):
         graph, base_dir = document.graph.copy(), document.path.parent if document.path else None
 
         def loaded(result) -> None:
+            if self.window.document is not document:
+                return
             self.checkpoint = Path(path)
             self._show_predictor(*result)
+            self._show_identity()
             self.window.statusBar().showMessage(f"Loaded {path} into the current graph", 6000)
             self.docks["tryit"].raise_()
 
@@ -357,26 +837,26 @@ class Dashboard(QObject):
 
         run_in_background(lambda: _predictor(path, graph, base_dir), loaded, refused, name="load-checkpoint")
 
-    def _show_predictor(self, predictor, mistakes) -> None:
-        """A model to try: the Try it panel, and its most confident mistakes in the gallery."""
-        self.predictor = predictor
-        self.tryit.set_predictor(predictor)
-        if predictor.is_classifier:
-            self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
-                                              predictor.image_shape, total=len(mistakes))
-
     def export_source(self):
-        """What Export exports: the graph and the weights that belong to it. The last run's graph and
-        weights while the document still describes the same network (moving nodes does not count);
-        a checkpoint loaded from the Runs list; else the document's graph, untrained."""
+        """What Export exports: the graph and the weights that belong to it. A checkpoint loaded
+        from the Runs list; the shown run's graph and best weights while the document still describes
+        the same network (moving nodes does not count); else the document's graph, untrained."""
         document = self.window.document
         if self.checkpoint is not None:
             return document.graph, self.checkpoint
-        session = self.session
-        if session is not None and session.run_dir and not self.running and _same_network(session.graph, document.graph):
-            folder = Path(session.run_dir) / "checkpoints"
-            best = folder / "best.pt"   # the weights Try it shows: the best epoch's
-            return session.graph, best if best.is_file() else folder / "last.pt"
+        shown = self.shown
+        if isinstance(shown, LiveRun) and not shown.active and shown.run_dir \
+                and _same_network(shown.session.graph, document.graph):
+            return shown.session.graph, _best_checkpoint(Path(shown.run_dir))
+        if shown is not None and not isinstance(shown, LiveRun) and shown.graph_file is not None:
+            from runtime import load_graph
+
+            try:
+                graph = load_graph(shown.graph_file)
+            except Exception:  # noqa: BLE001 - an unreadable run graph: export the document untrained
+                graph = None
+            if graph is not None and _same_network(graph, document.graph) and shown.checkpoint is not None:
+                return graph, _best_checkpoint(shown.path)
         return document.graph, None
 
     def export(self) -> None:
@@ -387,29 +867,180 @@ class Dashboard(QObject):
         base_dir = document.path.parent if document.path else None
         default = base_dir or Path(QStandardPaths.writableLocation(
             QStandardPaths.StandardLocation.DocumentsLocation) or Path.home()) / "LayerLoom"
-        dialog = ExportDialog(graph, checkpoint, base_dir, default / "export", parent=self.window)
+        dialog = ExportDialog(graph, checkpoint, base_dir, default / "export", parent=self.window,
+                              warm=self.window.warm_pool if self.window._warm_wanted else None)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.export_dialog = dialog
         dialog.show()
 
+    def open_runs_folder(self) -> None:
+        folder = runs_root(self.window.document, self.window.settings.value("runs_dir"))
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
+
+# ---------------------------------------------------------------------- helpers
 def _predictor(checkpoint, graph, base_dir):
     """Off the GUI thread: a Predictor for a checkpoint or run folder (with ``graph``, or the one it
-    trained) and its mistakes on the validation split."""
+    trained), its mistakes on the validation split, and for a regression its (true, predicted) values."""
+    import numpy as np
+
     from runtime.inference import Predictor
 
     predictor = Predictor.from_checkpoint(checkpoint, graph=graph, base_dir=base_dir)
-    return predictor, predictor.misclassified() if predictor.has_samples else []
+    mistakes = predictor.misclassified() if predictor.has_samples else []
+    regression = None
+    if predictor.task == "regression" and predictor.has_samples:
+        samples = predictor.validation_samples(limit=2000)
+        predicted = predictor.outputs(samples.x)
+        regression = (np.asarray(samples.y, np.float64).reshape(-1), np.asarray(predicted, np.float64).reshape(-1))
+    return predictor, mistakes, regression
 
 
 def _same_network(a, b) -> bool:
-    """Two graphs with the same nodes, parameters and wires (positions aside)."""
+    """Two graphs with the same nodes, parameters and wires (positions, names and training settings
+    aside): the weights of one fit the other."""
     from runtime.graphfile import graph_to_dict
 
     def network(graph) -> dict:
         data = graph_to_dict(graph)
         for node in data.get("nodes", []):
             node.pop("ui", None)
+        for key in ("name", "description", "training"):   # the network itself, not how it is trained
+            data.pop(key, None)
         return data
 
     return network(a) == network(b)
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)
+
+
+def _best_checkpoint(run_dir: Path) -> Path:
+    folder = Path(run_dir) / "checkpoints"
+    best = folder / "best.pt"   # the weights Try it shows: the best epoch's
+    return best if best.is_file() else folder / "last.pt"
+
+
+def _state_of(result) -> str:
+    if isinstance(result, Finished):
+        return FINISHED
+    if isinstance(result, Stopped):
+        return STOPPED
+    return FAILED
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"
+    return lines[0] if lines else ""
+
+
+def _outcome_text(result) -> str:
+    if isinstance(result, Finished):
+        best = result.best or {}
+        text = f"Finished in {format_duration(result.duration_s)}"
+        if best.get("metric") and best.get("value") is not None:
+            text += f": best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}"
+        if result.reason == "early_stopped":
+            text += " (stopped early: no improvement)"
+        return text + (f"\nRun folder: {result.run_dir}" if result.run_dir else "")
+    if isinstance(result, Stopped):
+        text = result.message or f"Stopped at epoch {result.epoch}, step {result.step}"
+        text = text[:1].upper() + text[1:]
+        return text + (f"\nRun folder: {result.run_dir}" if result.run_dir else "")
+    kind = {"setup": "could not start", "diverged": "diverged", "out_of_memory": "ran out of memory"}.get(
+        result.kind, "failed")
+    return f"Training {kind}: {result.message}"
+
+
+def _failure_text(live: LiveRun, result: Failed) -> str:
+    if result.kind == "setup":
+        head = f"“{live.graph_name}” could not start training"
+    elif result.kind == "diverged":
+        head = f"“{live.graph_name}” diverged"
+    else:
+        head = f"Training “{live.graph_name}” failed"
+    message = result.message.removeprefix("cannot train:").strip()
+    return f"{head}: {message}"
+
+
+def _run_problem(result: Failed):
+    """A failure that names no node, as one Problems entry for the whole graph."""
+    from runtime.analysis import Problem
+
+    return Problem("training", f"training {'diverged' if result.kind == 'diverged' else 'failed'}: "
+                   f"{_first_line(result.message)}")
+
+
+def _header_state(status: str) -> str:
+    if status in ("completed", "early stopped"):
+        return FINISHED
+    if status == "stopped":
+        return STOPPED
+    if status in ("failed", "diverged"):
+        return FAILED
+    if status == "running":
+        return RUNNING
+    return STOPPED
+
+
+def _pill_word(status: str) -> str:
+    return {"completed": "Finished", "early stopped": "Stopped early", "diverged": "Diverged",
+            "running": "Running elsewhere", "incomplete": "Incomplete"}.get(status, "")
+
+
+def _run_note(info) -> str:
+    started = info.started_text() if hasattr(info, "started_text") else ""
+    return f"{info.status}, {started}" if started and started != "–" else info.status
+
+
+def _folder_text(info) -> str:
+    parts = []
+    if info.duration_s is not None:
+        parts.append(f"trained for {format_duration(info.duration_s)}")
+    best = info.best_text()
+    if best != "–":
+        parts.append(f"best {best}")
+    head = (info.message[:1].upper() + info.message[1:]) if info.message else info.status.capitalize()
+    return head + (f" ({', '.join(parts)})" if parts else "") + f"\nRun folder: {info.path}"
+
+
+def _details(evaluation: dict) -> dict:
+    import numpy as np
+
+    details = dict(evaluation.get("details") or {})
+    if details.get("confusion") is not None:
+        details["confusion"] = np.asarray(details["confusion"], dtype=np.int64)
+    return details
+
+
+def _last_metrics(curves) -> dict:
+    return {name: values[-1] for name, values in curves.metrics.items() if values}
+
+
+def _started_from(run_dir, steps_per_epoch: int) -> RunStarted | None:
+    """What the charts need of a run read from its folder (task, classes, steps per epoch), as the
+    ``RunStarted`` it announced."""
+    import json
+
+    try:
+        config = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    dataset = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
+    training = config.get("training") if isinstance(config.get("training"), dict) else {}
+    device = config.get("device") if isinstance(config.get("device"), dict) else {}
+    task = dataset.get("task") or "loss"
+    classes = dataset.get("classes") or None
+    return RunStarted(str(run_dir), str(device.get("type") or "cpu"), str(device.get("name") or ""),
+                      str(device.get("precision") or "fp32"), int(training.get("epochs") or 0), 0, int(steps_per_epoch or 0),
+                      int(dataset.get("train") or 0), int(dataset.get("val") or 0), 0, task,
+                      tuple(classes) if classes else None, str(dataset.get("summary") or ""), training)

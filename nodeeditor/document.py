@@ -34,6 +34,7 @@ class Document(QObject):
         super().__init__(parent)
         self.graph = graph
         self.path = Path(path) if path else None
+        self.run_dirs: list[str] = []         # run folders trained from this document in this window
         self.root = root
         self.preview = preview
         self.opened_from: str | None = None   # the instance a block's inside was opened from

@@ -420,20 +420,76 @@ def _heading(text: str) -> QLabel:
     return label
 
 
-class EvaluationPanel(QWidget):
-    """The validation results of the latest epoch: confusion matrix, per-class scores, mistakes."""
+class RegressionView(QWidget):
+    """Predicted against true values on the validation split (the diagonal is a perfect model), as
+    MATLAB's regression plot draws it: how far, and where, the model misses."""
+
+    MAX_POINTS = 5000
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.summary = QLabel("Evaluation appears after the first validated epoch.")
+        import pyqtgraph as pg
+
+        self.plot = pg.PlotWidget()
+        item = self.plot.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.3)
+        item.setLabel("bottom", "true value")
+        item.setLabel("left", "predicted")
+        item.setMenuEnabled(False)
+        self.points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(76, 141, 255, 150))
+        self.diagonal = pg.PlotDataItem([], [], pen=pg.mkPen("#f08c2e", width=1.5, style=Qt.PenStyle.DashLine))
+        item.addItem(self.diagonal)
+        item.addItem(self.points)
+        self.note = QLabel("The points appear when the run has weights to predict with.")
+        self.note.setWordWrap(True)
+        self.note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.note)
+        self.count = 0
+
+    def set_points(self, true, predicted, note: str = "") -> None:
+        """Pairs of (true, predicted) values (every output of every sample, at most ``MAX_POINTS``)."""
+        true = np.asarray(true, dtype=np.float64).reshape(-1)[: self.MAX_POINTS]
+        predicted = np.asarray(predicted, dtype=np.float64).reshape(-1)[: self.MAX_POINTS]
+        keep = np.isfinite(true) & np.isfinite(predicted)
+        true, predicted = true[keep], predicted[keep]
+        self.count = int(true.size)
+        self.points.setData(true, predicted)
+        if true.size:
+            low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+            self.diagonal.setData([low, high], [low, high])
+        else:
+            self.diagonal.setData([], [])
+        self.note.setText(note or (f"{self.count:,} validation values; on the dashed line the prediction is exact."
+                                   if self.count else "The points appear when the run has weights to predict with."))
+
+    def clear(self) -> None:
+        self.set_points([], [])
+
+
+class EvaluationPanel(QWidget):
+    """The validation results of the shown run's latest epoch: for a classifier the confusion matrix,
+    per-class scores and most confident mistakes; for a regression its errors and predicted against
+    true values. ``caption`` says which run of which graph."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.matrix = ConfusionMatrixView()
         self.table = PerClassTable()
         self.gallery = MisclassifiedGallery()
         self.gallery.setMinimumHeight(120)
+        self.regression = RegressionView()
         self._classes: list[str] | None = None
         self._classifier = True
+        self.task: str | None = None
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self._titled("Confusion matrix", self.matrix))
@@ -445,10 +501,21 @@ class EvaluationPanel(QWidget):
         body.addWidget(self._titled(self.mistakes_title, self.gallery))
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
+        self.empty = QLabel()
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.pages = QStackedWidget()
+        self.classifier_page = body
+        self.regression_page = self._titled("Predicted vs true (validation)", self.regression)
+        for page in (self.empty, body, self.regression_page):
+            self.pages.addWidget(page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.caption)
         layout.addWidget(self.summary)
-        layout.addWidget(body, 1)
+        layout.addWidget(self.pages, 1)
+        self.clear()
 
     @staticmethod
     def _titled(title: str | QLabel, widget: QWidget) -> QWidget:
@@ -460,26 +527,61 @@ class EvaluationPanel(QWidget):
         layout.addWidget(widget, 1)
         return box
 
-    def update_epoch(self, end, classes: Sequence[str] | None = None) -> None:
-        """Show an ``EpochEnd``'s validation details (confusion matrix, per-class scores)."""
+    def set_caption(self, text: str) -> None:
+        """Which run of which graph the panel shows."""
+        self.caption.setText(text)
+
+    def clear(self, text: str = "No run of this graph yet: its evaluation appears after the first "
+                                "validated epoch.") -> None:
+        """Nothing to show (another graph, or no run yet)."""
+        self._classes, self._classifier, self.task = None, True, None
+        self.summary.setText("")
+        self.summary.hide()
+        self.matrix.placeholder = "No confusion matrix yet"
+        self.matrix.set_matrix(np.zeros((0, 0)))
+        self.table.set_scores({}, None)
+        self.gallery.set_samples([], None, None, None, "No mistakes listed yet")
+        self.mistakes_title.setText("Most confident mistakes")
+        self.regression.clear()
+        self.empty.setText(text)
+        self.pages.setCurrentWidget(self.empty)
+
+    @property
+    def showing(self) -> str:
+        """"empty", "classifier" or "regression": the page on screen."""
+        page = self.pages.currentWidget()
+        return "empty" if page is self.empty else "classifier" if page is self.classifier_page else "regression"
+
+    def update_epoch(self, end, classes: Sequence[str] | None = None, task: str | None = None) -> None:
+        """Show an ``EpochEnd``'s validation metrics and details (confusion matrix, per-class scores)."""
+        self.show_epoch(end.epoch, end.metrics or {}, end.details or {}, classes, task)
+
+    def show_epoch(self, epoch: int, metrics: dict, details: dict, classes: Sequence[str] | None = None,
+                   task: str | None = None) -> None:
+        """One validated epoch (from a live run's event, or a run folder's ``evaluation.json``)."""
         if classes is not None:
             self._classes = list(classes)
-        details = end.details or {}
         confusion = details.get("confusion")
-        metrics = end.metrics or {}
-        parts = [f"<b>Epoch {end.epoch}</b>"]
+        self.task = task or ("classification" if confusion is not None else self.task)
+        parts = [f"<b>Epoch {epoch}</b>"]
         for key, title in (("val_accuracy", "accuracy"), ("val_f1", "macro F1"), ("val_precision", "precision"),
-                           ("val_recall", "recall"), ("val_r2", "R²"), ("val_mae", "MAE"), ("val_rmse", "RMSE")):
-            if key in metrics and metrics[key] == metrics[key]:
-                value = metrics[key]
-                shown = f"{value * 100:.1f}%" if key == "val_accuracy" else f"{value:.3f}"
+                           ("val_recall", "recall"), ("val_r2", "R²"), ("val_mae", "MAE"), ("val_rmse", "RMSE"),
+                           ("val_loss", "loss")):
+            value = metrics.get(key)
+            if isinstance(value, (int, float)) and value == value:
+                shown = f"{value * 100:.1f}%" if key == "val_accuracy" else f"{value:.4g}"
                 parts.append(f"{title} <b>{shown}</b>")
-        self._classifier = confusion is not None
-        if not self._classifier:
-            parts.append("<i>confusion matrix and per-class scores are shown for classifiers</i>")
-        self.matrix.placeholder = "No confusion matrix yet" if self._classifier else \
-            "Not a classifier: no classes to confuse"
         self.summary.setText(" · ".join(parts))
+        self.summary.show()
+        self._classifier = confusion is not None or self.task in ("classification", "binary")
+        if not self._classifier:
+            self.pages.setCurrentWidget(self.regression_page if self.task == "regression" else self.empty)
+            if self.task != "regression":
+                self.empty.setText("This graph's loss has no classes or targets to score: the loss chart "
+                                   "is its evaluation.")
+            return
+        self.pages.setCurrentWidget(self.classifier_page)
+        self.matrix.placeholder = "No confusion matrix for this epoch"
         self.matrix.set_matrix(confusion if confusion is not None else np.zeros((0, 0)), self._classes)
         support = np.asarray(confusion).sum(1) if confusion is not None else None
         self.table.set_scores(details.get("per_class") or {}, self._classes, support)
@@ -497,3 +599,7 @@ class EvaluationPanel(QWidget):
         self.gallery.set_samples(samples, self._classes, value_range, image_shape,
                                  "No mistakes on the validation split" if self._classifier else
                                  "Mistakes are listed for classifiers")
+
+    def set_regression_points(self, true, predicted) -> None:
+        """Predicted against true values of the shown run's model on the validation split."""
+        self.regression.set_points(true, predicted)

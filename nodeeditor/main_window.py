@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget)
+                               QListWidgetItem, QMainWindow, QMessageBox, QSizePolicy, QToolBar, QVBoxLayout, QWidget)
 
 from runtime import Graph, LayerLoomError, load_graph, save_graph
 from runtime.blocks import LIBRARY_SUFFIX as BLOCKS_SUFFIX
@@ -21,11 +21,12 @@ from runtime.analysis import ERROR
 from runtime.graphfile import SUFFIX
 from runtime.layout import layered_layout
 from runtime.resources import example_path, example_paths
+from runtime.worker import WarmPool
 
 from .autosave import INTERVAL_MS, Autosaver
 from .block_scopes import BlockScopes
 from .clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
-from .commands import InstallBlockCommand, MoveNodesCommand, remove_block_command
+from .commands import InstallBlockCommand, MoveNodesCommand, SetMetaCommand, remove_block_command
 from .dashboard import Dashboard
 from .help import show_shortcuts
 from .document import Document
@@ -37,6 +38,7 @@ from .quick_add import QuickAdd
 from .style import THEMES, apply_app_theme
 from .view import CanvasView
 from .welcome import SHOW_AT_START, Tour, WelcomeDialog
+from .workspaces import DESIGN, LAYOUT_VERSION, NAMES, SHORTCUTS, TITLES, TRAIN, Workspaces
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -47,7 +49,8 @@ class _ProblemList(QListWidget):
 
 
 MAX_RECENT = 8
-LAYOUT_VERSION = 2   # the docks' saved layout; bumped when docks are added (an older layout is dropped)
+WARM_DELAY_MS = 1500   # the window idle this long: start the next warm process
+UNTITLED = "untitled"
 _windows: set = set()   # windows opened with New Window, kept alive until they close
 
 
@@ -70,7 +73,6 @@ class EditorWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.scopes.breadcrumb)
         column.addWidget(self.view)
-        self.setCentralWidget(centre)
         # the bottom docks (problems, charts...) run the whole width: their minimum width then never
         # adds to the side docks' (a window wider than a laptop screen otherwise)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -96,7 +98,9 @@ class EditorWindow(QMainWindow):
         self.problems.itemActivated.connect(self._show_problem)
         self.problems.itemClicked.connect(self._show_problem)
         self.dashboard = Dashboard(self)
-        self.dashboard.arrange_below()
+        self.workspaces = Workspaces(self, {DESIGN: centre, TRAIN: self.dashboard.view})
+        self.workspaces.changed.connect(self._workspace_changed)
+        self.setCentralWidget(self.workspaces.stack)
         self._build_menus()
         self.search_action = self.palette_widget.search.addAction(themed_icon("search", self.theme),
                                                                   QLineEdit.ActionPosition.LeadingPosition)
@@ -104,15 +108,39 @@ class EditorWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        state = self.settings.value("window/state")
-        # no saved layout: the default one is finished when the window first shows
-        self._default_layout_pending = state is None or not self.restoreState(state, LAYOUT_VERSION)
+        # no saved layout: the default one is made when the window first shows
+        self._default_layout_pending = not self.workspaces.restore_current()
+        # training and export processes started ahead, torch imported, while the window is idle
+        # (runtime.worker); started by schedule_warm (the app calls it once the window shows)
+        self.warm_pool = WarmPool()
+        self._warm_wanted = False
+        self._warm_timer = QTimer(self, singleShot=True, interval=WARM_DELAY_MS)
+        self._warm_timer.timeout.connect(self._refill_warm)
         self.autosaver = Autosaver(self.settings.value("recovery_dir") or _default_recovery_dir())
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(INTERVAL_MS)
         self.autosave_timer.timeout.connect(self.autosave_now)
         self.autosave_timer.start()
-        self.set_document(Document(Graph(name="untitled"), theme=self.theme))
+        self.set_document(Document(Graph(name=UNTITLED), theme=self.theme))
+
+    # ------------------------------------------------------------------ warm processes
+    def schedule_warm(self) -> None:
+        """Keep a training process warm (torch imported) from now on: the next one starts once the
+        window has been idle a moment, so F5 and Export do not wait for a process and its imports."""
+        self._warm_wanted = True
+        self._warm_timer.start()
+
+    def warm_later(self) -> None:
+        """A warm process was used (a run or an export): start the next one when the window is idle."""
+        if self._warm_wanted:
+            self._warm_timer.start()
+
+    def _refill_warm(self) -> None:
+        if not self._warm_wanted:
+            return
+        if self.dashboard.running:
+            return   # never compete with a run for the CPU; refilled when it ends
+        self.warm_pool.refill()
 
     # ------------------------------------------------------------------ recovery
     def autosave_now(self) -> None:
@@ -153,10 +181,7 @@ class EditorWindow(QMainWindow):
         super().showEvent(event)
         if self._default_layout_pending:
             self._default_layout_pending = False
-            self.dashboard.arrange_beside()
-            docks = {d.objectName(): d for d in self.findChildren(QDockWidget)}
-            self.resizeDocks([docks["palette"], docks["inspector"]], [220, 300], Qt.Orientation.Horizontal)
-            self.resizeDocks([docks["problems"]], [140], Qt.Orientation.Vertical)
+            self.workspaces.default_layout(self.workspaces.current)
             QTimer.singleShot(0, self.view.show_graph)  # the canvas got its final size: frame the graph again
 
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
@@ -212,6 +237,17 @@ class EditorWindow(QMainWindow):
         self._action(blocks, "&Import Blocks…", self.ask_import_blocks)
         self._action(blocks, "E&xport Blocks…", self.ask_export_blocks)
         view = bar.addMenu("&View")
+        self.workspace_actions = {}
+        spaces = QActionGroup(self)
+        for name in NAMES:
+            action = self._action(view, f"{TITLES[name]} &Workspace", lambda n=name: self.workspaces.switch(n),
+                                  QKeySequence(SHORTCUTS[name]))
+            action.setCheckable(True)
+            action.setChecked(name == self.workspaces.current)
+            spaces.addAction(action)
+            self.workspace_actions[name] = action
+        self._action(view, "&Reset Layout of This Workspace", self.workspaces.reset_layout)
+        view.addSeparator()
         fit = self._action(view, "Zoom to &Fit", self.view.zoom_to_fit, QKeySequence("Ctrl+0"), icon="zoom-fit")
         layout = self._action(view, "Auto &Layout", self.auto_layout, QKeySequence("Ctrl+L"), icon="layout")
         self.snap_action = self._action(view, "&Snap to Grid", self._toggle_snap, checkable=True, icon="grid")
@@ -239,6 +275,8 @@ class EditorWindow(QMainWindow):
         tools.setObjectName("toolbar")
         tools.setMovable(False)
         tools.setIconSize(QSize(20, 20))
+        tools.addWidget(self.workspaces.tabs)
+        tools.addSeparator()
         for group in ((new, open_, save), (self.undo_action, self.redo_action, delete),
                       (fit, layout, self.snap_action), run_actions):
             tools.addActions(list(group))
@@ -322,7 +360,7 @@ class EditorWindow(QMainWindow):
 
     def new_document(self) -> None:
         if self.maybe_save():
-            self.set_document(Document(Graph(name="untitled"), theme=self.theme))
+            self.set_document(Document(Graph(name=UNTITLED), theme=self.theme))
 
     def new_window(self) -> "EditorWindow":
         """Another editor window in this process, with an empty graph: two documents side by side,
@@ -372,7 +410,24 @@ class EditorWindow(QMainWindow):
             return False
         if not path.endswith(".json"):
             path += SUFFIX
-        return self._write(Path(path))
+        path = Path(path)
+        renamed = self._name_after_file(path)
+        if not self._write(path):
+            if renamed:
+                self.document.undo_stack.undo()
+            return False
+        return True
+
+    def _name_after_file(self, path: Path) -> bool:
+        """Save As gives an untitled graph (or one still named after its old file) the new file's name,
+        as one undo step; True when it renamed."""
+        graph, old = self.document.graph, self.document.path
+        stem = _file_stem(path)
+        default = not graph.name or graph.name == UNTITLED or (old is not None and graph.name == _file_stem(old))
+        if not default or not stem or stem == graph.name:
+            return False
+        self.document.undo_stack.push(SetMetaCommand(graph, "name", stem, f"Name the graph “{stem}”"))
+        return True
 
     def _write(self, path: Path) -> bool:
         try:
@@ -385,6 +440,7 @@ class EditorWindow(QMainWindow):
         self.autosaver.discard()
         self._remember(path)
         self._update_title()
+        self.dashboard.document_saved(self.document)
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
 
@@ -407,7 +463,9 @@ class EditorWindow(QMainWindow):
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.workspaces.save()
+        self._warm_timer.stop()
+        self.warm_pool.close()
         self._release_document()
         self.document = None
         self.autosaver.discard()  # a clean exit: nothing to recover
@@ -769,6 +827,21 @@ class EditorWindow(QMainWindow):
     def _show_problem(self, item: QListWidgetItem) -> None:
         self.select_node(item.data(NODE_ROLE))
 
+    def _workspace_changed(self, name: str) -> None:
+        for key, action in self.workspace_actions.items():
+            action.setChecked(key == name)
+        self.dashboard.workspace_changed(name)
+        if name == DESIGN:
+            QTimer.singleShot(0, self.view.setFocus)
+
+    def show_problems(self) -> None:
+        """Bring the Problems list into view (in the Design workspace; the Train workspace says the same
+        in its banner)."""
+        if self.workspaces.current == DESIGN:
+            dock = self.findChild(QDockWidget, "problems")
+            dock.show()
+            dock.raise_()
+
     def select_node(self, node_id: str | None) -> None:
         """Select a node alone and centre the canvas on it (a clicked problem)."""
         node_item = self.editing.scene.item_for_node.get(node_id) if node_id else None
@@ -787,6 +860,15 @@ def private_settings(folder: str | Path) -> QSettings:
     settings.setValue("recovery_dir", str(folder / "recovery"))
     settings.setValue("runs_dir", str(folder / "runs"))
     return settings
+
+
+def _file_stem(path: Path) -> str:
+    """``my_mlp.llgraph.json`` -> ``my_mlp``."""
+    name = Path(path).name
+    for suffix in (SUFFIX, ".json"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
 
 
 def _default_recovery_dir() -> str:

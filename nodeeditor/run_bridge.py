@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from runtime.training.events import (TERMINAL, CheckpointSaved, EpochEnd, Paused, Resumed, RunStarted, Step)
+from runtime.training.events import (TERMINAL, CheckpointSaved, EpochEnd, Paused, Preparing, Resumed, RunStarted,
+                                     Step)
 
 TICK_MS = 50
 
 
 class RunBridge(QObject):
+    preparing = Signal(object)        # Preparing: a set-up stage begins
     started = Signal(object)          # RunStarted
     steps = Signal(list)              # every Step since the previous tick, oldest first
     epochEnded = Signal(object)       # EpochEnd
@@ -76,7 +78,9 @@ class RunBridge(QObject):
             if steps:  # keep the order: an epoch's steps reach the charts before its end
                 self._emit_steps(steps)
                 steps = []
-            if isinstance(event, RunStarted):
+            if isinstance(event, Preparing):
+                self.preparing.emit(event)
+            elif isinstance(event, RunStarted):
                 self.run_started = event
                 self.started.emit(event)
             elif isinstance(event, EpochEnd):

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Iterable
 
 from PySide6.QtCore import (QAbstractTableModel, QEvent, QFile, QFileSystemWatcher, QItemSelectionModel, QModelIndex,
-                            QSortFilterProxyModel, Qt, QTimer, QUrl, Signal)
+                            QSize, QSortFilterProxyModel, Qt, QTimer, QUrl, Signal)
 from PySide6.QtGui import QAction, QColor, QDesktopServices, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox,
-                               QPushButton, QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox,
+                               QPushButton, QToolBar, QTreeView, QVBoxLayout, QWidget)
 
 from runtime.training.events import Failed, Finished, Stopped
 from runtime.training.records import (COMPLETED, DIVERGED, EARLY, FAILED, GRAPH_FILE, INCOMPLETE,  # noqa: F401
                                       RUN_FILES, RUNNING, STALE_S, STAMP, STATUS_ORDER, STOPPED, RunCurves,
-                                      RunInfo, looks_like_run, read_run, scan_runs)
+                                      RunInfo, belongs, looks_like_run, read_run, scan_runs)
 from runtime.training.records import STATUS_WORDS as _STATUS_WORDS
 from runtime.training.records import curves_stamp as _curves_stamp
 from runtime.training.records import started_key as _sort_started
@@ -167,23 +167,63 @@ def _tooltip(run: RunInfo, column: int) -> str:
 
 
 # ------------------------------------------------------------------ the panel
+class _GraphFilter(QSortFilterProxyModel):
+    """Rows of one graph's runs (``runtime.training.records.runs_of`` decides what belongs to it)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._source: str | None = None
+        self._name = ""
+        self._made: set[Path] = set()
+        self._enabled = False
+
+    def set_graph(self, source, name: str, made, enabled: bool) -> None:
+        self._source = str(source) if source is not None else None
+        self._name, self._made = name, {Path(p).resolve() for p in made}
+        self._enabled = enabled
+        self._refilter()
+
+    def set_enabled(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._refilter()
+
+    def _refilter(self) -> None:
+        if hasattr(self, "beginFilterChange"):   # Qt 6.9+ (invalidateFilter is deprecated there)
+            self.beginFilterChange()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 - Qt override
+        if not self._enabled:
+            return True
+        run = self.sourceModel().run(row)
+        if run.path.resolve() in self._made:
+            return True
+        # an unsaved graph's runs are only those trained from it in this window: another unsaved graph
+        # may carry the same name ("untitled")
+        return self._source is not None and belongs(run, self._source, self._name)
+
+
 class RunsPanel(QWidget):
     """The runs of a runs folder and of this window, newest first."""
 
     overlaysChanged = Signal(list)              # list[RunCurves] of the selected runs, in the list's order
+    showRunRequested = Signal(object)           # Path of a run folder: show its results (charts, evaluation)
     openGraphRequested = Signal(object)         # Path of the run's graph file
     loadCheckpointRequested = Signal(object)    # Path of best.pt (last.pt when the run has no best)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._root: Path | None = None
+        self._graph: tuple[str | None, str] | None = None   # (file, name) whose runs are listed; None: all
         self._live: dict[Path, str] = {}
         self._curves: dict[Path, tuple[tuple, RunCurves]] = {}
         self._generation = 0
         self._fitted = False
         self._tasks: dict = {}                  # curve readers still running, by token
         self.model = RunsModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = _GraphFilter(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setDynamicSortFilter(True)
@@ -197,11 +237,23 @@ class RunsPanel(QWidget):
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setStyleSheet("color: palette(placeholder-text);")
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.all_check = QCheckBox("All runs in the folder")
+        self.all_check.setToolTip("Also list the runs of other graphs kept in this runs folder")
+        self.all_check.toggled.connect(self._show_all)
+        self.open_folder_button = QPushButton("Open Folder")
+        self.open_folder_button.setToolTip("Open the runs folder in the file manager")
+        self.open_folder_button.clicked.connect(self.open_root)
+        footer = QHBoxLayout()
+        footer.addWidget(self.all_check)
+        footer.addStretch(1)
+        footer.addWidget(self.open_folder_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(self._make_buttons())
+        layout.addWidget(self._make_buttons())
         layout.addWidget(self.view, 1)
         layout.addWidget(self.info)
+        layout.addLayout(footer)
         self._sync()
 
     # ------------------------------------------------------------- building
@@ -222,7 +274,7 @@ class RunsPanel(QWidget):
         view.header().setResizeContentsPrecision(200)  # fitting the columns reads at most 200 rows
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._context_menu)
-        view.doubleClicked.connect(lambda index: self.open_graph(self._run_at(index)))
+        view.doubleClicked.connect(lambda index: self.show_run(self._run_at(index)))
         view.selectionModel().selectionChanged.connect(self._selection_changed)
         view.selectionModel().currentChanged.connect(lambda *_: self._sync())
         return view
@@ -234,13 +286,15 @@ class RunsPanel(QWidget):
             return act
 
         self.refresh_action = action("Refresh", self.refresh)
+        self.show_action = action("Show results", self.show_run)
+        self.show_action.setToolTip("Show the run's charts, evaluation and Try it (double-click, Return)")
         self.open_action = action("Open graph", self.open_graph)
         self.checkpoint_action = action("Load checkpoint", self.load_checkpoint)
         self.folder_action = action("Show folder", self.show_folder)
         self.delete_action = action("Delete run…", self.delete_runs)
         # Keys, not action shortcuts: the window's Delete (delete nodes) and F5 (train) would make a
         # shortcut of the same key ambiguous, and then neither fires.
-        self._keys = {Qt.Key.Key_Return: self.open_action, Qt.Key.Key_Enter: self.open_action,
+        self._keys = {Qt.Key.Key_Return: self.show_action, Qt.Key.Key_Enter: self.show_action,
                       Qt.Key.Key_Delete: self.delete_action}
         self.view.installEventFilter(self)
 
@@ -255,27 +309,52 @@ class RunsPanel(QWidget):
             return True
         return super().eventFilter(watched, event)
 
-    def _make_buttons(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        row.setSpacing(4)
+    def _make_buttons(self) -> QToolBar:
+        """The actions as a tool bar: in a narrow dock the last ones fold into its » menu (a row of
+        push buttons made the dock 570 px wide at least)."""
+        bar = QToolBar(self)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setIconSize(QSize(16, 16))
         self.buttons = {}
-        for act in (self.refresh_action, self.open_action, self.checkpoint_action, self.folder_action,
-                    self.delete_action):
-            button = QPushButton(act.text())
-            button.clicked.connect(act.trigger)
-            act.changed.connect(lambda b=button, a=act: b.setEnabled(a.isEnabled()))
-            self.buttons[act.text()] = button
-            row.addWidget(button)
-            if act is self.refresh_action:
-                row.addSpacing(8)
-        row.addStretch(1)
-        return row
+        for act in (self.show_action, self.open_action, self.checkpoint_action, None, self.folder_action,
+                    self.delete_action, None, self.refresh_action):
+            if act is None:
+                bar.addSeparator()
+                continue
+            bar.addAction(act)
+            self.buttons[act.text()] = bar.widgetForAction(act)
+        self.toolbar = bar
+        return bar
 
     # ------------------------------------------------------------- the list
     def set_root(self, path: str | os.PathLike | None) -> None:
         """Show the runs of ``path`` (a runs folder; it need not exist yet) and watch it for new runs."""
         self._root = Path(path).resolve() if path is not None else None
         self.refresh()
+
+    def set_graph(self, source: str | os.PathLike | None, name: str, made: Iterable[str | os.PathLike] = ()) -> None:
+        """List this graph's runs (all of the folder's on request): a saved graph's are the runs that
+        recorded its file (older runs: its name); an unsaved graph's are the runs this window trained
+        from it (``made``)."""
+        self._graph = (str(source) if source is not None else None, name)
+        self.proxy.set_graph(source, name, made, not self.all_check.isChecked())
+        self._sync()
+
+    def _show_all(self, on: bool) -> None:
+        if self._graph is not None:
+            self.proxy.set_enabled(not on)
+        self._sync()
+
+    def open_root(self) -> None:
+        """The runs folder in the desktop's file manager (made first, when no run has made it yet)."""
+        if self._root is None:
+            return
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.info.setText(f"Cannot create {self._root}: {exc.strerror or exc}")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._root)))
 
     def root(self) -> Path | None:
         return self._root
@@ -401,15 +480,23 @@ class RunsPanel(QWidget):
         self.checkpoint_action.setEnabled(run is not None and run.checkpoint is not None)
         self.folder_action.setEnabled(run is not None and run.path.is_dir())
         self.delete_action.setEnabled(any(not (r.live and r.status == RUNNING) for r in selected))
-        count = self.model.rowCount()
+        self.show_action.setEnabled(run is not None and run.path.is_dir())
+        count, total = self.proxy.rowCount(), self.model.rowCount()
         where = str(self._root) if self._root is not None else "this window"
+        exists = self._root is not None and self._root.is_dir()
+        self.open_folder_button.setEnabled(self._root is not None)
+        filtered = self._graph is not None and not self.all_check.isChecked()
+        whose = f" of “{self._graph[1]}”" if filtered else ""
+        self.all_check.setVisible(self._graph is not None)
+        others = f" ({total} in the folder)" if filtered and total > count else ""
         if count == 0:
-            self.info.setText(f"No runs yet in {where}.")
+            later = "" if exists else " (the first run creates it)"
+            self.info.setText(f"No runs{whose} yet. Runs are saved in {where}{later}.")
         elif len(selected) > 1:
             self.info.setText(f"{len(selected)} of {count} runs selected: their curves are drawn on the charts.")
         else:
-            self.info.setText(f"{count} run{'s' if count != 1 else ''} in {where}. "
-                              "Select several to compare their curves.")
+            self.info.setText(f"{count} run{'s' if count != 1 else ''}{whose} in {where}{others}. "
+                              "Double-click one to show it; select several to compare their curves.")
 
     # ------------------------------------------------------------- overlays
     def _selection_changed(self, *_) -> None:
@@ -450,7 +537,7 @@ class RunsPanel(QWidget):
             self.view.setCurrentIndex(index)  # right-click on an unselected row acts on that row alone
         self._sync()
         menu = QMenu(self)
-        for act in (self.open_action, self.checkpoint_action, self.folder_action):
+        for act in (self.show_action, self.open_action, self.checkpoint_action, self.folder_action):
             menu.addAction(act)
         menu.addSeparator()
         menu.addAction(self.delete_action)
@@ -458,6 +545,11 @@ class RunsPanel(QWidget):
         menu.addAction(self.refresh_action)
         menu.popup(self.view.viewport().mapToGlobal(pos))
         self._menu = menu  # tests reach the open menu here
+
+    def show_run(self, run: RunInfo | None = None) -> None:
+        run = run or self.current_run()
+        if run is not None and run.path.is_dir():
+            self.showRunRequested.emit(run.path)
 
     def open_graph(self, run: RunInfo | None = None) -> None:
         run = run or self.current_run()

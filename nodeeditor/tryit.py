@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QTableWidget,
+from PySide6.QtWidgets import (QBoxLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from .evaluation import BAD, CORRECT, GOOD, image_array, to_qimage
@@ -316,6 +316,7 @@ class TryItPanel(QWidget):
     a drawing; the top classes with their probabilities, or the predicted value against the target."""
 
     TOP_K = 5
+    WIDE = 620     # narrower than this, the answer goes under the input
 
     def __init__(self, predictor=None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -326,8 +327,11 @@ class TryItPanel(QWidget):
         self.message = QLabel()
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
-        self.message.setContentsMargins(60, 0, 60, 0)
+        self.message.setContentsMargins(20, 0, 20, 0)
         self.message.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         # --- the input: a dataset sample, or a drawing
         self.index = QSpinBox()
@@ -400,7 +404,7 @@ class TryItPanel(QWidget):
         answer_box.addWidget(self.status)
 
         main = QWidget()
-        main_layout = QHBoxLayout(main)
+        main_layout = self._main_layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, main)
         main_layout.setContentsMargins(0, 0, 0, 0)
         main_layout.addWidget(self.sources, 3)
         main_layout.addLayout(answer_box, 2)
@@ -409,17 +413,30 @@ class TryItPanel(QWidget):
         self.pages.addWidget(main)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.pages)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.pages, 1)
         self.set_predictor(predictor)
 
     # ------------------------------------------------------------- set-up
-    def set_predictor(self, predictor) -> None:
-        """Use ``predictor`` (a ``runtime.inference.Predictor``), or None: explain that training comes first."""
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Side by side where there is room, the answer under the input in a narrow dock."""
+        super().resizeEvent(event)
+        direction = QBoxLayout.Direction.LeftToRight if self.width() >= self.WIDE else QBoxLayout.Direction.TopToBottom
+        if self._main_layout.direction() != direction:
+            self._main_layout.setDirection(direction)
+
+    def set_caption(self, text: str) -> None:
+        """Which run of which graph the answers come from."""
+        self.caption.setText(text)
+
+    def set_predictor(self, predictor, message: str | None = None) -> None:
+        """Use ``predictor`` (a ``runtime.inference.Predictor``), or None: say why there is nothing to
+        try (``message``; by default, that training comes first)."""
         self.predictor = predictor
         self.last_prediction = None
         if predictor is None:
-            self.message.setText("Train the model first: once a run has weights, pick validation samples "
-                                 "(or draw a digit) here and see what the model answers.")
+            self.message.setText(message or "Train the model first: once a run has weights, pick validation "
+                                 "samples (or draw a digit) here and see what the model answers.")
             self.pages.setCurrentWidget(self.message)
             return
         self.pages.setCurrentIndex(1)

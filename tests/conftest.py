@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 # The user's own plugins never take part in the tests (tests load the ones they need explicitly).
 os.environ.setdefault("LAYERLOOM_NO_PLUGINS", "1")
+# No warm training processes behind every test window (each imports torch); tests that need one turn
+# it on themselves.
+os.environ.setdefault("LAYERLOOM_NO_WARM", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

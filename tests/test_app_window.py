@@ -338,12 +338,13 @@ def test_the_dock_layout_is_remembered_and_an_older_layout_is_dropped(qtbot, tmp
     again.show()
     assert not again.findChild(QDockWidget, "palette").isVisible()  # remembered
     again.close()
-    settings.setValue("window/state", again.saveState(1))  # a layout saved before the dashboard's docks
+    settings.setValue("workspace/design", again.saveState(1))  # a layout saved before the workspaces
     third = EditorWindow(settings)
     qtbot.addWidget(third)
     third.show()
-    assert third.findChild(QDockWidget, "palette").isVisible()
-    assert third.tabifiedDockWidgets(third.findChild(QDockWidget, "problems"))  # the default layout
+    docks = {name: third.findChild(QDockWidget, name) for name in ("palette", "inspector", "problems", "training")}
+    assert docks["palette"].isVisible() and docks["inspector"].isVisible() and docks["problems"].isVisible()
+    assert not docks["training"].isVisible()   # the default Design layout: training is the Train workspace's
 
 
 def test_the_first_window_fits_a_small_screen(window):

@@ -333,7 +333,7 @@ def test_run_curves_read_a_run_folder_and_overlay_it(charts, tmp_path):
     charts.reset(started(epochs=2, spe=50))
     feed(charts, realistic_events(epochs=2, spe=50))
     charts.show()
-    assert not charts.plots["lr"].getPlotItem().legend.isVisible()  # the live lr curve has no entry
+    assert not charts.legend("lr").isVisible()  # the live lr curve has no entry
     charts.set_overlays([run])
     overlays = {label: (chart, item) for chart, label, item in charts._overlay_items}
     chart, loss = overlays["baseline"]
@@ -342,9 +342,9 @@ def test_run_curves_read_a_run_folder_and_overlay_it(charts, tmp_path):
     np.testing.assert_allclose(loss.getOriginalDataset()[1], ema(losses, 0.6))
     assert overlays["baseline · validation accuracy"][0] == "metric"
     assert overlays["baseline · learning rate"][0] == "lr"
-    legend_names = [label.text for _, label in charts.plots["loss"].getPlotItem().legend.items]
+    legend_names = [label.text for _, label in charts.legend("loss").items]
     assert "baseline" in legend_names
-    assert charts.plots["lr"].getPlotItem().legend.isVisible()  # shown once it has an entry
+    assert charts.legend("lr").isVisible()  # shown once it has an entry
     charts.set_x_epochs(True)  # x in epochs lines up runs of different batch sizes
     _, loss = {label: (c, i) for c, label, i in charts._overlay_items}["baseline"]
     np.testing.assert_allclose(loss.getOriginalDataset()[0], steps / 100)
@@ -356,8 +356,8 @@ def test_run_curves_read_a_run_folder_and_overlay_it(charts, tmp_path):
     assert "baseline · validation F1 (macro)" in [label for chart, label, _ in charts._overlay_items]
     charts.set_overlays([])
     assert charts._overlay_items == [] and "baseline" not in [
-        label.text for _, label in charts.plots["loss"].getPlotItem().legend.items]
-    assert not charts.plots["lr"].getPlotItem().legend.isVisible()
+        label.text for _, label in charts.legend("loss").items]
+    assert not charts.legend("lr").isVisible()
 
 
 def test_run_curves_tolerate_missing_and_damaged_files(tmp_path):
@@ -515,7 +515,7 @@ def test_theme_colours_the_background_axes_and_legend(charts):
         for plot in charts.plots.values():
             assert plot.backgroundBrush().color() == QColor(theme.canvas)
             assert plot.getPlotItem().getAxis("left").textPen().color() == QColor(theme.muted)
-        legend = charts.plots["loss"].getPlotItem().legend
+        legend = charts.legend("loss")
         assert legend.items and all(QColor(theme.text).name() in label.item.toHtml() for _, label in legend.items)
 
 
@@ -570,3 +570,25 @@ def test_a_constant_learning_rate_is_framed_from_zero(charts):
     charts.redraw()
     low, high = charts.plots["lr"].getPlotItem().getViewBox().viewRange()[1]
     assert low == 0.0 and high == pytest.approx(0.00125)
+
+
+def test_legends_sit_above_the_data_never_over_it(charts, qtbot):
+    """A legend inside the plot covered the newest points: each chart's legend is in its title row,
+    outside the area the curves are drawn in, overlays included."""
+    from runtime.training.records import RunCurves
+
+    charts.resize(900, 600)
+    charts.reset(started())
+    feed(charts, realistic_events())
+    other = RunCurves("other-run", np.arange(1, 11), np.linspace(2, 1, 10), [1, 2], {"val_loss": [1.5, 1.2],
+                      "val_accuracy": [0.5, 0.6], "lr": [0.01, 0.01]}, [5.0, 10.0])
+    charts.set_overlays([other])
+    charts.show()
+    charts.redraw(force=True)
+    qtbot.waitExposed(charts)
+    for name in ("loss", "metric"):
+        legend = charts.legend(name)
+        data = charts.plots[name].getPlotItem().getViewBox().sceneBoundingRect()
+        assert legend.isVisible() and legend.items
+        assert not legend.sceneBoundingRect().intersects(data), name
+        assert legend.sceneBoundingRect().bottom() <= data.top()

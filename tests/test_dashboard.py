@@ -49,8 +49,8 @@ def test_train_two_epochs_from_the_train_button(window, qtbot, tmp_path):
     dashboard = window.dashboard
     _set_epochs(window, qtbot, 2)
     with qtbot.waitSignal(dashboard.runEnded, timeout=120_000) as ended:
-        qtbot.mouseClick(dashboard.panel.start_button, Qt.MouseButton.LeftButton)
-        assert not dashboard.panel.start_button.isEnabled() and dashboard.panel.stop_button.isEnabled()
+        qtbot.mouseClick(dashboard.header.start_button, Qt.MouseButton.LeftButton)
+        assert not dashboard.header.start_button.isEnabled() and dashboard.header.stop_button.isEnabled()
     result = ended.args[0]
     assert isinstance(result, Finished) and result.epochs == 2
     history = dashboard.charts.history()
@@ -59,7 +59,7 @@ def test_train_two_epochs_from_the_train_button(window, qtbot, tmp_path):
     assert list(history.epochs) == [1, 2]
     matrix = np.asarray(dashboard.evaluation.matrix.matrix)
     assert matrix.shape == (10, 10) and matrix.sum() == started.num_val  # the validation set, counted
-    assert dashboard.panel.start_button.isEnabled() and "Finished" in dashboard.panel.status.text()
+    assert dashboard.header.start_button.isEnabled() and "Finished" in dashboard.header.status.text()
     assert (tmp_path / "runs").is_dir() and result.run_dir.startswith(str(tmp_path / "runs"))
     qtbot.waitUntil(lambda: dashboard.predictor is not None, timeout=60_000)
     assert dashboard.tryit.predictor is dashboard.predictor
@@ -82,9 +82,9 @@ def test_train_two_epochs_from_the_train_button(window, qtbot, tmp_path):
 
     onnx_file = report.outcome("onnx").paths[0]
     samples = dashboard.predictor.samples(indices=range(16))
-    inputs = dashboard.predictor.preprocess(samples.x)
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: inputs.astype(np.float32)})[0]
+    # the file carries the input scaling: raw samples (0..16 for the digits) give the app's answers
+    got = session.run(None, {session.get_inputs()[0].name: samples.x.reshape(16, -1).astype(np.float32)})[0]
     want = dashboard.predictor.outputs(samples.x)
     np.testing.assert_allclose(got, want, atol=1e-4)
     dialog.close()
@@ -116,13 +116,13 @@ def test_editing_during_a_run_does_not_touch_it_and_stop_returns_quickly(window,
     dashboard = window.dashboard
     _set_epochs(window, qtbot, 500)
     with qtbot.waitSignal(dashboard.runStarted):
-        qtbot.mouseClick(dashboard.panel.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dashboard.header.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
     window.document.graph.set_param("fc1", "out_features", 32)   # the run trains a snapshot
     assert dashboard.session.graph.node("fc1").params["out_features"] == 128
     start = time.perf_counter()
     with qtbot.waitSignal(dashboard.runEnded, timeout=5_000) as ended:
-        qtbot.mouseClick(dashboard.panel.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dashboard.header.stop_button, Qt.MouseButton.LeftButton)
     assert time.perf_counter() - start < 2.0
     assert isinstance(ended.args[0], Stopped)
 
@@ -145,17 +145,22 @@ def test_closing_during_a_run_asks_then_stops_the_worker(window, qtbot, monkeypa
     # killed process's Failed) shows it stopped cleanly within the budget
     assert time.perf_counter() - start < STOP_TIMEOUT_S + 1.0
     assert dashboard.session.join(0) and isinstance(dashboard.bridge.result, Stopped)
-    assert "training run is in progress" in asked[0]
+    assert "is training" in asked[0] and "Digits MLP" in asked[0]
 
 
 def test_a_graph_with_problems_is_not_trained_and_the_problem_points_at_its_node(window, qtbot):
+    from nodeeditor.workspaces import DESIGN, TRAIN
+
     dashboard = window.dashboard
+    window.workspaces.switch(TRAIN)
     window.document.graph.set_param("fc2", "out_features", 0, check=False)
     assert dashboard.start() is False and dashboard.session is None
-    problems = dashboard.panel.problems
-    assert problems.isVisible() and 'Linear "fc2"' in problems.item(0).text()
-    rect = problems.visualItemRect(problems.item(0))
-    qtbot.mouseClick(problems.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    header = dashboard.header
+    assert header.banner_kind() == "error" and 'Linear "fc2"' in header.banner_text.text()
+    assert 'Linear "fc2"' in dashboard.status.text()                       # the status bar says it too
+    assert any('Linear "fc2"' in window.problems.item(i).text() for i in range(window.problems.count()))
+    qtbot.mouseClick(header.banner_node_button, Qt.MouseButton.LeftButton)  # "Show node"
+    assert window.workspaces.current == DESIGN
     assert [i.node_id for i in window.document.scene.selectedItems()] == ["fc2"]
 
 
@@ -168,4 +173,5 @@ def test_a_dataset_mismatch_fails_setup_with_the_node_named(window, qtbot):
     failed = ended.args[0]
     assert failed.kind == "setup"
     assert any(p.node_id == "image" for p in failed.problems)
-    assert dashboard.panel.problems.isVisible() and dashboard.panel.start_button.isEnabled()
+    assert dashboard.header.banner_kind() == "error" and dashboard.header.start_button.isEnabled()
+    assert window.document.scene.item_for_node["image"].problem      # the node's badge

@@ -151,9 +151,15 @@ def test_evaluation_panel_reads_an_epoch_end(qtbot):
     assert panel.gallery.count() == 1 and panel.gallery.captions() == ["b → a (80%)"]
     assert panel.mistakes_title.text() == "Most confident mistakes (1 of 3)"
 
-    panel.update_epoch(EpochEnd(4, {"val_r2": 0.9}, 1e-3, 1.0, 0.8, True, {}))  # regression: no details
-    assert panel.matrix.matrix.shape == (0, 0) and panel.table.rowCount() == 0
-    assert "for classifiers" in panel.summary.text()
+    assert panel.showing == "classifier"
+    panel.update_epoch(EpochEnd(4, {"val_r2": 0.9, "val_mae": 0.25}, 1e-3, 1.0, 0.8, True, {}), task="regression")
+    assert panel.showing == "regression"        # a regression's own view, not an empty confusion matrix
+    assert "R² <b>0.9</b>" in panel.summary.text() and "MAE <b>0.25</b>" in panel.summary.text()
+    panel.set_regression_points([1.0, 2.0, 3.0], [1.1, 1.9, 3.2])
+    assert panel.regression.count == 3
+    panel.clear("No run of “B” yet.")
+    assert panel.showing == "empty" and panel.empty.text() == "No run of “B” yet."
+    assert panel.matrix.matrix.shape == (0, 0) and panel.table.rowCount() == 0 and panel.gallery.count() == 0
 
 
 # ---------------------------------------------------------------------------- drawing

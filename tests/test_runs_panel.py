@@ -242,9 +242,9 @@ def test_open_graph_and_load_checkpoint_carry_the_runs_files(qtbot, panel, runs)
     with qtbot.waitSignal(panel.loadCheckpointRequested) as loaded:
         qtbot.mouseClick(panel.buttons["Load checkpoint"], Qt.MouseButton.LeftButton)
     assert loaded.args == [runs.one / "checkpoints" / "last.pt"]
-    with qtbot.waitSignal(panel.openGraphRequested) as opened:
+    with qtbot.waitSignal(panel.showRunRequested) as shown:
         click_row(qtbot, panel, row_of(panel, runs.one), double=True)
-    assert opened.args == [runs.one / "graph.llgraph.json"]
+    assert shown.args == [runs.one]   # a double-click shows the run's results
 
     click_row(qtbot, panel, row_of(panel, runs.killed))          # a graph but no checkpoint
     assert panel.buttons["Open graph"].isEnabled() and not panel.buttons["Load checkpoint"].isEnabled()
@@ -259,7 +259,7 @@ def test_the_context_menu_acts_on_the_row_under_the_mouse(qtbot, panel, runs, mo
     QApplication.sendEvent(panel.view.viewport(), event)
     menu = panel._menu
     assert [a.text() for a in menu.actions() if not a.isSeparator()] == [
-        "Open graph", "Load checkpoint", "Show folder", "Delete run…", "Refresh"]
+        "Show results", "Open graph", "Load checkpoint", "Show folder", "Delete run…", "Refresh"]
     assert [run.path for run in panel.selected_runs()] == [runs.two]
     with qtbot.waitSignal(panel.loadCheckpointRequested) as loaded:
         next(a for a in menu.actions() if a.text() == "Load checkpoint").trigger()
@@ -285,9 +285,9 @@ def test_return_and_delete_reach_the_list_inside_a_window_with_the_same_shortcut
         window.show()
         window.activateWindow()
     click_row(qtbot, panel, row_of(panel, runs.two))
-    with qtbot.waitSignal(panel.openGraphRequested) as opened:
+    with qtbot.waitSignal(panel.showRunRequested) as shown:
         qtbot.keyClick(panel.view, Qt.Key.Key_Return)
-    assert opened.args == [runs.two / "graph.llgraph.json"]
+    assert shown.args == [runs.two]   # Return (and a double-click) show the run's results
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or NO)
     qtbot.keyClick(panel.view, Qt.Key.Key_Delete)

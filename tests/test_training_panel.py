@@ -76,7 +76,8 @@ def test_run_state_controls_the_buttons(panel):
 
 
 def test_format_duration():
-    assert [format_duration(s) for s in (None, 5, 65, 3725)] == ["–", "0:05", "1:05", "1:02:05"]
+    assert [format_duration(s) for s in (None, 0.04, 5, 12.4, 65, 3725)] == [
+        "–", "0.0 s", "5.0 s", "12 s", "1:05", "1:02:05"]
 
 
 def test_the_bridge_delivers_every_step_and_epoch_on_the_gui_thread(qtbot):

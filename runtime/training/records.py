@@ -197,8 +197,7 @@ def runs_of(root: str | os.PathLike | None, source: str | os.PathLike | None = N
     the file it names (compared after resolving both paths). A run without one (an unsaved graph's, or
     one older than the field) belongs to an unsaved graph of the same name; an older run, which could
     not record it, also to a saved graph of that name. ``graph_name`` None matches any name."""
-    wanted = _resolved(source) if source is not None else None
-    mine = [run for run in scan_runs(root) if _belongs(run, wanted, graph_name)]
+    mine = [run for run in scan_runs(root) if belongs(run, source, graph_name)]
     return sorted(mine, key=started_key, reverse=True)
 
 
@@ -209,7 +208,10 @@ def latest_run(root: str | os.PathLike | None, source: str | os.PathLike | None 
     return runs[0] if runs else None
 
 
-def _belongs(run: RunInfo, source: str | None, graph_name: str | None) -> bool:
+def belongs(run: RunInfo, source: str | os.PathLike | None, graph_name: str | None) -> bool:
+    """Whether ``run`` is a run of the graph saved as ``source`` (None: unsaved) named ``graph_name``
+    (None: any name); the rule ``runs_of`` lists by."""
+    source = _resolved(source) if source is not None else None
     same_name = graph_name is None or run.graph_name == graph_name
     if run.source is not None:
         return source is not None and _resolved(run.source) == source

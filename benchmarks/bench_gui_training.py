@@ -139,28 +139,36 @@ def settle(window) -> None:
 def f5_round(window) -> tuple[dict[str, float], bool]:
     """Press F5 in the Design workspace; seconds from the key press to each stage seen by the window:
     ``start_returned`` (dashboard.start() done), the Preparing stages, ``run_started``, ``first_step_event``
-    (the bridge's first ``steps`` signal, after the charts took it) and ``painted`` (the redraw tick that
-    follows). The run is stopped at its first step. Also says whether the run went to a warm child."""
+    (the bridge's first ``steps`` signal, after the charts took it) and ``painted`` (the run header's
+    progress first shows a step, with the charts' redraw before it). The run is stopped once painted.
+    Also says whether the run went to a warm child."""
     from nodeeditor.workspaces import DESIGN
 
-    dashboard = window.dashboard
+    dashboard, header = window.dashboard, window.dashboard.header
     window.workspaces.switch(DESIGN)
     window.activateWindow()
     QApplication.processEvents()
     marks: dict[str, float] = {}
     loop = QEventLoop()
+    fallback = QTimer(singleShot=True, interval=3000)   # the progress never showed: stop anyway
+    fallback.timeout.connect(dashboard.stop)
 
     def mark(name: str) -> None:
         marks.setdefault(name, time.perf_counter())
 
-    def painted() -> None:   # connected after the dashboard's own redraw slot: runs once it has painted
+    def show_progress(step, started) -> None:   # the header's own method, timed (instance attribute)
+        type(header).show_progress(header, step, started)
+        mark("painted")   # only called with a step to show
         if "first_step_event" in marks:
-            mark("painted")
-            dashboard.redraw_timer.timeout.disconnect(painted)
             dashboard.stop()
 
-    def first_steps(_steps) -> None:
+    def first_steps(_steps) -> None:   # after the dashboard's own slot (connected before this one)
         mark("first_step_event")
+        if "painted" in marks:   # the dashboard showed it at once, inside its slot
+            marks["painted"] = marks["first_step_event"]
+            dashboard.stop()
+        else:
+            fallback.start()
 
     def run_started() -> None:   # emitted at the end of dashboard.start(): the bridge exists
         mark("start_returned")
@@ -168,22 +176,23 @@ def f5_round(window) -> tuple[dict[str, float], bool]:
         bridge.preparing.connect(lambda event: mark(event.stage))
         bridge.started.connect(lambda _: mark("run_started"))
         bridge.steps.connect(first_steps)
-        dashboard.redraw_timer.timeout.connect(painted)
 
+    header.show_progress = show_progress
     dashboard.runStarted.connect(run_started)
     dashboard.runEnded.connect(loop.quit)
-    pressed = time.perf_counter()
-    QTest.keyClick(window, Qt.Key.Key_F5)
-    dashboard.runStarted.disconnect(run_started)
-    if not dashboard.running:
-        raise SystemExit("F5 started no run (is the window active? is the graph valid?)")
-    loop.exec()
-    dashboard.runEnded.disconnect(loop.quit)
-    if "painted" not in marks:
-        dashboard.redraw_timer.timeout.disconnect(painted)
-    result = dashboard.bridge.result
+    try:
+        pressed = time.perf_counter()
+        QTest.keyClick(window, Qt.Key.Key_F5)
+        dashboard.runStarted.disconnect(run_started)
+        if not dashboard.running:
+            raise SystemExit("F5 started no run (is the window active? is the graph valid?)")
+        loop.exec()
+    finally:
+        fallback.stop()
+        dashboard.runEnded.disconnect(loop.quit)
+        del header.show_progress
     if "first_step_event" not in marks:
-        raise SystemExit(f"the run ended before its first step: {result}")
+        raise SystemExit(f"the run ended before its first step: {dashboard.bridge.result}")
     return {name: at - pressed for name, at in marks.items()}, dashboard.session.warm_used
 
 

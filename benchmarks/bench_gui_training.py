@@ -163,6 +163,8 @@ def f5_round(window) -> tuple[dict[str, float], bool]:
             dashboard.stop()
 
     def first_steps(_steps) -> None:   # after the dashboard's own slot (connected before this one)
+        if "first_step_event" in marks:
+            return   # more steps, before the stop takes effect
         mark("first_step_event")
         if "painted" in marks:   # the dashboard showed it at once, inside its slot
             marks["painted"] = marks["first_step_event"]

@@ -318,6 +318,11 @@ def first_step_figure(window, stem: str, rounds: int, cold_rounds: int, profile:
               f"{statistics.median(cold) / statistics.median(headless):.1f}x headless)")
     if child_runs:
         print(f"  {'warm ProcessSession, no Qt':<27}{spread(child_runs)}")
+        child, alone = statistics.median(child_runs), statistics.median(headless)
+        print(f"  where the time goes (medians): the run in a child (hand-over, its first-run costs) "
+              f"{1000 * (child - alone):+.0f} ms over headless;\n    the window (F5's own work, bridge ticks, "
+              f"handlers) {1000 * (statistics.median(gui) - child):+.0f} ms more to the first Step, "
+              f"{1000 * (statistics.median(painted) - child):+.0f} ms to the paint")
     print("  stages, median seconds from F5 / start:")
     print(f"  {'':<27}" + " ".join(f"{n[:6]:>6}" for n in ("start",) + STAGES + ("paint",)))
     print(stage_line("headless", headless_marks))

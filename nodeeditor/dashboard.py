@@ -156,9 +156,6 @@ class Dashboard(QObject):
         super().__init__(window)
         self.window = window
         self.panel = TrainingPanel()
-        for widget in (self.panel.device_label, self.panel.start_button, self.panel.pause_button,
-                       self.panel.stop_button, self.panel.progress, self.panel.status, self.panel.problems):
-            widget.hide()   # the run's controls and state live in the Train workspace's header
         self.header = RunHeader()
         self.charts = TrainingCharts(window.theme)
         self.view = TrainView(self.header, self.charts)
@@ -296,8 +293,8 @@ class Dashboard(QObject):
         name = self._graph_name()
         self.charts.reset(None)
         self.charts.set_overlays([])
-        self.view.show_empty(f"No run of “{name}” yet.\n\nPress Train (F5) to train it: its loss and "
-                             "accuracy are drawn here as it learns.")
+        self.view.show_empty(f"No run of “{name}” yet.\n\nPress Train (F5) to train it: its loss and scores "
+                             "are drawn here as it learns.")
         self.header.hide_banner()
         self.header.reset_progress()
         self.header.set_state(IDLE)
@@ -422,7 +419,8 @@ class Dashboard(QObject):
             if evaluation:
                 classes = evaluation.get("classes") or (started.classes if started else None)
                 self.evaluation.show_epoch(int(evaluation.get("epoch") or 0), evaluation.get("metrics") or {},
-                                           _details(evaluation), classes, started.task if started else None)
+                                           _details(evaluation), classes,
+                                           evaluation.get("task") or (started.task if started else None))
             elif started is not None and started.task == "regression":
                 self.evaluation.show_epoch(info.epoch, _last_metrics(curves), {}, None, "regression")
             self._want_predictor()
@@ -487,11 +485,6 @@ class Dashboard(QObject):
             return False
         from runtime.training.process import ProcessSession
 
-        if self.switch_action.isChecked():
-            from .workspaces import TRAIN
-
-            window.workspaces.switch(TRAIN)
-        self.document.bridge.set_run_problems([])
         base_dir = document.path.parent if document.path else None
         root = runs_root(document, window.settings.value("runs_dir"))
         # a child process, not a thread: the window's painting never competes with the training loop
@@ -507,10 +500,15 @@ class Dashboard(QObject):
         bridge.paused.connect(lambda _: self._set_live_state(live, PAUSED))
         bridge.resumed.connect(lambda _: self._set_live_state(live, RUNNING))
         bridge.finished.connect(lambda result: self._finished(live, result))
+        bridge.start()   # first: the run prepares in its process while this window updates itself
         self.checkpoint = None
+        self.document.bridge.set_run_problems([])
+        if self.switch_action.isChecked():
+            from .workspaces import TRAIN
+
+            window.workspaces.switch(TRAIN)
         self._show_live()
         self._set_status(f"● Training {live.graph_name}: starting")
-        bridge.start()
         self.redraw_timer.start()
         self.runStarted.emit()
         return True
@@ -584,6 +582,7 @@ class Dashboard(QObject):
                 made.append(started.run_dir)
             self.runs_panel.add_live(started.run_dir)
         self.header.set_device(started.device_name + (f", {started.precision}" if started.precision != "fp32" else ""))
+        self._sync_actions()   # Pause works from now on
         if self.shown is not live:
             return
         self.charts.reset(started)
@@ -595,11 +594,14 @@ class Dashboard(QObject):
                                  + (f"\n{notes}" if notes else ""))
 
     def _steps(self, live: LiveRun, steps) -> None:
+        first = not live.steps
         live.steps.extend(steps)
         if self.shown is live:
             for step in steps:
                 self.charts.add_step(step)
             self._dirty = True   # painted by the redraw timer
+            if first:
+                self._redraw()   # the first step is shown at once: the run is going
 
     def _epoch(self, live: LiveRun, end) -> None:
         if live.epochs and live.epochs[-1].details:
@@ -714,10 +716,11 @@ class Dashboard(QObject):
         self.status.setStyleSheet("color: #e05555;" if error else "")
 
     def _sync_actions(self) -> None:
-        if not hasattr(self, "train_action"):
-            return
         running = self.running
         mine = running and self.live.belongs_to(self.document)
+        self.panel.set_running(mine)
+        if not hasattr(self, "train_action"):
+            return
         self.train_action.setEnabled(not running)
         self.pause_action.setEnabled(mine and self.live.state in (RUNNING, PAUSED))
         self.stop_action.setEnabled(running)
@@ -1014,7 +1017,7 @@ def _folder_text(info) -> str:
 def _details(evaluation: dict) -> dict:
     import numpy as np
 
-    details = dict(evaluation.get("details") or {})
+    details = {key: evaluation[key] for key in ("confusion", "per_class") if evaluation.get(key) is not None}
     if details.get("confusion") is not None:
         details["confusion"] = np.asarray(details["confusion"], dtype=np.int64)
     return details

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QSettings, QSize, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDialog, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QMainWindow, QMessageBox, QSizePolicy, QToolBar, QVBoxLayout, QWidget)
+                               QListWidgetItem, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget)
 
 from runtime import Graph, LayerLoomError, load_graph, save_graph
 from runtime.blocks import LIBRARY_SUFFIX as BLOCKS_SUFFIX
@@ -38,7 +38,7 @@ from .quick_add import QuickAdd
 from .style import THEMES, apply_app_theme
 from .view import CanvasView
 from .welcome import SHOW_AT_START, Tour, WelcomeDialog
-from .workspaces import DESIGN, LAYOUT_VERSION, NAMES, SHORTCUTS, TITLES, TRAIN, Workspaces
+from .workspaces import DESIGN, NAMES, SHORTCUTS, TITLES, TRAIN, Workspaces
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 

@@ -15,6 +15,7 @@ from runtime.training.events import (TERMINAL, CheckpointSaved, EpochEnd, Paused
                                      Step)
 
 TICK_MS = 50
+FIRST_TICK_MS = 10   # until the first Step: the set-up's stages and the first step are seen at once
 
 
 class RunBridge(QObject):
@@ -33,8 +34,9 @@ class RunBridge(QObject):
         self.result = None
         self.run_started: RunStarted | None = None
         self.last_step: Step | None = None
+        self._interval = interval_ms
         self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
+        self._timer.setInterval(min(FIRST_TICK_MS, interval_ms))
         self._timer.timeout.connect(self.drain)
 
     @property
@@ -99,5 +101,7 @@ class RunBridge(QObject):
             self._emit_steps(steps)
 
     def _emit_steps(self, steps: list[Step]) -> None:
+        if self.last_step is None:
+            self._timer.setInterval(self._interval)   # the run is going: the usual, bounded rate
         self.last_step = steps[-1]
         self.steps.emit(steps)

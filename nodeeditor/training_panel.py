@@ -1,5 +1,5 @@
-"""The training panel: the graph's ``training`` section as a form, the dataset with a preview, the
-device, and Start / Pause / Stop with the run's progress.
+"""The training panel: the graph's ``training`` section as a form, and the dataset with a preview. (The
+run's controls and progress are the Train workspace's header: ``run_header.py``.)
 
 The form is generated from the runtime's setting specs (``runtime.training.config``): the same table
 that checks graph files and the CLI's options, so ranges, choices and doc lines match everywhere. A
@@ -17,8 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPainter, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QToolButton,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
 from runtime import ParamError
@@ -29,7 +28,6 @@ from runtime.training.config import EARLY_STOPPING_PARAMS, OPTIMIZER_PARAMS, SCH
 from .commands import SetMetaCommand
 from .param_editors import ComboBox, Fields, error_label, param_editor, same_value, value_text
 
-NODE_ROLE = Qt.ItemDataRole.UserRole
 FILE_CHOICE = "__file__"
 
 # What the form shows first; the rest of each section sits under "More settings".
@@ -59,12 +57,7 @@ def format_duration(seconds: float | None) -> str:
 
 
 class TrainingPanel(QWidget):
-    startRequested = Signal()
-    pauseRequested = Signal()
-    resumeRequested = Signal()
-    stopRequested = Signal()
     previewRequested = Signal()
-    problemActivated = Signal(str)   # a node id: select it on the canvas
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -76,38 +69,10 @@ class TrainingPanel(QWidget):
         self._open: set[str | None] = set()       # sections whose "More settings" are open
         self._toggles: dict[str | None, QToolButton] = {}
         self._previewed: dict | None = None       # the dataset settings the preview shows
-        self._run_state = "idle"                  # idle, running, paused
-        self.device_label = QLabel("Device: checking…")
-        self.device_label.setObjectName("device")
-        self.start_button = QPushButton("Train")
-        self.pause_button = QPushButton("Pause")
-        self.stop_button = QPushButton("Stop")
-        self.start_button.setDefault(True)
-        self.start_button.clicked.connect(self.startRequested)
-        self.pause_button.clicked.connect(self._pause_clicked)
-        self.stop_button.clicked.connect(self.stopRequested)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("")
-        self.status = QLabel("Ready to train.")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.problems = QListWidget()
-        self.problems.setMaximumHeight(110)
-        self.problems.hide()
-        self.problems.itemClicked.connect(self._problem_clicked)
-        self.problems.itemActivated.connect(self._problem_clicked)
-
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.stop_button):
-            buttons.addWidget(button)
-        top = QVBoxLayout()
-        top.addWidget(self.device_label)
-        top.addLayout(buttons)
-        top.addWidget(self.progress)
-        top.addWidget(self.status)
-        top.addWidget(self.problems)
+        self.note = QLabel("A run is training with these settings: they can be changed when it ends.")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(placeholder-text);")
+        self.note.hide()
 
         self._body = QWidget()
         self._body_layout = QVBoxLayout(self._body)
@@ -118,11 +83,10 @@ class TrainingPanel(QWidget):
         scroll.setWidget(self._body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(top)
+        layout.addWidget(self.note)
         layout.addWidget(scroll, 1)
         self.preview = _PreviewText()
         self.preview_images = PictureStrip()
-        self.set_run_state("idle")
 
     # ------------------------------------------------------------------ the form
     def set_document(self, document) -> None:
@@ -379,47 +343,10 @@ class TrainingPanel(QWidget):
         self.preview_images.set_pictures(pictures)
 
     # ------------------------------------------------------------------ the run
-    def set_device(self, text: str) -> None:
-        self.device_label.setText(f"Device: {text}")
-
-    def set_run_state(self, state: str) -> None:
-        """``idle``, ``starting``, ``running`` or ``paused``: which buttons work."""
-        self._run_state = state
-        active = state != "idle"
-        self.start_button.setEnabled(not active)
-        self.pause_button.setEnabled(state in ("running", "paused"))
-        self.pause_button.setText("Resume" if state == "paused" else "Pause")
-        self.stop_button.setEnabled(active)
-        self._body.setEnabled(not active)   # the run trains on a snapshot: settings wait for the next run
-
-    def _pause_clicked(self) -> None:
-        (self.resumeRequested if self._run_state == "paused" else self.pauseRequested).emit()
-
-    def show_progress(self, step, started) -> None:
-        self.progress.setValue(round(step.progress * 1000))
-        total_steps = started.epochs * started.steps_per_epoch if started else 0
-        epochs = started.epochs if started else "?"
-        self.progress.setFormat(f"epoch {step.epoch}/{epochs}  ·  step {step.step:,}/{total_steps:,}")
-        self.status.setText(f"loss {step.loss:.4f}  ·  {step.samples_per_s:,.0f} samples/s  ·  "
-                            f"ETA {format_duration(step.eta_s)}  ·  lr {step.lr:.3g}")
-
-    def show_message(self, text: str, error: bool = False) -> None:
-        self.status.setText(text)
-        self.status.setStyleSheet("color: #e05555;" if error else "")
-
-    def show_problems(self, problems) -> None:
-        """Problems that keep the run from starting, each pointing at its node."""
-        self.problems.clear()
-        for problem in problems:
-            item = QListWidgetItem("✖ " + (problem.describe() if hasattr(problem, "describe") else str(problem)))
-            item.setData(NODE_ROLE, getattr(problem, "node_id", None))
-            self.problems.addItem(item)
-        self.problems.setVisible(bool(problems))
-
-    def _problem_clicked(self, item: QListWidgetItem) -> None:
-        node_id = item.data(NODE_ROLE)
-        if node_id:
-            self.problemActivated.emit(node_id)
+    def set_running(self, running: bool) -> None:
+        """While this graph trains, its settings are the run's: the form is read-only and says so."""
+        self._body.setEnabled(not running)
+        self.note.setVisible(running)
 
 
 def _disclosure(more: QWidget) -> QToolButton:

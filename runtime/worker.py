@@ -307,7 +307,12 @@ def _warm_up(warm_export: bool, job_waiting: Callable[[], bool] = lambda: False)
 def _warm_training(torch) -> None:
     # The first optimizer imports torch._dynamo (about 1.3-1.9 s here): pay it now, on a throw-away one.
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    from .spec import default_catalog
     from .training import session  # noqa: F401 - the trainer, planner and compiler
+    from .training.metrics import torchmetrics_functional
+
+    torchmetrics_functional()   # the metrics (torchmetrics, scipy): about 0.25 s a run would wait for
+    default_catalog()           # the node catalog the run's graph is read with (plugins included)
 
 
 def _warm_data(torch) -> None:

@@ -65,14 +65,31 @@ def test_choosing_a_builtin_dataset_and_a_choice(panel):
     assert panel.document.undo_stack.count() == 2
 
 
-def test_run_state_controls_the_buttons(panel):
-    panel.set_run_state("running")
-    assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
-    assert panel.pause_button.text() == "Pause" and not panel._body.isEnabled()
-    panel.set_run_state("paused")
-    assert panel.pause_button.text() == "Resume"
-    panel.set_run_state("idle")
-    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled() and panel._body.isEnabled()
+def test_a_running_graph_keeps_its_settings_read_only_and_says_why(panel):
+    panel.show()
+    panel.set_running(True)
+    assert not panel._body.isEnabled() and panel.note.isVisible() and "when it ends" in panel.note.text()
+    panel.set_running(False)
+    assert panel._body.isEnabled() and not panel.note.isVisible()
+
+
+def test_the_run_header_controls_follow_the_run_state(qtbot):
+    from nodeeditor.run_header import IDLE, PAUSED, RUNNING, STARTING, RunHeader
+
+    header = RunHeader()
+    qtbot.addWidget(header)
+    header.set_state(STARTING)
+    assert not header.start_button.isEnabled() and header.stop_button.isEnabled()
+    assert not header.pause_button.isEnabled() and header.progress.maximum() == 0   # busy while preparing
+    header.set_state(RUNNING)
+    assert header.pause_button.isEnabled() and header.pause_button.text() == "Pause"
+    header.set_state(PAUSED)
+    assert header.pause_button.text() == "Resume" and "Paused" in header.pill.text()
+    assert header.eta_label.text() == "ETA: paused"
+    with qtbot.waitSignal(header.resumeRequested):
+        header.pause_button.click()
+    header.set_state(IDLE)
+    assert header.start_button.isEnabled() and not header.stop_button.isEnabled()
 
 
 def test_format_duration():

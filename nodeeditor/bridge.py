@@ -106,6 +106,11 @@ class GraphBridge(QObject):
         self.analyzed.emit(self.analysis)
         return self.analysis
 
+    def current(self) -> Analysis:
+        """The analysis of the graph as it is now: the last one, or a fresh one after an edit that
+        has not been analysed yet."""
+        return self.reanalyze() if self._stale else self.analysis
+
     def set_run_problems(self, problems) -> None:
         """Show what a run found wrong (``analysis.Problem`` records naming nodes) with the graph's own
         problems; an empty list takes them away. Announced at once."""

@@ -139,6 +139,7 @@ class TrainingCharts(QWidget):
         self._dirty: set[str] = set()
         self._drawn: dict[str, int] = {}   # chart -> the redraw that last drew it
         self._legends: dict[str, pg.LegendItem] = {}   # chart -> its legend, in the title row
+        self._legend_fit: dict[str, tuple] = {}         # chart -> (width, entries) its legend was fitted to
         self._draws = 0
         self._clear_buffers()
 
@@ -292,7 +293,7 @@ class TrainingCharts(QWidget):
         start at its first new step."""
         self._started = started
         self._clear_buffers()
-        task = started.task if started is not None else "loss"
+        task = started.task if started is not None else self._task   # nothing shown: keep the curves
         if task != self._task or not self.curves["metric"]:
             self._task = task
             for curve in list(self.curves["metric"].values()):
@@ -488,6 +489,10 @@ class TrainingCharts(QWidget):
 
     def _fit_legend(self, name: str) -> None:
         legend, plot = self._legends[name], self.plots[name]
+        key = (plot.width(), tuple(label.text for _, label in legend.items))
+        if self._legend_fit.get(name) == key:
+            return   # the same entries at the same width: laid out already
+        self._legend_fit[name] = key
         entries = [sample.boundingRect().width() + label.boundingRect().width() + 14
                    for sample, label in legend.items]
         legend.setVisible(bool(entries))

@@ -24,23 +24,27 @@ Train workspace is on screen (it imports torch).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea
 
-from runtime.training.events import Failed, Finished, RunStarted, Stopped
+from runtime.graphfile import same_network
+from runtime.training.events import Failed, Finished, Stopped
+from runtime.training.records import best_checkpoint, evaluation_details, read_started
 
 from .background import run_in_background
 from .charts import TrainingCharts
 from .evaluation import EvaluationPanel
 from .run_bridge import RunBridge
-from .run_header import FAILED, FINISHED, IDLE, PAUSED, RUNNING, STARTING, STOPPED, STOPPING, RunHeader
+from .run_header import IDLE, PAUSED, RUNNING, STARTING, STOPPING, RunHeader
+from .run_texts import (failure_text, first_line, folder_text, header_state, outcome_text, pill_word, run_note,
+                        run_problem, state_of)
 from .runs_panel import RunsPanel
-from .training_panel import TrainingPanel, format_duration
+from .train_view import LiveRun, TrainView, runs_root
+from .training_panel import TrainingPanel
 from .tryit import TryItPanel
 
 # Events are buffered as they arrive and painted at a fixed, modest rate: a pyqtgraph chart takes
@@ -59,91 +63,6 @@ def _scrolled(widget) -> QScrollArea:
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     area.setWidget(widget)
     return area
-
-
-def unsaved_runs_dir(fallback: str | None = None) -> Path:
-    """Where the runs of a graph that has no file go: the ``runs_dir`` setting, else
-    ``Documents/LayerLoom/runs`` (a folder the user can find, not a hidden data folder)."""
-    if fallback:
-        return Path(fallback)
-    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    return Path(documents or Path.home()) / "LayerLoom" / "runs"
-
-
-def runs_root(document, fallback: str | None = None) -> Path:
-    """Where a document's runs go: ``runs/`` beside its file; for an unsaved graph, ``unsaved_runs_dir``."""
-    if document is not None and document.path is not None:
-        return document.path.parent / "runs"
-    return unsaved_runs_dir(fallback)
-
-
-@dataclass
-class LiveRun:
-    """The run this window trains: its document, its events so far, and how it ended."""
-
-    document: Any                       # the Document it was started from (it may have been closed since)
-    source: Path | None                 # that document's file when the run started
-    graph_name: str
-    session: Any
-    bridge: RunBridge
-    started: RunStarted | None = None
-    stage: str = "Starting the training process…"
-    steps: list = field(default_factory=list)      # every Step event: the charts are rebuilt from them
-    epochs: list = field(default_factory=list)     # every EpochEnd
-    state: str = STARTING
-    result: Any = None
-
-    @property
-    def run_dir(self) -> str | None:
-        return (self.started.run_dir if self.started else None) or self.session.run_dir
-
-    @property
-    def run_name(self) -> str | None:
-        return Path(self.run_dir).name if self.run_dir else None
-
-    @property
-    def active(self) -> bool:
-        return self.result is None
-
-    def belongs_to(self, document) -> bool:
-        if document is None:
-            return False
-        if self.document is document:
-            return True
-        return document.path is not None and self.source is not None and _same_file(document.path, self.source)
-
-
-class TrainView(QWidget):
-    """The Train workspace's centre: the run header above the live charts (or an empty state)."""
-
-    def __init__(self, header: RunHeader, charts: TrainingCharts, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.header = header
-        self.charts = charts
-        self.empty = QLabel()
-        self.empty.setObjectName("chartsEmpty")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setWordWrap(True)
-        self.empty.setContentsMargins(40, 0, 40, 0)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty)
-        self.stack.addWidget(charts)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(header)
-        layout.addWidget(self.stack, 1)
-
-    def show_empty(self, text: str) -> None:
-        self.empty.setText(text)
-        self.stack.setCurrentWidget(self.empty)
-
-    def show_charts(self) -> None:
-        self.stack.setCurrentWidget(self.charts)
-
-    @property
-    def showing_charts(self) -> bool:
-        return self.stack.currentWidget() is self.charts
 
 
 class Dashboard(QObject):
@@ -317,7 +236,7 @@ class Dashboard(QObject):
                 note = f"trained as “{shown.graph_name}”"
         elif shown is not None:
             run_name = shown.name
-            note = _run_note(shown)
+            note = run_note(shown)
             if shown.graph_name and shown.graph_name != name:
                 note += f" · a run of “{shown.graph_name}”"
             if self.document is not None and not self._same_network_as_document(shown):
@@ -338,7 +257,7 @@ class Dashboard(QObject):
         try:
             from runtime import load_graph
 
-            return _same_network(load_graph(graph_file), self.document.graph)
+            return same_network(load_graph(graph_file), self.document.graph)
         except Exception:  # noqa: BLE001 - an unreadable graph file: nothing to compare
             return True
 
@@ -393,10 +312,10 @@ class Dashboard(QObject):
         self.tryit.set_predictor(None, f"Loading run {info.name}…" if info.checkpoint else
                                  f"Run {info.name} saved no weights to try.")
         self._show_identity()
-        self.header.set_state(_header_state(info.status), _pill_word(info.status))
+        self.header.set_state(header_state(info.status), pill_word(info.status))
         fraction = info.epoch / info.epochs if info.epochs else 0.0
         self.header.show_done(fraction, f"epoch {info.epoch}/{info.epochs or '?'}")
-        self.header.show_message(_folder_text(info), error=info.status in ("failed", "diverged"))
+        self.header.show_message(folder_text(info), error=info.status in ("failed", "diverged"))
         self._show_background_run()
         self._sync_actions()
 
@@ -404,7 +323,7 @@ class Dashboard(QObject):
             from runtime.training.records import RunCurves, read_evaluation
 
             curves = RunCurves.from_run_dir(info.path)
-            return curves, read_evaluation(info.path), _started_from(info.path, curves.steps_per_epoch)
+            return curves, read_evaluation(info.path), read_started(info.path, curves.steps_per_epoch)
 
         def loaded(result) -> None:
             if token is not self._token:
@@ -419,10 +338,10 @@ class Dashboard(QObject):
             if evaluation:
                 classes = evaluation.get("classes") or (started.classes if started else None)
                 self.evaluation.show_epoch(int(evaluation.get("epoch") or 0), evaluation.get("metrics") or {},
-                                           _details(evaluation), classes,
+                                           evaluation_details(evaluation), classes,
                                            evaluation.get("task") or (started.task if started else None))
             elif started is not None and started.task == "regression":
-                self.evaluation.show_epoch(info.epoch, _last_metrics(curves), {}, None, "regression")
+                self.evaluation.show_epoch(info.epoch, {name: values[-1] for name, values in curves.metrics.items() if values}, {}, None, "regression")
             self._want_predictor()
 
         run_in_background(load, loaded, lambda exc: token is self._token and self.view.show_empty(
@@ -479,7 +398,7 @@ class Dashboard(QObject):
         # a value typed but not yet entered is what the user sees: it is what the run must use
         self.panel.commit_pending()
         window.inspector.commit_pending()
-        errors = document.bridge.reanalyze().errors
+        errors = document.bridge.current().errors
         if errors:
             self._refuse(errors)
             return False
@@ -502,7 +421,8 @@ class Dashboard(QObject):
         bridge.finished.connect(lambda result: self._finished(live, result))
         bridge.start()   # first: the run prepares in its process while this window updates itself
         self.checkpoint = None
-        self.document.bridge.set_run_problems([])
+        if self.document.bridge.run_problems:
+            self.document.bridge.set_run_problems([])   # the last run's verdict: this run will say anew
         if self.switch_action.isChecked():
             from .workspaces import TRAIN
 
@@ -654,7 +574,7 @@ class Dashboard(QObject):
 
     def _finished(self, live: LiveRun, result) -> None:
         live.result = result
-        live.state = _state_of(result)
+        live.state = state_of(result)
         self.redraw_timer.stop()
         self.runs_panel.end_live(result)
         if self.shown is live:
@@ -678,7 +598,7 @@ class Dashboard(QObject):
     def _show_outcome(self, result) -> None:
         """The header after a run of the shown graph ended."""
         live = self.live
-        state = _state_of(result)
+        state = state_of(result)
         self.header.set_state(state, "Diverged" if isinstance(result, Failed) and result.kind == "diverged" else "")
         started = live.started if live is not None else None
         last = live.steps[-1] if live is not None and live.steps else None
@@ -686,16 +606,16 @@ class Dashboard(QObject):
             self.header.show_done(last.progress, f"epoch {last.epoch}/{started.epochs}  ·  step {last.step:,}")
         else:
             self.header.show_done(0.0, "")
-        self.header.show_message(_outcome_text(result), error=isinstance(result, Failed))
+        self.header.show_message(outcome_text(result), error=isinstance(result, Failed))
         self._show_identity()
 
     def _outcome_status(self, live: LiveRun, result) -> str:
         name = live.graph_name
         if isinstance(result, Finished):
-            return f"✔ {name}: {_outcome_text(result).splitlines()[0]}"
+            return f"✔ {name}: {outcome_text(result).splitlines()[0]}"
         if isinstance(result, Stopped):
             return f"■ {name}: {result.message or 'stopped'}"
-        return f"✖ {name}: training failed: {_first_line(result.message)}"
+        return f"✖ {name}: training failed: {first_line(result.message)}"
 
     def _report_failure(self, live: LiveRun, result: Failed) -> None:
         """A run that could not start or stopped with an error, said where the user is looking: the
@@ -703,12 +623,12 @@ class Dashboard(QObject):
         problems = list(result.problems)
         node = next((p.node_id for p in problems if p.node_id), None)
         if live.belongs_to(self.document):
-            self.document.bridge.set_run_problems(problems or [_run_problem(result)])
-            self.header.show_banner(_failure_text(live, result), "error", node_id=node)
+            self.document.bridge.set_run_problems(problems or [run_problem(result)])
+            self.header.show_banner(failure_text(live.graph_name, result), "error", node_id=node)
             self.window.show_problems()
         else:
             self.window.statusBar().showMessage(f"“{live.graph_name}” (no longer open) failed: "
-                                                f"{_first_line(result.message)}", 15000)
+                                                f"{first_line(result.message)}", 15000)
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
@@ -849,8 +769,8 @@ class Dashboard(QObject):
             return document.graph, self.checkpoint
         shown = self.shown
         if isinstance(shown, LiveRun) and not shown.active and shown.run_dir \
-                and _same_network(shown.session.graph, document.graph):
-            return shown.session.graph, _best_checkpoint(Path(shown.run_dir))
+                and same_network(shown.session.graph, document.graph):
+            return shown.session.graph, best_checkpoint(Path(shown.run_dir))
         if shown is not None and not isinstance(shown, LiveRun) and shown.graph_file is not None:
             from runtime import load_graph
 
@@ -858,8 +778,8 @@ class Dashboard(QObject):
                 graph = load_graph(shown.graph_file)
             except Exception:  # noqa: BLE001 - an unreadable run graph: export the document untrained
                 graph = None
-            if graph is not None and _same_network(graph, document.graph) and shown.checkpoint is not None:
-                return graph, _best_checkpoint(shown.path)
+            if graph is not None and same_network(graph, document.graph) and shown.checkpoint is not None:
+                return graph, best_checkpoint(shown.path)
         return document.graph, None
 
     def export(self) -> None:
@@ -898,152 +818,3 @@ def _predictor(checkpoint, graph, base_dir):
         predicted = predictor.outputs(samples.x)
         regression = (np.asarray(samples.y, np.float64).reshape(-1), np.asarray(predicted, np.float64).reshape(-1))
     return predictor, mistakes, regression
-
-
-def _same_network(a, b) -> bool:
-    """Two graphs with the same nodes, parameters and wires (positions, names and training settings
-    aside): the weights of one fit the other."""
-    from runtime.graphfile import graph_to_dict
-
-    def network(graph) -> dict:
-        data = graph_to_dict(graph)
-        for node in data.get("nodes", []):
-            node.pop("ui", None)
-        for key in ("name", "description", "training"):   # the network itself, not how it is trained
-            data.pop(key, None)
-        return data
-
-    return network(a) == network(b)
-
-
-def _same_file(a, b) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return str(a) == str(b)
-
-
-def _best_checkpoint(run_dir: Path) -> Path:
-    folder = Path(run_dir) / "checkpoints"
-    best = folder / "best.pt"   # the weights Try it shows: the best epoch's
-    return best if best.is_file() else folder / "last.pt"
-
-
-def _state_of(result) -> str:
-    if isinstance(result, Finished):
-        return FINISHED
-    if isinstance(result, Stopped):
-        return STOPPED
-    return FAILED
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].endswith(":"):
-        return f"{lines[0]} {lines[1]}"
-    return lines[0] if lines else ""
-
-
-def _outcome_text(result) -> str:
-    if isinstance(result, Finished):
-        best = result.best or {}
-        text = f"Finished in {format_duration(result.duration_s)}"
-        if best.get("metric") and best.get("value") is not None:
-            text += f": best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}"
-        if result.reason == "early_stopped":
-            text += " (stopped early: no improvement)"
-        return text + (f"\nRun folder: {result.run_dir}" if result.run_dir else "")
-    if isinstance(result, Stopped):
-        text = result.message or f"Stopped at epoch {result.epoch}, step {result.step}"
-        text = text[:1].upper() + text[1:]
-        return text + (f"\nRun folder: {result.run_dir}" if result.run_dir else "")
-    kind = {"setup": "could not start", "diverged": "diverged", "out_of_memory": "ran out of memory"}.get(
-        result.kind, "failed")
-    return f"Training {kind}: {result.message}"
-
-
-def _failure_text(live: LiveRun, result: Failed) -> str:
-    if result.kind == "setup":
-        head = f"“{live.graph_name}” could not start training"
-    elif result.kind == "diverged":
-        head = f"“{live.graph_name}” diverged"
-    else:
-        head = f"Training “{live.graph_name}” failed"
-    message = result.message.removeprefix("cannot train:").strip()
-    return f"{head}: {message}"
-
-
-def _run_problem(result: Failed):
-    """A failure that names no node, as one Problems entry for the whole graph."""
-    from runtime.analysis import Problem
-
-    return Problem("training", f"training {'diverged' if result.kind == 'diverged' else 'failed'}: "
-                   f"{_first_line(result.message)}")
-
-
-def _header_state(status: str) -> str:
-    if status in ("completed", "early stopped"):
-        return FINISHED
-    if status == "stopped":
-        return STOPPED
-    if status in ("failed", "diverged"):
-        return FAILED
-    if status == "running":
-        return RUNNING
-    return STOPPED
-
-
-def _pill_word(status: str) -> str:
-    return {"completed": "Finished", "early stopped": "Stopped early", "diverged": "Diverged",
-            "running": "Running elsewhere", "incomplete": "Incomplete"}.get(status, "")
-
-
-def _run_note(info) -> str:
-    started = info.started_text() if hasattr(info, "started_text") else ""
-    return f"{info.status}, {started}" if started and started != "–" else info.status
-
-
-def _folder_text(info) -> str:
-    parts = []
-    if info.duration_s is not None:
-        parts.append(f"trained for {format_duration(info.duration_s)}")
-    best = info.best_text()
-    if best != "–":
-        parts.append(f"best {best}")
-    head = (info.message[:1].upper() + info.message[1:]) if info.message else info.status.capitalize()
-    return head + (f" ({', '.join(parts)})" if parts else "") + f"\nRun folder: {info.path}"
-
-
-def _details(evaluation: dict) -> dict:
-    import numpy as np
-
-    details = {key: evaluation[key] for key in ("confusion", "per_class") if evaluation.get(key) is not None}
-    if details.get("confusion") is not None:
-        details["confusion"] = np.asarray(details["confusion"], dtype=np.int64)
-    return details
-
-
-def _last_metrics(curves) -> dict:
-    return {name: values[-1] for name, values in curves.metrics.items() if values}
-
-
-def _started_from(run_dir, steps_per_epoch: int) -> RunStarted | None:
-    """What the charts need of a run read from its folder (task, classes, steps per epoch), as the
-    ``RunStarted`` it announced."""
-    import json
-
-    try:
-        config = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(config, dict):
-        return None
-    dataset = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
-    training = config.get("training") if isinstance(config.get("training"), dict) else {}
-    device = config.get("device") if isinstance(config.get("device"), dict) else {}
-    task = dataset.get("task") or "loss"
-    classes = dataset.get("classes") or None
-    return RunStarted(str(run_dir), str(device.get("type") or "cpu"), str(device.get("name") or ""),
-                      str(device.get("precision") or "fp32"), int(training.get("epochs") or 0), 0, int(steps_per_epoch or 0),
-                      int(dataset.get("train") or 0), int(dataset.get("val") or 0), 0, task,
-                      tuple(classes) if classes else None, str(dataset.get("summary") or ""), training)

@@ -157,8 +157,10 @@ class RunHeader(QWidget):
         self.stop_button.setEnabled(state in (STARTING, RUNNING, PAUSED))
         word, color = PILLS.get(state, PILLS[IDLE])
         self.pill.setText(f" {detail or word} ")
-        self.pill.setStyleSheet(f"QLabel#statePill {{ background: {color}; color: white; border-radius: 8px;"
-                                " padding: 1px 8px; font-weight: bold; }")
+        if self.pill.property("color") != color:   # a style sheet costs milliseconds: set it on change
+            self.pill.setProperty("color", color)
+            self.pill.setStyleSheet(f"QLabel#statePill {{ background: {color}; color: white; border-radius: 8px;"
+                                    " padding: 1px 8px; font-weight: bold; }")
         if state == STARTING:
             self.progress.setRange(0, 0)   # busy: the set-up has no known length
             self.eta_label.setText("")

@@ -357,3 +357,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
         raise GraphFileError(f"cannot save: {exc.strerror or exc}", str(path)) from None
+
+
+def same_network(a: Graph, b: Graph) -> bool:
+    """Two graphs with the same nodes, parameters, wires and blocks: the weights trained with one fit
+    the other. Positions, names, the description and the training settings do not count."""
+    def network(graph: Graph) -> dict:
+        data = graph_to_dict(graph)
+        for node in data.get("nodes", []):
+            node.pop("ui", None)
+        for key in ("name", "description", "training"):
+            data.pop(key, None)
+        return data
+
+    return network(a) == network(b)

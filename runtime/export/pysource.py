@@ -347,7 +347,7 @@ def _preprocess_source(exportable: Exportable) -> list[str]:
                 names.append(literal)
         body.append(f"    return (x - {names[0]}) / {names[1]}")
     return lines + ["", "", "def preprocess(x):",
-                    f'    """Raw samples (the dataset\'s units, shaped like the input) as the model takes them:',
+                    '    """Raw samples (the dataset\'s units, shaped like the input) as the model takes them:',
                     f'    {describe(exportable.scaling)}."""', *body]
 
 

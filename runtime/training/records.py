@@ -188,6 +188,43 @@ def read_evaluation(run_dir: str | os.PathLike) -> dict | None:
     return data
 
 
+def evaluation_details(evaluation: dict) -> dict:
+    """An ``evaluation.json`` record's details as ``EpochEnd.details`` holds them (the confusion matrix
+    as an integer array)."""
+    details = {key: evaluation[key] for key in ("confusion", "per_class") if evaluation.get(key) is not None}
+    if details.get("confusion") is not None:
+        try:
+            details["confusion"] = np.asarray(details["confusion"], dtype=np.int64)
+        except (TypeError, ValueError):
+            del details["confusion"]   # a damaged matrix: the rest still shows
+    return details
+
+
+def best_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """The weights a run is tried and exported with: ``best.pt``, else ``last.pt``."""
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    best = folder / "best.pt"
+    return best if best.is_file() else folder / "last.pt"
+
+
+def read_started(run_dir: str | os.PathLike, steps_per_epoch: int = 0):
+    """The ``RunStarted`` a run announced, rebuilt from its ``config.json`` (task, classes, dataset,
+    device, epochs); ``steps_per_epoch`` from its curves. None when the file is missing or damaged."""
+    from .events import RunStarted
+
+    config = _json(Path(run_dir) / CONFIG_FILE)
+    if not config:
+        return None
+    dataset, training, device = (config.get(k) if isinstance(config.get(k), dict) else {}
+                                 for k in ("dataset", "training", "device"))
+    classes = dataset.get("classes") if isinstance(dataset.get("classes"), list) else None
+    return RunStarted(str(run_dir), str(device.get("type") or "cpu"), str(device.get("name") or ""),
+                      str(device.get("precision") or "fp32"), _int(training.get("epochs")), 0,
+                      int(steps_per_epoch or 0), _int(dataset.get("train")), _int(dataset.get("val")), 0,
+                      str(dataset.get("task") or "loss"), tuple(str(c) for c in classes) if classes else None,
+                      str(dataset.get("summary") or ""), training)
+
+
 # ------------------------------------------------------------------ the runs of a graph
 def runs_of(root: str | os.PathLike | None, source: str | os.PathLike | None = None,
             graph_name: str | None = None) -> list[RunInfo]:

@@ -162,8 +162,10 @@ def blocks(app, window, out: Path) -> None:
 
 
 def training(app, window, out: Path) -> None:
-    """The digits MLP training: mid-run (charts moving) and after (evaluation, Try it)."""
+    """The Train workspace at a laptop's 1366x768: the digits MLP mid-run (charts moving), after the
+    run (evaluation, Try it, runs, settings), a run that cannot start (its banner), and the light theme."""
     window.set_theme("dark")
+    window.resize(1366, 768)
     window.open_example("digits_mlp")
     dashboard = window.dashboard
     dashboard.panel.apply(None, "epochs", 60)   # long enough to catch it mid-run
@@ -172,16 +174,35 @@ def training(app, window, out: Path) -> None:
     wait(app, lambda: dashboard.bridge.run_started is not None and len(dashboard.charts.history().epochs) >= 24)
     wait(app, lambda: False, 0.8)   # a few redraw ticks: every chart has drawn
     settle(app)
-    shots = {"training-live": None}
+    shots = ["training-live"]
     window.grab().save(str(out / "training-live.png"))
     wait(app, lambda: dashboard.bridge.result is not None)
     wait(app, lambda: dashboard.predictor is not None, 60)
-    for name, dock in (("training-done", "charts"), ("training-evaluation", "evaluation"),
-                       ("training-tryit", "tryit"), ("training-runs", "runs"), ("training-panel", "training")):
+    for name, dock in (("training-done", "training"), ("training-evaluation", "evaluation"),
+                       ("training-tryit", "tryit"), ("training-runs", "runs")):
         dashboard.docks[dock].raise_()
         settle(app)
-        shots[name] = out / f"{name}.png"
-        window.grab().save(str(shots[name]))
+        shots.append(name)
+        window.grab().save(str(out / f"{name}.png"))
+    dashboard.docks["training"].raise_()
+    window.set_theme("light")
+    settle(app)
+    shots.append("training-light")
+    window.grab().save(str(out / "training-light.png"))
+    window.set_theme("dark")
+    window.document.undo_stack.setClean()
+    window.open_example("digits_mlp")                       # 5 class scores for 10 classes: refused
+    window.document.graph.set_param("fc3", "out_features", 5)
+    wait(app, lambda: not window.document.bridge._stale, 5)
+    ended = []
+    dashboard.runEnded.connect(ended.append)
+    dashboard.start()
+    wait(app, lambda: bool(ended))
+    dashboard.runEnded.disconnect(ended.append)
+    settle(app)
+    shots.append("training-failed")
+    window.grab().save(str(out / "training-failed.png"))
+    window.document.undo_stack.setClean()
     print("\n".join(str(out / f"{name}.png") for name in shots))
     shutil.copy(out / "training-live.png", ROOT / "docs" / "training.png")
 

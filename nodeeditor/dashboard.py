@@ -293,6 +293,9 @@ class Dashboard(QObject):
                 self.header.show_stage(live.stage)
         else:
             self._show_outcome(live.result)
+            if isinstance(live.result, Failed):   # said again where it was said: its banner
+                node = next((p.node_id for p in live.result.problems if p.node_id), None)
+                self.header.show_banner(failure_text(live.graph_name, live.result), "error", node_id=node)
             self._want_predictor()
         self._sync_actions()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from runtime.training.events import Failed, Finished, Stopped
 
-from .run_header import FAILED, FINISHED, RUNNING, STOPPED
+from .run_header import FAILED, FINISHED, IDLE, STOPPED
 from .training_panel import format_duration
 
 
@@ -71,7 +71,7 @@ def header_state(status: str) -> str:
     if status in ("failed", "diverged"):
         return FAILED
     if status == "running":
-        return RUNNING
+        return IDLE   # training in another process (the CLI): this window cannot pause or stop it
     return STOPPED
 
 

@@ -173,6 +173,9 @@ def test_clicking_headers_sorts(qtbot, panel, runs):
 def test_new_and_deleted_folders_appear_without_a_refresh(qtbot, panel, runs):
     copy = runs.root / "digits-mlp-20990101-000000"
     shutil.copytree(runs.one, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["started_at"] = "2099-01-01T00:00:00+00:00"         # the run's own record says when it began
+    (copy / "summary.json").write_text(json.dumps(summary))
     qtbot.waitUntil(lambda: copy in [run.path for run in panel.runs()], timeout=5000)
     assert panel.runs()[0].path == copy                       # newest first
     shutil.rmtree(runs.killed)

@@ -30,6 +30,7 @@ class GraphBridge(QObject):
     blockChanged = Signal(str)         # a block was defined, changed or taken away (its name)
     changed = Signal()                 # after any edit
     analyzed = Signal(object)          # runtime.analysis.Analysis, coalesced after edits
+    runProblemsCleared = Signal()      # an edit took away the problems the last run found
 
     def __init__(self, graph: Graph, parent: QObject | None = None, analyzer=analyze, watch_blocks: bool = True):
         super().__init__(parent)
@@ -52,7 +53,7 @@ class GraphBridge(QObject):
             (events.node_renamed, self._structural(lambda node, *_: self.nodeChanged.emit(node.id))),
             (events.ui_changed, lambda node, *_: self.nodeChanged.emit(node.id)),
             (events.node_moved, lambda node, x, y: self.nodeMoved.emit(node.id, x, y)),
-            (events.meta_changed, lambda key, value: self.metaChanged.emit(key)),
+            (events.meta_changed, self._meta_changed),
             (events.block_changed, self._structural(self._block_changed)),
             (events.changed, self._on_changed),
         ]
@@ -83,9 +84,21 @@ class GraphBridge(QObject):
         """Wrap a handler of an edit that can change shapes or problems (moves cannot)."""
         def handler(*args):
             self._stale = True
-            self.run_problems = []
+            self._forget_run_problems()
             emit(*args)
         return handler
+
+    def _meta_changed(self, key: str, value) -> None:
+        if key == "training" and self.run_problems:   # the settings a run failed with have changed
+            self._stale = True
+            self._forget_run_problems()
+        self.metaChanged.emit(key)
+
+    def _forget_run_problems(self) -> None:
+        """An edit makes the last run's verdict stale: its problems go (on the next analysis)."""
+        if self.run_problems:
+            self.run_problems = []
+            self.runProblemsCleared.emit()
 
     def _on_changed(self) -> None:
         self.changed.emit()
@@ -114,6 +127,8 @@ class GraphBridge(QObject):
     def set_run_problems(self, problems) -> None:
         """Show what a run found wrong (``analysis.Problem`` records naming nodes) with the graph's own
         problems; an empty list takes them away. Announced at once."""
+        if not problems and self.run_problems:
+            self.runProblemsCleared.emit()
         self.run_problems = list(problems)
         self.analysis = self._with_run_problems(self.analyzer(self.graph))
         self.analyzed.emit(self.analysis)

@@ -140,6 +140,7 @@ class TrainingCharts(QWidget):
         self._drawn: dict[str, int] = {}   # chart -> the redraw that last drew it
         self._legends: dict[str, pg.LegendItem] = {}   # chart -> its legend, in the title row
         self._legend_fit: dict[str, tuple] = {}         # chart -> (width, entries) its legend was fitted to
+        self._framed: set[str] = set()                  # charts framed by hand while they hold < 2 points
         self._draws = 0
         self._clear_buffers()
 
@@ -180,7 +181,9 @@ class TrainingCharts(QWidget):
         reset.setToolTip("Fit every chart to its data again (and follow new points)")
         reset.clicked.connect(self.reset_view)
         export = QToolButton()
-        export.setText("Export")
+        export.setText("Save Chart")
+        export.setToolTip("Save a chart as a PNG picture, or every charted value as CSV (the model's own "
+                          "export is Run > Export…)")
         export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(export)
         for name in CHARTS:
@@ -301,7 +304,8 @@ class TrainingCharts(QWidget):
             self.curves["metric"] = {}
             colors = (TRAIN, VAL, EXTRA)
             for (key, label), color in zip(SCORES.get(task, ()), colors):
-                self._add_curve("metric", key, label, _pen(color, 2), **_markers(color, 5))
+                self._add_curve("metric", key, label.removesuffix(" accuracy"), _pen(color, 2), hover=label,
+                                **_markers(color, 5))   # the chart's title says accuracy: a short legend
             self.plots["metric"].setVisible(task in SCORES)
         if previous is not None:
             self._load(previous)
@@ -414,9 +418,12 @@ class TrainingCharts(QWidget):
             self.curves["loss"]["train_raw"].setData(x, self._losses.view())
             self.curves["loss"]["train"].setData(x, self._smoothed.view())
             self.curves["loss"]["val"].setData(self._epoch_x(), self._metric("val_loss"))
+            self._frame_sparse("loss", x, self._losses.view())
         if "metric" in dirty:
             for key, curve in self.curves["metric"].items():
                 curve.setData(self._epoch_x(), self._metric(key))
+            first = next(iter(self.curves["metric"]), None)
+            self._frame_sparse("metric", self._epoch_x(), self._metric(first) if first else np.empty(0), 1.0)
         if "lr" in dirty:
             if self._lr_steps.size:
                 self.curves["lr"]["lr"].setData(self._x(self._lr_steps.view(), spe), self._lrs.view())
@@ -426,6 +433,33 @@ class TrainingCharts(QWidget):
         if "overlays" in dirty:
             self._draw_overlays()
         return True
+
+    def _frame_sparse(self, chart: str, x: np.ndarray, y: np.ndarray, top: float | None = None) -> None:
+        """Fewer than two points would sit in pyqtgraph's tiny padded range (x from -200 to 200, y ticks
+        like 2.309354066848760): frame them from 0 instead, until the data spans a range of its own.
+        An empty chart forgets the previous run's range."""
+        view = self.plots[chart].getPlotItem().getViewBox()
+        finite = np.isfinite(y) if len(y) else np.zeros(0, bool)
+        if np.count_nonzero(finite) >= 2 and not self._overlays:
+            if chart in self._framed:
+                self._framed.discard(chart)
+                # the data's own range now, from the arrays (the curves are clipped to the old view,
+                # and a chart not yet laid out cannot measure them), then follow it
+                xs, ys = np.asarray(x, np.float64)[finite], np.asarray(y, np.float64)[finite]
+                if xs.min() < xs.max():
+                    view.setXRange(float(xs.min()), float(xs.max()))
+                if ys.min() < ys.max():
+                    view.setYRange(float(ys.min()), float(ys.max()))
+                view.enableAutoRange()
+            return
+        if self._overlays:
+            return
+        self._framed.add(chart)
+        xs, ys = np.asarray(x, np.float64)[finite], np.asarray(y, np.float64)[finite]
+        right = float(xs.max()) if xs.size else 0.0
+        view.setXRange(0.0, max(right * 1.1, self._spe() or 1.0, 1.0), padding=0)
+        high = top if top is not None else (float(ys.max()) * 1.25 if ys.size and ys.max() > 0 else 1.0)
+        view.setYRange(0.0, high, padding=0)
 
     def _frame_constant_lr(self) -> None:
         """A constant rate (no schedule) would sit on pyqtgraph's padded range around it, where 0.001
@@ -493,18 +527,19 @@ class TrainingCharts(QWidget):
         if self._legend_fit.get(name) == key:
             return   # the same entries at the same width: laid out already
         self._legend_fit[name] = key
-        entries = [sample.boundingRect().width() + label.boundingRect().width() + 14
-                   for sample, label in legend.items]
-        legend.setVisible(bool(entries))
-        title = plot.getPlotItem().titleLabel.boundingRect().width()
-        room = max(120.0, plot.width() - title - 40)
-        columns = len(entries) or 1
-        while columns > 1 and _widest_row(entries, columns) > room:
-            columns -= 1
-        if legend.columnCount != columns:
+        count = len(legend.items)
+        legend.setVisible(bool(count))
+        item = plot.getPlotItem()
+        # the room beside the title: the plot less its left axis, the title and the row's margins
+        room = plot.width() - item.getAxis("left").width() - item.titleLabel.boundingRect().width() - 28
+        columns = max(count, 1)
+        while True:   # as many entries a line as fit (measured by the legend's own layout)
             legend.setColumnCount(columns)
-        rows = math.ceil(len(entries) / columns) if entries else 1
-        plot.getPlotItem().layout.setRowFixedHeight(0, 8 + 18 * rows)
+            if columns == 1 or legend.layout.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() <= room:
+                break
+            columns -= 1
+        rows = math.ceil(count / columns) if count else 1
+        item.layout.setRowFixedHeight(0, 8 + 18 * rows)
 
     def _overlay(self, chart: str, label: str, x, y, pen, legend: bool = False, **style) -> None:
         y = np.asarray(y, np.float64)
@@ -560,8 +595,12 @@ class TrainingCharts(QWidget):
 
     def reset_view(self) -> None:
         """Fit every chart to its data and follow new points again."""
+        self._framed.clear()
         for plot in self.plots.values():
             plot.getPlotItem().enableAutoRange()
+        if not self._steps.size and not self._epochs.size and not self._overlays:   # nothing: no old range
+            for name in ("loss", "metric"):
+                self._frame_sparse(name, np.empty(0), np.empty(0), None if name == "loss" else 1.0)
 
     def _sync_controls(self) -> None:
         if not hasattr(self, "smoothing_spin"):
@@ -764,12 +803,6 @@ class TrainingCharts(QWidget):
 
 
 # ------------------------------------------------------------------ small helpers
-def _widest_row(widths: list[float], columns: int) -> float:
-    """The width of a legend laid out ``columns`` entries a row (each column as wide as its widest)."""
-    cols = [max(widths[i::columns]) for i in range(columns) if widths[i::columns]]
-    return sum(cols)
-
-
 def _title_row(item: pg.PlotItem) -> pg.LegendItem:
     """The plot's title row made of its title on the left and a legend on the right, outside the
     data area (a legend inside a chart covers the newest points). Part of the PlotItem, so exported

@@ -40,8 +40,8 @@ from .charts import TrainingCharts
 from .evaluation import EvaluationPanel
 from .run_bridge import RunBridge
 from .run_header import IDLE, PAUSED, RUNNING, STARTING, STOPPING, RunHeader
-from .run_texts import (failure_text, first_line, folder_text, header_state, outcome_text, pill_word, run_note,
-                        run_problem, state_of)
+from .run_texts import (failure_text, first_line, folder_text, header_state, learning_warning, outcome_text,
+                        pill_word, run_note, run_problem, state_of)
 from .runs_panel import RunsPanel
 from .train_view import LiveRun, TrainView, runs_root
 from .training_panel import TrainingPanel
@@ -54,6 +54,7 @@ BRIDGE_MS = 50
 STOP_TIMEOUT_S = 2.0
 GALLERY_SIZE = 24
 SWITCH_ON_TRAIN = "train/switch_workspace"   # setting: F5 shows the Train workspace
+UNTITLED = "untitled"                         # a new graph's name
 
 
 def _scrolled(widget) -> QScrollArea:
@@ -88,6 +89,7 @@ class Dashboard(QObject):
         self.predictor = None
         self._predictor_for: Any = None         # the run the predictor belongs to (built or being built)
         self._dirty = False
+        self._shown_step = None                 # the Step the header last showed
         self._token = object()                  # changes whenever the shown run does: late results are dropped
         self.status = QLabel()
         self.status.setObjectName("runStatus")
@@ -148,17 +150,14 @@ class Dashboard(QObject):
         self.runs_panel.set_root(root)
         self.runs_panel.set_graph(document.path, document.graph.name, self._runs_made(document))
         document.bridge.metaChanged.connect(self._meta_changed)
+        document.bridge.runProblemsCleared.connect(self._run_problems_cleared)
         live = self.live
-        if live is not None and live.belongs_to(document):
+        if live is not None and live.belongs_to(document) and (live.active or live.started is not None):
             self._show_live()
             return
         if live is None or not live.active:
             self._set_status("")   # the status bar spoke of another graph's run
-        latest = self._latest_run(document)
-        if latest is not None:
-            self.show_run_folder(latest.path)
-        else:
-            self._show_nothing()
+        self._show_latest()
 
     def document_saved(self, document) -> None:
         """The document got a (new) file: its runs now go beside it; a run that is training for it
@@ -166,7 +165,26 @@ class Dashboard(QObject):
         root = runs_root(document, self.window.settings.value("runs_dir"))
         self.runs_panel.set_root(root)
         self.runs_panel.set_graph(document.path, document.graph.name, self._runs_made(document))
+        if self.live is None or not self.live.active:
+            self._set_status("")
         self._show_identity()
+
+    def _run_problems_cleared(self) -> None:
+        """The user changed what a failed run complained about: its failure is old news."""
+        live = self.live
+        if live is None or live.active or not isinstance(live.result, Failed) or not live.belongs_to(self.document):
+            return
+        self._set_status("")
+        if self.shown is live or self.header.banner_kind() == "error":
+            self._show_latest()
+
+    def _show_latest(self) -> None:
+        """The document's latest run read from its folder, or nothing."""
+        latest = self._latest_run(self.document)
+        if latest is not None:
+            self.show_run_folder(latest.path)
+        else:
+            self._show_nothing()
 
     def _meta_changed(self, key: str) -> None:
         if key == "name":
@@ -182,16 +200,21 @@ class Dashboard(QObject):
         made = [Path(p) for p in self._runs_made(document) if Path(p).is_dir()]
         if made:
             return read_run(made[-1])
-        if document.path is None:
-            return None
-        return latest_run(runs_root(document), source=document.path, graph_name=document.graph.name)
+        name = document.graph.name
+        if document.path is None and (not name or name == UNTITLED):
+            return None   # a new graph: another unsaved "untitled" graph's runs are not its own
+        return latest_run(runs_root(document, self.window.settings.value("runs_dir")), source=document.path,
+                          graph_name=name)
 
     def probe_device(self) -> None:
         """Name the device a run would use (imports torch, so off the GUI thread)."""
         def probe():
             from runtime.training.device import choose_device
 
-            return choose_device("auto").name
+            import re
+
+            # the threads of this process say nothing of a run's: those show when a run starts
+            return re.sub(r",? \d+ threads?", "", choose_device("auto").name)
         run_in_background(probe, self.header.set_device,
                           lambda exc: self.header.set_device(f"unavailable ({exc})"), name="device-probe")
 
@@ -219,8 +242,8 @@ class Dashboard(QObject):
         self.header.set_state(IDLE)
         self.header.show_message("Ready to train. The settings are in the Training tab on the right.")
         self.evaluation.clear(f"No run of “{name}” yet: its evaluation appears after the first validated epoch.")
-        self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then pick validation samples (or draw "
-                                       "a digit) here and see what the model answers.")
+        self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then ask the model here about "
+                                       "samples of the validation split.")
         self._show_identity()
         self._show_background_run()
         self._sync_actions()
@@ -315,7 +338,7 @@ class Dashboard(QObject):
         self.tryit.set_predictor(None, f"Loading run {info.name}…" if info.checkpoint else
                                  f"Run {info.name} saved no weights to try.")
         self._show_identity()
-        self.header.set_state(header_state(info.status), pill_word(info.status))
+        self.header.set_state(header_state(info.status, info.message), pill_word(info.status, info.message))
         fraction = info.epoch / info.epochs if info.epochs else 0.0
         self.header.show_done(fraction, f"epoch {info.epoch}/{info.epochs or '?'}")
         self.header.show_message(folder_text(info), error=info.status in ("failed", "diverged"))
@@ -358,6 +381,7 @@ class Dashboard(QObject):
         self.header.show_banner(f"“{live.graph_name}” is still training in this window ({self._live_where()}). "
                                 "One run trains at a time: stop it to train this graph.", "info",
                                 action=("stop", "Stop it"))
+        self.header.show_message(f"Train is available when “{live.graph_name}” ends (or Stop it).")
 
     def _live_where(self) -> str:
         live = self.live
@@ -398,9 +422,17 @@ class Dashboard(QObject):
                 window.statusBar().showMessage(f"“{self.live.graph_name}” is still training: stop it first "
                                                "(Shift+F5)", 6000)
             return False
-        # a value typed but not yet entered is what the user sees: it is what the run must use
-        self.panel.commit_pending()
-        window.inspector.commit_pending()
+        # a value typed but not yet entered is what the user sees: it is what the run must use, or,
+        # refused, the run does not start on the value the field gave up
+        for form in (self.panel, window.inspector):
+            key = form.commit_pending()
+            if key and form.fields.refused(key):
+                text = form.fields.problem(key)
+                self.header.show_banner(f"Cannot train: {text}. Correct the field, then train again.", "error")
+                self._set_status(f"✖ Cannot train: {text}", error=True)
+                return False
+        if document.bridge.run_problems:
+            document.bridge.set_run_problems([])   # the last run's verdict: this run will say anew
         errors = document.bridge.current().errors
         if errors:
             self._refuse(errors)
@@ -424,8 +456,7 @@ class Dashboard(QObject):
         bridge.finished.connect(lambda result: self._finished(live, result))
         bridge.start()   # first: the run prepares in its process while this window updates itself
         self.checkpoint = None
-        if self.document.bridge.run_problems:
-            self.document.bridge.set_run_problems([])   # the last run's verdict: this run will say anew
+        self.panel.fields.forget_refusals()
         if self.switch_action.isChecked():
             from .workspaces import TRAIN
 
@@ -442,8 +473,8 @@ class Dashboard(QObject):
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         text = f"Cannot train: {first.describe()}{more}"
-        self.header.show_banner(text + ". The Problems list has them all; fix them to train.", "error",
-                                node_id=first.node_id)
+        self.header.show_banner(text + ". Fix it to train (the Problems list of the Design workspace has "
+                                "them all).", "error", node_id=first.node_id)
         self._set_status("✖ " + text, error=True)
         self.window.show_problems()
 
@@ -474,6 +505,11 @@ class Dashboard(QObject):
         if not self.running:
             return True
         return self.bridge.stop_and_wait(timeout)
+
+    def close(self) -> None:
+        """The window is closing: results still being read or built are dropped when they arrive."""
+        self._token = object()
+        self.redraw_timer.stop()
 
     def confirm_close(self) -> bool:
         """Closing the window during a run asks first, then stops the run cleanly."""
@@ -550,7 +586,7 @@ class Dashboard(QObject):
         live.state = state
         where = self._live_where()
         if state == PAUSED:
-            self._set_status(f"⏸ Paused: {live.graph_name} at {where}")
+            self._set_status(f"‖ Paused: {live.graph_name} at {where}")
         else:
             self._set_status(f"● Training {live.graph_name}: {where}")
         if self.shown is live:
@@ -568,19 +604,23 @@ class Dashboard(QObject):
             # one chart per tick (each paint costs 15-25 ms): the rest follow on the next ticks
             self.charts.redraw(limit=1)
             self._dirty = self.charts.pending
-        if live.steps and live.active:
-            last = live.steps[-1]
-            if self.shown is live and live.state != STOPPING:
+        if live.steps and live.active and live.state == RUNNING and live.steps[-1] is not self._shown_step:
+            self._shown_step = last = live.steps[-1]
+            if self.shown is live:
                 self.header.show_progress(last, live.started)
-            if live.state == RUNNING:
-                self._set_status(f"● Training {live.graph_name}: {self._live_where()}")
+            elif self.header.banner_kind() == "info":
+                self._show_background_run()   # "still training (epoch 304/2000)" keeps counting
+            self._set_status(f"● Training {live.graph_name}: {self._live_where()}")
 
     def _finished(self, live: LiveRun, result) -> None:
         live.result = result
         live.state = state_of(result)
         self.redraw_timer.stop()
         self.runs_panel.end_live(result)
-        if self.shown is live:
+        if self.shown is live and isinstance(result, Failed) and live.started is None:
+            self._show_latest()   # it never began: the views keep what the graph had before
+            self._report_failure(live, result)
+        elif self.shown is live:
             self.charts.redraw(force=True)
             self._dirty = False
             self._show_outcome(result)
@@ -610,10 +650,15 @@ class Dashboard(QObject):
         else:
             self.header.show_done(0.0, "")
         self.header.show_message(outcome_text(result), error=isinstance(result, Failed))
+        if isinstance(result, Finished) and result.warnings:
+            self.header.show_banner(learning_warning(live.graph_name if live else self._graph_name(), result),
+                                    "warning")
         self._show_identity()
 
     def _outcome_status(self, live: LiveRun, result) -> str:
         name = live.graph_name
+        if isinstance(result, Finished) and result.warnings:
+            return f"⚠ {name}: finished, but it did not learn (see the Train workspace)"
         if isinstance(result, Finished):
             return f"✔ {name}: {outcome_text(result).splitlines()[0]}"
         if isinstance(result, Stopped):
@@ -651,6 +696,7 @@ class Dashboard(QObject):
             self.header.start_button.setEnabled(False)
             self.header.start_button.setToolTip(f"“{self.live.graph_name}” is training: one run at a time")
         else:
+            self.header.start_button.setEnabled(not mine)
             self.header.start_button.setToolTip("Train this graph with its training settings (F5)")
 
     # ------------------------------------------------------------------ warm processes
@@ -711,6 +757,8 @@ class Dashboard(QObject):
         predicted against true values for a regression)."""
         self.predictor = predictor
         self.tryit.set_predictor(predictor)
+        if predictor.weights_epoch is not None:   # the best epoch's weights, which Export takes too
+            self.tryit.set_caption(f"{self.tryit.caption.text()} · weights of epoch {predictor.weights_epoch}")
         if predictor.is_classifier:
             self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
                                               predictor.image_shape, total=len(mistakes))
@@ -733,7 +781,11 @@ class Dashboard(QObject):
             if self.window.document is document:
                 self.panel.show_dataset(dataset)
 
-        run_in_background(load, shown, lambda exc: self.panel.preview.setText(f"✖ {exc}"), name="dataset-preview")
+        def failed(exc) -> None:
+            text = str(exc).replace("training.dataset.", "dataset ").replace("training.", "")
+            self.panel.preview.setText(f"✖ {text}")
+
+        run_in_background(load, shown, failed, name="dataset-preview")
 
     # ------------------------------------------------------------------ runs, checkpoints, export
     def _overlay(self, runs) -> None:

@@ -474,6 +474,8 @@ class EvaluationPanel(QWidget):
     per-class scores and most confident mistakes; for a regression its errors and predicted against
     true values. ``caption`` says which run of which graph."""
 
+    WIDE = 700     # narrower than this, the per-class table goes under the matrix
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.caption = QLabel()
@@ -491,7 +493,7 @@ class EvaluationPanel(QWidget):
         self._classifier = True
         self.task: str | None = None
 
-        top = QSplitter(Qt.Orientation.Horizontal)
+        top = self._top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self._titled("Confusion matrix", self.matrix))
         top.addWidget(self._titled("Per-class scores", self.table))
         top.setSizes([520, 380])  # proportions: the matrix is square, the table needs its five columns
@@ -526,6 +528,13 @@ class EvaluationPanel(QWidget):
         layout.addWidget(title if isinstance(title, QLabel) else _heading(title))
         layout.addWidget(widget, 1)
         return box
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """The matrix beside its table where there is room, above it in a narrow dock."""
+        super().resizeEvent(event)
+        orientation = Qt.Orientation.Horizontal if self.width() >= self.WIDE else Qt.Orientation.Vertical
+        if self._top.orientation() != orientation:
+            self._top.setOrientation(orientation)
 
     def set_caption(self, text: str) -> None:
         """Which run of which graph the panel shows."""

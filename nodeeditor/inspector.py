@@ -223,9 +223,9 @@ class Inspector(QWidget):
             return False
         return True
 
-    def commit_pending(self) -> bool:
+    def commit_pending(self) -> str | None:
         """Commit a value typed but not yet entered (call before something reads the graph: a run
-        started with F5). True when a field had focus."""
+        started with F5). The key of the field that had focus, or None."""
         return self.fields.commit_focused()
 
     def _refuse(self, key: str, exc: LayerLoomError, kept) -> None:

@@ -404,7 +404,9 @@ class EditorWindow(QMainWindow):
         return self._write(self.document.path)
 
     def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save graph", f"{self.document.graph.name}{SUFFIX}",
+        document = self.document
+        folder = document.path.parent if document.path else _documents_folder()
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph", str(folder / f"{document.graph.name}{SUFFIX}"),
                                               f"LayerLoom graphs (*{SUFFIX})")
         if not path:
             return False
@@ -464,6 +466,7 @@ class EditorWindow(QMainWindow):
             return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.workspaces.save()
+        self.dashboard.close()
         self._warm_timer.stop()
         self.warm_pool.close()
         self._release_document()
@@ -501,6 +504,8 @@ class EditorWindow(QMainWindow):
 
     def _update_title(self, *_) -> None:
         doc = self.document
+        if doc is None:
+            return   # the window is closing (a run's end may still reach it)
         name = doc.path.name if doc.path else doc.graph.name
         self.setWindowTitle(f"{name}[*] - LayerLoom")
         self.setWindowModified(not doc.undo_stack.isClean())
@@ -869,6 +874,17 @@ def _file_stem(path: Path) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return Path(name).stem
+
+
+def _documents_folder() -> Path:
+    """Where a new graph is saved by default: ``Documents/LayerLoom`` (made when missing)."""
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(documents or Path.home()) / "LayerLoom"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path(documents or Path.home())
+    return folder
 
 
 def _default_recovery_dir() -> str:

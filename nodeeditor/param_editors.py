@@ -316,17 +316,28 @@ class Fields:
         self._say(key, f"{reason}; kept {value_text(kept) or 'empty'}")
         self._refused[key] = kept
 
-    def commit_focused(self) -> bool:
+    def commit_focused(self) -> str | None:
         """Commit what is typed in the field that has keyboard focus, as Return would (before something
-        reads the graph: a run started with a key while the cursor is still in a field). Focus stays."""
+        reads the graph: a run started with a key while the cursor is still in a field). Focus stays.
+        The field's key, or None when no field had focus."""
         focused = QApplication.focusWidget()
         if focused is None:
-            return False
-        for editor in list(self.editors.values()):
+            return None
+        for key, editor in list(self.editors.items()):
             if isinstance(editor, (SpinBox, QLineEdit)) and (editor is focused or editor.isAncestorOf(focused)):
                 editor.editingFinished.emit()
-                return True
-        return False
+                return key
+        return None
+
+    def refused(self, key: str) -> bool:
+        """Whether the last value typed in ``key`` was refused (its message shows)."""
+        return key in self._refused
+
+    def forget_refusals(self) -> None:
+        """Earlier refusals' messages go (a run started: they are old news); a problem with the
+        graph's own value stays."""
+        for key in list(self._refused):
+            self.clear(key)
 
     def clear(self, key: str) -> None:
         self._refused.pop(key, None)

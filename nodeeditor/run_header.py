@@ -5,7 +5,7 @@ The header only shows what the dashboard tells it; it keeps no run state of its 
 screen. Its states, in a run's order::
 
     idle -> starting (set-up stages named as they happen) -> running <-> paused -> stopping
-         -> finished | stopped | failed
+         -> finished | warned (finished, but it did not learn) | stopped | failed
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushB
 
 from .training_panel import format_duration
 
-IDLE, STARTING, RUNNING, PAUSED, STOPPING, FINISHED, STOPPED, FAILED = (
-    "idle", "starting", "running", "paused", "stopping", "finished", "stopped", "failed")
+IDLE, STARTING, RUNNING, PAUSED, STOPPING, FINISHED, WARNED, STOPPED, FAILED = (
+    "idle", "starting", "running", "paused", "stopping", "finished", "warned", "stopped", "failed")
 ACTIVE = (STARTING, RUNNING, PAUSED, STOPPING)
 # What the state pill says, and its colour (the Runs list's colours for the same outcomes).
 PILLS = {IDLE: ("Not trained", "#8a9099"), STARTING: ("Preparing", "#4c8dff"), RUNNING: ("Running", "#4c8dff"),
          PAUSED: ("Paused", "#d9a227"), STOPPING: ("Stopping", "#d9a227"), FINISHED: ("Finished", "#4caf50"),
+         WARNED: ("Did not learn", "#d9a227"),
          STOPPED: ("Stopped", "#d9a227"), FAILED: ("Failed", "#e0605e")}
+ETA_AFTER = 0.03   # share of the run done before the header guesses when it ends
 BANNER_COLORS = {"error": "#e0605e", "info": "#4c8dff", "warning": "#d9a227"}
 
 
@@ -67,7 +69,6 @@ class RunHeader(QWidget):
         title.addWidget(self.graph_label)
         title.addWidget(self.pill)
         title.addWidget(self.run_label, 1)
-        title.addWidget(self.device_label)
 
         self.start_button = QPushButton("Train")
         self.pause_button = QPushButton("Pause")
@@ -93,11 +94,16 @@ class RunHeader(QWidget):
         controls.addSpacing(6)
         controls.addWidget(self.progress, 1)
         controls.addWidget(self.eta_label)
+        controls.addSpacing(10)
+        controls.addWidget(self.device_label)
 
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # two lines always: a message that grows a line would push the charts down
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing())
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
         self.banner = QFrame()
         self.banner.setObjectName("runBanner")
@@ -193,7 +199,9 @@ class RunHeader(QWidget):
         epochs = started.epochs if started else "?"
         text = f"epoch {step.epoch}/{epochs}  ·  step {step.step:,}/{total:,}"
         self.progress.setFormat(("Paused · " if self.state == PAUSED else "") + text)
-        self.eta_label.setText("ETA: paused" if self.state == PAUSED else f"ETA {format_duration(step.eta_s)}")
+        # the first steps of a run are slower than the rest (caches warm up): no guess before 3%
+        eta = format_duration(step.eta_s) if step.progress >= ETA_AFTER else "…"
+        self.eta_label.setText("ETA: paused" if self.state == PAUSED else f"ETA {eta}")
         self.status.setText(f"loss {step.loss:.4f}  ·  {step.samples_per_s:,.0f} samples/s  ·  lr {step.lr:.3g}")
         self.status.setStyleSheet("")
 

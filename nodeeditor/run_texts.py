@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from runtime.training.events import Failed, Finished, Stopped
 
-from .run_header import FAILED, FINISHED, IDLE, STOPPED
+from .run_header import FAILED, FINISHED, IDLE, STOPPED, WARNED
 from .training_panel import format_duration
 
 
 def state_of(result) -> str:
     """The header state a terminal event leaves."""
     if isinstance(result, Finished):
-        return FINISHED
+        return WARNED if result.warnings else FINISHED
     if isinstance(result, Stopped):
         return STOPPED
     return FAILED
@@ -36,13 +36,15 @@ def outcome_text(result) -> str:
             text += f": best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}"
         if result.reason == "early_stopped":
             text += " (stopped early: no improvement)"
+        if result.warnings:
+            text += f", but it did not learn: {'; '.join(result.warnings)}"
         return text + folder
     if isinstance(result, Stopped):
         text = result.message or f"Stopped at epoch {result.epoch}, step {result.step}"
         return text[:1].upper() + text[1:] + folder
     kind = {"setup": "could not start", "diverged": "diverged", "out_of_memory": "ran out of memory"}.get(
         result.kind, "failed")
-    return f"Training {kind}: {result.message}"
+    return f"Training {kind}: {result.message.removeprefix('cannot train:').strip()}"
 
 
 def failure_text(graph_name: str, result: Failed) -> str:
@@ -64,10 +66,10 @@ def run_problem(result: Failed):
                    f"{first_line(result.message)}")
 
 
-def header_state(status: str) -> str:
-    """The header state of a run read from its folder (``records`` statuses)."""
+def header_state(status: str, message: str = "") -> str:
+    """The header state of a run read from its folder (``records`` statuses, and its message)."""
     if status in ("completed", "early stopped"):
-        return FINISHED
+        return WARNED if "did not learn" in message else FINISHED
     if status in ("failed", "diverged"):
         return FAILED
     if status == "running":
@@ -75,8 +77,10 @@ def header_state(status: str) -> str:
     return STOPPED
 
 
-def pill_word(status: str) -> str:
+def pill_word(status: str, message: str = "") -> str:
     """The state pill's word where the header's own would not be exact."""
+    if "did not learn" in message:
+        return ""
     return {"completed": "Finished", "early stopped": "Stopped early", "diverged": "Diverged",
             "running": "Running elsewhere", "incomplete": "Incomplete"}.get(status, "")
 
@@ -93,7 +97,13 @@ def folder_text(info) -> str:
     if info.duration_s is not None:
         parts.append(f"trained for {format_duration(info.duration_s)}")
     best = info.best_text()
-    if best != "–":
+    if best != "–" and "best" not in (info.message or ""):   # the message may name it already
         parts.append(f"best {best}")
     head = (info.message[:1].upper() + info.message[1:]) if info.message else info.status.capitalize()
     return head + (f" ({', '.join(parts)})" if parts else "") + f"\nRun folder: {info.path}"
+
+
+def learning_warning(graph_name: str, result: Finished) -> str:
+    """The banner's words for a run that finished without learning."""
+    *facts, advice = result.warnings
+    return f"“{graph_name}” finished, but it did not learn: {' and '.join(facts)}. {advice[:1].upper()}{advice[1:]}."

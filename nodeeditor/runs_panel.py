@@ -43,6 +43,9 @@ STATUS_COLORS = {RUNNING: "#4c8dff", COMPLETED: "#4caf50", EARLY: "#2fa39b", STO
 COLUMNS = ("Run", "Graph", "Status", "Best", "Epochs", "Duration", "Started")
 NAME, GRAPH, STATUS, BEST, EPOCHS, DURATION, STARTED = range(len(COLUMNS))
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+HEADER_TIPS = {DURATION: "Training time as the run recorded it: pauses are left out",
+               BEST: "The best value of the monitored metric, and its epoch",
+               EPOCHS: "Epochs done / planned"}
 
 
 def move_to_trash(path: Path) -> bool:
@@ -68,6 +71,8 @@ class RunsModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(section)
         return None
 
     def run(self, row: int) -> RunInfo:
@@ -200,9 +205,11 @@ class _GraphFilter(QSortFilterProxyModel):
         run = self.sourceModel().run(row)
         if run.path.resolve() in self._made:
             return True
-        # an unsaved graph's runs are only those trained from it in this window: another unsaved graph
-        # may carry the same name ("untitled")
-        return self._source is not None and belongs(run, self._source, self._name)
+        # an unsaved graph's runs: those trained from it in this window, and those of the unsaved graph
+        # of its name (an example opened again); a new graph's "untitled" is nobody's name
+        if self._source is None and self._name in ("", "untitled"):
+            return False
+        return belongs(run, self._source, self._name)
 
 
 class RunsPanel(QWidget):
@@ -336,7 +343,10 @@ class RunsPanel(QWidget):
         """List this graph's runs (all of the folder's on request): a saved graph's are the runs that
         recorded its file (older runs: its name); an unsaved graph's are the runs this window trained
         from it (``made``)."""
-        self._graph = (str(source) if source is not None else None, name)
+        graph = (str(source) if source is not None else None, name)
+        if graph != self._graph:
+            self.view.horizontalScrollBar().setValue(0)   # another graph: its list from the first column
+        self._graph = graph
         self.proxy.set_graph(source, name, made, not self.all_check.isChecked())
         self._sync()
 
@@ -481,22 +491,26 @@ class RunsPanel(QWidget):
         self.folder_action.setEnabled(run is not None and run.path.is_dir())
         self.delete_action.setEnabled(any(not (r.live and r.status == RUNNING) for r in selected))
         self.show_action.setEnabled(run is not None and run.path.is_dir())
-        count, total = self.proxy.rowCount(), self.model.rowCount()
+        count = self.proxy.rowCount()
         where = str(self._root) if self._root is not None else "this window"
         exists = self._root is not None and self._root.is_dir()
         self.open_folder_button.setEnabled(self._root is not None)
         filtered = self._graph is not None and not self.all_check.isChecked()
         whose = f" of “{self._graph[1]}”" if filtered else ""
         self.all_check.setVisible(self._graph is not None)
-        others = f" ({total} in the folder)" if filtered and total > count else ""
+        self.view.setColumnHidden(GRAPH, filtered)   # one graph's runs: its name on every row says nothing
+        listed = {self._run_at(self.proxy.index(row, 0)).path for row in range(count)}
+        others = sum(1 for run in self.model.runs() if run.path.parent == self._root and run.path not in listed)
+        more = f" {others} other run{'s' if others != 1 else ''} in the folder: tick “All runs”." \
+            if filtered and others else ""
+        saved = f"Runs are saved in {where}" + ("" if exists else " (the first run creates it)") + "."
         if count == 0:
-            later = "" if exists else " (the first run creates it)"
-            self.info.setText(f"No runs{whose} yet. Runs are saved in {where}{later}.")
+            self.info.setText(f"No runs{whose} yet. {saved}{more}")
         elif len(selected) > 1:
             self.info.setText(f"{len(selected)} of {count} runs selected: their curves are drawn on the charts.")
         else:
-            self.info.setText(f"{count} run{'s' if count != 1 else ''}{whose} in {where}{others}. "
-                              "Double-click one to show it; select several to compare their curves.")
+            self.info.setText(f"{count} run{'s' if count != 1 else ''}{whose}: double-click one to show it, "
+                              f"select several to compare their curves. {saved}{more}")
 
     # ------------------------------------------------------------- overlays
     def _selection_changed(self, *_) -> None:

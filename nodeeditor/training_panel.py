@@ -308,9 +308,9 @@ class TrainingPanel(QWidget):
         self._push(raw, f"Set {key}", key if step else None)
         return True
 
-    def commit_pending(self) -> bool:
+    def commit_pending(self) -> str | None:
         """Commit a value typed but not yet entered in the form (call before a run reads the settings,
-        so that the field and the run agree). True when a field had focus."""
+        so that the field and the run agree). The key of the field that had focus, or None."""
         return self.fields.commit_focused()
 
     def _push(self, raw: dict, text: str, merge: str | None = None) -> None:

@@ -442,8 +442,7 @@ class TryItPanel(QWidget):
         self.pages.setCurrentIndex(1)
         image_shape = predictor.image_shape
         can_draw = drawable(image_shape) and predictor.is_classifier
-        self.sources.setTabEnabled(1, can_draw)
-        self.sources.setTabToolTip(1, "" if can_draw else "Drawing is for models of small one-channel images")
+        self.sources.setTabVisible(1, can_draw)   # drawing is for models of small one-channel images
         if can_draw:
             self.pad.set_grid(tuple(image_shape[1:]), predictor.value_range)
         count = predictor.num_samples() if predictor.has_samples else 0
@@ -495,7 +494,7 @@ class TryItPanel(QWidget):
 
     def predict_drawing(self) -> None:
         predictor = self.predictor
-        if predictor is None or self.sources.currentIndex() != 1 or not self.sources.isTabEnabled(1):
+        if predictor is None or self.sources.currentIndex() != 1 or not self.sources.isTabVisible(1):
             return
         values = self.pad.values()
         self.model_input.set_sample(values, predictor.value_range)

@@ -125,6 +125,7 @@ class Predictor:
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in inputs[0].spec.features)
         self._module, self._pick = _prediction_source(graph, self.compiled, loss_name)
         self.trained = False
+        self.weights_epoch: int | None = None   # the epoch of the checkpoint the weights came from
         if weights is not None:
             self.set_weights(state if state is not None else weights,
                              str(weights) if isinstance(weights, (str, os.PathLike)) else None)
@@ -160,6 +161,8 @@ class Predictor:
         with torch.no_grad():
             load_weights(self._module, own, source=source)
         self.trained = True
+        epoch = state.get("epoch") if state is not None else None
+        self.weights_epoch = int(epoch) if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
     # ------------------------------------------------------------------ facts
     @property

@@ -20,6 +20,10 @@ os.environ.setdefault("LAYERLOOM_NO_WARM", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from PySide6.QtCore import QStandardPaths  # noqa: E402
+
+# Documents, app data... resolve to a test folder (~/.qttest), never the user's own
+QStandardPaths.setTestModeEnabled(True)
 
 torch.set_num_threads(1)
 

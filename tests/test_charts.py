@@ -592,3 +592,19 @@ def test_legends_sit_above_the_data_never_over_it(charts, qtbot):
         assert legend.isVisible() and legend.items
         assert not legend.sceneBoundingRect().intersects(data), name
         assert legend.sceneBoundingRect().bottom() <= data.top()
+
+
+def test_a_first_point_is_framed_from_zero_and_an_empty_chart_forgets_the_old_range(charts):
+    """One point sat in pyqtgraph's tiny padded range (x from -200 to 200, y ticks 2.309354066848760)."""
+    charts.reset(started())
+    charts.add_step(Step(1, 1, 2.3093540668487597, 1e-3, 100.0, (2.3093540668487597,), 0.001, None))
+    charts.redraw(force=True)
+    (x0, x1), (y0, y1) = charts.plots["loss"].getPlotItem().getViewBox().viewRange()
+    assert x0 == 0 and x1 >= 400 and y0 == 0 and y1 == pytest.approx(2.3093540668487597 * 1.25)
+    charts.add_step(Step(1, 2, 2.0, 1e-3, 100.0, (2.0,), 0.002, None))
+    charts.redraw(force=True)
+    (x0, x1), _ = charts.plots["loss"].getPlotItem().getViewBox().viewRange()
+    assert x1 < 100                                   # two points: the chart follows its data again
+    charts.reset(None)
+    (x0, x1), _ = charts.plots["metric"].getPlotItem().getViewBox().viewRange()
+    assert x0 == 0 and x1 <= 400                      # nothing of the last run's range

@@ -286,7 +286,7 @@ def test_try_it_shows_regression_values_against_the_target(qtbot):
 
     predictor = Predictor(load_graph(example_path("regression_mlp")))
     panel = try_panel(qtbot, predictor)
-    assert not panel.sources.isTabEnabled(1)  # nothing to draw for tabular data
+    assert not panel.sources.isTabVisible(1)  # nothing to draw for tabular data: no Draw tab
     assert panel.answer.currentWidget() is panel.value_label
     sample = predictor.samples(None, [0])
     value = float(predictor.predict(sample.x[0]).values[0])

@@ -191,7 +191,8 @@ def test_a_value_typed_but_not_entered_is_committed_before_a_run_reads_the_graph
     _focus(qtbot, lr)
     lr.selectAll()
     qtbot.keyClicks(lr, "0")
-    assert panel.commit_pending() is True and "greater than 0" in panel.fields.problem("optimizer.lr")
+    assert panel.commit_pending() == "optimizer.lr" and panel.fields.refused("optimizer.lr")
+    assert "greater than 0" in panel.fields.problem("optimizer.lr")
     assert_form_shows_the_run(panel)
 
 

@@ -200,7 +200,7 @@ def test_a_run_that_cannot_start_is_reported_where_the_user_is_looking(window, q
 
     window.workspaces.switch(TRAIN)                   # and the Train workspace says it in its banner
     assert dashboard.header.banner.isVisible() and dashboard.header.banner_node_button.isVisible()
-    assert dashboard.header.state == "failed"
+    assert dashboard.header.state == "idle"           # the run never began: the graph has none yet
     qtbot.mouseClick(dashboard.header.banner_node_button, Qt.MouseButton.LeftButton)
     assert window.workspaces.current == DESIGN and window.selected_node_ids() == ["fc3"]
 
@@ -236,7 +236,7 @@ def test_stages_pause_and_stop_are_said_plainly(window, qtbot):
         qtbot.keyClick(target, Qt.Key.Key_F6)
     header = dashboard.header
     assert "Paused" in header.pill.text() and header.eta_label.text() == "ETA: paused"
-    assert header.progress.format().startswith("Paused") and dashboard.status.text().startswith("⏸ Paused")
+    assert header.progress.format().startswith("Paused") and dashboard.status.text().startswith("‖ Paused")
     with qtbot.waitSignal(dashboard.runEnded, timeout=10_000) as ended:
         qtbot.keyClick(target, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
     assert isinstance(ended.args[0], Stopped)
@@ -293,3 +293,57 @@ def test_with_a_warm_process_f5_skips_the_imports(qtbot, tmp_path, monkeypatch):
         dashboard.start()
     assert isinstance(ended.args[0], Finished) and dashboard.session.warm_used
     assert "importing" not in stages and "first_step" in stages
+
+
+# ---------------------------------------------------------------------- what a new user ran into
+def test_after_a_failed_start_fixing_the_setting_lets_the_graph_train(window, qtbot, tmp_path):
+    """A run refused for its settings (a dataset file that is not there) must not keep refusing once
+    the setting is fixed: the last run's verdict is not the graph's."""
+    dashboard = window.dashboard
+    assert dashboard.panel.apply("dataset", "path", str(tmp_path / "nothing.csv"))
+    failed = train(window, qtbot, epochs=1)
+    assert isinstance(failed, Failed) and "nothing.csv" in dashboard.header.banner_text.text()
+    assert "nothing.csv" in dashboard.view.empty.text() or not dashboard.view.showing_charts
+    assert "Compiling" not in dashboard.view.empty.text()          # no stage left behind
+    assert dashboard.panel.apply("dataset", "path", None)          # back to the built-in digits
+    assert dashboard.header.banner_kind() is None and dashboard.status.text() == ""   # old news: gone
+    assert isinstance(train(window, qtbot, epochs=1), Finished)
+
+
+def test_a_value_refused_in_a_field_when_f5_is_pressed_does_not_start_a_run(window, qtbot):
+    dashboard = window.dashboard
+    window.workspaces.switch(TRAIN)
+    lr = dashboard.panel.editors["optimizer.lr"]
+    lr.setFocus()
+    lr.selectAll()
+    qtbot.keyClicks(lr, "1000")                       # above the allowed 100, and no Return
+    qtbot.keyClick(lr, Qt.Key.Key_F5)
+    assert dashboard.session is None and not dashboard.running
+    assert "lr" in dashboard.header.banner_text.text() and "1,000" in dashboard.status.text()
+
+
+def test_a_run_whose_loss_blew_up_says_it_did_not_learn(window, qtbot):
+    dashboard = window.dashboard
+    assert dashboard.panel.apply("optimizer", "lr", 50.0)
+    result = train(window, qtbot, epochs=2)
+    assert isinstance(result, Finished) and result.warnings
+    assert dashboard.header.state == "warned" and "Did not learn" in dashboard.header.pill.text()
+    assert dashboard.header.banner_kind() == "warning" and "lower learning rate" in dashboard.header.banner_text.text()
+    assert dashboard.status.text().startswith("⚠")
+
+
+def test_another_graph_while_one_trains_says_so_and_train_comes_back_after_stop(window, qtbot):
+    dashboard = window.dashboard
+    assert dashboard.panel.apply(None, "epochs", 500)
+    dashboard.start()
+    qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
+    window.document.undo_stack.setClean()
+    window.open_example("regression_mlp")
+    header = dashboard.header
+    assert header.banner_kind() == "info" and "Digits MLP" in header.banner_text.text()
+    assert not header.start_button.isEnabled() and "Digits MLP" in header.status.text()
+    first = header.banner_text.text()
+    qtbot.waitUntil(lambda: header.banner_text.text() != first, timeout=10_000)   # its epoch keeps counting
+    with qtbot.waitSignal(dashboard.runEnded, timeout=10_000):
+        qtbot.mouseClick(header.banner_button, Qt.MouseButton.LeftButton)         # "Stop it"
+    assert header.start_button.isEnabled() and header.banner_kind() is None

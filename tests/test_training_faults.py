@@ -521,3 +521,21 @@ def test_a_malicious_checkpoint_is_refused_without_running_its_payload(tmp_path,
     live = tmp_path / "live"  # the payload is real: an unrestricted unpickler runs it
     pickle.loads(pickle.dumps(_Payload(str(live))))
     assert live.is_dir()
+
+
+def test_a_run_that_blew_up_without_a_nan_finishes_with_the_reason_it_did_not_learn():
+    """A learning rate of 50 sends the digits MLP's loss to 1e8 and back without a NaN: the run ends,
+    but says it did not learn, and why; a sound run says nothing of the kind."""
+    from runtime import load_graph
+    from runtime.resources import example_path
+    from runtime.training import Finished, TrainingConfig
+    from runtime.training.session import train
+
+    graph = load_graph(example_path("digits_mlp"))
+    for lr, bad in ((0.001, False), (50.0, True)):
+        result, _ = train(graph, TrainingConfig.from_graph(graph).replace(epochs=2, optimizer={"lr": lr}))
+        assert isinstance(result, Finished)
+        assert bool(result.warnings) == bad
+        if bad:
+            assert "blew up" in result.message and "stayed at chance" in result.message
+            assert result.warnings[-1] == "try a lower learning rate (it is 50)"

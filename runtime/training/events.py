@@ -101,6 +101,7 @@ class Finished:
     duration_s: float           # training time, pauses excluded, earlier sessions of a resumed run included
     run_dir: str | None
     message: str = ""
+    warnings: tuple[str, ...] = ()   # it ended but did not learn: its loss rose or blew up, chance accuracy
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ class Trainer:
         self._last_checkpoint: Path | None = None
         self._evaluation: tuple | None = None  # (epoch, metrics, details) not yet in evaluation.json
         self._phase = "setup"        # setup, train, validate, test, checkpoint: where a failure happened
+        self._first_loss: float | None = None   # the first step's loss
 
     # ------------------------------------------------------------------ entry point
     def run(self):
@@ -94,8 +95,12 @@ class Trainer:
             self._setup()
             reason = self._loop()
             test = self._evaluate_test()
+            warnings = self._health()
+            message = _finish_message(reason, self.best)
+            if warnings:
+                message += f"; but it did not learn: {' and '.join(warnings[:-1])}; {warnings[-1]}"
             event = Finished(reason, self.epoch, self.best.as_dict(), test, self._duration(), self._run_dir(),
-                             _finish_message(reason, self.best))
+                             message, tuple(warnings))
             if self.folder is not None and self._last_checkpoint is not None:
                 self.folder.sync(self._last_checkpoint)
             self._summary("finished", event.message, reason, event.duration_s, test=test)
@@ -458,6 +463,8 @@ class Trainer:
     def _publish(self, pending: list, values: list[float], now: float) -> None:
         if not pending:
             return
+        if self._first_loss is None:
+            self._first_loss = values[0]   # where the run began, for the health check at its end
         for (_, _, size, _), value in zip(pending, values):
             self._epoch_losses.append((value, size))
         lr = pending[-1][3]
@@ -541,6 +548,41 @@ class Trainer:
         if kind == "last":
             self._last_checkpoint, self._checkpoint_epoch = path, self.epoch
         self.channel.put(CheckpointSaved(str(path), kind, self.epoch))
+
+    def _health(self) -> list[str]:
+        """Why a finished run did not learn, ending with the likely fix (empty: nothing to say): its loss
+        blew up or ended above where it began (a learning rate too high), its accuracy stayed at chance."""
+        facts = []
+        first = self._first_loss
+        losses = [row["train_loss"] for row in self.history if math.isfinite(row.get("train_loss", math.nan))]
+        if first is not None and first > 0 and losses:
+            peak, last = max(losses), losses[-1]
+            if peak > 100 * first:
+                facts.append(f"the training loss blew up from {first:.3g} to {peak:.3g}")
+            elif last > 1.5 * first:
+                facts.append(f"the training loss rose from {first:.3g} to {last:.3g}")
+        chance = self._chance_accuracy()
+        best = max((row["val_accuracy"] for row in self.history if "val_accuracy" in row), default=None)
+        if chance is not None and best is not None and best <= chance + 0.02:
+            facts.append(f"its validation accuracy ({best:.1%}) stayed at chance ({chance:.1%})")
+        if not facts:
+            return []
+        lr = self.config.optimizer.get("lr")
+        rate = f" (it is {lr:g})" if isinstance(lr, (int, float)) else ""
+        if facts[0].startswith("the training loss"):
+            return facts + [f"try a lower learning rate{rate}"]
+        return facts + [f"train longer, or check the learning rate{rate} and the labels"]
+
+    def _chance_accuracy(self) -> float | None:
+        """The accuracy of always answering the commonest class of the validation split."""
+        data = self.plan.dataset
+        if self.plan.task not in ("classification", "binary") or not data.num_val or data.y_val is None:
+            return None
+        labels = torch.as_tensor(data.y_val)
+        if labels.dtype.is_floating_point:
+            labels = (labels.reshape(len(labels), -1)[:, 0] > 0.5).long()
+        counts = torch.bincount(labels.reshape(-1).long().clamp(min=0))
+        return float(counts.max()) / max(int(labels.numel()), 1)
 
     def _summary(self, status: str, message: str, reason: str | None = None, duration: float | None = None,
                  test: dict | None = None) -> None:

@@ -168,28 +168,34 @@ def training(app, window, out: Path) -> None:
     window.resize(1366, 768)
     window.open_example("digits_mlp")
     dashboard = window.dashboard
-    dashboard.panel.apply(None, "epochs", 60)   # long enough to catch it mid-run
+    dashboard.panel.apply(None, "epochs", 40)
     settle(app)
     dashboard.start()
-    wait(app, lambda: dashboard.bridge.run_started is not None and len(dashboard.charts.history().epochs) >= 24)
-    wait(app, lambda: False, 0.8)   # a few redraw ticks: every chart has drawn
-    settle(app)
-    shots = ["training-live"]
-    window.grab().save(str(out / "training-live.png"))
-    wait(app, lambda: dashboard.bridge.result is not None)
+    wait(app, lambda: dashboard.bridge is not None and dashboard.bridge.result is not None)
     wait(app, lambda: dashboard.predictor is not None, 60)
+    shots = []
     for name, dock in (("training-done", "training"), ("training-evaluation", "evaluation"),
                        ("training-tryit", "tryit"), ("training-runs", "runs")):
         dashboard.docks[dock].raise_()
         settle(app)
         shots.append(name)
         window.grab().save(str(out / f"{name}.png"))
-    dashboard.docks["training"].raise_()
+    dashboard.docks["evaluation"].raise_()
     window.set_theme("light")
     settle(app)
     shots.append("training-light")
     window.grab().save(str(out / "training-light.png"))
     window.set_theme("dark")
+    dashboard.docks["training"].raise_()
+    dashboard.panel.apply(None, "epochs", 3000)   # long enough to catch it mid-run
+    dashboard.start()
+    wait(app, lambda: dashboard.bridge.run_started is not None and len(dashboard.charts.history().epochs) >= 60)
+    wait(app, lambda: False, 0.8)   # a few redraw ticks: every chart has drawn
+    settle(app)
+    shots.append("training-live")
+    window.grab().save(str(out / "training-live.png"))
+    dashboard.stop()
+    wait(app, lambda: dashboard.bridge.result is not None)
     window.document.undo_stack.setClean()
     window.open_example("digits_mlp")                       # 5 class scores for 10 classes: refused
     window.document.graph.set_param("fc3", "out_features", 5)

@@ -633,6 +633,8 @@ class TrainingCharts(QWidget):
         for name, plot in self.plots.items():
             item = plot.getPlotItem()
             plot.setBackground(theme.canvas)
+            plot.resetCachedContent()   # the view caches its background: repaint it in the new colour
+            plot.viewport().update()
             for axis in ("left", "bottom"):
                 ax = item.getAxis(axis)
                 ax.setPen(pg.mkPen(theme.card_border, width=1))

@@ -80,6 +80,7 @@ class Dashboard(QObject):
         self.charts = TrainingCharts(window.theme)
         self.view = TrainView(self.header, self.charts)
         self.evaluation = EvaluationPanel()
+        self.evaluation.regression.set_theme(window.theme)
         self.tryit = TryItPanel()
         self.runs_panel = RunsPanel()
         self.document = None
@@ -663,6 +664,8 @@ class Dashboard(QObject):
             return f"✔ {name}: {outcome_text(result).splitlines()[0]}"
         if isinstance(result, Stopped):
             return f"■ {name}: {result.message or 'stopped'}"
+        if result.kind == "setup":
+            return f"✖ {name} could not start: {first_line(result.message.removeprefix('cannot train:'))}"
         return f"✖ {name}: training failed: {first_line(result.message)}"
 
     def _report_failure(self, live: LiveRun, result: Failed) -> None:

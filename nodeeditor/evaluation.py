@@ -449,6 +449,17 @@ class RegressionView(QWidget):
         layout.addWidget(self.note)
         self.count = 0
 
+    def set_theme(self, theme) -> None:
+        """The editor theme's canvas behind the points, its muted colour for the axes."""
+        import pyqtgraph as pg
+
+        self.plot.setBackground(theme.canvas)
+        self.plot.resetCachedContent()
+        for axis in ("left", "bottom"):
+            ax = self.plot.getPlotItem().getAxis(axis)
+            ax.setPen(pg.mkPen(theme.card_border))
+            ax.setTextPen(pg.mkPen(theme.muted))
+
     def set_points(self, true, predicted, note: str = "") -> None:
         """Pairs of (true, predicted) values (every output of every sample, at most ``MAX_POINTS``)."""
         true = np.asarray(true, dtype=np.float64).reshape(-1)[: self.MAX_POINTS]

@@ -718,6 +718,7 @@ class EditorWindow(QMainWindow):
         for level in self.scopes.levels:
             level.scene.set_theme(self.theme)
         self.dashboard.charts.set_theme(self.theme)
+        self.dashboard.evaluation.regression.set_theme(self.theme)
         for action, icon in self._icon_actions:
             action.setIcon(themed_icon(icon, self.theme))
 

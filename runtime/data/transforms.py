@@ -78,12 +78,10 @@ def fit_scaling(dataset: Dataset, mode: str) -> dict:
     return {"mode": "standardize", "mean": mean.tolist(), "std": std.tolist(), "axis": axis}
 
 
-def apply_scaling(x: np.ndarray, scaling: dict) -> np.ndarray:
-    """Raw features (a batch, or one sample) scaled as ``scaling`` records; float32."""
-    x = np.asarray(x, dtype=np.float32)
+def scaling_arrays(scaling: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, spread)`` of a min-max or standardisation record, float32, a zero spread made 1:
+    the scaled value is ``(x - offset) / spread`` (one value, or one per feature or channel)."""
     mode = scaling.get("mode")
-    if mode == "none":
-        return x.copy()
     if mode == "minmax":
         offset, spread = np.asarray(scaling["min"]), np.asarray(scaling["max"]) - np.asarray(scaling["min"])
     elif mode == "standardize":
@@ -91,7 +89,15 @@ def apply_scaling(x: np.ndarray, scaling: dict) -> np.ndarray:
     else:
         raise DatasetError(f"unknown scaling mode {mode!r}")
     spread = np.where(spread == 0, 1.0, spread)
-    offset, spread = offset.astype(np.float32), spread.astype(np.float32)
+    return offset.astype(np.float32), spread.astype(np.float32)
+
+
+def apply_scaling(x: np.ndarray, scaling: dict) -> np.ndarray:
+    """Raw features (a batch, or one sample) scaled as ``scaling`` records; float32."""
+    x = np.asarray(x, dtype=np.float32)
+    if scaling.get("mode") == "none":
+        return x.copy()
+    offset, spread = scaling_arrays(scaling)
     if offset.ndim == 0:
         return (x - offset) / spread
     if scaling.get("axis") == "channel":

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.base import DatasetError
+from ..data.transforms import scaling_arrays
+
 RAW, SCALED = "raw", "scaled"   # what an exported model takes: raw samples, or inputs already scaled
 
 
@@ -25,16 +28,10 @@ def scaling_constants(scaling: dict | None,
     changes nothing (none recorded, or mode "none")."""
     if not scaling or scaling.get("mode") in (None, "none"):
         return None
-    mode = scaling.get("mode")
-    if mode == "minmax":
-        offset = np.asarray(scaling["min"])
-        spread = np.asarray(scaling["max"]) - offset
-    elif mode == "standardize":
-        offset, spread = np.asarray(scaling["mean"]), np.asarray(scaling["std"])
-    else:
-        raise ScalingError(f"unknown scaling mode {mode!r}")
-    spread = np.where(spread == 0, 1.0, spread)
-    offset, spread = offset.astype(np.float32), spread.astype(np.float32)
+    try:
+        offset, spread = scaling_arrays(scaling)   # the very constants training scaled with
+    except DatasetError as exc:
+        raise ScalingError(str(exc)) from None
     features = tuple(int(d) for d in features)
     if offset.ndim == 0:
         return offset, spread

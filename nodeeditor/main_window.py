@@ -73,7 +73,7 @@ class EditorWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.scopes.breadcrumb)
         column.addWidget(self.view)
-        # the bottom docks (problems, charts...) run the whole width: their minimum width then never
+        # the bottom dock (problems) runs the whole width: its minimum width then never
         # adds to the side docks' (a window wider than a laptop screen otherwise)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -181,7 +181,8 @@ class TrainingCharts(QWidget):
         reset.setToolTip("Fit every chart to its data again (and follow new points)")
         reset.clicked.connect(self.reset_view)
         export = QToolButton()
-        export.setText("Save Chart")
+        export.setText("Save Chart ▾")
+        export.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")   # the ▾ says it
         export.setToolTip("Save a chart as a PNG picture, or every charted value as CSV (the model's own "
                           "export is Run > Export…)")
         export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -290,13 +291,27 @@ class TrainingCharts(QWidget):
         self._last_step = 0
         self._last_step_epoch = 0
 
-    def reset(self, started: RunStarted | None, previous: RunCurves | None = None) -> None:
+    def expect(self, task: str) -> None:
+        """A run of ``task`` is about to start: its empty charts now, so that ``begin`` has only to
+        take its ``RunStarted`` (F5 to the first step shown does not wait for a rebuild)."""
+        self.reset(None, task=task)
+
+    def begin(self, started: RunStarted) -> None:
+        """The run ``expect`` prepared for has started: chart it (a full ``reset`` when it is another
+        task than expected, or data arrived meanwhile)."""
+        if started.task != self._task or self._steps.size or self._epochs.size or self._started is not None:
+            self.reset(started)
+            return
+        self._started = started
+        self._apply_titles()
+
+    def reset(self, started: RunStarted | None, previous: RunCurves | None = None, task: str | None = None) -> None:
         """Start charting a new run (None: nothing). ``previous`` prefills the history a resumed run
         had before (``RunCurves.from_run_dir(started.run_dir)``); otherwise a resumed run's curves
-        start at its first new step."""
+        start at its first new step. ``task``: the charts' task while there is no run (default: keep)."""
         self._started = started
         self._clear_buffers()
-        task = started.task if started is not None else self._task   # nothing shown: keep the curves
+        task = started.task if started is not None else (task or self._task)   # nothing shown: keep the curves
         if task != self._task or not self.curves["metric"]:
             self._task = task
             for curve in list(self.curves["metric"].values()):
@@ -426,9 +441,11 @@ class TrainingCharts(QWidget):
             self._frame_sparse("metric", self._epoch_x(), self._metric(first) if first else np.empty(0), 1.0)
         if "lr" in dirty:
             if self._lr_steps.size:
-                self.curves["lr"]["lr"].setData(self._x(self._lr_steps.view(), spe), self._lrs.view())
+                x, y = self._x(self._lr_steps.view(), spe), self._lrs.view()
             else:  # no Step events (yet): the rate each epoch trained with
-                self.curves["lr"]["lr"].setData(self._epoch_x(), self._metric("lr"))
+                x, y = self._epoch_x(), self._metric("lr")
+            self.curves["lr"]["lr"].setData(x, y)
+            self._frame_sparse("lr", x, y)
             self._frame_constant_lr()
         if "overlays" in dirty:
             self._draw_overlays()
@@ -483,6 +500,10 @@ class TrainingCharts(QWidget):
         return buffer.view() if buffer is not None else np.full(self._epochs.size, np.nan)
 
     def _draw_overlays(self) -> None:
+        if self._overlays and self._framed:   # other runs' curves: every chart fits them all again
+            for chart in self._framed:
+                self.plots[chart].getPlotItem().getViewBox().enableAutoRange()
+            self._framed.clear()
         for chart, _, item in self._overlay_items:
             self._remove_curve(chart, item)
         self._overlay_items = []
@@ -508,6 +529,7 @@ class TrainingCharts(QWidget):
             elif run.metrics.get("lr"):
                 self._overlay("lr", f"{run.name} · learning rate", epoch_x, run.metrics["lr"], _pen(color, 1.5),
                               legend=True, antialias=True)  # one point per epoch
+        self._frame_constant_lr()   # a constant rate's framing gives way to the runs compared with it
         self._show_legends()
 
     def legend(self, chart: str) -> pg.LegendItem:
@@ -599,8 +621,8 @@ class TrainingCharts(QWidget):
         for plot in self.plots.values():
             plot.getPlotItem().enableAutoRange()
         if not self._steps.size and not self._epochs.size and not self._overlays:   # nothing: no old range
-            for name in ("loss", "metric"):
-                self._frame_sparse(name, np.empty(0), np.empty(0), None if name == "loss" else 1.0)
+            for name in CHARTS:
+                self._frame_sparse(name, np.empty(0), np.empty(0), 1.0 if name == "metric" else None)
 
     def _sync_controls(self) -> None:
         if not hasattr(self, "smoothing_spin"):

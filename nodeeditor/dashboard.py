@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea
 from runtime.graphfile import same_network
 from runtime.training.events import Failed, Finished, Stopped
 from runtime.training.records import best_checkpoint, evaluation_details, read_started
+from runtime.training.tasks import expected_task
 
 from .background import run_in_background
 from .charts import TrainingCharts
@@ -41,7 +42,7 @@ from .evaluation import EvaluationPanel
 from .run_bridge import RunBridge
 from .run_header import IDLE, PAUSED, RUNNING, STARTING, STOPPING, RunHeader
 from .run_texts import (failure_text, first_line, folder_text, header_state, learning_warning, outcome_text,
-                        pill_word, run_note, run_problem, state_of)
+                        pill_word, plain, run_note, run_problem, state_of)
 from .runs_panel import RunsPanel
 from .train_view import LiveRun, TrainView, runs_root
 from .training_panel import TrainingPanel
@@ -55,6 +56,7 @@ STOP_TIMEOUT_S = 2.0
 GALLERY_SIZE = 24
 SWITCH_ON_TRAIN = "train/switch_workspace"   # setting: F5 shows the Train workspace
 UNTITLED = "untitled"                         # a new graph's name
+PRELOAD_DELAY_MS = 600                        # settings unchanged this long: the warm process loads the data
 
 
 def _scrolled(widget) -> QScrollArea:
@@ -91,9 +93,11 @@ class Dashboard(QObject):
         self._predictor_for: Any = None         # the run the predictor belongs to (built or being built)
         self._dirty = False
         self._shown_step = None                 # the Step the header last showed
+        self._refusal_shown = False             # the banner says a typed value was refused
         self._token = object()                  # changes whenever the shown run does: late results are dropped
         self.status = QLabel()
         self.status.setObjectName("runStatus")
+        self.status.setContentsMargins(0, 0, 10, 0)   # apart from the node count that follows
         window.statusBar().insertPermanentWidget(0, self.status)
         self.docks = {
             "training": window._dock("Training", "training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -105,10 +109,11 @@ class Dashboard(QObject):
         for name in ("tryit", "evaluation"):
             self.docks[name].visibilityChanged.connect(lambda visible: visible and self._want_predictor())
         self.runs_panel.overlaysChanged.connect(self._overlay)
-        self.runs_panel.openGraphRequested.connect(
-            lambda path: window.open_path(path, remember=False, as_template=True))  # a copy: the run keeps its record
+        self.runs_panel.openGraphRequested.connect(self._open_run_graph)
         self.runs_panel.loadCheckpointRequested.connect(self.load_checkpoint)
         self.runs_panel.showRunRequested.connect(self.show_run_folder)
+        self._preload_timer = QTimer(self, singleShot=True, interval=PRELOAD_DELAY_MS)
+        self._preload_timer.timeout.connect(window.preload_warm)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_MS)
         self.redraw_timer.timeout.connect(self._redraw)
@@ -152,6 +157,7 @@ class Dashboard(QObject):
         self.runs_panel.set_graph(document.path, document.graph.name, self._runs_made(document))
         document.bridge.metaChanged.connect(self._meta_changed)
         document.bridge.runProblemsCleared.connect(self._run_problems_cleared)
+        self._preload_timer.start()
         live = self.live
         if live is not None and live.belongs_to(document) and (live.active or live.started is not None):
             self._show_live()
@@ -190,6 +196,12 @@ class Dashboard(QObject):
     def _meta_changed(self, key: str) -> None:
         if key == "name":
             self._show_identity()
+        elif key == "training":
+            self._preload_timer.start()   # the warm process loads the new dataset while the user reads
+            if self._refusal_shown:        # the field was corrected: its refusal is old news
+                self._refusal_shown = False
+                self.header.hide_banner()
+                self._set_status("")
 
     def _runs_made(self, document) -> list[str]:
         """The run folders this window trained for ``document`` (an unsaved graph has no other record)."""
@@ -261,9 +273,10 @@ class Dashboard(QObject):
         elif shown is not None:
             run_name = shown.name
             note = run_note(shown)
-            if shown.graph_name and shown.graph_name != name:
-                note += f" · a run of “{shown.graph_name}”"
-            if self.document is not None and not self._same_network_as_document(shown):
+            if shown.graph_name and shown.graph_name != name:   # from "All runs": another graph's run
+                note += f" · not the open graph (“{name}”)"
+                name = shown.graph_name
+            elif self.document is not None and not self._same_network_as_document(shown):
                 note = (note + " · " if note else "") + "an earlier version of this graph"
         self.header.show_identity(name, run_name, note)
         caption = f"{name} · run {run_name}" if run_name else f"{name} · no run yet"
@@ -271,7 +284,7 @@ class Dashboard(QObject):
             caption = f"{name} · weights loaded from {self.checkpoint}"
         self.evaluation.set_caption(caption)
         self.tryit.set_caption(caption)
-        self.runs_panel.set_graph(self.document.path if self.document else None, name,
+        self.runs_panel.set_graph(self.document.path if self.document else None, self._graph_name(),
                                   self._runs_made(self.document) if self.document else [])
 
     def _same_network_as_document(self, info) -> bool:
@@ -303,9 +316,9 @@ class Dashboard(QObject):
             self.view.show_charts()
             if live.epochs:
                 self._show_epoch_details(live.epochs[-1])
-        else:
-            self.charts.reset(None)
-            self.view.show_empty(live.stage)
+        else:   # the run prepares: its charts, empty, are ready for its first step
+            self.charts.expect(expected_task(live.session.graph))
+            self.view.show_charts()
         self._show_identity()
         if live.active:
             self.header.set_state(live.state)
@@ -396,6 +409,12 @@ class Dashboard(QObject):
         if key == "stop":
             self.stop()
 
+    def _open_run_graph(self, graph_file) -> None:
+        """The Runs list's Open Graph: a copy of the graph the run trained (the run keeps its record),
+        shown with that very run."""
+        if self.window.open_path(graph_file, remember=False, as_template=True):
+            self.show_run_folder(Path(graph_file).parent)
+
     def _show_node(self, node_id: str) -> None:
         from .workspaces import DESIGN
 
@@ -429,8 +448,9 @@ class Dashboard(QObject):
             key = form.commit_pending()
             if key and form.fields.refused(key):
                 text = form.fields.problem(key)
-                self.header.show_banner(f"Cannot train: {text}. Correct the field, then train again.", "error")
+                self.header.show_banner(f"Cannot train: {text}.", "error")
                 self._set_status(f"✖ Cannot train: {text}", error=True)
+                self._refusal_shown = True
                 return False
         if document.bridge.run_problems:
             document.bridge.set_run_problems([])   # the last run's verdict: this run will say anew
@@ -530,7 +550,6 @@ class Dashboard(QObject):
         live.stage = event.text
         if self.shown is live and live.started is None:
             self.header.show_stage(event.text)
-            self.view.show_empty(event.text)
         self._set_status(f"● Training {live.graph_name}: {event.text[:1].lower()}{event.text[1:]}")
 
     def _started(self, live: LiveRun, started) -> None:
@@ -545,7 +564,7 @@ class Dashboard(QObject):
         self._sync_actions()   # Pause works from now on
         if self.shown is not live:
             return
-        self.charts.reset(started)
+        self.charts.begin(started)
         self.view.show_charts()
         self.header.set_state(live.state)
         self._show_identity()
@@ -560,8 +579,10 @@ class Dashboard(QObject):
             for step in steps:
                 self.charts.add_step(step)
             self._dirty = True   # painted by the redraw timer
-            if first:
-                self._redraw()   # the first step is shown at once: the run is going
+            if first:   # the first step is shown at once, on every chart: the run is going
+                self.charts.redraw()
+                self._dirty = False
+                self._redraw()
 
     def _epoch(self, live: LiveRun, end) -> None:
         if live.epochs and live.epochs[-1].details:
@@ -587,10 +608,13 @@ class Dashboard(QObject):
         live.state = state
         where = self._live_where()
         if state == PAUSED:
-            self._set_status(f"‖ Paused: {live.graph_name} at {where}")
+            self._set_status(f"Paused: {live.graph_name} at {where}")
         else:
             self._set_status(f"● Training {live.graph_name}: {where}")
         if self.shown is live:
+            if state == PAUSED and live.steps:   # the steps flushed before the pause: the bar ends there
+                self._shown_step = live.steps[-1]
+                self.header.show_progress(live.steps[-1], live.started)
             self.header.set_state(state)
             if state == PAUSED:
                 self.header.show_message(f"Paused at {where}. Resume (F6) to go on, or Stop (Shift+F5).")
@@ -635,6 +659,8 @@ class Dashboard(QObject):
         self._set_status(self._outcome_status(live, result), error=isinstance(result, Failed))
         if not live.belongs_to(self.document) and self.header.banner_kind() == "info":
             self.header.hide_banner()   # the notice about it is moot now
+            if self.shown is None:
+                self.header.show_message("Ready to train. The settings are in the Training tab on the right.")
         self._sync_actions()
         self.refill_warm()
         self.runEnded.emit(result)
@@ -665,8 +691,8 @@ class Dashboard(QObject):
         if isinstance(result, Stopped):
             return f"■ {name}: {result.message or 'stopped'}"
         if result.kind == "setup":
-            return f"✖ {name} could not start: {first_line(result.message.removeprefix('cannot train:'))}"
-        return f"✖ {name}: training failed: {first_line(result.message)}"
+            return f"✖ {name} could not start: {plain(first_line(result.message.removeprefix('cannot train:')))}"
+        return f"✖ {name}: training failed: {plain(first_line(result.message))}"
 
     def _report_failure(self, live: LiveRun, result: Failed) -> None:
         """A run that could not start or stopped with an error, said where the user is looking: the
@@ -764,7 +790,8 @@ class Dashboard(QObject):
             self.tryit.set_caption(f"{self.tryit.caption.text()} · weights of epoch {predictor.weights_epoch}")
         if predictor.is_classifier:
             self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
-                                              predictor.image_shape, total=len(mistakes))
+                                              predictor.image_shape, total=len(mistakes),
+                                              epoch=predictor.weights_epoch)
         elif regression is not None:
             self.evaluation.set_regression_points(*regression)
 

@@ -608,14 +608,19 @@ class EvaluationPanel(QWidget):
 
     def set_misclassified(self, samples, classes: Sequence[str] | None = None,
                           value_range: tuple[float, float] | None = None,
-                          image_shape: Sequence[int] | None = None, total: int | None = None) -> None:
+                          image_shape: Sequence[int] | None = None, total: int | None = None,
+                          epoch: int | None = None) -> None:
         """``samples``: ``(index, input, true, predicted, confidence)`` tuples, most confident first;
-        ``total``: how many mistakes there are in all (the title says "12 of 40")."""
+        ``total``: how many mistakes there are in all (the title says "12 of 40"); ``epoch``: whose
+        weights made them (the best epoch's, which Try it and Export use, may differ from the epoch
+        the matrix above shows)."""
         if classes is not None:
             self._classes = list(classes)
         samples = list(samples or [])
         shown = f"{len(samples)} of {total}" if total is not None and total > len(samples) else f"{len(samples)}"
-        self.mistakes_title.setText(f"Most confident mistakes ({shown})" if samples else "Most confident mistakes")
+        whose = f" of the epoch-{epoch} weights" if epoch is not None else ""
+        self.mistakes_title.setText(f"Most confident mistakes{whose} ({shown})" if samples
+                                    else f"Most confident mistakes{whose}")
         self.gallery.set_samples(samples, self._classes, value_range, image_shape,
                                  "No mistakes on the validation split" if self._classifier else
                                  "Mistakes are listed for classifiers")

@@ -16,7 +16,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QPalette
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSpinBox, QTextBrowser,
                                QVBoxLayout, QWidget)
@@ -91,7 +91,9 @@ class ExportDialog(QDialog):
         self._relay.stage.connect(self._on_stage)
         self.setWindowTitle(f"Export “{graph.name or 'model'}”")
         self.setMinimumWidth(620)
-        self.resize(680, 720)
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().height() - 80 if screen is not None else 720   # a title bar, a panel
+        self.resize(680, max(480, min(720, room)))
         dark = _is_dark(self)
         self._muted_color = DARK.muted if dark else LIGHT.muted
         self._warning_color = "#e0a030" if dark else "#a15c00"

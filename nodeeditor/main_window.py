@@ -141,6 +141,17 @@ class EditorWindow(QMainWindow):
         if self.dashboard.running:
             return   # never compete with a run for the CPU; refilled when it ends
         self.warm_pool.refill()
+        self.preload_warm()
+
+    def preload_warm(self) -> None:
+        """The warm process loads the current graph's dataset ahead of F5 (its run then skips the load)."""
+        document = self.document
+        if not self._warm_wanted or document is None or not self.warm_pool.enabled:
+            return
+        from runtime.graphfile import dumps_graph
+
+        base_dir = str(document.path.parent) if document.path else None
+        self.warm_pool.preload(dumps_graph(document.graph), base_dir)
 
     # ------------------------------------------------------------------ recovery
     def autosave_now(self) -> None:
@@ -461,7 +472,8 @@ class EditorWindow(QMainWindow):
         return False
 
     def closeEvent(self, event):  # noqa: N802 - Qt override
-        if not self.dashboard.confirm_close() or not self.maybe_save():
+        # saving first: a Cancel there must leave the run training (stopping it cannot be undone)
+        if not self.maybe_save() or not self.dashboard.confirm_close():
             event.ignore()
             return
         self.settings.setValue("window/geometry", self.saveGeometry())

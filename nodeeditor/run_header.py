@@ -174,10 +174,9 @@ class RunHeader(QWidget):
             self.progress.setRange(0, 1000)
         if state == PAUSED:
             self.eta_label.setText("ETA: paused")
-            if self.progress.format():
-                self.progress.setFormat("Paused · " + self.progress.format().removeprefix("Paused · "))
-        elif state == RUNNING:
-            self.progress.setFormat(self.progress.format().removeprefix("Paused · "))
+            shown = self.progress.format()
+            if shown and not shown.startswith("Paused"):   # short: the bar's width holds it on one line
+                self.progress.setFormat("Paused · " + shown.split("  ·  ")[0])
 
     def reset_progress(self) -> None:
         self.progress.setRange(0, 1000)
@@ -198,11 +197,11 @@ class RunHeader(QWidget):
         total = started.epochs * started.steps_per_epoch if started else 0
         epochs = started.epochs if started else "?"
         text = f"epoch {step.epoch}/{epochs}  ·  step {step.step:,}/{total:,}"
-        self.progress.setFormat(("Paused · " if self.state == PAUSED else "") + text)
+        self.progress.setFormat(f"Paused · epoch {step.epoch}/{epochs}" if self.state == PAUSED else text)
         # the first steps of a run are slower than the rest (caches warm up): no guess before 3%
         eta = format_duration(step.eta_s) if step.progress >= ETA_AFTER else "…"
         self.eta_label.setText("ETA: paused" if self.state == PAUSED else f"ETA {eta}")
-        self.status.setText(f"loss {step.loss:.4f}  ·  {step.samples_per_s:,.0f} samples/s  ·  lr {step.lr:.3g}")
+        self.status.setText(f"loss {step.loss:.4g}  ·  {step.samples_per_s:,.0f} samples/s  ·  lr {step.lr:.3g}")
         self.status.setStyleSheet("")
 
     def show_done(self, fraction: float, text: str) -> None:

@@ -3,6 +3,8 @@ back. Plain functions over the runtime's events and run records (no widgets)."""
 
 from __future__ import annotations
 
+import re
+
 from runtime.training.events import Failed, Finished, Stopped
 
 from .run_header import FAILED, FINISHED, IDLE, STOPPED, WARNED
@@ -16,6 +18,13 @@ def state_of(result) -> str:
     if isinstance(result, Stopped):
         return STOPPED
     return FAILED
+
+
+def plain(text: str) -> str:
+    """A runtime message with the settings keys a file holds put in words (``training.dataset.path``
+    -> ``dataset path``), as the window's form names them."""
+    text = re.sub(r"training\.dataset\.(\w+)", lambda m: f"dataset {m.group(1).replace('_', ' ')}", str(text))
+    return re.sub(r"training\.(?:\w+\.)?(\w+)", lambda m: m.group(1).replace("_", " "), text)
 
 
 def first_line(text: str) -> str:
@@ -37,14 +46,14 @@ def outcome_text(result) -> str:
         if result.reason == "early_stopped":
             text += " (stopped early: no improvement)"
         if result.warnings:
-            text += f", but it did not learn: {'; '.join(result.warnings)}"
+            text += ", but it did not learn (see above)"
         return text + folder
     if isinstance(result, Stopped):
         text = result.message or f"Stopped at epoch {result.epoch}, step {result.step}"
         return text[:1].upper() + text[1:] + folder
     kind = {"setup": "could not start", "diverged": "diverged", "out_of_memory": "ran out of memory"}.get(
         result.kind, "failed")
-    return f"Training {kind}: {result.message.removeprefix('cannot train:').strip()}"
+    return f"Training {kind}: {plain(result.message.removeprefix('cannot train:').strip())}"
 
 
 def failure_text(graph_name: str, result: Failed) -> str:
@@ -55,7 +64,7 @@ def failure_text(graph_name: str, result: Failed) -> str:
         head = f"“{graph_name}” diverged"
     else:
         head = f"Training “{graph_name}” failed"
-    return f"{head}: {result.message.removeprefix('cannot train:').strip()}"
+    return f"{head}: {plain(result.message.removeprefix('cannot train:').strip())}"
 
 
 def run_problem(result: Failed):
@@ -68,8 +77,10 @@ def run_problem(result: Failed):
 
 def header_state(status: str, message: str = "") -> str:
     """The header state of a run read from its folder (``records`` statuses, and its message)."""
+    if status == "did not learn":
+        return WARNED
     if status in ("completed", "early stopped"):
-        return WARNED if "did not learn" in message else FINISHED
+        return FINISHED
     if status in ("failed", "diverged"):
         return FAILED
     if status == "running":

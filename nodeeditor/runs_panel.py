@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
 
 from runtime.training.events import Failed, Finished, Stopped
 from runtime.training.records import (COMPLETED, DIVERGED, EARLY, FAILED, GRAPH_FILE, INCOMPLETE,  # noqa: F401
-                                      RUN_FILES, RUNNING, STALE_S, STAMP, STATUS_ORDER, STOPPED, RunCurves,
+                                      NOT_LEARNED, RUN_FILES, RUNNING, STALE_S, STAMP, STATUS_ORDER, STOPPED, RunCurves,
                                       RunInfo, belongs, looks_like_run, read_run, scan_runs)
 from runtime.training.records import STATUS_WORDS as _STATUS_WORDS
 from runtime.training.records import curves_stamp as _curves_stamp
@@ -36,8 +36,10 @@ from .background import run_in_background
 from .training_panel import format_duration
 
 REFRESH_MS = 400         # file-system changes are coalesced for this long before a rescan
+NAME_WIDTH = 150         # the Run column's widest fit (names like digits-mlp-20261205-231302 are long)
 
-STATUS_COLORS = {RUNNING: "#4c8dff", COMPLETED: "#4caf50", EARLY: "#2fa39b", STOPPED: "#d9a227",
+STATUS_COLORS = {RUNNING: "#4c8dff", COMPLETED: "#4caf50", EARLY: "#2fa39b", NOT_LEARNED: "#d9a227",
+                 STOPPED: "#d9a227",
                  DIVERGED: "#e0605e", FAILED: "#e0605e", INCOMPLETE: "#8a9099"}
 
 COLUMNS = ("Run", "Graph", "Status", "Best", "Epochs", "Duration", "Started")
@@ -268,6 +270,7 @@ class RunsPanel(QWidget):
         view = QTreeView(self)
         view.setModel(self.proxy)
         view.setRootIsDecorated(False)
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)   # a run's date and time are at its name's end
         view.setUniformRowHeights(True)
         view.setAlternatingRowColors(True)
         view.setAllColumnsShowFocus(True)
@@ -401,7 +404,9 @@ class RunsPanel(QWidget):
         """A terminal event of a live run (``Finished``, ``Stopped``, ``Failed``): its final status."""
         if getattr(event, "run_dir", None) is None:
             return
-        if isinstance(event, Finished):
+        if isinstance(event, Finished) and event.warnings:
+            status = NOT_LEARNED
+        elif isinstance(event, Finished):
             status = EARLY if event.reason == "early_stopped" else COMPLETED
         elif isinstance(event, Stopped):
             status = STOPPED
@@ -481,6 +486,8 @@ class RunsPanel(QWidget):
         self._fitted = True
         for column in range(len(COLUMNS) - 1):
             needed = max(self.view.sizeHintForColumn(column), self.view.header().sectionSizeHint(column))
+            if column == NAME:   # a long run name is elided (its tooltip has it): the rest stays in view
+                needed = min(needed, NAME_WIDTH)
             if needed > self.view.columnWidth(column):
                 self.view.setColumnWidth(column, needed)
 

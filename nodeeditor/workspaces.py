@@ -94,6 +94,7 @@ class Workspaces(QObject):
         docks = {d.objectName(): d for d in window.findChildren(QDockWidget)}
         wanted = DOCKS[name]
         for dock_name, dock in docks.items():
+            dock.setFloating(False)   # a floated dock goes back into the window
             if dock_name not in wanted:
                 dock.hide()
         width = window.width() or 1280

@@ -136,6 +136,18 @@ class WarmProcess:
             self._taken = True
             return True
 
+    def preload(self, graph_text: str, base_dir: str | None) -> bool:
+        """Ask the idle child to load the dataset this graph trains on, ahead of its run (the run then
+        skips the load when its settings are the same). False when the child took a job already."""
+        with self._lock:
+            if self._taken or self.conn is None:
+                return False
+            try:
+                self.conn.send(("preload", {"graph": graph_text, "base_dir": base_dir}))
+            except (BrokenPipeError, OSError, ValueError):
+                return False
+            return True
+
     def send(self, command: str) -> None:
         """A control for the running job ("pause", "resume", "stop"); ignored once the child is gone."""
         with self._lock:
@@ -242,6 +254,13 @@ class WarmPool:
         self._children.remove(child)
         return child
 
+    def preload(self, graph_text: str, base_dir: str | None) -> int:
+        """Every idle child loads this graph's dataset ahead of its run; how many were asked."""
+        if not self.enabled:
+            return 0
+        self._prune()
+        return sum(1 for child in self._children if child.preload(graph_text, base_dir))
+
     @property
     def ready_count(self) -> int:
         return sum(1 for c in self._children if c.ready)
@@ -262,23 +281,102 @@ def _child_main(conn, events, job: tuple | None, warm_export: bool) -> None:
     """A child's whole life: (warm) import torch, say ready and wait for one job; then run it."""
     if job is None:
         restore = _lower_priority()
-        facts = _warm_up(warm_export, conn.poll)
+        preloads: list[dict] = []
+        waiting: list[tuple] = []
+
+        def job_waiting() -> bool:
+            """A job has arrived (preloads that come meanwhile are kept for after the warm-up)."""
+            try:
+                while not waiting and conn.poll():
+                    message = conn.recv()
+                    (preloads if _is_preload(message) else waiting).append(
+                        message[1] if _is_preload(message) else message)
+            except (EOFError, OSError):
+                waiting.append(("gone",))
+            return bool(waiting)
+
+        facts = _warm_up(warm_export, job_waiting)
         try:
             conn.send(("ready", facts))
-            job = conn.recv()
+            if not job_waiting():
+                for request in preloads[-PRELOAD_LIMIT:]:
+                    _preload(request)      # the window's dataset, loaded before F5 asks for it
+            while not waiting:
+                message = conn.recv()
+                if _is_preload(message):
+                    _preload(message[1])
+                else:
+                    waiting.append(message)
         except (EOFError, OSError):
             return  # the parent went away (or closed an idle child)
+        job = waiting[0]
+        if job == ("gone",):
+            return
         restore()
     kind = job[0]
     if kind == "train":
-        from .training.process import run_training_job
+        try:
+            from .training.process import run_training_job
 
-        run_training_job(job[1], events, conn)
+            run_training_job(job[1], events, conn)
+        except BaseException as exc:  # noqa: BLE001 - the window is told why, not just an exit code
+            import traceback
+
+            from .training.events import Failed
+
+            events.put(Failed(f"the training process failed: {type(exc).__name__}: {exc}", "error",
+                              traceback=traceback.format_exc(), exception_type=type(exc).__name__))
     elif kind == "call":
         _watch_parent(conn)
         function: Callable[[Any, Any], None] = job[1]
         function(job[2], events)
     _flush(events)
+
+
+# Datasets an idle child loaded ahead (``WarmProcess.preload``), by ``dataset_key``; its job takes the
+# one it asks for. A child makes one run, so what it holds is used at most once.
+PRELOADED: dict[str, Any] = {}
+PRELOAD_LIMIT = 2                  # datasets kept at once (the newest)
+PRELOAD_MAX_BYTES = 64 * 2**20     # a file dataset larger than this is left to the run to load
+
+
+def _is_preload(message: Any) -> bool:
+    return isinstance(message, tuple) and len(message) == 2 and message[0] == "preload"
+
+
+def dataset_key(settings: dict, base_dir: str | None) -> str:
+    """What identifies a dataset a run will load: its settings and the folder relative paths start from."""
+    import json
+
+    return json.dumps([settings, base_dir], sort_keys=True, default=str)
+
+
+def _preload(request: dict) -> None:
+    """Load the dataset a graph's training settings name (built-in, or a file below the size limit),
+    and keep it for the job. A dataset that cannot load is left to the run, which says why."""
+    from .graphfile import loads_graph
+    from .training.config import TrainingConfig
+
+    try:
+        settings = TrainingConfig.from_graph(loads_graph(request["graph"])).dataset
+        base_dir = request.get("base_dir")
+        key = dataset_key(settings, base_dir)
+        if key in PRELOADED:
+            return
+        path = settings.get("path")
+        if path:
+            from pathlib import Path
+
+            file = Path(path) if Path(path).is_absolute() or base_dir is None else Path(base_dir) / path
+            if not file.is_file() or file.stat().st_size > PRELOAD_MAX_BYTES:
+                return
+        from .data import load_dataset
+
+        PRELOADED[key] = load_dataset(settings, base_dir=base_dir)
+        while len(PRELOADED) > PRELOAD_LIMIT:
+            PRELOADED.pop(next(iter(PRELOADED)))
+    except Exception:  # noqa: BLE001 - a preload only saves time; the run reports any problem itself
+        return
 
 
 def _warm_up(warm_export: bool, job_waiting: Callable[[], bool] = lambda: False) -> dict[str, Any]:

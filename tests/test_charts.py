@@ -608,3 +608,21 @@ def test_a_first_point_is_framed_from_zero_and_an_empty_chart_forgets_the_old_ra
     charts.reset(None)
     (x0, x1), _ = charts.plots["metric"].getPlotItem().getViewBox().viewRange()
     assert x0 == 0 and x1 <= 400                      # nothing of the last run's range
+
+
+def test_an_overlaid_run_is_inside_the_view_of_a_framed_chart(charts):
+    """A run compared with a constant learning rate (framed from 0 to just above it) was drawn off
+    the chart: the overlay did not reopen the view."""
+    from runtime.training.records import RunCurves
+
+    charts.reset(started())
+    for step in range(1, 30):
+        charts.add_step(Step(1, step, 2.0, 1e-3, 100.0, (2.0,), step / 1000, None))
+    charts.redraw(force=True)
+    other = RunCurves("fast-lr", np.arange(1, 11), np.linspace(2, 1, 10), [1, 2], {"lr": [50.0, 50.0]}, [5.0, 10.0],
+                      np.arange(1, 11), np.full(10, 50.0))
+    charts.set_overlays([other])                      # it redraws what changed: the overlays
+    view = charts.plots["lr"].getPlotItem().getViewBox()
+    view.updateAutoRange()
+    (_, _), (y0, y1) = view.viewRange()
+    assert y0 <= 50.0 <= y1

@@ -134,11 +134,11 @@ def test_closing_during_a_run_asks_then_stops_the_worker(window, qtbot, monkeypa
     _set_epochs(window, qtbot, 500)
     dashboard.start()
     qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
+    window.document.undo_stack.setClean()                      # no save question: the run's is the one
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
     assert window.close() is False and dashboard.running       # "No": the run goes on
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    window.document.undo_stack.setClean()
     start = time.perf_counter()
     assert window.close() is True
     # the close waits at most the stop budget (2 s), then would kill the process; Stopped (not a

@@ -236,7 +236,7 @@ def test_stages_pause_and_stop_are_said_plainly(window, qtbot):
         qtbot.keyClick(target, Qt.Key.Key_F6)
     header = dashboard.header
     assert "Paused" in header.pill.text() and header.eta_label.text() == "ETA: paused"
-    assert header.progress.format().startswith("Paused") and dashboard.status.text().startswith("‖ Paused")
+    assert header.progress.format().startswith("Paused") and dashboard.status.text().startswith("Paused: Digits MLP")
     with qtbot.waitSignal(dashboard.runEnded, timeout=10_000) as ended:
         qtbot.keyClick(target, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
     assert isinstance(ended.args[0], Stopped)
@@ -347,3 +347,40 @@ def test_another_graph_while_one_trains_says_so_and_train_comes_back_after_stop(
     with qtbot.waitSignal(dashboard.runEnded, timeout=10_000):
         qtbot.mouseClick(header.banner_button, Qt.MouseButton.LeftButton)         # "Stop it"
     assert header.start_button.isEnabled() and header.banner_kind() is None
+
+
+def test_cancelling_the_save_question_at_close_leaves_the_run_training(window, qtbot, monkeypatch):
+    """Closing asked 'stop the run?' first and 'save the changes?' second: a Cancel at the second had
+    already stopped the run. Saving is asked first now."""
+    from PySide6.QtWidgets import QMessageBox
+
+    dashboard = window.dashboard
+    assert dashboard.panel.apply(None, "epochs", 500)   # an unsaved change: the save question comes
+    dashboard.start()
+    qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[1]) or QMessageBox.StandardButton.Cancel)
+    assert window.close() is False
+    assert asked == ["Unsaved changes"] and dashboard.running     # nothing was stopped
+
+
+def test_a_run_of_another_graph_from_all_runs_is_named_with_its_own_graph(window, qtbot):
+    result = train(window, qtbot, epochs=1)                       # a Digits MLP run
+    window.document.undo_stack.setClean()
+    window.open_example("regression_mlp")
+    dashboard = window.dashboard
+    dashboard.runs_panel.all_check.setChecked(True)
+    dashboard.show_run_folder(result.run_dir)                     # double-clicked in "All runs"
+    assert dashboard.header.graph_label.text() == "Digits MLP"
+    assert "not the open graph" in dashboard.header.run_text() and "earlier version" not in dashboard.header.run_text()
+    assert dashboard.evaluation.caption.text().startswith("Digits MLP · run ")
+
+
+def test_open_graph_from_the_runs_list_shows_the_run_it_came_from(window, qtbot):
+    first = train(window, qtbot, epochs=1)
+    second = train(window, qtbot, epochs=1)
+    window.document.undo_stack.setClean()
+    dashboard = window.dashboard
+    dashboard.runs_panel.openGraphRequested.emit(Path(first.run_dir) / "graph.llgraph.json")
+    assert dashboard.shown is not None and Path(dashboard.shown.path) == Path(first.run_dir)
+    assert Path(second.run_dir).name not in dashboard.header.run_text()

@@ -110,3 +110,50 @@ def test_the_pool_hands_out_children_and_the_switch_turns_it_off(monkeypatch):
     finally:
         pool.close()
     assert len(pool) == 0
+
+
+def test_a_dataset_preloaded_by_the_idle_child_is_the_one_its_run_uses_and_warm_up_goes_on(monkeypatch, tmp_path):
+    """The window asks the idle child to load its graph's dataset ahead of F5 (even while the child
+    still warms up): the run then starts from it, and the warm-up was not cut short by the request."""
+    from runtime import dumps_graph, load_graph
+    from runtime.resources import example_path
+    from runtime.training.events import TERMINAL, Preparing
+    from runtime.training.process import ProcessSession
+
+    monkeypatch.delenv(ENV_OFF, raising=False)
+    graph = load_graph(example_path("digits_mlp"))
+    graph.training = {**(graph.training or {}), "epochs": 1}
+    worker = WarmProcess().start()
+    try:
+        assert worker.preload(dumps_graph(graph), None)           # sent at once, while torch imports
+        assert worker.wait_ready(120)
+        assert "interrupted" not in worker.facts                   # a preload is not a job
+        session = ProcessSession(graph, run_root=tmp_path / "runs", warm=worker).start()
+        stages = []
+        while session.result is None:
+            event = session.events.get(timeout=60)
+            if isinstance(event, Preparing):
+                stages.append(event.text)
+            if isinstance(event, TERMINAL):
+                break
+        assert session.warm_used and type(session.result).__name__ == "Finished"
+        assert not any(text.startswith("Loading the dataset") for text in stages)   # it was loaded ahead
+        assert any(text.startswith("Loaded digits") for text in stages)
+    finally:
+        worker.close()
+
+
+def test_a_training_job_that_breaks_before_its_run_says_why_not_only_an_exit_code(monkeypatch):
+    """A child whose job fails outside the trainer (here: a graph text it cannot read) sends a Failed
+    event with the reason, instead of ending with 'the process ended unexpectedly (exit code 1)'."""
+    from runtime.training.events import Failed
+
+    worker = WarmProcess(("train", {"graph": "{ not a graph"})).start()
+    try:
+        event = worker.events.get(timeout=120)
+        while not isinstance(event, Failed):
+            event = worker.events.get(timeout=120)
+        assert event.message.startswith("the training process failed:") and event.exception_type
+        assert event.traceback
+    finally:
+        worker.close()

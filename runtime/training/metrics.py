@@ -13,15 +13,7 @@ from typing import Any
 
 import torch
 
-CLASSIFICATION = "classification"
-BINARY = "binary"
-REGRESSION = "regression"
-LOSS_ONLY = "loss"
-
-TASK_OF_LOSS = {
-    "CrossEntropyLoss": CLASSIFICATION, "NLLLoss": CLASSIFICATION, "BCEWithLogitsLoss": BINARY,
-    "MSELoss": REGRESSION, "L1Loss": REGRESSION, "SmoothL1Loss": REGRESSION, "HuberLoss": REGRESSION,
-}
+from .tasks import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS  # noqa: F401 - their home
 
 _MINIMIZED = ("loss", "mae", "rmse")
 

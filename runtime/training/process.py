@@ -211,7 +211,11 @@ def run_training_job(job: dict[str, Any], events, conn) -> None:
     torch.set_num_threads(job.get("threads") or worker_threads())
     config = job.get("config")
     extra = {"source": job["source"]} if job.get("source") is not None else {}
-    session = TrainingSession(loads_graph(job["graph"]), TrainingConfig.from_dict(config) if config else None,
+    graph = loads_graph(job["graph"])
+    preloaded = _preloaded(graph, config, job.get("base_dir"))
+    if preloaded is not None:
+        extra["dataset"] = preloaded
+    session = TrainingSession(graph, TrainingConfig.from_dict(config) if config else None,
                               run_root=job.get("run_root"), base_dir=job.get("base_dir"), listeners=(events.put,),
                               queue_events=False, step_interval=job.get("step_interval"), **extra)
 
@@ -227,3 +231,13 @@ def run_training_job(job: dict[str, Any], events, conn) -> None:
 
     threading.Thread(target=obey, name="layerloom-control", daemon=True).start()
     session.run()
+
+
+def _preloaded(graph: Graph, config: dict | None, base_dir: str | None):
+    """The dataset this warm child loaded ahead for these settings, if it did (``runtime.worker``)."""
+    from ..worker import PRELOADED, dataset_key
+
+    if not PRELOADED:
+        return None
+    settings = (TrainingConfig.from_dict(config) if config else TrainingConfig.from_graph(graph)).dataset
+    return PRELOADED.pop(dataset_key(settings, base_dir), None)

@@ -42,12 +42,12 @@ STAMP = re.compile(r"-(\d{8}-\d{6})(?:-(\d+))?$")   # new_run_dir: <slug>-<YYYYm
 STALE_S = 600.0          # a "running" summary this much older than an epoch takes is a killed run
 
 # The statuses a run reads as (summary.json's "status" and "reason" mapped to words a list shows).
-RUNNING, COMPLETED, EARLY, STOPPED, DIVERGED, FAILED, INCOMPLETE = (
-    "running", "completed", "early stopped", "stopped", "diverged", "failed", "incomplete")
-STATUS_ORDER = (RUNNING, COMPLETED, EARLY, STOPPED, DIVERGED, FAILED, INCOMPLETE)
+RUNNING, COMPLETED, EARLY, NOT_LEARNED, STOPPED, DIVERGED, FAILED, INCOMPLETE = (
+    "running", "completed", "early stopped", "did not learn", "stopped", "diverged", "failed", "incomplete")
+STATUS_ORDER = (RUNNING, COMPLETED, EARLY, NOT_LEARNED, STOPPED, DIVERGED, FAILED, INCOMPLETE)
 STATUS_WORDS = {"running": RUNNING, "completed": COMPLETED, "early_stopped": EARLY, "early stopped": EARLY,
                 "stopped": STOPPED, "diverged": DIVERGED, "failed": FAILED, "out_of_memory": FAILED,
-                "incomplete": INCOMPLETE}
+                "incomplete": INCOMPLETE, "did not learn": NOT_LEARNED}
 _MINIMIZED = ("loss", "mae", "rmse")    # metrics.metric_mode (that module imports torch)
 _RUN_COLUMNS = ("epoch", "step", "time_s", "train_s")  # metrics.csv columns that are not metrics
 
@@ -276,6 +276,8 @@ def _status(path: Path, summary: dict, epoch: int, epochs: int | None, rows: lis
     message = str(summary.get("message") or "")
     status = summary.get("status")
     if status == "finished":
+        if "did not learn" in message:   # Finished.warnings, said in its message
+            return NOT_LEARNED, message
         reason = summary.get("reason")
         early = reason == "early_stopped" or (reason is None and epochs is not None and epoch < epochs)
         return (EARLY if early else COMPLETED), message

@@ -106,7 +106,7 @@ class Trainer:
             self._summary("finished", event.message, reason, event.duration_s, test=test)
         except _Stop:
             event = Stopped(self.epoch, self.step, self._run_dir(),
-                            f"Stopped at epoch {self.epoch}, step {self.step}{self._kept_text()}.", self._duration())
+                            f"Stopped at epoch {self.epoch:,}, step {self.step:,}{self._kept_text()}.", self._duration())
             self._summary("stopped", event.message, "stopped", event.duration_s)
         except _Diverged as exc:
             event = Failed(str(exc) + self._kept_text() + "; try a lower learning rate or gradient clipping",

@@ -200,29 +200,36 @@ def headless_first_step(graph, run_root: Path) -> dict[str, float]:
     """The same run in this process (torch imported): seconds from constructing the session to each
     stage, ``first_step_event`` at the first Step; stopped there."""
     from runtime.training import TrainingSession
-    from runtime.training.events import Preparing, RunStarted, Step
 
     marks: dict[str, float] = {}
     begun = time.perf_counter()
     session = TrainingSession(graph, run_root=run_root).start()
     for event in session.events_until_done(poll=0.05):
-        now = time.perf_counter()
-        if isinstance(event, Preparing):
-            marks.setdefault(event.stage, now)
-        elif isinstance(event, RunStarted):
-            marks.setdefault("run_started", now)
-        elif isinstance(event, Step) and "first_step_event" not in marks:
-            marks["first_step_event"] = now
+        if mark_stage(marks, event, time.perf_counter()):
             session.stop()
     session.join()
     return {name: at - begun for name, at in marks.items()}
+
+
+def mark_stage(marks: dict[str, float], event, now: float) -> bool:
+    """Note when a set-up stage, the RunStarted and the first Step arrived; True at the first Step."""
+    from runtime.training.events import Preparing, RunStarted, Step
+
+    if isinstance(event, Preparing):
+        marks.setdefault(event.stage, now)
+    elif isinstance(event, RunStarted):
+        marks.setdefault("run_started", now)
+    elif isinstance(event, Step) and "first_step_event" not in marks:
+        marks["first_step_event"] = now
+        return True
+    return False
 
 
 def process_first_step(graph, run_root: Path) -> tuple[dict[str, float], dict[str, float]]:
     """The window's way without a window: a warm child (ready) given the run by ``ProcessSession``, its
     events read as they arrive through the queue (no bridge timer). Seconds from ``start()`` to each
     stage, and the child's own warm-up times."""
-    from runtime.training.events import TERMINAL, Preparing, RunStarted, Step
+    from runtime.training.events import TERMINAL
     from runtime.training.process import ProcessSession
     from runtime.worker import WarmProcess
 
@@ -235,13 +242,7 @@ def process_first_step(graph, run_root: Path) -> tuple[dict[str, float], dict[st
     session = ProcessSession(graph, run_root=run_root, warm=child).start()
     while True:
         event = session.events.get(timeout=0.5)
-        now = time.perf_counter()
-        if isinstance(event, Preparing):
-            marks.setdefault(event.stage, now)
-        elif isinstance(event, RunStarted):
-            marks.setdefault("run_started", now)
-        elif isinstance(event, Step) and "first_step_event" not in marks:
-            marks["first_step_event"] = now
+        if mark_stage(marks, event, time.perf_counter()):
             session.stop()
         elif isinstance(event, TERMINAL):
             break

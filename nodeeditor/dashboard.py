@@ -31,9 +31,9 @@ from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea
 
-from runtime.graphfile import same_network
 from runtime.training.events import Failed, Finished, Stopped
-from runtime.training.records import best_checkpoint, evaluation_details, read_started
+from runtime.graphfile import load_graph, same_network
+from runtime.training.records import best_checkpoint, evaluation_details, latest_run, read_run, read_started
 from runtime.training.tasks import expected_task
 
 from .background import run_in_background
@@ -94,6 +94,7 @@ class Dashboard(QObject):
         self._dirty = False
         self._shown_step = None                 # the Step the header last showed
         self._refusal_shown = False             # the banner says a typed value was refused
+        self._run_graph: tuple = (None, None)   # (graph file, its graph) of the shown run folder
         self._token = object()                  # changes whenever the shown run does: late results are dropped
         self.status = QLabel()
         self.status.setObjectName("runStatus")
@@ -208,8 +209,6 @@ class Dashboard(QObject):
         return list(getattr(document, "run_dirs", []))
 
     def _latest_run(self, document):
-        from runtime.training.records import latest_run, read_run
-
         made = [Path(p) for p in self._runs_made(document) if Path(p).is_dir()]
         if made:
             return read_run(made[-1])
@@ -291,12 +290,13 @@ class Dashboard(QObject):
         graph_file = getattr(info, "graph_file", None)
         if graph_file is None or self.document is None:
             return True
-        try:
-            from runtime import load_graph
-
-            return same_network(load_graph(graph_file), self.document.graph)
-        except Exception:  # noqa: BLE001 - an unreadable graph file: nothing to compare
-            return True
+        if self._run_graph[0] != graph_file:   # read once per shown run, not at every identity refresh
+            try:
+                self._run_graph = (graph_file, load_graph(graph_file))
+            except Exception:  # noqa: BLE001 - an unreadable graph file: nothing to compare
+                self._run_graph = (graph_file, None)
+        graph = self._run_graph[1]
+        return graph is None or same_network(graph, self.document.graph)
 
     def _show_live(self) -> None:
         """The live run on every view, rebuilt from its events so far."""
@@ -339,8 +339,6 @@ class Dashboard(QObject):
     def show_run_folder(self, path) -> None:
         """A finished (or foreign) run read from its folder: its curves, its last evaluation, its
         outcome; Try it from its checkpoint once the Train workspace shows."""
-        from runtime.training.records import read_run
-
         info = read_run(path)
         self._change_shown(info)
         token = self._token
@@ -381,7 +379,8 @@ class Dashboard(QObject):
                                            evaluation_details(evaluation), classes,
                                            evaluation.get("task") or (started.task if started else None))
             elif started is not None and started.task == "regression":
-                self.evaluation.show_epoch(info.epoch, {name: values[-1] for name, values in curves.metrics.items() if values}, {}, None, "regression")
+                last = {name: values[-1] for name, values in curves.metrics.items() if values}
+                self.evaluation.show_epoch(info.epoch, last, {}, None, "regression")
             self._want_predictor()
 
         run_in_background(load, loaded, lambda exc: token is self._token and self.view.show_empty(

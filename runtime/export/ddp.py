@@ -38,10 +38,16 @@ def export_ddp(exportable: Exportable, folder: str | os.PathLike, base_dir=None)
     if compiled.criterion is None:
         raise ExportError("the graph has no loss: a training script needs one")
     config = TrainingConfig.from_graph(exportable.graph)
-    try:
-        plan = plan_training(exportable.graph, config, base_dir=base_dir)
-    except SetupError as exc:
-        raise ExportError(str(exc)) from exc
+    plan, first_error = None, None
+    for section, data_dir in exportable.dataset_settings(base_dir):   # the run's own data first
+        dataset = section.get("dataset") if isinstance(section.get("dataset"), dict) else {}
+        try:
+            plan = plan_training(exportable.graph, config.replace(dataset=dataset), base_dir=data_dir)
+            break
+        except SetupError as exc:
+            first_error = first_error or exc
+    if plan is None:
+        raise ExportError(str(first_error)) from first_error
     data = plan.dataset
     arrays = {}
     for split in ("train", "val"):

@@ -29,6 +29,10 @@ class Exportable:
     classes: list[str] | None = None
     scaling: dict | None = None             # the preprocessing the model was trained with
     run: dict[str, Any] = field(default_factory=dict)  # checkpoint path, epoch, metrics
+    # The training settings recorded with the weights (a checkpoint's "config"): their dataset path was
+    # made absolute when the run started (and a `train --dataset` override is in them), so they find the
+    # data the model was trained on from any folder.
+    recorded_training: dict[str, Any] | None = None
 
     @property
     def model(self) -> torch.nn.Module:
@@ -47,6 +51,19 @@ class Exportable:
 
     def example_inputs(self, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
         return self.compiled.example_inputs(batch, torch.Generator().manual_seed(seed))
+
+    def dataset_settings(self, base_dir: str | os.PathLike | None = None) -> list[tuple[dict, Any]]:
+        """Where this model's dataset is, best first: ``[(training section, base_dir), ...]``. The run's
+        own record comes first (the data it was trained on); the graph's section, resolved against
+        ``base_dir`` (the graph file's folder), follows when it names other data."""
+        graph_section = self.graph.training if isinstance(self.graph.training, dict) else {}
+        found: list[tuple[dict, Any]] = []
+        if self.recorded_training:
+            found.append((self.recorded_training, None))
+        if not found or (graph_section.get("dataset") != self.recorded_training.get("dataset")
+                         and base_dir is not None):
+            found.append((graph_section, base_dir))
+        return found
 
     def preprocess(self, x: np.ndarray) -> np.ndarray:
         """Raw samples shaped like the Input, scaled as in training."""
@@ -83,6 +100,8 @@ def load_exportable(graph: Graph | str | os.PathLike, checkpoint: str | os.PathL
         exportable.scaling = data.get("scaling")
         exportable.run = {"checkpoint": str(checkpoint), "epoch": state.get("epoch"),
                           "metrics": state.get("metrics") or {}, "layerloom": state.get("layerloom")}
+        recorded = state.get("config")
+        exportable.recorded_training = recorded if isinstance(recorded, dict) else None
     compiled.model.eval()
     return exportable
 
@@ -97,16 +116,24 @@ def validation_samples(exportable: Exportable, limit: int, base_dir: str | os.Pa
     inputs = exportable.compiled.inputs
     if len(inputs) != 1 or not inputs[0].spec.is_float:
         return None, None, None, "the model does not take one float input"
-    config, _ = check_training(exportable.graph.training)
-    try:
-        data = load_dataset(config.dataset, base_dir=base_dir)
-        x, y = (data.x_val, data.y_val) if data.num_val else (data.x_train, data.y_train)
-        count = min(limit, len(x))
-        shape = tuple(inputs[0].spec.features)
-        samples = np.asarray(x[np.arange(count)], dtype=np.float32).reshape((count,) + shape)
-    except (LayerLoomError, ValueError) as exc:
-        return None, None, None, f"no dataset samples ({exc})"
-    return samples, np.asarray(y[:count]), data.task, f"dataset '{data.name}'"
+    shape = tuple(inputs[0].spec.features)
+    why = "no dataset"
+    for section, folder in exportable.dataset_settings(base_dir):
+        config, _ = check_training(section)
+        try:
+            data = load_dataset(config.dataset, base_dir=folder)
+            x, y = (data.x_val, data.y_val) if data.num_val else (data.x_train, data.y_train)
+            features = tuple(getattr(x, "shape", (0,) + shape)[1:])
+            if int(np.prod(features)) != int(np.prod(shape)):
+                raise ValueError(f"dataset '{data.name}' has samples of shape {list(features)}, "
+                                 f"the model takes {list(shape)}")
+            count = min(limit, len(x))
+            samples = np.asarray(x[np.arange(count)], dtype=np.float32).reshape((count,) + shape)
+        except (LayerLoomError, ValueError) as exc:
+            why = str(exc) if why == "no dataset" else why   # the run's own record says most
+            continue
+        return samples, np.asarray(y[:count]), data.task, f"dataset '{data.name}'"
+    return None, None, None, f"no dataset samples ({why})"
 
 
 def dataset_samples(exportable: Exportable, count: int = 8, base_dir: str | os.PathLike | None = None):

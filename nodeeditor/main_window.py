@@ -396,13 +396,25 @@ class EditorWindow(QMainWindow):
             return False
         try:
             graph = load_graph(path)
+            document = Document(graph, None if as_template else path, theme=self.theme)  # analyses the graph
         except LayerLoomError as exc:
-            QMessageBox.warning(self, "Cannot open", str(exc))
-            return False
-        self.set_document(Document(graph, None if as_template else path, theme=self.theme))
+            return self._open_failed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a file must never end the app (at start-up, nothing else catches)
+            return self._open_failed(f"{path}: LayerLoom could not open this file because of an error of its own "
+                                     f"({type(exc).__name__}: {exc}). Please report it with the file.")
+        self.set_document(document)
         if remember:
             self._remember(path)
         return True
+
+    def _open_failed(self, message: str) -> bool:
+        """Say why a file did not open; the current document stays, and a window opened on that file
+        at start-up gets an empty graph instead."""
+        if self.document is None:
+            self.set_document(Document(Graph(name=UNTITLED), theme=self.theme))
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
+        QMessageBox.warning(self, "Cannot open", message)
+        return False
 
     def ask_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open graph", "", f"LayerLoom graphs (*{SUFFIX});;JSON (*.json)")

@@ -26,14 +26,29 @@ from .errors import LayerLoomError
 MAX_LENGTH = 500        # characters of formula text
 MAX_DEPTH = 32          # nesting of operators and calls
 MAX_NUMBER = 1e6        # largest literal magnitude
+MAX_CONSTANT = 3.4e38   # largest folded constant: what a float32 tensor can hold
 MAX_EXPONENT = 16       # largest |p| in ``a ** p``
 MAX_PARAMETERS = 8
 INPUT_NAMES = ("x", "y", "z", "w")
 CONSTANTS = {"pi": math.pi, "e": math.e}
-# Attributes every nn.Module has: a learnable parameter must not shadow them.
-_MODULE_ATTRIBUTES = {"training", "forward", "parameters", "buffers", "modules", "children", "train", "eval",
-                      "to", "cuda", "cpu", "float", "double", "half", "type", "apply", "zero_grad", "state_dict",
-                      "dump_patches", "call_super_init", "formula", "evaluate", "requires_grad_", "register_buffer"}
+# Attributes of a FormulaModule (every nn.Module's, as of torch 2.13, and its own): a learnable parameter
+# is an attribute too, so it must not take one of these names (``register_parameter`` would refuse it at
+# build time). tests/hostile/test_formulas_hostile.py checks the list against the installed torch.
+MODULE_ATTRIBUTES = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
+    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
+    "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia",
+    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad",
+    # FormulaModule's own
+    "formula", "parameter_shape", "source_class", "evaluate",
+})
+# Families of nn.Module methods (newer torch versions add more of them): refused as a whole.
+_MODULE_PREFIXES = ("register_", "named_", "get_", "set_")
 
 
 class FormulaError(LayerLoomError):
@@ -193,8 +208,14 @@ def parse_names(text: str, inputs: Sequence[str] = INPUT_NAMES) -> tuple[str, ..
     for name in names:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
             raise FormulaError(f"{name!r} is not a name (a letter, then letters, digits or _; at most 32)")
-        if keyword.iskeyword(name) or name in _MODULE_ATTRIBUTES:
-            raise FormulaError(f"{name!r} is reserved; choose another name")
+        if keyword.iskeyword(name):
+            raise FormulaError(f"{name!r} is a Python keyword; choose another name")
+        if is_module_attribute(name):
+            what = ("is the name of an attribute of every PyTorch module" if name in MODULE_ATTRIBUTES else
+                    f"starts like PyTorch module methods ({', '.join(_MODULE_PREFIXES)})")
+            suggestion = "p_" + name if len(name) <= 30 else "p"
+            raise FormulaError(f"{name!r} {what}, and a learnable parameter becomes an attribute of its module; "
+                               f"choose another name, e.g. {suggestion!r}")
         if name in inputs:
             raise FormulaError(f"{name!r} names an input ({', '.join(inputs)} are the inputs)")
         if name in FUNCTIONS or name in CONSTANTS:
@@ -205,6 +226,11 @@ def parse_names(text: str, inputs: Sequence[str] = INPUT_NAMES) -> tuple[str, ..
     if len(result) > MAX_PARAMETERS:
         raise FormulaError(f"{len(result)} parameters declared; at most {MAX_PARAMETERS}")
     return tuple(result)
+
+
+def is_module_attribute(name: str) -> bool:
+    """True when a learnable parameter called ``name`` would clash with an attribute of the module."""
+    return name in MODULE_ATTRIBUTES or name.startswith(_MODULE_PREFIXES)
 
 
 # ---------------------------------------------------------------------- checking
@@ -254,8 +280,10 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "strings" if isinstance(value, (str, bytes)) else f"{type(value).__name__} values"
             raise self.fail(node, f"{kind} are not allowed; only numbers")
-        if not math.isfinite(float(value)) or abs(value) > MAX_NUMBER:
-            raise self.fail(node, f"numbers must be at most {MAX_NUMBER:g} in size")
+        # compared before any float(): float() of a 400-digit int literal raises OverflowError
+        if abs(value) > MAX_NUMBER or (isinstance(value, float) and not math.isfinite(value)):
+            digits = f"the number has {len(str(abs(value))):,} digits; " if isinstance(value, int) else ""
+            raise self.fail(node, f"{digits}numbers must be at most {MAX_NUMBER:g} in size")
         return Const(float(value))
 
     def name(self, node: ast.Name):
@@ -307,6 +335,9 @@ class _Checker:
             value = math.nan
         if isinstance(value, complex) or not math.isfinite(value):
             raise self.fail(node, "this constant part has no finite value")
+        if abs(value) > MAX_CONSTANT:
+            raise self.fail(node, f"this constant part is {value:.3g}, beyond what float32 holds "
+                            f"(at most {MAX_CONSTANT:g})")
         return Const(float(value))
 
 
@@ -395,6 +426,9 @@ def _define_module():
             self.formula = formula
             self.parameter_shape = tuple(parameter_shape)
             for name in formula.parameters:
+                if hasattr(self, name):  # parse_names refuses these; a newer torch may add attributes
+                    raise FormulaError(f"the parameter name {name!r} is taken by an attribute of PyTorch modules; "
+                                       "rename the parameter")
                 self.register_parameter(name, nn.Parameter(torch.full(self.parameter_shape, float(initial_value))))
             self._evaluate = formula.evaluator()
 

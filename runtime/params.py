@@ -305,6 +305,10 @@ def check_params(specs: Sequence[Param], raw: Any) -> ParamCheck:
         except ParamError as exc:
             result.errors[spec.name] = exc
             result.values[spec.name] = spec.default
+        except Exception as exc:  # noqa: BLE001 - a spec's own bug (a plugin's) is this param's error, not a crash
+            result.errors[spec.name] = ParamError(spec.name, f"cannot check {_describe(value)}: "
+                                                             f"{type(exc).__name__}: {exc}")
+            result.values[spec.name] = spec.default
     known = {spec.name for spec in specs}
     result.unknown = tuple(name for name in raw if name not in known)
     return result

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ShapeError
+from .plugin_guard import PluginError
 from .graph import Edge, Graph, Node, _kind_refusal
 from .params import check_params
 from .shapes import TensorSpec
@@ -294,10 +295,16 @@ class _Analyzer:
                 failed.add(node_id)
                 self.report("shape", str(exc), node, exc.port, exc.param)
                 continue
+            except PluginError as exc:  # did not return in time, tried to exit
+                info.outputs = {}
+                failed.add(node_id)
+                self.report("plugin", str(exc), node)
+                continue
             except Exception as exc:  # noqa: BLE001 - a plugin's inference must not crash the editor
                 info.outputs = {}
                 failed.add(node_id)
-                self.report("shape", f"shape inference failed: {type(exc).__name__}: {exc}", node)
+                whose = f" in plugin {spec.source!r}" if spec.from_plugin else ""
+                self.report("shape", f"shape inference failed{whose}: {type(exc).__name__}: {exc}", node)
                 continue
             if (info.param_count or 0) > HUGE_NODE_PARAMS:
                 gigabytes = info.param_count * 4 / 1e9

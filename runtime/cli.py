@@ -2,6 +2,10 @@
 
 Exit status: 0 fine (warnings allowed), 1 the graph has problems, 2 the file cannot be read
 (``train`` adds 130: interrupted).
+
+Every command first loads the plugins and names each one that could not load on stderr, one line
+each (``layerloom-cli: plugin 'x' skipped (file.py:3): reason``); stdout carries only the command's
+own output, so what a plugin prints never reaches ``--json``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_OK
+    report_plugin_problems()
     try:
         return args.run(args)
     except BrokenPipeError:  # `layerloom-cli nodes | head`
@@ -60,6 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     cli_train.add_parsers(sub)
     cli_export.add_parsers(sub)
     return parser
+
+
+def report_plugin_problems() -> None:
+    """Load the plugins (the default catalog) and name each that could not load, on stderr."""
+    from .plugins import last_report
+
+    default_catalog()
+    for problem in last_report().problems:
+        print(f"layerloom-cli: {problem.describe()}", file=sys.stderr)
 
 
 def _load(path: str) -> Graph | None:

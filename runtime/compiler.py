@@ -23,9 +23,10 @@ from torch import fx, nn
 
 from .analysis import Analysis, Problem, analyze
 from .errors import CompileError
+from .plugin_guard import PluginError
 from .graph import Graph
 from .initializers import apply_init
-from .shapes import TensorSpec
+from .shapes import TensorSpec, format_shape
 from .spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE
 
 def _reserved_names() -> set[str]:
@@ -171,7 +172,7 @@ def compile_graph(graph: Graph, *, seed: int | None = None, analysis: Analysis |
                 outs.append((Endpoint(nid, name, info.inputs.get(info.input_ports[0].name)), args[0]))
                 continue
             if info.spec.emit is not None:
-                result = info.spec.emit(fx_graph, args, info.context(), name)
+                result = info.spec.emit_node(fx_graph, args, info.context(), name)
             else:
                 result = fx_graph.call_module(name, tuple(args))
             if role == LOSS_ROLE:
@@ -231,15 +232,65 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
             info = infos[nid]
             if roles[nid] in (INPUT, TARGET_ROLE, OUTPUT) or info.spec.emit is not None:
                 continue
+            node = graph.node(nid)
             try:
                 modules[names[nid]] = info.spec.build_module(info.context())
+            except PluginError as exc:  # did not return in time, tried to exit
+                raise CompileError([Problem("build", str(exc), nid, label=node.label())]) from None
             except Exception as exc:  # noqa: BLE001 - out of memory, a plugin's bug...
-                node = graph.node(nid)
                 raise CompileError([Problem("build", f"cannot build the layer: {type(exc).__name__}: {exc}",
                                             nid, label=node.label())]) from exc
+            if info.spec.from_plugin:
+                problem = check_plugin_module(modules[names[nid]], info)
+                if problem:
+                    raise CompileError([Problem("plugin_shape", problem, nid, label=node.label())])
         # Custom initialisation after every module is built, so choosing it for one layer does not
         # shift the random stream (and so the weights) of the others.
         for nid in node_ids:
             if names[nid] in modules and "init" in infos[nid].params:
                 apply_init(modules[names[nid]], infos[nid].params["init"])
     return modules
+
+
+def check_plugin_module(module, info) -> str | None:
+    """What is wrong with a plugin's freshly built module, or None: it must be an ``nn.Module`` that,
+    run once on zeros shaped like its inputs at batch 2, returns what its ``infer()`` declared. The run
+    changes nothing training sees: eval mode (no batch-norm statistics), no gradients, and the random
+    stream put back afterwards."""
+    spec = info.spec
+    plugin = f"plugin {spec.source!r}"
+    if not isinstance(module, nn.Module):
+        return f"{plugin}: its build() returned a {type(module).__name__}, not an nn.Module; fix the plugin"
+    args = [None if info.inputs.get(port.name) is None else _zeros(info.inputs[port.name])
+            for port in info.input_ports]
+    modes = [(m, m.training) for m in module.modules()]
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            module.eval()
+            result = spec.call("module", module, *args)
+    except PluginError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - its forward() fails on the inputs infer() accepted
+        return (f"{plugin}: the module its build() made fails on inputs shaped like this node's at batch 2 "
+                f"({', '.join(format_shape(a.shape) for a in args if a is not None)}): {type(exc).__name__}: "
+                f"{exc}; its infer() and build() disagree: fix the plugin")
+    finally:
+        for m, training in modes:
+            m.training = training
+    declared = [info.outputs.get(port.name) for port in spec.outputs]
+    got = list(result) if isinstance(result, (tuple, list)) and len(declared) > 1 else [result]
+    if len(got) != len(declared):
+        return f"{plugin}: its module returns {len(got)} values, but the node has {len(declared)} outputs; fix the plugin"
+    for port, want, value in zip(spec.outputs, declared, got):
+        if not isinstance(value, torch.Tensor):
+            return f"{plugin}: its module returns a {type(value).__name__} for output {port.name!r}, not a tensor"
+        shape, dtype = tuple(value.shape), str(value.dtype).removeprefix("torch.")
+        if want is not None and (shape != want.concrete(2) or dtype != want.dtype):
+            where = f" for output {port.name!r}" if len(declared) > 1 else ""
+            return (f"{plugin}: its module returns {format_shape(shape)} ({dtype}) at batch 2{where}, but its "
+                    f"infer() declared {want} ({want.dtype}); fix the plugin's infer() or build()")
+    return None
+
+
+def _zeros(spec: TensorSpec) -> torch.Tensor:
+    return torch.zeros(spec.concrete(2), dtype=torch.float32 if spec.is_float else torch.int64)

@@ -21,6 +21,10 @@ working. A graph that uses a type no plugin provides still opens: analysis marks
 Plugins are code the user chose to install: they are loaded only from the plugin folders
 (``LAYERLOOM_PLUGIN_PATH``, else the per-user data folder) and from entry points, never from a graph
 file. ``LAYERLOOM_NO_PLUGINS=1`` turns them all off.
+
+Plugin code runs through ``runtime.plugin_guard``: an import that does not finish within
+``LAYERLOOM_PLUGIN_TIMEOUT`` seconds (5 by default), or that calls ``sys.exit``, is skipped and reported
+like any other failure; what it prints goes to stderr.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
+from .plugin_guard import Escaped, _plugin_frame, fd_stdout_to_stderr, guarded
 from .spec import Catalog, NodeSpec
 
 ENTRY_POINT_GROUP = "layerloom.nodes"
@@ -47,8 +52,10 @@ class PluginProblem:
     line: int | None = None
 
     def describe(self) -> str:
+        """One line: the plugin, its file and line, and why it was skipped."""
         where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or self.plugin)
-        return f"plugin {self.plugin!r} skipped ({where}): {self.message}"
+        message = " / ".join(line.strip() for line in self.message.splitlines() if line.strip())
+        return f"plugin {self.plugin!r} skipped ({where}): {message}"
 
 
 @dataclass
@@ -99,13 +106,24 @@ def load_plugins(catalog: Catalog, dirs: Iterable[str | os.PathLike] | None = No
 
 def _load(catalog: Catalog, report: PluginReport, name: str, load, path: Path | None) -> None:
     try:
-        found = load()
-        specs = _specs_of(found)
+        with fd_stdout_to_stderr():
+            specs = guarded(lambda: _specs_of(load()), isolate=True)
     except SyntaxError as exc:
         report.problems.append(PluginProblem(name, f"syntax error: {exc.msg}", exc.filename or _text(path), exc.lineno))
         return
+    except Escaped as exc:  # out of time, sys.exit(), a KeyboardInterrupt of its own...
+        if path is not None:
+            sys.modules.pop(_module_name(path), None)  # an abandoned import may still be running
+        file, line = _where(exc.stack, path)
+        if exc.timed_out:
+            message = (f"did not finish loading within {exc.text.rsplit(' within ', 1)[-1]} (an endless loop, or "
+                       f"a wait at import?); fix the plugin, or raise LAYERLOOM_PLUGIN_TIMEOUT if it is only slow")
+        else:
+            message = f"{exc.text} while loading"
+        report.problems.append(PluginProblem(name, message, file, line))
+        return
     except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the app down
-        file, line = _where(exc, path)
+        file, line = _where(traceback.extract_tb(exc.__traceback__), path)
         report.problems.append(PluginProblem(name, f"{type(exc).__name__}: {exc}", file, line))
         return
     added = []
@@ -122,7 +140,7 @@ def _load(catalog: Catalog, report: PluginReport, name: str, load, path: Path | 
 def _import_file(path: Path):
     """A plugin file or package, as a module of its own (``layerloom_plugin_<name>``)."""
     target = path / "__init__.py" if path.is_dir() else path
-    module_name = f"layerloom_plugin_{path.stem}"
+    module_name = _module_name(path)
     spec = importlib.util.spec_from_file_location(
         module_name, target, submodule_search_locations=[str(path)] if path.is_dir() else None)
     module = importlib.util.module_from_spec(spec)
@@ -133,6 +151,10 @@ def _import_file(path: Path):
         sys.modules.pop(module_name, None)
         raise
     return module
+
+
+def _module_name(path: Path) -> str:
+    return f"layerloom_plugin_{path.stem}"
 
 
 def _specs_of(found: Any) -> list[NodeSpec]:
@@ -170,12 +192,13 @@ def _check(spec: Any, catalog: Catalog) -> str | None:
     return None
 
 
-def _where(exc: BaseException, path: Path | None) -> tuple[str | None, int | None]:
-    """The plugin's own file and line in an exception's traceback (its last frame inside the plugin)."""
+def _where(stack: list, path: Path | None) -> tuple[str | None, int | None]:
+    """The plugin's own file and line in a traceback's frames (its last frame inside the plugin)."""
     root = str(path.resolve()) if path is not None else None
     file = line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if root is None or str(Path(frame.filename).resolve()).startswith(root):
+    for frame in stack:
+        if (str(Path(frame.filename).resolve()).startswith(root) if root is not None
+                else _plugin_frame(frame.filename)):
             file, line = frame.filename, frame.lineno
     return file or _text(path), line
 

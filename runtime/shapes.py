@@ -1,14 +1,18 @@
 """Tensor types that flow along edges during shape inference.
 
 A shape is a tuple whose first entry is the symbolic batch dimension ``"N"`` and whose other
-entries are positive ints: ``("N", 32, 4, 4)``. A loss value is a scalar: ``()``.
+entries are positive ints: ``("N", 32, 4, 4)``. A loss value is a scalar: ``()``. ``checked_spec``
+holds a spec from outside (a plugin's ``infer()``) to that.
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 BATCH = "N"
+MAX_RANK = 16
+MAX_VALUES = 2**31  # per sample: more is always a wrong size (8 GB of float32 for one sample)
 
 FLOAT = "float32"
 INT = "int64"
@@ -75,3 +79,49 @@ def broadcast(shapes: list[tuple]) -> tuple | None:
     if BATCH in result[1:]:
         return None
     return tuple(result)
+
+
+def checked_spec(value, scalar: bool = False) -> TensorSpec:
+    """``value`` as a well-formed ``TensorSpec`` (sizes as plain ints), or ``ValueError`` saying what
+    no tensor can have: not a TensorSpec, a shape that is not a tuple, no batch dimension first, a
+    size that is not a whole number of at least 1, far too many values, an unknown dtype. ``scalar``:
+    a loss value, whose shape is ``()``."""
+    if not isinstance(value, TensorSpec):
+        raise ValueError(f"a {type(value).__name__}, not a TensorSpec")
+    shape, dtype = value.shape, value.dtype
+    if not isinstance(shape, tuple):
+        raise ValueError(f"a shape must be a tuple such as ('N', 4), not a {type(shape).__name__} ({shape!r})")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    if scalar:
+        if shape:
+            raise ValueError(f"a loss is a scalar, shape (), not {format_shape(shape)}")
+        return value
+    if not shape or shape[0] != BATCH:
+        raise ValueError(f"{format_shape(shape)} does not start with the batch dimension {BATCH!r}")
+    if len(shape) > MAX_RANK:
+        raise ValueError(f"{format_shape(shape)} has {len(shape)} dimensions; at most {MAX_RANK}")
+    sizes, total = [], 1
+    for size in shape[1:]:
+        whole = whole_number(size)
+        if whole is None:
+            hint = f" (the batch {BATCH!r} comes first, once)" if isinstance(size, str) and size == BATCH else ""
+            raise ValueError(f"in {format_shape(shape)}: sizes must be whole numbers, got {size!r}{hint}")
+        if whole < 1:
+            raise ValueError(f"in {format_shape(shape)}: sizes must be at least 1, got {whole}")
+        total *= whole
+        if total > MAX_VALUES:
+            raise ValueError(f"in {format_shape(shape)}: the size {whole} makes more than {MAX_VALUES:,} values "
+                             "per sample, far too many")
+        sizes.append(whole)
+    return TensorSpec((BATCH, *sizes), dtype)
+
+
+def whole_number(size) -> int | None:
+    """An int (or a NumPy integer) as a plain int; None for bools, floats, strings and the rest."""
+    if isinstance(size, bool) or isinstance(size, (float, str)):
+        return None
+    try:
+        return operator.index(size)
+    except TypeError:
+        return None

@@ -4,6 +4,10 @@ A ``NodeSpec`` says everything about a node type: its ports, its typed params, h
 output shapes, how many parameters it has and how to build its ``nn.Module`` (or, for simple
 merges, which tensor function to call). The editor, the validator, the compiler and the exporters
 all read the same spec.
+
+A plugin's functions (``source`` is neither ``"builtin"`` nor ``"block"``) are called through
+``runtime.plugin_guard``: under a time limit, with stdout sent to stderr, and with what ``infer`` and
+``count_params`` return checked, so a plugin cannot hang, end or mislead the checks that come after.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 from .errors import LayerLoomError, ShapeError
 from .params import Param
-from .shapes import TensorSpec
+from .plugin_guard import call_plugin
+from .shapes import TensorSpec, checked_spec, whole_number
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch.nn as nn
@@ -26,6 +31,9 @@ PORT_KINDS = (TENSOR, TARGET, LOSS)
 
 # Node roles.
 INPUT, TARGET_ROLE, OUTPUT, LAYER, LOSS_ROLE = "input", "target", "output", "layer", "loss"
+
+# Where a spec comes from when it is not a plugin's: its functions are LayerLoom's own.
+TRUSTED_SOURCES = ("builtin", "block")
 
 
 @dataclass(frozen=True)
@@ -116,9 +124,20 @@ class NodeSpec:
     torch_name: str = ""  # the PyTorch class it maps to, for docs ("torch.nn.Linear")
     source: str = "builtin"  # "builtin", or the plugin that registered it
 
+    @property
+    def from_plugin(self) -> bool:
+        return self.source not in TRUSTED_SOURCES
+
+    def call(self, what: str, fn: Callable, *args):
+        """``fn(*args)``, one of this spec's functions (``what``: ``"infer()"``); a plugin's runs
+        under ``runtime.plugin_guard.call_plugin``."""
+        if self.source in TRUSTED_SOURCES:
+            return fn(*args)
+        return call_plugin(fn, *args, plugin=self.source, what=what, key=self.type_id)
+
     def input_ports(self, params: Mapping[str, Any]) -> tuple[Port, ...]:
         if callable(self.inputs):
-            return tuple(self.inputs(params))
+            return tuple(self.call("inputs()", self.inputs, params))
         return self.inputs
 
     def param(self, name: str) -> Param:
@@ -131,23 +150,68 @@ class NodeSpec:
         return {p.name: p.to_json(p.default) for p in self.params}
 
     def infer_outputs(self, ctx: InferContext) -> dict[str, TensorSpec]:
+        """The spec of each output port; a plugin's answer is checked (``ShapeError`` naming the
+        plugin when no tensor can have it)."""
         if self.infer is None:
             return {}
+        if self.source not in TRUSTED_SOURCES:
+            return self.call("infer()", self._checked_infer, ctx)
         result = self.infer(ctx)
         if isinstance(result, TensorSpec):
             return {self.outputs[0].name: result}
         return dict(result)
 
+    def _checked_infer(self, ctx: InferContext) -> dict[str, TensorSpec]:
+        result = self.infer(ctx)
+        ports = {port.name: port for port in self.outputs}
+        if not isinstance(result, dict):
+            result = {self.outputs[0].name: result} if self.outputs else {}
+        outputs = {}
+        for name, value in result.items():
+            port = ports.get(name) if isinstance(name, str) else None
+            if port is None:
+                raise self._refusal(f"an output {name!r} the node does not have (it has "
+                                    f"{', '.join(ports) or 'none'})")
+            try:
+                outputs[name] = checked_spec(value, scalar=port.kind == LOSS)
+            except ValueError as exc:
+                raise self._refusal(str(exc) if isinstance(value, TensorSpec) else
+                                    f"{exc} for output {name!r}") from None
+        missing = [name for name in ports if name not in outputs]
+        if missing:
+            raise self._refusal(f"no shape for output {missing[0]!r}")
+        return outputs
+
+    def _refusal(self, text: str) -> ShapeError:
+        return ShapeError(f"the infer() of plugin {self.source!r} returned {text}; fix the plugin")
+
     def build_module(self, ctx: InferContext) -> "nn.Module":
         if self.build is None:
             raise LayerLoomError(f"{self.type_id} has no module to build")
-        return self.build(ctx)
+        return self.call("build()", self.build, ctx)
+
+    def emit_node(self, graph, args, ctx: InferContext, name: str):
+        """``emit``: add this node's ``torch.fx`` nodes to ``graph``; returns the output node."""
+        return self.call("emit()", self.emit, graph, args, ctx, name)
 
     def param_count(self, ctx: InferContext) -> int:
         if self.count_params is not None:
-            return self.count_params(ctx)
+            if self.source in TRUSTED_SOURCES:
+                return self.count_params(ctx)
+            return self.call("count_params()", self._checked_count, ctx)
         if self.build is None:
             return 0
+        return self.call("build()", self._count_on_meta, ctx)
+
+    def _checked_count(self, ctx: InferContext) -> int:
+        count = self.count_params(ctx)
+        whole = whole_number(count)
+        if whole is None or whole < 0:
+            raise ShapeError(f"the count_params() of plugin {self.source!r} returned {count!r}, not a whole number "
+                             "of parameters; fix the plugin")
+        return whole
+
+    def _count_on_meta(self, ctx: InferContext) -> int:
         import torch
 
         with torch.device("meta"):

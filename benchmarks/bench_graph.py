@@ -8,7 +8,10 @@ shows up in both numbers:
 
 - shape inference vs running the compiled model once on torch's ``meta`` device (symbolic execution);
 - compile vs constructing the same layers by hand (``nn.Linear``/``nn.ReLU`` into a ModuleDict);
-- save/load vs ``json.dumps``/``json.loads`` of the same document.
+- save/load vs ``json.dumps``/``json.loads`` of the same document;
+- saving a graph whose node ``ui`` holds a large nested value (a binary tree of lists, ``--ui-depth``)
+  vs ``json.dumps`` of the same document written compactly, and the saved size against that compact size
+  (before issue 15 a 21 MB value took 70 s and 94 MB).
 
 Usage: python benchmarks/bench_graph.py [--nodes 1000] [--repeat 5]
 """
@@ -127,10 +130,31 @@ def bench(graph: Graph, repeat: int) -> dict[str, tuple[float, float, str]]:
     return results
 
 
+def big_ui_row(depth: int, repeat: int) -> tuple[float, float, float, int]:
+    """Save time (ms), its ratio to compact ``json.dumps`` + write, saved size / compact size, compact bytes."""
+    graph = chain_graph(10)
+
+    def tree(level):
+        return [tree(level - 1), tree(level - 1)] if level else [1, 2.5]
+
+    graph.set_ui(next(iter(graph)).id, "blob", tree(depth))
+    with tempfile.TemporaryDirectory() as folder:
+        path, raw_path = Path(folder) / "g.llgraph.json", Path(folder) / "g.raw.json"
+        document = json.loads(dumps_graph(graph))
+
+        def raw():
+            raw_path.write_text(json.dumps(document, separators=(",", ":")))
+
+        save = median_ms(lambda: save_graph(graph, path), repeat)
+        baseline = median_ms(raw, repeat)
+        return save, save / baseline, path.stat().st_size / raw_path.stat().st_size, raw_path.stat().st_size
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--ui-depth", type=int, default=18, help="levels of the ui value's tree (18: about 2.6 MB)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {args.nodes} nodes, median of {args.repeat}\n")
@@ -144,6 +168,9 @@ def main(argv=None) -> int:
             worst = max(worst, share)
             print(f"{label:<7}{step:<11}{ms:>9.1f}{TARGETS_MS[step]:>9.0f}{share:>10.2f}x   "
                   f"{ratio:>6.2f}x {baseline}")
+    save, ratio, size, raw_bytes = big_ui_row(args.ui_depth, args.repeat)
+    print(f"\nbig ui   save of a {raw_bytes / 1e6:.1f} MB ui value: {save:.0f} ms, {ratio:.2f}x json.dumps compact; "
+          f"saved size {size:.2f}x the compact JSON")
     print(f"\nslowest step used {worst:.2f}x of its target")
     return 0
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis import Analysis, analyze
-from .errors import GraphError, GraphFileError, ShapeError, UnsupportedVersionError
+from .errors import GraphError, GraphFileError, ParamError, ShapeError, UnsupportedVersionError
 from .graph import Edge, Graph, Node, unique_name
-from .graphfile import (_READABLE, _edge_records, _finite_float, _node_dict, _node_records, _pretty,
-                        _refuse_constant, _unique_keys, atomic_write_text)
+from .graphfile import (_check_depth, _edge_records, _node_dict, _node_records, atomic_write_text, dumps_document,
+                        parse_json, read_file_text)
 from .params import BoolParam, FloatParam, IntParam, Param, StrParam, check_params
 from .spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE, NodeSpec, Port
 
@@ -80,7 +80,7 @@ class BlockDef:
         for i, record in enumerate(params):
             try:
                 _param_from_record(record)
-            except (GraphError, TypeError, ValueError) as exc:
+            except (GraphError, TypeError, ValueError) as exc:  # BlockError; the others: a safety net
                 raise GraphFileError(str(exc), path, f"{where}.params[{i}]") from None
         doc = data.get("doc", "")
         if not isinstance(doc, str):
@@ -194,11 +194,17 @@ def _param_from_record(record: Any) -> Param:
     name, kind = record.get("name"), record.get("kind")
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name == REPEAT.name:
         raise BlockError(f"invalid block param name {name!r} (letters, digits, '_'; not 'repeat')")
-    if kind not in _PARAM_KINDS:
+    if not isinstance(kind, str) or kind not in _PARAM_KINDS:
         raise BlockError(f"block param {name!r}: kind must be one of {', '.join(_PARAM_KINDS)}")
     options = {k: record[k] for k in ("minimum", "maximum") if k in record and kind in ("int", "float")}
+    for key, bound in options.items():
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
+            raise BlockError(f"block param {name!r}: {key} must be a number, got {bound!r:.40}")
     param = _PARAM_KINDS[kind](name, record.get("default"), str(record.get("doc", "")), **options)
-    param.coerce(param.default)  # a ParamError (a LayerLoomError) for a default out of range
+    try:
+        param.coerce(param.default)
+    except ParamError as exc:  # a default of the wrong type or out of range
+        raise BlockError(f"block param {name!r}: default: {exc.detail}") from None
     return param
 
 
@@ -696,7 +702,7 @@ def _fresh_names(base: str, count: int, taken: set[str]) -> list[str]:
 def dumps_block_library(blocks: dict[str, BlockDef]) -> str:
     data = {"format": LIBRARY_FORMAT, "version": LIBRARY_VERSION,
             "blocks": {name: block.document() for name, block in blocks.items()}}
-    return _pretty(data, 0, _READABLE) + "\n"
+    return dumps_document(data)
 
 
 def save_block_library(path, blocks: dict[str, BlockDef]) -> None:
@@ -746,21 +752,13 @@ def import_plan(graph: Graph, library: dict[str, BlockDef]) -> tuple[list[BlockD
 
 def load_block_library(path, catalog=None) -> dict[str, BlockDef]:
     """The blocks of a library file; add them to a graph with ``graph.define_block(name, block)``."""
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GraphFileError(f"cannot read the block library: {exc}", str(path)) from None
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                          object_pairs_hook=_unique_keys)
-    except ValueError as exc:
-        raise GraphFileError(f"invalid JSON: {exc}", str(path)) from None
+    data = parse_json(read_file_text(path, "the block library"), str(path))
     if not isinstance(data, dict) or data.get("format") != LIBRARY_FORMAT:
         raise GraphFileError(f'not a LayerLoom block library (no "format": "{LIBRARY_FORMAT}")', str(path), "format")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= LIBRARY_VERSION:
         raise UnsupportedVersionError(version, LIBRARY_VERSION, str(path))
+    _check_depth(data, str(path))
     holder = Graph(catalog, name="library")
     holder.blocks.update(blocks_from_dict(data.get("blocks", {}), holder, str(path)))
     return holder.blocks

@@ -58,39 +58,73 @@ class EdgeRecord:
 
 # ---------------------------------------------------------------------------- reading
 def load_graph(path: str | os.PathLike, catalog: Catalog | None = None) -> Graph:
+    return loads_graph(read_file_text(path, "the file"), catalog, path=str(path))
+
+
+def read_file_text(path: str | os.PathLike, what: str = "the file") -> str:
+    """The text of a graph (or block library) file, read with the checks every such file gets: a
+    regular file (a FIFO would block the reader forever, /dev/zero never ends), at most
+    ``MAX_FILE_BYTES``, UTF-8. Raises only ``GraphFileError`` naming ``path``."""
     path_text = str(path)
     try:
-        with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise GraphFileError("cannot read the file: not a regular file", path_text)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise GraphFileError(f"cannot read {what}: not a regular file ({_file_kind(info.st_mode)})", path_text)
+        if info.st_size > MAX_FILE_BYTES:
+            raise GraphFileError(_too_large(info.st_size), path_text)
+        # O_NONBLOCK: a FIFO put in the file's place after the check above still cannot block the open
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise GraphFileError(f"cannot read {what}: not a regular file ({_file_kind(mode)})", path_text)
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise GraphFileError(f"cannot read the file: {exc.strerror or exc}", path_text) from None
+        raise GraphFileError(f"cannot read {what}: {exc.strerror or exc}", path_text) from None
     except ValueError as exc:  # e.g. a NUL character in the path
-        raise GraphFileError(f"cannot read the file: {exc}", path_text) from None
+        raise GraphFileError(f"cannot read {what}: {exc}", path_text) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise GraphFileError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB; is it a graph file?",
-                             path_text)
+        raise GraphFileError(_too_large(len(raw)), path_text)
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise GraphFileError(f"not UTF-8 text (byte {exc.start}); is this a graph file?", path_text) from None
-    return loads_graph(text, catalog, path=path_text)
+
+
+def _too_large(size: int) -> str:
+    return (f"the file is larger than {MAX_FILE_BYTES / 2**20:g} MiB ({size / 2**20:.1f} MiB); is it a graph file? "
+            "(LayerLoom never saves a graph larger than this)")
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
 
 
 def loads_graph(text: str, catalog: Catalog | None = None, *, path: str | None = None) -> Graph:
+    return _from_dict(parse_json(text, path), catalog, path)
+
+
+def parse_json(text: str, path: str | None = None) -> Any:
+    """JSON as graph files hold it (finite numbers, unique keys); ``GraphFileError`` otherwise."""
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
                           object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise GraphFileError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path) from None
-    except ValueError as exc:
+    except ValueError as exc:  # our hooks, and ints longer than Python converts
         raise GraphFileError(str(exc), path) from None
     except RecursionError:
         raise GraphFileError("the JSON is nested too deeply", path) from None
-    return _from_dict(data, catalog, path)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -310,51 +344,135 @@ def _edge_dict(graph: Graph, edge) -> dict:
 
 
 def dumps_graph(graph: Graph) -> str:
-    """Pretty JSON for readable diffs: containers that fit on a line stay on one line."""
-    data = _document(graph)
+    """Pretty JSON for readable diffs: containers that fit on a line stay on one line (see ``dumps_document``)."""
+    return dumps_document(_document(graph))
+
+
+def dumps_document(data: dict) -> str:
+    """A graph file's (or block library's) text. The document's frame (nodes, edges, blocks, each
+    record, its params and ui) spreads over lines where a line would be too wide; a value inside it is
+    laid out the same way while it is small, and written on one compact line when it is large (so
+    saving stays linear and a large value takes no more room than compact JSON)."""
     try:
-        text = _pretty(data, 0, _READABLE) + "\n"
+        text = _Writer(ascii=False).write(data, 0, _DOCUMENT) + "\n"
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
         # Text JSON can hold but UTF-8 cannot (a lone surrogate from a \\uD800 escape): write
         # everything as ASCII escapes, which reads back exactly.
-        return _pretty(data, 0, _ASCII) + "\n"
+        return _Writer(ascii=True).write(data, 0, _DOCUMENT) + "\n"
     except (TypeError, ValueError, RecursionError) as exc:
         raise GraphFileError(f"the graph holds a value that JSON cannot store: {exc}") from None
 
 
-_READABLE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
-_ASCII = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(", ", ": "))
+# How a document is laid out. A shape is None (a value: see _Writer.write), ("list", item shape) or
+# ("map", {key: shape}, shape of other keys): a container of the document's frame, spread over lines
+# whenever it does not fit on one, whatever its size.
+_VALUES = ("map", {}, None)                       # params, ui, training: each value on its own line
+_EDGES = ("list", None)
+_NODE = ("map", {"params": _VALUES, "ui": _VALUES}, None)
+_BLOCK = ("map", {"params": ("list", None), "nodes": ("list", _NODE), "edges": _EDGES}, None)
+_DOCUMENT = ("map", {"nodes": ("list", _NODE), "edges": _EDGES, "blocks": ("map", {}, _BLOCK),
+                     "training": _VALUES}, None)
+SMALL_VALUE = 4096  # characters: a value up to this size is laid out for reading, a larger one is one line
+WIDTH = 100
 
 
-def _pretty(value: Any, indent: int, encoder: json.JSONEncoder, width: int = 100) -> str:
-    # Containers with many entries never fit on a line: expand them without trying.
-    if not isinstance(value, (dict, list)) or len(value) <= 12:
-        compact = encoder.encode(value)
-        if not isinstance(value, (dict, list)) or len(compact) + indent <= width or not value:
-            return compact
-    pad = " " * (indent + 2)
-    if isinstance(value, list):
-        items = [pad + _pretty(item, indent + 2, encoder, width) for item in value]
-        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
-    items = [f"{pad}{encoder.encode(str(k))}: {_pretty(v, indent + 2, encoder, width).lstrip()}"
-             for k, v in value.items()]
-    return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+class _Writer:
+    def __init__(self, ascii: bool):
+        self.readable = json.JSONEncoder(ensure_ascii=ascii, allow_nan=False, separators=(", ", ": "))
+        self.tight = json.JSONEncoder(ensure_ascii=ascii, allow_nan=False, separators=(",", ":"))
+
+    def write(self, value: Any, indent: int, shape) -> str:
+        if not isinstance(value, (dict, list)) or not value:
+            return self.readable.encode(value)
+        if shape is None and not _within(value, SMALL_VALUE):
+            return self.tight.encode(value)  # large: encoded once, on one line
+        # Containers with many entries never fit on a line: expand them without trying.
+        if len(value) <= 12 and _within(value, WIDTH - indent):
+            compact = self.readable.encode(value)
+            if len(compact) + indent <= WIDTH:
+                return compact
+        pad = " " * (indent + 2)
+        if isinstance(value, list):
+            item_shape = shape[1] if shape else None
+            items = [pad + self.write(item, indent + 2, item_shape) for item in value]
+            return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+        children, other = (shape[1], shape[2]) if shape else ({}, None)
+        items = [f"{pad}{self.readable.encode(str(k))}: {self.write(v, indent + 2, children.get(k, other))}"
+                 for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+
+
+def _within(value: Any, budget: int) -> bool:
+    """False when ``value``'s one-line JSON surely takes more than ``budget`` characters; looks at no
+    more of it than that (a cheap lower bound: numbers by their repr, strings by their length)."""
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict or kind is list:
+            total += 2 + 2 * max(len(item) - 1, 0)
+            if total > budget or len(item) * 3 > budget:
+                return False
+            if kind is dict:
+                for key, child in item.items():
+                    total += len(key) + 4 if type(key) is str else 8
+                    stack.append(child)
+            else:
+                stack.extend(item)
+        elif kind is str:
+            total += len(item) + 2
+        elif kind is float:
+            total += len(repr(item))
+        elif kind is int:
+            total += len(str(item)) if -10**15 < item < 10**15 else 16
+        else:
+            total += 4
+        if total > budget:
+            return False
+    return True
 
 
 def save_graph(graph: Graph, path: str | os.PathLike) -> Path:
     """Write atomically: a temporary file in the same folder, flushed to disk, then renamed over
-    ``path``. A crash or a full disk leaves the previous file intact."""
+    ``path``. A crash or a full disk leaves the previous file intact. A graph is never saved larger
+    than ``load_graph`` reads: past the limit the file is written as compact JSON, and refused when
+    that is still too large."""
     text = dumps_graph(graph)
-    atomic_write_text(path, text)
+    data = text.encode("utf-8")
+    if len(data) > MAX_FILE_BYTES:
+        try:
+            data = json.dumps(_document(graph), ensure_ascii=False, allow_nan=False,
+                              separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:
+            data = json.dumps(_document(graph), allow_nan=False, separators=(",", ":")).encode("utf-8")
+    if len(data) > MAX_FILE_BYTES:
+        raise GraphFileError(f"cannot save: the graph takes {len(data) / 2**20:.1f} MiB, larger than the "
+                             f"{MAX_FILE_BYTES / 2**20:g} MiB LayerLoom opens; {_largest_part(graph)}", str(path))
+    _write_bytes(path, data)
     return Path(path)
+
+
+def _largest_part(graph: Graph) -> str:
+    """Where most of a graph's size is, in words (only asked when a save is refused)."""
+    parts = [("the training settings", graph.training), ("the file's extra keys", graph.extra)]
+    for node in graph:
+        parts += [(f"node {node.name!r}'s ui", node.ui), (f"node {node.name!r}'s params", node.params),
+                  (f"node {node.name!r}'s extra keys", node.extra)]
+    parts += [(f"block {name!r}", block.document()) for name, block in graph.blocks.items()]
+    size, where = max((len(json.dumps(value, separators=(",", ":"))), where) for where, value in parts)
+    return f"most of it ({size / 2**20:.1f} MiB) is {where}: remove what does not belong there"
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """``text`` as UTF-8, written atomically and durably; ``GraphFileError`` names the file."""
+    _write_bytes(path, text.encode("utf-8"))
+
+
+def _write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
-        atomic_write(path, text.encode("utf-8"))
+        atomic_write(path, data)
     except OSError as exc:
         raise GraphFileError(f"cannot save: {exc.strerror or exc}", str(path)) from None
 

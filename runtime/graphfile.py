@@ -151,12 +151,32 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 def graph_from_dict(data: Any, catalog: Catalog | None = None, *, path: str | None = None) -> Graph:
     """Build a graph from a parsed JSON document (deep-copied: the graph never shares the caller's
-    lists and dicts), upgrading older versions first."""
+    lists and dicts), upgrading older versions first. Only what a JSON file can hold is accepted (a
+    graph stored in a checkpoint may hold anything), so whatever loads can be saved."""
+    _check_json_values(data, path)
     try:
         data = copy.deepcopy(data)
     except RecursionError:
         raise GraphFileError("the document is nested too deeply", path) from None
     return _from_dict(data, catalog, path)
+
+
+def _check_json_values(data: Any, path: str | None) -> None:
+    stack = [(data, 0)]
+    while stack:
+        value, level = stack.pop()
+        kind = type(value)
+        if kind is dict or kind is list:
+            if level > MAX_DEPTH:
+                raise GraphFileError(f"values are nested more than {MAX_DEPTH} levels deep", path)
+            if kind is dict and not all(type(key) is str for key in value):
+                raise GraphFileError("an object has a key that is not text", path)
+            stack.extend((item, level + 1) for item in (value.values() if kind is dict else value))
+        elif kind is float:
+            if not math.isfinite(value):
+                raise GraphFileError(f"the number {value} is not finite; graph files hold finite numbers only", path)
+        elif kind not in (str, int, bool, type(None)):
+            raise GraphFileError(f"holds a {kind.__name__}, which a graph file cannot (only JSON values)", path)
 
 
 def _from_dict(data: Any, catalog: Catalog | None, path: str | None) -> Graph:

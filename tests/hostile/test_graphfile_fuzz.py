@@ -293,3 +293,17 @@ def test_a_graph_just_over_the_limit_when_pretty_is_saved_compact_and_reopens(tm
     path = save_graph(graph, tmp_path / "g.llgraph.json")
     assert path.stat().st_size == compact
     assert dumps_graph(load_graph(path)) == dumps_graph(graph)
+
+
+@pytest.mark.parametrize("value, says", [
+    ((1, 2), "tuple"), (float("nan"), "not finite"), ({1: "a"}, "key that is not text"), (object(), "object"),
+    (b"bytes", "bytes"),
+])
+def test_a_graph_stored_elsewhere_holding_what_json_cannot_is_the_file_error(value, says):
+    """``graph_from_dict`` reads graphs stored in checkpoints, which can hold any Python value."""
+    from runtime import graph_from_dict
+
+    data = blocks_document()
+    data["nodes"][1]["params"]["width"] = value
+    with pytest.raises(GraphFileError, match=says):
+        graph_from_dict(data, path="run/best.pt")

@@ -30,7 +30,7 @@ from .shapes import INT
 from .training.config import TrainingConfig
 from .training.metrics import BINARY, CLASSIFICATION, LOSS_ONLY, TASK_OF_LOSS
 from .training.plan import SetupError, plan_training
-from .training.runs import CHECKPOINT_FORMAT, checkpoint_graph, load_checkpoint, load_weights
+from .training.runs import CHECKPOINT_FORMAT, checkpoint_config, checkpoint_graph, load_checkpoint, load_weights
 
 CHUNK = 1024  # samples per forward pass when predicting a whole split
 
@@ -96,8 +96,7 @@ class Predictor:
         state = _checkpoint_of(weights)
         recorded = (state or {}).get("dataset") or {}
         if config is None:
-            config = TrainingConfig.from_dict(state["config"]) if state and state.get("config") else \
-                TrainingConfig.from_graph(graph)
+            config = checkpoint_config(state) if state and state.get("config") else TrainingConfig.from_graph(graph)
         self.graph = graph
         self.note = ""
         self._raw: Dataset | None = None
@@ -157,7 +156,7 @@ class Predictor:
         own = state["weights"] if state is not None else \
             weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
         if source is None:
-            source = str(weights) if isinstance(weights, (str, os.PathLike)) else "weights"
+            source = str(weights) if isinstance(weights, (str, os.PathLike)) else getattr(state, "path", "weights")
         with torch.no_grad():
             load_weights(self._module, own, source=source)
         self.trained = True

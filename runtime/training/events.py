@@ -119,7 +119,7 @@ class Stopped:
 @dataclass(frozen=True)
 class Failed:
     message: str
-    kind: str                   # "setup", "diverged", "out_of_memory" or "error"
+    kind: str                   # "setup", "diverged", "out_of_memory", "disk_full" or "error"
     epoch: int = 0
     step: int = 0
     traceback: str = ""

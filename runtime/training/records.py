@@ -46,7 +46,7 @@ RUNNING, COMPLETED, EARLY, NOT_LEARNED, STOPPED, DIVERGED, FAILED, INCOMPLETE = 
     "running", "completed", "early stopped", "did not learn", "stopped", "diverged", "failed", "incomplete")
 STATUS_ORDER = (RUNNING, COMPLETED, EARLY, NOT_LEARNED, STOPPED, DIVERGED, FAILED, INCOMPLETE)
 STATUS_WORDS = {"running": RUNNING, "completed": COMPLETED, "early_stopped": EARLY, "early stopped": EARLY,
-                "stopped": STOPPED, "diverged": DIVERGED, "failed": FAILED, "out_of_memory": FAILED,
+                "stopped": STOPPED, "diverged": DIVERGED, "failed": FAILED, "out_of_memory": FAILED, "disk_full": FAILED,
                 "incomplete": INCOMPLETE, "did not learn": NOT_LEARNED}
 _MINIMIZED = ("loss", "mae", "rmse")    # metrics.metric_mode (that module imports torch)
 _RUN_COLUMNS = ("epoch", "step", "time_s", "train_s")  # metrics.csv columns that are not metrics

@@ -32,7 +32,7 @@ from .control import RunControl
 from .events import TERMINAL, EventChannel, Failed, Preparing
 from .plan import Plan, SetupError, plan_training
 from .records import CONFIG_FILE, GRAPH_FILE
-from .runs import checkpoint_graph, load_checkpoint, new_run_dir
+from .runs import checkpoint_config, checkpoint_graph, load_checkpoint, new_run_dir
 from .trainer import Trainer
 
 IDLE, RUNNING, FINISHED = "idle", "running", "finished"
@@ -184,7 +184,7 @@ class TrainingSession:
         (its own, or a new one when the checkpoint does not sit in a run folder)."""
         state = load_checkpoint(source)
         self.graph = checkpoint_graph(state)
-        config = TrainingConfig.from_dict(state.get("config") or {})
+        config = checkpoint_config(state)
         if self.config is not None:
             config = config.replace(epochs=self.config.epochs)
         self.config = config

@@ -29,7 +29,7 @@ from .metrics import is_better, metric_mode, torchmetrics_functional
 from .optim import Schedule, build_optimizer, l1_penalty, penalized_weights
 from .plan import Plan, effective_monitor
 from .records import CONFIG_FILE, SUMMARY_FILE, iso_time, read_run
-from .runs import RunFolder, load_checkpoint, load_weights
+from .runs import CheckpointError, DiskFullError, RunFolder, load_checkpoint, load_weights
 
 STEP_EVENT_INTERVAL = 0.1  # seconds between Step events (and host syncs of the loss)
 
@@ -62,6 +62,11 @@ class Trainer:
     ``run()`` never raises: whatever happens ends in exactly one terminal event (``Finished``,
     ``Stopped`` or ``Failed``), which it also returns. ``source``: the graph file being trained, recorded
     in the run folder (None: an unsaved graph; a resumed run keeps the one it recorded).
+
+    A resume that is refused (a checkpoint that does not fit, a device that is missing) writes nothing:
+    the run folder stays byte for byte as it was. A full disk stops the run with ``Failed`` of kind
+    ``disk_full``, keeping the last complete checkpoint; a ``KeyboardInterrupt`` (a second Ctrl-C) ends
+    it as ``Stopped``.
     """
 
     def __init__(self, plan: Plan, channel: EventChannel | None = None, control: RunControl | None = None,
@@ -86,6 +91,9 @@ class Trainer:
         self._evaluation: tuple | None = None  # (epoch, metrics, details) not yet in evaluation.json
         self._phase = "setup"        # setup, train, validate, test, checkpoint: where a failure happened
         self._first_loss: float | None = None   # the first step's loss
+        self._start_epoch = 0                   # the epoch this session began at (a resume's checkpoint)
+        # whether the run folder may be written: a resumed run's only once its checkpoint was restored
+        self._writable = resume is None
 
     # ------------------------------------------------------------------ entry point
     def run(self):
@@ -104,9 +112,10 @@ class Trainer:
             if self.folder is not None and self._last_checkpoint is not None:
                 self.folder.sync(self._last_checkpoint)
             self._summary("finished", event.message, reason, event.duration_s, test=test)
-        except _Stop:
+        except (_Stop, KeyboardInterrupt) as exc:
+            verb = "Stopped" if isinstance(exc, _Stop) else "Interrupted"
             event = Stopped(self.epoch, self.step, self._run_dir(),
-                            f"Stopped at epoch {self.epoch:,}, step {self.step:,}{self._kept_text()}.", self._duration())
+                            f"{verb} at epoch {self.epoch:,}, step {self.step:,}{self._kept_text()}.", self._duration())
             self._summary("stopped", event.message, "stopped", event.duration_s)
         except _Diverged as exc:
             event = Failed(str(exc) + self._kept_text() + "; try a lower learning rate or gradient clipping",
@@ -115,8 +124,8 @@ class Trainer:
             self._summary("diverged", event.message, "diverged", event.duration_s)
         except BaseException as exc:  # noqa: BLE001 - the worker must always end with an event
             event = self._failure(exc)
-            self._summary("failed", event.message, "out_of_memory" if event.kind == "out_of_memory" else "failed",
-                          event.duration_s)
+            reason = event.kind if event.kind in ("out_of_memory", "disk_full") else "failed"
+            self._summary("failed", event.message, reason, event.duration_s)
         finally:
             if self.folder is not None:
                 self._write_evaluation(quiet=True)
@@ -139,6 +148,11 @@ class Trainer:
 
     def _failure(self, exc: BaseException) -> Failed:
         text = traceback.format_exc()
+        if isinstance(exc, DiskFullError):
+            message = (f"{exc}{self._kept_text()}; training stopped at epoch {self.epoch}: free some space, "
+                       f"then resume the run")
+            return Failed(message, "disk_full", self.epoch, self.step, "", type(exc).__name__, self._run_dir(),
+                          duration_s=self._duration())
         if self._phase == "setup" and isinstance(exc, LayerLoomError):  # e.g. no CUDA: a message, no traceback
             return Failed(str(exc), "setup", exception_type=type(exc).__name__, run_dir=self._run_dir(),
                           duration_s=self._duration())
@@ -154,6 +168,9 @@ class Trainer:
             message = (f"out of memory{where} with batch size {batch}: try a smaller batch size "
                        f"(e.g. {max(1, batch // 2)}) or a smaller network")
             kind = "out_of_memory"
+        elif isinstance(exc, CheckpointError):  # a run-folder write that failed: the message names the file
+            message = f"training failed{where}: {exc}{self._kept_text()}"
+            kind, text = "error", ""
         else:
             message = f"training failed{where}: {type(exc).__name__}: {exc}"
             kind = "error"
@@ -215,10 +232,13 @@ class Trainer:
         self._notes: list[str] = []
         if self.resume_state is not None:
             self._restore(self.resume_state)
+        self._start_epoch = self.epoch
         notes = [p.describe() for p in plan.warnings] + list(config.warnings) + self._notes
         if self.choice.note:
             notes.append(self.choice.note)
+        self._writable = True   # the resume is accepted: from here on the run folder is this run's
         if self.folder is not None:
+            self.folder.clean_stray()
             self._write_run_files()
             self._summary("running", f"epoch {self.epoch} of {config.epochs}" if self.epoch else "first epoch")
         self.channel.put(RunStarted(
@@ -255,35 +275,58 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
-        load_weights(self.criterion, state["weights"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        """Continue from a checkpoint (``load_checkpoint`` checked its weights, graph and epoch): the
+        optimizer, schedule, scaler and random streams, the best score and the history. Anything
+        damaged or not fitting raises ``CheckpointError`` naming the file, before the run folder is
+        touched."""
+        source = str(getattr(state, "path", None) or "checkpoint")
+        _check_resume_fields(state, source)
+        load_weights(self.criterion, state["weights"], source=source)
+        optimizer = state.get("optimizer")
+        if not isinstance(optimizer, dict) or not optimizer:
+            raise CheckpointError(f"{source}: the checkpoint holds no optimizer state, so the run cannot continue "
+                                  "from it (its weights can still be tried and exported)")
+        name = self.config.optimizer.get("name", "optimizer")
+        self._restoring(source, f"the {name} optimizer state", lambda: _load_optimizer(self.optimizer, optimizer))
         planned = (state.get("config") or {}).get("epochs", self.config.epochs)
         if self.schedule.name in ("cosine", "onecycle") and planned != self.config.epochs:
-            self.schedule.fast_forward(int(state["epoch"]), int(state.get("step", 0)))
+            self._restoring(source, "the learning-rate schedule", lambda: self.schedule.fast_forward(
+                state["epoch"], state.get("step") or 0))
             self._notes.append(f"the {self.schedule.name} schedule was planned for {planned} epochs and now "
                                f"spans {self.config.epochs}: it continues from where the new plan would be")
         elif state.get("schedule"):
-            self.schedule.load_state_dict(state["schedule"])
+            self._restoring(source, "the learning-rate schedule", lambda: self.schedule.load_state_dict(state["schedule"]))
         if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+            self._restoring(source, "the fp16 loss scaler state", lambda: self.scaler.load_state_dict(state["scaler"]))
         rng = state.get("rng") or {}
         if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
+            self._restoring(source, "the random state", lambda: torch.set_rng_state(rng["torch"]))
         if "shuffle" in rng:
-            self.shuffle_gen.set_state(rng["shuffle"])
+            self._restoring(source, "the shuffling random state", lambda: self.shuffle_gen.set_state(rng["shuffle"]))
         if "augment" in rng:
             try:
                 self.augment_gen.set_state(rng["augment"])
-            except (RuntimeError, ValueError):  # saved on another kind of device: a fresh stream
+            except (RuntimeError, ValueError, TypeError):  # saved on another kind of device: a fresh stream
                 self._notes.append("the augmentation random stream restarts (the checkpoint came from another device)")
         best = state.get("best") or {}
         if best.get("metric") == self.best.metric:
             self.best.value, self.best.epoch = best.get("value"), int(best.get("epoch") or 0)
-            self.best.bad_epochs = int(state.get("bad_epochs", 0))
+            self.best.bad_epochs = int(state.get("bad_epochs") or 0)
         self.epoch = self._checkpoint_epoch = int(state["epoch"])
-        self._elapsed_before = float(state.get("elapsed_s", 0.0))
-        self.step = int(state.get("step", 0))
+        self._elapsed_before = float(state.get("elapsed_s") or 0.0)
+        self.step = int(state.get("step") or 0)
         self.history = list(state.get("history") or [])
+
+    @staticmethod
+    def _restoring(source: str, what: str, restore) -> None:
+        try:
+            restore()
+        except CheckpointError:
+            raise
+        except (KeyError, IndexError, ValueError, TypeError, RuntimeError, AttributeError) as exc:
+            detail = (str(exc).splitlines() or [""])[0][:200]
+            raise CheckpointError(f"{source}: {what} in the checkpoint is damaged or does not fit this graph "
+                                  f"({type(exc).__name__}: {detail})") from None
 
     # ------------------------------------------------------------------ epochs
     def _loop(self) -> str:
@@ -551,24 +594,35 @@ class Trainer:
 
     def _health(self) -> list[str]:
         """Why a finished run did not learn, ending with the likely fix (empty: nothing to say): its loss
-        blew up or ended above where it began (a learning rate too high), its accuracy stayed at chance."""
+        blew up or ended above where it began (a learning rate too high), did not move at all (too low,
+        or a network that died), its accuracy stayed at chance or its R² at zero."""
         facts = []
         first = self._first_loss
         losses = [row["train_loss"] for row in self.history if math.isfinite(row.get("train_loss", math.nan))]
+        flat = False
         if first is not None and first > 0 and losses:
             peak, last = max(losses), losses[-1]
             if peak > 100 * first:
                 facts.append(f"the training loss blew up from {first:.3g} to {peak:.3g}")
             elif last > 1.5 * first:
                 facts.append(f"the training loss rose from {first:.3g} to {last:.3g}")
+            elif self._start_epoch == 0 and max(losses + [first]) - min(losses + [first]) <= 0.01 * first:
+                flat = True   # a resumed run may well be flat: it had learned already
+                facts.append(f"the training loss did not move ({first:.4g} at the first step, {last:.4g} at the end)")
         chance = self._chance_accuracy()
         best = max((row["val_accuracy"] for row in self.history if "val_accuracy" in row), default=None)
         if chance is not None and best is not None and best <= chance + 0.02:
             facts.append(f"its validation accuracy ({best:.1%}) stayed at chance ({chance:.1%})")
+        r2 = max((row["val_r2"] for row in self.history if math.isfinite(row.get("val_r2", math.nan))), default=None)
+        if r2 is not None and r2 <= 0.02:
+            facts.append(f"its validation R² ({r2:.3f}) stayed near 0: it predicts no better than the targets' mean")
         if not facts:
             return []
         lr = self.config.optimizer.get("lr")
         rate = f" (it is {lr:g})" if isinstance(lr, (int, float)) else ""
+        if flat:
+            return facts + [f"check the learning rate{rate}: too low to move the weights, or so high that "
+                            "the network died; and check that the data and labels vary"]
         if facts[0].startswith("the training loss"):
             return facts + [f"try a lower learning rate{rate}"]
         return facts + [f"train longer, or check the learning rate{rate} and the labels"]
@@ -586,10 +640,14 @@ class Trainer:
 
     def _summary(self, status: str, message: str, reason: str | None = None, duration: float | None = None,
                  test: dict | None = None) -> None:
-        """summary.json (fields: runs.py). ``status`` "running" has no end; the others end the run."""
-        if self.folder is None:
+        """summary.json (fields: runs.py). ``status`` "running" has no end, and a full disk while writing it
+        stops the run (``DiskFullError``); the others end the run, are flushed to disk, and are written
+        even on a full disk when the file's own space allows (a failure then changes nothing). A refused
+        resume writes none: the folder still tells the run it resumed."""
+        if self.folder is None or not self._writable:
             return
         now = iso_time()
+        final = status != "running"
         try:
             self.folder.write_json(SUMMARY_FILE, {
                 "status": status, "reason": reason, "message": message,
@@ -599,8 +657,11 @@ class Trainer:
                 "epoch": self.epoch, "epochs": self.config.epochs,
                 "step": self.step, "best": self.best.as_dict() if hasattr(self, "best") else None,
                 "last": self.history[-1] if self.history else None, "test": test or {},
-                "updated": now})
-        except Exception:  # noqa: BLE001 - a full disk must not hide the run's real outcome
+                "updated": now}, durable=final, last_resort=final)
+        except DiskFullError:
+            if not final:
+                raise
+        except Exception:  # noqa: BLE001 - a failed write must not hide the run's real outcome
             pass
 
 
@@ -609,3 +670,60 @@ def _finish_message(reason: str, best: _Best) -> str:
     if best.value is None:
         return head
     return f"{head}; best {best.metric} {best.value:.4g} at epoch {best.epoch}"
+
+
+def _check_resume_fields(state: dict, source: str) -> None:
+    """The types of what a resume reads besides the weights (``load_checkpoint`` checked those)."""
+    def refuse(text: str):
+        raise CheckpointError(f"{source}: damaged checkpoint: {text}")
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    for key in ("step", "bad_epochs"):
+        value = state.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            refuse(f"'{key}' should be a whole number, not {value!r}"[:200])
+    elapsed = state.get("elapsed_s")
+    if elapsed is not None and (not number(elapsed) or elapsed < 0):
+        refuse(f"'elapsed_s' should be a number of seconds, not {elapsed!r}"[:200])
+    for key in ("optimizer", "schedule", "scaler", "rng", "best"):
+        value = state.get(key)
+        if value is not None and not isinstance(value, dict):
+            refuse(f"'{key}' should be a JSON object, not a {type(value).__name__}")
+    optimizer = state.get("optimizer")
+    if optimizer:
+        if not isinstance(optimizer.get("state"), dict):
+            refuse("the optimizer state has no 'state' table")
+        groups = optimizer.get("param_groups")
+        if not isinstance(groups, list) or not groups or not all(
+                isinstance(g, dict) and isinstance(g.get("params"), list) and number(g.get("lr")) for g in groups):
+            refuse("the optimizer state has no valid 'param_groups' (each with its parameters and a learning rate)")
+    schedule = state.get("schedule") or {}
+    if schedule.get("steps") is not None and (not isinstance(schedule["steps"], int) or isinstance(schedule["steps"], bool)):
+        refuse(f"the schedule's 'steps' should be a whole number, not {schedule['steps']!r}"[:200])
+    for key, value in (state.get("rng") or {}).items():
+        if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8:
+            kind = f"a {str(value.dtype).removeprefix('torch.')} tensor" if isinstance(value, torch.Tensor) \
+                else f"a {type(value).__name__}"
+            refuse(f"the random state '{key}' should be a byte tensor, not {kind}")
+    best = state.get("best") or {}
+    if best.get("value") is not None and not isinstance(best.get("value"), (int, float)):
+        refuse(f"the best score should be a number, not {best.get('value')!r}"[:200])
+    if best.get("epoch") is not None and (not isinstance(best["epoch"], int) or isinstance(best["epoch"], bool)):
+        refuse(f"the best epoch should be a whole number, not {best['epoch']!r}"[:200])
+    history = state.get("history")
+    if history is not None and (not isinstance(history, list) or not all(isinstance(row, dict) for row in history)):
+        refuse("'history' should be a list of per-epoch records")
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """``optimizer.load_state_dict``, then a check that every per-parameter tensor (momentum, moving
+    averages) has its parameter's shape: a mismatch would otherwise fail at the first step."""
+    optimizer.load_state_dict(state)
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(f"its '{key}' has shape {tuple(value.shape)} for a parameter of shape "
+                                     f"{tuple(param.shape)}")

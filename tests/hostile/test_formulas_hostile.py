@@ -136,9 +136,10 @@ def test_a_parameter_named_like_a_module_attribute_fails_check_naming_node_and_p
     assert not analysis.ok
     text = analysis.errors[0].describe()
     assert 'Formula "relu1"' in text and "parameters" in text and repr(name) in text
-    assert main(["check", str(path)]) == 1
-    out = capsys.readouterr()
-    assert "Traceback" not in out.out + out.err and repr(name) in out.out + out.err
+    for command in ("check", "code"):
+        assert main([command, str(path)]) == 1
+        out = capsys.readouterr()
+        assert "Traceback" not in out.out + out.err and repr(name) in out.out + out.err
 
 
 @pytest.mark.parametrize("name", ["a", "scale", "bias_term", "xp", "trainable", "cuda_gain", "p_xpu", "to_"])

@@ -3,7 +3,8 @@
 The same ``TrainingSession`` as the editor's, run on the main thread; its events draw a progress bar
 (samples/s, ETA) and print one line of metrics per epoch.
 Exit status: 0 trained, 1 the graph/dataset/settings are refused or the run failed or diverged,
-2 the file cannot be read, 130 interrupted (Ctrl-C stops cleanly; the last checkpoint is kept).
+2 the file cannot be read, 130 interrupted (Ctrl-C, or SIGTERM from a job scheduler or ``kill``, stops
+cleanly after the current step: summary.json says stopped and the last checkpoint is kept).
 """
 
 from __future__ import annotations
@@ -127,14 +128,16 @@ def cmd_train(args) -> int:
         if interrupted:  # a second Ctrl-C: give up waiting for the step to end
             raise KeyboardInterrupt
         interrupted.append(True)
-        printer.note("interrupted: stopping after this step (Ctrl-C again to abort)", err=True)
+        import signal
+        what = "terminated" if signum == signal.SIGTERM else "interrupted"
+        printer.note(f"{what}: stopping after this step (Ctrl-C again to abort)", err=True)
         session.stop()
 
-    previous = _set_sigint(on_interrupt)
+    previous = _set_stop_signals(on_interrupt)
     try:
         result = session.run()
     finally:
-        _set_sigint(previous)
+        _set_stop_signals(previous)
         printer.close()
     from .training import Finished
     if interrupted:
@@ -142,13 +145,17 @@ def cmd_train(args) -> int:
     return EXIT_OK if isinstance(result, Finished) else EXIT_PROBLEMS
 
 
-def _set_sigint(handler):
-    """Install a SIGINT handler when this is the main thread (tests call main() from others)."""
+def _set_stop_signals(handlers):
+    """Install ``handlers`` (one function, or what an earlier call returned) for SIGINT and SIGTERM when
+    this is the main thread (tests call main() from others); returns the handlers they replace."""
     import signal
     import threading
-    if threading.current_thread() is not threading.main_thread() or handler is None:
+    if threading.current_thread() is not threading.main_thread() or handlers is None:
         return None
-    return signal.signal(signal.SIGINT, handler)
+    if callable(handlers):
+        handlers = {signal.SIGINT: handlers, signal.SIGTERM: handlers}
+    # (a handler installed from C reads as None and cannot be put back: it is left to the process's end)
+    return {signum: signal.signal(signum, handler) for signum, handler in handlers.items() if handler is not None}
 
 
 class _Printer:

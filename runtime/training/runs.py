@@ -328,7 +328,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: a folder, not a checkpoint file") from None
-    except OSError as exc:
+    except (PermissionError, TimeoutError) as exc:
         raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file fails in many ways
         raise CheckpointError(f"{path}: {_unreadable(exc, path)}") from None
@@ -364,7 +364,8 @@ def _unreadable(exc: Exception, path: Path) -> str:
     size = _size(path)
     if size == 0:
         return "the file is empty (a save that was interrupted?)"
-    if isinstance(exc, EOFError) or "central directory" in text or "zip archive" in text or "truncat" in text:
+    if isinstance(exc, (EOFError, OSError)) or "central directory" in text or "zip archive" in text \
+            or "truncat" in text:
         return "the file is truncated or damaged (a save that was interrupted, or a partial copy)"
     first = text.splitlines()[0] if text else ""
     return f"not a readable LayerLoom checkpoint ({type(exc).__name__}: {first[:200]})"

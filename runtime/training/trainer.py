@@ -92,8 +92,10 @@ class Trainer:
         self._phase = "setup"        # setup, train, validate, test, checkpoint: where a failure happened
         self._first_loss: float | None = None   # the first step's loss
         self._start_epoch = 0                   # the epoch this session began at (a resume's checkpoint)
-        # whether the run folder may be written: a resumed run's only once its checkpoint was restored
-        self._writable = resume is None
+        # whether the run folder may be written: one that holds a run already (a resume in its own folder)
+        # only once the checkpoint was restored, so a refused resume leaves it as it was
+        self._writable = resume is None or self.folder is None or not any(
+            (self.folder.path / name).exists() for name in (SUMMARY_FILE, CONFIG_FILE))
 
     # ------------------------------------------------------------------ entry point
     def run(self):
@@ -606,9 +608,10 @@ class Trainer:
                 facts.append(f"the training loss blew up from {first:.3g} to {peak:.3g}")
             elif last > 1.5 * first:
                 facts.append(f"the training loss rose from {first:.3g} to {last:.3g}")
-            elif self._start_epoch == 0 and max(losses + [first]) - min(losses + [first]) <= 0.01 * first:
-                flat = True   # a resumed run may well be flat: it had learned already
-                facts.append(f"the training loss did not move ({first:.4g} at the first step, {last:.4g} at the end)")
+            elif self._start_epoch == 0 and len(losses) > 1 and peak - min(losses) <= 0.01 * abs(peak):
+                flat = True   # (a resumed run may well be flat: it had learned already)
+                facts.append(f"the training loss did not move ({losses[0]:.4g} in epoch 1, {last:.4g} in epoch "
+                             f"{len(losses)})")
         chance = self._chance_accuracy()
         best = max((row["val_accuracy"] for row in self.history if "val_accuracy" in row), default=None)
         if chance is not None and best is not None and best <= chance + 0.02:

@@ -7,11 +7,13 @@ classes of the training part, and splits off the validation / test parts that ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError, split_indices, take
+from .guard import first_nonfinite, nonfinite_text
 
 MAX_CLASSES = 10_000  # more distinct labels than this is a regression target, not classes
 PARTS = ("train", "val", "test")
@@ -24,7 +26,8 @@ class RawData:
     ``y`` holds raw labels: numbers, text (a numpy ``str`` array), or indices into ``classes`` when
     the loader already knows the class names (folders, built-ins). ``task_hint`` is the loader's
     guess for ``task="auto"`` (None: integer labels are classes, others a regression target).
-    ``label_names`` names each part's labels in messages (``y_val``, ``t10k-labels-idx1-ubyte``).
+    ``label_names`` names each part's labels in messages (``y_val``, ``t10k-labels-idx1-ubyte``);
+    ``row_location`` says where a sample is in the file (a CSV's line), when an index would not.
     """
 
     name: str
@@ -40,6 +43,7 @@ class RawData:
     task_hint: str | None = None
     task_fixed: bool = False
     label_names: dict[str, str] = field(default_factory=dict)
+    row_location: Callable[[str, int], str] | None = None  # (part, sample index) -> "line 17"
 
 
 def assemble(raw: RawData, task: str, val_split: float, test_split: float, seed: int) -> Dataset:
@@ -98,10 +102,21 @@ def _choose_task(raw: RawData, task: str) -> str:
 def _regression_target(raw: RawData, part: str, y: np.ndarray) -> np.ndarray:
     if _is_text(y) or y.dtype.kind not in "iubf":
         raise DatasetError(f"{_label_name(raw, part)} must hold numbers for regression, not {y.dtype}", raw.path)
-    y = y.astype(np.float32)
-    if not np.isfinite(y).all():
-        raise DatasetError(f"{_label_name(raw, part)} holds NaN or infinite values", raw.path)
-    return y
+    _check_finite(raw, part, y)
+    return y.astype(np.float32)
+
+
+def _check_finite(raw: RawData, part: str, y: np.ndarray) -> None:
+    """Refuse a label that is not a finite float32 number, naming where it is."""
+    found = first_nonfinite(y)
+    if found is None:
+        return
+    index, value = found
+    if raw.row_location is not None:
+        place = raw.row_location(part, index[0])
+    else:
+        place = "sample " + ", ".join(str(i) for i in index)
+    raise DatasetError(f"{_label_name(raw, part)} {nonfinite_text(value)}", raw.path, place)
 
 
 def _flat_labels(raw: RawData, part: str) -> np.ndarray:
@@ -115,7 +130,9 @@ def _flat_labels(raw: RawData, part: str) -> np.ndarray:
         raise DatasetError(f"{_label_name(raw, part)} holds {y.dtype} values; labels must be numbers or text",
                            raw.path)
     if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise DatasetError(f"{_label_name(raw, part)} holds NaN or infinite values", raw.path)
+        index = int(np.argmax(~np.isfinite(y)))
+        place = raw.row_location(part, index) if raw.row_location is not None else f"sample {index}"
+        raise DatasetError(f"{_label_name(raw, part)} {nonfinite_text(float(y[index]))}", raw.path, place)
     return y
 
 

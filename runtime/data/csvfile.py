@@ -2,67 +2,194 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import itertools
 import math
+from array import array
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from .assemble import RawData
 from .base import CLASSIFICATION, REGRESSION, DatasetError
+from .guard import FLOAT32_MAX, check_size, data_limit, open_regular
 
 DELIMITERS = (",", ";", "\t")
 SNIFF_ROWS = 20
 MAX_AUTO_CLASSES = 20  # integer targets with at most this many distinct values are classes (task auto)
+BLOCK_ROWS = 4096  # rows converted to float32 at a time
+OTHER_ENCODINGS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                   (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
 
 
 def load_csv(path: Path, target_column: str | None = None, header: str = "auto") -> RawData:
-    """Read a CSV file; the target is the last column unless ``target_column`` names or indexes one."""
+    """Read a CSV file; the target is the last column unless ``target_column`` names or indexes one.
+
+    Rows are read one at a time and their features converted to float32 in blocks, so the file's text
+    is never held whole; the table's size is checked against the data limit as it grows.
+    """
     where = str(path)
-    rows, lines = _read_rows(path)
-    if not rows:
+    with open_regular(path) as binary:
+        _refuse_other_encodings(binary.read(4), where)
+        binary.seek(0)
+        try:
+            with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as file:
+                return _parse(file, path, target_column, header)
+        except UnicodeDecodeError:
+            raise _decode_error(path) from None
+
+
+def _parse(file, path: Path, target_column: str | None, header: str) -> RawData:
+    where = str(path)
+    sample = file.read(64 * 1024)
+    file.seek(0)
+    reader = csv.reader(file, delimiter=_sniff(sample))
+    rows = _rows(reader, where)
+    first = next(rows, None)
+    if first is None:
         raise DatasetError("the file is empty", where)
-    has_header = _has_header(rows) if header == "auto" else header == "yes"
-    names = [cell.strip() for cell in rows[0]] if has_header else None
-    if has_header:
-        rows, lines = rows[1:], lines[1:]
-    if not rows:
+    second = next(rows, None)
+    head = [first[0]] if second is None else [first[0], second[0]]
+    has_header = _has_header(head) if header == "auto" else header == "yes"
+    names = [cell.strip() for cell in first[0]] if has_header else None
+    data = ([] if has_header else [first]) + ([] if second is None else [second])
+    if not data:
         raise DatasetError("the file has a header row but no data rows", where)
-    width = len(names) if names else len(rows[0])
-    for row, line in zip(rows, lines):
-        if len(row) != width:
-            first = "the header" if names else f"line {lines[0]}"
-            raise DatasetError(f"{len(row)} cells, but {first} has {width}", where, f"line {line}")
+    width = len(names) if names else len(data[0][0])
     if width < 2:
         raise DatasetError("only one column: a CSV needs at least one feature column and a target column", where)
     target = _target_index(target_column, names, width, where)
     features = [i for i in range(width) if i != target]
-    x = _features(rows, lines, features, names, where)
-    y = _target(rows, lines, target, names, where)
+    table = _Table(features, target, width, names, where, "the header" if names else f"line {data[0][1]}")
+    for row, line in itertools.chain(data, rows):
+        table.add(row, line)
+    x, cells, lines = table.finish()
+    y = _target(cells, lines, target, names, where)
     return RawData(name=path.name, source=str(path), path=where, x={"train": x}, y={"train": y},
                    feature_shape=(len(features),), task_hint=_auto_task(y),
-                   label_names={"train": f"target column {_column(target, names)}"})
+                   label_names={"train": f"target column {_column(target, names)}"},
+                   row_location=lambda part, index: f"line {lines[index]}")
 
 
-def _read_rows(path: Path) -> tuple[list[list[str]], list[int]]:
+def _rows(reader, where: str) -> Iterator[tuple[list[str], int]]:
     """Non-blank rows and the (1-based) line each ends on."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            sample = file.read(64 * 1024)
-            file.seek(0)
-            reader = csv.reader(file, delimiter=_sniff(sample))
-            rows, lines = [], []
-            for row in reader:
-                if row and any(cell.strip() for cell in row) or len(row) > 1:
-                    rows.append(row)
-                    lines.append(reader.line_num)
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"not UTF-8 text (byte {exc.start:,}); is it really a CSV file?", str(path)) from None
+        for row in reader:
+            if row and any(cell.strip() for cell in row) or len(row) > 1:
+                yield row, reader.line_num
     except csv.Error as exc:
-        raise DatasetError(f"cannot parse: {exc}", str(path)) from None
+        line = f"line {reader.line_num}"
+        if "field limit" in str(exc):
+            raise DatasetError(f"a cell longer than {csv.field_size_limit():,} characters; is this really a CSV "
+                               "file (one sample per line, cells separated by commas)?", where, line) from None
+        raise DatasetError(f"cannot parse: {exc}", where, line) from None
     except OSError as exc:
-        raise DatasetError(f"cannot read: {exc.strerror or exc}", str(path)) from None
-    return rows, lines
+        raise DatasetError(f"cannot read: {exc.strerror or exc}", where) from None
+
+
+class _Table:
+    """The data rows as they are read: features converted to float32 every ``BLOCK_ROWS`` rows (so a bad
+    cell is named with its line and column), target cells kept as text, memory counted against the limit."""
+
+    def __init__(self, features: list[int], target: int, width: int, names, where: str, width_from: str):
+        self.features, self.target, self.width, self.names = features, target, width, names
+        self.where, self.width_from = where, width_from
+        self.blocks: list[np.ndarray] = []
+        self.pending: list[list[str]] = []
+        self.cells: list[str] = []
+        self.lines = array("q")
+        self.limit = data_limit()
+        self.nbytes = 0
+
+    def add(self, row: list[str], line: int) -> None:
+        if len(row) != self.width:
+            self._flush()  # a bad cell on an earlier line is the first problem in the file
+            raise DatasetError(f"{len(row)} cells, but {self.width_from} has {self.width}", self.where,
+                               f"line {line}")
+        cell = row[self.target].strip()
+        if cell == "":
+            self._flush()
+            raise DatasetError("empty target cell; every row needs a target value", self.where,
+                               f"line {line}, column {_column(self.target, self.names)}")
+        self.pending.append([row[i] for i in self.features])
+        self.cells.append(cell)
+        self.lines.append(line)
+        # float32 features, the target's text (a Python str) and the line number
+        self.nbytes += 4 * len(self.features) + 64 + len(cell)
+        if self.nbytes > self.limit:
+            check_size(self.nbytes, f"by line {line:,} the table holds {len(self.cells):,} rows of "
+                       f"{len(self.features):,} features", self.where)
+        if len(self.pending) >= BLOCK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        first = len(self.lines) - len(self.pending)
+        block = _block(self.pending, self.lines[first:], self.features, self.names, self.where)
+        self.blocks.append(block)
+        self.pending = []
+
+    def finish(self) -> tuple[np.ndarray, list[str], array]:
+        self._flush()
+        x = np.concatenate(self.blocks) if len(self.blocks) > 1 else self.blocks[0]
+        self.blocks = []
+        return x, self.cells, self.lines
+
+
+def _block(table: list[list[str]], lines, columns: list[int], names, where: str) -> np.ndarray:
+    """Rows of feature cells as float32, or a DatasetError naming the first cell that is not a finite
+    float32 number."""
+    try:
+        x = np.array(table, dtype=np.float64)
+    except ValueError:
+        x = None
+    if x is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            x32 = x.astype(np.float32)
+        if np.isfinite(x32).all():
+            return x32.reshape(len(table), len(columns))
+    _raise_bad_cell(table, lines, columns, names, where)
+    # every cell is a number Python reads but NumPy does not (such as "1_000")
+    return np.array([[float(cell) for cell in row] for row in table], dtype=np.float32)
+
+
+def _refuse_other_encodings(start: bytes, where: str) -> None:
+    for bom, name in OTHER_ENCODINGS:
+        if start.startswith(bom):
+            raise DatasetError(f"{name} text (it starts with a {name} byte order mark); save it as UTF-8", where)
+
+
+def _decode_error(path: Path) -> DatasetError:
+    """Where the first byte that is not UTF-8 is: read again in binary, a block at a time."""
+    where = str(path)
+    with open_regular(path) as file:
+        return _find_bad_utf8(file, where)
+
+
+def _find_bad_utf8(file: BinaryIO, where: str) -> DatasetError:
+    offset, line, carry = 0, 1, b""
+    while True:
+        chunk = file.read(1024 * 1024)
+        data = carry + chunk
+        try:
+            data.decode("utf-8")
+            good, carry = data, b""
+        except UnicodeDecodeError as exc:
+            if chunk and exc.reason == "unexpected end of data":  # a character cut by the block's end
+                good, carry = data[:exc.start], data[exc.start:]
+            else:
+                line += data[:exc.start].count(b"\n")
+                return DatasetError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                                    f"{offset + exc.start:,}); save the file as UTF-8", where, f"line {line}")
+        line += good.count(b"\n")
+        offset += len(good)
+        if not chunk:
+            return DatasetError("not UTF-8 text; save the file as UTF-8", where)  # pragma: no cover
 
 
 def _sniff(sample: str) -> str:
@@ -132,7 +259,7 @@ def _features(rows, lines, columns: list[int], names, where: str) -> np.ndarray:
 
 
 def _raise_bad_cell(table, lines, columns, names, where: str) -> None:
-    """Find the first cell that is not a finite number and say where it is."""
+    """Raise for the first cell that is not a finite float32 number, saying where it is."""
     for values, line in zip(table, lines):
         for cell, column in zip(values, columns):
             location = f"line {line}, column {_column(column, names)}"
@@ -143,25 +270,24 @@ def _raise_bad_cell(table, lines, columns, names, where: str) -> None:
             if number is None:
                 raise DatasetError(f"{cell.strip()!r} is not a number (feature columns must be numeric)",
                                    where, location)
-            if not math.isfinite(number):
-                raise DatasetError(f"{cell.strip()!r}: missing or infinite values are not supported",
-                                   where, location)
-    raise DatasetError("the feature columns are not all numbers", where)  # pragma: no cover - found above
+            _check_finite(number, cell, where, location)
 
 
-def _target(rows, lines, column: int, names, where: str) -> np.ndarray:
-    cells = [row[column].strip() for row in rows]
-    for cell, line in zip(cells, lines):
-        if cell == "":
-            raise DatasetError("empty target cell; every row needs a target value", where,
-                               f"line {line}, column {_column(column, names)}")
+def _check_finite(number: float, cell: str, where: str, location: str) -> None:
+    if not math.isfinite(number):
+        raise DatasetError(f"{cell.strip()!r}: missing or infinite values are not supported", where, location)
+    if abs(number) > FLOAT32_MAX:
+        raise DatasetError(f"{cell.strip()!r} is beyond the range of the 32-bit floats training uses "
+                           "(±3.4e38); rescale the column", where, location)
+
+
+def _target(cells: list[str], lines, column: int, names, where: str) -> np.ndarray:
     numbers = [_number(cell) for cell in cells]
     if any(n is None for n in numbers):
         return np.array(cells, dtype=str)
     for number, cell, line in zip(numbers, cells, lines):
         if not math.isfinite(number):
-            raise DatasetError(f"{cell!r}: missing or infinite values are not supported", where,
-                               f"line {line}, column {_column(column, names)}")
+            _check_finite(number, cell, where, f"line {line}, column {_column(column, names)}")
     return np.array(numbers, dtype=np.float64).reshape(-1, 1)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import re
 import struct
 import zlib
@@ -18,10 +19,12 @@ import numpy as np
 
 from .assemble import RawData
 from .base import DatasetError
+from .guard import check_size, is_regular, open_regular
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 16 * 1024**2  # bytes read at a time into the array
 # <prefix>images-idx3-ubyte, <prefix>images.idx3-ubyte, optionally .gz
 NAME_PATTERN = re.compile(r"^(?P<prefix>.*?)(?P<kind>images|labels)(?P<sep>[-.])idx(?P<rank>[13])-ubyte(?P<gz>\.gz)?$",
                           re.IGNORECASE)
@@ -32,7 +35,7 @@ def is_idx_name(path: Path) -> bool:
 
 
 def folder_has_idx(folder: Path) -> bool:
-    return any(is_idx_name(p) for p in folder.iterdir() if p.is_file())
+    return any(is_idx_name(p) for p in folder.iterdir() if is_regular(p))
 
 
 def load_idx(path: Path) -> RawData:
@@ -67,7 +70,7 @@ def _partner(path: Path) -> Path | None:
     kind = kind.upper() if match["kind"].isupper() else kind
     stem = f"{match['prefix']}{kind}{match['sep']}idx{rank}-ubyte"
     for name in (stem + (match["gz"] or ""), stem, stem + ".gz"):
-        if (path.parent / name).is_file():
+        if is_regular(path.parent / name):
             return path.parent / name
     return None
 
@@ -83,7 +86,7 @@ def _pair_of(path: Path) -> tuple[Path, Path]:
 
 def _folder_pairs(folder: Path) -> dict[str, tuple[Path, Path]]:
     pairs: dict[str, tuple[Path, Path]] = {}
-    for file in sorted(p for p in folder.iterdir() if p.is_file()):
+    for file in sorted(p for p in folder.iterdir() if is_regular(p)):
         match = NAME_PATTERN.match(file.name)
         if match is None or match["kind"].lower() != "images":
             continue
@@ -98,38 +101,67 @@ def _folder_pairs(folder: Path) -> dict[str, tuple[Path, Path]]:
     return pairs
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-        if data[:2] == GZIP_MAGIC:
-            data = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"cannot read: {exc}", str(path)) from None
-    return data
-
-
 def read_idx(path: Path, magic: int) -> np.ndarray:
-    """The uint8 array of an IDX images (``magic`` 0x803) or labels (0x801) file, with checks."""
-    data = _read_bytes(path)
+    """The uint8 array of an IDX images (``magic`` 0x803) or labels (0x801) file, with checks.
+
+    The header is read first; the size it declares is checked against the data limit (counting the
+    float32 or int64 copy the loader makes) and against the file's length before the data is read,
+    a gzipped file being decompressed into the array as it is read.
+    """
+    where = str(path)
+    with open_regular(path) as file:
+        gzipped = file.read(2) == GZIP_MAGIC
+        file.seek(0)
+        try:
+            if gzipped:
+                with gzip.GzipFile(fileobj=file, mode="rb") as stream:
+                    return _read_stream(stream, magic, where, None)
+            return _read_stream(file, magic, where, os.fstat(file.fileno()).st_size)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise DatasetError(f"the gzip data is truncated or corrupt ({exc})", where) from None
+        except OSError as exc:
+            raise DatasetError(f"cannot read: {exc.strerror or exc}", where) from None
+
+
+def _read_stream(stream, magic: int, where: str, file_size: int | None) -> np.ndarray:
     what = "images" if magic == IMAGES_MAGIC else "labels"
-    if len(data) < 4:
-        raise DatasetError(f"truncated: {len(data)} bytes, too short for an IDX header", str(path))
-    found = struct.unpack(">I", data[:4])[0]
-    if found != magic:
-        raise DatasetError(f"not an IDX {what} file: it starts with 0x{found:08x}, expected 0x{magic:08x}"
-                           + _magic_hint(found), str(path))
     rank = magic & 0xFF
     header = 4 + 4 * rank
-    if len(data) < header:
-        raise DatasetError(f"truncated: {len(data)} bytes, too short for an IDX header", str(path))
-    dims = struct.unpack(f">{rank}I", data[4:header])
+    head = stream.read(header)
+    if len(head) < 4:
+        raise DatasetError(f"truncated: {len(head)} bytes, too short for an IDX header", where)
+    found = struct.unpack(">I", head[:4])[0]
+    if found != magic:
+        raise DatasetError(f"not an IDX {what} file: it starts with 0x{found:08x}, expected 0x{magic:08x}"
+                           + _magic_hint(found), where)
+    if len(head) < header:
+        raise DatasetError(f"truncated: {len(head)} bytes, too short for an IDX header", where)
+    dims = struct.unpack(f">{rank}I", head[4:header])
     size = math.prod(dims)  # Python ints: a forged header cannot overflow into a small size
-    if len(data) - header < size:
-        shape = "x".join(str(d) for d in dims[1:])
-        count = f"{dims[0]} images of {shape}" if what == "images" else f"{dims[0]} labels"
-        raise DatasetError(f"truncated: header says {count} ({size:,} bytes) but the file holds "
-                           f"{len(data) - header:,}", str(path))
-    return np.frombuffer(data, dtype=np.uint8, count=size, offset=header).reshape(dims)
+    shape = "x".join(f"{d:,}" for d in dims[1:])
+    count = f"{dims[0]:,} images of {shape}" if what == "images" else f"{dims[0]:,} labels"
+    copy = 4 if what == "images" else 8  # the float32 images or int64 labels made from the bytes
+    check_size(size * (1 + copy), f"the header declares {count}", where)
+    if file_size is not None and file_size - header != size:
+        raise _length_error(count, size, file_size - header, where)
+    data = np.empty(size, dtype=np.uint8)
+    view, done = memoryview(data), 0
+    while done < size:
+        got = stream.readinto(view[done:done + CHUNK])
+        if not got:
+            raise _length_error(count, size, done, where)
+        done += got
+    if file_size is None and stream.read(1):
+        raise DatasetError(f"the header says {count} ({size:,} bytes) but the file holds more; the header "
+                           "does not match the data", where)
+    return data.reshape(dims)
+
+
+def _length_error(count: str, size: int, held: int, where: str) -> DatasetError:
+    if held < size:
+        return DatasetError(f"truncated: header says {count} ({size:,} bytes) but the file holds {held:,}", where)
+    return DatasetError(f"the header says {count} ({size:,} bytes) but the file holds {held:,}; the header "
+                        "does not match the data", where)
 
 
 def _magic_hint(found: int) -> str:

@@ -1,7 +1,8 @@
 """Image folders: one subfolder per class, optionally inside ``train/``, ``val/`` and ``test/`` folders.
 
-Images are read with Pillow. A set that fits in ``MEMORY_LIMIT`` bytes as float32 is decoded at
-once; a bigger one becomes a ``LazyImages`` that decodes each batch when it is read.
+Images are read with Pillow. A set that fits in ``MEMORY_LIMIT`` bytes as float32 (and in the data
+limit) is decoded at once; a bigger one becomes a ``LazyImages`` that decodes each batch when it is
+read. Entries that are not regular files (pipes, devices, sockets) are skipped like other non-images.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 
 from .assemble import RawData
 from .base import DatasetError
-from .lazy import GRAY_MODES, LazyImages, decode_images, image_module
+from .guard import data_limit, is_regular
+from .lazy import GRAY_MODES, LazyImages, decode_images, open_image
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}
@@ -27,7 +29,7 @@ def _subfolders(folder: Path) -> list[Path]:
 
 def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+                  if not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES and is_regular(p))
 
 
 def looks_like_image_folder(folder: Path) -> bool:
@@ -78,24 +80,16 @@ def _scan(roots: dict[str, Path]) -> tuple[tuple[str, ...], dict[str, list[str]]
 def _channels(files: list[str], color: str) -> int:
     if color != "auto":
         return 1 if color == "grayscale" else 3
-    Image = image_module()
     for path in files[:COLOR_SAMPLE]:
-        try:
-            with Image.open(path) as image:
-                if image.mode not in GRAY_MODES:
-                    return 3
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise DatasetError(f"cannot read this image: {exc}", path) from None
+        with open_image(path) as image:
+            if image.mode not in GRAY_MODES:
+                return 3
     return 1
 
 
 def _first_size(path: str) -> tuple[int, int]:
-    Image = image_module()
-    try:
-        with Image.open(path) as image:
-            return image.size[1], image.size[0]
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DatasetError(f"cannot read this image: {exc}", path) from None
+    with open_image(path) as image:
+        return image.size[1], image.size[0]
 
 
 def load_image_folder(path: Path, image_size: tuple[int, int] | None = None, color: str = "auto") -> RawData:
@@ -106,7 +100,7 @@ def load_image_folder(path: Path, image_size: tuple[int, int] | None = None, col
     size = tuple(image_size) if image_size is not None else _first_size(files["train"][0])
     resize = image_size is not None
     total = sum(len(f) for f in files.values())
-    lazy = total * channels * math.prod(size) * 4 > MEMORY_LIMIT
+    lazy = total * channels * math.prod(size) * 4 > min(MEMORY_LIMIT, data_limit())
     xs = {}
     for part, part_files in files.items():
         if lazy:

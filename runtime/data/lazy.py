@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+import struct
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .base import DatasetError
+from .guard import check_size, open_regular
 from .transforms import apply_scaling
 
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+# what Pillow raises for a damaged or hostile file (its plugins do not all wrap their parsing errors)
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, TypeError, IndexError, struct.error, ZeroDivisionError)
 
 
 def image_module():
@@ -20,26 +25,45 @@ def image_module():
     return Image
 
 
+@contextmanager
+def open_image(path: str):
+    """The Pillow image of the file ``path`` (a regular file), its header read, its pixels not yet.
+
+    Errors inside the ``with`` block, decoding included, become a ``DatasetError`` naming the file.
+    """
+    Image = image_module()
+    with open_regular(path) as file:
+        try:
+            with Image.open(file) as image:
+                yield image
+        except DatasetError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise DatasetError(f"refused as a possible decompression bomb: {exc} Pillow decodes no image this "
+                               "large; a damaged file, or a picture far bigger than any training sample (shrink "
+                               "it)", path) from None
+        except IMAGE_ERRORS as exc:
+            raise DatasetError(f"cannot read this image: {exc}", path) from None
+
+
 def decode_image(path: str, channels: int, size: tuple[int, int] | None, resize: bool) -> np.ndarray:
     """One image file as float32 ``(channels, H, W)`` with raw 0..255 values.
 
     ``size`` is ``(H, W)``: with ``resize`` the image is resized to it (bilinear), otherwise it must
-    already have that size.
+    already have that size. The size the file declares is checked against the data limit first.
     """
     Image = image_module()
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
-            if size is not None and image.size != (size[1], size[0]):
-                if not resize:
-                    raise DatasetError(f"is {image.size[1]}x{image.size[0]} (HxW) but the first image is "
-                                       f"{size[0]}x{size[1]}; set image_size to resize all images", path)
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
-            pixels = np.asarray(image, dtype=np.float32)
-    except DatasetError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise DatasetError(f"cannot read this image: {exc}", path) from None
+    with open_image(path) as image:
+        width, height = image.size
+        # the decoded pixels (up to 4 bytes each), the converted image and its float32 copy
+        check_size(width * height * (4 + 5 * channels), f"the image declares {width:,}x{height:,} pixels", path)
+        image = image.convert("L" if channels == 1 else "RGB")
+        if size is not None and image.size != (size[1], size[0]):
+            if not resize:
+                raise DatasetError(f"is {image.size[1]}x{image.size[0]} (HxW) but the first image is "
+                                   f"{size[0]}x{size[1]}; set image_size to resize all images", path)
+            image = image.resize((size[1], size[0]), Image.BILINEAR)
+        pixels = np.asarray(image, dtype=np.float32)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 

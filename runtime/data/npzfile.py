@@ -1,20 +1,33 @@
 """NumPy ``.npz`` archives: arrays ``x`` and ``y``, optionally ``x_val``/``y_val`` and ``x_test``/``y_test``.
 
-Read with ``allow_pickle=False``: an archive can never run code. Arrays of rank 3 ``(n, H, W)`` or
+Arrays holding Python objects are refused (never unpickled): an archive can never run code. Each
+member's header is read first and the sizes it declares are checked against the data limit before
+anything is allocated. Arrays of rank 3 ``(n, H, W)`` or
 rank 4 (channels first or last) are images.
 """
 
 from __future__ import annotations
 
+import lzma
+import math
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from .assemble import RawData
 from .base import DatasetError
+from .guard import check_size, first_nonfinite, nonfinite_text, open_regular
 
 SPLITS = {"train": ("x", "y"), "val": ("x_val", "y_val"), "test": ("x_test", "y_test")}
+USED = frozenset(name for pair in SPLITS.values() for name in pair)
+FEATURES = frozenset(x for x, _ in SPLITS.values())
+CHUNK = 16 * 1024**2  # bytes read at a time into an array
+READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error,
+               NotImplementedError, RuntimeError)
 IMAGE_CHANNELS = (1, 3, 4)
 
 
@@ -49,28 +62,96 @@ def load_npz(path: Path) -> RawData:
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays the loader uses (``SPLITS``), after every member's header is checked: no Python
+    objects, data as long as the header declares, and a total within the data limit."""
     where = str(path)
-    if not zipfile.is_zipfile(path):
-        raise DatasetError("not an .npz archive (a zip of arrays, as np.savez writes)", where)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DatasetError(f"not a readable .npz archive ({exc})", where) from None
-    arrays = {}
-    with archive:
-        for name in archive.files:
-            try:
-                arrays[name] = archive[name]
-                if not isinstance(arrays[name], np.ndarray):  # a member that is not a .npy file
-                    raise ValueError("the member is not a NumPy array")
-            except ValueError as exc:
-                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise DatasetError("holds Python objects; LayerLoom reads only numeric arrays (no pickle)",
-                                       where, f"array {name!r}") from None
-                raise DatasetError(f"cannot read: {exc}", where, f"array {name!r}") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
-                raise DatasetError(f"cannot read: {exc}", where, f"array {name!r}") from None
-    return arrays
+    with open_regular(path) as file:
+        if not zipfile.is_zipfile(file):
+            raise DatasetError("not an .npz archive (a zip of arrays, as np.savez writes)", where)
+        file.seek(0)
+        name = None
+        try:
+            with zipfile.ZipFile(file) as archive:
+                headers = {}
+                for info in archive.infolist():
+                    if info.is_dir():
+                        continue
+                    name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                    headers[name] = (info, _header(archive, info, where, name))
+                name = None
+                used = {n: h for n, (_, h) in headers.items() if n in USED}
+                check_size(_memory(used), _declared(used), where)
+                arrays = {}
+                for name, (info, header) in headers.items():
+                    arrays[name] = _data(archive, info, header, where, name) if name in USED else None
+                return arrays
+        except DatasetError:
+            raise
+        except READ_ERRORS as exc:
+            location = None if name is None else f"array {name!r}"
+            raise DatasetError(f"not a readable .npz archive: the zip data is corrupt or truncated ({exc})",
+                               where, location) from None
+
+
+def _header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, name: str) -> tuple:
+    """``(shape, fortran_order, dtype, offset)`` from a member's .npy header, read without its data."""
+    location = f"array {name!r}"
+    with archive.open(info) as member:
+        try:
+            version = npy_format.read_magic(member)
+        except ValueError:
+            raise DatasetError("cannot read: the member is not a NumPy array (.npy)", where, location) from None
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy_format.read_array_header_2_0(member)
+        else:
+            raise DatasetError(f"NPY format version {version[0]}.{version[1]} is not supported (only structured "
+                               "arrays need it; LayerLoom reads numeric arrays)", where, location)
+        offset = member.tell()
+    if dtype.hasobject:
+        raise DatasetError("holds Python objects; LayerLoom reads only numeric arrays (no pickle)", where, location)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > info.file_size - offset:
+        raise DatasetError(f"truncated: its header declares {_describe(shape, dtype)} ({nbytes:,} bytes) but "
+                           f"the archive holds {max(info.file_size - offset, 0):,}", where, location)
+    return shape, fortran, dtype, offset
+
+
+def _memory(headers: dict[str, tuple]) -> int:
+    """Bytes the arrays take once read, with the float32 copy of each feature array."""
+    total = 0
+    for name, (shape, _, dtype, _) in headers.items():
+        total += math.prod(shape) * dtype.itemsize
+        if name in FEATURES and dtype != np.float32:
+            total += math.prod(shape) * 4
+    return total
+
+
+def _declared(headers: dict[str, tuple]) -> str:
+    listed = ", ".join(f"{name!r} {_describe(shape, dtype)}" for name, (shape, _, dtype, _) in sorted(headers.items()))
+    return f"the archive declares {listed}"
+
+
+def _describe(shape: tuple, dtype: np.dtype) -> str:
+    return f"{dtype} [{', '.join(f'{s:,}' for s in shape)}]"
+
+
+def _data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: tuple, where: str, name: str) -> np.ndarray:
+    """A member's array, read into memory allocated for the size its header declares."""
+    shape, fortran, dtype, offset = header
+    array = np.empty(math.prod(shape), dtype=dtype)
+    buffer = memoryview(array.view(np.uint8)) if array.nbytes else memoryview(b"")
+    done = 0
+    with archive.open(info) as member:
+        member.read(offset)
+        while done < array.nbytes:
+            got = member.readinto(buffer[done:done + CHUNK])
+            if not got:
+                raise DatasetError(f"truncated: its header declares {_describe(shape, dtype)} ({array.nbytes:,} "
+                                   f"bytes) but the archive holds {done:,}", where, f"array {name!r}")
+            done += got
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _check_pair(arrays: dict, x_name: str, y_name: str, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +165,11 @@ def _check_pair(arrays: dict, x_name: str, y_name: str, where: str) -> tuple[np.
         raise DatasetError(f"{x_name!r} has {len(x):,} samples but {y_name!r} has {len(y):,}", where)
     if len(x) == 0:
         raise DatasetError("is empty", where, f"array {x_name!r}")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise DatasetError("holds NaN or infinite values", where, f"array {x_name!r}")
+    found = first_nonfinite(x)
+    if found is not None:
+        index, value = found
+        raise DatasetError(f"{x_name}[{', '.join(str(i) for i in index)}] {nonfinite_text(value)}", where,
+                           f"array {x_name!r}")
     if y.dtype.kind in "USbiuf":
         return x, y
     raise DatasetError(f"holds {y.dtype} values; labels must be numbers or text", where, f"array {y_name!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from .assemble import RawData, assemble
 from .base import CLASSIFICATION, REGRESSION, Dataset, DatasetError
 from .builtins import load_builtin
 from .csvfile import load_csv
+from .guard import not_regular
 from .idx import folder_has_idx, is_idx_name, load_idx
 from .images import load_image_folder, looks_like_image_folder
 from .npzfile import load_npz
@@ -87,6 +89,9 @@ def load_dataset(settings: dict | None, *, base_dir: str | Path | None = None) -
             raw = _load_path(values, base_dir)
         except OSError as exc:
             raise DatasetError(f"cannot read: {exc.strerror or exc}", exc.filename or values["path"]) from None
+        except MemoryError:
+            raise DatasetError("not enough memory to load it; close other programs or use a smaller dataset",
+                               values["path"]) from None
     else:
         raw = load_builtin(values["name"], values["samples"], values["noise"])
     return assemble(raw, values["task"], values["val_split"], values["test_split"], values["split_seed"])
@@ -103,6 +108,10 @@ def _resolve_path(text: str, base_dir: str | Path | None) -> Path:
 
 def _load_path(values: dict, base_dir: str | Path | None) -> RawData:
     path = _resolve_path(values["path"], base_dir)
+    if not path.is_dir():
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(path, mode)
     fmt = values["format"] if values["format"] != "auto" else _detect_format(path)
     if fmt in ("csv", "npz") and path.is_dir():
         raise DatasetError(f"is a folder, but format {fmt} reads a file", str(path), "training.dataset.path")

@@ -358,9 +358,11 @@ def _unreadable(exc: Exception, path: Path) -> str:
     if type(exc).__name__ == "UnpicklingError" and found:
         return (f"refused: the file asks to load Python code ({found.group(1)}), which could run anything; "
                 "LayerLoom checkpoints hold only tensors and plain data")
-    if type(exc).__name__ == "UnpicklingError" or "weights_only" in text.lower() or "Weights only" in text:
-        return ("refused: not a LayerLoom checkpoint (it holds Python objects that a safe load does not "
-                "read; LayerLoom checkpoints hold only tensors and plain data)")
+    if type(exc).__name__ == "UnpicklingError":   # torch's text would suggest weights_only=False: never
+        if _head(path, 1) == b"\x80":   # a bare pickle (a checkpoint is a zip archive)
+            return ("refused: a bare Python pickle, not a LayerLoom checkpoint (such a file can run code when "
+                    "loaded; LayerLoom checkpoints hold only tensors and plain data)")
+        return "not a readable LayerLoom checkpoint (damaged, or not a checkpoint)"
     size = _size(path)
     if size == 0:
         return "the file is empty (a save that was interrupted?)"
@@ -369,6 +371,14 @@ def _unreadable(exc: Exception, path: Path) -> str:
         return "the file is truncated or damaged (a save that was interrupted, or a partial copy)"
     first = text.splitlines()[0] if text else ""
     return f"not a readable LayerLoom checkpoint ({type(exc).__name__}: {first[:200]})"
+
+
+def _head(path: Path, size: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return b""
 
 
 def _payload_problem(data: dict) -> str:

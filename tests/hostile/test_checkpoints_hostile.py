@@ -226,7 +226,7 @@ def test_a_pickle_payload_is_refused_on_every_path_without_running(run, tmp_path
         path.write_bytes(pickle.dumps(data, protocol=4))
     else:
         torch.save(data, path)
-    says = r"refused: (the file asks to load Python code|not a LayerLoom checkpoint)"
+    says = r"refused: (the file asks to load Python code|a bare Python pickle, not a LayerLoom checkpoint)"
     with pytest.raises(CheckpointError, match=says):
         Predictor.from_checkpoint(path)
     code, err = _cli(capsys, "train", "--resume", str(path), "--epochs", "4", "-q")

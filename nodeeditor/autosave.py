@@ -60,8 +60,11 @@ class Autosaver:
                 record = json.loads(path.with_suffix(".meta").read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 record = {}
+            if not isinstance(record, dict):   # a damaged or foreign .meta: the copy is still offered
+                record = {}
             original = record.get("original")
-            out.append(Recovered(path, Path(original) if original else None, str(record.get("saved_at", "?"))))
+            original = Path(original) if isinstance(original, str) and original else None
+            out.append(Recovered(path, original, str(record.get("saved_at", "?"))))
         return out
 
     @staticmethod

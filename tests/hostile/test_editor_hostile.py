@@ -1,0 +1,17 @@
+"""The editor under hostile files it finds on its own: recovery copies and their records."""
+
+from __future__ import annotations
+
+import pytest
+
+from nodeeditor.autosave import SUFFIX, Autosaver
+from runtime import Graph, save_graph
+
+
+@pytest.mark.parametrize("meta", ['["a list"]', '"text"', "42", '{"original": 7, "saved_at": null}', "{not json"])
+def test_a_damaged_recovery_record_still_offers_the_copy(tmp_path, meta):
+    save_graph(Graph(name="lost work"), tmp_path / f"abc{SUFFIX}")
+    (tmp_path / f"abc{SUFFIX}").with_suffix(".meta").write_text(meta, encoding="utf-8")
+    (found,) = Autosaver(tmp_path).found()
+    assert found.original is None
+    assert Autosaver.load(found).name == "lost work"

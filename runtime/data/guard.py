@@ -89,11 +89,11 @@ def _kind(mode: int) -> str:
         return "a socket"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
-    return "not a plain file"
+    return "a special file"
 
 
 def not_regular(path: str | Path, mode: int) -> DatasetError:
-    return DatasetError(f"not a regular file ({_kind(mode)}); give a dataset file", str(path))
+    return DatasetError(f"is {_kind(mode)}, not a regular file; give the path of a dataset file", str(path))
 
 
 def open_regular(path: str | Path) -> BinaryIO:

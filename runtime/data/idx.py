@@ -24,7 +24,7 @@ from .guard import check_size, is_regular, open_regular
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 GZIP_MAGIC = b"\x1f\x8b"
-CHUNK = 16 * 1024**2  # bytes read at a time into the array
+CHUNK = 1024**2  # bytes read at a time into the array
 # <prefix>images-idx3-ubyte, <prefix>images.idx3-ubyte, optionally .gz
 NAME_PATTERN = re.compile(r"^(?P<prefix>.*?)(?P<kind>images|labels)(?P<sep>[-.])idx(?P<rank>[13])-ubyte(?P<gz>\.gz)?$",
                           re.IGNORECASE)
@@ -104,8 +104,8 @@ def _folder_pairs(folder: Path) -> dict[str, tuple[Path, Path]]:
 def read_idx(path: Path, magic: int) -> np.ndarray:
     """The uint8 array of an IDX images (``magic`` 0x803) or labels (0x801) file, with checks.
 
-    The header is read first; the size it declares is checked against the data limit (counting the
-    float32 or int64 copy the loader makes) and against the file's length before the data is read,
+    The header is read first; the size it declares is checked against the file's length (plain files)
+    and the data limit (counting the float32 or int64 copy the loader makes) before the data is read,
     a gzipped file being decompressed into the array as it is read.
     """
     where = str(path)
@@ -138,12 +138,12 @@ def _read_stream(stream, magic: int, where: str, file_size: int | None) -> np.nd
         raise DatasetError(f"truncated: {len(head)} bytes, too short for an IDX header", where)
     dims = struct.unpack(f">{rank}I", head[4:header])
     size = math.prod(dims)  # Python ints: a forged header cannot overflow into a small size
-    shape = "x".join(f"{d:,}" for d in dims[1:])
-    count = f"{dims[0]:,} images of {shape}" if what == "images" else f"{dims[0]:,} labels"
-    copy = 4 if what == "images" else 8  # the float32 images or int64 labels made from the bytes
-    check_size(size * (1 + copy), f"the header declares {count}", where)
+    shape = "x".join(str(d) for d in dims[1:])
+    count = f"{dims[0]} images of {shape}" if what == "images" else f"{dims[0]} labels"
     if file_size is not None and file_size - header != size:
         raise _length_error(count, size, file_size - header, where)
+    copy = 4 if what == "images" else 8  # the float32 images or int64 labels made from the bytes
+    check_size(size * (1 + copy), f"the header declares {count}", where)
     data = np.empty(size, dtype=np.uint8)
     view, done = memoryview(data), 0
     while done < size:

@@ -25,7 +25,7 @@ from .guard import check_size, first_nonfinite, nonfinite_text, open_regular
 SPLITS = {"train": ("x", "y"), "val": ("x_val", "y_val"), "test": ("x_test", "y_test")}
 USED = frozenset(name for pair in SPLITS.values() for name in pair)
 FEATURES = frozenset(x for x, _ in SPLITS.values())
-CHUNK = 16 * 1024**2  # bytes read at a time into an array
+CHUNK = 1024**2  # bytes read at a time into an array
 READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error,
                NotImplementedError, RuntimeError)
 IMAGE_CHANNELS = (1, 3, 4)

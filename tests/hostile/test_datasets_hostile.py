@@ -99,24 +99,24 @@ def test_a_fifo_is_refused_without_blocking(tmp_path, name, values):
             (tmp_path / partner).write_bytes(_idx_labels(IDX_Y) if "labels" in partner else _idx_images(IDX_X))
     with pytest.raises(DatasetError) as info:
         _load_unhung(fifo, fifo, **values)
-    assert info.value.path == str(fifo) and "not a regular file (a named pipe (FIFO))" in info.value.detail
+    assert info.value.path == str(fifo) and "is a named pipe (FIFO), not a regular file" in info.value.detail
 
 
 def test_devices_sockets_and_odd_entries_are_refused_or_skipped(tmp_path, short_dir):
     zero = tmp_path / "zero.csv"
     zero.symlink_to("/dev/zero")
     err = _error(zero)
-    assert err.path == str(zero) and "not a regular file (a device)" in err.detail
+    assert err.path == str(zero) and "is a device, not a regular file" in err.detail
     npz = tmp_path / "zero.npz"
     npz.symlink_to("/dev/zero")
-    assert "not a regular file (a device)" in _error(npz).detail
+    assert "is a device, not a regular file" in _error(npz).detail
     sock_path = short_dir / "s.csv"
     server = socket.socket(socket.AF_UNIX)
     try:
         server.bind(str(sock_path))
         err = _error(sock_path)
-        assert err.path == str(sock_path) and "not a regular file (a socket)" in err.detail
-        assert "not a regular file (a socket)" in _error(sock_path, format="npz").detail
+        assert err.path == str(sock_path) and "is a socket, not a regular file" in err.detail
+        assert "is a socket, not a regular file" in _error(sock_path, format="npz").detail
     finally:
         server.close()
     # image folders skip entries that are not regular files, as they skip other non-images
@@ -245,6 +245,7 @@ print(json.dumps({"outcome": outcome, "peak_mib": peak / 1024}))
 """
 
 
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures peak memory through Linux's /proc")
 @pytest.mark.parametrize("kind", ["idx", "npz"])
 def test_bombs_are_refused_in_little_memory(tmp_path, kind):
     """About 1 MiB of file that declares (and holds) 1 GiB of 8-bit pixels: 5 GiB once loaded as float32,
@@ -253,7 +254,7 @@ def test_bombs_are_refused_in_little_memory(tmp_path, kind):
     if kind == "idx":
         path = _gzip_bomb(tmp_path / "train-images-idx3-ubyte.gz", dims, 64)
         (tmp_path / "train-labels-idx1-ubyte").write_bytes(_idx_labels(np.zeros(16384)))
-        declared = "16,384 images of 256x256"
+        declared = "16384 images of 256x256"
     else:
         path = _zip_bomb(tmp_path / "bomb.npz", dims, 64)
         declared = "'x' uint8 [16,384, 256, 256]"
@@ -285,10 +286,10 @@ def test_idx_header_that_disagrees_with_the_data(tmp_path):
     data[20] ^= 0xFF
     gz.write_bytes(bytes(data))
     assert "truncated or corrupt" in _error(gz).detail
-    # a forged header on a small plain file: refused by the limit, before the length is compared
-    gz.write_bytes(struct.pack(">IIII", 0x803, 60000, 10000, 10000))
+    # a forged header, gzipped (so the file's length says nothing): refused by the limit before reading
+    gz.write_bytes(gzip.compress(struct.pack(">IIII", 0x803, 60000, 10000, 10000)))
     err = _error(gz)
-    assert "60,000 images of 10,000x10,000" in err.detail and "data limit" in err.detail
+    assert "the header declares 60000 images of 10000x10000: 27.3 TiB in memory" in err.detail
 
 
 def _forged_png(path: Path, width: int, height: int) -> Path:

@@ -174,6 +174,7 @@ def _self_test_steps(test: SelfTest, folder: Path) -> None:
         stem = path.name.split(".")[0]
         test.step(f"open + compile {stem}", lambda stem=stem: _open_and_compile(window, stem))
     test.step("example plugins load", _check_plugins)
+    test.step("a hanging or exiting plugin is stopped", lambda: _check_plugin_guard(folder))
     test.step("train digits_mlp 1 epoch (child)", lambda: _train(folder))
     test.step("export + verify (child)", lambda: _export(test.facts["_run_dir"], folder))
     test.step("close window", lambda: _close(window))
@@ -227,6 +228,32 @@ def _check_plugins() -> str:
     if not types:
         raise RuntimeError("no example plugin loaded")
     return f"{len(report.loaded)} plugins: {', '.join(types)}"
+
+
+def _check_plugin_guard(folder: Path, limit: str = "0.5") -> str:
+    """A plugin that loops at import and one that calls sys.exit() are skipped and reported, in this
+    very build (a bundled app too): the time limit's timer and the exit guard work here."""
+    from runtime.plugin_guard import ENV
+    from runtime.plugins import load_plugins
+    from runtime.spec import Catalog
+
+    plugins = folder / "hostile-plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "loops.py").write_text("while True:\n    pass\n")
+    (plugins / "exits.py").write_text("import sys\nsys.exit(3)\n")
+    before = os.environ.get(ENV)
+    os.environ[ENV] = limit
+    try:
+        report = load_plugins(Catalog(), [plugins], entry_points=False)
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+    said = {p.plugin: p.message for p in report.problems}
+    if "did not finish loading" not in said.get("loops", "") or "sys.exit(3)" not in said.get("exits", ""):
+        raise RuntimeError(f"the plugin guard did not report them: {said}")
+    return f"a looping plugin stopped after {limit} s, sys.exit(3) reported"
 
 
 def _train(folder: Path, limit: float = 300.0):

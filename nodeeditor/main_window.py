@@ -794,12 +794,16 @@ class EditorWindow(QMainWindow):
 
     def plugins_text(self) -> str:
         """What the plugin folders hold: the node types each plugin added, and what was skipped."""
+        from runtime.plugin_guard import ENV, plugin_timeout
         from runtime.plugins import last_report, plugin_dirs, plugins_enabled
 
         report = last_report()
         lines = ["Plugin folders: " + ", ".join(str(p) for p in plugin_dirs())]
         if not plugins_enabled():
             lines.append("Plugins are turned off (LAYERLOOM_NO_PLUGINS).")
+        limit = plugin_timeout()
+        lines.append(f"Plugin code is stopped after {limit:g} s ({ENV})." if limit else
+                     f"Plugin code runs without a time limit ({ENV}=0).")
         for plugin, types in sorted(report.loaded.items()):
             lines.append(f"✔ {plugin}: {', '.join(types) or 'no node types'}")
         lines += [f"✖ {problem.describe()}" for problem in report.problems]

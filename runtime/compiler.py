@@ -240,10 +240,8 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
             except Exception as exc:  # noqa: BLE001 - out of memory, a plugin's bug...
                 raise CompileError([Problem("build", f"cannot build the layer: {type(exc).__name__}: {exc}",
                                             nid, label=node.label())]) from exc
-            if info.spec.from_plugin:
-                problem = check_plugin_module(modules[names[nid]], info)
-                if problem:
-                    raise CompileError([Problem("plugin_shape", problem, nid, label=node.label())])
+        _check_plugin_modules(graph, infos, [(nid, modules[names[nid]]) for nid in node_ids
+                                             if names[nid] in modules and infos[nid].spec.from_plugin])
         # Custom initialisation after every module is built, so choosing it for one layer does not
         # shift the random stream (and so the weights) of the others.
         for nid in node_ids:
@@ -252,11 +250,26 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
     return modules
 
 
+def _check_plugin_modules(graph: Graph, infos, built: list) -> None:
+    """Each plugin module, run once, returns what its ``infer()`` declared, or a ``CompileError``
+    names every node whose does not. The runs change nothing training sees: eval mode (no batch-norm
+    statistics), no gradients, and the random stream put back afterwards."""
+    if not built:
+        return
+    problems = []
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        for nid, module in built:
+            problem = check_plugin_module(module, infos[nid])
+            if problem:
+                problems.append(Problem("plugin_shape", problem, nid, label=graph.node(nid).label()))
+    if problems:
+        raise CompileError(problems)
+
+
 def check_plugin_module(module, info) -> str | None:
     """What is wrong with a plugin's freshly built module, or None: it must be an ``nn.Module`` that,
-    run once on zeros shaped like its inputs at batch 2, returns what its ``infer()`` declared. The run
-    changes nothing training sees: eval mode (no batch-norm statistics), no gradients, and the random
-    stream put back afterwards."""
+    run on zeros shaped like its inputs at batch 2 (in eval mode, put back afterwards), returns what
+    its ``infer()`` declared."""
     spec = info.spec
     plugin = f"plugin {spec.source!r}"
     if not isinstance(module, nn.Module):
@@ -265,9 +278,8 @@ def check_plugin_module(module, info) -> str | None:
             for port in info.input_ports]
     modes = [(m, m.training) for m in module.modules()]
     try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            module.eval()
-            result = spec.call("module", module, *args)
+        module.eval()
+        result = spec.call("forward()", module, *args)
     except PluginError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - its forward() fails on the inputs infer() accepted

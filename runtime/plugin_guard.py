@@ -28,7 +28,6 @@ import contextlib
 import ctypes
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -67,12 +66,20 @@ class Escaped(Exception):
 
 
 # ------------------------------------------------------------------------------------- the limit
-_warned: set[str] = set()
+_parsed: tuple[str | None, float | None] = ("", DEFAULT_TIMEOUT)
 
 
 def plugin_timeout() -> float | None:
     """The limit in seconds from ``LAYERLOOM_PLUGIN_TIMEOUT`` (``None``: no limit)."""
+    global _parsed
     raw = os.environ.get(ENV)
+    if raw == _parsed[0]:
+        return _parsed[1]
+    _parsed = (raw, _parse_timeout(raw))
+    return _parsed[1]
+
+
+def _parse_timeout(raw: str | None) -> float | None:
     if raw is None or not raw.strip():
         return DEFAULT_TIMEOUT
     try:
@@ -80,10 +87,7 @@ def plugin_timeout() -> float | None:
     except ValueError:
         value = math.nan
     if math.isnan(value):
-        if raw not in _warned:
-            _warned.add(raw)
-            print(f"layerloom: {ENV}={raw!r} is not a number of seconds; using {DEFAULT_TIMEOUT:g}",
-                  file=sys.stderr)
+        print(f"layerloom: {ENV}={raw!r} is not a number of seconds; using {DEFAULT_TIMEOUT:g}", file=sys.stderr)
         return DEFAULT_TIMEOUT
     return None if value <= 0 or math.isinf(value) else value
 
@@ -108,17 +112,19 @@ def guarded(fn, *args, isolate: bool = False):
     if getattr(_local, "depth", 0):  # plugin code calling plugin code: the outer limit applies
         return fn(*args)
     _local.depth = 1
+    _redirect_stdout()
     try:
-        with stdout_to_stderr():
-            limit = plugin_timeout()
-            if limit is None:
-                return _plain(fn, args)
-            if _alarm_usable(limit):
-                return _with_alarm(fn, args, limit)
-            if isolate:
-                return _in_thread(fn, args, limit)
-            return _with_watchdog(fn, args, limit)
+        limit = plugin_timeout()
+        if limit is None:
+            return _plain(fn, args)
+        result = _with_alarm(fn, args, limit)
+        if result is not _NO_ALARM:
+            return result
+        if isolate:
+            return _in_thread(fn, args, limit)
+        return _with_watchdog(fn, args, limit)
     finally:
+        _restore_stdout()
         _local.depth = 0
 
 
@@ -138,16 +144,17 @@ def _stack_of(exc: BaseException) -> list:
 
 
 # -------------------------------------------------------------------------- main thread: SIGALRM
-_HAS_ALARM = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
-
-
-def _alarm_usable(limit: float) -> bool:
-    if not _HAS_ALARM or threading.current_thread() is not threading.main_thread():
-        return False
-    if signal.getsignal(signal.SIGALRM) is None:  # installed outside Python: it could not be put back
-        return False
-    delay, _ = signal.getitimer(signal.ITIMER_REAL)
-    return not delay or delay > limit  # someone else's alarm due first: leave it alone
+# ``_signal`` is the C module under ``signal``: its functions skip the enum conversions of
+# ``signal.signal``/``getsignal`` (which raise and catch a ValueError for a Python handler), ten times
+# cheaper per call, and every guarded call swaps two handlers and back.
+try:
+    import _signal
+    _HAS_ALARM = hasattr(_signal, "setitimer") and hasattr(_signal, "SIGALRM")
+except ImportError:  # pragma: no cover - not CPython
+    _HAS_ALARM = False
+if _HAS_ALARM:
+    _SIGALRM, _SIGINT, _ITIMER_REAL = int(_signal.SIGALRM), int(_signal.SIGINT), _signal.ITIMER_REAL
+_MAIN = threading.main_thread()
 
 
 class _Alarm:
@@ -156,7 +163,7 @@ class _Alarm:
     def __init__(self, limit: float):
         self.limit = limit
         self.hard = time.monotonic() + limit * GRACE_FACTOR
-        self.live = True
+        self.live = False
         self.fired = False
         self.interrupted = False
 
@@ -164,7 +171,7 @@ class _Alarm:
         if not self.live:
             return
         if time.monotonic() < self.hard and importing(frame):
-            signal.setitimer(signal.ITIMER_REAL, _GRACE_STEP)
+            _signal.setitimer(_ITIMER_REAL, _GRACE_STEP)
             return
         self.fired = True
         raise PluginTimeout
@@ -174,27 +181,43 @@ class _Alarm:
         raise KeyboardInterrupt
 
 
+_NO_ALARM = object()
+
+
 def _with_alarm(fn, args, limit):
+    """``fn(*args)`` under a ``SIGALRM`` timer, or ``_NO_ALARM`` when one cannot be used here: not
+    the main thread, a handler installed outside Python (it could not be put back), or someone
+    else's timer due first (left alone)."""
+    if not _HAS_ALARM or threading.current_thread() is not _MAIN:
+        return _NO_ALARM
+    old_alarm = _signal.getsignal(_SIGALRM)
+    if old_alarm is None:
+        return _NO_ALARM
     alarm = _Alarm(limit)
     started = time.monotonic()
-    old_alarm = signal.signal(signal.SIGALRM, alarm.on_alarm)
-    old_int = signal.getsignal(signal.SIGINT)
-    watch_int = old_int is signal.default_int_handler
+    _signal.signal(_SIGALRM, alarm.on_alarm)   # first: a timer never finds the default handler (exit)
+    old_delay, old_interval = _signal.setitimer(_ITIMER_REAL, limit)
+    if old_delay and old_delay <= limit:
+        _signal.setitimer(_ITIMER_REAL, old_delay, old_interval)
+        _signal.signal(_SIGALRM, old_alarm)
+        return _NO_ALARM
+    alarm.live = True
+    old_int = _signal.getsignal(_SIGINT)
+    watch_int = old_int is _signal.default_int_handler
     if watch_int:
-        signal.signal(signal.SIGINT, alarm.on_interrupt)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, limit)
+        _signal.signal(_SIGINT, alarm.on_interrupt)
     try:
         try:
             return fn(*args)
         finally:
             alarm.live = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_alarm)
+            _signal.setitimer(_ITIMER_REAL, 0)
+            _signal.signal(_SIGALRM, old_alarm)
             if watch_int:
-                signal.signal(signal.SIGINT, old_int)
+                _signal.signal(_SIGINT, old_int)
             if old_delay:  # someone else's alarm, due later: put it back with what is left of it
                 left = max(old_delay - (time.monotonic() - started), 1e-3)
-                signal.setitimer(signal.ITIMER_REAL, left, old_interval)
+                _signal.setitimer(_ITIMER_REAL, left, old_interval)
     except Exception:
         raise
     except PluginTimeout as exc:
@@ -202,7 +225,9 @@ def _with_alarm(fn, args, limit):
             raise _timed_out(limit, _stack_of(exc)) from None
         raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
     except KeyboardInterrupt as exc:
-        if alarm.interrupted:
+        # The user's Ctrl-C went through our handler; with a handler of someone else's in place
+        # (a training run's graceful stop) there is no telling, so it stops like a Ctrl-C.
+        if alarm.interrupted or (not watch_int and callable(old_int)):
             raise
         raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
     except BaseException as exc:  # noqa: BLE001
@@ -265,7 +290,8 @@ def _with_watchdog(fn, args, limit):
             _watchdog = threading.Thread(target=_watch_loop, name="layerloom-plugin-watchdog", daemon=True)
             _watchdog.start()
         _watched[watch.tid] = watch
-        _wake.set()
+        if not _wake.is_set():
+            _wake.set()
     try:
         try:
             return fn(*args)
@@ -281,7 +307,11 @@ def _with_watchdog(fn, args, limit):
         if watch.fired:
             raise _timed_out(limit, _stack_of(exc)) from None
         raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
-    except BaseException as exc:  # noqa: BLE001 - off the main thread a KeyboardInterrupt is the plugin's
+    except KeyboardInterrupt as exc:
+        if watch.tid == _MAIN.ident:  # maybe the user's Ctrl-C: it stops the program
+            raise
+        raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None  # the plugin's own
+    except BaseException as exc:  # noqa: BLE001
         raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
 
 
@@ -364,24 +394,24 @@ _redirects = 0
 _saved_stdout = None
 
 
-@contextlib.contextmanager
-def stdout_to_stderr():
+def _redirect_stdout() -> None:
     """While plugin code runs, ``sys.stdout`` is ``sys.stderr`` (counted, so overlapping calls from
-    several threads put the real one back once)."""
+    several threads put the real one back once, when the last ends)."""
     global _redirects, _saved_stdout
     with _lock:
         if _redirects == 0:
             _saved_stdout = sys.stdout
             sys.stdout = sys.stderr
         _redirects += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _redirects -= 1
-            if _redirects == 0:
-                sys.stdout = _saved_stdout
-                _saved_stdout = None
+
+
+def _restore_stdout() -> None:
+    global _redirects, _saved_stdout
+    with _lock:
+        _redirects -= 1
+        if _redirects == 0:
+            sys.stdout = _saved_stdout
+            _saved_stdout = None
 
 
 @contextlib.contextmanager

@@ -212,6 +212,31 @@ def test_a_build_that_loops_in_a_worker_thread_is_a_compile_error():
     assert "the build() of plugin 'hostile' did not return within" in str(result["error"]) and '"h"' in str(result["error"])
 
 
+def test_someone_elses_alarm_is_put_back_after_plugin_code_runs():
+    """A timer armed outside (a test runner's timeout, the user's own code) keeps its handler and what
+    is left of its time; one due before the plugin's limit is left alone (the watchdog stops the plugin)."""
+    import signal
+
+    fired = []
+
+    def theirs(*_):
+        fired.append(1)
+
+    old = signal.signal(signal.SIGALRM, theirs)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        problem = _only_error(analyze(_graph(_catalog(_spec("StuckUnderTimer", _loop)), "StuckUnderTimer")))
+        assert "did not return within" in problem.message
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 20 < left < 30 and signal.getsignal(signal.SIGALRM) is theirs and not fired
+        signal.setitimer(signal.ITIMER_REAL, 0.2)      # due before the plugin's 0.3 s
+        problem = _only_error(analyze(_graph(_catalog(_spec("StuckUnderShortTimer", _loop)), "StuckUnderShortTimer")))
+        assert "did not return within" in problem.message and fired == [1]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _exits(ctx):
     sys.exit(3)
 
@@ -327,6 +352,12 @@ def test_the_build_check_leaves_weights_running_stats_and_the_random_stream_alon
     norm = model.h[1]
     assert norm.num_batches_tracked.item() == 0 and torch.equal(norm.running_mean, torch.zeros(4))
     assert model.h.training and norm.training
+
+
+def test_the_self_test_checks_the_guard_in_this_build(tmp_path):
+    from nodeeditor.app import _check_plugin_guard
+
+    assert "sys.exit(3) reported" in _check_plugin_guard(tmp_path, limit=LIMIT)
 
 
 # ------------------------------------------------------------------------------------- the CLI

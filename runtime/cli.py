@@ -5,7 +5,8 @@ Exit status: 0 fine (warnings allowed), 1 the graph has problems, 2 the file can
 
 Every command first loads the plugins and names each one that could not load on stderr, one line
 each (``layerloom-cli: plugin 'x' skipped (file.py:3): reason``); stdout carries only the command's
-own output, so what a plugin prints never reaches ``--json``.
+own output, so what a plugin prints never reaches ``--json``. ``check`` also compiles a graph that
+uses plugin nodes (what it accepts must build; a plugin's module must return the shape it declared).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def cmd_check(args) -> int:
     if graph is None:
         return EXIT_UNREADABLE
     analysis = analyze(graph)
+    analysis.problems += _plugin_build_problems(graph, analysis)
     from .training.config import check_training  # the training section is part of the experiment
     config, settings_errors = check_training(graph.training)
     if args.json:
@@ -100,6 +102,22 @@ def cmd_check(args) -> int:
     else:
         print(format_report(analysis, args.file, settings_errors, config.warnings))
     return EXIT_PROBLEMS if analysis.errors or settings_errors else EXIT_OK
+
+
+def _plugin_build_problems(graph: Graph, analysis: Analysis) -> list:
+    """What ``check`` accepts must build: a graph that uses plugin nodes is compiled too (which runs each
+    plugin module once against its declared shape), and what fails is a problem. Graphs of built-ins
+    only are not: their builds follow from the checks, and importing PyTorch costs seconds."""
+    if not analysis.ok or not any(analysis.nodes[n].spec.from_plugin for n in analysis.used
+                                  if analysis.nodes[n].spec is not None):
+        return []
+    from .compiler import compile_graph
+
+    try:
+        compile_graph(graph, analysis=analysis)
+    except CompileError as exc:
+        return exc.problems
+    return []
 
 
 def _ordered_nodes(analysis: Analysis):

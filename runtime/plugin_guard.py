@@ -359,7 +359,7 @@ def _bootstrap(filename: str) -> bool:
     return filename.startswith("<frozen importlib._bootstrap")
 
 
-def _plugin_frame(filename: str) -> bool:
+def is_plugin_frame(filename: str) -> bool:
     if filename.startswith("<"):
         return False
     path = os.path.abspath(filename)
@@ -380,7 +380,7 @@ def importing(frame) -> bool:
         if _bootstrap(filename):
             if seen_plugin:
                 return True
-        elif _plugin_frame(filename):
+        elif is_plugin_frame(filename):
             seen_plugin = True
     return False
 
@@ -417,7 +417,9 @@ def _restore_stdout() -> None:
 @contextlib.contextmanager
 def fd_stdout_to_stderr():
     """File descriptor 1 points at stderr too (a plugin's ``os.write(1, ...)``, a native library's
-    banner). For imports only: it costs a few system calls and affects every thread."""
+    banner). For imports only: it costs a few system calls and affects every thread. Where the
+    descriptors are not usable (no console), nothing changes."""
+    saved = None
     try:
         for stream in (sys.stdout, sys.__stdout__):
             if stream is not None:
@@ -425,15 +427,17 @@ def fd_stdout_to_stderr():
         saved = os.dup(1)
         os.dup2(2, 1)
     except (OSError, ValueError, AttributeError):
-        yield
-        return
+        if saved is not None:
+            os.close(saved)
+            saved = None
     try:
         yield
     finally:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            sys.stderr.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+        if saved is not None:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                sys.stderr.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 # ---------------------------------------------------------------------- calling a node's code
@@ -446,7 +450,7 @@ def call_plugin(fn, *args, plugin: str, what: str, key: str = ""):
     ran out of time once is not called again (each edit would wait the whole limit)."""
     known = (plugin, key, what)
     if known in _given_up:
-        raise PluginError(f"the {what} of plugin {plugin!r} did not return within {_given_up[known]:g} s before; "
+        raise PluginError(f"the {what} of plugin {plugin!r} did not return within {_given_up[known]:g} s earlier; "
                           "it is not called again until LayerLoom restarts (fix the plugin, or raise "
                           f"{ENV})")
     try:
@@ -463,6 +467,6 @@ def call_plugin(fn, *args, plugin: str, what: str, key: str = ""):
 def _at(stack: list) -> str:
     """`` (at file:line)``: the innermost frame that is not LayerLoom's own or Python's."""
     for frame in reversed(stack):
-        if _plugin_frame(frame.filename):
+        if is_plugin_frame(frame.filename):
             return f" (at {frame.filename}:{frame.lineno})"
     return ""

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from .plugin_guard import Escaped, _plugin_frame, fd_stdout_to_stderr, guarded
+from .plugin_guard import Escaped, is_plugin_frame, fd_stdout_to_stderr, guarded
 from .spec import Catalog, NodeSpec
 
 ENTRY_POINT_GROUP = "layerloom.nodes"
@@ -198,7 +198,7 @@ def _where(stack: list, path: Path | None) -> tuple[str | None, int | None]:
     file = line = None
     for frame in stack:
         if (str(Path(frame.filename).resolve()).startswith(root) if root is not None
-                else _plugin_frame(frame.filename)):
+                else is_plugin_frame(frame.filename)):
             file, line = frame.filename, frame.lineno
     return file or _text(path), line
 

@@ -327,6 +327,19 @@ def test_an_infer_that_lies_about_the_shape_fails_compile_naming_plugin_and_node
     assert "[2, 2]" in text and "[N, 4]" in text
 
 
+def test_check_builds_a_graph_with_plugin_nodes_so_what_it_accepts_trains(tmp_path, monkeypatch, capsys):
+    import runtime.spec
+    from runtime.cli import main
+
+    liar = _spec("ClaimsSameToo", lambda ctx: ctx.input(), build=lambda ctx: _Halve())
+    catalog = _catalog(liar)
+    monkeypatch.setattr(runtime.spec, "_DEFAULT", catalog)     # as if the plugin were installed
+    path = save_graph(_graph(catalog, "ClaimsSameToo", with_loss=True), tmp_path / "liar.llgraph.json")
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: 1 error" in out and 'ClaimsSameToo "h": plugin \'hostile\': its module returns [2, 2]' in out
+
+
 def test_a_module_that_returns_another_dtype_than_declared_fails_compile():
     class ToDouble(nn.Module):
         def forward(self, x):

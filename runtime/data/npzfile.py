@@ -74,7 +74,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             with zipfile.ZipFile(file) as archive:
                 headers = {}
                 for info in archive.infolist():
-                    if info.is_dir():
+                    if info.filename.endswith("/") or not info.filename:  # a folder; a name cut by a NUL byte
                         continue
                     name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
                     headers[name] = (info, _header(archive, info, where, name))

@@ -452,6 +452,7 @@ def _mutate(data: bytes, mutations) -> bytes:
        mutations=st.lists(MUTATIONS, min_size=1, max_size=4))
 @example(base="npz-compressed", target=0, random=None, mutations=[("flip", 188147, 4)])  # zlib.error
 @example(base="npz", target=0, random=None, mutations=[("replace", 40, b"(99999999999, 9")])
+@example(base="npz", target=0, random=None, mutations=[("replace", 93540, b"\x00")])  # a member with no name
 @example(base="idx-gz", target=0, random=None, mutations=[("cut", 40, 0)])
 @example(base="csv", target=0, random=None, mutations=[("replace", 20, b"1e308")])
 @example(base="csv", target=0, random=None, mutations=[("replace", 20, b"\xff\xfe")])

@@ -57,12 +57,16 @@ class Escaped(Exception):
     (``timed_out``) or raised a ``BaseException`` that is not an ``Exception`` (``original``).
     ``stack`` is where it was, outermost frame first; ``text`` says it in words."""
 
-    def __init__(self, text: str, stack: list, timed_out: bool = False, original: BaseException | None = None):
+    def __init__(self, text: str, stack: list, limit: float | None = None, original: BaseException | None = None):
         super().__init__(text)
         self.text = text
         self.stack = stack
-        self.timed_out = timed_out
+        self.limit = limit  # the seconds it had, when it ran out of time
         self.original = original
+
+    @property
+    def timed_out(self) -> bool:
+        return self.limit is not None
 
 
 # ------------------------------------------------------------------------------------- the limit
@@ -235,7 +239,7 @@ def _with_alarm(fn, args, limit):
 
 
 def _timed_out(limit: float, stack: list) -> Escaped:
-    return Escaped(f"did not finish within {limit:g} s", stack, timed_out=True)
+    return Escaped(f"did not finish within {limit:g} s", stack, limit=limit)
 
 
 # ------------------------------------------------------------------- other threads: a watchdog
@@ -457,7 +461,7 @@ def call_plugin(fn, *args, plugin: str, what: str, key: str = ""):
         return guarded(fn, *args)
     except Escaped as exc:
         if exc.timed_out:
-            limit = plugin_timeout() or 0.0
+            limit = exc.limit
             _given_up[known] = limit
             raise PluginError(f"the {what} of plugin {plugin!r} did not return within {limit:g} s{_at(exc.stack)}; "
                               f"fix the plugin (or raise {ENV} if it is only slow)") from None

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from .plugin_guard import Escaped, is_plugin_frame, fd_stdout_to_stderr, guarded
+from .plugin_guard import Escaped, fd_stdout_to_stderr, guarded, is_plugin_frame
 from .spec import Catalog, NodeSpec
 
 ENTRY_POINT_GROUP = "layerloom.nodes"
@@ -116,8 +116,8 @@ def _load(catalog: Catalog, report: PluginReport, name: str, load, path: Path | 
             sys.modules.pop(_module_name(path), None)  # an abandoned import may still be running
         file, line = _where(exc.stack, path)
         if exc.timed_out:
-            message = (f"did not finish loading within {exc.text.rsplit(' within ', 1)[-1]} (an endless loop, or "
-                       f"a wait at import?); fix the plugin, or raise LAYERLOOM_PLUGIN_TIMEOUT if it is only slow")
+            message = (f"did not finish loading within {exc.limit:g} s (an endless loop, or a wait at import?); "
+                       "fix the plugin, or raise LAYERLOOM_PLUGIN_TIMEOUT if it is only slow")
         else:
             message = f"{exc.text} while loading"
         report.problems.append(PluginProblem(name, message, file, line))

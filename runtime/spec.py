@@ -173,7 +173,7 @@ class NodeSpec:
                 raise self._refusal(f"an output {name!r} the node does not have (it has "
                                     f"{', '.join(ports) or 'none'})")
             try:
-                outputs[name] = checked_spec(value, scalar=port.kind == LOSS)
+                outputs[name] = checked_spec(value, scalar=port.kind == LOSS or self.role == LOSS_ROLE)
             except ValueError as exc:
                 raise self._refusal(str(exc) if isinstance(value, TensorSpec) else
                                     f"{exc} for output {name!r}") from None

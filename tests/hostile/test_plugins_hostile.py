@@ -340,6 +340,38 @@ def test_check_builds_a_graph_with_plugin_nodes_so_what_it_accepts_trains(tmp_pa
     assert "FAILED: 1 error" in out and 'ClaimsSameToo "h": plugin \'hostile\': its module returns [2, 2]' in out
 
 
+class _SumLoss(nn.Module):
+    def __init__(self, per_sample: bool):
+        super().__init__()
+        self.per_sample = per_sample
+
+    def forward(self, pred, target):
+        error = ((pred - target) ** 2).sum(dim=1)
+        return error if self.per_sample else error.mean()
+
+
+@pytest.mark.parametrize("per_sample", [False, True], ids=["scalar", "per-sample"])
+def test_a_plugin_loss_is_held_to_a_scalar_at_compile(per_sample):
+    from runtime.catalog.losses import PORTS_IN
+    from runtime.spec import LOSS_ROLE
+
+    type_id = f"SquaredSum{int(per_sample)}"
+    loss = NodeSpec(type_id, "Hostile", "sum of squares", role=LOSS_ROLE, inputs=PORTS_IN,
+                    infer=lambda ctx: TensorSpec(()), build=lambda ctx: _SumLoss(per_sample),
+                    count_params=lambda ctx: 0, source="hostile")
+    catalog = _catalog(loss)
+    g = _graph(catalog, "ReLU")
+    t = g.add_node("Target", "t", {"shape": [4], "dtype": "float32"}, node_id="t")
+    g.connect("h", "out", g.add_node(type_id, "loss", node_id="loss").id, "pred")
+    g.connect(t.id, "out", "loss", "target")
+    assert analyze(g).ok
+    if not per_sample:
+        assert compile_graph(g).criterion is not None
+        return
+    with pytest.raises(CompileError, match=r"returns \[2\] \(float32\) at batch 2, but its infer\(\) declared \[\]"):
+        compile_graph(g)
+
+
 def test_a_module_that_returns_another_dtype_than_declared_fails_compile():
     class ToDouble(nn.Module):
         def forward(self, x):

@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/python benchmarks/bench_editor.py
 	$(BIN)/python benchmarks/bench_gui_training.py
+	$(BIN)/python benchmarks/bench_plugins.py
 
 check-examples: $(STAMP)
 	for f in resources/examples/*.llgraph.json; do $(BIN)/layerloom-cli check $$f || exit 1; done

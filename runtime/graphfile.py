@@ -12,13 +12,13 @@ import copy
 import json
 import math
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import atomic_write
 from .errors import GraphError, GraphFileError, UnsupportedVersionError
+from .files import NotRegularFile, check_regular, open_regular
 from .graph import Edge, Graph, Node, valid_id
 from .spec import Catalog
 
@@ -67,18 +67,13 @@ def read_file_text(path: str | os.PathLike, what: str = "the file") -> str:
     ``MAX_FILE_BYTES``, UTF-8. Raises only ``GraphFileError`` naming ``path``."""
     path_text = str(path)
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise GraphFileError(f"cannot read {what}: not a regular file ({_file_kind(info.st_mode)})", path_text)
-        if info.st_size > MAX_FILE_BYTES:
-            raise GraphFileError(_too_large(info.st_size), path_text)
-        # O_NONBLOCK: a FIFO put in the file's place after the check above still cannot block the open
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise GraphFileError(f"cannot read {what}: not a regular file ({_file_kind(mode)})", path_text)
+        size = check_regular(path).st_size   # before opening: a FIFO is named, not waited on
+        if size > MAX_FILE_BYTES:
+            raise GraphFileError(_too_large(size), path_text)
+        with open_regular(path) as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
+    except NotRegularFile as exc:
+        raise GraphFileError(f"cannot read {what}: {exc}", path_text) from None
     except OSError as exc:
         raise GraphFileError(f"cannot read {what}: {exc.strerror or exc}", path_text) from None
     except ValueError as exc:  # e.g. a NUL character in the path
@@ -94,18 +89,6 @@ def read_file_text(path: str | os.PathLike, what: str = "the file") -> str:
 def _too_large(size: int) -> str:
     return (f"the file is larger than {MAX_FILE_BYTES / 2**20:g} MiB ({size / 2**20:.1f} MiB); is it a graph file? "
             "(LayerLoom never saves a graph larger than this)")
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a file"
 
 
 def loads_graph(text: str, catalog: Catalog | None = None, *, path: str | None = None) -> Graph:

@@ -25,6 +25,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .. import files
+from ..files import file_kind
 from .base import DatasetError
 
 LIMIT_ENV = "LAYERLOOM_DATA_LIMIT_MB"
@@ -80,43 +82,19 @@ def check_size(nbytes: int, what: str, path: str | Path | None, location: str | 
                        None if path is None else str(path), location)
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a special file"
-
-
 def not_regular(path: str | Path, mode: int) -> DatasetError:
-    return DatasetError(f"is {_kind(mode)}, not a regular file; give the path of a dataset file", str(path))
+    return DatasetError(f"is {file_kind(mode)}, not a regular file; give the path of a dataset file", str(path))
 
 
 def open_regular(path: str | Path) -> BinaryIO:
-    """``path`` opened for reading in binary, after checking it is a regular file.
-
-    Opened without blocking (a FIFO with no writer would block ``open`` itself), then checked with
-    ``fstat`` on the open file, so the file checked is the file read.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    """``path`` opened for reading in binary once it is known to be a regular file (see
+    ``runtime.files.open_regular``); ``DatasetError`` otherwise."""
     try:
-        fd = os.open(path, flags)
+        return files.open_regular(path)
+    except files.NotRegularFile as exc:
+        raise DatasetError(f"is {exc.kind}, not a regular file; give the path of a dataset file", str(path)) from None
     except OSError as exc:
         raise DatasetError(f"cannot open: {exc.strerror or exc}", str(path)) from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise not_regular(path, mode)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def is_regular(path: Path) -> bool:

@@ -64,6 +64,7 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import LayerLoomError
+from ..files import NotRegularFile, open_regular
 from ..graph import Graph
 from ..graphfile import graph_from_dict, save_graph
 from .records import (CHECKPOINTS_DIR, CONFIG_FILE, EVALUATION_FILE, GRAPH_FILE, METRICS_FILE,  # noqa: F401
@@ -318,12 +319,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINTS_DIR / "last.pt" if (path / CHECKPOINTS_DIR).is_dir() else path / "last.pt"
-    if path.exists() and not path.is_file():
-        raise CheckpointError(f"{path}: not a checkpoint file (a folder, a pipe or a device)")
     try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says what matters
-            warnings.simplefilter("ignore")
-            data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings(), open_regular(path) as handle:
+            warnings.simplefilter("ignore")   # e.g. "Detected pickle protocol 4": the error below says what matters
+            data = torch.load(handle, map_location="cpu", weights_only=True)
+    except NotRegularFile as exc:
+        raise CheckpointError(f"{path}: not a checkpoint file: {exc}") from None
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except IsADirectoryError:

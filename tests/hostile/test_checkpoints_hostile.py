@@ -196,7 +196,7 @@ def test_unreadable_files_are_refused_by_name(run, tmp_path, capsys, case):
     good = (run / "checkpoints" / "last.pt").read_bytes()
     says = {"empty": r"the file is empty", "truncated": r"the file is truncated or damaged",
             "not_a_dict": r"not a LayerLoom checkpoint", "foreign_dict": r"not a LayerLoom checkpoint",
-            "fifo": r"not a checkpoint file \(a folder, a pipe or a device\)"}[case]
+            "fifo": r"not a checkpoint file: not a regular file \(a named pipe\)"}[case]
     if case == "empty":
         path.write_bytes(b"")
     elif case == "truncated":

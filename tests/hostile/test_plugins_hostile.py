@@ -26,7 +26,7 @@ from runtime.catalog import builtin_specs
 from runtime.errors import CompileError
 from runtime.plugins import load_plugins
 from runtime.shapes import TensorSpec
-from runtime.spec import Catalog, NodeSpec, Port
+from runtime.spec import Catalog, NodeSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = "0.3"

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..files import open_regular
 from ..graphfile import SUFFIX
 
 # ------------------------------------------------------------------ the folder's files
@@ -149,7 +150,7 @@ def read_run(path: str | os.PathLike, live_status: str | None = None) -> RunInfo
     """One run folder as a ``RunInfo``; missing, damaged or half-written files give fewer facts, never an
     error. ``live_status`` (from the window's own run) overrides the status the files tell."""
     path = Path(path)
-    summary, config = _json(path / SUMMARY_FILE), _json(path / CONFIG_FILE)
+    summary, config = read_json(path / SUMMARY_FILE), read_json(path / CONFIG_FILE)
     rows = _metric_rows(path / METRICS_FILE)
     training = config.get("training") if isinstance(config.get("training"), dict) else {}
     epoch = _int(summary.get("epoch")) or (_int(rows[-1].get("epoch")) if rows else 0)
@@ -182,7 +183,7 @@ def read_evaluation(run_dir: str | os.PathLike) -> dict | None:
     """``evaluation.json`` of a run (see ``runs.py``): the last validated epoch's ``epoch``, ``metrics``,
     ``classes``, ``per_class`` scores and ``confusion`` matrix (absent for more than 200 classes);
     None when the run has none or the file is damaged."""
-    data = _json(Path(run_dir) / EVALUATION_FILE)
+    data = read_json(Path(run_dir) / EVALUATION_FILE)
     if not data or not isinstance(data.get("epoch"), int):
         return None
     return data
@@ -212,7 +213,7 @@ def read_started(run_dir: str | os.PathLike, steps_per_epoch: int = 0):
     device, epochs); ``steps_per_epoch`` from its curves. None when the file is missing or damaged."""
     from .events import RunStarted
 
-    config = _json(Path(run_dir) / CONFIG_FILE)
+    config = read_json(Path(run_dir) / CONFIG_FILE)
     if not config:
         return None
     dataset, training, device = (config.get(k) if isinstance(config.get(k), dict) else {}
@@ -294,9 +295,19 @@ def _status(path: Path, summary: dict, epoch: int, epochs: int | None, rows: lis
     return INCOMPLETE, "no summary.json: the run was interrupted, or is in its first epoch in another process"
 
 
-def _json(path: Path) -> dict:
+MAX_JSON_BYTES = 64 * 1024 * 1024   # a run's JSON files are kilobytes; a larger one is not the run's
+
+
+def read_json(path: Path) -> dict:
+    """A run folder's JSON document, or {} when it is missing, unreadable, not a regular file (a named
+    pipe would block every reader of the folder, the Runs list at the editor's start-up included),
+    larger than ``MAX_JSON_BYTES`` or not an object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path, "r", encoding="utf-8") as handle:
+            text = handle.read(MAX_JSON_BYTES + 1)
+        if len(text) > MAX_JSON_BYTES:
+            return {}
+        data = json.loads(text)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -307,7 +318,7 @@ def _text(value: Any) -> str | None:
 
 
 def _graph_name(path: Path) -> str:
-    name = _json(path).get("name")
+    name = read_json(path).get("name")
     return name if isinstance(name, str) else ""
 
 
@@ -315,7 +326,7 @@ def _metric_rows(path: Path) -> list[dict]:
     """metrics.csv's rows up to the first damaged one (one row per epoch: small)."""
     rows = []
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        with open_regular(path, "r", newline="", encoding="utf-8", errors="replace") as handle:
             for row in csv.DictReader(handle):
                 if _number(row.get("epoch")) is None:
                     break
@@ -442,7 +453,7 @@ def _steps_table(path: Path) -> dict[str, np.ndarray]:
     200k rows here, 10x faster than the csv module); anything odd is read again row by row."""
     names = ("step", "epoch", "loss", "lr")
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open_regular(path, "r", encoding="utf-8") as handle:
             header = handle.readline().strip().split(",")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # numpy warns about a file with a header only
@@ -467,7 +478,7 @@ def _csv_rows(path: Path) -> list[dict]:
     """The rows of a CSV file that exists, stopping quietly at a damaged line."""
     rows = []
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        with open_regular(path, "r", newline="", encoding="utf-8", errors="replace") as handle:
             for row in csv.DictReader(handle):
                 rows.append(row)
     except (OSError, csv.Error):

@@ -68,7 +68,7 @@ from ..files import NotRegularFile, open_regular
 from ..graph import Graph
 from ..graphfile import graph_from_dict, save_graph
 from .records import (CHECKPOINTS_DIR, CONFIG_FILE, EVALUATION_FILE, GRAPH_FILE, METRICS_FILE,  # noqa: F401
-                      STEPS_FILE, SUMMARY_FILE)
+                      STEPS_FILE, SUMMARY_FILE, read_json)
 
 CHECKPOINT_FORMAT = "layerloom-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -198,11 +198,7 @@ class RunFolder:
 
     def read_json(self, name: str) -> dict:
         """A JSON document of the run folder, or {} when it is missing or unreadable."""
-        try:
-            data = json.loads((self.path / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return read_json(self.path / name)
 
     def write_evaluation(self, epoch: int, task: str, metrics: dict, classes, details: dict) -> None:
         """evaluation.json: an epoch's evaluation ``details`` (confusion matrix, per-class scores)."""

@@ -72,9 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("LayerLoom")
     window = EditorWindow()
     if args.file:
-        window.open_path(Path(args.file))
+        opened = window.open_path(Path(args.file))
     else:
-        window.open_example("digits_mlp")
+        opened = window.open_example("digits_mlp")
+    if args.screenshot:
+        # no dialog may wait for a click here: what could not be opened is said on stderr (the
+        # window, drawn with an empty graph, says it in its status bar too), and the status is 1
+        for _title, message in window.take_pending_warnings():
+            print(f"layerloom: error: {message}", file=sys.stderr)
     if not window.restoreGeometry(window.settings.value("window/geometry") or b""):
         place_first_window(window, app.primaryScreen().availableGeometry() if app.primaryScreen() else None)
     window.show()
@@ -89,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _ in range(3):
             app.processEvents()
         window.grab().save(args.screenshot)
-        return 0
+        return 0 if opened else 1
     return app.exec()
 
 

@@ -94,6 +94,7 @@ class Dashboard(QObject):
         self._dirty = False
         self._shown_step = None                 # the Step the header last showed
         self._refusal_shown = False             # the banner says a typed value was refused
+        self._errors_refused = False            # the banner and status bar say the graph's problems refused F5
         self._run_graph: tuple = (None, None)   # (graph file, its graph) of the shown run folder
         self._token = object()                  # changes whenever the shown run does: late results are dropped
         self.status = QLabel()
@@ -158,6 +159,8 @@ class Dashboard(QObject):
         self.runs_panel.set_graph(document.path, document.graph.name, self._runs_made(document))
         document.bridge.metaChanged.connect(self._meta_changed)
         document.bridge.runProblemsCleared.connect(self._run_problems_cleared)
+        document.bridge.analyzed.connect(lambda analysis, d=document: self._analyzed(d, analysis))
+        self._errors_refused = False
         self._preload_timer.start()
         live = self.live
         if live is not None and live.belongs_to(document) and (live.active or live.started is not None):
@@ -185,6 +188,15 @@ class Dashboard(QObject):
         self._set_status("")
         if self.shown is live or self.header.banner_kind() == "error":
             self._show_latest()
+
+    def _analyzed(self, document, analysis) -> None:
+        """The graph that F5 refused for its problems has none left: "Cannot train" is no longer true."""
+        if not self._errors_refused or document is not self.document or analysis.errors:
+            return
+        self._errors_refused = False
+        if self.header.banner_kind() == "error":
+            self.header.hide_banner()
+        self._set_status("")
 
     def _show_latest(self) -> None:
         """The document's latest run read from its folder, or nothing."""
@@ -476,6 +488,7 @@ class Dashboard(QObject):
         bridge.finished.connect(lambda result: self._finished(live, result))
         bridge.start()   # first: the run prepares in its process while this window updates itself
         self.checkpoint = None
+        self._errors_refused = False
         self.panel.fields.forget_refusals()
         if self.switch_action.isChecked():
             from .workspaces import TRAIN
@@ -496,6 +509,7 @@ class Dashboard(QObject):
         self.header.show_banner(text + ". Fix it to train (the Problems list of the Design workspace has "
                                 "them all).", "error", node_id=first.node_id)
         self._set_status("✖ " + text, error=True)
+        self._errors_refused = True
         self.window.show_problems()
 
     def pause(self) -> None:
@@ -840,7 +854,8 @@ class Dashboard(QObject):
             self.docks["tryit"].raise_()
 
         def refused(exc) -> None:
-            QMessageBox.warning(self.window, "Cannot load checkpoint", f"{path}:\n{exc}")
+            text = str(exc)   # the checkpoint's own errors name the file already
+            QMessageBox.warning(self.window, "Cannot load checkpoint", text if str(path) in text else f"{path}:\n{text}")
 
         run_in_background(lambda: _predictor(path, graph, base_dir), loaded, refused, name="load-checkpoint")
 

@@ -110,6 +110,7 @@ class EditorWindow(QMainWindow):
             self.restoreGeometry(geometry)
         # no saved layout: the default one is made when the window first shows
         self._default_layout_pending = not self.workspaces.restore_current()
+        self._pending_warnings: list[tuple[str, str]] = []   # said once the window shows (see warn)
         # training and export processes started ahead, torch imported, while the window is idle
         # (runtime.worker); started by schedule_warm (the app calls it once the window shows)
         self.warm_pool = WarmPool()
@@ -190,6 +191,8 @@ class EditorWindow(QMainWindow):
 
     def showEvent(self, event):  # noqa: N802 - Qt override
         super().showEvent(event)
+        if self._pending_warnings:
+            QTimer.singleShot(0, self._show_pending_warnings)
         if self._default_layout_pending:
             self._default_layout_pending = False
             self.workspaces.default_layout(self.workspaces.current)
@@ -413,8 +416,26 @@ class EditorWindow(QMainWindow):
         if self.document is None:
             self.set_document(Document(Graph(name=UNTITLED), theme=self.theme))
         self.statusBar().showMessage(message.splitlines()[0], 10000)
-        QMessageBox.warning(self, "Cannot open", message)
+        self.warn("Cannot open", message)
         return False
+
+    def warn(self, title: str, message: str) -> None:
+        """A warning box over the window. Before the window shows (a file named on the command line
+        that cannot be opened) it waits for the window, so it never floats alone over an empty screen;
+        ``take_pending_warnings`` hands those to a caller that shows no dialog (``--screenshot``)."""
+        if self.isVisible():
+            QMessageBox.warning(self, title, message)
+        else:
+            self._pending_warnings.append((title, message))
+
+    def take_pending_warnings(self) -> list[tuple[str, str]]:
+        """The warnings waiting for the window to show, as (title, message); they are not shown then."""
+        pending, self._pending_warnings = self._pending_warnings, []
+        return pending
+
+    def _show_pending_warnings(self) -> None:
+        for title, message in self.take_pending_warnings():
+            QMessageBox.warning(self, title, message)
 
     def ask_open(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open graph", "", f"LayerLoom graphs (*{SUFFIX});;JSON (*.json)")
@@ -794,7 +815,7 @@ class EditorWindow(QMainWindow):
 
     def plugins_text(self) -> str:
         """What the plugin folders hold: the node types each plugin added, and what was skipped."""
-        from runtime.plugin_guard import ENV, plugin_timeout
+        from runtime.plugin_guard import ENV, given_up, plugin_timeout
         from runtime.plugins import last_report, plugin_dirs, plugins_enabled
 
         report = last_report()
@@ -804,8 +825,16 @@ class EditorWindow(QMainWindow):
         limit = plugin_timeout()
         lines.append(f"Plugin code is stopped after {limit:g} s ({ENV})." if limit else
                      f"Plugin code runs without a time limit ({ENV}=0).")
+        stopped: dict[str, list[str]] = {}   # loaded, then stopped: its node types no longer work
+        for plugin, type_id, what, seconds in given_up():
+            stopped.setdefault(plugin, []).append(f"{type_id}'s {what} did not return within {seconds:g} s and is "
+                                                  "not called again until LayerLoom restarts")
         for plugin, types in sorted(report.loaded.items()):
-            lines.append(f"✔ {plugin}: {', '.join(types) or 'no node types'}")
+            if plugin in stopped:
+                lines.append(f"⚠ {plugin}: {', '.join(types)}; but " + "; ".join(stopped.pop(plugin)))
+            else:
+                lines.append(f"✔ {plugin}: {', '.join(types) or 'no node types'}")
+        lines += [f"⚠ {plugin}: " + "; ".join(said) for plugin, said in sorted(stopped.items())]
         lines += [f"✖ {problem.describe()}" for problem in report.problems]
         if not report.loaded and not report.problems:
             lines.append("No plugins installed. A plugin is a .py file declaring NODES (see docs/extending.md).")

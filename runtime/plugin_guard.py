@@ -468,6 +468,12 @@ def call_plugin(fn, *args, plugin: str, what: str, key: str = ""):
         raise PluginError(f"the {what} of plugin {plugin!r} {exc.text}{_at(exc.stack)}") from None
 
 
+def given_up() -> list[tuple[str, str, str, float]]:
+    """``(plugin, key, what, limit)`` of each plugin function that ran out of time in this process and
+    is no longer called (``key`` is the node type): what Help > Plugins lists beside the plugin."""
+    return [(plugin, key, what, limit) for (plugin, key, what), limit in _given_up.items()]
+
+
 def _at(stack: list) -> str:
     """`` (at file:line)``: the innermost frame that is not LayerLoom's own or Python's."""
     for frame in reversed(stack):

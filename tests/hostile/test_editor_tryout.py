@@ -1,0 +1,218 @@
+"""The editor tried as a new user meets hostile input (issue 15): what the window shows must be true, and
+nothing a user does may crash, hang or lose work. Each test is a fault found by driving the real app under
+Xvfb, reduced to the window offscreen.
+
+A test that would block on a named pipe (FIFO) if the fault came back opens the pipe's other end after a
+while instead: it then fails, naming what blocked, rather than hanging the suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from helpers import mlp_graph
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from runtime import save_graph
+
+pytestmark = [pytest.mark.gui, pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")]
+
+UNBLOCK_AFTER_S = 15.0   # a reader still blocked on a pipe after this long is hung
+
+
+@contextlib.contextmanager
+def unblocking(fifos: list[Path], after: float = UNBLOCK_AFTER_S):
+    """Yields a list that names each pipe some reader was still blocked on after ``after`` seconds (its
+    writer end was then opened and closed, which hands the reader an end of file)."""
+    blocked: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(after):
+            return
+        while not done.wait(0.05):   # until the reader is through: it may block on the next pipe
+            for fifo in fifos:
+                try:  # a non-blocking open for writing succeeds only while someone reads
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                    blocked.append(fifo.name)
+                except OSError as exc:
+                    if exc.errno != errno.ENXIO:
+                        raise
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield blocked
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _fifo(path: Path) -> Path:
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+@pytest.fixture
+def window(editor_window):
+    return editor_window
+
+
+# ------------------------------------------------------------------ a run folder holding pipes
+def _run_folder(root: Path, name: str) -> Path:
+    """A finished run's files, written by hand (what the Runs list reads; no training needed)."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({
+        "status": "finished", "reason": "completed", "message": "finished", "graph": "mlp", "epoch": 2,
+        "epochs": 2, "best": {"metric": "val_accuracy", "value": 0.5, "epoch": 2}}), encoding="utf-8")
+    (folder / "config.json").write_text(json.dumps({"training": {"epochs": 2}}), encoding="utf-8")
+    (folder / "metrics.csv").write_text("epoch,step,train_loss,val_accuracy\n1,1,1.0,0.4\n2,2,0.9,0.5\n")
+    (folder / "steps.csv").write_text("step,epoch,loss,lr\n1,1,1.0,0.1\n2,2,0.9,0.1\n")
+    (folder / "evaluation.json").write_text(json.dumps({"epoch": 2, "task": "classification"}))
+    save_graph(mlp_graph(), folder / "graph.llgraph.json")
+    return folder
+
+
+def test_a_pipe_in_a_run_folder_never_blocks_the_runs_list_and_the_other_runs_are_listed(qtbot, tmp_path):
+    """Found: a FIFO named summary.json (or config.json, metrics.csv, the graph) in one run folder froze
+    the editor at start-up, before its window showed (the Runs list reads every run folder)."""
+    from nodeeditor.charts import RunCurves
+    from nodeeditor.runs_panel import RunsPanel
+    from runtime.training.records import INCOMPLETE, read_evaluation
+
+    root = tmp_path / "runs"
+    good = _run_folder(root, "mlp-20260101-080000")
+    odd = _run_folder(root, "mlp-20260101-090000")
+    fifos = [_fifo(odd / name) for name in ("summary.json", "config.json", "metrics.csv", "steps.csv",
+                                            "evaluation.json", "graph.llgraph.json")]
+    panel = RunsPanel()
+    qtbot.addWidget(panel)
+    with unblocking(fifos) as blocked:
+        panel.set_root(root)
+        curves = RunCurves.from_run_dir(odd)
+        evaluation = read_evaluation(odd)
+    assert not blocked, f"reading the run folder blocked on {blocked}"
+    rows = {run.name: run for run in panel.runs()}
+    assert set(rows) == {good.name, odd.name}
+    assert rows[good.name].best_value == 0.5
+    assert rows[odd.name].status == INCOMPLETE and "summary.json is unreadable" in rows[odd.name].message
+    assert curves.epochs == [] and len(curves.losses) == 0
+    assert not evaluation
+
+
+# ------------------------------------------------------------------ a file that cannot open, at start-up
+def test_a_file_that_cannot_open_before_the_window_shows_is_said_once_it_shows(window, qtbot, tmp_path,
+                                                                                monkeypatch):
+    """Found: `layerloom FIFO` showed its "Cannot open" box before the window (alone on the screen), and
+    `layerloom FILE --screenshot OUT.png` waited for a click on it forever."""
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *rest: shown.append((parent, text)))
+    window.hide()
+    assert window.open_path(_fifo(tmp_path / "pipe.llgraph.json")) is False
+    assert shown == []                                   # nothing floats before the window
+    assert "pipe.llgraph.json" in window.statusBar().currentMessage()
+    window.show()
+    qtbot.waitUntil(lambda: bool(shown))
+    assert shown[0][0] is window and "pipe.llgraph.json" in shown[0][1] and "named pipe" in shown[0][1]
+    assert len(window.document.graph) == 0               # an empty graph, usable
+
+
+def test_screenshot_of_a_file_that_cannot_open_says_why_and_returns(qtbot, tmp_path, monkeypatch, capsys):
+    from nodeeditor import app, main_window
+    from nodeeditor.main_window import EditorWindow, private_settings
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args))
+
+    def window_in_tmp():
+        made = EditorWindow(private_settings(tmp_path))
+        qtbot.addWidget(made)
+        return made
+
+    monkeypatch.setattr(main_window, "EditorWindow", window_in_tmp)
+    pipe = _fifo(tmp_path / "pipe.llgraph.json")
+    shot = tmp_path / "shot.png"
+    with unblocking([pipe]) as blocked:
+        status = app.main([str(pipe), "--screenshot", str(shot)])
+    assert not blocked and shown == []
+    assert status == 1 and shot.stat().st_size > 1000
+    err = capsys.readouterr().err
+    assert "layerloom: error: " in err and "pipe.llgraph.json" in err and "named pipe" in err
+
+
+# ------------------------------------------------------------------ a plugin stopped after it loaded
+def test_help_plugins_names_a_plugin_whose_infer_was_stopped(window, tmp_path, monkeypatch):
+    """Found: Help > Plugins listed a plugin whose infer() had run out of time (and is no longer called)
+    with a ✔ as if it worked."""
+    import runtime.plugin_guard as guard
+    import runtime.plugins as plugins
+    from runtime import Graph, analyze
+    from runtime.catalog import builtin_specs
+    from runtime.spec import Catalog
+
+    monkeypatch.setenv(guard.ENV, "0.2")
+    monkeypatch.setattr(guard, "_given_up", {})         # this test's stopped calls only
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "loopy.py").write_text(
+        "from runtime.spec import NodeSpec\n\n"
+        "def _infer(ctx):\n    while True:\n        pass\n\n"
+        "def _build(ctx):\n    from torch import nn\n    return nn.Identity()\n\n"
+        "NODES = [NodeSpec('LoopyInfer', 'Hostile', 'loops', infer=_infer, build=_build, "
+        "count_params=lambda ctx: 0)]\n")
+    catalog = Catalog().extend(builtin_specs())
+    monkeypatch.setattr(plugins, "_LAST_REPORT", plugins.load_plugins(catalog, [folder], entry_points=False))
+    assert "✔ loopy: LoopyInfer" in window.plugins_text()
+    g = Graph(name="loops", catalog=catalog)
+    g.add_node("Input", "x", {"shape": [4]}, node_id="x")
+    g.add_node("LoopyInfer", "h", node_id="h")
+    g.add_node("Output", "y", node_id="y")
+    g.connect("x", "out", "h", "in")
+    g.connect("h", "out", "y", "in")
+    assert any("did not return" in p.message for p in analyze(g).problems)
+    text = window.plugins_text()
+    assert "✔ loopy" not in text
+    assert "⚠ loopy: LoopyInfer; but LoopyInfer's infer() did not return within 0.2 s" in text
+    assert "until LayerLoom restarts" in text
+
+
+# ------------------------------------------------------------------ "Cannot train" after the fix
+def test_cannot_train_goes_away_once_the_problem_is_fixed(window, qtbot, tmp_path):
+    """Found: F5 on a graph with a problem said "✖ Cannot train: ..." in the status bar (and the Train
+    banner), and kept saying it after the user fixed the problem."""
+    g = mlp_graph()
+    g.set_param("fc2", "out_features", 0, check=False)
+    window.open_path(save_graph(g, tmp_path / "bad.llgraph.json"))
+    dashboard = window.dashboard
+    window.dashboard.train_action.trigger()
+    assert dashboard.status.text().startswith("✖ Cannot train") and dashboard.header.banner_kind() == "error"
+    window.select_node("fc2")
+    editor = window.inspector.editors["out_features"]
+    editor.selectAll()
+    qtbot.keyClicks(editor, "10")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not window.document.bridge.current().errors)
+    qtbot.waitUntil(lambda: "Cannot train" not in dashboard.status.text())
+    assert dashboard.header.banner_kind() is None
+
+
+def test_a_refused_checkpoint_is_named_once(window, qtbot, tmp_path, monkeypatch):
+    """Found: Runs > Load checkpoint on a damaged file said its path twice ("best.pt:\\nbest.pt: damaged
+    checkpoint: ...")."""
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *rest: shown.append(text))
+    window.open_path(save_graph(mlp_graph(), tmp_path / "mlp.llgraph.json"))
+    bad = tmp_path / "best.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    window.dashboard.load_checkpoint(bad)
+    qtbot.waitUntil(lambda: bool(shown), timeout=30000)
+    assert shown[0].count(str(bad)) == 1 and "not a readable LayerLoom checkpoint" in shown[0]

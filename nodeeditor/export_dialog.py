@@ -80,8 +80,9 @@ class ExportDialog(QDialog):
         self._graph = graph                  # read only, copied when an export starts
         self.warm = warm                     # a WarmPool or WarmProcess; None: a fresh child per export
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
-        self.base_dir = Path(base_dir) if base_dir is not None else None
-        self.default_dir = Path(default_dir)
+        # absolute: the folder field shows the default folder, and a relative text in it is read against it
+        self.base_dir = Path(base_dir).absolute() if base_dir is not None else None
+        self.default_dir = Path(default_dir).absolute()
         self.stem = file_stem(graph.name or "model")
         self.result: ExportResult | None = None
         self.task = None

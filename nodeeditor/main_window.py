@@ -394,7 +394,7 @@ class EditorWindow(QMainWindow):
     def open_path(self, path: str | Path, remember: bool = True, as_template: bool = False) -> bool:
         """Open a graph file. A file that cannot be read shows the loader's message and leaves the
         current document as it was."""
-        path = Path(path)
+        path = Path(path).absolute()   # a path named from the command line: its runs and messages say where
         if not self.maybe_save():
             return False
         try:

@@ -64,7 +64,10 @@ def failure_text(graph_name: str, result: Failed) -> str:
         head = f"“{graph_name}” diverged"
     else:
         head = f"Training “{graph_name}” failed"
-    return f"{head}: {plain(result.message.removeprefix('cannot train:').strip())}"
+    text = f"{head}: {plain(result.message.removeprefix('cannot train:').strip())}"
+    if result.kind == "disk_full" and result.run_dir:   # the window cannot resume a run: say what can
+        text += f". To resume it from its last checkpoint: layerloom-cli train --resume \"{result.run_dir}\""
+    return text
 
 
 def run_problem(result: Failed):

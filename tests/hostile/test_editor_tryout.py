@@ -216,3 +216,46 @@ def test_a_refused_checkpoint_is_named_once(window, qtbot, tmp_path, monkeypatch
     window.dashboard.load_checkpoint(bad)
     qtbot.waitUntil(lambda: bool(shown), timeout=30000)
     assert shown[0].count(str(bad)) == 1 and "not a readable LayerLoom checkpoint" in shown[0]
+
+
+# ------------------------------------------------------------------ a graph named relative to the current folder
+def test_a_graph_opened_by_a_relative_path_is_known_by_its_absolute_one(window, tmp_path, monkeypatch):
+    """Found: `layerloom full/disk.llgraph.json` trained into runs/ beside it, but every message named the
+    run folder relative to the folder the editor was started from ("cannot save ... in full/runs/...")."""
+    from nodeeditor.train_view import runs_root
+
+    (tmp_path / "work").mkdir()
+    save_graph(mlp_graph(), tmp_path / "work" / "mlp.llgraph.json")
+    monkeypatch.chdir(tmp_path)
+    assert window.open_path(Path("work") / "mlp.llgraph.json")
+    assert window.document.path == tmp_path / "work" / "mlp.llgraph.json"
+    assert runs_root(window.document) == tmp_path / "work" / "runs"
+
+
+def test_a_full_disk_says_how_to_resume_the_run(tmp_path):
+    """Found: a run stopped by a full disk said "free some space, then resume the run", but the window
+    has no way to resume a run: it now names the command that does."""
+    from nodeeditor.run_texts import failure_text
+    from runtime.training import Failed
+
+    run = str(tmp_path / "runs" / "mlp-20260101-080000")
+    full = Failed(f"disk full: cannot save the checkpoint best.pt in {run}; the last good checkpoint (last.pt, "
+                  "epoch 1) is kept; training stopped at epoch 1: free some space, then resume the run",
+                  "disk_full", 1, 1, run_dir=run)
+    text = failure_text("mlp", full)
+    assert text.startswith("Training “mlp” failed: disk full") and f'layerloom-cli train --resume "{run}"' in text
+    assert "--resume" not in failure_text("mlp", Failed("boom", "error", run_dir=run))
+
+
+def test_the_export_folder_shown_is_the_folder_written(qtbot, tmp_path, monkeypatch):
+    """Found: with a graph opened by a relative path, Export showed "full/export/disk" as its folder and
+    wrote to "full/export/full/export/disk" (the shown text was read against the default folder again)."""
+    from nodeeditor.export_dialog import ExportDialog
+
+    monkeypatch.chdir(tmp_path)
+    dialog = ExportDialog(mlp_graph(), None, Path("work"), Path("work") / "export")
+    qtbot.addWidget(dialog)
+    assert dialog.folder() == tmp_path / "work" / "export" / "mlp"
+    assert Path(dialog.path_edit.text()) == dialog.folder()
+    dialog.path_edit.setText("elsewhere")                    # a relative folder typed by the user
+    assert dialog.folder() == tmp_path / "work" / "export" / "elsewhere"

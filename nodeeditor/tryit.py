@@ -237,6 +237,13 @@ class SampleView(QWidget):
             self.table.show()
         self.update()
 
+    def clear(self) -> None:
+        """No sample shown."""
+        self._image = None
+        self.table.setRowCount(0)
+        self.table.hide()
+        self.update()
+
     def paintEvent(self, event) -> None:
         if self._image is None:
             return
@@ -434,6 +441,13 @@ class TryItPanel(QWidget):
         try (``message``; by default, that training comes first)."""
         self.predictor = predictor
         self.last_prediction = None
+        # nothing of the last predictor's stays on show: a predictor without samples (its dataset gone)
+        # would otherwise sit under another run's sample, truth and answer
+        self.sample_view.clear()
+        self.model_input.clear()
+        self.truth.setText("")
+        self.bars.set_ranked([])
+        self.value_label.setText("")
         if predictor is None:
             self.message.setText(message or "Train the model first: once a run has weights, pick validation "
                                  "samples (or draw a digit) here and see what the model answers.")

@@ -259,3 +259,26 @@ def test_the_export_folder_shown_is_the_folder_written(qtbot, tmp_path, monkeypa
     assert Path(dialog.path_edit.text()) == dialog.folder()
     dialog.path_edit.setText("elsewhere")                    # a relative folder typed by the user
     assert dialog.folder() == tmp_path / "work" / "export" / "elsewhere"
+
+
+def test_try_it_shows_nothing_of_the_last_run_when_the_next_has_no_samples(qtbot):
+    """Found: with the dataset file replaced by a pipe, Try it of another run said "no dataset samples
+    (...named pipe...)" under the previous run's sample, its true class and a prediction."""
+    from types import SimpleNamespace
+
+    from nodeeditor.tryit import TryItPanel
+    from runtime import load_graph
+    from runtime.inference import Predictor
+    from runtime.resources import example_path
+
+    panel = TryItPanel(Predictor(load_graph(example_path("digits_mlp"))))
+    qtbot.addWidget(panel)
+    panel.sources.setCurrentIndex(0)
+    panel.show_sample(3)
+    assert panel.bars.rows() and "true class" in panel.truth.text() and panel.sample_view.image is not None
+    without_samples = SimpleNamespace(image_shape=None, is_classifier=True, has_samples=False, eval_split="val",
+                                      trained=True, note="no dataset samples (data.csv: is a named pipe)")
+    panel.set_predictor(without_samples)
+    assert panel.bars.rows() == [] and panel.truth.text() == "" and panel.last_prediction is None
+    assert panel.sample_view.image is None and panel.sample_view.table.rowCount() == 0
+    assert "named pipe" in panel.status.text()

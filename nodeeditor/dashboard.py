@@ -801,12 +801,15 @@ class Dashboard(QObject):
         self.tryit.set_predictor(predictor)
         if predictor.weights_epoch is not None:   # the best epoch's weights, which Export takes too
             self.tryit.set_caption(f"{self.tryit.caption.text()} · weights of epoch {predictor.weights_epoch}")
+        unavailable = None if predictor.has_samples else (predictor.note or "no dataset samples")
         if predictor.is_classifier:
             self.evaluation.set_misclassified(mistakes[:GALLERY_SIZE], predictor.classes, predictor.value_range,
                                               predictor.image_shape, total=len(mistakes),
-                                              epoch=predictor.weights_epoch)
+                                              epoch=predictor.weights_epoch, unavailable=unavailable)
         elif regression is not None:
             self.evaluation.set_regression_points(*regression)
+        elif unavailable:   # no samples to predict: no points of an earlier run stay, and the plot says why
+            self.evaluation.regression.set_points([], [], note=f"No points: {unavailable}")
 
     def preview_dataset(self) -> None:
         """Load the dataset the settings describe (off the GUI thread) and show what it holds."""

@@ -609,11 +609,12 @@ class EvaluationPanel(QWidget):
     def set_misclassified(self, samples, classes: Sequence[str] | None = None,
                           value_range: tuple[float, float] | None = None,
                           image_shape: Sequence[int] | None = None, total: int | None = None,
-                          epoch: int | None = None) -> None:
+                          epoch: int | None = None, unavailable: str | None = None) -> None:
         """``samples``: ``(index, input, true, predicted, confidence)`` tuples, most confident first;
         ``total``: how many mistakes there are in all (the title says "12 of 40"); ``epoch``: whose
         weights made them (the best epoch's, which Try it and Export use, may differ from the epoch
-        the matrix above shows)."""
+        the matrix above shows); ``unavailable``: why no sample could be checked (then the gallery says
+        that, never "no mistakes")."""
         if classes is not None:
             self._classes = list(classes)
         samples = list(samples or [])
@@ -621,9 +622,11 @@ class EvaluationPanel(QWidget):
         whose = f" of the epoch-{epoch} weights" if epoch is not None else ""
         self.mistakes_title.setText(f"Most confident mistakes{whose} ({shown})" if samples
                                     else f"Most confident mistakes{whose}")
-        self.gallery.set_samples(samples, self._classes, value_range, image_shape,
-                                 "No mistakes on the validation split" if self._classifier else
-                                 "Mistakes are listed for classifiers")
+        if unavailable:
+            empty = f"Mistakes cannot be listed: {unavailable}"
+        else:
+            empty = "No mistakes on the validation split" if self._classifier else "Mistakes are listed for classifiers"
+        self.gallery.set_samples(samples, self._classes, value_range, image_shape, empty)
 
     def set_regression_points(self, true, predicted) -> None:
         """Predicted against true values of the shown run's model on the validation split."""

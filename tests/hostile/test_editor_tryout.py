@@ -282,3 +282,24 @@ def test_try_it_shows_nothing_of_the_last_run_when_the_next_has_no_samples(qtbot
     assert panel.bars.rows() == [] and panel.truth.text() == "" and panel.last_prediction is None
     assert panel.sample_view.image is None and panel.sample_view.table.rowCount() == 0
     assert "named pipe" in panel.status.text()
+
+
+def test_without_samples_the_gallery_never_says_there_are_no_mistakes(window):
+    """Found: with the run's dataset replaced by a pipe, the Evaluation tab said "No mistakes on the
+    validation split" under a 33% accuracy: nothing had been checked. A regression kept an earlier run's
+    points."""
+    from types import SimpleNamespace
+
+    note = "no dataset samples (/data/good.csv: is a named pipe, not a regular file)"
+    predictor = SimpleNamespace(image_shape=None, is_classifier=True, has_samples=False, eval_split="val",
+                                trained=True, note=note, weights_epoch=1, classes=("a", "b"), value_range=None,
+                                task="classification")
+    dashboard, evaluation = window.dashboard, window.dashboard.evaluation
+    evaluation.set_misclassified([], ("a", "b"))
+    assert evaluation.gallery.empty.text() == "No mistakes on the validation split"   # checked, none found
+    dashboard._show_predictor(predictor, [])
+    assert evaluation.gallery.empty.text() == f"Mistakes cannot be listed: {note}"
+    evaluation.set_regression_points([1.0, 2.0], [1.1, 2.2])
+    dashboard._show_predictor(SimpleNamespace(**{**predictor.__dict__, "is_classifier": False,
+                                                 "task": "regression"}), [])
+    assert evaluation.regression.count == 0 and note in evaluation.regression.note.text()

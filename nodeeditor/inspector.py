@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from runtime import LayerLoomError, ParamError
 from runtime.blocks import PREFIX as BLOCK_PREFIX
@@ -24,7 +24,7 @@ from runtime.blocks import param_from_record, param_kind, param_record, referenc
 from .commands import SetParamCommand, UpdateBlockCommand
 from .help import NodeHelpDialog
 from .items import shape_text
-from .param_editors import Fields, param_editor, parse_text, same_value
+from .param_editors import Fields, breakable, param_editor, parse_text, same_value
 
 
 class Inspector(QWidget):
@@ -418,8 +418,11 @@ def _show_notes(document, node_id: str, notes: QWidget) -> None:
         widget.hide()
         widget.deleteLater()
     for problem in document.bridge.analysis.problems_for(node_id):
-        note = QLabel(("⚠ " if problem.severity == "warning" else "✖ ") + problem.message)
-        note.setWordWrap(True)
+        note = QLabel(breakable(("⚠ " if problem.severity == "warning" else "✖ ") + problem.message))
+        note.setWordWrap(True)   # and never wider than the form: a long word wraps (breakable)
+        policy = note.sizePolicy()
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+        note.setSizePolicy(policy)
         note.setStyleSheet("color: #e05555;" if problem.severity == "error" else "color: #d0a030;")
         layout.addWidget(note)
     notes.setVisible(layout.count() > 0)

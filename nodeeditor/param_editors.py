@@ -267,6 +267,15 @@ def shown_value(editor: QWidget, param: Param) -> Any:
     return parse_text(param, editor.text())
 
 
+ZWSP = "\u200b"
+
+
+def breakable(text: str, run: int = 24) -> str:
+    """``text`` with a zero-width space after every ``run`` characters of a longer word, so a wrapped
+    label breaks a 400-digit number or a long path instead of widening its panel (or cutting it off)."""
+    return re.sub(rf"\S{{{run}}}(?=\S)", lambda m: m.group(0) + ZWSP, text)
+
+
 def error_label() -> QLabel:
     """The hidden line under a field where a refused value's reason appears; it wraps to the form's
     width and never widens it."""
@@ -349,9 +358,9 @@ class Fields:
     def problem(self, key: str) -> str | None:
         """The message under ``key`` when one shows."""
         label = self.errors.get(key)
-        return label.text() if label is not None and not label.isHidden() else None
+        return label.text().replace(ZWSP, "") if label is not None and not label.isHidden() else None
 
     def _say(self, key: str, text: str) -> None:
         label = self.errors[key]
-        label.setText(text)
+        label.setText(breakable(text))
         label.show()

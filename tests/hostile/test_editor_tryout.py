@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import mlp_graph
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QScrollArea
 
 from runtime import save_graph
 
@@ -303,3 +303,33 @@ def test_without_samples_the_gallery_never_says_there_are_no_mistakes(window):
     dashboard._show_predictor(SimpleNamespace(**{**predictor.__dict__, "is_classifier": False,
                                                  "task": "regression"}), [])
     assert evaluation.regression.count == 0 and note in evaluation.regression.note.text()
+
+
+def test_a_long_word_in_a_problem_never_widens_the_inspector(window, qtbot, tmp_path):
+    """Found: a Formula with a 401-digit literal put its problem under the form as one unbreakable word:
+    the inspector grew a horizontal scroll bar and its fields slid out of sight."""
+    import json as json_module
+
+    from runtime.resources import example_path
+
+    data = json_module.loads(example_path("digits_mlp").read_text(encoding="utf-8"))
+    for node in data["nodes"]:
+        if node["id"] == "relu1":
+            node["type"], node["params"] = "Formula", {"expression": "x*1" + "0" * 400}
+    for edge in data["edges"]:
+        if edge["to"][0] == "relu1":
+            edge["to"][1] = "x"
+    path = tmp_path / "huge.llgraph.json"
+    path.write_text(json_module.dumps(data), encoding="utf-8")
+    assert window.open_path(path)
+    window.select_node("relu1")
+    inspector = window.inspector
+    scroll = inspector.findChild(QScrollArea)
+    editor = inspector.editors["expression"]
+    editor.selectAll()
+    qtbot.keyClicks(editor, "x*1" + "0" * 300)       # refused where it is typed, with the same long word
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    assert "301 digits" in inspector.fields.problem("expression")
+    qtbot.wait(50)
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert scroll.widget().width() <= scroll.viewport().width()

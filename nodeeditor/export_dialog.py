@@ -171,6 +171,16 @@ class ExportDialog(QDialog):
                             "border-radius: 4px; padding: 8px 10px; }")
         return label
 
+    def _weights_unreadable(self, error: str) -> None:
+        """The checkpoint could not be read: the weights banner says so, in the error's colours."""
+        dark = _is_dark(self)
+        background, foreground, border = ("#3a1d1d", "#f08080", "#7a2e2e") if dark else ("#fdecea", "#8a1c1c", "#e0a0a0")
+        label = self.weights_label
+        label.setText(f"✖  <b>Unreadable weights.</b> {html.escape(error)}")
+        label.setProperty("role", "error")
+        label.setStyleSheet(f"QLabel {{ background: {background}; color: {foreground}; border: 1px solid {border}; "
+                            "border-radius: 4px; padding: 8px 10px; }")
+
     def _formats_box(self) -> QGroupBox:
         box = QGroupBox("Formats")
         box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -378,6 +388,8 @@ class ExportDialog(QDialog):
         self.result = result
         self.progress.hide()
         passed = sum(o.ok for o in result.outcomes)
+        if result.error and self.checkpoint is not None and str(self.checkpoint) in result.error:
+            self._weights_unreadable(result.error)   # the banner above no longer says "Trained weights"
         if result.error:
             self.status_label.setText("Nothing was exported.")
         else:

@@ -333,3 +333,22 @@ def test_a_long_word_in_a_problem_never_widens_the_inspector(window, qtbot, tmp_
     qtbot.wait(50)
     assert not scroll.horizontalScrollBar().isVisible()
     assert scroll.widget().width() <= scroll.viewport().width()
+
+
+def test_export_of_a_damaged_checkpoint_no_longer_claims_trained_weights(qtbot, tmp_path):
+    """Found: Export of a run whose best.pt was garbage said "Trained weights from best.pt" in green above
+    "FAILED: the export could not start: best.pt: not a readable LayerLoom checkpoint"."""
+    from nodeeditor.export_dialog import ExportDialog
+
+    bad = tmp_path / "best.pt"
+    bad.write_bytes(b"\x00garbage, not a checkpoint")
+    dialog = ExportDialog(mlp_graph(), bad, tmp_path, tmp_path / "export")
+    qtbot.addWidget(dialog)
+    dialog.in_process = False   # a thread of this process: no child needed for a file that is refused at once
+    assert dialog.weights_label.property("role") == "trained"
+    with qtbot.waitSignal(dialog.finished, timeout=60000) as blocker:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].error and str(bad) in blocker.args[0].error
+    banner = dialog.weights_label
+    assert banner.property("role") == "error" and "Trained weights" not in banner.text()
+    assert "Unreadable weights" in banner.text() and "best.pt" in banner.text()

@@ -46,10 +46,11 @@ def clipboard_text() -> str | None:
     return text or None
 
 
-def paste(document, text: str, offset: float = OFFSET) -> list[str]:
+def paste(document, text: str, offset: float = OFFSET, left_out: list[str] | None = None) -> list[str]:
     """Add the nodes of a copied graph to ``document`` as one undo step: fresh ids and names,
     shifted by ``offset``, wired as they were. Returns the new node ids (empty if the text is not a
-    graph)."""
+    graph); each node that could not be added is described in ``left_out`` (its type, name and why)."""
+    left_out = [] if left_out is None else left_out
     try:
         part = loads_graph(text, document.graph.catalog)
     except LayerLoomError:
@@ -68,10 +69,15 @@ def paste(document, text: str, offset: float = OFFSET) -> list[str]:
                 node.type_id = type_id(names.get(used, used))
                 if inside is not None and inside.name in {block_name(node.type_id)} | nested_blocks(
                         graph.blocks, block_name(node.type_id)):
-                    continue  # a block cannot contain itself
+                    left_out.append(f"{node.type_id} “{node.name}”: a block cannot contain itself")
+                    continue
             spec = graph.catalog.get(node.type_id)
-            if spec is None or check_params(spec.params, node.params).errors:
-                continue  # a node this build cannot add cleanly stays out (its wires too)
+            errors = check_params(spec.params, node.params).errors if spec is not None else {}
+            if spec is None or errors:  # a node this build cannot add cleanly stays out (its wires too)
+                why = (f"unknown node type {node.type_id!r} (a plugin that is not loaded?)" if spec is None
+                       else str(next(iter(errors.values()))))
+                left_out.append(f"{node.type_id} “{node.name}”: {why}")
+                continue
             x, y = node.position
             command = AddNodeCommand(graph, node.type_id, name=graph.unique_name(node.name),
                                      params=dict(node.params), position=(x + offset, y + offset),

@@ -620,12 +620,16 @@ class EditorWindow(QMainWindow):
 
     def paste(self, text: str | None = None) -> list[str]:
         text = clipboard_text() if text is None else text
-        new = paste(self.editing, text) if text else []
+        left_out: list[str] = []
+        new = paste(self.editing, text, left_out=left_out) if text else []
         if new:
             self.editing.scene.clearSelection()
             for node_id in new:
                 self.editing.scene.item_for_node[node_id].setSelected(True)
-        else:
+        if left_out:   # said, never dropped silently: which node, and why
+            more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+            self.statusBar().showMessage(f"Pasted {len(new)} node(s); left out {left_out[0]}{more}", 15000)
+        elif not new:
             self.statusBar().showMessage("Nothing to paste: the clipboard holds no LayerLoom nodes", 4000)
         return new
 

@@ -352,3 +352,23 @@ def test_export_of_a_damaged_checkpoint_no_longer_claims_trained_weights(qtbot, 
     banner = dialog.weights_label
     assert banner.property("role") == "error" and "Trained weights" not in banner.text()
     assert "Unreadable weights" in banner.text() and "best.pt" in banner.text()
+
+
+def test_a_pasted_node_that_cannot_be_added_is_named_not_dropped_silently(window):
+    """Found: pasting a copied graph whose Formula held a 401-digit literal added the other 8 nodes and
+    left the Formula (and its wires) out without a word."""
+    from nodeeditor.clipboard import selection_text
+
+    window.open_example("digits_mlp")
+    graph = window.document.graph
+    text = selection_text(graph, list(graph.nodes))
+    data = json.loads(text)
+    for node in data["nodes"]:
+        if node["id"] == "relu1":
+            node["type"], node["params"] = "Formula", {"expression": "x*1" + "0" * 400}
+    before = len(graph)
+    new = window.paste(json.dumps(data))
+    assert len(new) == before - 1 and len(graph) == 2 * before - 1
+    said = window.statusBar().currentMessage()
+    assert said.startswith(f"Pasted {before - 1} node(s); left out Formula “relu1”: expression")
+    assert "401 digits" in said

@@ -19,7 +19,7 @@ from runtime.blocks import LIBRARY_SUFFIX as BLOCKS_SUFFIX
 from runtime.blocks import import_plan, load_block_library, save_block_library
 from runtime.analysis import ERROR
 from runtime.graphfile import SUFFIX
-from runtime.layout import layered_layout
+from runtime.layout import layered_layout, place_unplaced
 from runtime.resources import example_path, example_paths
 from runtime.worker import WarmPool
 
@@ -399,6 +399,7 @@ class EditorWindow(QMainWindow):
             return False
         try:
             graph = load_graph(path)
+            laid_out = place_unplaced(graph)   # a graph written by hand has no positions: none hides another
             document = Document(graph, None if as_template else path, theme=self.theme)  # analyses the graph
         except LayerLoomError as exc:
             return self._open_failed(str(exc))
@@ -408,6 +409,9 @@ class EditorWindow(QMainWindow):
         self.set_document(document)
         if remember:
             self._remember(path)
+        if laid_out:
+            self.statusBar().showMessage(f"{len(laid_out)} node(s) had no usable position in {path.name}: laid out "
+                                         "automatically (saving keeps the new positions)", 10000)
         return True
 
     def _open_failed(self, message: str) -> bool:

@@ -51,3 +51,30 @@ def layered_layout(graph: Graph, column_width: float = COLUMN_WIDTH,
 def apply_layout(graph: Graph, positions: dict[str, tuple[float, float]]) -> None:
     for nid, (x, y) in positions.items():
         graph.move_node(nid, x, y)
+
+
+def unplaced(graph: Graph) -> list[str]:
+    """Nodes whose ``ui`` holds no usable position (none at all, as in a graph written by hand, or
+    nonsense such as ``1e300`` or ``"left"``): ``Node.position`` puts every one of them at (0, 0)."""
+    def usable(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < 1e9
+
+    return [nid for nid, node in graph.nodes.items()
+            if not (usable(node.ui.get("x")) and usable(node.ui.get("y")))]
+
+
+def place_unplaced(graph: Graph) -> list[str]:
+    """Give the ``unplaced`` nodes positions from ``layered_layout`` (below the placed nodes when there
+    are any), so none hides under another on a canvas. Returns the ids moved."""
+    ids = unplaced(graph)
+    if not ids:
+        return []
+    positions = layered_layout(graph)
+    placed = [graph.nodes[nid].position for nid in graph.nodes if nid not in ids]
+    dy = 0.0
+    if placed:   # keep the placed nodes where they are: the others go in rows below them
+        dy = max(y for _, y in placed) + 2 * ROW_HEIGHT - min(positions[nid][1] for nid in ids)
+    for nid in ids:
+        x, y = positions[nid]
+        graph.move_node(nid, x, y + dy)
+    return ids

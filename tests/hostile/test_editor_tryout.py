@@ -372,3 +372,29 @@ def test_a_pasted_node_that_cannot_be_added_is_named_not_dropped_silently(window
     said = window.statusBar().currentMessage()
     assert said.startswith(f"Pasted {before - 1} node(s); left out Formula “relu1”: expression")
     assert "401 digits" in said
+
+
+@pytest.mark.parametrize("ui", [None, {"x": 1e300, "y": 0.0}, {"x": "left", "y": [1]}], ids=["none", "huge", "text"])
+def test_nodes_without_a_usable_position_do_not_hide_under_each_other(window, tmp_path, ui):
+    """Found: a graph written by hand (no "ui", which the format allows) opened with its 9 nodes stacked
+    at (0, 0): one card showed, "9 nodes" said the status bar. Positions like 1e300 or "left" did the same."""
+    from runtime.resources import example_path
+
+    data = json.loads(example_path("digits_mlp").read_text(encoding="utf-8"))
+    for node in data["nodes"]:
+        if ui is None:
+            node.pop("ui", None)
+        elif node["id"] in ("fc1", "relu1"):
+            node["ui"] = dict(ui)
+    path = tmp_path / "by_hand.llgraph.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert window.open_path(path)
+    items = window.document.scene.item_for_node
+    rects = {nid: item.sceneBoundingRect() for nid, item in items.items()}
+    overlapping = [(a, b) for a in rects for b in rects if a < b and rects[a].intersects(rects[b])]
+    assert overlapping == []
+    moved = len(data["nodes"]) if ui is None else 2
+    assert window.statusBar().currentMessage().startswith(f"{moved} node(s) had no usable position in by_hand")
+    assert window.document.undo_stack.isClean()   # nothing the user did: not an edit to undo
+    if ui is not None:   # the nodes the file placed stay where it put them
+        assert window.document.graph.node("fc2").position == (810.0, 0.0)

@@ -185,8 +185,8 @@ def started(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(main_window, "EditorWindow", Window)
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[2]))
 
-    def start(path):
-        assert app.main([str(path), "--screenshot", str(tmp_path / "shot.png")]) == 0
+    def start(path, status=0):
+        assert app.main([str(path), "--screenshot", str(tmp_path / "shot.png")]) == status
         return windows[0], shown
 
     return start
@@ -202,7 +202,8 @@ def test_the_editor_starts_on_a_file_with_a_huge_literal_and_marks_the_node(star
 
 
 @pytest.mark.gui
-def test_an_unexpected_error_opening_the_start_up_file_is_a_message_not_an_exit(started, tmp_path, monkeypatch):
+def test_an_unexpected_error_opening_the_start_up_file_is_a_message_not_an_exit(started, tmp_path, monkeypatch,
+                                                                                capsys):
     from nodeeditor import main_window
 
     def broken(path):
@@ -210,6 +211,7 @@ def test_an_unexpected_error_opening_the_start_up_file_is_a_message_not_an_exit(
 
     monkeypatch.setattr(main_window, "load_graph", broken)
     path = _formula_file(tmp_path)
-    window, shown = started(path)
-    assert len(shown) == 1 and str(path) in shown[0] and "an unforeseen fault" in shown[0]
+    window, shown = started(path, status=1)   # --screenshot: said on stderr, no box waits for a click
+    err = capsys.readouterr().err
+    assert shown == [] and str(path) in err and "an unforeseen fault" in err
     assert window.document is not None and len(window.document.graph.nodes) == 0  # an empty graph to work on

@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     parser = argparse.ArgumentParser(prog="layerloom", description="LayerLoom: design, train and export networks.")
     parser.add_argument("file", nargs="?", help="a graph file to open (default: the digits MLP example)")
-    parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="render the window to PNG and exit (status 1, the reason on stderr, when the file "
+                             "could not be opened)")
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation headless (window, examples, training and ONNX export "
                              "in child processes), print a report and exit: 0 when it passed")

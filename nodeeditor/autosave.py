@@ -16,6 +16,7 @@ from pathlib import Path
 
 from runtime import LayerLoomError, load_graph, save_graph
 from runtime.atomic import atomic_write
+from runtime.files import open_regular
 
 INTERVAL_MS = 30_000
 SUFFIX = ".recovery.llgraph.json"
@@ -57,7 +58,8 @@ class Autosaver:
             if path == self.path:
                 continue
             try:
-                record = json.loads(path.with_suffix(".meta").read_text(encoding="utf-8"))
+                with open_regular(path.with_suffix(".meta"), "r", encoding="utf-8") as handle:   # never a pipe
+                    record = json.loads(handle.read(1 << 16))
             except (OSError, ValueError):
                 record = {}
             if not isinstance(record, dict):   # a damaged or foreign .meta: the copy is still offered

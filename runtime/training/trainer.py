@@ -9,6 +9,7 @@ Everything else (validation, metrics, checkpoints, CSV rows) happens once per ep
 from __future__ import annotations
 
 import math
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -366,9 +367,14 @@ class Trainer:
                 self.best.bad_epochs += 1
             self.history.append({"epoch": self.epoch, **metrics})
             self._phase = "checkpoint"
-            self._record_epoch(metrics, lr, improved, details)
-            duration = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
-            self.channel.put(EpochEnd(self.epoch, metrics, lr, duration, train_s, improved, self.best.as_dict(), details))
+            self._row_written = False
+            try:
+                self._record_epoch(metrics, lr, improved, details)
+            finally:   # a checkpoint that fails (a full disk) after metrics.csv has the row: the charts get it too
+                if self._row_written or sys.exc_info()[0] is None:
+                    duration = time.perf_counter() - epoch_start - (self._paused_s - paused_before)
+                    self.channel.put(EpochEnd(self.epoch, metrics, lr, duration, train_s, improved,
+                                              self.best.as_dict(), details))
             if patience is not None and self.best.bad_epochs >= patience:
                 return "early_stopped"
         return "completed"
@@ -388,6 +394,7 @@ class Trainer:
         self.folder.append_epoch({"epoch": self.epoch, "step": self.step, "time_s": round(self._elapsed(), 3),
                                   "train_s": round(self._train_s, 4), "lr": lr, **metrics})
         self.folder.flush()
+        self._row_written = True
         if details:
             self._evaluation = (self.epoch, metrics, details)
         self._save_checkpoint("last")

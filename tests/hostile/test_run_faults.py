@@ -245,12 +245,14 @@ def _assert_stopped_for_disk_full(result, run: Path) -> None:
 ], ids=["checkpoint", "best-copy", "metrics", "steps", "summary"])
 def test_a_full_disk_stops_the_run_cleanly_keeping_the_last_checkpoint(tmp_path, monkeypatch, fill,
                                                                        epochs_in_metrics):
-    disk = _Disk()
+    disk, ends = _Disk(), []
     fill(monkeypatch, disk)
-    result = _train(tmp_path, listeners=(disk.listen,))
+    result = _train(tmp_path, listeners=(disk.listen, lambda e: isinstance(e, EpochEnd) and ends.append(e.epoch)))
     run = Path(result.run_dir)
     _assert_stopped_for_disk_full(result, run)
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + epochs_in_metrics
+    # the live charts get every epoch metrics.csv holds (a checkpoint that failed after the row included)
+    assert ends == list(range(1, epochs_in_metrics + 1))
 
 
 @pytest.fixture

@@ -146,6 +146,10 @@ def new_run_dir(root: str | os.PathLike, name: str) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
+            blocking = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+            if blocking is not None:   # `runs` (or a folder above it) is a file
+                raise CheckpointError(f"{blocking}: cannot create the run folder there: {blocking.name!r} is a "
+                                      "file, not a folder; move it, or choose another runs folder") from None
             raise CheckpointError(f"{path}: cannot create the run folder: {exc.strerror or exc}") from None
     raise CheckpointError(f"{root}: too many runs named {base}")
 

@@ -31,7 +31,7 @@ from runtime.cli import main
 from runtime.graphfile import save_graph
 from runtime.training import (CheckpointSaved, EpochEnd, Failed, Finished, Stopped, TrainingConfig, TrainingSession,
                               load_checkpoint)
-from runtime.training.runs import RunFolder
+from runtime.training.runs import CheckpointError, RunFolder
 
 REPO = Path(__file__).resolve().parents[2]
 TRAINING = {"dataset": {"name": "iris", "val_split": 0.2}, "epochs": 3, "batch_size": 16,
@@ -330,3 +330,12 @@ def test_a_run_whose_loss_never_moves_finishes_with_a_warning():
 
     sound = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=3)).run()
     assert isinstance(sound, Finished) and not sound.warnings, sound.message
+
+
+def test_a_file_named_runs_is_named_as_the_reason_no_run_folder_can_be_made(tmp_path):
+    from runtime.training.runs import new_run_dir
+
+    (tmp_path / "runs").write_text("my notes", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"'runs' is a file, not a folder"):
+        new_run_dir(tmp_path / "runs", "digits")
+    assert (tmp_path / "runs").read_text(encoding="utf-8") == "my notes"

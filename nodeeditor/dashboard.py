@@ -57,6 +57,8 @@ GALLERY_SIZE = 24
 SWITCH_ON_TRAIN = "train/switch_workspace"   # setting: F5 shows the Train workspace
 UNTITLED = "untitled"                         # a new graph's name
 PRELOAD_DELAY_MS = 600                        # settings unchanged this long: the warm process loads the data
+READY = "Ready to train. The settings are in the Training tab on the right."
+BLOCKED = "Not ready: fix what the banner names, then press Train (F5)."
 
 
 def _scrolled(widget) -> QScrollArea:
@@ -196,6 +198,8 @@ class Dashboard(QObject):
         self._errors_refused = False
         if self.header.banner_kind() == "error":
             self.header.hide_banner()
+            if self.header.state == IDLE:
+                self.header.show_message(READY)
         self._set_status("")
 
     def _show_latest(self) -> None:
@@ -264,7 +268,7 @@ class Dashboard(QObject):
         self.header.hide_banner()
         self.header.reset_progress()
         self.header.set_state(IDLE)
-        self.header.show_message("Ready to train. The settings are in the Training tab on the right.")
+        self.header.show_message(READY)
         self.evaluation.clear(f"No run of “{name}” yet: its evaluation appears after the first validated epoch.")
         self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then ask the model here about "
                                        "samples of the validation split.")
@@ -462,6 +466,7 @@ class Dashboard(QObject):
                 self.header.show_banner(f"Cannot train: {text}.", "error")
                 self._set_status(f"✖ Cannot train: {text}", error=True)
                 self._refusal_shown = True
+                self._say_blocked()
                 return False
         if document.bridge.run_problems:
             document.bridge.set_run_problems([])   # the last run's verdict: this run will say anew
@@ -510,6 +515,7 @@ class Dashboard(QObject):
                                 "them all).", "error", node_id=first.node_id)
         self._set_status("✖ " + text, error=True)
         self._errors_refused = True
+        self._say_blocked()
         self.window.show_problems()
 
     def pause(self) -> None:
@@ -673,7 +679,7 @@ class Dashboard(QObject):
         if not live.belongs_to(self.document) and self.header.banner_kind() == "info":
             self.header.hide_banner()   # the notice about it is moot now
             if self.shown is None:
-                self.header.show_message("Ready to train. The settings are in the Training tab on the right.")
+                self.header.show_message(READY)
         self._sync_actions()
         self.refill_warm()
         self.runEnded.emit(result)
@@ -715,10 +721,16 @@ class Dashboard(QObject):
         if live.belongs_to(self.document):
             self.document.bridge.set_run_problems(problems or [run_problem(result)])
             self.header.show_banner(failure_text(live.graph_name, result), "error", node_id=node)
+            self._say_blocked()
             self.window.show_problems()
         else:
             self.window.statusBar().showMessage(f"“{live.graph_name}” (no longer open) failed: "
                                                 f"{first_line(result.message)}", 15000)
+
+    def _say_blocked(self) -> None:
+        """Under a banner that says why the graph cannot train, the header no longer says "Ready"."""
+        if self.header.state == IDLE:
+            self.header.show_message(BLOCKED)
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)

@@ -201,11 +201,13 @@ def test_a_run_that_cannot_start_is_reported_where_the_user_is_looking(window, q
     window.workspaces.switch(TRAIN)                   # and the Train workspace says it in its banner
     assert dashboard.header.banner.isVisible() and dashboard.header.banner_node_button.isVisible()
     assert dashboard.header.state == "idle"           # the run never began: the graph has none yet
+    assert "Ready" not in dashboard.header.status.text() and "fix" in dashboard.header.status.text()
     qtbot.mouseClick(dashboard.header.banner_node_button, Qt.MouseButton.LeftButton)
     assert window.workspaces.current == DESIGN and window.selected_node_ids() == ["fc3"]
 
     assert window.inspector.node_id == "fc3" and window.inspector.apply("out_features", 10)   # fixed
     qtbot.waitUntil(lambda: not window.document.scene.item_for_node["fc3"].problem, timeout=5_000)
+    qtbot.waitUntil(lambda: dashboard.header.status.text().startswith("Ready to train"), timeout=5_000)
 
 
 def test_with_the_default_setting_f5_shows_the_train_workspace_and_its_banner(window, qtbot):

@@ -17,13 +17,13 @@ import dataclasses
 import statistics
 import sys
 import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from bench_graph import median_ms  # noqa: E402  (the same timer as the graph benchmark)
 from runtime import Graph, analyze, compile_graph  # noqa: E402
 from runtime.catalog import builtin_specs  # noqa: E402
 from runtime.spec import Catalog  # noqa: E402
@@ -49,15 +49,6 @@ def chain(catalog: Catalog, n: int) -> Graph:
         prev = node
     g.connect(prev.id, "out", g.add_node("Output", "y").id, "in")
     return g
-
-
-def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def interleaved(a, b, repeat: int) -> tuple[float, float]:

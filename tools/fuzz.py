@@ -423,9 +423,9 @@ def run_plugin(case: dict) -> str:
     cli = [sys.executable, "-m", "runtime.cli"]
     for args in (["nodes"], ["check", "--json", str(graph_path)]):
         try:
-            done = subprocess.run(cli + args, capture_output=True, text=True, timeout=30, env=env, cwd=ROOT)
-        except subprocess.TimeoutExpired:
-            return f"hang: `{' '.join(args[:1])}` did not end within 30 s"
+            done = subprocess.run(cli + args, capture_output=True, text=True, timeout=15, env=env, cwd=ROOT)
+        except subprocess.TimeoutExpired:   # (subprocess.run kills it)
+            return f"hang: `{' '.join(args[:1])}` did not end within 15 s"
         if "Traceback" in done.stderr or "Traceback" in done.stdout:
             return f"crash: `{args[0]}` printed a traceback: {done.stderr.strip().splitlines()[-1][:200]}"
         if "--json" in args:
@@ -443,6 +443,8 @@ RUNNERS = {"graphs": run_graph, "formulas": run_formula, "checkpoints": run_chec
 
 
 def _worker(connection, folder: str) -> None:
+    if hasattr(os, "setsid"):
+        os.setsid()   # its own process group: a worker killed for a hang takes the CLI it started along
     os.environ["LAYERLOOM_FUZZ_DIR"] = folder
     os.environ.setdefault("LAYERLOOM_NO_PLUGINS", "1")
     import torch
@@ -496,7 +498,10 @@ class Worker:
         return f"hang: no end within {timeout:.0f} s" if alive else "crash: the process died"
 
     def restart(self):
-        self.process.kill()
+        try:
+            os.killpg(self.process.pid, 9)
+        except (AttributeError, OSError):
+            self.process.kill()
         self.process.join()
         self._start()
 

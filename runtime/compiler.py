@@ -238,8 +238,8 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
             except PluginError as exc:  # did not return in time, tried to exit
                 raise CompileError([Problem("build", str(exc), nid, label=node.label())]) from None
             except Exception as exc:  # noqa: BLE001 - out of memory, a plugin's bug...
-                raise CompileError([Problem("build", f"cannot build the layer: {type(exc).__name__}: {exc}",
-                                            nid, label=node.label())]) from exc
+                raise CompileError([Problem("build", _build_failure(exc, info.param_count), nid,
+                                            label=node.label())]) from exc
         _check_plugin_modules(graph, infos, [(nid, modules[names[nid]]) for nid in node_ids
                                              if names[nid] in modules and infos[nid].spec.from_plugin])
         # Custom initialisation after every module is built, so choosing it for one layer does not
@@ -248,6 +248,18 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
             if names[nid] in modules and "init" in infos[nid].params:
                 apply_init(modules[names[nid]], infos[nid].params["init"])
     return modules
+
+
+def _build_failure(exc: Exception, param_count: int | None) -> str:
+    """Why a layer could not be built, for a person: a layer too big for memory is said in sizes
+    (torch's allocator text names bytes and C++ frames), anything else as it was raised."""
+    text = str(exc)
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and (
+            "not enough memory" in text or "out of memory" in text or "Cannot allocate memory" in text)):
+        size = (f"its {param_count:,} weights need {param_count * 4 / 2**30:,.1f} GiB as float32, "
+                if param_count else "")
+        return f"cannot build the layer: {size}more memory than this machine could give; make it smaller"
+    return f"cannot build the layer: {type(exc).__name__}: {text}"
 
 
 def _check_plugin_modules(graph: Graph, infos, built: list) -> None:

@@ -1,4 +1,4 @@
-"""The editor under hostile files it finds on its own: recovery copies and their records."""
+"""Hostile things the user did not type: recovery copies and their records, a layer too big for memory."""
 
 from __future__ import annotations
 
@@ -34,3 +34,19 @@ def test_a_pipe_as_a_recovery_record_does_not_block_the_start(tmp_path):
         reader.join(10)
         pytest.fail("reading a named pipe as a recovery record blocked the start")
     assert [f.original for f in found] == [None]
+
+
+def test_a_layer_too_big_for_memory_is_said_in_sizes_not_allocator_text():
+    from runtime import CompileError, compile_graph
+
+    graph = Graph(name="too big")
+    graph.add_node("Input", "x", {"shape": [1_000_000]}, node_id="x")
+    graph.add_node("Linear", "fc", {"out_features": 1_000_000}, node_id="fc")
+    graph.add_node("Output", "out", node_id="out")
+    graph.connect("x", "out", "fc", "in")
+    graph.connect("fc", "out", "out", "in")
+    with pytest.raises(CompileError) as info:
+        compile_graph(graph)
+    text = str(info.value)
+    assert '"fc"' in text and "1,000,001,000,000 weights" in text and "GiB" in text
+    assert "DefaultCPUAllocator" not in text and "make it smaller" in text

@@ -224,18 +224,20 @@ def _with_alarm(fn, args, limit):
                 _signal.setitimer(_ITIMER_REAL, left, old_interval)
     except Exception:
         raise
-    except PluginTimeout as exc:
-        if alarm.fired:
-            raise _timed_out(limit, _stack_of(exc)) from None
-        raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:  # noqa: BLE001
         # The user's Ctrl-C went through our handler; with a handler of someone else's in place
         # (a training run's graceful stop) there is no telling, so it stops like a Ctrl-C.
-        if alarm.interrupted or (not watch_int and callable(old_int)):
+        if isinstance(exc, KeyboardInterrupt) and (alarm.interrupted or (not watch_int and callable(old_int))):
             raise
-        raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
-    except BaseException as exc:  # noqa: BLE001
-        raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
+        raise _escaped(exc, limit, alarm.fired) from None
+
+
+def _escaped(exc: BaseException, limit: float, fired: bool) -> Escaped:
+    """What plugin code that did not finish normally is reported as: out of time when our timer
+    fired, else the exit or interrupt it raised itself."""
+    if isinstance(exc, PluginTimeout) and fired:
+        return _timed_out(limit, _stack_of(exc))
+    return Escaped(describe_escape(exc), _stack_of(exc), original=exc)
 
 
 def _timed_out(limit: float, stack: list) -> Escaped:
@@ -307,16 +309,10 @@ def _with_watchdog(fn, args, limit):
                 _async_raise(watch.tid, None)  # one not delivered yet must not land in the caller
     except Exception:
         raise
-    except PluginTimeout as exc:
-        if watch.fired:
-            raise _timed_out(limit, _stack_of(exc)) from None
-        raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
-    except KeyboardInterrupt as exc:
-        if watch.tid == _MAIN.ident:  # maybe the user's Ctrl-C: it stops the program
-            raise
-        raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None  # the plugin's own
     except BaseException as exc:  # noqa: BLE001
-        raise Escaped(describe_escape(exc), _stack_of(exc), original=exc) from None
+        if isinstance(exc, KeyboardInterrupt) and watch.tid == _MAIN.ident:   # maybe the user's Ctrl-C
+            raise
+        raise _escaped(exc, limit, watch.fired) from None
 
 
 # ------------------------------------------------------------- imports off the main thread

@@ -37,8 +37,8 @@ WIDTH = 32
 TARGETS_MS = {"infer": 50.0, "compile": 500.0, "save+load": 100.0}
 
 
-def chain_graph(n: int) -> Graph:
-    g = Graph(name="chain")
+def chain_graph(n: int, catalog=None) -> Graph:
+    g = Graph(name="chain", catalog=catalog)
     prev = g.add_node("Input", "x", {"shape": [WIDTH]})
     for i in range(n - 2):
         node = g.add_node("Linear" if i % 2 == 0 else "ReLU", f"n{i}",

@@ -23,12 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from bench_graph import median_ms  # noqa: E402  (the same timer as the graph benchmark)
-from runtime import Graph, analyze, compile_graph  # noqa: E402
+from bench_graph import chain_graph, median_ms  # noqa: E402  (the graph benchmark's chain and timer)
+from runtime import analyze, compile_graph  # noqa: E402
 from runtime.catalog import builtin_specs  # noqa: E402
 from runtime.spec import Catalog  # noqa: E402
 
-WIDTH = 32
 
 
 def catalogs() -> tuple[Catalog, Catalog]:
@@ -37,18 +36,6 @@ def catalogs() -> tuple[Catalog, Catalog]:
     for type_id in ("Linear", "ReLU"):
         plugin.register(dataclasses.replace(builtin[type_id], source="bench"), replace=True)
     return builtin, plugin
-
-
-def chain(catalog: Catalog, n: int) -> Graph:
-    g = Graph(name="chain", catalog=catalog)
-    prev = g.add_node("Input", "x", {"shape": [WIDTH]})
-    for i in range(n - 2):
-        node = g.add_node("Linear" if i % 2 == 0 else "ReLU", f"n{i}",
-                          {"out_features": WIDTH} if i % 2 == 0 else None)
-        g.connect(prev.id, "out", node.id, "in")
-        prev = node
-    g.connect(prev.id, "out", g.add_node("Output", "y").id, "in")
-    return g
 
 
 def interleaved(a, b, repeat: int) -> tuple[float, float]:
@@ -67,7 +54,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     builtin, plugin = catalogs()
-    plain, guarded = chain(builtin, args.nodes), chain(plugin, args.nodes)
+    plain, guarded = chain_graph(args.nodes, builtin), chain_graph(args.nodes, plugin)
     assert analyze(plain).ok and analyze(guarded).ok
     calls = 2 * (args.nodes - 2)  # infer() and count_params() per layer
     print(f"torch {torch.__version__}, {args.nodes} nodes ({args.nodes - 2} plugin layers), "

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench check-examples train-example clean bundle bundle-check
+.PHONY: run test install lint-imports bench check-examples train-example clean bundle bundle-check
 
 run: $(STAMP)
 	$(BIN)/layerloom $(ARGS)
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+# The import layers (pyproject.toml [tool.importlinter], docs/architecture.md).
+lint-imports: $(STAMP)
+	$(BIN)/python tools/lint_imports.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_graph.py

@@ -25,7 +25,7 @@ def has_display() -> bool:
 
 def configure_environment(offscreen: bool = False) -> None:
     """Process-wide settings. Torch is not imported here: drawing and checking graphs does not need
-    it, and a training run's worker thread sets its own torch thread count (runtime.training)."""
+    it, and a training run's worker thread sets its own torch thread count (layerloom.training)."""
     if offscreen and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import EditorWindow
+    from layerloom.nodeeditor.window.main_window import EditorWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("LayerLoom")
@@ -170,7 +170,7 @@ def self_test(started: float | None = None) -> int:
 
 
 def _self_test_steps(test: SelfTest, folder: Path) -> None:
-    from runtime.resources import example_paths, resource_root
+    from layerloom.files.resources import example_paths, resource_root
 
     # the example plugins that ship with LayerLoom, never the user's own
     os.environ["LAYERLOOM_PLUGIN_PATH"] = str(resource_root() / "plugins")
@@ -190,7 +190,7 @@ def _self_test_steps(test: SelfTest, folder: Path) -> None:
 def _show_window(started: float, folder: Path):
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import EditorWindow, private_settings
+    from layerloom.nodeeditor.window.main_window import EditorWindow, private_settings
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("LayerLoom")
@@ -210,7 +210,7 @@ def _show_window(started: float, folder: Path):
 def _open_and_compile(window, stem: str) -> str:
     from PySide6.QtWidgets import QApplication
 
-    from runtime import compile_graph
+    from layerloom import compile_graph
 
     if not window.open_example(stem):
         raise RuntimeError(f"the example {stem!r} did not open")
@@ -222,8 +222,8 @@ def _open_and_compile(window, stem: str) -> str:
 
 
 def _check_plugins() -> str:
-    from runtime.plugins import last_report
-    from runtime.spec import default_catalog
+    from layerloom.catalog.plugins import last_report
+    from layerloom.catalog.spec import default_catalog
 
     default_catalog()
     report = last_report()
@@ -240,9 +240,9 @@ def _check_plugins() -> str:
 def _check_plugin_guard(folder: Path, limit: str = "0.5") -> str:
     """A plugin that loops at import and one that calls sys.exit() are skipped and reported, in this
     very build (a bundled app too): the time limit's timer and the exit guard work here."""
-    from runtime.plugin_guard import ENV
-    from runtime.plugins import load_plugins
-    from runtime.spec import Catalog
+    from layerloom.catalog.plugin_guard import ENV
+    from layerloom.catalog.plugins import load_plugins
+    from layerloom.catalog.spec import Catalog
 
     plugins = folder / "hostile-plugins"
     plugins.mkdir(exist_ok=True)
@@ -264,11 +264,11 @@ def _check_plugin_guard(folder: Path, limit: str = "0.5") -> str:
 
 
 def _train(folder: Path, limit: float = 300.0):
-    from runtime import load_graph
-    from runtime.resources import example_path
-    from runtime.training import TrainingConfig
-    from runtime.training.events import EpochEnd, Finished
-    from runtime.training.process import ProcessSession
+    from layerloom import load_graph
+    from layerloom.files.resources import example_path
+    from layerloom.training import TrainingConfig
+    from layerloom.training.events import EpochEnd, Finished
+    from layerloom.training.process import ProcessSession
 
     graph = load_graph(example_path("digits_mlp"))
     config = TrainingConfig.from_graph(graph).replace(epochs=1)
@@ -294,11 +294,11 @@ def _train(folder: Path, limit: float = 300.0):
 def _export(run_dir: str, folder: Path, limit: float = 300.0) -> tuple[str, dict]:
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from runtime import load_graph
-    from runtime.export.jobs import ExportRequest, child_main, request_payload
-    from runtime.resources import example_path
+    from layerloom import load_graph
+    from layerloom.export.jobs import ExportRequest, child_main, request_payload
+    from layerloom.files.resources import example_path
 
-    from .background import run_in_process
+    from layerloom.nodeeditor.adapters.background import run_in_process
 
     # every kind of export, so each library it needs is proved present (onnxruntime's quantizer,
     # the torchrun template read from its own file, the generated source run again)

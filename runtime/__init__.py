@@ -11,19 +11,19 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_exports
-from .analysis import ERROR, WARNING, Analysis, NodeInfo, Problem, analyze, validate
-from .errors import (CompileError, ConnectionRefused, GraphError, GraphFileError, LayerLoomError, ParamError,
+from layerloom.core.lazy import lazy_exports
+from layerloom.model.analysis import ERROR, WARNING, Analysis, NodeInfo, Problem, analyze, validate
+from layerloom.core.errors import (CompileError, ConnectionRefused, GraphError, GraphFileError, LayerLoomError, ParamError,
                      ShapeError, UnsupportedVersionError)
-from .graph import Edge, Graph, Node
-from .graphfile import dumps_graph, graph_from_dict, graph_to_dict, load_graph, loads_graph, save_graph
-from .shapes import TensorSpec
-from .spec import Catalog, NodeSpec, Port, default_catalog
+from layerloom.model.graph import Edge, Graph, Node
+from layerloom.files.graphfile import dumps_graph, graph_from_dict, graph_to_dict, load_graph, loads_graph, save_graph
+from layerloom.core.shapes import TensorSpec
+from layerloom.catalog.spec import Catalog, NodeSpec, Port, default_catalog
 
 # The compiler needs PyTorch: it is imported on the first use of these names.
 __getattr__, __dir__ = lazy_exports(__name__, {".compiler": ("CompiledGraph", "compile_graph")})
 if TYPE_CHECKING:  # pragma: no cover
-    from .compiler import CompiledGraph, compile_graph
+    from layerloom.compiler import CompiledGraph, compile_graph
 
 __all__ = [
     "__version__", "Analysis", "NodeInfo", "Problem", "analyze", "validate", "ERROR", "WARNING",

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
-from .analysis import Analysis, Problem, analyze
-from .errors import CompileError
-from .plugin_guard import PluginError
-from .graph import Graph
-from .initializers import apply_init
-from .shapes import TensorSpec, format_shape
-from .spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE
+from layerloom.model.analysis import Analysis, Problem, analyze
+from layerloom.core.errors import CompileError
+from layerloom.catalog.plugin_guard import PluginError
+from layerloom.model.graph import Graph
+from layerloom.catalog.initializers import apply_init
+from layerloom.core.shapes import TensorSpec, format_shape
+from layerloom.catalog.spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE
 
 def _reserved_names() -> set[str]:
     graph = fx.Graph()

@@ -30,7 +30,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture
 def examples():
-    from runtime.resources import example_paths
+    from layerloom.files.resources import example_paths
 
     return example_paths()
 
@@ -39,7 +39,7 @@ def examples():
 def editor_window(qtbot, tmp_path):
     """An editor window with its settings, recovery copies and runs in ``tmp_path``, shown; closing
     it at the end never stops at the "unsaved changes" question."""
-    from nodeeditor.main_window import EditorWindow, private_settings
+    from layerloom.nodeeditor.window.main_window import EditorWindow, private_settings
 
     window = EditorWindow(private_settings(tmp_path))
     qtbot.addWidget(window, before_close_func=lambda w: w.document and w.document.undo_stack.setClean())

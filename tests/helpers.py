@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime import Graph
+from layerloom import Graph
 
 
 def chain(graph: Graph, *nodes):

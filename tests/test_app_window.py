@@ -9,14 +9,14 @@ import pytest
 from helpers import mlp_graph
 from PySide6.QtCore import QSettings, Qt
 
-from runtime import save_graph
+from layerloom import save_graph
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from nodeeditor.main_window import EditorWindow
+    from layerloom.nodeeditor.window.main_window import EditorWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("recovery_dir", str(tmp_path / "recovery"))
@@ -124,14 +124,14 @@ def test_the_inspector_edits_a_parameter_and_refuses_a_bad_one(window, qtbot):
 def test_layerloom_command_renders_a_screenshot(tmp_path):
     shot = tmp_path / "shot.png"
     env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "nodeeditor.app", "--screenshot", str(shot)],
+    result = subprocess.run([sys.executable, "-m", "layerloom.nodeeditor.app", "--screenshot", str(shot)],
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 5000
 
 
 def test_copy_paste_duplicate_and_cut_are_single_undo_steps(window, qtbot):
-    from runtime import dumps_graph
+    from layerloom import dumps_graph
 
     window.open_example("digits_mlp")
     graph, scene = window.document.graph, window.document.scene
@@ -166,7 +166,7 @@ def test_copy_paste_duplicate_and_cut_are_single_undo_steps(window, qtbot):
 
 
 def test_auto_layout_is_one_undoable_step(window):
-    from runtime import dumps_graph
+    from layerloom import dumps_graph
 
     window.open_example("digits_residual")
     graph = window.document.graph
@@ -187,8 +187,8 @@ def test_autosave_recovers_unsaved_work_after_a_crash(window, qtbot, tmp_path, m
     marked unsaved, and the recovery file is gone once handled."""
     from PySide6.QtWidgets import QMessageBox
 
-    from nodeeditor.main_window import EditorWindow
-    from runtime import dumps_graph
+    from layerloom.nodeeditor.window.main_window import EditorWindow
+    from layerloom import dumps_graph
 
     window.open_example("digits_mlp")
     window.document.add_node("Dropout", (100.0, 300.0))
@@ -225,9 +225,9 @@ def test_copying_then_quitting_does_not_crash(tmp_path):
     script = (
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
-        "from nodeeditor.clipboard import copy_to_clipboard, clipboard_text\n"
+        "from layerloom.nodeeditor.document.clipboard import copy_to_clipboard, clipboard_text\n"
         "from runtime import load_graph\n"
-        "from runtime.resources import example_path\n"
+        "from layerloom.files.resources import example_path\n"
         "assert copy_to_clipboard(load_graph(example_path('digits_mlp')), ['fc1', 'relu1'])\n"
         "assert 'layerloom-graph' in clipboard_text()\n")
     env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
@@ -257,7 +257,7 @@ def test_save_as_then_open_round_trips_the_edited_graph(window, qtbot, tmp_path,
     real shortcuts, with the file dialogs answered: the reopened file is the edited graph."""
     from PySide6.QtWidgets import QFileDialog
 
-    from runtime import dumps_graph, load_graph
+    from layerloom import dumps_graph, load_graph
 
     window.open_example("digits_cnn")
     doc = window.document
@@ -281,7 +281,7 @@ def test_save_as_then_open_round_trips_the_edited_graph(window, qtbot, tmp_path,
 
 
 def test_select_all_delete_and_undo_with_the_keyboard(window, qtbot):
-    from runtime import dumps_graph
+    from layerloom import dumps_graph
 
     window.open_example("digits_residual")
     before = dumps_graph(window.document.graph)
@@ -295,7 +295,7 @@ def test_select_all_delete_and_undo_with_the_keyboard(window, qtbot):
 
 
 def test_copy_in_one_window_and_paste_in_another(window, qtbot):
-    from runtime import Edge
+    from layerloom import Edge
 
     window.open_example("digits_mlp")
     for node_id in ("fc1", "relu1"):
@@ -304,7 +304,7 @@ def test_copy_in_one_window_and_paste_in_another(window, qtbot):
     qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    from nodeeditor.main_window import _windows
+    from layerloom.nodeeditor.window.main_window import _windows
 
     (second,) = _windows
     qtbot.addWidget(second, before_close_func=_discard_changes)
@@ -324,7 +324,7 @@ def test_copy_in_one_window_and_paste_in_another(window, qtbot):
 def test_the_dock_layout_is_remembered_and_an_older_layout_is_dropped(qtbot, tmp_path):
     from PySide6.QtWidgets import QDockWidget
 
-    from nodeeditor.main_window import EditorWindow
+    from layerloom.nodeeditor.window.main_window import EditorWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("recovery_dir", str(tmp_path / "recovery"))
@@ -350,7 +350,7 @@ def test_the_dock_layout_is_remembered_and_an_older_layout_is_dropped(qtbot, tmp
 def test_the_first_window_fits_a_small_screen(window):
     from PySide6.QtCore import QRect
 
-    from nodeeditor.app import place_first_window
+    from layerloom.nodeeditor.app import place_first_window
 
     screen = QRect(0, 0, 1366, 768)
     place_first_window(window, screen)

@@ -18,16 +18,18 @@ def _python_files(folder: Path):
 def test_runtime_imports_and_compiles_with_qt_blocked():
     script = """
 import sys, pkgutil, importlib
-for name in ("PySide6", "shiboken6", "pyqtgraph", "nodeeditor"):
+for name in ("PySide6", "shiboken6", "pyqtgraph", "layerloom.nodeeditor"):
     sys.modules[name] = None  # any import of these now raises ImportError
-import runtime
-for info in pkgutil.walk_packages(runtime.__path__, "runtime."):
-    importlib.import_module(info.name)
-from runtime import load_graph, compile_graph
-from runtime.resources import example_paths
+import layerloom
+for info in pkgutil.walk_packages(layerloom.__path__, "layerloom."):
+    # an installed wheel holds the editor inside; a __main__ runs the command line
+    if not info.name.startswith("layerloom.nodeeditor") and not info.name.endswith("__main__"):
+        importlib.import_module(info.name)
+from layerloom import load_graph, compile_graph
+from layerloom.files.resources import example_paths
 for path in example_paths():
     compile_graph(load_graph(path))
-from runtime.training.metrics import torchmetrics_functional  # imported lazily by the trainer
+from layerloom.training.metrics import torchmetrics_functional  # imported lazily by the trainer
 torchmetrics_functional()
 print("ok", len(example_paths()))
 """
@@ -36,24 +38,24 @@ print("ok", len(example_paths()))
     assert result.stdout.startswith("ok 5")
 
 
-FORBIDDEN_MODULES = {"PySide6", "shiboken6", "pyqtgraph", "nodeeditor", "pickle", "dill", "cloudpickle", "marshal"}
+FORBIDDEN_MODULES = {"PySide6", "shiboken6", "pyqtgraph", "pickle", "dill", "cloudpickle", "marshal"}
 
 
-def _imports(tree: ast.AST):
+def _imports(tree: ast.AST, full: bool = False):
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name.split(".")[0], node.lineno
+                yield alias.name if full else alias.name.split(".")[0], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module.split(".")[0], node.lineno
+            yield node.module if full else node.module.split(".")[0], node.lineno
 
 
 def test_runtime_source_has_no_forbidden_imports():
     offenders = []
     for path in _python_files(RUNTIME):
         tree = ast.parse(path.read_text(), str(path))
-        offenders += [f"{path.relative_to(ROOT)}:{line} imports {mod}" for mod, line in _imports(tree)
-                      if mod in FORBIDDEN_MODULES]
+        offenders += [f"{path.relative_to(ROOT)}:{line} imports {mod}" for mod, line in _imports(tree, full=True)
+                      if mod.split(".")[0] in FORBIDDEN_MODULES or mod.startswith("layerloom.nodeeditor")]
     assert not offenders, offenders
 
 
@@ -81,5 +83,28 @@ def test_no_eval_exec_or_unsafe_torch_load_anywhere():
 
 def test_nodeeditor_depends_on_runtime_not_the_reverse():
     for path in _python_files(RUNTIME):
-        text = path.read_text()
-        assert "nodeeditor" not in {m for m, _ in _imports(ast.parse(text))}, path
+        imported = {m for m, _ in _imports(ast.parse(path.read_text()), full=True)}
+        assert not {m for m in imported if m.startswith("layerloom.nodeeditor")}, path
+
+
+def test_code_imports_layerloom_never_the_folder_names():
+    """``runtime`` and ``nodeeditor`` are folders, not import names: a stray ``import runtime`` works in
+    a checkout (the folder is on sys.path) and fails in an installed wheel, or finds another project's."""
+    folders = ("runtime", "nodeeditor", "tests", "benchmarks", "tools", "packaging", "docs", "resources")
+    offenders = []
+    for folder in folders:
+        for path in _python_files(ROOT / folder):
+            for mod, line in _imports(ast.parse(path.read_text(), str(path))):
+                if mod in ("runtime", "nodeeditor"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
+    assert not offenders, offenders
+
+
+def test_the_import_layers_hold():
+    """pyproject.toml's import-linter contracts (docs/architecture.md): the core's layers, the editor's
+    layers, and Qt only in the editor. A broken contract prints the offending import and its line."""
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "lint_imports.py")], capture_output=True,
+                            text=True, cwd=ROOT, timeout=300)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert "BROKEN" not in report and report.count("KEPT") >= 3, report

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from nodeeditor.background import TaskCancelled, run_in_background, run_in_process
+from layerloom.nodeeditor.adapters.background import TaskCancelled, run_in_background, run_in_process
 
 pytestmark = pytest.mark.gui
 
@@ -93,7 +93,7 @@ def test_cancel_kills_the_child_at_once_and_runs_the_cancel_path_once(qtbot):
 
 
 def test_a_warm_child_runs_the_task_with_torch_already_in(qtbot, monkeypatch):
-    from runtime.worker import ENV_OFF, WarmProcess
+    from layerloom.training.worker import ENV_OFF, WarmProcess
 
     monkeypatch.delenv(ENV_OFF, raising=False)
     warm = WarmProcess().start()

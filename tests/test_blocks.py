@@ -9,8 +9,8 @@ import torch
 from helpers import add, chain
 from torch import nn
 
-from runtime import Graph, analyze, compile_graph, dumps_graph, loads_graph
-from runtime.blocks import (BlockError, group_nodes, import_plan, install_block, load_block_library, owning_block,
+from layerloom import Graph, analyze, compile_graph, dumps_graph, loads_graph
+from layerloom.model.blocks import (BlockError, group_nodes, import_plan, install_block, load_block_library, owning_block,
                             preview_analysis, save_block_library, ungroup)
 
 
@@ -264,8 +264,8 @@ def test_ungroup_substitutes_params():
 
 @pytest.mark.slow
 def test_a_block_exports_to_onnx_and_verifies(tmp_path):
-    from runtime.export import export_onnx, verify_onnx
-    from runtime.export.source import Exportable
+    from layerloom.export import export_onnx, verify_onnx
+    from layerloom.export.source import Exportable
 
     graph = cnn(8)
     graph.node("res2").params["repeat"] = 2

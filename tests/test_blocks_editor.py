@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from runtime import dumps_graph
+from layerloom import dumps_graph
 
 pytestmark = pytest.mark.gui
 
@@ -179,7 +179,7 @@ def test_undoing_the_group_while_inside_closes_the_block(window, qtbot, monkeypa
 
 
 def test_blocks_travel_through_the_clipboard_and_library_files(window, qtbot, monkeypatch, tmp_path):
-    from nodeeditor.main_window import _windows
+    from layerloom.nodeeditor.window.main_window import _windows
 
     doc = window.document
     instance = _grouped(window, qtbot, monkeypatch)

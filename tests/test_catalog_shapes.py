@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import fx, nn
 
-from runtime.errors import LayerLoomError, ShapeError
-from runtime.params import check_params
-from runtime.shapes import BATCH, FLOAT, INT, TensorSpec, batched
-from runtime.spec import INPUT, OUTPUT, TARGET_ROLE, InferContext, default_catalog
+from layerloom.core.errors import LayerLoomError, ShapeError
+from layerloom.core.params import check_params
+from layerloom.core.shapes import BATCH, FLOAT, INT, TensorSpec, batched
+from layerloom.catalog.spec import INPUT, OUTPUT, TARGET_ROLE, InferContext, default_catalog
 
 CATALOG = default_catalog()
 BATCH_SIZE = 3

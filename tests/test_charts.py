@@ -15,7 +15,7 @@ from PySide6.QtCore import QEvent, QPointF
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication, QToolButton
 
-from runtime.training.events import EpochEnd, RunStarted, Step
+from layerloom.training.events import EpochEnd, RunStarted, Step
 
 pytestmark = pytest.mark.gui
 
@@ -78,7 +78,7 @@ def tensorboard_ema(values, weight):
 
 @pytest.fixture
 def charts(qtbot):
-    from nodeeditor.charts import TrainingCharts
+    from layerloom.nodeeditor.dashboard.charts import TrainingCharts
 
     widget = TrainingCharts()
     qtbot.addWidget(widget)
@@ -94,7 +94,7 @@ def steps_of(events):
 
 # ------------------------------------------------------------------ tests
 def test_importing_the_charts_does_not_import_torch():
-    script = "import sys, nodeeditor.charts; print('torch' in sys.modules)"
+    script = "import sys, layerloom.nodeeditor.dashboard.charts; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120,
                             env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
@@ -103,7 +103,7 @@ def test_importing_the_charts_does_not_import_torch():
 
 @pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.95, 0.999])
 def test_ema_is_tensorboards_debiased_ema_in_one_go_and_in_pieces(weight):
-    from nodeeditor.charts import _ema_extend, ema
+    from layerloom.nodeeditor.dashboard.charts import _ema_extend, ema
 
     rng = np.random.default_rng(1)
     values = rng.lognormal(0, 1, 5000)
@@ -206,7 +206,7 @@ def export_sizes(monkeypatch):
 
 
 def test_export_png_writes_an_image_of_the_asked_width_in_the_theme(charts, tmp_path, export_sizes):
-    from nodeeditor.style import LIGHT
+    from layerloom.nodeeditor.theme.style import LIGHT
 
     charts.set_theme(LIGHT)
     charts.reset(started())
@@ -233,7 +233,7 @@ def test_export_png_works_before_the_widget_is_ever_shown(charts, tmp_path, expo
 
 
 def test_export_menu_asks_for_a_file_and_reset_view_follows_the_data_again(charts, tmp_path, monkeypatch):
-    import nodeeditor.charts as charts_module
+    import layerloom.nodeeditor.dashboard.charts as charts_module
 
     charts.reset(started(epochs=1))
     feed(charts, realistic_events(epochs=1))
@@ -300,7 +300,7 @@ def test_regression_shows_r2_and_a_loss_only_task_has_no_score_chart(charts):
 
 def _write_run_folder(path: Path, events: list) -> None:
     """A run folder written by the trainer's own writer, so the reader is checked against it."""
-    from runtime.training.runs import RunFolder
+    from layerloom.training.runs import RunFolder
 
     folder = RunFolder(path)
     path.mkdir()
@@ -317,7 +317,7 @@ def _write_run_folder(path: Path, events: list) -> None:
 
 
 def test_run_curves_read_a_run_folder_and_overlay_it(charts, tmp_path):
-    from nodeeditor.charts import RunCurves, ema
+    from layerloom.nodeeditor.dashboard.charts import RunCurves, ema
 
     old = realistic_events(epochs=2, spe=100, chunk=30, seed=5)
     _write_run_folder(tmp_path / "baseline", old)
@@ -361,7 +361,7 @@ def test_run_curves_read_a_run_folder_and_overlay_it(charts, tmp_path):
 
 
 def test_run_curves_tolerate_missing_and_damaged_files(tmp_path):
-    from nodeeditor.charts import RunCurves
+    from layerloom.nodeeditor.dashboard.charts import RunCurves
 
     empty = RunCurves.from_run_dir(tmp_path / "nothing-here")
     assert empty.steps.size == 0 and empty.epochs == [] and empty.metrics == {}
@@ -424,7 +424,7 @@ def test_epoch_metrics_sit_at_the_step_the_epoch_ended_on(charts):
 
 
 def test_a_resumed_run_starts_at_its_checkpoint_or_continues_its_history(charts, tmp_path):
-    from nodeeditor.charts import RunCurves
+    from layerloom.nodeeditor.dashboard.charts import RunCurves
 
     events = realistic_events(epochs=3, spe=40, chunk=9)
     resumed = [e for e in events if e.epoch >= 3]
@@ -507,7 +507,7 @@ def test_redraw_with_200k_points_downsamples_for_the_screen(charts, qtbot):
 
 
 def test_theme_colours_the_background_axes_and_legend(charts):
-    from nodeeditor.style import DARK, LIGHT
+    from layerloom.nodeeditor.theme.style import DARK, LIGHT
 
     for theme in (LIGHT, DARK):
         charts.set_theme(theme)
@@ -521,7 +521,7 @@ def test_theme_colours_the_background_axes_and_legend(charts):
 
 def test_screenshot_of_three_epochs(charts, qtbot, tmp_path):
     """A look at the real thing (saved, and checked to show the theme's canvas and some curves)."""
-    from nodeeditor.style import DARK
+    from layerloom.nodeeditor.theme.style import DARK
 
     charts.reset(started())
     feed(charts, realistic_events())
@@ -575,7 +575,7 @@ def test_a_constant_learning_rate_is_framed_from_zero(charts):
 def test_legends_sit_above_the_data_never_over_it(charts, qtbot):
     """A legend inside the plot covered the newest points: each chart's legend is in its title row,
     outside the area the curves are drawn in, overlays included."""
-    from runtime.training.records import RunCurves
+    from layerloom.training.records import RunCurves
 
     charts.resize(900, 600)
     charts.reset(started())
@@ -613,7 +613,7 @@ def test_a_first_point_is_framed_from_zero_and_an_empty_chart_forgets_the_old_ra
 def test_an_overlaid_run_is_inside_the_view_of_a_framed_chart(charts):
     """A run compared with a constant learning rate (framed from 0 to just above it) was drawn off
     the chart: the overlay did not reopen the view."""
-    from runtime.training.records import RunCurves
+    from layerloom.training.records import RunCurves
 
     charts.reset(started())
     for step in range(1, 30):

@@ -9,9 +9,9 @@ import sys
 import pytest
 from helpers import add, chain, mlp_graph
 
-from runtime import Graph, save_graph
-from runtime.cli import main
-from runtime.resources import example_path, example_paths
+from layerloom import Graph, save_graph
+from layerloom.cli.main import main
+from layerloom.files.resources import example_path, example_paths
 
 
 def run(capsys, *argv):
@@ -104,7 +104,7 @@ def test_nodes_lists_the_catalog_and_details(capsys):
 
 
 def test_console_script_runs_headless(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "runtime.cli", "check", str(example_path("sequence_lstm"))],
+    result = subprocess.run([sys.executable, "-m", "layerloom.cli", "check", str(example_path("sequence_lstm"))],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "lstm    LSTM" in result.stdout

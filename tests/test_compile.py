@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from helpers import add, chain, mlp_graph
 from torch import nn
 
-from runtime import CompileError, Graph, compile_graph, load_graph
-from runtime.resources import example_path
+from layerloom import CompileError, Graph, compile_graph, load_graph
+from layerloom.files.resources import example_path
 
 
 def same_weights(hand: nn.Module, compiled) -> nn.Module:
@@ -232,7 +232,7 @@ def test_weight_initialisation_choice(scheme):
 
 
 def test_every_example_compiles_and_runs():
-    from runtime.resources import example_paths
+    from layerloom.files.resources import example_paths
 
     for path in example_paths():
         compiled = compile_graph(load_graph(path), seed=0)
@@ -307,8 +307,8 @@ def test_custom_init_keeps_the_embedding_padding_row_zero():
 
 
 def test_a_layer_that_cannot_be_built_gives_a_compile_error_naming_it():
-    from runtime.shapes import batched
-    from runtime.spec import NodeSpec
+    from layerloom.core.shapes import batched
+    from layerloom.catalog.spec import NodeSpec
 
     catalog = Graph().catalog.copy()
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from nodeeditor.dashboard import STOP_TIMEOUT_S
-from runtime.training.events import Finished, Stopped
+from layerloom.nodeeditor.dashboard.dashboard import STOP_TIMEOUT_S
+from layerloom.training.events import Finished, Stopped
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from nodeeditor.main_window import EditorWindow
+    from layerloom.nodeeditor.window.main_window import EditorWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("recovery_dir", str(tmp_path / "recovery"))
@@ -149,7 +149,7 @@ def test_closing_during_a_run_asks_then_stops_the_worker(window, qtbot, monkeypa
 
 
 def test_a_graph_with_problems_is_not_trained_and_the_problem_points_at_its_node(window, qtbot):
-    from nodeeditor.workspaces import DESIGN, TRAIN
+    from layerloom.nodeeditor.panels.workspaces import DESIGN, TRAIN
 
     dashboard = window.dashboard
     window.workspaces.switch(TRAIN)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from runtime.data import (BUILTINS, CLASSIFICATION, DATASET_PARAMS, REGRESSION, Augmenter, Dataset, DatasetError,
+from layerloom.data import (BUILTINS, CLASSIFICATION, DATASET_PARAMS, REGRESSION, Augmenter, Dataset, DatasetError,
                           apply_scaling, dataset_settings, load_dataset, make_augmenter, scale)
-from runtime.errors import LayerLoomError
+from layerloom.core.errors import LayerLoomError
 
 REFERENCE_LOOP = Path("/work/shared/bench/reference_loop.py")
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtime.data import CLASSIFICATION, REGRESSION, DatasetError, LazyImages, load_dataset, scale
-from runtime.data import images as images_module
+from layerloom.data import CLASSIFICATION, REGRESSION, DatasetError, LazyImages, load_dataset, scale
+from layerloom.data import images as images_module
 
 
 def _load(path: Path, **settings):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.cli import _parser
-from runtime.training.config import SECTIONS, TOP_PARAMS
+from layerloom.cli.main import _parser
+from layerloom.training.config import SECTIONS, TOP_PARAMS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QUndoStack
 
-from nodeeditor.commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, MoveNodesCommand,
+from layerloom.nodeeditor.document.commands import (AddNodeCommand, ConnectCommand, DisconnectCommand, MoveNodesCommand,
                                  RemoveNodeCommand, RenameCommand, SetMetaCommand, SetParamCommand)
-from runtime import Edge, ParamError, dumps_graph, load_graph
-from runtime.resources import example_path
+from layerloom import Edge, ParamError, dumps_graph, load_graph
+from layerloom.files.resources import example_path
 
 
 @pytest.fixture

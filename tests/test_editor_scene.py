@@ -7,11 +7,11 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from nodeeditor.document import Document
-from nodeeditor.items import EdgeItem, NodeItem
-from nodeeditor.view import CanvasView
-from runtime import Edge, dumps_graph, load_graph
-from runtime.resources import example_path
+from layerloom.nodeeditor.document.document import Document
+from layerloom.nodeeditor.canvas.items import EdgeItem, NodeItem
+from layerloom.nodeeditor.canvas.view import CanvasView
+from layerloom import Edge, dumps_graph, load_graph
+from layerloom.files.resources import example_path
 
 pytestmark = pytest.mark.gui
 
@@ -92,7 +92,7 @@ def test_dragging_a_node_moves_it_in_the_model_as_one_undo_step(doc, qtbot):
 
 
 def test_shape_errors_badge_the_right_node(doc, qtbot):
-    from nodeeditor.commands import SetParamCommand
+    from layerloom.nodeeditor.document.commands import SetParamCommand
 
     doc.undo_stack.push(SetParamCommand(doc.graph, "image", "shape", [3, 8, 8]))
     doc.bridge.reanalyze()
@@ -105,7 +105,7 @@ def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, 
     a tensor; choosing one adds it where the wire ended and wires it, as one undo step."""
     from PySide6.QtCore import QSettings
 
-    from nodeeditor.main_window import EditorWindow
+    from layerloom.nodeeditor.window.main_window import EditorWindow
 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     settings.setValue("recovery_dir", str(tmp_path / "recovery"))
@@ -136,7 +136,7 @@ def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, 
 
 
 def test_a_node_dropped_onto_a_wire_goes_into_it_as_one_step(doc):
-    from runtime import dumps_graph
+    from layerloom import dumps_graph
 
     before = dumps_graph(doc.graph)
     wire = Edge("relu1", "out", "fc2", "in")
@@ -294,7 +294,7 @@ def test_a_skip_connection_runs_over_its_row_not_through_the_cards(qtbot):
 
 
 def test_a_long_graph_opens_readable_at_its_inputs(qtbot):
-    from nodeeditor.view import READABLE_ZOOM
+    from layerloom.nodeeditor.canvas.view import READABLE_ZOOM
 
     document = Document(load_graph(example_path("digits_cnn")))
     view = CanvasView(document.scene)

@@ -14,11 +14,11 @@ from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from nodeeditor.evaluation import ConfusionMatrixView, EvaluationPanel, MisclassifiedGallery, PerClassTable
-from nodeeditor.tryit import THROTTLE_MS, DrawingPad, TryItPanel
-from runtime import load_graph
-from runtime.resources import example_path
-from runtime.training import EpochEnd
+from layerloom.nodeeditor.dashboard.evaluation import ConfusionMatrixView, EvaluationPanel, MisclassifiedGallery, PerClassTable
+from layerloom.nodeeditor.dashboard.tryit import THROTTLE_MS, DrawingPad, TryItPanel
+from layerloom import load_graph
+from layerloom.files.resources import example_path
+from layerloom.training import EpochEnd
 
 MATRIX = [[5, 1, 0],
           [2, 3, 0],
@@ -28,7 +28,7 @@ MATRIX = [[5, 1, 0],
 @pytest.fixture(scope="module")
 def digits_predictor():
     """The digits MLP (Input [64]) with fresh weights: enough to check shapes, values and wiring."""
-    from runtime.inference import Predictor
+    from layerloom.training.inference import Predictor
 
     return Predictor(load_graph(example_path("digits_mlp")))
 
@@ -55,7 +55,7 @@ def test_the_widgets_import_without_torch():
               "        if name.split('.')[0] == 'torch':\n"
               "            raise ImportError(name + ' was imported')\n"
               "sys.meta_path.insert(0, NoTorch())\n"
-              "import nodeeditor.evaluation, nodeeditor.tryit\n"
+              "import layerloom.nodeeditor.dashboard.evaluation, layerloom.nodeeditor.dashboard.tryit\n"
               "print('ok')\n")
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=60)
@@ -282,7 +282,7 @@ def test_try_it_steps_through_validation_samples(qtbot, digits_predictor):
 
 
 def test_try_it_shows_regression_values_against_the_target(qtbot):
-    from runtime.inference import Predictor
+    from layerloom.training.inference import Predictor
 
     predictor = Predictor(load_graph(example_path("regression_mlp")))
     panel = try_panel(qtbot, predictor)

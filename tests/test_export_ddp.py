@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from runtime import load_graph
-from runtime.cli import main
-from runtime.export import ExportError, export_onnx, load_exportable, verify_onnx
-from runtime.export.ddp import export_ddp
-from runtime.resources import example_path
-from runtime.training import load_checkpoint, plan_training
+from layerloom import load_graph
+from layerloom.cli.main import main
+from layerloom.export import ExportError, export_onnx, load_exportable, verify_onnx
+from layerloom.export.ddp import export_ddp
+from layerloom.files.resources import example_path
+from layerloom.training import load_checkpoint, plan_training
 
 
 def _torchrun() -> list[str]:
@@ -36,7 +36,7 @@ def test_two_cpu_processes_train_an_epoch_and_layerloom_reads_the_checkpoint(tmp
                                                         "train_ddp.py"]
     env = {**os.environ, "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
     # LayerLoom must not be needed: block its packages in the children
-    (folder / "sitecustomize.py").write_text("import sys\nsys.modules['runtime'] = None\n")
+    (folder / "sitecustomize.py").write_text("import sys\nsys.modules['layerloom'] = None\n")
     env["PYTHONPATH"] = str(folder)
     result = subprocess.run(_torchrun() + ["--standalone", "--nproc_per_node=2", script.name, "--epochs", "1"],
                             cwd=folder, env=env, capture_output=True, text=True, timeout=300)
@@ -74,8 +74,8 @@ def test_the_data_file_is_what_layerloom_trains_on(tmp_path):
 def test_a_graph_without_a_loss_is_refused(tmp_path):
     from helpers import mlp_graph
 
-    from runtime.export.source import Exportable
-    from runtime import compile_graph
+    from layerloom.export.source import Exportable
+    from layerloom import compile_graph
 
     graph = mlp_graph(with_loss=False)
     with pytest.raises(ExportError, match="the graph has no loss"):

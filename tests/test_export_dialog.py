@@ -19,15 +19,15 @@ from PySide6.QtCore import QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QPalette
 from PySide6.QtWidgets import QApplication
 
-from nodeeditor import export_dialog as module
-from nodeeditor.export_dialog import BADGES, FAILED, PASSED, SKIPPED, ExportDialog
-from nodeeditor.style import DARK, apply_app_theme
-from runtime import load_graph
-from runtime.export.defaults import DEFAULT_OPSET
-from runtime.export.source import ExportError, load_exportable, validation_samples
-from runtime.graphfile import graph_to_dict
-from runtime.resources import example_path
-from runtime.training import Finished, TrainingConfig, TrainingSession
+from layerloom.nodeeditor.panels import export_dialog as module
+from layerloom.nodeeditor.panels.export_dialog import BADGES, FAILED, PASSED, SKIPPED, ExportDialog
+from layerloom.nodeeditor.theme.style import DARK, apply_app_theme
+from layerloom import load_graph
+from layerloom.export.defaults import DEFAULT_OPSET
+from layerloom.export.source import ExportError, load_exportable, validation_samples
+from layerloom.files.graphfile import graph_to_dict
+from layerloom.files.resources import example_path
+from layerloom.training import Finished, TrainingConfig, TrainingSession
 
 pytestmark = pytest.mark.gui
 LEFT = Qt.MouseButton.LeftButton
@@ -179,7 +179,7 @@ def test_pytorch_source_and_checkpoint_copy(qtbot, trained, tmp_path):
 
 
 def test_a_failed_verification_is_shown_failed(qtbot, trained, tmp_path, monkeypatch):
-    import runtime.export.verify as verify
+    import layerloom.export.verify as verify
 
     real = verify.verify_onnx
 
@@ -217,8 +217,8 @@ def test_a_graph_that_cannot_export_names_the_node(qtbot, tmp_path):
 
 
 def test_errors_of_one_export_and_bugs_are_reported_not_raised(qtbot, trained, tmp_path, monkeypatch):
-    import runtime.export.onnx_export as onnx_export
-    import runtime.export.pysource as pysource
+    import layerloom.export.onnx_export as onnx_export
+    import layerloom.export.pysource as pysource
 
     def refuse(exportable, path, opset, **kwargs):
         raise ExportError(f'Conv2d "conv2" cannot be exported to ONNX (opset {opset}): GuardOnDataDependentSymNode')
@@ -277,8 +277,8 @@ def assert_amber_warning(banner) -> None:
 
 
 def test_choices_match_the_runtime_and_close_when_idle(qtbot, tmp_path):
-    import runtime.export.quantize as quantize
-    from runtime.export.onnx_export import onnx_bytes
+    import layerloom.export.quantize as quantize
+    from layerloom.export.onnx_export import onnx_bytes
 
     graph = mlp_graph()
     dialog = make_dialog(qtbot, graph, None, tmp_path)
@@ -358,7 +358,7 @@ class CountingPool:
 
 
 def test_an_export_runs_in_the_warm_child_the_window_hands_over(qtbot, trained, tmp_path, monkeypatch):
-    from runtime.worker import ENV_OFF, WarmProcess
+    from layerloom.training.worker import ENV_OFF, WarmProcess
 
     monkeypatch.delenv(ENV_OFF, raising=False)
     warm = WarmProcess().start()

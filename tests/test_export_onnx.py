@@ -10,14 +10,14 @@ import pytest
 import torch
 from test_catalog_shapes import CASES
 
-from runtime import Graph, compile_graph, load_graph
-from runtime.data import apply_scaling
-from runtime.cli import main
-from runtime.export import (DEFAULT_TOLERANCE, ExportError, dataset_samples, export_onnx, load_exportable,
+from layerloom import Graph, compile_graph, load_graph
+from layerloom.data import apply_scaling
+from layerloom.cli.main import main
+from layerloom.export import (DEFAULT_TOLERANCE, ExportError, dataset_samples, export_onnx, load_exportable,
                             read_metadata, verify_onnx)
-from runtime.export.source import Exportable
-from runtime.resources import example_path, example_paths
-from runtime.spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE, default_catalog
+from layerloom.export.source import Exportable
+from layerloom.files.resources import example_path, example_paths
+from layerloom.catalog.spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE, default_catalog
 
 CATALOG = default_catalog()
 
@@ -75,8 +75,8 @@ def test_examples_trained_one_epoch_export_with_their_metadata(path, tmp_path):
     as the metadata says (today's recipe), gives them too."""
     import onnxruntime as ort
 
-    from runtime.inference import Predictor
-    from runtime.training import TrainingConfig, TrainingSession
+    from layerloom.training.inference import Predictor
+    from layerloom.training import TrainingConfig, TrainingSession
 
     graph = load_graph(path)
     result = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=1), run_root=tmp_path).run()
@@ -193,8 +193,8 @@ def test_exported_classes_and_preprocessing_reproduce_a_prediction(tmp_path):
     run onnxruntime, the same answer."""
     import onnxruntime as ort
 
-    from runtime.data import load_dataset
-    from runtime.training import TrainingConfig, TrainingSession
+    from layerloom.data import load_dataset
+    from layerloom.training import TrainingConfig, TrainingSession
 
     graph = load_graph(example_path("digits_mlp"))
     result = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=3), run_root=tmp_path).run()
@@ -213,7 +213,7 @@ def test_exported_classes_and_preprocessing_reproduce_a_prediction(tmp_path):
 
 
 def test_the_cli_puts_a_checkpoints_weights_into_a_graph_file(tmp_path, capsys):
-    from runtime.training import TrainingConfig, TrainingSession
+    from layerloom.training import TrainingConfig, TrainingSession
 
     graph = load_graph(example_path("regression_mlp"))
     result = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=1), run_root=tmp_path).run()

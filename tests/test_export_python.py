@@ -13,13 +13,13 @@ import torch
 from test_catalog_shapes import CASES
 from test_export_onnx import single_node_graph
 
-from runtime import compile_graph
-from runtime.cli import main
-from runtime.export import ExportError, load_exportable
-from runtime.export.pysource import class_name, export_python, python_source
-from runtime.export.source import Exportable
-from runtime.resources import example_path, example_paths
-from runtime.spec import LOSS_ROLE, default_catalog
+from layerloom import compile_graph
+from layerloom.cli.main import main
+from layerloom.export import ExportError, load_exportable
+from layerloom.export.pysource import class_name, export_python, python_source
+from layerloom.export.source import Exportable
+from layerloom.files.resources import example_path, example_paths
+from layerloom.catalog.spec import LOSS_ROLE, default_catalog
 
 CATALOG = default_catalog()
 
@@ -64,7 +64,7 @@ def test_the_generated_file_runs_with_only_torch(tmp_path):
     """No LayerLoom import: run it in a fresh interpreter where ``runtime`` cannot be imported."""
     exportable = load_exportable(example_path("sequence_lstm"))  # needs the LSTM helper class
     path, weights = export_python(exportable, tmp_path / "lstm.py")
-    script = (f"import sys; sys.modules['runtime'] = None; sys.modules['layerloom_resources'] = None\n"
+    script = (f"import sys; sys.modules['layerloom'] = None; sys.modules['layerloom_resources'] = None\n"
               f"import runpy; runpy.run_path({str(path)!r}, run_name='__main__')")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             cwd=tmp_path)
@@ -82,12 +82,12 @@ def test_the_source_reads_like_hand_written_pytorch():
     assert "        residual = block_bn2 + stem_relu\n" in text
     assert "= None" not in text.split("def forward")[1]  # fx's memory hints are gone
     assert 'model.load_state_dict(torch.load("weights.pt", weights_only=True))' in text
-    assert "runtime" not in text and "layerloom_resources" not in text
+    assert "layerloom" not in text.replace("layerloom_resources", "") and "layerloom_resources" not in text
 
 
 def test_a_trained_checkpoint_exports_its_weights_classes_and_preprocessing(tmp_path):
-    from runtime.training import TrainingConfig, TrainingSession
-    from runtime import load_graph
+    from layerloom.training import TrainingConfig, TrainingSession
+    from layerloom import load_graph
 
     graph = load_graph(example_path("digits_mlp"))
     result = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=1), run_root=tmp_path).run()
@@ -98,7 +98,7 @@ def test_a_trained_checkpoint_exports_its_weights_classes_and_preprocessing(tmp_
     generated = _load_generated(path, exportable)
     assert _same_outputs(generated, exportable)
     # raw digits (0..16) through the file's preprocess() and the model: the app's own predictions
-    from runtime.inference import Predictor
+    from layerloom.training.inference import Predictor
 
     predictor = Predictor.from_checkpoint(result.run_dir)
     raw = predictor.validation_samples(16).x
@@ -116,7 +116,7 @@ def _preprocess_of(path):
 
 def test_the_source_writes_per_feature_and_per_channel_scaling_exactly(tmp_path):
     """preprocess() is apply_scaling to the last bit, whatever the record holds."""
-    from runtime.data import apply_scaling
+    from layerloom.data import apply_scaling
 
     cases = [("regression_mlp", {"mode": "standardize", "mean": [0.5, -1.0] * 4, "std": [2.0, 0.0] * 4,
                                  "axis": "feature"}),
@@ -153,8 +153,8 @@ def test_the_cli_writes_the_source_and_its_weights(tmp_path, capsys):
 def test_blocks_become_classes_of_their_own_and_compute_the_same(tmp_path):
     """A repeated block: a class named after the block, nested like the compiled model, with the
     same outputs and state dict keys."""
-    from runtime import load_graph
-    from runtime.blocks import group_nodes
+    from layerloom import load_graph
+    from layerloom.model.blocks import group_nodes
 
     graph = load_graph(example_path("digits_residual"))
     inside = ["block_conv1", "block_bn1", "block_relu", "block_conv2", "block_bn2", "residual", "out_relu"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from runtime import load_graph
-from runtime.cli import main
-from runtime.export import ExportError, export_onnx, load_exportable, read_metadata
-from runtime.export.quantize import quantize_and_report, quantize_onnx, validation_set
-from runtime.resources import example_path
-from runtime.training import TrainingConfig, TrainingSession
+from layerloom import load_graph
+from layerloom.cli.main import main
+from layerloom.export import ExportError, export_onnx, load_exportable, read_metadata
+from layerloom.export.quantize import quantize_and_report, quantize_onnx, validation_set
+from layerloom.files.resources import example_path
+from layerloom.training import TrainingConfig, TrainingSession
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from runtime import load_graph
-from runtime.blocks import group_nodes
-from runtime.cli import main
-from runtime.export import (ExportError, app_predictor, dataset_samples, export_and_verify, export_onnx,
+from layerloom import load_graph
+from layerloom.model.blocks import group_nodes
+from layerloom.cli.main import main
+from layerloom.export import (ExportError, app_predictor, dataset_samples, export_and_verify, export_onnx,
                             load_exportable, read_metadata)
-from runtime.export import onnx_export
-from runtime.export.jobs import ExportRequest, leftovers, run_export
-from runtime.export.source import Exportable
-from runtime.resources import example_path, example_paths
+from layerloom.export import onnx_export
+from layerloom.export.jobs import ExportRequest, leftovers, run_export
+from layerloom.export.source import Exportable
+from layerloom.files.resources import example_path, example_paths
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ def test_the_export_job_and_the_cli_say_what_the_file_takes(tmp_path, capsys):
 
 
 def test_int8_of_a_raw_input_file_is_measured_on_raw_samples(tmp_path):
-    from runtime.export.quantize import quantize_and_report
+    from layerloom.export.quantize import quantize_and_report
 
     exportable = load_exportable(example_path("digits_cnn"))
     app_predictor(exportable)
@@ -179,7 +179,7 @@ def test_a_model_with_two_inputs_is_refused_preprocessing_with_the_reason(tmp_pa
 
     case = next(c for c in CASES if c.type_id == "Add" and len(c.inputs) == 2)
     graph = single_node_graph(case)
-    from runtime import compile_graph
+    from layerloom import compile_graph
 
     exportable = Exportable(graph, compile_graph(graph, seed=0))
     exportable.scaling = {"mode": "minmax", "min": 0.0, "max": 16.0}
@@ -189,7 +189,7 @@ def test_a_model_with_two_inputs_is_refused_preprocessing_with_the_reason(tmp_pa
 
 
 def test_the_temporary_files_a_killed_export_leaves_are_found_and_only_they(tmp_path):
-    from runtime.export.jobs import remove_leftovers
+    from layerloom.export.jobs import remove_leftovers
 
     request = ExportRequest(load_graph(example_path("digits_mlp")), None, None, tmp_path, "m", python=True, ddp=True)
     (tmp_path / "torchrun").mkdir()

@@ -14,15 +14,15 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QScrollArea
 
-from nodeeditor.commands import SetMetaCommand
-from nodeeditor.document import Document
-from nodeeditor.inspector import Inspector
-from nodeeditor.param_editors import ChoiceBox, SpinBox, shown_value
-from nodeeditor.training_panel import FILE_CHOICE, TrainingPanel
-from runtime import dumps_graph, load_graph, loads_graph
-from runtime.resources import example_path
-from runtime.training import TrainingConfig
-from runtime.training.config import TrainingSettingsError, check_training
+from layerloom.nodeeditor.document.commands import SetMetaCommand
+from layerloom.nodeeditor.document.document import Document
+from layerloom.nodeeditor.panels.inspector import Inspector
+from layerloom.nodeeditor.panels.param_editors import ChoiceBox, SpinBox, shown_value
+from layerloom.nodeeditor.panels.training_panel import FILE_CHOICE, TrainingPanel
+from layerloom import dumps_graph, load_graph, loads_graph
+from layerloom.files.resources import example_path
+from layerloom.training import TrainingConfig
+from layerloom.training.config import TrainingSettingsError, check_training
 
 pytestmark = pytest.mark.gui
 
@@ -301,7 +301,7 @@ def test_another_document_builds_the_form_again_and_open_sections_stay_open(pane
 
 # ---------------------------------------------------------------------------------------------- preview
 def test_the_preview_fits_the_dock(qtbot):
-    from runtime.data import load_dataset
+    from layerloom.data import load_dataset
 
     panel = _panel(qtbot, _graph(), height=700)
     panel.resize(300, 700)

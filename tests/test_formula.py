@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import fx, nn
 
-from runtime import Graph, analyze, compile_graph, dumps_graph, load_graph, save_graph
-from runtime.errors import ParamError
-from runtime.formula import FormulaError, FormulaModule, parse_formula
-from runtime.params import check_params
-from runtime.spec import default_catalog
+from layerloom import Graph, analyze, compile_graph, dumps_graph, load_graph, save_graph
+from layerloom.core.errors import ParamError
+from layerloom.catalog.formula_parser import FormulaError, FormulaModule, parse_formula
+from layerloom.core.params import check_params
+from layerloom.catalog.spec import default_catalog
 
 SPEC = default_catalog()["Formula"]
 
@@ -88,7 +88,7 @@ def test_the_module_traces_with_fx_to_the_same_values():
 def test_the_standalone_source_needs_only_torch_and_loads_the_same_weights():
     module = FormulaModule(parse_formula("a*x**2 - min(x, b) + exp(-abs(y))", ("x", "y"), ("a", "b")), (3,), 1.5)
     text = module.source_class("Act")
-    assert "runtime" not in text and "FormulaModule" not in text
+    assert "layerloom" not in text and "FormulaModule" not in text
     namespace = {"torch": torch, "nn": nn}
     exec(compile(text, "<generated>", "exec"), namespace)  # our generated code, not the user's text
     twin = namespace["Act"]()
@@ -171,8 +171,8 @@ def test_a_graph_with_a_formula_saves_loads_and_compiles_to_the_same_model(tmp_p
 
 
 def test_a_formula_exports_to_onnx_and_verifies(tmp_path):
-    from runtime.export import export_onnx, verify_onnx
-    from runtime.export.source import Exportable
+    from layerloom.export import export_onnx, verify_onnx
+    from layerloom.export.source import Exportable
 
     graph = formula_graph(((3, 4), (1, 4)), expression="a * x * sigmoid(1.702*x) + max(y, 0) ** 2 - b",
                           parameters="a, b", parameter_shape="per_feature", initial_value=0.7)

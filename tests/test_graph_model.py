@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import add, chain, mlp_graph
 
-from runtime import ConnectionRefused, Edge, Graph, GraphError, ParamError
-from runtime.events import Event
+from layerloom import ConnectionRefused, Edge, Graph, GraphError, ParamError
+from layerloom.core.events import Event
 
 
 class Recorder:
@@ -250,7 +250,7 @@ def test_a_failing_listener_never_leaves_an_edit_half_done():
 
 
 def test_ids_with_a_trailing_newline_are_invalid():
-    from runtime.graph import valid_id
+    from layerloom.model.graph import valid_id
 
     assert valid_id("fc1") and not valid_id("fc1\n") and not valid_id("1fc")
 

@@ -13,11 +13,11 @@ from helpers import add, mlp_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime import (Graph, GraphFileError, UnsupportedVersionError, analyze, compile_graph, dumps_graph,
+from layerloom import (Graph, GraphFileError, UnsupportedVersionError, analyze, compile_graph, dumps_graph,
                      graph_from_dict,
                      graph_to_dict, load_graph, loads_graph, save_graph)
-from runtime.graphfile import FORMAT, VERSION
-from runtime.resources import example_paths
+from layerloom.files.graphfile import FORMAT, VERSION
+from layerloom.files.resources import example_paths
 
 
 def test_round_trip_build_compile_run_save_load_compile_run(tmp_path):

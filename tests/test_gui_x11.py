@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import Edge, loads_graph
+from layerloom import Edge, loads_graph
 
 pytestmark = [pytest.mark.gui, pytest.mark.x11]
 

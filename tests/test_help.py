@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from runtime.spec import NodeSpec, default_catalog
+from layerloom.catalog.spec import NodeSpec, default_catalog
 
 pytestmark = pytest.mark.gui
 
@@ -17,7 +17,7 @@ def window(editor_window):
 
 
 def test_the_shortcuts_dialog_lists_the_menus_shortcuts_and_filters_them(window, qtbot):
-    from nodeeditor.help import show_shortcuts
+    from layerloom.nodeeditor.panels.help import show_shortcuts
 
     dialog = show_shortcuts(window)
     assert dialog.windowTitle() == "Keyboard Shortcuts" and dialog.isVisible()
@@ -36,7 +36,7 @@ def test_the_shortcuts_dialog_lists_the_menus_shortcuts_and_filters_them(window,
 
 
 def test_the_shortcuts_as_markdown(window):
-    from nodeeditor.help import shortcuts_markdown
+    from layerloom.nodeeditor.panels.help import shortcuts_markdown
 
     text = shortcuts_markdown(window)
     assert text.startswith("| Keys | Action |\n|---|---|\n| **File** | |")
@@ -44,7 +44,7 @@ def test_the_shortcuts_as_markdown(window):
 
 
 def test_a_node_types_documentation_comes_from_its_spec():
-    from nodeeditor.help import node_help_html
+    from layerloom.nodeeditor.panels.help import node_help_html
 
     text = node_help_html(default_catalog()["Conv2d"])
     assert "<h2>Conv2d</h2>" in text and "2-D convolution" in text
@@ -64,7 +64,7 @@ def test_a_node_types_documentation_comes_from_its_spec():
 
 
 def test_the_inspectors_question_mark_opens_the_selected_nodes_documentation(window, qtbot):
-    from nodeeditor.help import NodeHelpDialog
+    from layerloom.nodeeditor.panels.help import NodeHelpDialog
 
     window.open_example("digits_cnn")
     window.document.scene.item_for_node["conv1"].setSelected(True)

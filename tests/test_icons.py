@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QColor, QIcon
 
-from nodeeditor.icons import app_icon, icon_path, render, themed_icon
-from nodeeditor.style import DARK, LIGHT
-from runtime.resources import resource_root
+from layerloom.nodeeditor.theme.icons import app_icon, icon_path, render, themed_icon
+from layerloom.nodeeditor.theme.style import DARK, LIGHT
+from layerloom.files.resources import resource_root
 
 pytestmark = pytest.mark.gui
 
@@ -45,7 +45,7 @@ def test_the_window_actions_have_icons_and_follow_the_theme(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QToolBar
 
-    from nodeeditor.main_window import EditorWindow
+    from layerloom.nodeeditor.window.main_window import EditorWindow
 
     w = EditorWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)

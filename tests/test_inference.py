@@ -11,10 +11,10 @@ import pytest
 import torch
 from helpers import add, chain
 
-from runtime import Graph, load_graph
-from runtime.inference import InferenceError, Mistake, Predictor
-from runtime.resources import example_path
-from runtime.training import EpochEnd, Finished, TrainingConfig, train
+from layerloom import Graph, load_graph
+from layerloom.training.inference import InferenceError, Mistake, Predictor
+from layerloom.files.resources import example_path
+from layerloom.training import EpochEnd, Finished, TrainingConfig, train
 
 
 def example(stem: str) -> Graph:
@@ -100,7 +100,7 @@ def test_checkpoint_from_the_run_folder_predicts_like_the_session(digits):
 
 
 def test_a_checkpoint_whose_dataset_is_gone_still_predicts(digits, tmp_path):
-    from runtime.training import load_checkpoint
+    from layerloom.training import load_checkpoint
 
     state = load_checkpoint(f"{digits.result.run_dir}/checkpoints/last.pt")
     state["config"]["dataset"].update(path=str(tmp_path / "gone.csv"))
@@ -151,7 +151,7 @@ def test_sample_shapes_and_a_cnn_input():
 def test_regression_gives_values_on_standardized_inputs():
     predictor = Predictor(example("regression_mlp"))
     assert predictor.task == "regression" and not predictor.is_classifier and predictor.classes is None
-    from runtime.data import load_dataset
+    from layerloom.data import load_dataset
     raw = load_dataset(TrainingConfig.from_graph(predictor.graph).dataset)
     mean, std = raw.x_train.mean(0), raw.x_train.std(0)  # standardized on the training split
     samples = predictor.validation_samples(6)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from helpers import mlp_graph
 
-from runtime import load_graph
-from runtime.layout import COLUMN_WIDTH, apply_layout, layered_layout
-from runtime.resources import example_paths
+from layerloom import load_graph
+from layerloom.model.layout import COLUMN_WIDTH, apply_layout, layered_layout
+from layerloom.files.resources import example_paths
 
 
 def test_every_edge_points_right_and_nodes_never_overlap():

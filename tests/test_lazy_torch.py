@@ -30,15 +30,16 @@ sys.meta_path.insert(0, _NoTorch())
 WITHOUT_TORCH = BLOCK_TORCH + """
 import contextlib, importlib, io, os, tempfile
 
-import runtime
-from runtime import (Graph, Problem, TensorSpec, analyze, default_catalog, load_graph, save_graph,  # noqa: F401
+import layerloom
+from layerloom import (Graph, Problem, TensorSpec, analyze, default_catalog, load_graph, save_graph,  # noqa: F401
                      validate)
-from runtime.cli import main
-from runtime.resources import example_paths
+from layerloom.cli.main import main
+from layerloom.files.resources import example_paths
 
-for name in ("layout", "graphfile", "params", "spec", "catalog", "shapes", "analysis", "training.config",
-             "data", "export", "initializers"):
-    importlib.import_module("runtime." + name)
+for name in ("model.layout", "model.blocks", "files.graphfile", "core.params", "catalog.spec", "catalog.builtin",
+             "core.shapes", "model.analysis", "training.config", "training.records", "data", "export",
+             "catalog.initializers"):
+    importlib.import_module("layerloom." + name)
 
 catalog = default_catalog()
 assert len(catalog) > 40 and all(spec.count_params or not spec.build for spec in catalog), len(catalog)
@@ -67,11 +68,11 @@ print("ok", len(example_paths()))
 WITH_TORCH = """
 import sys
 
-from runtime import analyze, load_graph
-from runtime.resources import example_paths
+from layerloom import analyze, load_graph
+from layerloom.files.resources import example_paths
 
 assert "torch" not in sys.modules
-from runtime import CompiledGraph, compile_graph  # noqa: E402
+from layerloom import CompiledGraph, compile_graph  # noqa: E402
 
 assert "torch" in sys.modules
 for path in example_paths():
@@ -80,9 +81,9 @@ for path in example_paths():
     assert isinstance(compiled, CompiledGraph), path
     assert compiled.parameter_count() == analyze(graph).total_params, path
 
-from runtime.data import make_augmenter  # noqa: E402,F401
-from runtime.export import export_onnx  # noqa: E402,F401
-from runtime.training import TrainingSession  # noqa: E402,F401
+from layerloom.data import make_augmenter  # noqa: E402,F401
+from layerloom.export import export_onnx  # noqa: E402,F401
+from layerloom.training import TrainingSession  # noqa: E402,F401
 print("ok", len(example_paths()))
 """
 
@@ -102,11 +103,11 @@ def test_compiling_imports_torch_on_first_use():
 
 
 def test_deferred_names_are_listed_and_unknown_names_still_fail():
-    import runtime
-    import runtime.training
+    import layerloom
+    import layerloom.training
 
-    assert {"compile_graph", "CompiledGraph"} <= set(dir(runtime))
-    assert "TrainingSession" in dir(runtime.training)
-    assert runtime.training.Trainer.__name__ == "Trainer"
+    assert {"compile_graph", "CompiledGraph"} <= set(dir(layerloom))
+    assert "TrainingSession" in dir(layerloom.training)
+    assert layerloom.training.Trainer.__name__ == "Trainer"
     with pytest.raises(AttributeError, match="no attribute 'compile'"):
-        runtime.compile  # noqa: B018
+        layerloom.compile  # noqa: B018

@@ -65,8 +65,8 @@ def test_desktop_entry_launches_layerloom_on_a_file():
 
 
 def test_mime_type_names_graph_files_by_suffix_and_content():
-    from runtime import Graph, dumps_graph
-    from runtime.graphfile import SUFFIX
+    from layerloom import Graph, dumps_graph
+    from layerloom.files.graphfile import SUFFIX
 
     element = mime_type_element()
     assert element.get("type") == MIME_TYPE
@@ -173,8 +173,8 @@ def test_spec_builds_the_editor_entry_point_with_its_resources(project):
     assert "layerloom_launcher.py" in spec and "layerloom_resources" in spec and "COLLECT(" in spec
     launcher = ast.parse((PACKAGING / "layerloom_launcher.py").read_text())
     imports = [(n.module, [a.name for a in n.names]) for n in ast.walk(launcher) if isinstance(n, ast.ImportFrom)]
-    assert ("nodeeditor.app", ["main"]) in imports
-    assert project["gui-scripts"]["layerloom"] == "nodeeditor.app:main"
+    assert ("layerloom.nodeeditor.app", ["main"]) in imports
+    assert project["gui-scripts"]["layerloom"] == "layerloom.nodeeditor.app:main"
 
 
 # ---------------------------------------------------------------------- --self-test and its check
@@ -188,7 +188,7 @@ class FakeClock:
 
 
 def test_self_test_reports_each_step_and_the_first_failure():
-    from nodeeditor.app import SelfTest, SelfTestFailed
+    from layerloom.nodeeditor.app import SelfTest, SelfTestFailed
 
     out = io.StringIO()
     test = SelfTest(out=out, clock=FakeClock())
@@ -207,7 +207,7 @@ def test_self_test_reports_each_step_and_the_first_failure():
 
 
 def test_self_test_option_is_offered(capsys):
-    from nodeeditor.app import main
+    from layerloom.nodeeditor.app import main
 
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.errors import ParamError
-from runtime.params import (BoolParam, ChoiceParam, FloatParam, IntParam, IntsParam, ShapeParam, StrParam,
+from layerloom.core.errors import ParamError
+from layerloom.core.params import (BoolParam, ChoiceParam, FloatParam, IntParam, IntsParam, ShapeParam, StrParam,
                             check_params)
-from runtime.spec import default_catalog
+from layerloom.catalog.spec import default_catalog
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),

@@ -10,16 +10,16 @@ import textwrap
 import pytest
 import torch
 
-from runtime import Graph, analyze, compile_graph, dumps_graph, loads_graph
-from runtime.plugins import PluginReport, load_plugins
-from runtime.resources import resource_root
-from runtime.spec import Catalog
+from layerloom import Graph, analyze, compile_graph, dumps_graph, loads_graph
+from layerloom.catalog.plugins import PluginReport, load_plugins
+from layerloom.files.resources import resource_root
+from layerloom.catalog.spec import Catalog
 
 EXAMPLES = resource_root() / "plugins"
 
 
 def _builtin_catalog() -> Catalog:
-    from runtime.catalog import builtin_specs
+    from layerloom.catalog.builtin import builtin_specs
 
     return Catalog().extend(builtin_specs())
 
@@ -89,7 +89,7 @@ def test_broken_plugins_are_skipped_with_file_and_line_and_the_rest_load(tmp_pat
     _write(folder, "b_raises.py", "import math\n\nraise RuntimeError('no GPU driver')\n")
     _write(folder, "c_not_specs.py", "NODES = ['ReLU']\n")
     _write(folder, "d_taken.py", """
-        from runtime.spec import NodeSpec
+        from layerloom.catalog.spec import NodeSpec
         NODES = [NodeSpec("ReLU", "Mine", "a second ReLU", infer=lambda ctx: ctx.input(), build=lambda ctx: None)]
         """)
     (folder / "e_good.py").write_text((EXAMPLES / "custom_activation.py").read_text())
@@ -127,7 +127,7 @@ def test_the_default_catalog_loads_the_plugin_folder_and_the_cli_lists_it(tmp_pa
     (folder / "dense_explicit.py").write_text((EXAMPLES / "dense_explicit.py").read_text())
     _write(folder, "broken.py", "raise ValueError('half-installed')\n")
     env = {"LAYERLOOM_PLUGIN_PATH": str(folder), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    script = ("from runtime.spec import default_catalog\nfrom runtime.plugins import last_report\n"
+    script = ("from layerloom.catalog.spec import default_catalog\nfrom layerloom.catalog.plugins import last_report\n"
               "c = default_catalog()\nprint(c['ExplicitDense'].source)\n"
               "print([p.describe() for p in last_report().problems])\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
@@ -135,7 +135,7 @@ def test_the_default_catalog_loads_the_plugin_folder_and_the_cli_lists_it(tmp_pa
     lines = result.stdout.splitlines()
     assert lines[0] == "dense_explicit" and "half-installed" in lines[1] and "broken.py:1" in lines[1]
     env["LAYERLOOM_NO_PLUGINS"] = "1"
-    off = subprocess.run([sys.executable, "-c", "from runtime.spec import default_catalog\n"
+    off = subprocess.run([sys.executable, "-c", "from layerloom.catalog.spec import default_catalog\n"
                           "print(default_catalog().get('ExplicitDense'))"], capture_output=True, text=True,
                          timeout=120, env=env)
     assert off.stdout.strip() == "None"
@@ -156,7 +156,7 @@ def test_the_editor_shows_plugin_nodes_in_the_palette_and_reports_broken_ones(tm
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
         app = QApplication([])
-        from nodeeditor.main_window import EditorWindow
+        from layerloom.nodeeditor.window.main_window import EditorWindow
         t = tempfile.mkdtemp()
         settings = QSettings(t + "/s.ini", QSettings.Format.IniFormat)
         settings.setValue("recovery_dir", t)

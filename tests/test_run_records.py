@@ -1,4 +1,4 @@
-"""What a run records about itself and how ``runtime.training.records`` reads it back: summary.json's
+"""What a run records about itself and how ``layerloom.training.records`` reads it back: summary.json's
 times, outcome, graph and source; evaluation.json; the set-up stages and the first Step; older and
 damaged run folders; finding a graph's latest run among several; the reader without torch or Qt."""
 
@@ -16,10 +16,10 @@ import pytest
 from test_lazy_torch import BLOCK_TORCH, ROOT
 from train_helpers import config_of, example, of_type
 
-from runtime.resources import example_path
-from runtime.training import EpochEnd, Finished, Preparing, RunStarted, Step, train
-from runtime.training.records import (RunCurves, latest_run, read_evaluation, read_run, runs_of, scan_runs)
-from runtime.training.runs import CONFUSION_MAX_CLASSES, RunFolder
+from layerloom.files.resources import example_path
+from layerloom.training import EpochEnd, Finished, Preparing, RunStarted, Step, train
+from layerloom.training.records import (RunCurves, latest_run, read_evaluation, read_run, runs_of, scan_runs)
+from layerloom.training.runs import CONFUSION_MAX_CLASSES, RunFolder
 
 DIGITS_STEPS = 23  # digits at val_split 0.2, batch 64
 
@@ -260,10 +260,10 @@ def test_runs_of_lists_a_graphs_runs_newest_first(shared_folder):
 # --- no torch, no Qt --------------------------------------------------------------------------------
 
 WITHOUT_TORCH_OR_QT = BLOCK_TORCH + """
-for name in ("PySide6", "shiboken6", "pyqtgraph", "nodeeditor"):
+for name in ("PySide6", "shiboken6", "pyqtgraph", "layerloom.nodeeditor"):
     sys.modules[name] = None
 import json, pathlib, tempfile
-from runtime.training.records import RunCurves, latest_run, read_evaluation, read_run, runs_of, scan_runs
+from layerloom.training.records import RunCurves, latest_run, read_evaluation, read_run, runs_of, scan_runs
 
 with tempfile.TemporaryDirectory() as folder:
     run = pathlib.Path(folder) / "a-20250101-090000"

@@ -18,11 +18,11 @@ from PySide6.QtGui import QAction, QContextMenuEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 from train_helpers import config_of, example, next_event, until_terminal
 
-from nodeeditor import runs_panel as rp
-from nodeeditor.charts import RunCurves
-from nodeeditor.runs_panel import BEST, COLUMNS, STATUS, RunsPanel
-from nodeeditor.training_panel import format_duration
-from runtime.training import Finished, RunStarted, TrainingSession, train
+from layerloom.nodeeditor.panels import runs_panel as rp
+from layerloom.nodeeditor.dashboard.charts import RunCurves
+from layerloom.nodeeditor.panels.runs_panel import BEST, COLUMNS, STATUS, RunsPanel
+from layerloom.nodeeditor.panels.training_panel import format_duration
+from layerloom.training import Finished, RunStarted, TrainingSession, train
 
 pytestmark = pytest.mark.gui
 YES, NO = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No

@@ -11,9 +11,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDockWidget
 
-from nodeeditor.main_window import EditorWindow, private_settings
-from nodeeditor.workspaces import DESIGN, TRAIN
-from runtime.training.events import Failed, Finished, Stopped
+from layerloom.nodeeditor.window.main_window import EditorWindow, private_settings
+from layerloom.nodeeditor.panels.workspaces import DESIGN, TRAIN
+from layerloom.training.events import Failed, Finished, Stopped
 
 pytestmark = [pytest.mark.gui]
 
@@ -96,7 +96,7 @@ def test_workspaces_switch_by_tab_and_key_and_each_keeps_its_layout(qtbot, tmp_p
 
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
 def test_the_train_workspace_gives_every_chart_room(qtbot, tmp_path, size):
-    from runtime.training.events import RunStarted
+    from layerloom.training.events import RunStarted
 
     window = make_window(qtbot, tmp_path, size)
     window.workspaces.switch(TRAIN)

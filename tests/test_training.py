@@ -21,13 +21,13 @@ from helpers import mlp_graph
 from train_helpers import (after_setup, config_of, example, of_type, read_csv, same_weights, table_dataset,
                            tiny_image_graph, weights, write_image_folder)
 
-from runtime import WARNING, compile_graph, graph_to_dict, load_graph
-from runtime.data import LazyImages
-from runtime.training import (TERMINAL, CheckpointSaved, DeviceError, EpochEnd, Failed, Finished, RunStarted,
+from layerloom import WARNING, compile_graph, graph_to_dict, load_graph
+from layerloom.data import LazyImages
+from layerloom.training import (TERMINAL, CheckpointSaved, DeviceError, EpochEnd, Failed, Finished, RunStarted,
                               SetupError, Step, TrainingConfig, TrainingSession, TrainingSettingsError,
                               check_training, checkpoint_graph, choose_device, load_checkpoint, load_weights,
                               plan_training, train)
-from runtime.training.metrics import Head
+from layerloom.training.metrics import Head
 
 DIGITS_TRAIN, DIGITS_VAL, DIGITS_STEPS = 1437, 360, 23  # digits at val_split 0.2, batch 64
 MLP_PARAMETERS = 64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
@@ -690,7 +690,7 @@ def test_l1_penalty_shrinks_the_weights():
 
 
 def test_grad_clip_bounds_the_gradient_norm_at_every_optimizer_step(monkeypatch):
-    import runtime.training.trainer as trainer_module
+    import layerloom.training.trainer as trainer_module
 
     norms: list[float] = []
     real = trainer_module.build_optimizer
@@ -767,7 +767,7 @@ def test_a_worker_thread_leaves_the_callers_torch_threads_alone():
 def test_worker_thread_policy(monkeypatch):
     """All cores but one whatever the caller uses (the editor's GUI thread runs torch with one),
     OMP_NUM_THREADS when the user set it."""
-    from runtime.training import worker_threads
+    from layerloom.training import worker_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 16)
@@ -835,7 +835,7 @@ def test_augmentation_trains_images_reproducibly_and_changes_the_run():
 def test_augmentation_shifts_the_images_behind_a_flat_input(monkeypatch):
     """The digits MLP reads 8x8 images as [64] vectors: augmentation still shifts the images (each
     batch is viewed as [B, 1, 8, 8] for the augmenter), it does not roll the vector."""
-    import runtime.data.augment as augment
+    import layerloom.data.augment as augment
 
     seen = []
     real = augment.Augmenter.__call__
@@ -864,7 +864,7 @@ def test_augmentation_of_a_table_is_a_setup_problem():
 def test_a_lazily_loaded_image_folder_trains_like_the_in_memory_one(tmp_path, monkeypatch):
     """An image folder over the memory limit is decoded batch by batch through a DataLoader; with the
     same seed it trains exactly like the same folder decoded up front."""
-    import runtime.data.images as images
+    import layerloom.data.images as images
 
     folder = write_image_folder(tmp_path / "images", per_class=20)
     graph = tiny_image_graph()
@@ -882,7 +882,7 @@ def test_a_lazily_loaded_image_folder_trains_like_the_in_memory_one(tmp_path, mo
 
 
 def test_an_array_over_the_in_memory_limit_streams_with_the_same_result(monkeypatch):
-    import runtime.training.batches as batches
+    import layerloom.training.batches as batches
 
     graph = example("digits_mlp")
     config = config_of(graph, epochs=2, batch_size=256)

@@ -16,9 +16,9 @@ import pytest
 import torch
 from train_helpers import read_csv
 
-from runtime.cli import main
-from runtime.resources import example_path
-from runtime.training import load_checkpoint
+from layerloom.cli.main import main
+from layerloom.files.resources import example_path
+from layerloom.training import load_checkpoint
 
 DIGITS_MLP = str(example_path("digits_mlp"))
 
@@ -185,7 +185,7 @@ def test_datasets_lists_the_builtins(capsys):
 
 
 def _cli(*argv) -> list[str]:
-    return [sys.executable, "-m", "runtime.cli", *[str(a) for a in argv]]
+    return [sys.executable, "-m", "layerloom.cli", *[str(a) for a in argv]]
 
 
 def _env() -> dict:

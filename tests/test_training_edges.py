@@ -17,9 +17,9 @@ import torch
 from helpers import add, chain, mlp_graph
 from train_helpers import config_of, example, nan_loss, of_type, read_csv, sabotage, table_dataset
 
-from runtime import Graph, save_graph
-from runtime.data import REGRESSION, Dataset, DatasetError, load_dataset
-from runtime.training import (EpochEnd, Failed, Finished, TrainingConfig, TrainingSession, load_checkpoint, train)
+from layerloom import Graph, save_graph
+from layerloom.data import REGRESSION, Dataset, DatasetError, load_dataset
+from layerloom.training import (EpochEnd, Failed, Finished, TrainingConfig, TrainingSession, load_checkpoint, train)
 
 DIGITS_TRAIN = 1437
 
@@ -142,7 +142,7 @@ def test_a_relative_dataset_path_is_recorded_absolute_so_resume_works_anywhere(t
     graph = mlp_graph(features=4, classes=3)
     graph.training = {"dataset": {"path": "data/iris.csv"}, "epochs": 1}
     path = save_graph(graph, tmp_path / "project" / "iris.llgraph.json")
-    from runtime.cli import main
+    from layerloom.cli.main import main
 
     monkeypatch.chdir(tmp_path / "project")
     assert main(["train", str(path.name), "--out", str(tmp_path / "runs"), "-q"]) == 0
@@ -209,7 +209,7 @@ def test_an_idx_header_too_big_to_be_true_is_truncated(tmp_path):
 
 
 def test_a_damaged_checkpoint_message_never_suggests_unsafe_loading(tmp_path):
-    from runtime.training import CheckpointError
+    from layerloom.training import CheckpointError
 
     path = tmp_path / "damaged.pt"
     path.write_bytes(b"\x80\x02" + b"\x00" * 64)
@@ -219,8 +219,8 @@ def test_a_damaged_checkpoint_message_never_suggests_unsafe_loading(tmp_path):
 
 
 def test_bad_thread_counts_are_refused_by_the_cli(capsys):
-    from runtime.cli import main
-    from runtime.resources import example_path
+    from layerloom.cli.main import main
+    from layerloom.files.resources import example_path
 
     assert main(["train", str(example_path("digits_mlp")), "--threads", "-1", "--no-save"]) == 1
     assert "--threads must be at least 1" in capsys.readouterr().err

@@ -21,10 +21,10 @@ from helpers import mlp_graph
 from train_helpers import (after_setup, config_of, example, nan_loss, next_event, of_type, read_csv, sabotage,
                            same_weights, table_dataset, until_terminal, weights)
 
-from runtime.training import (TERMINAL, CheckpointError, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
+from layerloom.training import (TERMINAL, CheckpointError, CheckpointSaved, EpochEnd, Failed, Finished, Paused,
                               Preparing, Resumed, RunStarted, Step, Stopped, TrainingConfig, TrainingSession,
                               load_checkpoint, train)
-from runtime.training.runs import save_checkpoint
+from layerloom.training.runs import save_checkpoint
 
 DIGITS_STEPS = 23  # digits MLP: 1,437 training samples in batches of 64
 
@@ -346,7 +346,7 @@ def test_a_failure_names_the_step_that_failed(monkeypatch):
 
 def test_a_failure_while_validating_says_so(monkeypatch):
     """An exception in the validation pass is reported as such, not as a training step."""
-    import runtime.training.session as session_module
+    import layerloom.training.session as session_module
 
     real = session_module.plan_training
 
@@ -526,10 +526,10 @@ def test_a_malicious_checkpoint_is_refused_without_running_its_payload(tmp_path,
 def test_a_run_that_blew_up_without_a_nan_finishes_with_the_reason_it_did_not_learn():
     """A learning rate of 50 sends the digits MLP's loss to 1e8 and back without a NaN: the run ends,
     but says it did not learn, and why; a sound run says nothing of the kind."""
-    from runtime import load_graph
-    from runtime.resources import example_path
-    from runtime.training import Finished, TrainingConfig
-    from runtime.training.session import train
+    from layerloom import load_graph
+    from layerloom.files.resources import example_path
+    from layerloom.training import Finished, TrainingConfig
+    from layerloom.training.session import train
 
     graph = load_graph(example_path("digits_mlp"))
     for lr, bad in ((0.001, False), (50.0, True)):

@@ -8,11 +8,11 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
-from nodeeditor.document import Document
-from nodeeditor.run_bridge import RunBridge
-from nodeeditor.training_panel import TrainingPanel, format_duration
-from runtime import dumps_graph, load_graph
-from runtime.resources import example_path
+from layerloom.nodeeditor.document.document import Document
+from layerloom.nodeeditor.adapters.run_bridge import RunBridge
+from layerloom.nodeeditor.panels.training_panel import TrainingPanel, format_duration
+from layerloom import dumps_graph, load_graph
+from layerloom.files.resources import example_path
 
 pytestmark = pytest.mark.gui
 
@@ -74,7 +74,7 @@ def test_a_running_graph_keeps_its_settings_read_only_and_says_why(panel):
 
 
 def test_the_run_header_controls_follow_the_run_state(qtbot):
-    from nodeeditor.run_header import IDLE, PAUSED, RUNNING, STARTING, RunHeader
+    from layerloom.nodeeditor.dashboard.run_header import IDLE, PAUSED, RUNNING, STARTING, RunHeader
 
     header = RunHeader()
     qtbot.addWidget(header)
@@ -98,8 +98,8 @@ def test_format_duration():
 
 
 def test_the_bridge_delivers_every_step_and_epoch_on_the_gui_thread(qtbot):
-    from runtime.training import TrainingConfig, TrainingSession
-    from runtime.training.events import Finished
+    from layerloom.training import TrainingConfig, TrainingSession
+    from layerloom.training.events import Finished
 
     graph = load_graph(example_path("digits_mlp"))
     config = TrainingConfig.from_graph(graph).replace(epochs=2)

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from runtime import load_graph
-from runtime.resources import example_path
-from runtime.training import TrainingConfig
-from runtime.training.events import (STAGES, EpochEnd, Failed, Finished, Paused, Preparing, Resumed, RunStarted, Step,
+from layerloom import load_graph
+from layerloom.files.resources import example_path
+from layerloom.training import TrainingConfig
+from layerloom.training.events import (STAGES, EpochEnd, Failed, Finished, Paused, Preparing, Resumed, RunStarted, Step,
                                      Stopped)
-from runtime.training.process import ProcessSession
-from runtime.worker import ENV_OFF, WarmProcess
+from layerloom.training.process import ProcessSession
+from layerloom.training.worker import ENV_OFF, WarmProcess
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from helpers import add, chain, mlp_graph
 
-from runtime import Graph, analyze
-from runtime.analysis import ERROR, WARNING
+from layerloom import Graph, analyze
+from layerloom.model.analysis import ERROR, WARNING
 
 
 def codes(analysis, severity=None):
@@ -186,7 +186,7 @@ def test_duplicate_names_warn():
 
 
 def test_plugin_inference_crash_is_reported_not_raised():
-    from runtime.spec import NodeSpec
+    from layerloom.catalog.spec import NodeSpec
 
     catalog = Graph().catalog.copy()
 
@@ -227,8 +227,8 @@ def test_multi_input_multi_output_graph_infers_every_edge():
 
 
 def test_output_fed_only_by_a_source_that_is_not_an_input_is_unreachable():
-    from runtime.shapes import batched
-    from runtime.spec import NodeSpec
+    from layerloom.core.shapes import batched
+    from layerloom.catalog.spec import NodeSpec
 
     catalog = Graph().catalog.copy()
     catalog.register(NodeSpec("Noise", "Test", "a source with no inputs", inputs=(),

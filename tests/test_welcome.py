@@ -15,7 +15,7 @@ def window(editor_window):
 
 
 def test_the_gallery_shows_every_example_drawn_from_its_graph_and_opens_it(window, qtbot):
-    from runtime.resources import example_paths
+    from layerloom.files.resources import example_paths
 
     dialog = window.show_welcome()
     assert len(dialog.cards) == len(example_paths()) == 5
@@ -29,8 +29,8 @@ def test_the_gallery_shows_every_example_drawn_from_its_graph_and_opens_it(windo
 
 
 def test_recent_files_reopen_and_show_at_start_up_is_remembered(window, qtbot, tmp_path):
-    from runtime import load_graph, save_graph
-    from runtime.resources import example_path
+    from layerloom import load_graph, save_graph
+    from layerloom.files.resources import example_path
 
     path = save_graph(load_graph(example_path("digits_cnn")), tmp_path / "mine.llgraph.json")
     window.open_path(path)

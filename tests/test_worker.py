@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.worker import ENV_OFF, WarmPool, WarmProcess, start_job
+from layerloom.training.worker import ENV_OFF, WarmPool, WarmProcess, start_job
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,7 @@ def test_an_idle_child_closes_and_one_whose_parent_dies_leaves_by_itself(monkeyp
     script = textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from runtime.worker import WarmProcess
+        from layerloom.training.worker import WarmProcess
         if __name__ == "__main__":
             child = WarmProcess().start()
             print(child.process.pid, flush=True)
@@ -115,10 +115,10 @@ def test_the_pool_hands_out_children_and_the_switch_turns_it_off(monkeypatch):
 def test_a_dataset_preloaded_by_the_idle_child_is_the_one_its_run_uses_and_warm_up_goes_on(monkeypatch, tmp_path):
     """The window asks the idle child to load its graph's dataset ahead of F5 (even while the child
     still warms up): the run then starts from it, and the warm-up was not cut short by the request."""
-    from runtime import dumps_graph, load_graph
-    from runtime.resources import example_path
-    from runtime.training.events import TERMINAL, Preparing
-    from runtime.training.process import ProcessSession
+    from layerloom import dumps_graph, load_graph
+    from layerloom.files.resources import example_path
+    from layerloom.training.events import TERMINAL, Preparing
+    from layerloom.training.process import ProcessSession
 
     monkeypatch.delenv(ENV_OFF, raising=False)
     graph = load_graph(example_path("digits_mlp"))
@@ -146,7 +146,7 @@ def test_a_dataset_preloaded_by_the_idle_child_is_the_one_its_run_uses_and_warm_
 def test_a_training_job_that_breaks_before_its_run_says_why_not_only_an_exit_code(monkeypatch):
     """A child whose job fails outside the trainer (here: a graph text it cannot read) sends a Failed
     event with the reason, instead of ending with 'the process ended unexpectedly (exit code 1)'."""
-    from runtime.training.events import Failed
+    from layerloom.training.events import Failed
 
     worker = WarmProcess(("train", {"graph": "{ not a graph"})).start()
     try:

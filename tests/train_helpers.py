@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from helpers import add, chain
 
-from runtime import Graph, load_graph
-from runtime.data import CLASSIFICATION, Dataset
-from runtime.resources import example_path
-from runtime.training import TERMINAL, Preparing, TrainingConfig
+from layerloom import Graph, load_graph
+from layerloom.data import CLASSIFICATION, Dataset
+from layerloom.files.resources import example_path
+from layerloom.training import TERMINAL, Preparing, TrainingConfig
 
 
 def example(stem: str) -> Graph:
@@ -85,7 +85,7 @@ def sabotage(monkeypatch, at_step: int, action: Callable[[dict], dict]) -> list[
     """Make the compiled criterion misbehave at global training step ``at_step`` (1-based, counting
     training-mode forwards only): ``action`` gets the criterion's output dict and returns a replacement
     (or raises). Patches ``plan_training`` as the session calls it. Returns the call counter."""
-    import runtime.training.session as session_module
+    import layerloom.training.session as session_module
 
     real = session_module.plan_training
     calls = [0]

@@ -17,8 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QPointF, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from nodeeditor.main_window import EditorWindow
-from runtime import dumps_graph
+from layerloom.nodeeditor.window.main_window import EditorWindow
+from layerloom import dumps_graph
 
 
 def main(workdir: Path) -> int:

@@ -94,7 +94,7 @@ def _mutate_bytes(blob: bytes, rng: random.Random) -> bytes:
 
 
 def make_graph_case(rng: random.Random) -> dict:
-    from runtime.resources import example_paths
+    from layerloom.files.resources import example_paths
 
     path = rng.choice(sorted(example_paths()))
     text = Path(path).read_text(encoding="utf-8")
@@ -170,7 +170,7 @@ HOSTILE_PLUGINS = {
 }
 
 PLUGIN_TEMPLATE = '''
-from runtime.spec import NodeSpec
+from layerloom.catalog.spec import NodeSpec
 import torch
 {prelude}
 def _infer(ctx):
@@ -194,14 +194,14 @@ MAKERS = {"graphs": make_graph_case, "formulas": make_formula_case, "checkpoints
 
 
 def _is_clear(exc: BaseException) -> bool:
-    from runtime.errors import LayerLoomError
+    from layerloom.core.errors import LayerLoomError
 
     return isinstance(exc, LayerLoomError) and bool(str(exc).strip())
 
 
 def _check_and_build(graph) -> str:
     """'accepted', or 'accepted, not built' when the check passes and the compiler refuses."""
-    from runtime import ERROR, analyze, compile_graph
+    from layerloom import ERROR, analyze, compile_graph
 
     if any(p.severity == ERROR for p in analyze(graph).problems):
         return "clear error"
@@ -213,7 +213,7 @@ def _check_and_build(graph) -> str:
 
 
 def run_graph(case: dict) -> str:
-    from runtime import dumps_graph, loads_graph
+    from layerloom import dumps_graph, loads_graph
 
     graph = loads_graph(case["text"], path="fuzzed.llgraph.json")
     saved = dumps_graph(graph)
@@ -223,7 +223,7 @@ def run_graph(case: dict) -> str:
 
 
 def run_formula(case: dict) -> str:
-    from runtime import Graph
+    from layerloom import Graph
 
     graph = Graph(name="formula")
     graph.add_node("Input", "x", {"shape": [4]}, node_id="x")
@@ -234,13 +234,13 @@ def run_formula(case: dict) -> str:
     graph.connect("f", "out", "out", "in")
     outcome = _check_and_build(graph)
     if outcome == "accepted":
-        from runtime import compile_graph
+        from layerloom import compile_graph
         import torch
 
         compiled = compile_graph(graph, seed=0)
         compiled.model(torch.ones(2, 4))
-        from runtime.export import load_exportable
-        from runtime.export.pysource import python_source   # what `layerloom-cli code` writes
+        from layerloom.export import load_exportable
+        from layerloom.export.pysource import python_source   # what `layerloom-cli code` writes
         python_source(load_exportable(graph))
     return outcome
 
@@ -249,12 +249,12 @@ def _checkpoint_payload(case: dict, folder: Path) -> Path:
     """A mutated copy of a real checkpoint (a one-epoch digits MLP run, made once per worker)."""
     import torch
 
-    from runtime.resources import example_path
+    from layerloom.files.resources import example_path
 
     rng = random.Random(case["seed"])
     base = folder / "base.pt"
     if not base.exists():
-        from runtime.cli import main
+        from layerloom.cli.main import main
 
         graph = json.loads(example_path("digits_mlp").read_text(encoding="utf-8"))
         graph["training"]["epochs"] = 1
@@ -319,16 +319,16 @@ class contextlib_quiet:
 
 
 def run_checkpoint(case: dict) -> str:
-    from runtime.export import load_exportable
-    from runtime.inference import Predictor
-    from runtime.training.runs import checkpoint_graph, load_checkpoint
+    from layerloom.export import load_exportable
+    from layerloom.training.inference import Predictor
+    from layerloom.training.runs import checkpoint_graph, load_checkpoint
 
     folder = Path(os.environ["LAYERLOOM_FUZZ_DIR"])
     path = _checkpoint_payload(case, folder)
     exportable = load_exportable(path)                       # export's path
     Predictor(checkpoint_graph(load_checkpoint(path)), str(path))   # Try it's and evaluation's path
     del exportable
-    from runtime.cli import main
+    from layerloom.cli.main import main
 
     before = path.read_bytes()
     with contextlib_quiet():
@@ -387,7 +387,7 @@ def _dataset_file(case: dict, folder: Path) -> Path:
 
 
 def run_dataset(case: dict) -> str:
-    from runtime.data import load_dataset
+    from layerloom.data import load_dataset
 
     folder = Path(os.environ["LAYERLOOM_FUZZ_DIR"])
     path = _dataset_file(case, folder)
@@ -420,7 +420,7 @@ def run_plugin(case: dict) -> str:
     graph_path.write_text(json.dumps(graph), encoding="utf-8")
     env = dict(os.environ, LAYERLOOM_PLUGIN_PATH=str(folder), LAYERLOOM_PLUGIN_TIMEOUT="2")
     env.pop("LAYERLOOM_NO_PLUGINS", None)
-    cli = [sys.executable, "-m", "runtime.cli"]
+    cli = [sys.executable, "-m", "layerloom.cli"]
     for args in (["nodes"], ["check", "--json", str(graph_path)]):
         try:
             done = subprocess.run(cli + args, capture_output=True, text=True, timeout=15, env=env, cwd=ROOT)

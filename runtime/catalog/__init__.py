@@ -1,17 +1,14 @@
-"""The built-in node types. ``builtin_specs()`` lists them in palette order."""
+"""Node types: the declarative ``NodeSpec``/``Catalog``, the built-in families (``builtin``), the
+formula language (``formula_parser``), weight initialisers, and plugins (``plugins``) with the guard
+that keeps a hostile plugin from hanging or killing the app (``plugin_guard``).
+
+A plugin writes ``from layerloom.catalog import NodeSpec, Port`` (or ``from layerloom import ...``).
+
+May import: ``layerloom.core``. PyTorch only lazily, when a node is built.
+"""
 
 from __future__ import annotations
 
-from . import activations, formula, io, layers, losses, merges, sequence
-from ._common import CATEGORIES
+from layerloom.catalog.spec import Catalog, NodeSpec, Port, default_catalog
 
-
-def builtin_specs():
-    specs = []
-    for module in (io, layers, sequence, merges, activations, formula, losses):
-        specs.extend(module.specs())
-    order = {name: i for i, name in enumerate(CATEGORIES)}
-    return sorted(specs, key=lambda s: order.get(s.category, len(order)))
-
-
-__all__ = ["builtin_specs", "CATEGORIES"]
+__all__ = ["Catalog", "NodeSpec", "Port", "default_catalog"]

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_exports
-from .base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError
-from .builtins import BUILTINS, BuiltinInfo
-from .lazy import LazyImages
-from .settings import DATASET_PARAMS, dataset_settings, load_dataset
-from .transforms import apply_scaling, scale
+from layerloom.core.lazy import lazy_exports
+from layerloom.data.base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError
+from layerloom.data.builtins import BUILTINS, BuiltinInfo
+from layerloom.data.lazy import LazyImages
+from layerloom.data.settings import DATASET_PARAMS, dataset_settings, load_dataset
+from layerloom.data.transforms import apply_scaling, scale
 
 # Augmentation runs on PyTorch tensors: imported on first use, so DATASET_PARAMS (which checks a graph
 # file's training section) stays light.
 __getattr__, __dir__ = lazy_exports(__name__, {".augment": ("Augmenter", "make_augmenter")})
 if TYPE_CHECKING:  # pragma: no cover
-    from .augment import Augmenter, make_augmenter
+    from layerloom.data.augment import Augmenter, make_augmenter
 
 __all__ = [
     "Augmenter", "make_augmenter", "CLASSIFICATION", "REGRESSION", "ArrayLike", "Dataset", "DatasetError",

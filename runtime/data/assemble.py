@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError, split_indices, take
-from .guard import first_nonfinite, nonfinite_text
+from layerloom.data.base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError, split_indices, take
+from layerloom.data.guard import first_nonfinite, nonfinite_text
 
 MAX_CLASSES = 10_000  # more distinct labels than this is a regression target, not classes
 PARTS = ("train", "val", "test")

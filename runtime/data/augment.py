@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Dataset, DatasetError
+from layerloom.data.base import Dataset, DatasetError
 
 
 class Augmenter:
@@ -57,7 +57,7 @@ def _shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Ten
 
 def make_augmenter(settings: dict, dataset: Dataset) -> Augmenter | None:
     """The augmenter the ``augment_*`` settings ask for, or None when they are all off."""
-    from .settings import resolve_settings
+    from layerloom.data.settings import resolve_settings
 
     values = resolve_settings(settings)
     shift, flip, noise = values["augment_shift"], values["augment_flip"], values["augment_noise"]

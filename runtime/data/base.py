@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from ..errors import LocatedError
+from layerloom.core.errors import LocatedError
 
 if TYPE_CHECKING:
-    from .lazy import LazyImages
+    from layerloom.data.lazy import LazyImages
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"

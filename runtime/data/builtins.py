@@ -8,8 +8,8 @@ from typing import Callable
 
 import numpy as np
 
-from .assemble import RawData
-from .base import CLASSIFICATION, REGRESSION, DatasetError
+from layerloom.data.assemble import RawData
+from layerloom.data.base import CLASSIFICATION, REGRESSION, DatasetError
 
 GENERATOR_SEED = 0  # generated sets are drawn with a fixed seed: the same settings give the same data
 DEFAULT_NOISE = {"moons": 0.2, "circles": 0.1, "spirals": 0.2, "regression": 0.1}

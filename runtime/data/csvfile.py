@@ -14,9 +14,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .assemble import RawData
-from .base import CLASSIFICATION, REGRESSION, DatasetError
-from .guard import FLOAT32_MAX, check_size, data_limit, open_regular
+from layerloom.data.assemble import RawData
+from layerloom.data.base import CLASSIFICATION, REGRESSION, DatasetError
+from layerloom.data.guard import FLOAT32_MAX, check_size, data_limit, open_regular
 
 DELIMITERS = (",", ";", "\t")
 SNIFF_ROWS = 20

@@ -25,9 +25,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .. import files
-from ..files import file_kind
-from .base import DatasetError
+from layerloom.core import fileio as files
+from layerloom.core.fileio import file_kind
+from layerloom.data.base import DatasetError
 
 LIMIT_ENV = "LAYERLOOM_DATA_LIMIT_MB"
 DEFAULT_LIMIT = 4 * 1024**3
@@ -88,7 +88,7 @@ def not_regular(path: str | Path, mode: int) -> DatasetError:
 
 def open_regular(path: str | Path) -> BinaryIO:
     """``path`` opened for reading in binary once it is known to be a regular file (see
-    ``runtime.files.open_regular``); ``DatasetError`` otherwise."""
+    ``layerloom.core.fileio.open_regular``); ``DatasetError`` otherwise."""
     try:
         return files.open_regular(path)
     except files.NotRegularFile as exc:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .assemble import RawData
-from .base import DatasetError
-from .guard import check_size, is_regular, open_regular
+from layerloom.data.assemble import RawData
+from layerloom.data.base import DatasetError
+from layerloom.data.guard import check_size, is_regular, open_regular
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .assemble import RawData
-from .base import DatasetError
-from .guard import data_limit, is_regular
-from .lazy import GRAY_MODES, LazyImages, decode_images, open_image
+from layerloom.data.assemble import RawData
+from layerloom.data.base import DatasetError
+from layerloom.data.guard import data_limit, is_regular
+from layerloom.data.lazy import GRAY_MODES, LazyImages, decode_images, open_image
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .base import DatasetError
-from .guard import check_size, open_regular
-from .transforms import apply_scaling
+from layerloom.data.base import DatasetError
+from layerloom.data.guard import check_size, open_regular
+from layerloom.data.transforms import apply_scaling
 
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 # what Pillow raises for a damaged or hostile file (its plugins do not all wrap their parsing errors)

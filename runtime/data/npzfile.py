@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .assemble import RawData
-from .base import DatasetError
-from .guard import check_size, first_nonfinite, nonfinite_text, open_regular
+from layerloom.data.assemble import RawData
+from layerloom.data.base import DatasetError
+from layerloom.data.guard import check_size, first_nonfinite, nonfinite_text, open_regular
 
 SPLITS = {"train": ("x", "y"), "val": ("x_val", "y_val"), "test": ("x_test", "y_test")}
 USED = frozenset(name for pair in SPLITS.values() for name in pair)

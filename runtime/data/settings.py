@@ -6,17 +6,17 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParamError
-from ..params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, ShapeParam, StrParam, check_params
-from .assemble import RawData, assemble
-from .base import CLASSIFICATION, REGRESSION, Dataset, DatasetError
-from .builtins import load_builtin
-from .csvfile import load_csv
-from .guard import not_regular
-from .idx import folder_has_idx, is_idx_name, load_idx
-from .images import load_image_folder, looks_like_image_folder
-from .npzfile import load_npz
-from .transforms import SCALING_MODES
+from layerloom.core.errors import ParamError
+from layerloom.core.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, ShapeParam, StrParam, check_params
+from layerloom.data.assemble import RawData, assemble
+from layerloom.data.base import CLASSIFICATION, REGRESSION, Dataset, DatasetError
+from layerloom.data.builtins import load_builtin
+from layerloom.data.csvfile import load_csv
+from layerloom.data.guard import not_regular
+from layerloom.data.idx import folder_has_idx, is_idx_name, load_idx
+from layerloom.data.images import load_image_folder, looks_like_image_folder
+from layerloom.data.npzfile import load_npz
+from layerloom.data.transforms import SCALING_MODES
 
 DATASET_PARAMS: tuple[Param, ...] = (
     StrParam("name", "digits", "Built-in dataset: digits, iris, wine, breast_cancer, moons, circles, spirals or "

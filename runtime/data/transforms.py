@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from .base import Dataset, DatasetError
+from layerloom.data.base import Dataset, DatasetError
 
 SCALING_MODES = ("auto", "standardize", "minmax", "none")
 STATS_SAMPLE = 2048  # lazily loaded images: statistics come from up to this many training images

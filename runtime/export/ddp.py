@@ -20,19 +20,19 @@ from string import Template
 import numpy as np
 import torch
 
-from .. import __version__
-from ..atomic import atomic_write
-from ..errors import LayerLoomError
-from ..graphfile import graph_to_dict
-from .ddp_template import SCRIPT
-from .pysource import class_name, python_source
-from .source import Exportable, ExportError
+from layerloom import __version__
+from layerloom.core.atomic import atomic_write
+from layerloom.core.errors import LayerLoomError
+from layerloom.files.graphfile import graph_to_dict
+from layerloom.export.ddp_template import SCRIPT
+from layerloom.export.pysource import class_name, python_source
+from layerloom.export.source import Exportable, ExportError
 
 
 def export_ddp(exportable: Exportable, folder: str | os.PathLike, base_dir=None) -> Path:
     """Write the torchrun folder; returns the script's path."""
-    from ..training import SetupError, TrainingConfig, plan_training
-    from ..training.metrics import CLASSIFICATION
+    from layerloom.training import SetupError, TrainingConfig, plan_training
+    from layerloom.training.metrics import CLASSIFICATION
 
     compiled = exportable.compiled
     if compiled.criterion is None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import LayerLoomError
-from ..graph import Graph
-from .defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE
+from layerloom.core.errors import LayerLoomError
+from layerloom.model.graph import Graph
+from layerloom.export.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE
 
 PASSED, FAILED, WRITTEN, SKIPPED = "passed", "failed", "written", "skipped"
 BADGES = {PASSED: ("PASSED", "#2e7d32"), FAILED: ("FAILED", "#c62828"),
@@ -118,7 +118,7 @@ class ExportResult:
 def run_export(request: ExportRequest, stage: Callable[[str], None] = lambda text: None) -> ExportResult:
     """Every chosen export, each verified as ``layerloom-cli export`` verifies it. Never raises for a
     user's mistake: the result says what failed. ``stage(text)`` names each step as it starts."""
-    from runtime.export.source import app_predictor, load_exportable
+    from layerloom.export.source import app_predictor, load_exportable
 
     started = time.perf_counter()
     result = ExportResult(request)
@@ -161,9 +161,9 @@ def _guarded(kind: str, title: str, step: Callable[[], ExportOutcome]) -> Export
 
 
 def _onnx(request: ExportRequest, exportable, targets: dict[str, Path], stage, predictor) -> list[ExportOutcome]:
-    from runtime.export.onnx_export import EXPORTER_NAMES, export_and_verify
-    from runtime.export.preprocessing import RAW, describe
-    from runtime.export.source import dataset_samples
+    from layerloom.export.onnx_export import EXPORTER_NAMES, export_and_verify
+    from layerloom.export.preprocessing import RAW, describe
+    from layerloom.export.source import dataset_samples
 
     path = targets["onnx"]
     predictor, predictor_note = predictor
@@ -220,7 +220,7 @@ def _onnx(request: ExportRequest, exportable, targets: dict[str, Path], stage, p
 def _quantize(request: ExportRequest, exportable, source: Path, targets: dict[str, Path], stage) -> ExportOutcome:
     import onnx
 
-    from runtime.export.quantize import quantize_and_report
+    from layerloom.export.quantize import quantize_and_report
 
     title = f"Int8 quantization ({request.quantize})"
     target = targets["int8"]
@@ -242,7 +242,7 @@ def _quantize(request: ExportRequest, exportable, source: Path, targets: dict[st
 
 
 def _python(request: ExportRequest, exportable, targets: dict[str, Path], stage) -> ExportOutcome:
-    from runtime.export.pysource import class_name, export_python, verify_python
+    from layerloom.export.pysource import class_name, export_python, verify_python
 
     stage("Writing PyTorch source…")
     path, weights = export_python(exportable, targets["python"])
@@ -262,7 +262,7 @@ def _python(request: ExportRequest, exportable, targets: dict[str, Path], stage)
 
 
 def _ddp(request: ExportRequest, exportable, targets: dict[str, Path], stage) -> ExportOutcome:
-    from runtime.export.ddp import export_ddp
+    from layerloom.export.ddp import export_ddp
 
     stage("Writing the torchrun folder…")
     script = export_ddp(exportable, targets["ddp"], request.base_dir)
@@ -310,7 +310,7 @@ def remove_leftovers(request: ExportRequest) -> int:
 # ---------------------------------------------------------------------- in a child process
 def request_payload(request: ExportRequest) -> dict[str, Any]:
     """The request as plain data for a child process: the graph travels as its file text."""
-    from ..graphfile import dumps_graph
+    from layerloom.files.graphfile import dumps_graph
 
     data = {f: getattr(request, f) for f in request.__dataclass_fields__ if f != "graph"}
     data["graph"] = dumps_graph(request.graph)
@@ -320,7 +320,7 @@ def request_payload(request: ExportRequest) -> dict[str, Any]:
 def run_export_payload(payload: dict[str, Any], stage: Callable[[str], None]) -> ExportResult:
     """``run_export`` in a child process: the request rebuilt from ``request_payload``; the result
     comes back without the graph (the caller keeps its own request)."""
-    from ..graphfile import loads_graph
+    from layerloom.files.graphfile import loads_graph
 
     data = dict(payload)
     request = ExportRequest(graph=loads_graph(data.pop("graph")), **data)

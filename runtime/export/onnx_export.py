@@ -30,11 +30,11 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
-from ..atomic import atomic_write
-from .defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE, MIN_OPSET
-from .preprocessing import RAW, SCALED, ScalingError, scaling_constants
-from .source import Exportable, ExportError
+from layerloom import __version__
+from layerloom.core.atomic import atomic_write
+from layerloom.export.defaults import DEFAULT_OPSET, DEFAULT_TOLERANCE, MIN_OPSET
+from layerloom.export.preprocessing import RAW, SCALED, ScalingError, scaling_constants
+from layerloom.export.source import Exportable, ExportError
 
 EXPORTERS = ("torchscript", "dynamo")
 EXPORTER_NAMES = {"torchscript": "the TorchScript-based exporter (torch.onnx, dynamo=False)",
@@ -206,7 +206,7 @@ def export_and_verify(exportable: Exportable, path: str | os.PathLike, opset: in
     ``exporter="auto"``: the TorchScript-based exporter's file when it verifies, else the dynamo
     exporter's. The last exporter's file is written even when it does not verify (the report says
     FAILED, as ``layerloom-cli export`` shows it). Raises ``ExportError`` when no exporter can make a file."""
-    from .verify import verify_onnx
+    from layerloom.export.verify import verify_onnx
 
     order = EXPORTERS if exporter == "auto" else (exporter,)
     target = Path(path)
@@ -282,7 +282,7 @@ def _blame(exportable: Exportable, exc: Exception, opset: int) -> str:
         info = infos.get(node_id)
         if info is None or not info.inputs or any(spec is None for spec in info.inputs.values()):
             continue
-        from ..compiler import random_tensor
+        from layerloom.compiler import random_tensor
         args = tuple(random_tensor(spec, 2) for spec in info.inputs.values())
         try:
             with _quiet_exporter():

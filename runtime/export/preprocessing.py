@@ -1,6 +1,6 @@
 """The training's input scaling as constants an exported model can apply itself.
 
-A run records its scaling as a dict (``runtime.data.transforms``): min-max or standardisation, one
+A run records its scaling as a dict (``layerloom.data.transforms``): min-max or standardisation, one
 value for every feature, one per feature, or one per image channel. ``scaling_constants`` turns it
 into two float32 arrays shaped to broadcast against a batch shaped like the graph's Input, so that
 ``(x - offset) / spread`` is exactly ``apply_scaling(x, scaling)`` (the same float32 operations in
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.base import DatasetError
-from ..data.transforms import scaling_arrays
+from layerloom.data.base import DatasetError
+from layerloom.data.transforms import scaling_arrays
 
 RAW, SCALED = "raw", "scaled"   # what an exported model takes: raw samples, or inputs already scaled
 

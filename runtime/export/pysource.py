@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import __version__, modules as ll_modules
-from ..atomic import atomic_write
-from .preprocessing import ScalingError, describe, scaling_constants, unscale
-from .source import Exportable, ExportError
+from layerloom import __version__
+from layerloom.catalog.builtin import modules as ll_modules
+from layerloom.core.atomic import atomic_write
+from layerloom.export.preprocessing import ScalingError, describe, scaling_constants, unscale
+from layerloom.export.source import Exportable, ExportError
 
 # not constructor choices: placement, dtype, the RNN kind (nn.LSTM passes it to its base), fixed by LayerLoom
 _SKIP = {"self", "device", "dtype", "args", "kwargs", "batch_first", "_weight", "_freeze", "factory_kwargs", "mode"}

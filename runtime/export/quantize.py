@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
-from .source import Exportable, ExportError, validation_samples
-from .verify import session_for
+from layerloom.core.atomic import atomic_write
+from layerloom.export.source import Exportable, ExportError, validation_samples
+from layerloom.export.verify import session_for
 
 MODES = ("dynamic", "static")
 CALIBRATION_SAMPLES = 256

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..compiler import CompiledGraph, compile_graph
-from ..errors import CompileError, LayerLoomError
-from ..graph import Graph
-from ..graphfile import graph_to_dict, load_graph
+from layerloom.compiler import CompiledGraph, compile_graph
+from layerloom.core.errors import CompileError, LayerLoomError
+from layerloom.model.graph import Graph
+from layerloom.files.graphfile import graph_to_dict, load_graph
 
 
 class ExportError(LayerLoomError):
@@ -67,14 +67,14 @@ class Exportable:
 
     def preprocess(self, x: np.ndarray) -> np.ndarray:
         """Raw samples shaped like the Input, scaled as in training."""
-        from ..data import apply_scaling
+        from layerloom.data import apply_scaling
         return apply_scaling(x, self.scaling) if self.scaling else np.asarray(x, dtype=np.float32)
 
 
 def load_exportable(graph: Graph | str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> Exportable:
     """A graph (object or file) with, optionally, a checkpoint's weights. With a checkpoint and no
     graph file, give the checkpoint's path as ``graph``: its own graph is used."""
-    from ..training.runs import checkpoint_graph, load_checkpoint, load_weights
+    from layerloom.training.runs import checkpoint_graph, load_checkpoint, load_weights
 
     state = None
     if checkpoint is not None:
@@ -110,8 +110,8 @@ def validation_samples(exportable: Exportable, limit: int, base_dir: str | os.Pa
     """``(x, y, task, note)``: up to ``limit`` raw validation samples of the graph's dataset (its
     training split when it has none) shaped like the Input, their labels and the dataset's task; or
     ``(None, None, None, why not)`` (no single float Input, the dataset does not load or fit)."""
-    from ..data import load_dataset
-    from ..training.config import check_training
+    from layerloom.data import load_dataset
+    from layerloom.training.config import check_training
 
     inputs = exportable.compiled.inputs
     if len(inputs) != 1 or not inputs[0].spec.is_float:
@@ -146,7 +146,7 @@ def app_predictor(exportable: Exportable, base_dir: str | os.PathLike | None = N
     """``(predictor, note)``: the app's own ``Predictor`` (what Try it and the Evaluation use) for the
     exportable's graph and weights, or ``(None, why not)``. An untrained exportable learns from it the
     scaling a training run would fit (``exportable.scaling``), so its export takes raw samples too."""
-    from ..inference import Predictor
+    from layerloom.training.inference import Predictor
 
     weights = exportable.run.get("checkpoint") if exportable.trained else exportable.model
     try:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .defaults import DEFAULT_TOLERANCE
-from .preprocessing import RAW, SCALED, ScalingError, scaling_constants, unscale
-from .source import Exportable
+from layerloom.export.defaults import DEFAULT_TOLERANCE
+from layerloom.export.preprocessing import RAW, SCALED, ScalingError, scaling_constants, unscale
+from layerloom.export.source import Exportable
 
 BATCHES = (1, 8)
 
@@ -68,7 +68,7 @@ def session_for(path: str | os.PathLike, threads: int | None = None):
 def verify_onnx(path: str | os.PathLike, exportable: Exportable, samples: np.ndarray | None = None,
                 tolerance: float = DEFAULT_TOLERANCE, repeats: int = 20, predictor=None) -> VerifyReport:
     """``samples``: real inputs (raw, shaped like the graph's single Input). ``predictor``: the app's
-    ``runtime.inference.Predictor`` for the same graph and weights; the file, fed the raw samples
+    ``layerloom.training.inference.Predictor`` for the same graph and weights; the file, fed the raw samples
     (scaled first when it takes scaled inputs), must give its predictions. Never raises for a bad
     export: the report says what failed."""
     import onnx

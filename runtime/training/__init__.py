@@ -1,7 +1,7 @@
 """Headless training: settings, the background trainer, metrics, run folders and checkpoints.
 
-    from runtime import load_graph
-    from runtime.training import TrainingSession
+    from layerloom import load_graph
+    from layerloom.training import TrainingSession
 
     session = TrainingSession(load_graph("digits_mlp.llgraph.json"), run_root="runs").start()
     for event in session.events_until_done():
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._lazy import lazy_exports
-from .config import TrainingConfig, TrainingSettingsError, check_training
-from .control import RunControl
-from .events import (STAGES, TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused,
+from layerloom.core.lazy import lazy_exports
+from layerloom.training.config import TrainingConfig, TrainingSettingsError, check_training
+from layerloom.training.control import RunControl
+from layerloom.training.events import (STAGES, TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused,
                      Preparing, Resumed, RunStarted, Step, Stopped)
 
 _NEED_TORCH = {
@@ -31,11 +31,11 @@ _NEED_TORCH = {
 }
 __getattr__, __dir__ = lazy_exports(__name__, _NEED_TORCH)
 if TYPE_CHECKING:  # pragma: no cover
-    from .device import DeviceChoice, DeviceError, choose_device
-    from .plan import Plan, SetupError, plan_training
-    from .runs import CheckpointError, RunFolder, checkpoint_graph, load_checkpoint, load_weights
-    from .session import TrainingSession, train, worker_threads
-    from .trainer import Trainer
+    from layerloom.training.device import DeviceChoice, DeviceError, choose_device
+    from layerloom.training.plan import Plan, SetupError, plan_training
+    from layerloom.training.runs import CheckpointError, RunFolder, checkpoint_graph, load_checkpoint, load_weights
+    from layerloom.training.session import TrainingSession, train, worker_threads
+    from layerloom.training.trainer import Trainer
 
 __all__ = [
     "TrainingConfig", "TrainingSettingsError", "check_training", "RunControl", "DeviceChoice", "DeviceError",

@@ -11,7 +11,7 @@ The section is plain JSON so a graph file is a complete experiment::
       "monitor": "val_loss"
     }
 
-Every setting is a ``runtime.params`` spec (default, range, doc line), so the editor's training form is
+Every setting is a ``layerloom.core.params`` spec (default, range, doc line), so the editor's training form is
 generated from the same table that validates files and the CLI's overrides. Missing settings take
 their defaults; a bad value is an error naming its key (``training.optimizer.lr: must be greater than
 0``); an unknown key is a warning that suggests the setting it probably meant.
@@ -24,9 +24,9 @@ import difflib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..data import DATASET_PARAMS
-from ..errors import LayerLoomError
-from ..params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, check_params
+from layerloom.data import DATASET_PARAMS
+from layerloom.core.errors import LayerLoomError
+from layerloom.core.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, check_params
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import LayerLoomError
+from layerloom.core.errors import LayerLoomError
 
 
 class DeviceError(LayerLoomError):

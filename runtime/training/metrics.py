@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .tasks import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS  # noqa: F401 - their home
+from layerloom.training.tasks import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS  # noqa: F401 - their home
 
 _MINIMIZED = ("loss", "mae", "rmse")
 

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import ERROR, WARNING, Problem, analyze
-from ..compiler import CompiledGraph, compile_graph
-from ..data import CLASSIFICATION as DATA_CLASSIFICATION
-from ..data import Dataset, DatasetError, load_dataset, make_augmenter, scale
-from ..errors import CompileError, LayerLoomError
-from ..graph import Graph
-from ..shapes import INT, format_shape
-from .config import TrainingConfig
-from .metrics import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS, Head
+from layerloom.model.analysis import ERROR, WARNING, Problem, analyze
+from layerloom.compiler import CompiledGraph, compile_graph
+from layerloom.data import CLASSIFICATION as DATA_CLASSIFICATION
+from layerloom.data import Dataset, DatasetError, load_dataset, make_augmenter, scale
+from layerloom.core.errors import CompileError, LayerLoomError
+from layerloom.model.graph import Graph
+from layerloom.core.shapes import INT, format_shape
+from layerloom.training.config import TrainingConfig
+from layerloom.training.metrics import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS, Head
 
 
 class SetupError(LayerLoomError):

@@ -13,7 +13,7 @@ queue of event records, so neither side waits for the other.
 
 The child is started with the ``spawn`` method (safe next to Qt and torch threads), receives the
 graph as its JSON text and the settings as a dict, and stops by itself when the parent goes away.
-``warm``: a ``runtime.worker.WarmProcess`` (or a ``WarmPool`` to take one from) that has imported
+``warm``: a ``layerloom.training.worker.WarmProcess`` (or a ``WarmPool`` to take one from) that has imported
 torch already, so the run reaches its first step seconds sooner; without one, or when it died, a
 fresh child is spawned. The first event is always ``Preparing("starting")``; a child that must
 import torch first says ``Preparing("importing")``. This module imports neither torch nor Qt: the
@@ -29,10 +29,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..graph import Graph
-from ..graphfile import dumps_graph, loads_graph
-from .config import TrainingConfig
-from .events import TERMINAL, Failed, Preparing
+from layerloom.model.graph import Graph
+from layerloom.files.graphfile import dumps_graph, loads_graph
+from layerloom.training.config import TrainingConfig
+from layerloom.training.events import TERMINAL, Failed, Preparing
 
 COMMANDS = ("pause", "resume", "stop")
 STARTING = Preparing("starting", "Starting the training process…")
@@ -107,7 +107,7 @@ class ProcessSession:
 
     # ------------------------------------------------------------------ control
     def start(self) -> "ProcessSession":
-        from ..worker import start_job
+        from layerloom.training.worker import start_job
 
         if self._process is not None:
             raise RuntimeError("this session was already started")
@@ -206,7 +206,7 @@ def run_training_job(job: dict[str, Any], events, conn) -> None:
         events.put(IMPORTING)
     import torch
 
-    from .session import TrainingSession, worker_threads
+    from layerloom.training.session import TrainingSession, worker_threads
 
     torch.set_num_threads(job.get("threads") or worker_threads())
     config = job.get("config")
@@ -234,8 +234,8 @@ def run_training_job(job: dict[str, Any], events, conn) -> None:
 
 
 def _preloaded(graph: Graph, config: dict | None, base_dir: str | None):
-    """The dataset this warm child loaded ahead for these settings, if it did (``runtime.worker``)."""
-    from ..worker import PRELOADED, dataset_key
+    """The dataset this warm child loaded ahead for these settings, if it did (``layerloom.training.worker``)."""
+    from layerloom.training.worker import PRELOADED, dataset_key
 
     if not PRELOADED:
         return None

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ..files import open_regular
-from ..graphfile import SUFFIX
+from layerloom.core.fileio import open_regular
+from layerloom.files.graphfile import SUFFIX
 
 # ------------------------------------------------------------------ the folder's files
 GRAPH_FILE = "graph" + SUFFIX
@@ -211,7 +211,7 @@ def best_checkpoint(run_dir: str | os.PathLike) -> Path:
 def read_started(run_dir: str | os.PathLike, steps_per_epoch: int = 0):
     """The ``RunStarted`` a run announced, rebuilt from its ``config.json`` (task, classes, dataset,
     device, epochs); ``steps_per_epoch`` from its curves. None when the file is missing or damaged."""
-    from .events import RunStarted
+    from layerloom.training.events import RunStarted
 
     config = read_json(Path(run_dir) / CONFIG_FILE)
     if not config:

@@ -62,12 +62,12 @@ from typing import Any
 
 import torch
 
-from ..atomic import atomic_write
-from ..errors import LayerLoomError
-from ..files import NotRegularFile, open_regular
-from ..graph import Graph
-from ..graphfile import graph_from_dict, save_graph
-from .records import (CHECKPOINTS_DIR, CONFIG_FILE, EVALUATION_FILE, GRAPH_FILE, METRICS_FILE,  # noqa: F401
+from layerloom.core.atomic import atomic_write
+from layerloom.core.errors import LayerLoomError
+from layerloom.core.fileio import NotRegularFile, open_regular
+from layerloom.model.graph import Graph
+from layerloom.files.graphfile import graph_from_dict, save_graph
+from layerloom.training.records import (CHECKPOINTS_DIR, CONFIG_FILE, EVALUATION_FILE, GRAPH_FILE, METRICS_FILE,  # noqa: F401
                       STEPS_FILE, SUMMARY_FILE, read_json)
 
 CHECKPOINT_FORMAT = "layerloom-checkpoint"
@@ -423,7 +423,7 @@ def _show(value: Any) -> str:
 
 def checkpoint_graph(data: dict, path: str | None = None) -> Graph:
     """The graph a checkpoint was trained from; a damaged one raises ``CheckpointError`` naming the file."""
-    from ..errors import LocatedError
+    from layerloom.core.errors import LocatedError
 
     path = path or getattr(data, "path", None)
     try:
@@ -440,7 +440,7 @@ def checkpoint_graph(data: dict, path: str | None = None) -> Graph:
 def checkpoint_config(data: dict, path: str | None = None):
     """The training settings a checkpoint recorded (``TrainingConfig``; the defaults when it has none);
     damaged ones raise ``CheckpointError`` naming the file."""
-    from .config import TrainingConfig
+    from layerloom.training.config import TrainingConfig
 
     path = path or getattr(data, "path", None) or "checkpoint"
     raw = data.get("config") or {}

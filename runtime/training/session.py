@@ -21,19 +21,19 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from ..analysis import Problem, analyze
-from ..data import Dataset, DatasetError, load_dataset
-from ..data.settings import resolve_settings
-from ..errors import LayerLoomError
-from ..graph import Graph
-from ..graphfile import dumps_graph, load_graph
-from .config import TrainingConfig
-from .control import RunControl
-from .events import TERMINAL, EventChannel, Failed, Preparing
-from .plan import Plan, SetupError, plan_training
-from .records import CONFIG_FILE, GRAPH_FILE
-from .runs import checkpoint_config, checkpoint_graph, load_checkpoint, new_run_dir
-from .trainer import Trainer
+from layerloom.model.analysis import Problem, analyze
+from layerloom.data import Dataset, DatasetError, load_dataset
+from layerloom.data.settings import resolve_settings
+from layerloom.core.errors import LayerLoomError
+from layerloom.model.graph import Graph
+from layerloom.files.graphfile import dumps_graph, load_graph
+from layerloom.training.config import TrainingConfig
+from layerloom.training.control import RunControl
+from layerloom.training.events import TERMINAL, EventChannel, Failed, Preparing
+from layerloom.training.plan import Plan, SetupError, plan_training
+from layerloom.training.records import CONFIG_FILE, GRAPH_FILE
+from layerloom.training.runs import checkpoint_config, checkpoint_graph, load_checkpoint, new_run_dir
+from layerloom.training.trainer import Trainer
 
 IDLE, RUNNING, FINISHED = "idle", "running", "finished"
 

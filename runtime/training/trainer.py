@@ -18,19 +18,19 @@ from typing import Any
 
 import torch
 
-from .. import __version__
-from ..errors import LayerLoomError
-from ..graphfile import graph_to_dict
-from .batches import Split
-from .control import RunControl
-from .device import DeviceChoice, choose_device
-from .events import (CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Preparing, Resumed,
+from layerloom import __version__
+from layerloom.core.errors import LayerLoomError
+from layerloom.files.graphfile import graph_to_dict
+from layerloom.training.batches import Split
+from layerloom.training.control import RunControl
+from layerloom.training.device import DeviceChoice, choose_device
+from layerloom.training.events import (CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused, Preparing, Resumed,
                      RunStarted, Step, Stopped)
-from .metrics import is_better, metric_mode, torchmetrics_functional
-from .optim import Schedule, build_optimizer, l1_penalty, penalized_weights
-from .plan import Plan, effective_monitor
-from .records import CONFIG_FILE, SUMMARY_FILE, iso_time, read_run
-from .runs import CheckpointError, DiskFullError, RunFolder, load_checkpoint, load_weights
+from layerloom.training.metrics import is_better, metric_mode, torchmetrics_functional
+from layerloom.training.optim import Schedule, build_optimizer, l1_penalty, penalized_weights
+from layerloom.training.plan import Plan, effective_monitor
+from layerloom.training.records import CONFIG_FILE, SUMMARY_FILE, iso_time, read_run
+from layerloom.training.runs import CheckpointError, DiskFullError, RunFolder, load_checkpoint, load_weights
 
 STEP_EVENT_INTERVAL = 0.1  # seconds between Step events (and host syncs of the loss)
 

@@ -1,7 +1,7 @@
 """Malformed and hostile checkpoints on every path that loads one (issue 15, item 5).
 
 One small run is trained once; each case damages a copy of its ``last.pt`` and then loads it the ways a
-user can: ``layerloom-cli train --resume``, ``layerloom-cli export --checkpoint``, ``runtime.inference``
+user can: ``layerloom-cli train --resume``, ``layerloom-cli export --checkpoint``, ``layerloom.training.inference``
 (the editor's Try it and "Load checkpoint" build the same ``Predictor``) and ``load_exportable``. Each
 must end in the project's ``CheckpointError`` (the CLI: ``error: ...``, no traceback) naming the file
 and what is wrong; defects only a resume reads (optimizer, schedule, random streams) must not stop
@@ -21,10 +21,10 @@ import pytest
 import torch
 from helpers import mlp_graph
 
-from runtime.cli import main
-from runtime.errors import LayerLoomError
-from runtime.inference import Predictor
-from runtime.training import CheckpointError, Failed, TrainingSession, load_checkpoint
+from layerloom.cli.main import main
+from layerloom.core.errors import LayerLoomError
+from layerloom.training.inference import Predictor
+from layerloom.training import CheckpointError, Failed, TrainingSession, load_checkpoint
 
 TRAINING = {"dataset": {"name": "iris", "val_split": 0.2}, "epochs": 2, "batch_size": 32,
             "optimizer": {"name": "adam", "lr": 0.01}, "seed": 0}
@@ -169,7 +169,7 @@ def test_a_damaged_checkpoint_is_refused_by_name_on_every_path(run, tmp_path, ca
     if case in EXPORT_IGNORES:
         return
     with pytest.raises(LayerLoomError) as caught:
-        from runtime.export.source import load_exportable
+        from layerloom.export.source import load_exportable
         load_exportable(path)
     assert str(path) in str(caught.value) and _search(says, str(caught.value))
     code, err = _cli(capsys, "export", str(path), "--python", str(tmp_path / "model.py"))

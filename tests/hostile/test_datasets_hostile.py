@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from runtime.data import DatasetError, load_dataset
-from runtime.data.guard import LIMIT_ENV, data_limit
+from layerloom.data import DatasetError, load_dataset
+from layerloom.data.guard import LIMIT_ENV, data_limit
 
 ROOT = Path(__file__).resolve().parents[2]
 HANG_GUARD_S = 30  # a loader still blocked after this long is hung (the fixed ones return at once)
@@ -120,9 +120,9 @@ def test_devices_sockets_and_odd_entries_are_refused_or_skipped(tmp_path, short_
     finally:
         server.close()
     # a folder where a loader expects a file
-    from runtime.data.csvfile import load_csv
-    from runtime.data.idx import IMAGES_MAGIC, read_idx
-    from runtime.data.npzfile import load_npz
+    from layerloom.data.csvfile import load_csv
+    from layerloom.data.idx import IMAGES_MAGIC, read_idx
+    from layerloom.data.npzfile import load_npz
 
     for read in (load_csv, load_npz, lambda path: read_idx(path, IMAGES_MAGIC)):
         with pytest.raises(DatasetError) as info:
@@ -239,7 +239,7 @@ def _zip_bomb(path: Path, dims: tuple[int, ...], blocks: int) -> Path:
 BOMB_SCRIPT = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))  # the old loaders fail, not the machine
-from runtime.data import DatasetError, load_dataset
+from layerloom.data import DatasetError, load_dataset
 with open("/proc/self/clear_refs", "w") as file:  # peak memory from here (not the parent's, kept by exec)
     file.write("5")
 try:

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from nodeeditor.autosave import SUFFIX, Autosaver
-from runtime import Graph, save_graph
+from layerloom.nodeeditor.document.autosave import SUFFIX, Autosaver
+from layerloom import Graph, save_graph
 
 
 @pytest.mark.parametrize("meta", ['["a list"]', '"text"', "42", '{"original": 7, "saved_at": null}', "{not json"])
@@ -37,7 +37,7 @@ def test_a_pipe_as_a_recovery_record_does_not_block_the_start(tmp_path):
 
 
 def test_a_layer_too_big_for_memory_is_said_in_sizes_not_allocator_text():
-    from runtime import CompileError, compile_graph
+    from layerloom import CompileError, compile_graph
 
     graph = Graph(name="too big")
     graph.add_node("Input", "x", {"shape": [1_000_000]}, node_id="x")

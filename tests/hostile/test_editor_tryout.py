@@ -20,7 +20,7 @@ from helpers import mlp_graph
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QScrollArea
 
-from runtime import save_graph
+from layerloom import save_graph
 
 pytestmark = [pytest.mark.gui, pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")]
 
@@ -85,9 +85,9 @@ def _run_folder(root: Path, name: str) -> Path:
 def test_a_pipe_in_a_run_folder_never_blocks_the_runs_list_and_the_other_runs_are_listed(qtbot, tmp_path):
     """Found: a FIFO named summary.json (or config.json, metrics.csv, the graph) in one run folder froze
     the editor at start-up, before its window showed (the Runs list reads every run folder)."""
-    from nodeeditor.charts import RunCurves
-    from nodeeditor.runs_panel import RunsPanel
-    from runtime.training.records import INCOMPLETE, read_evaluation
+    from layerloom.nodeeditor.dashboard.charts import RunCurves
+    from layerloom.nodeeditor.panels.runs_panel import RunsPanel
+    from layerloom.training.records import INCOMPLETE, read_evaluation
 
     root = tmp_path / "runs"
     good = _run_folder(root, "mlp-20260101-080000")
@@ -127,8 +127,9 @@ def test_a_file_that_cannot_open_before_the_window_shows_is_said_once_it_shows(w
 
 
 def test_screenshot_of_a_file_that_cannot_open_says_why_and_returns(qtbot, tmp_path, monkeypatch, capsys):
-    from nodeeditor import app, main_window
-    from nodeeditor.main_window import EditorWindow, private_settings
+    from layerloom.nodeeditor import app
+    from layerloom.nodeeditor.window import main_window
+    from layerloom.nodeeditor.window.main_window import EditorWindow, private_settings
 
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args))
@@ -153,18 +154,18 @@ def test_screenshot_of_a_file_that_cannot_open_says_why_and_returns(qtbot, tmp_p
 def test_help_plugins_names_a_plugin_whose_infer_was_stopped(window, tmp_path, monkeypatch):
     """Found: Help > Plugins listed a plugin whose infer() had run out of time (and is no longer called)
     with a ✔ as if it worked."""
-    import runtime.plugin_guard as guard
-    import runtime.plugins as plugins
-    from runtime import Graph, analyze
-    from runtime.catalog import builtin_specs
-    from runtime.spec import Catalog
+    import layerloom.catalog.plugin_guard as guard
+    import layerloom.catalog.plugins as plugins
+    from layerloom import Graph, analyze
+    from layerloom.catalog.builtin import builtin_specs
+    from layerloom.catalog.spec import Catalog
 
     monkeypatch.setenv(guard.ENV, "0.2")
     monkeypatch.setattr(guard, "_given_up", {})         # this test's stopped calls only
     folder = tmp_path / "plugins"
     folder.mkdir()
     (folder / "loopy.py").write_text(
-        "from runtime.spec import NodeSpec\n\n"
+        "from layerloom.catalog.spec import NodeSpec\n\n"
         "def _infer(ctx):\n    while True:\n        pass\n\n"
         "def _build(ctx):\n    from torch import nn\n    return nn.Identity()\n\n"
         "NODES = [NodeSpec('LoopyInfer', 'Hostile', 'loops', infer=_infer, build=_build, "
@@ -222,7 +223,7 @@ def test_a_refused_checkpoint_is_named_once(window, qtbot, tmp_path, monkeypatch
 def test_a_graph_opened_by_a_relative_path_is_known_by_its_absolute_one(window, tmp_path, monkeypatch):
     """Found: `layerloom full/disk.llgraph.json` trained into runs/ beside it, but every message named the
     run folder relative to the folder the editor was started from ("cannot save ... in full/runs/...")."""
-    from nodeeditor.train_view import runs_root
+    from layerloom.nodeeditor.dashboard.train_view import runs_root
 
     (tmp_path / "work").mkdir()
     save_graph(mlp_graph(), tmp_path / "work" / "mlp.llgraph.json")
@@ -235,8 +236,8 @@ def test_a_graph_opened_by_a_relative_path_is_known_by_its_absolute_one(window, 
 def test_a_full_disk_says_how_to_resume_the_run(tmp_path):
     """Found: a run stopped by a full disk said "free some space, then resume the run", but the window
     has no way to resume a run: it now names the command that does."""
-    from nodeeditor.run_texts import failure_text
-    from runtime.training import Failed
+    from layerloom.nodeeditor.dashboard.run_texts import failure_text
+    from layerloom.training import Failed
 
     run = str(tmp_path / "runs" / "mlp-20260101-080000")
     full = Failed(f"disk full: cannot save the checkpoint best.pt in {run}; the last good checkpoint (last.pt, "
@@ -250,7 +251,7 @@ def test_a_full_disk_says_how_to_resume_the_run(tmp_path):
 def test_the_export_folder_shown_is_the_folder_written(qtbot, tmp_path, monkeypatch):
     """Found: with a graph opened by a relative path, Export showed "full/export/disk" as its folder and
     wrote to "full/export/full/export/disk" (the shown text was read against the default folder again)."""
-    from nodeeditor.export_dialog import ExportDialog
+    from layerloom.nodeeditor.panels.export_dialog import ExportDialog
 
     monkeypatch.chdir(tmp_path)
     dialog = ExportDialog(mlp_graph(), None, Path("work"), Path("work") / "export")
@@ -266,10 +267,10 @@ def test_try_it_shows_nothing_of_the_last_run_when_the_next_has_no_samples(qtbot
     (...named pipe...)" under the previous run's sample, its true class and a prediction."""
     from types import SimpleNamespace
 
-    from nodeeditor.tryit import TryItPanel
-    from runtime import load_graph
-    from runtime.inference import Predictor
-    from runtime.resources import example_path
+    from layerloom.nodeeditor.dashboard.tryit import TryItPanel
+    from layerloom import load_graph
+    from layerloom.training.inference import Predictor
+    from layerloom.files.resources import example_path
 
     panel = TryItPanel(Predictor(load_graph(example_path("digits_mlp"))))
     qtbot.addWidget(panel)
@@ -310,7 +311,7 @@ def test_a_long_word_in_a_problem_never_widens_the_inspector(window, qtbot, tmp_
     the inspector grew a horizontal scroll bar and its fields slid out of sight."""
     import json as json_module
 
-    from runtime.resources import example_path
+    from layerloom.files.resources import example_path
 
     data = json_module.loads(example_path("digits_mlp").read_text(encoding="utf-8"))
     for node in data["nodes"]:
@@ -338,7 +339,7 @@ def test_a_long_word_in_a_problem_never_widens_the_inspector(window, qtbot, tmp_
 def test_export_of_a_damaged_checkpoint_no_longer_claims_trained_weights(qtbot, tmp_path):
     """Found: Export of a run whose best.pt was garbage said "Trained weights from best.pt" in green above
     "FAILED: the export could not start: best.pt: not a readable LayerLoom checkpoint"."""
-    from nodeeditor.export_dialog import ExportDialog
+    from layerloom.nodeeditor.panels.export_dialog import ExportDialog
 
     bad = tmp_path / "best.pt"
     bad.write_bytes(b"\x00garbage, not a checkpoint")
@@ -357,7 +358,7 @@ def test_export_of_a_damaged_checkpoint_no_longer_claims_trained_weights(qtbot, 
 def test_a_pasted_node_that_cannot_be_added_is_named_not_dropped_silently(window):
     """Found: pasting a copied graph whose Formula held a 401-digit literal added the other 8 nodes and
     left the Formula (and its wires) out without a word."""
-    from nodeeditor.clipboard import selection_text
+    from layerloom.nodeeditor.document.clipboard import selection_text
 
     window.open_example("digits_mlp")
     graph = window.document.graph
@@ -378,7 +379,7 @@ def test_a_pasted_node_that_cannot_be_added_is_named_not_dropped_silently(window
 def test_nodes_without_a_usable_position_do_not_hide_under_each_other(window, tmp_path, ui):
     """Found: a graph written by hand (no "ui", which the format allows) opened with its 9 nodes stacked
     at (0, 0): one card showed, "9 nodes" said the status bar. Positions like 1e300 or "left" did the same."""
-    from runtime.resources import example_path
+    from layerloom.files.resources import example_path
 
     data = json.loads(example_path("digits_mlp").read_text(encoding="utf-8"))
     for node in data["nodes"]:

@@ -11,8 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from runtime.cli import main
-from runtime.resources import example_path
+from layerloom.cli.main import main
+from layerloom.files.resources import example_path
 
 FEATURES = 4
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from runtime import analyze, compile_graph, load_graph
-from runtime.cli import main
-from runtime.formula import MAX_LENGTH, FormulaError, parse_formula, parse_names
-from runtime.resources import example_path
+from layerloom import analyze, compile_graph, load_graph
+from layerloom.cli.main import main
+from layerloom.catalog.formula_parser import MAX_LENGTH, FormulaError, parse_formula, parse_names
+from layerloom.files.resources import example_path
 
 HUGE = "1" + "0" * 400
 
@@ -82,7 +82,7 @@ def test_any_text_is_either_a_formula_or_a_formula_error(text):
 def test_a_param_check_that_fails_in_itself_is_that_params_error():
     """A param spec's own bug (a plugin's, or a fault like the formula's OverflowError) is reported on the
     param, not raised out of analysis."""
-    from runtime.params import Param, check_params
+    from layerloom.core.params import Param, check_params
 
     class Broken(Param):
         def _coerce(self, value):
@@ -113,11 +113,11 @@ def test_the_cli_names_the_node_and_the_literal_without_a_traceback(tmp_path, ca
 
 # ---------------------------------------------------------------- parameter names
 def test_every_attribute_of_a_torch_module_is_a_refused_parameter_name():
-    """The list in runtime.formula is written out (parsing needs no torch); this proves it complete for
+    """The list in layerloom.catalog.formula_parser is written out (parsing needs no torch); this proves it complete for
     the torch installed, so an upgrade adding module attributes fails here, not in a user's build."""
     from torch import nn
 
-    from runtime.formula import MODULE_ATTRIBUTES, FormulaModule, is_module_attribute
+    from layerloom.catalog.formula_parser import MODULE_ATTRIBUTES, FormulaModule, is_module_attribute
 
     probe = FormulaModule(parse_formula("x"))
     attributes = {n for n in dir(probe) if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", n)}
@@ -157,8 +157,8 @@ def test_an_accepted_parameter_name_checks_builds_and_generates_code(tmp_path, c
 
 def test_a_module_that_would_still_clash_at_build_says_which_parameter(monkeypatch):
     """A newer torch may add a module attribute that the list lacks: the build names the parameter."""
-    from runtime import formula as formula_module
-    from runtime.formula import FormulaModule
+    from layerloom.catalog import formula_parser as formula_module
+    from layerloom.catalog.formula_parser import FormulaModule
 
     monkeypatch.setattr(formula_module, "MODULE_ATTRIBUTES", frozenset())
     with pytest.raises(FormulaError, match="'cuda'.*rename the parameter"):
@@ -172,7 +172,9 @@ def started(qtbot, tmp_path, monkeypatch):
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QMessageBox
 
-    from nodeeditor import app, main_window
+    from layerloom.nodeeditor import app
+
+    from layerloom.nodeeditor.window import main_window
 
     windows, shown = [], []
 
@@ -204,7 +206,7 @@ def test_the_editor_starts_on_a_file_with_a_huge_literal_and_marks_the_node(star
 @pytest.mark.gui
 def test_an_unexpected_error_opening_the_start_up_file_is_a_message_not_an_exit(started, tmp_path, monkeypatch,
                                                                                 capsys):
-    from nodeeditor import main_window
+    from layerloom.nodeeditor.window import main_window
 
     def broken(path):
         raise RuntimeError("an unforeseen fault")

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from runtime import GraphFileError, analyze, dumps_graph, load_graph, loads_graph, save_graph
-from runtime.resources import example_paths
+from layerloom import GraphFileError, analyze, dumps_graph, load_graph, loads_graph, save_graph
+from layerloom.files.resources import example_paths
 
 
 def blocks_document() -> dict:
@@ -155,7 +155,7 @@ def test_a_bad_block_param_record_is_the_file_error_naming_block_and_param(recor
 
 
 def test_the_cli_check_says_error_with_the_file_and_no_traceback(tmp_path, capsys):
-    from runtime.cli import main
+    from layerloom.cli.main import main
 
     path = tmp_path / "net.llgraph.json"
     path.write_text(json.dumps(_bad_default()), encoding="utf-8")
@@ -203,7 +203,7 @@ def test_a_path_that_is_not_a_regular_file_is_refused_before_it_is_read(tmp_path
 
 
 def test_a_block_library_that_is_a_fifo_is_refused_too(tmp_path):
-    from runtime.blocks import load_block_library
+    from layerloom.model.blocks import load_block_library
 
     path = tmp_path / "pipe.llblocks.json"
     os.mkfifo(path)
@@ -212,7 +212,7 @@ def test_a_block_library_that_is_a_fifo_is_refused_too(tmp_path):
 
 
 def test_the_cli_refuses_a_fifo_at_once(tmp_path, capsys):
-    from runtime.cli import main
+    from layerloom.cli.main import main
 
     path = tmp_path / "pipe.llgraph.json"
     os.mkfifo(path)
@@ -269,7 +269,7 @@ def test_saving_encodes_each_value_a_bounded_number_of_times(monkeypatch):
 
 
 def test_a_graph_too_large_to_reopen_is_not_saved(tmp_path, monkeypatch):
-    import runtime.graphfile as graphfile
+    import layerloom.files.graphfile as graphfile
 
     monkeypatch.setattr(graphfile, "MAX_FILE_BYTES", 100_000)
     graph = loads_graph(json.dumps(_big_ui_document(60_000)))
@@ -281,7 +281,7 @@ def test_a_graph_too_large_to_reopen_is_not_saved(tmp_path, monkeypatch):
 
 
 def test_a_graph_just_over_the_limit_when_pretty_is_saved_compact_and_reopens(tmp_path, monkeypatch):
-    import runtime.graphfile as graphfile
+    import layerloom.files.graphfile as graphfile
 
     graph = loads_graph(json.dumps(_big_ui_document(3_000)))
     for i in range(60):
@@ -301,7 +301,7 @@ def test_a_graph_just_over_the_limit_when_pretty_is_saved_compact_and_reopens(tm
 ])
 def test_a_graph_stored_elsewhere_holding_what_json_cannot_is_the_file_error(value, says):
     """``graph_from_dict`` reads graphs stored in checkpoints, which can hold any Python value."""
-    from runtime import graph_from_dict
+    from layerloom import graph_from_dict
 
     data = blocks_document()
     data["nodes"][1]["params"]["width"] = value

@@ -21,12 +21,12 @@ import pytest
 import torch
 from torch import nn
 
-from runtime import Graph, analyze, compile_graph, save_graph
-from runtime.catalog import builtin_specs
-from runtime.errors import CompileError
-from runtime.plugins import load_plugins
-from runtime.shapes import TensorSpec
-from runtime.spec import Catalog, NodeSpec
+from layerloom import Graph, analyze, compile_graph, save_graph
+from layerloom.catalog.builtin import builtin_specs
+from layerloom.core.errors import CompileError
+from layerloom.catalog.plugins import load_plugins
+from layerloom.core.shapes import TensorSpec
+from layerloom.catalog.spec import Catalog, NodeSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = "0.3"
@@ -49,7 +49,7 @@ def _write(folder: Path, name: str, text: str) -> Path:
 
 
 GOOD = """
-    from runtime.spec import NodeSpec
+    from layerloom.catalog.spec import NodeSpec
 
     def _build(ctx):
         from torch import nn
@@ -328,12 +328,12 @@ def test_an_infer_that_lies_about_the_shape_fails_compile_naming_plugin_and_node
 
 
 def test_check_builds_a_graph_with_plugin_nodes_so_what_it_accepts_trains(tmp_path, monkeypatch, capsys):
-    import runtime.spec
-    from runtime.cli import main
+    import layerloom.catalog.spec
+    from layerloom.cli.main import main
 
     liar = _spec("ClaimsSameToo", lambda ctx: ctx.input(), build=lambda ctx: _Halve())
     catalog = _catalog(liar)
-    monkeypatch.setattr(runtime.spec, "_DEFAULT", catalog)     # as if the plugin were installed
+    monkeypatch.setattr(layerloom.catalog.spec, "_DEFAULT", catalog)     # as if the plugin were installed
     path = save_graph(_graph(catalog, "ClaimsSameToo", with_loss=True), tmp_path / "liar.llgraph.json")
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
@@ -352,8 +352,8 @@ class _SumLoss(nn.Module):
 
 @pytest.mark.parametrize("per_sample", [False, True], ids=["scalar", "per-sample"])
 def test_a_plugin_loss_is_held_to_a_scalar_at_compile(per_sample):
-    from runtime.catalog.losses import PORTS_IN
-    from runtime.spec import LOSS_ROLE
+    from layerloom.catalog.builtin.losses import PORTS_IN
+    from layerloom.catalog.spec import LOSS_ROLE
 
     type_id = f"SquaredSum{int(per_sample)}"
     loss = NodeSpec(type_id, "Hostile", "sum of squares", role=LOSS_ROLE, inputs=PORTS_IN,
@@ -400,7 +400,7 @@ def test_the_build_check_leaves_weights_running_stats_and_the_random_stream_alon
 
 
 def test_the_self_test_checks_the_guard_in_this_build(tmp_path):
-    from nodeeditor.app import _check_plugin_guard
+    from layerloom.nodeeditor.app import _check_plugin_guard
 
     assert "sys.exit(3) reported" in _check_plugin_guard(tmp_path, limit=LIMIT)
 
@@ -419,7 +419,7 @@ def test_every_cli_command_reports_broken_plugins_on_stderr_and_keeps_stdout_cle
     _write(folder, "exits.py", "import sys\nsys.exit(3)\n")
     _write(folder, "chatty.py", """
         print("hello from chatty")
-        from runtime.spec import NodeSpec
+        from layerloom.catalog.spec import NodeSpec
 
         def _infer(ctx):
             print("chatty infers")
@@ -437,7 +437,7 @@ def test_every_cli_command_reports_broken_plugins_on_stderr_and_keeps_stdout_cle
     env = _cli_env(tmp_path, folder)
 
     def cli(*argv):
-        return subprocess.run([sys.executable, "-m", "runtime.cli", *argv], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "layerloom.cli", *argv], capture_output=True, text=True,
                               timeout=120, env=env, cwd=tmp_path)
 
     checked = cli("check", "--json", str(graph_path))
@@ -465,7 +465,7 @@ def test_the_editor_starts_with_a_plugin_that_hangs_and_says_so(tmp_path):
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
         app = QApplication([])
-        from nodeeditor.main_window import EditorWindow
+        from layerloom.nodeeditor.window.main_window import EditorWindow
         t = tempfile.mkdtemp()
         settings = QSettings(t + "/s.ini", QSettings.Format.IniFormat)
         settings.setValue("recovery_dir", t)

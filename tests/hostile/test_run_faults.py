@@ -26,12 +26,12 @@ import torch
 from helpers import mlp_graph
 from train_helpers import example, sabotage
 
-import runtime.training.runs as runs_module
-from runtime.cli import main
-from runtime.graphfile import save_graph
-from runtime.training import (CheckpointSaved, EpochEnd, Failed, Finished, Stopped, TrainingConfig, TrainingSession,
+import layerloom.training.runs as runs_module
+from layerloom.cli.main import main
+from layerloom.files.graphfile import save_graph
+from layerloom.training import (CheckpointSaved, EpochEnd, Failed, Finished, Stopped, TrainingConfig, TrainingSession,
                               load_checkpoint)
-from runtime.training.runs import CheckpointError, RunFolder
+from layerloom.training.runs import CheckpointError, RunFolder
 
 REPO = Path(__file__).resolve().parents[2]
 TRAINING = {"dataset": {"name": "iris", "val_split": 0.2}, "epochs": 3, "batch_size": 16,
@@ -114,7 +114,7 @@ def test_sigterm_stops_layerloom_cli_train_like_ctrl_c(tmp_path):
     graph_file = tmp_path / "tiny.llgraph.json"
     save_graph(_graph(epochs=100000, batch_size=8), graph_file)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "LAYERLOOM_NO_PLUGINS": "1"}
-    process = subprocess.Popen([sys.executable, "-c", "import sys; from runtime.cli import main; sys.exit(main())",
+    process = subprocess.Popen([sys.executable, "-c", "import sys; from layerloom.cli.main import main; sys.exit(main())",
                                 "train", str(graph_file), "--out", str(tmp_path / "runs"), "-q"],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -333,7 +333,7 @@ def test_a_run_whose_loss_never_moves_finishes_with_a_warning():
 
 
 def test_a_file_named_runs_is_named_as_the_reason_no_run_folder_can_be_made(tmp_path):
-    from runtime.training.runs import new_run_dir
+    from layerloom.training.runs import new_run_dir
 
     (tmp_path / "runs").write_text("my notes", encoding="utf-8")
     with pytest.raises(CheckpointError, match=r"'runs' is a file, not a folder"):

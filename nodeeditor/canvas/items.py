@@ -1,0 +1,338 @@
+"""Graphics items of the canvas: node cards, their ports, and the wires between them.
+
+Items only draw what the model says (``NodeItem.refresh`` takes the node and its analysis); they
+hold no fact of their own besides where the user is dragging them right now.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, \
+    QGraphicsProxyWidget, QGraphicsSimpleTextItem, QLineEdit
+
+from layerloom.model.blocks import PREFIX as BLOCK_PREFIX
+from layerloom.core.shapes import format_shape
+
+from layerloom.nodeeditor.theme.style import FOOTER, GRID, HEADER, NODE_WIDTH, PORT_RADIUS, ROW, Theme, category_color, port_color
+
+INPUT, OUTPUT = "in", "out"
+HIT_WIDTH = 8.0   # how far from a wire's centre line a click or a drop still hits it
+
+
+def shape_text(spec) -> str:
+    if spec is None:
+        return "?"
+    return "scalar" if not spec.shape else format_shape(spec.shape)
+
+
+class PortItem(QGraphicsEllipseItem):
+    """A port circle; ``direction`` is ``"in"`` (left edge) or ``"out"`` (right edge)."""
+
+    def __init__(self, node_item: "NodeItem", name: str, kind: str, direction: str, index: int):
+        r = PORT_RADIUS
+        super().__init__(-r, -r, 2 * r, 2 * r, node_item)
+        self.node_item, self.name, self.kind, self.direction, self.index = node_item, name, kind, direction, index
+        self.setBrush(QBrush(port_color(kind)))
+        self.setPen(QPen(QColor("#202020"), 1.0))
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        x = 0.0 if direction == INPUT else NODE_WIDTH
+        self.setPos(x, HEADER + ROW * index + ROW / 2)
+        self.setZValue(2)
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def scene_anchor(self) -> QPointF:
+        return self.mapToScene(QPointF(0, 0))
+
+    def hoverEnterEvent(self, event):  # noqa: N802 - Qt override
+        self.setScale(1.35)
+
+    def hoverLeaveEvent(self, event):  # noqa: N802 - Qt override
+        self.setScale(1.0)
+
+
+class NodeItem(QGraphicsObject):
+    """A node card: category strip, name, type, ports, output shape and parameter count, and a red
+    badge when the node has a problem."""
+
+    def __init__(self, node_id: str, theme: Theme):
+        super().__init__()
+        self.node_id = node_id
+        self.theme = theme
+        self.name = ""
+        self.type_id = ""
+        self.color = QColor("#7d8794")
+        self.footer = ""
+        self.problem = ""
+        self.is_block = False
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        self._height = HEADER + FOOTER
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+
+    # ------------------------------------------------------------------ model -> item
+    def refresh(self, graph, info=None, problems=()) -> None:
+        """Redraw from the model: the node, its analysis record and its problems."""
+        node = graph.node(self.node_id)
+        spec = graph.spec(node)
+        self.name, self.type_id = node.name, node.type_id
+        self.is_block = node.type_id.startswith(BLOCK_PREFIX) and spec is not None
+        repeat = node.params.get("repeat", 1) if self.is_block else 1
+        if isinstance(repeat, int) and repeat > 1:
+            self.type_id = f"{node.type_id}  × {repeat}"
+        self.color = category_color(spec.category if spec else None)
+        self._rebuild_ports(graph.input_ports(self.node_id), graph.output_ports(self.node_id))
+        parts = []
+        if info is not None:
+            if info.outputs:
+                parts.append(", ".join(shape_text(s) for s in info.outputs.values()))
+            if info.param_count:
+                parts.append(f"{info.param_count:,} params")
+        self.footer = "   ".join(parts)
+        errors = [p for p in problems if p.severity == "error"]
+        self.problem = "\n".join(p.message for p in errors)
+        hint = "\nDouble-click to edit the block's inside (Alt+Down)" if self.is_block else ""
+        self.setToolTip(self.problem or f"{node.type_id}: {spec.doc if spec else 'unknown node type'}{hint}")
+        self.prepareGeometryChange()
+        self.update()
+
+    def _rebuild_ports(self, inputs, outputs) -> None:
+        self.inputs = self._ports(self.inputs, inputs, INPUT)
+        self.outputs = self._ports(self.outputs, outputs, OUTPUT)
+        rows = max(len(self.inputs), len(self.outputs), 1)
+        self._height = HEADER + ROW * rows + FOOTER
+
+    def _ports(self, current: dict[str, PortItem], wanted, direction: str) -> dict[str, PortItem]:
+        """The port items for ``wanted`` ports, rebuilt only when the ports changed (a merge's
+        input count, a plugin's ports)."""
+        spec = [(p.name, p.kind) for p in wanted]
+        if [(n, p.kind) for n, p in current.items()] == spec:
+            return current
+        for port in current.values():
+            port.setParentItem(None)
+            if port.scene():
+                port.scene().removeItem(port)
+        return {name: PortItem(self, name, kind, direction, i) for i, (name, kind) in enumerate(spec)}
+
+    def port(self, name: str, direction: str) -> PortItem | None:
+        return (self.inputs if direction == INPUT else self.outputs).get(name)
+
+    # ------------------------------------------------------------------ drawing
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return QRectF(-2, -2, NODE_WIDTH + 8, self._height + 8)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        theme = self.theme
+        rect = QRectF(0, 0, NODE_WIDTH, self._height)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        border = theme.color("selection") if self.isSelected() else theme.color("card_border")
+        if self.problem:
+            border = theme.color("error") if not self.isSelected() else border
+        painter.setPen(QPen(border, 2.0 if self.isSelected() or self.problem else 1.0))
+        painter.setBrush(theme.color("card"))
+        if self.is_block:  # a block instance is a stack of cards: there is a graph inside
+            painter.drawRoundedRect(rect.translated(4, 4), 7, 7)
+        painter.drawRoundedRect(rect, 7, 7)
+        strip = QPainterPath()
+        strip.addRoundedRect(QRectF(0, 0, NODE_WIDTH, HEADER), 7, 7)
+        strip.addRect(QRectF(0, HEADER / 2, NODE_WIDTH, HEADER / 2))
+        tint = QColor(self.color)
+        tint.setAlpha(70)  # light theme: the category colour washed over the card, same for every hue
+        painter.fillPath(strip.simplified(), self.color.darker(170) if theme.name == "dark" else tint)
+        painter.fillRect(QRectF(0, 8, 4, HEADER - 8), self.color)
+        title = QFont(painter.font())
+        title.setBold(True)
+        title.setPointSizeF(9.5)
+        painter.setFont(title)
+        painter.setPen(theme.color("text"))
+        painter.drawText(QRectF(12, 4, NODE_WIDTH - 40, 18), Qt.AlignmentFlag.AlignVCenter, self.name)
+        small = QFont(painter.font())
+        small.setBold(False)
+        small.setPointSizeF(8.0)
+        painter.setFont(small)
+        painter.setPen(theme.color("muted"))
+        painter.drawText(QRectF(12, 21, NODE_WIDTH - 24, 16), Qt.AlignmentFlag.AlignVCenter, self.type_id)
+        painter.setPen(theme.color("text"))
+        for port in self.inputs.values():
+            painter.drawText(QRectF(10, port.y() - ROW / 2, NODE_WIDTH / 2, ROW), Qt.AlignmentFlag.AlignVCenter,
+                             port.name)
+        for port in self.outputs.values():
+            painter.drawText(QRectF(NODE_WIDTH / 2 - 10, port.y() - ROW / 2, NODE_WIDTH / 2, ROW),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, port.name)
+        painter.setPen(theme.color("muted"))
+        painter.drawText(QRectF(10, self._height - FOOTER, NODE_WIDTH - 20, FOOTER - 2),
+                         Qt.AlignmentFlag.AlignVCenter, self.footer)
+        if self.problem:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(theme.color("error"))
+            painter.drawEllipse(QPointF(NODE_WIDTH - 14, 13), 8, 8)
+            painter.setPen(QColor("white"))
+            painter.drawText(QRectF(NODE_WIDTH - 22, 5, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
+
+    TITLE_RECT = QRectF(8, 3, NODE_WIDTH - 40, 20)
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802 - Qt override: double-click the title to rename
+        if event.pos().y() < HEADER and self.scene() is not None:
+            self.scene().start_rename(self.node_id)
+            event.accept()
+            return
+        if self.is_block and self.scene() is not None:  # double-click a block's body: open it
+            self.scene().openBlockRequested.emit(self.node_id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def itemChange(self, change, value):  # noqa: N802 - Qt override
+        scene = self.scene()
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None \
+                and scene.snap and not scene.syncing:
+            return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and scene is not None:
+            scene.node_item_moved(self)
+        return super().itemChange(change, value)
+
+
+class TitleEditor(QGraphicsProxyWidget):
+    """The in-place name editor laid over a node's title. Enter or clicking elsewhere commits,
+    Escape cancels; ``finished`` gets the text, or None when cancelled. The scene removes it."""
+
+    def __init__(self, node_item: NodeItem, finished):
+        super().__init__()
+        self.node_id = node_item.node_id
+        self._finished = finished
+        self._done = False
+        self.edit = _NameEdit(node_item.name, self.cancel)
+        font = QFont(self.edit.font())
+        font.setBold(True)
+        font.setPointSizeF(9.5)
+        self.edit.setFont(font)
+        theme = node_item.theme
+        self.edit.setStyleSheet(f"QLineEdit {{ background: {theme.card}; color: {theme.text}; "
+                                f"border: 1px solid {theme.selection}; border-radius: 3px; padding: 0 3px; }}")
+        self.edit.setMaxLength(64)
+        self.setWidget(self.edit)
+        rect = NodeItem.TITLE_RECT
+        self.setPos(node_item.pos() + rect.topLeft())
+        self.resize(rect.width(), rect.height())
+        self.setZValue(10)
+        self.edit.selectAll()
+        self.edit.editingFinished.connect(self.commit)  # Enter, or the focus went elsewhere
+
+    def start(self) -> None:
+        self.setFocus()
+        self.edit.setFocus()
+
+    def commit(self) -> None:
+        self._finish(self.edit.text())
+
+    def cancel(self) -> None:
+        self._finish(None)
+
+    def _finish(self, text: str | None) -> None:
+        if not self._done:
+            self._done = True
+            self._finished(self, text)
+
+
+class _NameEdit(QLineEdit):
+    def __init__(self, text: str, on_escape):
+        super().__init__(text)
+        self._on_escape = on_escape
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt override
+        if event.key() == Qt.Key.Key_Escape:
+            self._on_escape()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+def wire_path(start: QPointF, end: QPointF, over: float | None = None) -> QPainterPath:
+    """A horizontal S-curve from an output (left) to an input (right). With ``over`` (a scene y), the
+    wire instead rises to that height, runs level, and comes down: how a skip connection passes over
+    the cards of its row instead of through them."""
+    path = QPainterPath(start)
+    if over is None:
+        bend = max(40.0, abs(end.x() - start.x()) * 0.5)
+        path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+        return path
+    path.cubicTo(start + QPointF(40, 0), QPointF(start.x() + 20, over), QPointF(start.x() + 70, over))
+    path.lineTo(end.x() - 70, over)
+    path.cubicTo(QPointF(end.x() - 20, over), end - QPointF(40, 0), end)
+    return path
+
+
+SKIP_SPAN = 1.6 * NODE_WIDTH   # a wire this much longer than a card, within one row, goes over the row
+
+
+def skip_height(source: "PortItem", target: "PortItem") -> float | None:
+    """The height a long wire between two ports of about one row runs at (above both cards), or None
+    for a wire drawn as a plain curve."""
+    start, end = source.scene_anchor(), target.scene_anchor()
+    if end.x() - start.x() < SKIP_SPAN + NODE_WIDTH or abs(end.y() - start.y()) > ROW * 3:
+        return None
+    return min(source.node_item.y(), target.node_item.y()) - 16
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A wire from an output port to an input port, labelled with the shape it carries."""
+
+    def __init__(self, edge, source: PortItem, target: PortItem, theme: Theme):
+        super().__init__()
+        self.edge, self.source, self.target, self.theme = edge, source, target, theme
+        self._shape = QPainterPath()
+        self.setZValue(0)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.label = QGraphicsSimpleTextItem(self)
+        self.label.setBrush(theme.color("muted"))
+        font = QFont()
+        font.setPointSizeF(7.5)
+        self.label.setFont(font)
+        self.set_style()
+        self.update_path()
+
+    def set_style(self) -> None:
+        color = port_color(self.source.kind)
+        pen = QPen(color if self.source.kind != "tensor" else self.theme.color("wire"), 2.0)
+        if self.isSelected():
+            pen = QPen(self.theme.color("selection"), 3.0)
+        self.setPen(pen)
+
+    def set_shape(self, text: str) -> None:
+        self.label.setText(text)
+        edge = self.edge
+        self.setToolTip(f"{edge.src}.{edge.src_port} → {edge.dst}.{edge.dst_port}" + (f": {text}" if text else ""))
+        self.update_path()
+
+    def update_path(self) -> None:
+        path = wire_path(self.source.scene_anchor(), self.target.scene_anchor(),
+                         skip_height(self.source, self.target))
+        stroker = QPainterPathStroker()
+        stroker.setWidth(HIT_WIDTH)
+        self._shape = stroker.createStroke(path)
+        self.setPath(path)
+        middle = path.pointAtPercent(0.5)
+        rect = self.label.boundingRect()
+        self.label.setPos(middle.x() - rect.width() / 2, middle.y() - rect.height() - 2)
+        # between two close cards the label would sit on them: then the tooltip and the footer of the
+        # source card (its output shape) say it instead
+        label = self.label.sceneBoundingRect()
+        self.label.setVisible(not label.intersects(self.source.node_item.sceneBoundingRect())
+                              and not label.intersects(self.target.node_item.sceneBoundingRect()))
+
+    def shape(self) -> QPainterPath:  # noqa: N802 - Qt override
+        """What clicks and drops hit: a band along the curve. (QGraphicsPathItem's own shape adds the
+        path's fill, so the area under a curve would count as the wire.)"""
+        return self._shape
+
+    def itemChange(self, change, value):  # noqa: N802 - Qt override
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.set_style()
+        return super().itemChange(change, value)

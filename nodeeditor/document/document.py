@@ -1,0 +1,233 @@
+"""One open graph: the model, its undo stack, the Qt bridge and the scene, and the edits the canvas
+asks for turned into undo commands."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtGui import QUndoStack
+
+from layerloom import Edge, Graph, GraphError, LayerLoomError, analyze
+from layerloom.model.blocks import (BlockEdit, block_name, instance_wires, nested_blocks, owning_block, plan_group,
+                            plan_ungroup, preview_analysis)
+
+from layerloom.nodeeditor.adapters.bridge import GraphBridge
+from layerloom.nodeeditor.document.commands import AddEdgeCommand, AddNodeCommand, ConnectCommand, DisconnectCommand, InstallBlockCommand, \
+    MoveNodesCommand, RemoveNodeCommand, RenameCommand, UpdateBlockCommand
+from layerloom.nodeeditor.canvas.items import EdgeItem, NodeItem
+from layerloom.nodeeditor.canvas.scene import GraphScene
+from layerloom.nodeeditor.theme.style import DARK, Theme
+
+
+class Document(QObject):
+    """A model's graph, or (with ``root``) the inside of one of its blocks opened for editing: then
+    it shares the root's undo stack (one history per file, as in Blender's node groups) and is
+    analysed with the block's params filled in (``preview``: the values and arriving shapes of the
+    instance it was opened from)."""
+
+    statusMessage = Signal(str)
+
+    def __init__(self, graph: Graph, path: str | Path | None = None, theme: Theme = DARK, parent=None,
+                 root: "Document | None" = None, preview: tuple[dict, list] | None = None):
+        super().__init__(parent)
+        self.graph = graph
+        self.path = Path(path) if path else None
+        self.run_dirs: list[str] = []         # run folders trained from this document in this window
+        self.root = root
+        self.preview = preview
+        self.opened_from: str | None = None   # the instance a block's inside was opened from
+        self.undo_stack = root.undo_stack if root is not None else QUndoStack(self)
+        analyzer = analyze if root is None else (lambda g: preview_analysis(g, *(self.preview or ({}, None))))
+        self.bridge = GraphBridge(graph, self, analyzer, watch_blocks=root is None)
+        self.scene = GraphScene(self.bridge, theme, self)
+        self.scene.connectRequested.connect(self.connect_ports)
+        self.scene.nodesMoved.connect(self.move_nodes)
+        self.scene.renameRequested.connect(self.rename_node)
+
+    # ------------------------------------------------------------------ edits
+    def connect_ports(self, src: str, src_port: str, dst: str, dst_port: str) -> bool:
+        """Wire two ports (replacing the input's wire), or say in the status bar why not."""
+        reason = self.graph.check_connection(src, src_port, dst, dst_port)
+        if reason is not None:
+            self.statusMessage.emit(f"Cannot connect: {reason}")
+            return False
+        self.undo_stack.push(ConnectCommand(self.graph, src, src_port, dst, dst_port))
+        return True
+
+    @property
+    def block(self):
+        """The block whose inside this document edits (None for a model's own graph)."""
+        return owning_block(self.graph) if self.root is not None else None
+
+    @property
+    def top(self) -> "Document":
+        return self.root or self
+
+    def rename_node(self, node_id: str, name: str) -> bool:
+        """Rename a node (one undo step), or say in the status bar why not (empty, taken, too long).
+        Inside a block, renaming an Input or Output renames the block's port, and the wires of every
+        instance follow it."""
+        if node_id not in self.graph or self.graph.node(node_id).name == name.strip():
+            return False
+        old = self.graph.node(node_id).name
+        block = self.block
+        ports = None
+        if block is not None and old in block.inputs + block.outputs:
+            ports = (old in block.inputs, block.inputs, block.outputs)
+        try:
+            command = RenameCommand(self.graph, node_id, name)
+        except (GraphError, LayerLoomError) as exc:
+            self.statusMessage.emit(f"Cannot rename {old!r}: {exc}")
+            return False
+        if ports is None:
+            self.undo_stack.push(command)
+            return True
+        inbound, inputs, outputs = ports
+        new = command.new
+        self.undo_stack.beginMacro(f"Rename port {old} of {block.name}")
+        try:
+            self.undo_stack.push(command)
+            order = {"input_order" if inbound else "output_order":
+                     tuple(new if p == old else p for p in (inputs if inbound else outputs))}
+            self.undo_stack.push(UpdateBlockCommand(self.top.graph, block.name, **order))
+            for graph, edge in instance_wires(self.top.graph, block.name, old, inbound):
+                index, extra = graph.edge_index(edge), graph.edge_extra(edge)
+                moved = replace(edge, dst_port=new) if inbound else replace(edge, src_port=new)
+                self.undo_stack.push(DisconnectCommand(graph, edge))
+                self.undo_stack.push(AddEdgeCommand(graph, moved, index, extra))
+        finally:
+            self.undo_stack.endMacro()
+        return True
+
+    # ------------------------------------------------------------------ blocks
+    def apply_block_edit(self, edit: BlockEdit) -> bool:
+        """Make a group or ungroup as one undo step of small commands; a failure takes it all back."""
+        graph, stack = self.graph, self.undo_stack
+        stack.beginMacro(edit.text)
+        try:
+            for block in edit.define:
+                stack.push(InstallBlockCommand(self.top.graph, block.name, block))  # blocks are the model's
+            for node_id in edit.remove_nodes:
+                stack.push(RemoveNodeCommand(graph, node_id))
+            for node, index in edit.add_nodes:
+                stack.push(AddNodeCommand(graph, node.type_id, name=node.name, params=node.params,
+                                          position=None, node_id=node.id, ui=node.ui, index=index,
+                                          extra=node.extra, check=False))
+            for edge, index, extra in edit.add_edges:
+                stack.push(AddEdgeCommand(graph, edge, index, extra))
+            for name in edit.remove_blocks:
+                stack.push(InstallBlockCommand(self.top.graph, name, None))
+        except (GraphError, LayerLoomError) as exc:
+            stack.endMacro()
+            stack.undo()
+            self.statusMessage.emit(f"{edit.text} failed: {exc}")
+            return False
+        stack.endMacro()
+        return True
+
+    def group(self, node_ids: list[str], name: str) -> str | None:
+        """Turn the nodes into block ``name`` with one instance in their place (one undo step); the
+        instance's id, or None with the reason in the status bar."""
+        try:
+            edit = plan_group(self.graph, node_ids, name)
+        except (GraphError, LayerLoomError) as exc:
+            self.statusMessage.emit(f"Cannot group: {exc}")
+            return None
+        return edit.added_ids[0] if self.apply_block_edit(edit) else None
+
+    def ungroup(self, instance_id: str) -> list[str]:
+        """Put an instance's inside back in its place (one undo step); the new nodes' ids."""
+        try:
+            edit = plan_ungroup(self.graph, instance_id)
+        except (GraphError, LayerLoomError) as exc:
+            self.statusMessage.emit(f"Cannot ungroup: {exc}")
+            return []
+        return edit.added_ids if self.apply_block_edit(edit) else []
+
+    def disconnect_edge(self, edge: Edge) -> None:
+        self.undo_stack.push(DisconnectCommand(self.graph, edge))
+
+    def add_node(self, type_id: str, position: QPointF | tuple[float, float]) -> str | None:
+        if isinstance(position, QPointF):
+            position = (round(position.x(), 1), round(position.y(), 1))
+        block, used = self.block, block_name(type_id)
+        if block is not None and used is not None and (used == block.name or
+                                                       block.name in nested_blocks(self.graph.blocks, used)):
+            self.statusMessage.emit(f"Cannot add {type_id} inside block {block.name}: a block cannot contain itself")
+            return None
+        try:
+            command = AddNodeCommand(self.graph, type_id, position=position)
+            self.undo_stack.push(command)
+        except (GraphError, LayerLoomError) as exc:
+            self.statusMessage.emit(f"Cannot add {type_id}: {exc}")
+            return None
+        return command.node_id
+
+    def insert_on_wire(self, node_id: str, edge: Edge) -> bool:
+        """Put an unconnected node into a wire: ``src -> node -> dst``, as one undo step. Nothing
+        happens when the node's first ports cannot take the wire's kinds."""
+        graph = self.graph
+        if graph.incoming(node_id) or graph.outgoing(node_id) or edge not in graph.edges:
+            return False
+        inputs, outputs = graph.input_ports(node_id), graph.output_ports(node_id)
+        if not inputs or not outputs:
+            return False
+        first_in, first_out = inputs[0].name, outputs[0].name
+        self.undo_stack.beginMacro("Insert into wire")
+        try:
+            self.undo_stack.push(DisconnectCommand(graph, edge))
+            ok = graph.check_connection(edge.src, edge.src_port, node_id, first_in) is None and \
+                graph.check_connection(node_id, first_out, edge.dst, edge.dst_port) is None
+            if ok:
+                self.undo_stack.push(ConnectCommand(graph, edge.src, edge.src_port, node_id, first_in))
+                self.undo_stack.push(ConnectCommand(graph, node_id, first_out, edge.dst, edge.dst_port))
+        finally:
+            self.undo_stack.endMacro()
+        if not ok:
+            self.undo_stack.undo()  # take the disconnection back: the wire stays as it was
+            self.statusMessage.emit(f"{graph.node(node_id).label()} cannot go into this wire")
+        return ok
+
+    def wire_at(self, position: QPointF) -> Edge | None:
+        """The wire under a scene position (a few pixels of tolerance), if any."""
+        for item in self.scene.items(QRectF(position.x() - 4, position.y() - 4, 8, 8)):
+            if isinstance(item, EdgeItem):
+                return item.edge
+        return None
+
+    def move_nodes(self, moves: dict) -> None:
+        """A drag ended: one move step; a lone unconnected node released on a wire goes into it."""
+        node_id = next(iter(moves)) if len(moves) == 1 else None
+        wire = None
+        if node_id is not None and not self.graph.incoming(node_id) and not self.graph.outgoing(node_id):
+            item = self.scene.item_for_node.get(node_id)
+            wire = self.wire_at(item.sceneBoundingRect().center()) if item is not None else None
+        if wire is None:
+            self.undo_stack.push(MoveNodesCommand(self.graph, moves))
+            return
+        self.undo_stack.beginMacro("Move into wire")
+        try:
+            self.undo_stack.push(MoveNodesCommand(self.graph, moves))
+            self.insert_on_wire(node_id, wire)
+        finally:
+            self.undo_stack.endMacro()
+
+    def delete_selection(self) -> None:
+        """Delete the selected nodes (with their wires) and wires, as one undo step."""
+        selected = self.scene.selectedItems()
+        nodes = [i.node_id for i in selected if isinstance(i, NodeItem)]
+        edges = [i.edge for i in selected if isinstance(i, EdgeItem) and i.edge.src not in nodes
+                 and i.edge.dst not in nodes]
+        if not nodes and not edges:
+            return
+        self.undo_stack.beginMacro(f"Delete {len(nodes) + len(edges)} item(s)")
+        for edge in edges:
+            self.undo_stack.push(DisconnectCommand(self.graph, edge))
+        for node_id in nodes:
+            self.undo_stack.push(RemoveNodeCommand(self.graph, node_id))
+        self.undo_stack.endMacro()
+
+    def close(self) -> None:
+        self.bridge.detach()

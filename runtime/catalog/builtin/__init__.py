@@ -1,0 +1,17 @@
+"""The built-in node types. ``builtin_specs()`` lists them in palette order."""
+
+from __future__ import annotations
+
+from layerloom.catalog.builtin import activations, formula, io, layers, losses, merges, sequence
+from layerloom.catalog.builtin._common import CATEGORIES
+
+
+def builtin_specs():
+    specs = []
+    for module in (io, layers, sequence, merges, activations, formula, losses):
+        specs.extend(module.specs())
+    order = {name: i for i, name in enumerate(CATEGORIES)}
+    return sorted(specs, key=lambda s: order.get(s.category, len(order)))
+
+
+__all__ = ["builtin_specs", "CATEGORIES"]

@@ -1,0 +1,256 @@
+"""``layerloom-cli train`` and ``layerloom-cli datasets``.
+
+The same ``TrainingSession`` as the editor's, run on the main thread; its events draw a progress bar
+(samples/s, ETA) and print one line of metrics per epoch.
+Exit status: 0 trained, 1 the graph/dataset/settings are refused or the run failed or diverged,
+2 the file cannot be read, 130 interrupted (Ctrl-C, or SIGTERM from a job scheduler or ``kill``, stops
+cleanly after the current step: summary.json says stopped and the last checkpoint is kept).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNREADABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def add_parsers(sub) -> None:
+    train = sub.add_parser(
+        "train", help="train a graph on a dataset and save the run folder",
+        description="Train a graph with the settings in its file's training section (overridden by the "
+                    "options below). Writes runs/<name>-<time>/ with metrics.csv, config.json, the graph "
+                    "and checkpoints. Exit 1 when training cannot start or fails, 2 if the file is unreadable.")
+    train.add_argument("file", nargs="?", help="a graph file (.llgraph.json); omit with --resume")
+    train.add_argument("--dataset", metavar="NAME|PATH",
+                       help="a built-in dataset (see `layerloom-cli datasets`) or a CSV/NPZ/IDX file or image folder")
+    train.add_argument("--target-column", metavar="COLUMN", help="CSV: the label column (name or index)")
+    train.add_argument("--epochs", type=int, metavar="N")
+    train.add_argument("--batch-size", type=int, metavar="N")
+    train.add_argument("--lr", type=float, metavar="RATE", help="learning rate")
+    train.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"))
+    train.add_argument("--seed", type=int, metavar="N")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="mixed precision (CUDA)")
+    train.add_argument("--out", default="runs", metavar="DIR", help="where run folders go (default: ./runs)")
+    train.add_argument("--no-save", action="store_true", help="write no run folder")
+    train.add_argument("--resume", metavar="RUN", help="continue a run folder (or checkpoint) from its last checkpoint")
+    train.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the final line")
+    train.set_defaults(run=cmd_train)
+
+    datasets = sub.add_parser("datasets", help="list the built-in datasets",
+                              description="The datasets that ship with LayerLoom (nothing is downloaded).")
+    datasets.set_defaults(run=cmd_datasets)
+
+
+def cmd_datasets(args) -> int:
+    from layerloom.data import BUILTINS
+
+    for name, info in BUILTINS.items():
+        shape = "[" + ", ".join(str(d) for d in info.feature_shape) + "]"
+        classes = f", {info.num_classes} classes" if info.num_classes else ""
+        print(f"  {name:<14}{info.task}, samples {shape}{classes}: {info.title}")
+    return EXIT_OK
+
+
+def _overrides(args) -> dict:
+    changes: dict = {}
+    for key in ("epochs", "batch_size", "seed", "device", "precision"):
+        value = getattr(args, key)
+        if value is not None:
+            changes[key] = value
+    optimizer = {}
+    if args.lr is not None:
+        optimizer["lr"] = args.lr
+    if args.optimizer is not None:
+        optimizer["name"] = args.optimizer
+    if optimizer:
+        changes["optimizer"] = optimizer
+    dataset: dict = {}
+    if args.dataset is not None:
+        from layerloom.data import BUILTINS
+        if args.dataset in BUILTINS:
+            dataset.update(name=args.dataset, path=None)
+        else:
+            dataset["path"] = str(Path(args.dataset).resolve())
+    if args.target_column is not None:
+        dataset["target_column"] = args.target_column
+    if dataset:
+        changes["dataset"] = dataset
+    return changes
+
+
+def cmd_train(args) -> int:
+    from layerloom.core.errors import GraphFileError, LayerLoomError
+    from layerloom.files.graphfile import load_graph
+    from layerloom.training import TrainingConfig, TrainingSession
+
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        import torch
+        torch.set_num_threads(args.threads)
+    if not args.file and not args.resume:
+        print("error: give a graph file to train, or --resume RUN", file=sys.stderr)
+        return EXIT_PROBLEMS
+    changes = _overrides(args)
+    if args.resume and (args.file or set(changes) - {"epochs"}):
+        print("error: --resume continues a run with its own graph and settings; only --epochs may change "
+              "(start a new run to change anything else)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    graph, base_dir = None, None
+    try:
+        if args.file:
+            graph = load_graph(args.file)
+            base_dir = Path(args.file).resolve().parent
+            config = TrainingConfig.from_graph(graph)
+            if changes:
+                config = config.replace(**changes)
+        else:
+            config = TrainingConfig().replace(**changes) if "epochs" in changes else None
+    except GraphFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except LayerLoomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    printer = _Printer(quiet=args.quiet)
+    session = TrainingSession(graph, config, run_root=None if args.no_save else args.out, base_dir=base_dir,
+                              resume=args.resume, listeners=(printer.show,), queue_events=False,
+                              source=Path(args.file).resolve() if args.file else None)
+    # The run happens on this thread: measured on 2 cores, torch's OpenMP threads are fastest on the
+    # main thread (a worker thread is what the editor uses, to keep its window responsive).
+    interrupted = []
+
+    def on_interrupt(signum, frame):
+        if interrupted:  # a second Ctrl-C: give up waiting for the step to end
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        import signal
+        what = "terminated" if signum == signal.SIGTERM else "interrupted"
+        printer.note(f"{what}: stopping after this step (Ctrl-C again to abort)", err=True)
+        session.stop()
+
+    previous = _set_stop_signals(on_interrupt)
+    try:
+        result = session.run()
+    finally:
+        _set_stop_signals(previous)
+        printer.close()
+    from layerloom.training import Finished
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if isinstance(result, Finished) else EXIT_PROBLEMS
+
+
+def _set_stop_signals(handlers):
+    """Install ``handlers`` (one function, or what an earlier call returned) for SIGINT and SIGTERM when
+    this is the main thread (tests call main() from others); returns the handlers they replace."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread() or handlers is None:
+        return None
+    if callable(handlers):
+        handlers = {signal.SIGINT: handlers, signal.SIGTERM: handlers}
+    # (a handler installed from C reads as None and cannot be put back: it is left to the process's end)
+    return {signum: signal.signal(signum, handler) for signum, handler in handlers.items() if handler is not None}
+
+
+class _Printer:
+    """Turns events into terminal output: a tqdm bar over the whole run's samples and a line per epoch."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar = None
+        self.started = None
+
+    def note(self, text: str, err: bool = False) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr if err else sys.stdout)
+        else:
+            print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+    def show(self, event) -> None:
+        from layerloom.training import (CheckpointSaved, EpochEnd, Failed, Finished, Paused, Preparing, RunStarted, Step,
+                               Stopped)
+
+        if isinstance(event, RunStarted):
+            self._started(event)
+        elif isinstance(event, Step):
+            if self.bar is not None:
+                done = min(self.total, round(event.progress * self.total))
+                self.bar.set_description(f"epoch {event.epoch}/{self.started.epochs}", refresh=False)
+                self.bar.set_postfix_str(f"loss {event.loss:.4f}", refresh=False)
+                self.bar.update(done - self.bar.n)
+        elif isinstance(event, EpochEnd):
+            if not self.quiet:
+                self.note(_epoch_line(event, self.started.epochs))
+        elif isinstance(event, Finished):
+            self.close()
+            print(event.message + _test_text(event.test))
+            if event.run_dir:
+                print(f"run saved to {event.run_dir}")
+        elif isinstance(event, Stopped):
+            self.close()
+            print(event.message)
+        elif isinstance(event, Failed):
+            self.close()
+            self._failed(event)
+        elif isinstance(event, (CheckpointSaved, Paused, Preparing)):
+            pass  # set-up stages: the lines RunStarted prints say what was loaded, on which device
+
+    def _started(self, event) -> None:
+        self.started = event
+        if not self.quiet:
+            print(f"training on {event.device_name}" + (f", {event.precision}" if event.precision != "fp32" else ""))
+            print(f"dataset: {event.dataset}")
+            print(f"model: {event.parameters:,} parameters; {event.epochs} epochs of {event.steps_per_epoch} steps")
+            if event.run_dir:
+                print(f"run folder: {event.run_dir}")
+            for note in event.notes:
+                print(f"note: {note}")
+        from tqdm import tqdm
+        self.total = event.epochs * event.num_train
+        self.bar = tqdm(total=self.total, initial=event.start_epoch * event.num_train, unit=" samples",
+                        unit_scale=True, dynamic_ncols=True, leave=False, disable=True if self.quiet else None)
+
+    def _failed(self, event) -> None:
+        if event.problems:
+            print("error: cannot train:", file=sys.stderr)
+            for problem in event.problems:
+                where = f" [param {problem.param}]" if problem.param else ""
+                print(f"  {problem.describe()}{where}", file=sys.stderr)
+            return
+        print(f"error: {event.message}", file=sys.stderr)
+        if event.kind == "error" and event.traceback:
+            print(event.traceback.rstrip(), file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+_SHORT = {"loss": "loss", "accuracy": "acc", "f1": "f1", "mae": "mae", "rmse": "rmse", "r2": "r2"}
+
+
+def _epoch_line(event, epochs: int) -> str:
+    """``epoch  3/20  loss 0.4522 acc 0.8984 | val loss 0.3773 acc 0.9167 f1 0.9189 | lr 0.001 0.03s *``
+    (precision and recall are in metrics.csv)."""
+    width = len(str(epochs))
+    groups = []
+    for split, title in (("train", ""), ("val", "val ")):
+        items = [f"{_SHORT[name]} {event.metrics[f'{split}_{name}']:.4f}" for name in _SHORT
+                 if f"{split}_{name}" in event.metrics]
+        if items:
+            groups.append(title + " ".join(items))
+    groups.append(f"lr {event.lr:.3g} {event.duration_s:.2f}s" + (" *" if event.improved else ""))
+    return f"epoch {event.epoch:>{width}}/{epochs}  " + " | ".join(groups)
+
+
+def _test_text(test: dict) -> str:
+    if not test:
+        return ""
+    return "; " + ", ".join(f"{k} {v:.4f}" for k, v in test.items())

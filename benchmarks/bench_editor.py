@@ -31,7 +31,7 @@ t = time.perf_counter()
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from nodeeditor.main_window import EditorWindow
+from layerloom.nodeeditor.window.main_window import EditorWindow
 w = EditorWindow(QSettings(sys.argv[1], QSettings.Format.IniFormat))
 w.open_example("digits_mlp")
 w.show()
@@ -54,8 +54,8 @@ def startup(repeat: int) -> tuple[float, bool]:
 
 
 def big_graph(n: int):
-    from runtime import Graph
-    from runtime.layout import apply_layout, layered_layout
+    from layerloom import Graph
+    from layerloom.model.layout import apply_layout, layered_layout
 
     g = Graph(name="big")
     prev = g.add_node("Input", "x", {"shape": [32]})
@@ -78,9 +78,9 @@ def main() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from nodeeditor.commands import MoveNodesCommand
-    from nodeeditor.main_window import EditorWindow
-    from runtime import save_graph
+    from layerloom.nodeeditor.document.commands import MoveNodesCommand
+    from layerloom.nodeeditor.window.main_window import EditorWindow
+    from layerloom import save_graph
 
     app = QApplication.instance() or QApplication([])
     results: dict[str, list[float]] = {}

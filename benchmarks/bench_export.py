@@ -28,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from runtime import load_graph  # noqa: E402
-from runtime.export import dataset_samples, export_onnx, load_exportable, verify_onnx  # noqa: E402
-from runtime.export.verify import session_for  # noqa: E402
-from runtime.resources import example_paths  # noqa: E402
-from runtime.training import TrainingConfig, TrainingSession  # noqa: E402
-from runtime.export.jobs import ExportRequest, child_main, file_stem, request_payload  # noqa: E402
-from runtime.worker import WarmProcess, start_job  # noqa: E402
+from layerloom import load_graph  # noqa: E402
+from layerloom.export import dataset_samples, export_onnx, load_exportable, verify_onnx  # noqa: E402
+from layerloom.export.verify import session_for  # noqa: E402
+from layerloom.files.resources import example_paths  # noqa: E402
+from layerloom.training import TrainingConfig, TrainingSession  # noqa: E402
+from layerloom.export.jobs import ExportRequest, child_main, file_stem, request_payload  # noqa: E402
+from layerloom.training.worker import WarmProcess, start_job  # noqa: E402
 
 
 def _median_ms(fn, repeat: int) -> float:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from runtime import Graph, analyze, compile_graph, dumps_graph, load_graph, save_graph  # noqa: E402
+from layerloom import Graph, analyze, compile_graph, dumps_graph, load_graph, save_graph  # noqa: E402
 
 WIDTH = 32
 TARGETS_MS = {"infer": 50.0, "compile": 500.0, "save+load": 100.0}

@@ -90,8 +90,8 @@ def gui_round(window, epochs: int) -> tuple[float, list[float]]:
 
 def headless_round(graph, epochs: int, run_root: Path) -> float:
     """The same run without a window: a worker thread writing the same run folder."""
-    from runtime.training import TrainingConfig, TrainingSession
-    from runtime.training.events import EpochEnd, RunStarted
+    from layerloom.training import TrainingConfig, TrainingSession
+    from layerloom.training.events import EpochEnd, RunStarted
 
     config = TrainingConfig.from_graph(graph).replace(epochs=epochs)
     session = TrainingSession(graph, config, run_root=run_root).start()
@@ -199,7 +199,7 @@ def f5_round(window, workspace: str = "design") -> tuple[dict[str, float], bool]
 def headless_first_step(graph, run_root: Path) -> dict[str, float]:
     """The same run in this process (torch imported): seconds from constructing the session to each
     stage, ``first_step_event`` at the first Step; stopped there."""
-    from runtime.training import TrainingSession
+    from layerloom.training import TrainingSession
 
     marks: dict[str, float] = {}
     begun = time.perf_counter()
@@ -213,7 +213,7 @@ def headless_first_step(graph, run_root: Path) -> dict[str, float]:
 
 def mark_stage(marks: dict[str, float], event, now: float) -> bool:
     """Note when a set-up stage, the RunStarted and the first Step arrived; True at the first Step."""
-    from runtime.training.events import Preparing, RunStarted, Step
+    from layerloom.training.events import Preparing, RunStarted, Step
 
     if isinstance(event, Preparing):
         marks.setdefault(event.stage, now)
@@ -229,9 +229,9 @@ def process_first_step(graph, run_root: Path) -> tuple[dict[str, float], dict[st
     """The window's way without a window: a warm child (ready) given the run by ``ProcessSession``, its
     events read as they arrive through the queue (no bridge timer). Seconds from ``start()`` to each
     stage, and the child's own warm-up times."""
-    from runtime.training.events import TERMINAL
-    from runtime.training.process import ProcessSession
-    from runtime.worker import WarmProcess
+    from layerloom.training.events import TERMINAL
+    from layerloom.training.process import ProcessSession
+    from layerloom.training.worker import WarmProcess
 
     child = WarmProcess(warm_export=True).start()
     if not child.wait_ready(WARM_TIMEOUT_S):
@@ -264,7 +264,7 @@ def stage_line(label: str, rounds: list[dict[str, float]]) -> str:
 
 
 def first_step_figure(window, stem: str, rounds: int, cold_rounds: int, profile: bool, run_root: Path) -> None:
-    from runtime.worker import ENV_OFF
+    from layerloom.training.worker import ENV_OFF
 
     if not window.open_example(stem):
         raise SystemExit(f"cannot open the example {stem}")
@@ -359,7 +359,7 @@ def main() -> None:
                         help="also time a warm ProcessSession without a window (where the time goes)")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
-    from nodeeditor.main_window import EditorWindow, private_settings
+    from layerloom.nodeeditor.window.main_window import EditorWindow, private_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         window = EditorWindow(private_settings(tmp))

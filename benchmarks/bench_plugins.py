@@ -2,7 +2,7 @@
 plugin's, against the same graph of built-ins, in one process.
 
 A plugin's ``infer``/``count_params``/``build`` run under a time limit with stdout sent to stderr
-(``runtime.plugin_guard``), its ``infer()`` answer is checked, and compile runs each plugin module once
+(``layerloom.catalog.plugin_guard``), its ``infer()`` answer is checked, and compile runs each plugin module once
 against its declared shape. The baseline is the same 1,000-node chain (Linear/ReLU alternating) with the
 built-in specs; the plugin graph uses the very same specs registered with a plugin as their source, so
 the difference is the guard alone. Also printed: the guard's cost per guarded call in microseconds.
@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from bench_graph import chain_graph, median_ms  # noqa: E402  (the graph benchmark's chain and timer)
-from runtime import analyze, compile_graph  # noqa: E402
-from runtime.catalog import builtin_specs  # noqa: E402
-from runtime.spec import Catalog  # noqa: E402
+from layerloom import analyze, compile_graph  # noqa: E402
+from layerloom.catalog.builtin import builtin_specs  # noqa: E402
+from layerloom.catalog.spec import Catalog  # noqa: E402
 
 
 

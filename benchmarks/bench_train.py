@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from runtime import load_graph  # noqa: E402
-from runtime.resources import example_path  # noqa: E402
-from runtime.training import EpochEnd, Finished, TrainingConfig, TrainingSession  # noqa: E402
+from layerloom import load_graph  # noqa: E402
+from layerloom.files.resources import example_path  # noqa: E402
+from layerloom.training import EpochEnd, Finished, TrainingConfig, TrainingSession  # noqa: E402
 
 
 def _reference_module():

@@ -38,8 +38,8 @@ def settle(app) -> None:
 
 
 def examples(app, window, out: Path) -> None:
-    from runtime.graphfile import SUFFIX
-    from runtime.resources import example_paths
+    from layerloom.files.graphfile import SUFFIX
+    from layerloom.files.resources import example_paths
 
     for theme in ("dark", "light"):
         window.set_theme(theme)
@@ -67,7 +67,7 @@ def first_run(app, window, out: Path) -> None:
     settle(app)
     window.grab().save(str(out / "tour.png"))
     tour.end()
-    from nodeeditor.help import ShortcutsDialog
+    from layerloom.nodeeditor.panels.help import ShortcutsDialog
 
     shortcuts = ShortcutsDialog(window)
     shortcuts.show()
@@ -112,7 +112,7 @@ def shortcut_table(window) -> None:
     """Rewrite the generated table between the markers in docs/user-guide.md."""
     from PySide6.QtGui import QGuiApplication
 
-    from nodeeditor.help import shortcuts_markdown
+    from layerloom.nodeeditor.panels.help import shortcuts_markdown
 
     if QGuiApplication.platformName() == "offscreen":  # Qt's offscreen platform uses Windows' standard keys
         print("shortcut table not refreshed: run under xvfb-run for the Linux key bindings", file=sys.stderr)
@@ -218,7 +218,7 @@ def main() -> None:
     out = ROOT / "docs" / "guide"
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
-    from nodeeditor.main_window import EditorWindow, private_settings
+    from layerloom.nodeeditor.window.main_window import EditorWindow, private_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         window = EditorWindow(private_settings(tmp))

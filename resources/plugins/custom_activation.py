@@ -8,8 +8,8 @@ named by ``LAYERLOOM_PLUGIN_PATH``) and "DampedReLU" appears in the palette unde
 import torch
 from torch import nn
 
-from runtime.params import FloatParam
-from runtime.spec import NodeSpec
+from layerloom.core.params import FloatParam
+from layerloom.catalog.spec import NodeSpec
 
 
 class DampedReLU(nn.Module):

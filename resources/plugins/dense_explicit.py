@@ -11,9 +11,9 @@ import math
 import torch
 from torch import nn
 
-from runtime.errors import ShapeError
-from runtime.params import BoolParam, IntParam
-from runtime.spec import NodeSpec
+from layerloom.core.errors import ShapeError
+from layerloom.core.params import BoolParam, IntParam
+from layerloom.catalog.spec import NodeSpec
 
 
 class ExplicitDense(nn.Module):

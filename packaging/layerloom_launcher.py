@@ -1,4 +1,4 @@
-"""The bundled app's entry script: ``nodeeditor.app:main``, as the ``layerloom`` command runs it.
+"""The bundled app's entry script: ``layerloom.nodeeditor.app:main``, as the ``layerloom`` command runs it.
 
 PyInstaller needs a script, not an entry point. ``main`` calls ``multiprocessing.freeze_support()``
 first, so a spawned child (a training run, an export) that starts this executable again runs its
@@ -6,7 +6,7 @@ task and exits instead of opening a second window."""
 
 import sys
 
-from nodeeditor.app import main
+from layerloom.nodeeditor.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

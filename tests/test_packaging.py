@@ -233,3 +233,27 @@ def test_check_bundle_times_start_up_and_reads_the_report(tmp_path, ok, capsys):
     assert check_bundle.main([str(tmp_path)]) == (0 if ok else 1)
     out = capsys.readouterr().out
     assert "s best" in out and "self-test start" in out and "ONNX max diff     1.00e-07" in out
+
+
+# ---------------------------------------------------------------------- one import name
+def test_pyproject_lists_every_package_folder_under_its_import_name(tmp_path):
+    """setuptools installs only the packages pyproject.toml lists: a new package folder left off the list
+    would be missing from the wheel and the bundle (and work in a checkout)."""
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        from stage import package_dirs, stage_packages
+    finally:
+        sys.path.remove(str(PACKAGING))
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11+")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"layerloom_resources"}
+    for name, folder in package_dirs().items():
+        if name != "layerloom_resources":
+            found |= {".".join([name, *init.parent.relative_to(folder).parts]) for init in folder.rglob("__init__.py")
+                      if "__pycache__" not in init.parts}
+    # a mapped package's folder nested in another's (runtime/ holds no editor) would install twice
+    assert listed == found, (sorted(listed - found), sorted(found - listed))
+    staged = stage_packages(tmp_path / "site")
+    assert (staged / "layerloom" / "nodeeditor" / "app.py").is_file()
+    assert (staged / "layerloom" / "model" / "graph.py").is_file()
+    assert not (staged / "runtime").exists() and not (staged / "nodeeditor").exists()

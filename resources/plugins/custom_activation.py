@@ -8,8 +8,7 @@ named by ``LAYERLOOM_PLUGIN_PATH``) and "DampedReLU" appears in the palette unde
 import torch
 from torch import nn
 
-from layerloom.core.params import FloatParam
-from layerloom.catalog.spec import NodeSpec
+from layerloom.catalog import FloatParam, NodeSpec
 
 
 class DampedReLU(nn.Module):

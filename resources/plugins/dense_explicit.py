@@ -11,9 +11,7 @@ import math
 import torch
 from torch import nn
 
-from layerloom.core.errors import ShapeError
-from layerloom.core.params import BoolParam, IntParam
-from layerloom.catalog.spec import NodeSpec
+from layerloom.catalog import BoolParam, IntParam, NodeSpec, ShapeError
 
 
 class ExplicitDense(nn.Module):

@@ -1,4 +1,5 @@
-"""The docs stay true: every training setting and CLI command is documented."""
+"""The docs stay true: every training setting and CLI command is documented, the architecture page shows
+the layers that are checked."""
 
 from __future__ import annotations
 
@@ -28,3 +29,33 @@ def test_every_export_option_is_documented():
         for option in action.option_strings:
             if option.startswith("--") and option != "--help":
                 assert option in text, option
+
+
+def _layers_table(text: str, heading: str) -> list[list[str]]:
+    """The package column of the layers table under ``heading``, bottom layer first, each row's packages."""
+    part = text[text.index(heading):]
+    rows = []
+    for line in part.splitlines()[1:]:
+        if line.startswith("## "):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            rows.append([name.strip("` ").removeprefix("layerloom.") for name in cells[1].split(",")])
+    return rows
+
+
+def test_the_architecture_page_shows_the_checked_layers():
+    """docs/architecture.md's layer tables are the import-linter contracts of pyproject.toml, in order."""
+    import re
+    import tomllib
+
+    text = (DOCS / "architecture.md").read_text()
+    contracts = tomllib.loads((DOCS.parent / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = {c["containers"][0]: c["layers"] for c in contracts if c["type"] == "layers"}
+
+    def contract(container: str) -> list[list[str]]:
+        return [sorted(re.sub(r"[()]", "", name).strip() for name in layer.split("|"))
+                for layer in reversed(layers[container])]
+
+    assert [sorted(row) for row in _layers_table(text, "## The core's layers")] == contract("layerloom")
+    assert [sorted(row) for row in _layers_table(text, "## The editor's layers")] == contract("layerloom.nodeeditor")

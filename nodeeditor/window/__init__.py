@@ -1,4 +1,4 @@
-"""The main window and what only it opens: workspaces, the welcome page, the export dialog.
+"""The main window and what only it opens: its menus, the welcome page.
 
 May import: every other package of the editor.
 """

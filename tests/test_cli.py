@@ -142,3 +142,76 @@ def test_check_reports_the_training_settings_too(tmp_path, capsys):
     save_graph(g, path)
     code, out, err = run(capsys, "check", str(path))
     assert code == 0 and "training settings" not in out
+
+
+# ------------------------------------------------------------------ runs
+def _run_folder(root, name: str, summary: dict | None, graph: str = "G"):
+    """A run folder written by the run-folder writer (what the trainer uses), without training."""
+    from layerloom.training.records import RunFolder
+
+    folder = RunFolder(root / name)
+    folder.path.mkdir(parents=True)
+    folder.write_graph(Graph(name=graph))
+    folder.write_json("config.json", {"graph": graph, "source": None, "training": {"epochs": 4},
+                                      "monitor": "val_accuracy"})
+    folder.append_epoch({"epoch": 1, "step": 10, "time_s": 3.0, "val_accuracy": 0.5})
+    if summary is not None:
+        folder.write_json("summary.json", {"graph": graph, "source": None, "epoch": 1, "epochs": 4, **summary})
+    return folder.path
+
+
+def test_runs_lists_what_train_wrote_newest_first(tmp_path, capsys):
+    graph = example_path("digits_mlp")
+    for _ in range(2):
+        code, _, err = run(capsys, "train", str(graph), "--epochs", "1", "--quiet", "--out", str(tmp_path))
+        assert code == 0, err
+    code, out, err = run(capsys, "runs", str(tmp_path))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["run", "graph", "status", "started", "duration", "epochs", "best"]
+    names = sorted((p.name for p in tmp_path.iterdir()), reverse=True)   # same second: -2 is the newer
+    assert [line.split()[0] for line in lines[2:4]] == names
+    assert all("Digits MLP  completed" in line and " 1/1 " in line and "val_accuracy" in line for line in lines[2:4])
+    assert lines[-1] == f"2 runs in {tmp_path}"
+    code, out, _ = run(capsys, "runs", "--json", str(tmp_path / names[0]))   # one run's folder
+    (listed,) = json.loads(out)["runs"]
+    assert code == 0 and listed["name"] == names[0] and listed["source"] == str(graph.resolve())
+    assert (listed["status"], listed["reason"], listed["epoch"], listed["epochs"]) == ("completed", "completed", 1, 1)
+    assert listed["started_at"] and listed["ended_at"] and listed["duration_s"] > 0
+    assert listed["best"]["metric"] == "val_accuracy" and listed["best"]["epoch"] == 1
+    assert listed["checkpoint"].endswith("checkpoints/best.pt")
+
+
+def test_runs_says_how_each_run_ended(tmp_path, capsys):
+    _run_folder(tmp_path, "full-20250101-090000", {"status": "failed", "reason": "disk_full", "message": "disk full",
+                                                   "started_at": "2025-01-01T09:00:00+00:00", "duration_s": 75})
+    _run_folder(tmp_path, "stop-20250102-090000", {"status": "stopped", "reason": "stopped",
+                                                   "started_at": "2025-01-02T09:00:00+00:00", "duration_s": 4.2,
+                                                   "best": {"metric": "val_accuracy", "value": 0.5, "epoch": 1}})
+    _run_folder(tmp_path, "killed-20250103-090000", None)   # no summary: killed in its first epoch
+    (tmp_path / "notes.txt").write_text("not a run")
+    code, out, _ = run(capsys, "runs", str(tmp_path))
+    rows = [line.split("  ") for line in out.splitlines()[2:5]]
+    assert code == 0 and [row[0] for row in rows] == ["killed-20250103-090000", "stop-20250102-090000",
+                                                      "full-20250101-090000"]
+    assert "incomplete" in out.splitlines()[2] and "val_accuracy 0.5 @ 1" in out.splitlines()[2]  # from metrics.csv
+    assert "stopped" in out.splitlines()[3] and "4.2 s" in out.splitlines()[3]
+    assert "failed (disk full)" in out.splitlines()[4] and "1:15" in out.splitlines()[4]
+    code, out, _ = run(capsys, "runs", "--json", str(tmp_path))
+    report = json.loads(out)
+    assert report["folder"] == str(tmp_path.resolve())
+    assert [(r["status"], r["reason"]) for r in report["runs"]] == [("incomplete", None), ("stopped", "stopped"),
+                                                                   ("failed", "disk_full")]
+    assert report["runs"][0]["message"].startswith("no summary.json") and report["runs"][0]["ended_at"] is None
+
+
+def test_runs_of_an_empty_missing_or_file_folder(tmp_path, capsys):
+    code, out, err = run(capsys, "runs", str(tmp_path))
+    assert (code, out.strip(), err) == (0, f"no runs in {tmp_path}", "")
+    code, out, _ = run(capsys, "runs", "--json", str(tmp_path))
+    assert code == 0 and json.loads(out)["runs"] == []
+    code, out, err = run(capsys, "runs", str(tmp_path / "nope"))
+    assert (code, out, err.strip()) == (2, "", f"error: {tmp_path / 'nope'}: no such folder")
+    (tmp_path / "runs").write_text("")
+    code, out, err = run(capsys, "runs", str(tmp_path / "runs"))
+    assert (code, out, err.strip()) == (2, "", f"error: {tmp_path / 'runs'}: not a folder")

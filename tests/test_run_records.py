@@ -18,8 +18,8 @@ from train_helpers import config_of, example, of_type
 
 from layerloom.files.resources import example_path
 from layerloom.training import EpochEnd, Finished, Preparing, RunStarted, Step, train
-from layerloom.training.records import (RunCurves, latest_run, read_evaluation, read_run, runs_of, scan_runs)
-from layerloom.training.runs import CONFUSION_MAX_CLASSES, RunFolder
+from layerloom.training.records import (CONFUSION_MAX_CLASSES, RunCurves, RunFolder, latest_run, read_evaluation,
+                                        read_run, runs_of, scan_runs)
 
 DIGITS_STEPS = 23  # digits at val_split 0.2, batch 64
 
@@ -262,8 +262,16 @@ def test_runs_of_lists_a_graphs_runs_newest_first(shared_folder):
 WITHOUT_TORCH_OR_QT = BLOCK_TORCH + """
 for name in ("PySide6", "shiboken6", "pyqtgraph", "layerloom.nodeeditor"):
     sys.modules[name] = None
-import json, pathlib, tempfile
-from layerloom.training.records import RunCurves, latest_run, read_evaluation, read_run, runs_of, scan_runs
+import contextlib, io, json, pathlib, tempfile
+import layerloom.training.records as records
+from layerloom.cli.main import main
+from layerloom.model.graph import Graph
+from layerloom.training.records import (RunCurves, RunFolder, latest_run, new_run_dir, read_evaluation, read_run,
+                                        runs_of, scan_runs)
+
+for part in ("run_format", "run_reader", "run_curves", "run_writer"):   # the whole run-folder module
+    assert "layerloom.training." + part in sys.modules, part
+assert all(hasattr(records, name) for name in records.__all__)
 
 with tempfile.TemporaryDirectory() as folder:
     run = pathlib.Path(folder) / "a-20250101-090000"
@@ -281,12 +289,41 @@ with tempfile.TemporaryDirectory() as folder:
     assert len(scan_runs(folder)) == 1 and read_evaluation(run)["confusion"] == [[1, 0], [0, 1]]
     curves = RunCurves.from_run_dir(run)
     assert curves.losses.tolist() == [0.9, 0.7, 0.5] and curves.metrics["train_loss"] == [0.5]
+
+    # the writer: every file but a checkpoint's weights, then resumed from epoch 1
+    written = RunFolder(new_run_dir(folder, "B graph"))
+    written.write_graph(Graph(name="B"))
+    written.write_json("config.json", {"graph": "B", "source": None, "training": {"epochs": 3}})
+    for epoch in (1, 2):
+        written.append_steps([(2 * epoch - 1, epoch, 0.8 / epoch, 0.1), (2 * epoch, epoch, 0.6 / epoch, 0.1)])
+        written.append_epoch({"epoch": epoch, "step": 2 * epoch, "time_s": 1.0 * epoch, "val_accuracy": 0.4 * epoch})
+    written.write_evaluation(2, "classification", {"val_accuracy": 0.8}, ["x", "y"], {"confusion": [[2, 0], [1, 1]]})
+    written.write_json("summary.json", {"status": "stopped", "reason": "stopped", "graph": "B", "source": None,
+        "started_at": records.iso_time(), "ended_at": records.iso_time(), "duration_s": 2.0, "epoch": 2, "epochs": 3,
+        "best": {"metric": "val_accuracy", "value": 0.8, "epoch": 2}})
+    written.truncate_after(1, 2)
+    written.close()
+    back = read_run(written.path)
+    assert (back.graph_name, back.status, back.epochs_text(), back.best_text()) == ("B", "stopped", "2/3",
+                                                                                    "val_accuracy 0.8 @ 2"), back
+    curves = RunCurves.from_run_dir(written.path)
+    assert curves.steps.tolist() == [1, 2] and curves.metrics["val_accuracy"] == [0.4], curves
+    assert read_evaluation(written.path)["confusion"] == [[2, 0], [1, 1]]
+
+    # layerloom-cli runs, on the same folder
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["runs", "--json", folder]) == 0
+    listed = json.loads(out.getvalue())["runs"]
+    assert [r["name"] for r in listed] == [written.path.name, run.name], listed
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["runs", folder]) == 0
+    assert "early stopped" in out.getvalue() and "2 runs in" in out.getvalue(), out.getvalue()
 assert "torch" not in sys.modules and sys.modules["PySide6"] is None  # blocked, never imported
 print("ok")
 """
 
 
-def test_the_run_folder_reader_needs_neither_torch_nor_qt():
+def test_the_run_folder_module_and_the_cli_runs_command_need_neither_torch_nor_qt():
     result = subprocess.run([sys.executable, "-c", WITHOUT_TORCH_OR_QT], capture_output=True, text=True, cwd=ROOT,
                             timeout=120)
     assert result.returncode == 0, result.stderr

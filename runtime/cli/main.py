@@ -1,4 +1,4 @@
-"""``layerloom-cli``: validate, inspect, compile and train graph files without the GUI.
+"""``layerloom-cli``: validate, inspect, compile and train graph files, and list their runs, without the GUI.
 
 Exit status: 0 fine (warnings allowed), 1 the graph has problems, 2 the file cannot be read
 (``train`` adds 130: interrupted).
@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     nodes = sub.add_parser("nodes", help="list the node types and their parameters")
     nodes.add_argument("type", nargs="?", help="show one node type in detail")
     nodes.set_defaults(run=cmd_nodes)
+
+    runs = sub.add_parser("runs", help="list the runs in a runs folder, newest first",
+                          description="List the run folders in FOLDER (default: ./runs, where `train` writes them), "
+                                      "newest first: each run's graph, status (and why it ended), start, training "
+                                      "time, epochs and best metric, as their files tell. FOLDER may also be one "
+                                      "run's folder. Exit 2 if FOLDER is not a folder.")
+    runs.add_argument("folder", nargs="?", default="runs", help="a runs folder, or one run's folder (default: runs)")
+    runs.add_argument("--json", action="store_true", help="print a machine-readable list")
+    runs.set_defaults(run=cmd_runs)
 
     from layerloom.cli import export as cli_export
     from layerloom.cli import train as cli_train
@@ -235,6 +244,61 @@ def cmd_nodes(args) -> int:
         for spec in specs:
             print(f"  {spec.type_id:<26}{spec.doc}")
     return EXIT_OK
+
+
+# ------------------------------------------------------------------ runs
+def cmd_runs(args) -> int:
+    """The runs of a runs folder (or one run folder) as their files tell, read by ``training.records``
+    (the editor's Runs list reads them the same way); newest first."""
+    from pathlib import Path
+
+    from layerloom.training.records import RUN_FILES, read_run, scan_runs, started_key
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        what = "no such folder" if not folder.exists() else "not a folder"
+        print(f"error: {folder}: {what}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    one_run = any((folder / name).exists() for name in RUN_FILES)
+    runs = sorted([read_run(folder)] if one_run else scan_runs(folder), key=started_key, reverse=True)
+    if args.json:
+        print(json.dumps({"folder": str(folder.resolve()), "runs": [run_dict(run) for run in runs]}, indent=2))
+    else:
+        print(format_runs(runs, folder))
+    return EXIT_OK
+
+
+def run_dict(run) -> dict:
+    """One ``RunInfo`` as ``runs --json`` prints it."""
+    best = None if run.best_metric is None else {"metric": run.best_metric, "value": run.best_value,
+                                                 "epoch": run.best_epoch}
+    checkpoint = run.checkpoint
+    return {"name": run.name, "path": str(run.path.resolve()), "graph": run.graph_name or None,
+            "source": run.source, "status": run.status, "reason": run.reason, "message": run.message,
+            "started_at": run.started_at, "ended_at": run.ended_at, "duration_s": run.duration_s,
+            "epoch": run.epoch, "epochs": run.epochs, "best": best,
+            "checkpoint": str(checkpoint.resolve()) if checkpoint is not None else None}
+
+
+def format_runs(runs, folder) -> str:
+    """The runs as a table: run, graph, status, started, duration, epochs, best."""
+    if not runs:
+        return f"no runs in {folder}"
+    rows = [("run", "graph", "status", "started", "duration", "epochs", "best")]
+    for run in runs:
+        status = run.status
+        if run.reason in ("out_of_memory", "disk_full"):   # failed: say why
+            status += f" ({run.reason.replace('_', ' ')})"
+        rows.append((run.name, run.graph_name or "–", status, run.started_text(), run.duration_text(),
+                     run.epochs_text(), run.best_text()))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if i == 0:
+            lines.append("-" * len(lines[0]))
+    lines.append(f"\n{len(runs)} run{'s' * (len(runs) != 1)} in {folder}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,7 @@ import torch
 from helpers import mlp_graph
 from train_helpers import example, sabotage
 
-import layerloom.training.runs as runs_module
+import layerloom.training.run_writer as writer_module
 from layerloom.cli.main import main
 from layerloom.files.graphfile import save_graph
 from layerloom.training import (CheckpointSaved, EpochEnd, Failed, Finished, Stopped, TrainingConfig, TrainingSession,
@@ -192,12 +192,12 @@ def _fill_best_copy(monkeypatch, disk: _Disk) -> None:
         raise _full()
 
     disk.armed = True
-    monkeypatch.setattr(runs_module.shutil, "copyfile", copyfile)
+    monkeypatch.setattr(writer_module.shutil, "copyfile", copyfile)
 
 
 def _fill_append(name: str):
     def fill(monkeypatch, disk: _Disk) -> None:
-        real = runs_module._write_all
+        real = writer_module._write_all
 
         def write_all(fd, data):
             if disk.armed and os.readlink(f"/proc/self/fd/{fd}").endswith(name):
@@ -205,19 +205,19 @@ def _fill_append(name: str):
                 raise _full()
             return real(fd, data)
 
-        monkeypatch.setattr(runs_module, "_write_all", write_all)
+        monkeypatch.setattr(writer_module, "_write_all", write_all)
     return fill
 
 
 def _fill_summary(monkeypatch, disk: _Disk) -> None:
-    real = runs_module.atomic_write
+    real = writer_module.atomic_write
 
     def atomic_write(path, content, durable=True):
         if disk.armed and Path(path).name == "summary.json":
             raise _full()   # atomic_write removes its temp file and leaves the target as it was
         return real(path, content, durable)
 
-    monkeypatch.setattr(runs_module, "atomic_write", atomic_write)
+    monkeypatch.setattr(writer_module, "atomic_write", atomic_write)
 
 
 def _assert_stopped_for_disk_full(result, run: Path) -> None:

@@ -539,3 +539,45 @@ def test_a_run_that_blew_up_without_a_nan_finishes_with_the_reason_it_did_not_le
         if bad:
             assert "blew up" in result.message and "stayed at chance" in result.message
             assert result.warnings[-1] == "try a lower learning rate (it is 50)"
+
+
+def _epochs(*losses, **scores) -> list[dict]:
+    """A history of per-epoch records: ``losses`` as train_loss, ``scores`` as lists per metric."""
+    return [{"epoch": i + 1, "train_loss": loss, **{k: v[i] for k, v in scores.items()}}
+            for i, loss in enumerate(losses)]
+
+
+def test_learning_warnings_name_each_way_a_run_did_not_learn_and_the_likely_fix():
+    from layerloom.training.health import learning_warnings
+
+    assert learning_warnings(_epochs(2.0, 0.5, 0.2, val_accuracy=[0.5, 0.8, 0.9]), 2.3, False, 0.1, 0.001) == []
+    assert learning_warnings([], None, False, None, 0.001) == []     # no step ran: nothing to judge
+    assert learning_warnings(_epochs(500.0, 3.0), 2.0, False, None, 50) == [
+        "the training loss blew up from 2 to 500", "try a lower learning rate (it is 50)"]
+    assert learning_warnings(_epochs(3.0, 3.5), 2.0, False, None, "0.1") == [
+        "the training loss rose from 2 to 3.5", "try a lower learning rate"]   # a rate that is no number
+    flat = _epochs(2.302, 2.3021, 2.3019)
+    assert learning_warnings(flat, 2.302, False, None, 1e-9) == [
+        "the training loss did not move (2.302 in epoch 1, 2.302 in epoch 3)",
+        "check the learning rate (it is 1e-09): too low to move the weights, or so high that the network died; "
+        "and check that the data and labels vary"]
+    assert learning_warnings(flat, 2.302, True, None, 1e-9) == []    # a resumed run had learned already
+    assert learning_warnings(_epochs(2.0, 1.0, val_accuracy=[0.11, 0.12]), 2.3, False, 0.1, 0.01) == [
+        "its validation accuracy (12.0%) stayed at chance (10.0%)",
+        "train longer, or check the learning rate (it is 0.01) and the labels"]
+    assert learning_warnings(_epochs(2.0, 1.0, val_accuracy=[0.11, 0.13]), 2.3, False, 0.1, 0.01) == []
+    warnings = learning_warnings(_epochs(2.0, 1.0, val_r2=[math.nan, 0.01]), 2.3, False, None, 0.01)
+    assert warnings[0] == "its validation R² (0.010) stayed near 0: it predicts no better than the targets' mean"
+
+
+def test_chance_accuracy_is_the_share_of_the_commonest_validation_class():
+    from types import SimpleNamespace
+
+    from layerloom.training.health import chance_accuracy
+
+    data = SimpleNamespace(num_val=5, y_val=np.array([0, 2, 2, 1, 2]))
+    assert chance_accuracy("classification", data) == pytest.approx(0.6)
+    binary = SimpleNamespace(num_val=4, y_val=np.array([[0.9], [0.1], [0.8], [0.7]], np.float32))
+    assert chance_accuracy("binary", binary) == pytest.approx(0.75)   # float targets: above 0.5 is class 1
+    assert chance_accuracy("regression", data) is None
+    assert chance_accuracy("classification", SimpleNamespace(num_val=0, y_val=None)) is None

@@ -1,0 +1,105 @@
+"""Wire-drop port matching (layerloom.edits.wiring), headless: which node types a wire released on
+empty canvas can reach, and which port of the chosen node it is wired to."""
+
+from __future__ import annotations
+
+import pytest
+
+from layerloom import Edge, Graph, load_graph
+from layerloom.catalog.spec import Catalog, NodeSpec, Port, default_catalog
+from layerloom.core.params import IntParam
+from layerloom.edits import Connect, apply_plan
+from layerloom.edits.wiring import dropped_port, joinable_ports, matching_port, plan_wire_drop, types_for_wire
+from layerloom.files.resources import example_path
+
+
+def edges(plan) -> list[Edge]:
+    assert all(isinstance(edit, Connect) for edit in plan.edits) and not plan.refusals
+    return [edit.edge for edit in plan.edits]
+
+
+@pytest.fixture
+def graph():
+    return load_graph(example_path("digits_mlp"))   # image -> fc1 ... fc3 -> logits; fc3 + label -> loss
+
+
+def test_a_tensor_output_reaches_the_types_with_a_tensor_input_and_nothing_else(graph):
+    offered = types_for_wire(graph, graph.catalog, "fc3", "out", "out")
+    assert {"ReLU", "Linear", "Output", "Concat", "CrossEntropyLoss"} <= set(offered)
+    assert "Input" not in offered and "Target" not in offered   # no inputs at all
+    assert offered == [s.type_id for s in graph.catalog if s.type_id in offered]   # the catalog's order
+
+
+def test_a_target_output_reaches_only_the_losses_and_joins_their_target_port(graph):
+    offered = types_for_wire(graph, graph.catalog, "label", "out", "out")
+    assert offered and "CrossEntropyLoss" in offered and "MSELoss" in offered
+    assert not {"ReLU", "Linear", "Output"} & set(offered)
+    loss = graph.add_node("CrossEntropyLoss").id
+    # the first port that fits: "pred" takes tensors only, "target" takes targets
+    assert edges(plan_wire_drop(graph, loss, "label", "out", "out")) == [Edge("label", "out", loss, "target")]
+
+
+def test_a_wire_from_an_input_reaches_the_types_whose_output_it_accepts(graph):
+    offered = types_for_wire(graph, graph.catalog, "fc2", "in", "in")
+    assert {"Input", "Linear", "ReLU"} <= set(offered)
+    assert not {"Output", "Target", "CrossEntropyLoss"} & set(offered)  # no output / a target / a loss
+    into_target = types_for_wire(graph, graph.catalog, "loss", "target", "in")
+    assert {"Target", "Input", "Linear"} <= set(into_target)             # accepts targets and tensors
+
+
+def test_the_plan_wires_the_new_node_in_the_direction_of_the_drop(graph):
+    relu = graph.add_node("ReLU").id
+    assert edges(plan_wire_drop(graph, relu, "fc3", "out", "out")) == [Edge("fc3", "out", relu, "in")]
+    image = graph.add_node("Input").id
+    assert edges(plan_wire_drop(graph, image, "fc1", "in", "in")) == [Edge(image, "out", "fc1", "in")]
+
+
+def test_no_fitting_port_plans_nothing(graph):
+    output = graph.add_node("Output").id
+    assert edges(plan_wire_drop(graph, output, "fc1", "in", "in")) == []            # an Output has no output
+    target = graph.add_node("Target").id
+    assert edges(plan_wire_drop(graph, target, "fc3", "out", "out")) == []          # a Target has no input
+    assert types_for_wire(graph, graph.catalog, "loss", "loss", "out") == []  # nothing takes a loss
+
+
+def test_the_offer_reads_default_params_and_the_plan_the_nodes_own():
+    def ports(params):
+        return tuple(Port(f"in{i}", kind="a" if i <= params["n"] else "b") for i in range(1, params["n"] + 2))
+
+    catalog = Catalog()
+    catalog.register(NodeSpec("Grows", "Test", "its last input takes kind b", inputs=ports,
+                              params=(IntParam("n", 1, doc="inputs of kind a"),)))
+    catalog.register(NodeSpec("MakesB", "Test", "", inputs=(), outputs=(Port("out", kind="b"),)))
+    graph = Graph(catalog)
+    source = graph.add_node("MakesB").id
+    assert types_for_wire(graph, catalog, source, "out", "out") == ["Grows"]   # in2 takes kind b
+    grows = graph.add_node("Grows", params={"n": 3}).id
+    assert edges(plan_wire_drop(graph, grows, source, "out", "out")) == [Edge(source, "out", grows, "in4")]
+
+
+def test_the_helpers_each_rule_is_made_of(graph):
+    linear = default_catalog()["Linear"]
+    assert [p.name for p in joinable_ports(linear, "out")] == ["in"]
+    assert [p.name for p in joinable_ports(linear, "in")] == ["out"]
+    tensor_out = dropped_port(graph, "fc3", "out", "out")
+    assert matching_port(graph.input_ports("loss"), tensor_out, "out") == "pred"
+    assert matching_port((), tensor_out, "out") is None
+    with pytest.raises(KeyError, match="no input port 'nope'"):
+        dropped_port(graph, "fc1", "nope", "in")
+
+
+def test_the_plan_names_the_level_and_carries_out_on_the_model(graph):
+    from layerloom.model.blocks import group_nodes
+
+    relu = graph.add_node("ReLU").id
+    plan = plan_wire_drop(graph, relu, "fc3", "out", "out")
+    apply_plan(plan, graph)
+    assert Edge("fc3", "out", relu, "in") in graph.edges
+    block, _ = group_nodes(graph, ["fc2", "relu2"], "Pair")
+    inside = block.graph
+    inner_relu = next(n.id for n in inside if n.type_id == "ReLU")
+    dropout = inside.add_node("Dropout").id
+    plan = plan_wire_drop(inside, dropout, inner_relu, "out", "out")
+    assert [edit.scope for edit in plan.edits] == ["Pair"]   # a block's inside, named by its block
+    apply_plan(plan, graph)
+    assert Edge(inner_relu, "out", dropout, "in") in inside.edges

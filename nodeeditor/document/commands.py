@@ -4,7 +4,8 @@ Every command calls only the public ``layerloom.Graph`` API, in ``redo`` and in 
 follows through the graph's events. Undo puts things back exactly (a deleted node returns at its
 place in the file's order with its wires, their order and unknown keys), so undoing every edit gives
 back the original file byte for byte. Multi-node edits are macros (``QUndoStack.beginMacro``) of
-these commands, or one command holding many nodes (moves).
+these commands, or one command holding many nodes (moves). ``command_for`` makes the command for one
+edit record of a plan (``layerloom.edits``): the rules decide there, the commands only carry them out.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from layerloom import Edge, Graph, ParamError
-from layerloom.model.blocks import BlockDef, check_param_records, check_removable, install_block, owning_block, update_block
+from layerloom import Edge, Graph
+from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, RemoveNode, Rename, SetParam,
+                                  UpdateBlock, graph_at)
+from layerloom.edits.params import stored_value
+from layerloom.model.blocks import BlockDef, check_param_records, check_removable, install_block, update_block
 
 MERGE_PARAM = 1  # QUndoCommand ids: consecutive edits of one parameter merge into one step
 MERGE_META = 2   # consecutive steps (arrow keys, wheel) of one training setting merge into one step
@@ -128,7 +132,7 @@ class SetParamCommand(QUndoCommand):
         super().__init__(f"Set {node.name}.{name}")
         self.graph, self.node_id, self.name = graph, node_id, name
         self.old = copy.deepcopy(node.params.get(name))
-        self.new = _checked(graph, node, name, value)
+        self.new = stored_value(graph, node, name, value)
 
     def id(self) -> int:  # noqa: A003 - Qt's name
         return MERGE_PARAM
@@ -144,24 +148,6 @@ class SetParamCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.graph.set_param(self.node_id, self.name, self.old, check=False)
-
-
-def _checked(graph: Graph, node, name: str, value: Any) -> Any:
-    """The value as the graph would store it, or ``ParamError`` now, before anything is pushed. Inside
-    a block, ``"$channels"`` (a reference to the block's param) is a value too."""
-    spec = graph.spec(node)
-    if spec is None:
-        return value
-    block = owning_block(graph)
-    if block is not None and isinstance(value, str) and value.startswith("$"):
-        if value[1:] not in {p["name"] for p in block.params}:
-            raise ParamError(name, f"block {block.name} has no param {value[1:]!r}")
-        return value
-    try:
-        param = spec.param(name)
-    except KeyError:
-        raise ParamError(name, f"{spec.type_id} has no parameter {name!r}") from None
-    return param.to_json(param.coerce(value))
 
 
 class RenameCommand(QUndoCommand):
@@ -265,3 +251,30 @@ class UpdateBlockCommand(QUndoCommand):
 
     def undo(self) -> None:
         update_block(self.graph, self.name, **copy.deepcopy(self.old))
+
+
+def command_for(edit: Edit, root: Graph) -> QUndoCommand:
+    """The undo command that makes ``edit`` on ``root`` (the model) or one of its blocks' insides. Make
+    each just before pushing it: a command notes what it replaces when it is made."""
+    if isinstance(edit, InstallBlock):
+        return InstallBlockCommand(root, edit.name, edit.block)
+    if isinstance(edit, UpdateBlock):
+        return UpdateBlockCommand(root, edit.name, edit.text or "Change block", **edit.changes)
+    graph = graph_at(root, edit.scope)
+    if isinstance(edit, AddNode):
+        return AddNodeCommand(graph, edit.type_id, name=edit.name, params=edit.params, position=edit.position,
+                              node_id=edit.node_id, ui=edit.ui, index=edit.index, extra=edit.extra, check=edit.check)
+    if isinstance(edit, RemoveNode):
+        return RemoveNodeCommand(graph, edit.node_id)
+    if isinstance(edit, Connect):
+        e = edit.edge
+        return ConnectCommand(graph, e.src, e.src_port, e.dst, e.dst_port)
+    if isinstance(edit, AddEdge):
+        return AddEdgeCommand(graph, edit.edge, edit.index, edit.extra)
+    if isinstance(edit, Disconnect):
+        return DisconnectCommand(graph, edit.edge)
+    if isinstance(edit, SetParam):
+        return SetParamCommand(graph, edit.node_id, edit.name, edit.value)
+    if isinstance(edit, Rename):
+        return RenameCommand(graph, edit.node_id, edit.name)
+    raise TypeError(f"not an edit: {edit!r}")

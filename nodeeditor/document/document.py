@@ -1,21 +1,22 @@
 """One open graph: the model, its undo stack, the Qt bridge and the scene, and the edits the canvas
-asks for turned into undo commands."""
+asks for turned into undo commands. The rules (what an add, a rename, a group does) are the planners'
+of ``layerloom.edits``; ``carry_out`` turns a plan into one undo step."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtGui import QUndoStack
 
 from layerloom import Edge, Graph, GraphError, LayerLoomError, analyze
-from layerloom.model.blocks import (BlockEdit, block_name, instance_wires, nested_blocks, owning_block, plan_group,
-                            plan_ungroup, preview_analysis)
+from layerloom.edits.blocks import plan_add_node, plan_group_nodes, plan_rename, plan_ungroup_instance
+from layerloom.edits.plan import Plan, Scope
+from layerloom.model.blocks import owning_block, preview_analysis
 
 from layerloom.nodeeditor.adapters.bridge import GraphBridge
-from layerloom.nodeeditor.document.commands import AddEdgeCommand, AddNodeCommand, ConnectCommand, DisconnectCommand, InstallBlockCommand, \
-    MoveNodesCommand, RemoveNodeCommand, RenameCommand, UpdateBlockCommand
+from layerloom.nodeeditor.document.commands import (ConnectCommand, DisconnectCommand, MoveNodesCommand, RemoveNodeCommand,
+                                                    command_for)
 from layerloom.nodeeditor.canvas.items import EdgeItem, NodeItem
 from layerloom.nodeeditor.canvas.scene import GraphScene
 from layerloom.nodeeditor.theme.style import DARK, Theme
@@ -65,105 +66,73 @@ class Document(QObject):
     def top(self) -> "Document":
         return self.root or self
 
-    def rename_node(self, node_id: str, name: str) -> bool:
-        """Rename a node (one undo step), or say in the status bar why not (empty, taken, too long).
-        Inside a block, renaming an Input or Output renames the block's port, and the wires of every
-        instance follow it."""
-        if node_id not in self.graph or self.graph.node(node_id).name == name.strip():
-            return False
-        old = self.graph.node(node_id).name
+    @property
+    def scope(self) -> Scope:
+        """The level this document edits, as plans name it: the block's name, or None for the model."""
         block = self.block
-        ports = None
-        if block is not None and old in block.inputs + block.outputs:
-            ports = (old in block.inputs, block.inputs, block.outputs)
-        try:
-            command = RenameCommand(self.graph, node_id, name)
-        except (GraphError, LayerLoomError) as exc:
-            self.statusMessage.emit(f"Cannot rename {old!r}: {exc}")
-            return False
-        if ports is None:
-            self.undo_stack.push(command)
-            return True
-        inbound, inputs, outputs = ports
-        new = command.new
-        self.undo_stack.beginMacro(f"Rename port {old} of {block.name}")
-        try:
-            self.undo_stack.push(command)
-            order = {"input_order" if inbound else "output_order":
-                     tuple(new if p == old else p for p in (inputs if inbound else outputs))}
-            self.undo_stack.push(UpdateBlockCommand(self.top.graph, block.name, **order))
-            for graph, edge in instance_wires(self.top.graph, block.name, old, inbound):
-                index, extra = graph.edge_index(edge), graph.edge_extra(edge)
-                moved = replace(edge, dst_port=new) if inbound else replace(edge, src_port=new)
-                self.undo_stack.push(DisconnectCommand(graph, edge))
-                self.undo_stack.push(AddEdgeCommand(graph, moved, index, extra))
-        finally:
-            self.undo_stack.endMacro()
-        return True
+        return block.name if block is not None else None
 
-    # ------------------------------------------------------------------ blocks
-    def apply_block_edit(self, edit: BlockEdit) -> bool:
-        """Make a group or ungroup as one undo step of small commands; a failure takes it all back."""
-        graph, stack = self.graph, self.undo_stack
-        stack.beginMacro(edit.text)
+    def carry_out(self, plan: Plan) -> bool:
+        """Turn a plan's edits into undo commands as one undo step: a macro named by the plan, or its lone
+        edit as a step of its own (a param edit then merges with the next, as typing does). A failure
+        takes the step back and says so in the status bar. False when nothing changed."""
+        if not plan.edits:
+            return False
+        stack, root = self.undo_stack, self.top.graph
+        if plan.text is None and len(plan.edits) == 1:
+            try:   # the planners checked the edit: a safety net
+                stack.push(command_for(plan.edits[0], root))
+            except (GraphError, LayerLoomError) as exc:
+                self.statusMessage.emit(f"Cannot change the graph: {exc}")
+                return False
+            return True
+        stack.beginMacro(plan.text or "Edit")
         try:
-            for block in edit.define:
-                stack.push(InstallBlockCommand(self.top.graph, block.name, block))  # blocks are the model's
-            for node_id in edit.remove_nodes:
-                stack.push(RemoveNodeCommand(graph, node_id))
-            for node, index in edit.add_nodes:
-                stack.push(AddNodeCommand(graph, node.type_id, name=node.name, params=node.params,
-                                          position=None, node_id=node.id, ui=node.ui, index=index,
-                                          extra=node.extra, check=False))
-            for edge, index, extra in edit.add_edges:
-                stack.push(AddEdgeCommand(graph, edge, index, extra))
-            for name in edit.remove_blocks:
-                stack.push(InstallBlockCommand(self.top.graph, name, None))
+            for edit in plan.edits:
+                stack.push(command_for(edit, root))
         except (GraphError, LayerLoomError) as exc:
             stack.endMacro()
             stack.undo()
-            self.statusMessage.emit(f"{edit.text} failed: {exc}")
+            self.statusMessage.emit(f"{plan.text} failed: {exc}")
             return False
         stack.endMacro()
         return True
 
+    def _refused(self, plan: Plan) -> bool:
+        """Say a refused plan's reason in the status bar; True when it was refused."""
+        if plan.refused:
+            self.statusMessage.emit(plan.refusals[0].message)
+        return plan.refused
+
+    def rename_node(self, node_id: str, name: str) -> bool:
+        """Rename a node (one undo step), or say in the status bar why not (empty, taken, too long).
+        Inside a block, renaming an Input or Output renames the block's port, and the wires of every
+        instance follow it (``layerloom.edits.blocks.plan_rename``)."""
+        plan = plan_rename(self.top.graph, self.scope, node_id, name)
+        return not self._refused(plan) and self.carry_out(plan)
+
+    # ------------------------------------------------------------------ blocks
     def group(self, node_ids: list[str], name: str) -> str | None:
         """Turn the nodes into block ``name`` with one instance in their place (one undo step); the
         instance's id, or None with the reason in the status bar."""
-        try:
-            edit = plan_group(self.graph, node_ids, name)
-        except (GraphError, LayerLoomError) as exc:
-            self.statusMessage.emit(f"Cannot group: {exc}")
-            return None
-        return edit.added_ids[0] if self.apply_block_edit(edit) else None
+        plan = plan_group_nodes(self.top.graph, self.scope, node_ids, name)
+        return plan.added_ids[0] if not self._refused(plan) and self.carry_out(plan) else None
 
     def ungroup(self, instance_id: str) -> list[str]:
         """Put an instance's inside back in its place (one undo step); the new nodes' ids."""
-        try:
-            edit = plan_ungroup(self.graph, instance_id)
-        except (GraphError, LayerLoomError) as exc:
-            self.statusMessage.emit(f"Cannot ungroup: {exc}")
-            return []
-        return edit.added_ids if self.apply_block_edit(edit) else []
+        plan = plan_ungroup_instance(self.top.graph, self.scope, instance_id)
+        return plan.added_ids if not self._refused(plan) and self.carry_out(plan) else []
 
     def disconnect_edge(self, edge: Edge) -> None:
         self.undo_stack.push(DisconnectCommand(self.graph, edge))
 
     def add_node(self, type_id: str, position: QPointF | tuple[float, float]) -> str | None:
+        """Add a node (one undo step); its id, or None with the reason in the status bar (an unknown
+        type, a block inside itself)."""
         if isinstance(position, QPointF):
             position = (round(position.x(), 1), round(position.y(), 1))
-        block, used = self.block, block_name(type_id)
-        if block is not None and used is not None and (used == block.name or
-                                                       block.name in nested_blocks(self.graph.blocks, used)):
-            self.statusMessage.emit(f"Cannot add {type_id} inside block {block.name}: a block cannot contain itself")
-            return None
-        try:
-            command = AddNodeCommand(self.graph, type_id, position=position)
-            self.undo_stack.push(command)
-        except (GraphError, LayerLoomError) as exc:
-            self.statusMessage.emit(f"Cannot add {type_id}: {exc}")
-            return None
-        return command.node_id
+        plan = plan_add_node(self.top.graph, self.scope, type_id, position)
+        return plan.added_ids[0] if not self._refused(plan) and self.carry_out(plan) else None
 
     def insert_on_wire(self, node_id: str, edge: Edge) -> bool:
         """Put an unconnected node into a wire: ``src -> node -> dst``, as one undo step. Nothing

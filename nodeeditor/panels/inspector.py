@@ -1,7 +1,7 @@
 """The inspector: editors generated from the selected node's parameter specs.
 
-Each edit goes through an undo command; a value the spec refuses is shown under the field with the
-spec's own message and nothing changes (the field shows the value kept). The shapes the node receives
+Each edit is planned by ``layerloom.edits`` and carried out as an undo command; a value the plan refuses
+is shown under the field with the spec's own message and nothing changes (the field shows the value kept). The shapes the node receives
 and produces, and its parameter count, are shown read-only (they are inferred, as Keras and Neural
 Network Console do). The form is built when another node (or block) is shown and updated in place
 after an edit, undo, redo or analysis, so focus and scroll position stay where they were.
@@ -17,11 +17,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from layerloom import LayerLoomError, ParamError
+from layerloom.edits.params import (bindable, bound_to, can_become_block_param, complaint, fresh_param_name,
+                                    is_reference, plan_block_default, plan_block_doc, plan_make_block_param,
+                                    plan_remove_block_param, plan_set_param, unlink_value)
+from layerloom.edits.plan import Plan
 from layerloom.model.blocks import PREFIX as BLOCK_PREFIX
-from layerloom.model.blocks import param_from_record, param_kind, param_record, references
+from layerloom.model.blocks import param_from_record, references
 
-from layerloom.nodeeditor.document.commands import SetParamCommand, UpdateBlockCommand
 from layerloom.nodeeditor.panels.help import NodeHelpDialog
 from layerloom.nodeeditor.canvas.items import shape_text
 from layerloom.nodeeditor.panels.param_editors import Fields, breakable, param_editor, parse_text, same_value
@@ -109,7 +111,7 @@ class Inspector(QWidget):
             return (id(document), "block", block.name, records, tuple(block.inputs), tuple(block.outputs))
         node, spec = graph.node(node_id), graph.spec(node_id)
         params = tuple((p.name, type(p).__name__, repr(p)) for p in spec.params) if spec is not None else None
-        bound = tuple(name for name, value in node.params.items() if isinstance(value, str) and value.startswith("$"))
+        bound = tuple(name for name, value in node.params.items() if is_reference(value))
         return (id(document), "node", node_id, node.type_id, params, spec.doc if spec is not None else None,
                 bound if block is not None else (), json.dumps(block.params) if block is not None else None,
                 node_id in document.bridge.analysis.nodes)
@@ -151,7 +153,7 @@ class Inspector(QWidget):
         for param in spec.params if spec else ():
             value = node.params.get(param.name, param.default)
             apply = (lambda value, name=param.name: self.apply(name, value))
-            if block is not None and isinstance(value, str) and value.startswith("$"):
+            if block is not None and is_reference(value):
                 editor = QLineEdit(value)  # a reference to a block param: typed as text, unlinked by the menu
                 editor.setToolTip(f"Uses the block's param {value[1:]!r}; type another $name, or a value")
                 editor.editingFinished.connect(lambda e=editor, p=param: self.apply(p.name, parse_text(p, e.text())))
@@ -216,49 +218,45 @@ class Inspector(QWidget):
             self.fields.clear(name)
             self.refresh()   # a complaint about the value the node holds comes back
             return True
-        try:
-            document.undo_stack.push(SetParamCommand(document.graph, node_id, name, value))
-        except LayerLoomError as exc:
-            self._refuse(name, exc, current)
+        plan = plan_set_param(document.top.graph, document.scope, node_id, name, value)
+        if plan.refused:
+            self._refuse(name, plan, current)
             return False
-        return True
+        return document.carry_out(plan)
 
     def commit_pending(self) -> str | None:
         """Commit a value typed but not yet entered (call before something reads the graph: a run
         started with F5). The key of the field that had focus, or None."""
         return self.fields.commit_focused()
 
-    def _refuse(self, key: str, exc: LayerLoomError, kept) -> None:
+    def _refuse(self, key: str, plan: Plan, kept) -> None:
         if key in self.fields.params:
-            self.fields.refuse(key, str(exc), kept)
+            self.fields.refuse(key, plan.refusals[0].message, kept)
 
     # ------------------------------------------------------------------ inside a block
     def _with_link(self, document, param, value, editor) -> QWidget:
         """The editor and a "$" button: bind the param to a block param (an existing one of the same
         kind, or a new one made from it), or unlink it."""
         block = document.block
-        kind = param_kind(param)
         button = QToolButton()
         button.setText("$")
         button.setToolTip("Use a block param here (the block's instances then set it)")
         button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
-        if isinstance(value, str) and value.startswith("$"):
+        if is_reference(value):
             font = button.font()
             font.setBold(True)
             button.setFont(font)
         menu = QMenu(button)
-        bound = value[1:] if isinstance(value, str) and value.startswith("$") else None
-        for record in block.params:
-            if record["kind"] == kind and record["name"] != bound:
-                menu.addAction(f"Use block param {record['name']} ({record['kind']}, default {record['default']})",
-                               lambda n=record["name"]: self.apply(param.name, f"${n}"))
-        if kind is not None and bound is None:
-            menu.addAction(f"New block param {self._fresh_param(block, param.name)} from this value",
+        bound = bound_to(value)
+        for record in bindable(block, param, value):
+            menu.addAction(f"Use block param {record['name']} ({record['kind']}, default {record['default']})",
+                           lambda n=record["name"]: self.apply(param.name, f"${n}"))
+        if can_become_block_param(param) and bound is None:
+            menu.addAction(f"New block param {fresh_param_name(block, param.name)} from this value",
                            lambda: self.make_block_param(param.name))
         if bound is not None:
-            record = next((r for r in block.params if r["name"] == bound), None)
-            default = record["default"] if record is not None else param.to_json(param.default)
+            default = unlink_value(block, param, value)
             menu.addAction(f"Unlink (set {default} here)", lambda: self.apply(param.name, default))
         if menu.isEmpty():
             menu.addAction("This param cannot be a block param").setEnabled(False)
@@ -266,33 +264,17 @@ class Inspector(QWidget):
         self.editors[f"{param.name}.link"] = button
         return _beside(editor, button)
 
-    @staticmethod
-    def _fresh_param(block, base: str) -> str:
-        taken = {r["name"] for r in block.params}
-        name, k = base, 2
-        while name in taken or name == "repeat":
-            name, k = f"{base}{k}", k + 1
-        return name
-
     def make_block_param(self, param_name: str) -> str | None:
         """Turn the selected inner node's param into a new block param (its value the default) and
         bind it, as one undo step. The new param's name."""
         document, node_id = self.document, self.node_id
-        block = document.block if document is not None else None
-        if block is None or node_id is None:
+        if document is None or document.block is None or node_id is None:
             return None
-        node, spec = document.graph.node(node_id), document.graph.spec(node_id)
-        param = spec.param(param_name)
-        record = param_record(param)
-        record["name"] = self._fresh_param(block, param_name)
-        value = node.params.get(param_name, param.default)
-        record["default"] = param.to_json(param.coerce(value))
-        stack = document.undo_stack
-        stack.beginMacro(f"Make {node.name}.{param_name} a param of block {block.name}")
-        stack.push(UpdateBlockCommand(document.top.graph, block.name, params=block.params + [record]))
-        stack.push(SetParamCommand(document.graph, node_id, param_name, f"${record['name']}"))
-        stack.endMacro()
-        return record["name"]
+        plan = plan_make_block_param(document.top.graph, document.scope, node_id, param_name)
+        if plan.refused:
+            document.statusMessage.emit(plan.refusals[0].message)
+            return None
+        return bound_to(plan.edits[-1].value) if document.carry_out(plan) else None
 
     def _show_block(self, document) -> None:
         """Nothing selected inside a block: the block itself (doc line, ports, params, instances)."""
@@ -303,8 +285,8 @@ class Inspector(QWidget):
         self._form.addRow(title)
         doc = QLineEdit(block.doc)
         doc.setPlaceholderText("What the block does (shown in the palette)")
-        doc.editingFinished.connect(lambda: doc.text() != document.block.doc and document.undo_stack.push(
-            UpdateBlockCommand(document.top.graph, document.block.name, "Change block doc", doc=doc.text())))
+        doc.editingFinished.connect(lambda: document.carry_out(plan_block_doc(document.top.graph, document.scope,
+                                                                              doc.text())))
         self.editors["doc"] = doc
         self._form.addRow("doc", doc)
         self._updates.append(lambda: doc.hasFocus() or doc.setText(document.block.doc))
@@ -337,36 +319,24 @@ class Inspector(QWidget):
 
     def set_block_default(self, index: int, value) -> bool:
         document = self.document
-        block = document.block
-        records = [dict(r) for r in block.params]
-        name = records[index]["name"]
-        kept = block.params[index]["default"]
-        try:
-            records[index]["default"] = param_from_record(records[index]).to_json(
-                param_from_record(records[index]).coerce(value))
-            if records == block.params:
-                self.fields.clear(f"param:{name}")
-                return True
-            document.undo_stack.push(UpdateBlockCommand(document.top.graph, block.name, f"Set default of {name}",
-                                                        params=records))
-        except LayerLoomError as exc:
-            self._refuse(f"param:{name}", exc, kept)
+        record = document.block.params[index]
+        key = f"param:{record['name']}"
+        plan = plan_block_default(document.top.graph, document.scope, index, value)
+        if plan.refused:
+            self._refuse(key, plan, record["default"])
             return False
-        return True
+        if not plan.edits:
+            self.fields.clear(key)
+            return True
+        return document.carry_out(plan)
 
     def remove_block_param(self, index: int) -> bool:
         document = self.document
-        block = document.block
-        name = block.params[index]["name"]
-        used = references(block, name)
-        if used:
-            document.statusMessage.emit(f"Cannot remove block param {name!r}: {', '.join(used)} use(s) it; "
-                                        "unlink them first")
+        plan = plan_remove_block_param(document.top.graph, document.scope, index)
+        if plan.refused:
+            document.statusMessage.emit(plan.refusals[0].message)
             return False
-        records = [r for k, r in enumerate(block.params) if k != index]
-        document.undo_stack.push(UpdateBlockCommand(document.top.graph, block.name, f"Remove param {name}",
-                                                    params=records))
-        return True
+        return document.carry_out(plan)
 
     def _rename(self, text: str) -> None:
         document, node_id = self.document, self.node_id
@@ -392,13 +362,7 @@ def _beside(editor: QWidget, button: QWidget) -> QWidget:
 def _param_state(document, node_id: str, param) -> tuple[Any, str | None]:
     """The value the node holds for ``param`` as it is, and the spec's complaint about it."""
     value = document.graph.node(node_id).params.get(param.name, param.default)
-    if document.block is not None and isinstance(value, str) and value.startswith("$"):
-        return value, None
-    try:
-        param.coerce(value)
-    except ParamError as exc:
-        return value, str(exc)
-    return value, None
+    return value, complaint(param, value, document.block)
 
 
 def _show_shapes(document, node_id: str, fields: dict[str, QLabel]) -> None:
@@ -430,11 +394,7 @@ def _show_notes(document, node_id: str, notes: QWidget) -> None:
 
 def _default_state(document, index: int, param) -> tuple[Any, str | None]:
     default = document.block.params[index]["default"]
-    try:
-        param.coerce(default)
-    except ParamError as exc:
-        return default, str(exc)
-    return default, None
+    return default, complaint(param, default)
 
 
 def _show_param_tip(document, index: int, row: QWidget) -> None:

@@ -14,8 +14,12 @@ from PySide6.QtGui import QColor, QHelpEvent, QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from layerloom.nodeeditor.dashboard.evaluation import ConfusionMatrixView, EvaluationPanel, MisclassifiedGallery, PerClassTable
-from layerloom.nodeeditor.dashboard.tryit import THROTTLE_MS, DrawingPad, TryItPanel
+from layerloom.nodeeditor.dashboard.class_scores import PerClassTable
+from layerloom.nodeeditor.dashboard.confusion import ConfusionMatrixView
+from layerloom.nodeeditor.dashboard.drawing_pad import THROTTLE_MS, DrawingPad
+from layerloom.nodeeditor.dashboard.evaluation import EvaluationPanel
+from layerloom.nodeeditor.dashboard.mistakes import MisclassifiedGallery
+from layerloom.nodeeditor.dashboard.tryit import TryItPanel
 from layerloom import load_graph
 from layerloom.files.resources import example_path
 from layerloom.training import EpochEnd
@@ -56,6 +60,9 @@ def test_the_widgets_import_without_torch():
               "            raise ImportError(name + ' was imported')\n"
               "sys.meta_path.insert(0, NoTorch())\n"
               "import layerloom.nodeeditor.dashboard.evaluation, layerloom.nodeeditor.dashboard.tryit\n"
+              "import layerloom.nodeeditor.dashboard.confusion, layerloom.nodeeditor.dashboard.class_scores\n"
+              "import layerloom.nodeeditor.dashboard.mistakes, layerloom.nodeeditor.dashboard.drawing_pad\n"
+              "import layerloom.nodeeditor.dashboard.prediction_views, layerloom.nodeeditor.dashboard.verdicts\n"
               "print('ok')\n")
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=60)

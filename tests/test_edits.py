@@ -12,8 +12,8 @@ from helpers import add, chain, mlp_graph
 from layerloom import Edge, Graph, analyze, dumps_graph
 from layerloom.edits import (AddEdge, AddNode, Connect, Disconnect, InstallBlock, Plan, Refusal, Rename, SetParam,
                              UpdateBlock, apply_plan, graph_at, scope_of)
-from layerloom.edits.blocks import (contains_itself, plan_add_node, plan_group_nodes, plan_rename,
-                                    plan_ungroup_instance)
+from layerloom.edits.blocks import (contains_itself, plan_add_node, plan_delete_block, plan_group_nodes,
+                                    plan_import_blocks, plan_rename, plan_ungroup_instance)
 from layerloom.edits.params import (bindable, bound_to, complaint, fresh_param_name, is_reference, plan_block_default,
                                     plan_block_doc, plan_make_block_param, plan_remove_block_param, plan_set_param,
                                     stored_value, unlink_value)
@@ -385,3 +385,30 @@ def test_a_paste_inside_a_block_leaves_out_instances_that_would_contain_it():
     assert (stem.type_id, stem.scope) == ("Conv2d", "Residual")
     apply_plan(plan, root)
     assert stem.node_id in root.blocks["Residual"].graph
+
+
+# ------------------------------------------------------------------------- the model's blocks
+def test_a_library_import_adds_only_new_blocks_renaming_on_a_clash():
+    source = model(with_outer=True)
+    library = {name: block.copy() for name, block in source.blocks.items()}
+    assert unchanged(model(with_outer=True), plan_import_blocks, library).edits == []   # all there already
+    other = Graph(name="other")
+    other.define_block("Residual", {"inputs": ["x"], "outputs": ["y"], "nodes": [
+        {"id": "x", "type": "Input", "name": "x", "params": {"shape": [4]}},
+        {"id": "y", "type": "Output", "name": "y", "params": {}}],
+        "edges": [{"from": ["x", "out"], "to": ["y", "in"]}]})
+    plan = unchanged(other, plan_import_blocks, library)
+    assert plan.text == "Import 2 block(s)" and [e.name for e in plan.edits] == ["Residual_2", "Outer"]
+    apply_plan(plan, other)
+    assert other.blocks["Outer"].graph.node("inner").type_id == "Block:Residual_2"   # follows the new name
+
+
+def test_a_block_in_use_is_not_deleted_and_its_users_are_named():
+    root = model(with_outer=True)
+    used = unchanged(root, plan_delete_block, "Residual")
+    assert used.refusals[0].message == "Cannot delete: block 'Residual' is still used by res1, res2, block Outer"
+    assert unchanged(root, plan_delete_block, "Nope").refusals[0].message == "Cannot delete: no block called 'Nope'"
+    plan = unchanged(root, plan_delete_block, "Outer")
+    assert plan.edits == [InstallBlock("Outer", None)]
+    apply_plan(plan, root)
+    assert list(root.blocks) == ["Residual"]

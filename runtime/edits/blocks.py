@@ -3,7 +3,9 @@
 The rules: a block cannot contain itself (not directly, nor through the blocks placed inside it);
 renaming an Input or Output inside a block renames the block's port, keeps the ports' order, and moves
 the wires of every instance (in the model and in other blocks' insides) onto the new name; grouping
-and ungrouping are the model's own plans (``layerloom.model.blocks.plan_group``), made edit records.
+and ungrouping are the model's own plans (``layerloom.model.blocks.plan_group``), made edit records;
+a block library's blocks come in under fresh names where theirs are taken by different blocks; a block
+still in use is not deleted.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Iterable
 from layerloom.core.errors import LayerLoomError
 from layerloom.edits.plan import (AddEdge, AddNode, Disconnect, InstallBlock, Plan, RemoveNode, Rename, Scope,
                                   UpdateBlock, fresh_id, graph_at, refused)
-from layerloom.model.blocks import (BlockDef, BlockEdit, block_name, instance_wires, nested_blocks, owning_block,
-                                    plan_group, plan_ungroup)
+from layerloom.model.blocks import (BlockDef, BlockEdit, block_name, check_removable, import_plan, instance_wires,
+                                    nested_blocks, owning_block, plan_group, plan_ungroup)
 from layerloom.model.graph import Graph
 
 CONTAINS_ITSELF = "a block cannot contain itself"
@@ -103,3 +105,24 @@ def block_edit_plan(edit: BlockEdit, scope: Scope) -> Plan:
     edits += [AddEdge(edge, index, extra, scope) for edge, index, extra in edit.add_edges]
     edits += [InstallBlock(name, None) for name in edit.remove_blocks]
     return Plan(edit.text, edits)
+
+
+# ------------------------------------------------------------------------- the model's blocks
+def plan_import_blocks(root: Graph, library: dict[str, BlockDef]) -> Plan:
+    """Add a library's blocks to the model as one step: a block the model has already (under any name)
+    is skipped, one whose name is taken by a different block comes in under a fresh name (and the
+    blocks using it follow). No edits when every block is there already."""
+    try:
+        blocks, _ = import_plan(root, library)
+    except LayerLoomError as exc:
+        return refused("Cannot import blocks", str(exc))
+    return Plan(f"Import {len(blocks)} block(s)", [InstallBlock(block.name, block) for block in blocks])
+
+
+def plan_delete_block(root: Graph, name: str) -> Plan:
+    """Take an unused block out of the model; refused, naming its users, while a node or block uses it."""
+    try:
+        check_removable(root, name)
+    except LayerLoomError as exc:
+        return refused("Cannot delete", str(exc))
+    return Plan(edits=[InstallBlock(name, None)])

@@ -18,10 +18,10 @@ from PySide6.QtGui import QAction, QContextMenuEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 from train_helpers import config_of, example, next_event, until_terminal
 
-from layerloom.nodeeditor.panels import runs_panel as rp
-from layerloom.nodeeditor.dashboard.charts import RunCurves
-from layerloom.nodeeditor.panels.runs_panel import BEST, COLUMNS, STATUS, RunsPanel
-from layerloom.nodeeditor.panels.training_panel import format_duration
+from layerloom.nodeeditor.panels import runs_actions
+from layerloom.nodeeditor.panels.runs_model import BEST, COLUMNS, STATUS, STATUS_COLORS
+from layerloom.nodeeditor.panels.runs_panel import RunsPanel
+from layerloom.training.records import RunCurves, format_duration, read_run
 from layerloom.training import Finished, RunStarted, TrainingSession, train
 
 pytestmark = pytest.mark.gui
@@ -119,9 +119,9 @@ def test_killed_and_damaged_runs_show_as_incomplete_with_what_their_files_tell(p
     assert damaged[2:5] == ["incomplete", f"val_accuracy {runs.best2['value']:.3g} @ {runs.best2['epoch']}", "2/2"]
     status = panel.proxy.index(row_of(panel, runs.damaged), STATUS)
     assert "unreadable" in status.data(Qt.ItemDataRole.ToolTipRole)
-    assert status.data(Qt.ItemDataRole.ForegroundRole).name() == rp.STATUS_COLORS["incomplete"]
+    assert status.data(Qt.ItemDataRole.ForegroundRole).name() == STATUS_COLORS["incomplete"]
     completed = panel.proxy.index(row_of(panel, runs.two), STATUS)
-    assert completed.data(Qt.ItemDataRole.ForegroundRole).name() == rp.STATUS_COLORS["completed"]
+    assert completed.data(Qt.ItemDataRole.ForegroundRole).name() == STATUS_COLORS["completed"]
 
 
 @pytest.mark.parametrize("status, epoch, expected", [
@@ -136,7 +136,7 @@ def test_status_follows_the_summary(runs, status, epoch, expected):
     old = {k: v for k, v in json.loads(path.read_text()).items() if k != "reason"}
     summary = {**old, **status, "epoch": epoch} if isinstance(status, dict) else status
     path.write_text(json.dumps(summary))
-    assert rp.read_run(runs.two).status == expected
+    assert read_run(runs.two).status == expected
 
 
 def test_a_run_training_in_another_process_is_followed_until_it_ends(qtbot, panel, runs):
@@ -206,7 +206,7 @@ def test_ctrl_click_two_runs_overlays_their_curves(qtbot, panel, runs):
 
 def test_curves_that_arrive_after_the_panel_is_gone_are_dropped(qtbot, runs, monkeypatch):
     slow = []
-    monkeypatch.setattr(rp.RunCurves, "from_run_dir", lambda path: slow.append(path) or time.sleep(0.3) or
+    monkeypatch.setattr(RunCurves, "from_run_dir", lambda path: slow.append(path) or time.sleep(0.3) or
                         RunCurves(Path(path).name))
     panel = RunsPanel()
     panel.set_root(runs.root)
@@ -255,7 +255,7 @@ def test_open_graph_and_load_checkpoint_carry_the_runs_files(qtbot, panel, runs)
 
 def test_the_context_menu_acts_on_the_row_under_the_mouse(qtbot, panel, runs, monkeypatch):
     opened = []
-    monkeypatch.setattr(rp.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    monkeypatch.setattr(runs_actions.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
     click_row(qtbot, panel, row_of(panel, runs.one))
     pos = panel.view.visualRect(panel.proxy.index(row_of(panel, runs.two), 0)).center()
     event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, panel.view.viewport().mapToGlobal(pos))
@@ -302,7 +302,7 @@ def test_return_and_delete_reach_the_list_inside_a_window_with_the_same_shortcut
 def test_delete_asks_first_and_uses_the_trash(qtbot, panel, runs, monkeypatch):
     answers, trashed = [NO], []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
-    monkeypatch.setattr(rp, "move_to_trash", lambda path: trashed.append(path) or shutil.rmtree(path) or True)
+    monkeypatch.setattr(runs_actions, "move_to_trash", lambda path: trashed.append(path) or shutil.rmtree(path) or True)
     click_row(qtbot, panel, row_of(panel, runs.one))
     qtbot.mouseClick(panel.buttons["Delete run…"], Qt.MouseButton.LeftButton)
     assert runs.one.is_dir() and not answers and not trashed       # "No" deletes nothing
@@ -317,7 +317,7 @@ def test_delete_asks_first_and_uses_the_trash(qtbot, panel, runs, monkeypatch):
 def test_delete_without_a_trash_asks_again_then_removes_the_folder(qtbot, panel, runs, monkeypatch):
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda _parent, _title, text, *a: asked.append(text) or YES)
-    monkeypatch.setattr(rp, "move_to_trash", lambda path: False)
+    monkeypatch.setattr(runs_actions, "move_to_trash", lambda path: False)
     click_row(qtbot, panel, row_of(panel, runs.two))
     assert panel.delete_runs() == 1
     assert len(asked) == 2 and "permanently" in asked[1] and not runs.two.exists()
@@ -348,7 +348,7 @@ def test_a_live_run_shows_running_then_its_outcome(qtbot, panel, runs, monkeypat
     assert texts(panel, row_of(panel, live))[2:5] == [
         "completed", f"val_accuracy {result.best['value']:.3g} @ {result.best['epoch']}", "2/2"]
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: YES)
-    monkeypatch.setattr(rp, "move_to_trash", lambda path: shutil.rmtree(path) or True)
+    monkeypatch.setattr(runs_actions, "move_to_trash", lambda path: shutil.rmtree(path) or True)
     qtbot.mouseClick(panel.buttons["Delete run…"], Qt.MouseButton.LeftButton)
     assert live not in [run.path for run in panel.runs()]     # a finished live run can go
 

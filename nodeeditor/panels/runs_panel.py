@@ -1,220 +1,38 @@
 """The Runs panel: every run folder of a runs folder, plus the runs this window trains, in one sortable
-list. Select runs to overlay their curves on the charts, open the graph a run was trained from, load
-its checkpoint, show or delete its folder.
+list. Select runs to overlay their curves on the charts; the actions (``runs_actions.py``) show a run's
+results, open the graph it was trained from, load its checkpoint, show or delete its folder.
 
-A row is read from the run's own files (``summary.json``, ``config.json``, ``metrics.csv``, the graph
-file: see ``runtime/training/runs.py``) by ``layerloom.training.records.read_run``, which never raises:
-a run that was killed has no final summary and shows as "incomplete" with whatever its files do tell.
-Reading a row never imports torch (the editor starts without it); curves (``steps.csv`` can hold
-millions of rows) are read off the GUI thread and cached.
+A row (``runs_model.py``) is read from the run's own files by ``layerloom.training.records.read_run``,
+the run folder's one reader, which never raises: a run that was killed has no final summary and shows
+as "incomplete" with whatever its files do tell. Reading a row never imports torch (the editor starts
+without it); curves (``steps.csv`` can hold millions of rows) are read off the GUI thread and cached.
+The panel watches the runs folder, and the folders of runs still going, for changes.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import shutil
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from PySide6.QtCore import (QAbstractTableModel, QEvent, QFile, QFileSystemWatcher, QItemSelectionModel, QModelIndex,
-                            QSize, QSortFilterProxyModel, Qt, QTimer, QUrl, Signal)
-from PySide6.QtGui import QAction, QColor, QDesktopServices, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QMenu, QMessageBox,
-                               QPushButton, QToolBar, QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QFileSystemWatcher, QItemSelectionModel, QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QTreeView, QVBoxLayout, QWidget)
 
 from layerloom.training.events import Failed, Finished, Stopped
-from layerloom.training.records import (COMPLETED, DIVERGED, EARLY, FAILED, GRAPH_FILE, INCOMPLETE,  # noqa: F401
-                                      NOT_LEARNED, RUN_FILES, RUNNING, STALE_S, STAMP, STATUS_ORDER, STOPPED, RunCurves,
-                                      RunInfo, belongs, looks_like_run, read_run, scan_runs)
-from layerloom.training.records import STATUS_WORDS as _STATUS_WORDS
-from layerloom.training.records import curves_stamp as _curves_stamp
-from layerloom.training.records import started_key as _sort_started
+from layerloom.training.records import (COMPLETED, DIVERGED, EARLY, FAILED, NOT_LEARNED, RUNNING, STATUS_WORDS,
+                                        STOPPED, RunCurves, RunInfo, curves_stamp, read_run, scan_runs)
 
 from layerloom.nodeeditor.adapters.background import run_in_background
-from layerloom.nodeeditor.panels.training_panel import format_duration
+from layerloom.nodeeditor.panels.runs_actions import RunActions
+from layerloom.nodeeditor.panels.runs_model import COLUMNS, GRAPH, NAME, SORT_ROLE, STARTED, GraphFilter, RunsModel
 
 REFRESH_MS = 400         # file-system changes are coalesced for this long before a rescan
 NAME_WIDTH = 150         # the Run column's widest fit (names like digits-mlp-20261205-231302 are long)
 
-STATUS_COLORS = {RUNNING: "#4c8dff", COMPLETED: "#4caf50", EARLY: "#2fa39b", NOT_LEARNED: "#d9a227",
-                 STOPPED: "#d9a227",
-                 DIVERGED: "#e0605e", FAILED: "#e0605e", INCOMPLETE: "#8a9099"}
 
-COLUMNS = ("Run", "Graph", "Status", "Best", "Epochs", "Duration", "Started")
-NAME, GRAPH, STATUS, BEST, EPOCHS, DURATION, STARTED = range(len(COLUMNS))
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-HEADER_TIPS = {DURATION: "Training time as the run recorded it: pauses are left out",
-               BEST: "The best value of the monitored metric, and its epoch",
-               EPOCHS: "Epochs done / planned"}
-
-
-def move_to_trash(path: Path) -> bool:
-    """True when the desktop's trash took the folder (Qt's answer differs between versions)."""
-    result = QFile.moveToTrash(str(path))
-    return bool(result[0] if isinstance(result, tuple) else result)
-
-
-# ------------------------------------------------------------------ the model
-class RunsModel(QAbstractTableModel):
-    """Run rows keyed by folder; ``set_runs`` updates rows in place so selections survive a rescan."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._runs: list[RunInfo] = []
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._runs)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return HEADER_TIPS.get(section)
-        return None
-
-    def run(self, row: int) -> RunInfo:
-        return self._runs[row]
-
-    def runs(self) -> list[RunInfo]:
-        return list(self._runs)
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        run, column = self._runs[index.row()], index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _display(run, column)
-        if role == SORT_ROLE:
-            return _sort_key(run, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(run, column)
-        if role == Qt.ItemDataRole.ForegroundRole and column == STATUS:
-            return QColor(STATUS_COLORS.get(run.status, STATUS_COLORS[INCOMPLETE]))
-        if role == Qt.ItemDataRole.DecorationRole and column == STATUS:
-            return _dot(run.status)  # the colour stays visible on a selected row
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (EPOCHS, DURATION):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def set_runs(self, runs: Iterable[RunInfo]) -> None:
-        fresh = {run.path: run for run in runs}
-        for row in reversed(range(len(self._runs))):
-            if self._runs[row].path not in fresh:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._runs[row]
-                self.endRemoveRows()
-        for row, old in enumerate(self._runs):
-            new = fresh.pop(old.path)
-            if new != old:
-                self._runs[row] = new
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-        if fresh:
-            self.beginInsertRows(QModelIndex(), len(self._runs), len(self._runs) + len(fresh) - 1)
-            self._runs.extend(fresh.values())
-            self.endInsertRows()
-
-
-def _display(run: RunInfo, column: int) -> str:
-    if column == NAME:
-        return run.name
-    if column == GRAPH:
-        return run.graph_name or "–"
-    if column == STATUS:
-        return run.status
-    if column == BEST:
-        return run.best_text()
-    if column == EPOCHS:
-        return run.epochs_text()
-    if column == DURATION:
-        return format_duration(run.duration_s)
-    return run.started_text()
-
-
-def _sort_key(run: RunInfo, column: int):
-    """One type per column (Qt compares variants of one type): text, or a float with missing = -inf."""
-    if column == STATUS:
-        return float(STATUS_ORDER.index(run.status)) if run.status in STATUS_ORDER else 99.0
-    if column == BEST:
-        return run.best_value if run.best_value is not None else -math.inf
-    if column == EPOCHS:
-        return float(run.epoch)
-    if column == DURATION:
-        return run.duration_s if run.duration_s is not None else -math.inf
-    if column == STARTED:
-        return _sort_started(run)
-    return _display(run, column).lower()
-
-
-@lru_cache(maxsize=None)
-def _dot(status: str) -> QPixmap:
-    pixmap = QPixmap(10, 10)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor(STATUS_COLORS.get(status, STATUS_COLORS[INCOMPLETE])))
-    painter.drawEllipse(1, 1, 8, 8)
-    painter.end()
-    return pixmap
-
-
-def _tooltip(run: RunInfo, column: int) -> str:
-    if column == NAME:
-        return str(run.path)
-    if column == STATUS:
-        return run.message or run.status
-    if column == BEST and run.best_metric:
-        return f"best {run.best_metric} of the run, at epoch {run.best_epoch}"
-    return ""
-
-
-# ------------------------------------------------------------------ the panel
-class _GraphFilter(QSortFilterProxyModel):
-    """Rows of one graph's runs (``layerloom.training.records.runs_of`` decides what belongs to it)."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._source: str | None = None
-        self._name = ""
-        self._made: set[Path] = set()
-        self._enabled = False
-
-    def set_graph(self, source, name: str, made, enabled: bool) -> None:
-        self._source = str(source) if source is not None else None
-        self._name, self._made = name, {Path(p).resolve() for p in made}
-        self._enabled = enabled
-        self._refilter()
-
-    def set_enabled(self, enabled: bool) -> None:
-        self._enabled = enabled
-        self._refilter()
-
-    def _refilter(self) -> None:
-        if hasattr(self, "beginFilterChange"):   # Qt 6.9+ (invalidateFilter is deprecated there)
-            self.beginFilterChange()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 - Qt override
-        if not self._enabled:
-            return True
-        run = self.sourceModel().run(row)
-        if run.path.resolve() in self._made:
-            return True
-        # an unsaved graph's runs: those trained from it in this window, and those of the unsaved graph
-        # of its name (an example opened again); a new graph's "untitled" is nobody's name
-        if self._source is None and self._name in ("", "untitled"):
-            return False
-        return belongs(run, self._source, self._name)
-
-
-class RunsPanel(QWidget):
+class RunsPanel(RunActions, QWidget):
     """The runs of a runs folder and of this window, newest first."""
 
     overlaysChanged = Signal(list)              # list[RunCurves] of the selected runs, in the list's order
@@ -232,7 +50,7 @@ class RunsPanel(QWidget):
         self._fitted = False
         self._tasks: dict = {}                  # curve readers still running, by token
         self.model = RunsModel(self)
-        self.proxy = _GraphFilter(self)
+        self.proxy = GraphFilter(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setDynamicSortFilter(True)
@@ -288,53 +106,6 @@ class RunsPanel(QWidget):
         view.selectionModel().selectionChanged.connect(self._selection_changed)
         view.selectionModel().currentChanged.connect(lambda *_: self._sync())
         return view
-
-    def _make_actions(self) -> None:
-        def action(text: str, slot) -> QAction:
-            act = QAction(text, self)
-            act.triggered.connect(lambda: slot())
-            return act
-
-        self.refresh_action = action("Refresh", self.refresh)
-        self.show_action = action("Show results", self.show_run)
-        self.show_action.setToolTip("Show the run's charts, evaluation and Try it (double-click, Return)")
-        self.open_action = action("Open graph", self.open_graph)
-        self.checkpoint_action = action("Load checkpoint", self.load_checkpoint)
-        self.folder_action = action("Show folder", self.show_folder)
-        self.delete_action = action("Delete run…", self.delete_runs)
-        # Keys, not action shortcuts: the window's Delete (delete nodes) and F5 (train) would make a
-        # shortcut of the same key ambiguous, and then neither fires.
-        self._keys = {Qt.Key.Key_Return: self.show_action, Qt.Key.Key_Enter: self.show_action,
-                      Qt.Key.Key_Delete: self.delete_action}
-        self.view.installEventFilter(self)
-
-    def eventFilter(self, watched, event) -> bool:
-        kind = event.type()
-        if watched is self.view and kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
-                and event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier) \
-                and event.key() in self._keys:
-            event.accept()      # ShortcutOverride accepted: the key comes here, not to a window shortcut
-            if kind == QEvent.Type.KeyPress and self._keys[event.key()].isEnabled():
-                self._keys[event.key()].trigger()
-            return True
-        return super().eventFilter(watched, event)
-
-    def _make_buttons(self) -> QToolBar:
-        """The actions as a tool bar: in a narrow dock the last ones fold into its » menu (a row of
-        push buttons made the dock 570 px wide at least)."""
-        bar = QToolBar(self)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        bar.setIconSize(QSize(16, 16))
-        self.buttons = {}
-        for act in (self.show_action, self.open_action, self.checkpoint_action, None, self.folder_action,
-                    self.delete_action, None, self.refresh_action):
-            if act is None:
-                bar.addSeparator()
-                continue
-            bar.addAction(act)
-            self.buttons[act.text()] = bar.widgetForAction(act)
-        self.toolbar = bar
-        return bar
 
     # ------------------------------------------------------------- the list
     def set_root(self, path: str | os.PathLike | None) -> None:
@@ -393,7 +164,7 @@ class RunsPanel(QWidget):
         """A live run's status (running, completed, early_stopped, stopped, diverged, failed); its row is
         read again from its files (epochs and best metric so far)."""
         path = Path(run_dir).resolve()
-        self._live[path] = _STATUS_WORDS.get(status, status)
+        self._live[path] = STATUS_WORDS.get(status, status)
         runs = {run.path: run for run in self.model.runs()}
         runs[path] = read_run(path, self._live[path])
         self.model.set_runs(runs.values())
@@ -524,7 +295,7 @@ class RunsPanel(QWidget):
         self._sync()
         self._generation += 1
         paths = [run.path for run in self.selected_runs()]
-        stamps = {path: _curves_stamp(path) for path in paths}
+        stamps = {path: curves_stamp(path) for path in paths}
         missing = [p for p in paths if p not in self._curves or self._curves[p][0] != stamps[p]]
         if not missing:
             self.overlaysChanged.emit([self._curves[p][1] for p in paths])
@@ -548,76 +319,3 @@ class RunsPanel(QWidget):
     def _curves_failed(self, exc: BaseException) -> None:
         self._tasks = {token: task for token, task in self._tasks.items() if task.thread.is_alive()}
         self.info.setText(f"Cannot read the runs' curves: {exc}")
-
-    # ------------------------------------------------------------- actions
-    def _context_menu(self, pos) -> None:
-        index = self.view.indexAt(pos)
-        if not index.isValid():
-            return
-        if not self.view.selectionModel().isRowSelected(index.row(), QModelIndex()):
-            self.view.setCurrentIndex(index)  # right-click on an unselected row acts on that row alone
-        self._sync()
-        menu = QMenu(self)
-        for act in (self.show_action, self.open_action, self.checkpoint_action, self.folder_action):
-            menu.addAction(act)
-        menu.addSeparator()
-        menu.addAction(self.delete_action)
-        menu.addSeparator()
-        menu.addAction(self.refresh_action)
-        menu.popup(self.view.viewport().mapToGlobal(pos))
-        self._menu = menu  # tests reach the open menu here
-
-    def show_run(self, run: RunInfo | None = None) -> None:
-        run = run or self.current_run()
-        if run is not None and run.path.is_dir():
-            self.showRunRequested.emit(run.path)
-
-    def open_graph(self, run: RunInfo | None = None) -> None:
-        run = run or self.current_run()
-        if run is not None and run.graph_file is not None:
-            self.openGraphRequested.emit(run.graph_file)
-
-    def load_checkpoint(self, run: RunInfo | None = None) -> None:
-        run = run or self.current_run()
-        if run is not None and run.checkpoint is not None:
-            self.loadCheckpointRequested.emit(run.checkpoint)
-
-    def show_folder(self, run: RunInfo | None = None) -> None:
-        run = run or self.current_run()
-        if run is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(run.path)))
-
-    def delete_runs(self, runs: list[RunInfo] | None = None) -> int:
-        """Ask, then move the runs' folders to the trash (or, when there is none and after asking
-        again, delete them). A run this window is still training is never deleted. Returns how many
-        folders went."""
-        runs = [r for r in (self.selected_runs() if runs is None else runs) if not (r.live and r.status == RUNNING)]
-        if not runs:
-            return 0
-        what = f"the run “{runs[0].name}”" if len(runs) == 1 else f"{len(runs)} runs"
-        answer = QMessageBox.question(
-            self, "Delete runs", f"Delete {what}?\n\nThe folder (checkpoints, metrics, saved graph) is moved "
-            "to the trash.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
-            return 0
-        left, errors = [run for run in runs if not move_to_trash(run.path)], []
-        if left and QMessageBox.question(
-                self, "Delete runs", f"The trash cannot take {len(left)} of them here. Delete "
-                f"{'it' if len(left) == 1 else 'them'} permanently? This cannot be undone.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No) == QMessageBox.StandardButton.Yes:
-            for run in left:
-                try:
-                    shutil.rmtree(run.path)
-                except OSError as exc:
-                    errors.append(f"{run.name}: {exc.strerror or exc}")
-        left = [run for run in runs if run.path.exists()]
-        for run in runs:
-            if not run.path.exists():
-                self._live.pop(run.path, None)
-                self._curves.pop(run.path, None)
-        self.refresh()
-        if errors:
-            self.info.setText("Not deleted: " + "; ".join(errors[:3]))
-        return len(runs) - len(left)

@@ -1,0 +1,146 @@
+"""The Runs panel's actions: show a run's results, open the graph it was trained from, load its
+checkpoint, show or delete its folder, and refresh. ``RunActions`` is mixed into ``RunsPanel``: the
+actions apply to its ``current_run()`` / ``selected_runs()`` and are said through its signals; they
+sit in its tool bar, the rows' context menu and on the Return and Delete keys.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QFile, QModelIndex, QSize, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtWidgets import QMenu, QMessageBox, QToolBar
+
+from layerloom.training.records import RUNNING, RunInfo
+
+
+def move_to_trash(path: Path) -> bool:
+    """True when the desktop's trash took the folder (Qt's answer differs between versions)."""
+    result = QFile.moveToTrash(str(path))
+    return bool(result[0] if isinstance(result, tuple) else result)
+
+
+class RunActions:
+    """The actions of ``RunsPanel`` (a mixin: it uses the panel's ``view``, ``current_run``,
+    ``selected_runs``, ``refresh`` and signals)."""
+
+    def _make_actions(self) -> None:
+        def action(text: str, slot) -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(lambda: slot())
+            return act
+
+        self.refresh_action = action("Refresh", self.refresh)
+        self.show_action = action("Show results", self.show_run)
+        self.show_action.setToolTip("Show the run's charts, evaluation and Try it (double-click, Return)")
+        self.open_action = action("Open graph", self.open_graph)
+        self.checkpoint_action = action("Load checkpoint", self.load_checkpoint)
+        self.folder_action = action("Show folder", self.show_folder)
+        self.delete_action = action("Delete run…", self.delete_runs)
+        # Keys, not action shortcuts: the window's Delete (delete nodes) and F5 (train) would make a
+        # shortcut of the same key ambiguous, and then neither fires.
+        self._keys = {Qt.Key.Key_Return: self.show_action, Qt.Key.Key_Enter: self.show_action,
+                      Qt.Key.Key_Delete: self.delete_action}
+        self.view.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        kind = event.type()
+        if watched is self.view and kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                and event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier) \
+                and event.key() in self._keys:
+            event.accept()      # ShortcutOverride accepted: the key comes here, not to a window shortcut
+            if kind == QEvent.Type.KeyPress and self._keys[event.key()].isEnabled():
+                self._keys[event.key()].trigger()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _make_buttons(self) -> QToolBar:
+        """The actions as a tool bar: in a narrow dock the last ones fold into its » menu (a row of
+        push buttons made the dock 570 px wide at least)."""
+        bar = QToolBar(self)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setIconSize(QSize(16, 16))
+        self.buttons = {}
+        for act in (self.show_action, self.open_action, self.checkpoint_action, None, self.folder_action,
+                    self.delete_action, None, self.refresh_action):
+            if act is None:
+                bar.addSeparator()
+                continue
+            bar.addAction(act)
+            self.buttons[act.text()] = bar.widgetForAction(act)
+        self.toolbar = bar
+        return bar
+
+    def _context_menu(self, pos) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        if not self.view.selectionModel().isRowSelected(index.row(), QModelIndex()):
+            self.view.setCurrentIndex(index)  # right-click on an unselected row acts on that row alone
+        self._sync()
+        menu = QMenu(self)
+        for act in (self.show_action, self.open_action, self.checkpoint_action, self.folder_action):
+            menu.addAction(act)
+        menu.addSeparator()
+        menu.addAction(self.delete_action)
+        menu.addSeparator()
+        menu.addAction(self.refresh_action)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+        self._menu = menu  # tests reach the open menu here
+
+    def show_run(self, run: RunInfo | None = None) -> None:
+        run = run or self.current_run()
+        if run is not None and run.path.is_dir():
+            self.showRunRequested.emit(run.path)
+
+    def open_graph(self, run: RunInfo | None = None) -> None:
+        run = run or self.current_run()
+        if run is not None and run.graph_file is not None:
+            self.openGraphRequested.emit(run.graph_file)
+
+    def load_checkpoint(self, run: RunInfo | None = None) -> None:
+        run = run or self.current_run()
+        if run is not None and run.checkpoint is not None:
+            self.loadCheckpointRequested.emit(run.checkpoint)
+
+    def show_folder(self, run: RunInfo | None = None) -> None:
+        run = run or self.current_run()
+        if run is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(run.path)))
+
+    def delete_runs(self, runs: list[RunInfo] | None = None) -> int:
+        """Ask, then move the runs' folders to the trash (or, when there is none and after asking
+        again, delete them). A run this window is still training is never deleted. Returns how many
+        folders went."""
+        runs = [r for r in (self.selected_runs() if runs is None else runs) if not (r.live and r.status == RUNNING)]
+        if not runs:
+            return 0
+        what = f"the run “{runs[0].name}”" if len(runs) == 1 else f"{len(runs)} runs"
+        answer = QMessageBox.question(
+            self, "Delete runs", f"Delete {what}?\n\nThe folder (checkpoints, metrics, saved graph) is moved "
+            "to the trash.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return 0
+        left, errors = [run for run in runs if not move_to_trash(run.path)], []
+        if left and QMessageBox.question(
+                self, "Delete runs", f"The trash cannot take {len(left)} of them here. Delete "
+                f"{'it' if len(left) == 1 else 'them'} permanently? This cannot be undone.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No) == QMessageBox.StandardButton.Yes:
+            for run in left:
+                try:
+                    shutil.rmtree(run.path)
+                except OSError as exc:
+                    errors.append(f"{run.name}: {exc.strerror or exc}")
+        left = [run for run in runs if run.path.exists()]
+        for run in runs:
+            if not run.path.exists():
+                self._live.pop(run.path, None)
+                self._curves.pop(run.path, None)
+        self.refresh()
+        if errors:
+            self.info.setText("Not deleted: " + "; ".join(errors[:3]))
+        return len(runs) - len(left)

@@ -16,8 +16,8 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from layerloom import Edge, Graph
-from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, RemoveNode, Rename, SetParam,
-                                  UpdateBlock, graph_at)
+from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, RemoveNode, Rename,
+                                  SetParam, UpdateBlock, graph_at)
 from layerloom.edits.params import stored_value
 from layerloom.model.blocks import BlockDef, check_param_records, check_removable, install_block, update_block
 

@@ -15,8 +15,8 @@ from layerloom.edits.plan import Plan, Scope
 from layerloom.model.blocks import owning_block, preview_analysis
 
 from layerloom.nodeeditor.adapters.bridge import GraphBridge
-from layerloom.nodeeditor.document.commands import (ConnectCommand, DisconnectCommand, MoveNodesCommand, RemoveNodeCommand,
-                                                    command_for)
+from layerloom.nodeeditor.document.commands import (ConnectCommand, DisconnectCommand, MoveNodesCommand,
+                                                    RemoveNodeCommand, command_for)
 from layerloom.nodeeditor.canvas.items import EdgeItem, NodeItem
 from layerloom.nodeeditor.canvas.scene import GraphScene
 from layerloom.nodeeditor.theme.style import DARK, Theme

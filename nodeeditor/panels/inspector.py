@@ -1,10 +1,11 @@
 """The inspector: editors generated from the selected node's parameter specs.
 
-Each edit is planned by ``layerloom.edits`` and carried out as an undo command; a value the plan refuses
-is shown under the field with the spec's own message and nothing changes (the field shows the value kept). The shapes the node receives
-and produces, and its parameter count, are shown read-only (they are inferred, as Keras and Neural
-Network Console do). The form is built when another node (or block) is shown and updated in place
-after an edit, undo, redo or analysis, so focus and scroll position stay where they were.
+Each edit is planned by ``layerloom.edits`` and carried out as an undo command; a value the plan
+refuses is shown under the field with the spec's own message and nothing changes (the field shows the
+value kept). The shapes the node receives and produces, and its parameter count, are shown read-only
+(they are inferred, as Keras and Neural Network Console do). The form is built when another node (or
+block) is shown and updated in place after an edit, undo, redo or analysis, so focus and scroll position
+stay where they were.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from layerloom.edits.params import (bindable, bound_to, complaint, fresh_param_n
                                     stored_value, unlink_value)
 from layerloom.edits.paste import OFFSET, plan_paste, read_selection, selection_graph, selection_text
 from layerloom.edits.plan import fresh_id
-from layerloom.core.errors import ParamError
+from layerloom.core.errors import GraphError, ParamError
 
 
 def residual_def() -> dict:
@@ -102,7 +102,7 @@ def test_scopes_name_the_model_and_block_insides():
     inside = root.blocks["Residual"].graph
     assert graph_at(root, None) is root and graph_at(root, "Residual") is inside
     assert scope_of(root) is None and scope_of(inside) == "Residual"
-    with pytest.raises(Exception, match="no block called 'Nope'"):
+    with pytest.raises(GraphError, match="no block called 'Nope'"):
         graph_at(root, "Nope")
 
 
@@ -124,12 +124,13 @@ def test_setting_a_param_plans_the_stored_value_or_refuses_with_the_specs_messag
 
 def test_inside_a_block_a_reference_to_one_of_its_params_is_a_value_and_outside_it_is_not():
     root = model()
-    plan = unchanged(root, plan_set_param, "Residual", "conv1", "kernel_size", "$channels")
-    assert plan.edits == [SetParam("conv1", "kernel_size", "$channels", "Residual")]
-    missing = unchanged(root, plan_set_param, "Residual", "conv1", "kernel_size", "$width")
-    assert missing.refusals[0].message == "kernel_size: block Residual has no param 'width'"
-    outside = unchanged(root, plan_set_param, None, "stem", "kernel_size", "$channels")
-    assert outside.refused and outside.refusals[0].what == "kernel_size"   # text, which the spec refuses
+    apply_plan(plan_set_param(root, "Residual", "conv2", "out_channels", 16), root)
+    plan = unchanged(root, plan_set_param, "Residual", "conv2", "out_channels", "$channels")
+    assert plan.edits == [SetParam("conv2", "out_channels", "$channels", "Residual")]
+    missing = unchanged(root, plan_set_param, "Residual", "conv2", "out_channels", "$width")
+    assert missing.refusals[0].message == "out_channels: block Residual has no param 'width'"
+    outside = unchanged(root, plan_set_param, None, "stem", "out_channels", "$channels")
+    assert outside.refused and outside.refusals[0].what == "out_channels"   # text, which the spec refuses
 
 
 def test_references_and_complaints():

@@ -266,3 +266,24 @@ def test_positions_and_ui_values_must_be_storable():
     with pytest.raises(GraphError, match="plain JSON"):
         g.set_meta("training", {"lr": float("nan")})
     assert g.node("fc1").ui == {}
+
+
+def test_revision_counts_announced_edits_and_the_blocks_table_forgets_what_it_derived():
+    g = mlp_graph()
+    table = g.blocks
+    start = g.revision
+    table.derived["probe"] = 1
+    g.move_node("fc1", 10, 20)  # a move changes no meaning: what was derived stays
+    assert g.revision == start + 1 and table.derived == {"probe": 1}
+    g.set_param("fc1", "out_features", 16)
+    assert g.revision == start + 2 and table.derived == {}
+    table.derived["probe"] = 1
+    inside = Graph(name="inside")
+    inside.blocks = table  # a block's inside shares its owner's table: its edits count there too
+    inside.add_node("ReLU", "act")
+    assert table.derived == {} and table.revision > 0
+    g.blocks = {}  # a plain dict becomes a table
+    assert type(g.blocks).__name__ == "BlockTable" and g.blocks is not table
+    blocks_before = g.blocks.revision
+    g.blocks["x"] = None
+    assert g.blocks.revision == blocks_before + 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from layerloom.core.errors import ShapeError
 from layerloom.catalog.plugin_guard import PluginError
-from layerloom.model.graph import Edge, Graph, Node, _kind_refusal
+from layerloom.model.graph import Edge, Graph, Node, kind_refusal
 from layerloom.core.params import check_params
 from layerloom.core.shapes import TensorSpec
 from layerloom.catalog.spec import INPUT, LOSS_ROLE, OUTPUT, TARGET_ROLE, InferContext, NodeSpec, Port
@@ -224,7 +224,7 @@ class _Analyzer:
                         f"{src.label()} has no output {edge.src_port!r}", dst, port.name)
             self.blocked.add(dst.id)
         elif out.kind not in port.accepted_kinds():
-            self.report("kind_mismatch", f"input {port.name!r}: {_kind_refusal(out, port)} (from {src.name})",
+            self.report("kind_mismatch", f"input {port.name!r}: {kind_refusal(out, port)} (from {src.name})",
                         dst, port.name)
             self.blocked.add(dst.id)
 
@@ -263,7 +263,7 @@ class _Analyzer:
                 continue
             inputs: dict[str, TensorSpec | None] = {}
             ready = node_id not in failed
-            incoming = graph._incoming[node_id]
+            incoming = graph.incoming(node_id)
             for port in info.input_ports:
                 source = None
                 for edge in incoming:
@@ -356,7 +356,7 @@ def _cycle_through(graph: Graph, start: str, cyclic: set[str]) -> list[str] | No
     while frontier:
         nxt = []
         for current in frontier:
-            for edge in graph._outgoing[current]:
+            for edge in graph.outgoing(current):
                 if edge.dst not in cyclic:
                     continue
                 if edge.dst == start:

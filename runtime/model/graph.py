@@ -1,5 +1,9 @@
 """The graph model: nodes with stable ids, params and ports, and edges between ports.
 
+This module holds the ``Graph`` (queries, mutations, bulk restore and copy); its parts (``Node``,
+``Edge``, ``GraphEvents``, the ``BlockTable``, the id and name rules) live in
+``layerloom.model.elements`` and are importable from here.
+
 The graph owns every persisted fact (editor positions included, in each node's ``ui`` dict) and
 announces every change through plain-Python events. It accepts any structure a file may hold, so a
 graph with mistakes still loads and shows its problems; ``check_connection`` tells the editor
@@ -9,102 +13,16 @@ whether a new wire makes sense, and ``connect`` refuses ones that don't unless t
 from __future__ import annotations
 
 import copy
-import json
-import math
 import re
-from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from layerloom.core.errors import ConnectionRefused, GraphError, ParamError
-from layerloom.core.events import Event
-from layerloom.catalog.spec import LOSS, TARGET, Catalog, NodeSpec, OverlayCatalog, Port, default_catalog
+from layerloom.catalog.spec import Catalog, NodeSpec, OverlayCatalog, Port, default_catalog
+from layerloom.model.elements import (MAX_NAME, BlockTable, Edge, GraphEvents, Node, check_json, clean_name,
+                                      find_port, finite_position, kind_refusal, moved_last_to, unique_name, valid_id)
 
-_ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
-MAX_NAME = 64
-
-
-def valid_id(node_id: Any) -> bool:
-    return isinstance(node_id, str) and _ID_RE.fullmatch(node_id) is not None
-
-
-def clean_name(name: Any) -> str:
-    """A node name as stored: stripped, non-empty text of at most 64 characters."""
-    if not isinstance(name, str) or not name.strip():
-        raise GraphError("a node name cannot be empty")
-    name = name.strip()
-    if len(name) > MAX_NAME:
-        raise GraphError(f"a node name has at most {MAX_NAME} characters")
-    return name
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """A wire from an output port to an input port. Edges are values: equal when their ends are."""
-
-    src: str
-    src_port: str
-    dst: str
-    dst_port: str
-
-    def __str__(self) -> str:
-        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
-
-
-class Node:
-    """One node. ``params`` holds JSON values as set (possibly invalid, to be reported, never lost);
-    ``ui`` is editor data (position, colour, collapsed...) that the runtime stores but ignores."""
-
-    __slots__ = ("id", "type_id", "name", "params", "ui", "extra")
-
-    def __init__(self, node_id: str, type_id: str, name: str, params: dict | None = None, ui: dict | None = None,
-                 extra: dict | None = None):
-        self.id = node_id
-        self.type_id = type_id
-        self.name = name
-        self.params: dict[str, Any] = dict(params or {})
-        self.ui: dict[str, Any] = dict(ui or {})
-        self.extra: dict[str, Any] = dict(extra or {})  # unknown keys of the file record, kept for saving
-
-    @property
-    def position(self) -> tuple[float, float]:
-        """Editor position; (0, 0) when the file holds none or nonsense."""
-        x, y = self.ui.get("x", 0.0), self.ui.get("y", 0.0)
-        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) < 1e9 for v in (x, y))
-        return (float(x), float(y)) if ok else (0.0, 0.0)
-
-    def label(self) -> str:
-        return f'{self.type_id} "{self.name}"'
-
-    def __repr__(self) -> str:
-        return f"Node({self.id!r}, {self.type_id!r}, name={self.name!r})"
-
-
-class GraphEvents:
-    """The change notifications a graph emits (plain Python; the editor re-emits them as Qt signals)."""
-
-    def __init__(self) -> None:
-        self.node_added = Event("node_added")          # (node)
-        self.node_removed = Event("node_removed")      # (node)
-        self.edge_added = Event("edge_added")          # (edge)
-        self.edge_removed = Event("edge_removed")      # (edge)
-        self.param_changed = Event("param_changed")    # (node, name, old, new)
-        self.node_renamed = Event("node_renamed")      # (node, old, new)
-        self.node_moved = Event("node_moved")          # (node, x, y)
-        self.ui_changed = Event("ui_changed")          # (node, key, value)
-        self.meta_changed = Event("meta_changed")      # (key, value): name, description, training
-        self.block_changed = Event("block_changed")    # (name, old BlockDef or None, new BlockDef or None)
-        self.changed = Event("changed")                # () after any of the above
-
-
-def unique_name(base: str, taken: set[str]) -> str:
-    """``base``, or ``base1``, ``base2``... (a trailing number replaced), whichever is not taken."""
-    if base not in taken:
-        return base
-    stem = re.sub(r"_?\d+$", "", base) or base
-    i = 1
-    while f"{stem}{i}" in taken:
-        i += 1
-    return f"{stem}{i}"
+__all__ = ["Graph", "Edge", "Node", "GraphEvents", "BlockTable", "MAX_NAME", "clean_name", "kind_refusal",
+           "unique_name", "valid_id"]  # the parts are re-exported: callers import them from here
 
 
 class Graph:
@@ -116,7 +34,8 @@ class Graph:
             base = base.base
         # Blocks hook: the graph's reusable subgraphs (name -> layerloom.model.blocks.BlockDef); the catalog is a
         # view that resolves "Block:<name>" types from them before the shared catalog.
-        self.blocks: dict[str, Any] = {}
+        self._blocks = BlockTable()
+        self.revision = 0  # counts the announced changes (see _notify)
         self.catalog: Catalog = OverlayCatalog(base, self._block_spec, self._block_specs)
         self.name = name
         self.description = ""
@@ -130,6 +49,15 @@ class Graph:
         self._counter = 0
 
     # ----------------------------------------------------------------- queries
+    @property
+    def blocks(self) -> BlockTable:
+        """The graph's blocks by name; a block's inside shares its owner's table."""
+        return self._blocks
+
+    @blocks.setter
+    def blocks(self, table: dict) -> None:
+        self._blocks = table if isinstance(table, BlockTable) else BlockTable(table)
+
     @property
     def nodes(self) -> dict[str, Node]:
         return self._nodes
@@ -283,10 +211,10 @@ class Graph:
                 raise GraphError(f"another node is already called {name!r}")
         node = Node(node_id, type_id, name, values, ui)
         if position is not None:
-            node.ui["x"], node.ui["y"] = _finite(position[0]), _finite(position[1])
+            node.ui["x"], node.ui["y"] = finite_position(position[0]), finite_position(position[1])
         self._nodes[node_id] = node
         if index is not None:
-            self._nodes = _moved_last_to(self._nodes, index)
+            self._nodes = moved_last_to(self._nodes, index)
         self._incoming[node_id] = []
         self._outgoing[node_id] = []
         self._notify((self.events.node_added, (node,)))
@@ -321,15 +249,15 @@ class Graph:
         if src == dst:
             return "a node cannot feed itself"
         src_node, dst_node = self._nodes[src], self._nodes[dst]
-        out_port = _find_port(self.output_ports(src), src_port)
-        in_port = _find_port(self.input_ports(dst), dst_port)
+        out_port = find_port(self.output_ports(src), src_port)
+        in_port = find_port(self.input_ports(dst), dst_port)
         src_spec, dst_spec = self.spec(src_node), self.spec(dst_node)
         if src_spec is not None and out_port is None:
             return f"{src_node.label()} has no output {src_port!r}"
         if dst_spec is not None and in_port is None:
             return f"{dst_node.label()} has no input {dst_port!r}"
         if out_port is not None and in_port is not None and out_port.kind not in in_port.accepted_kinds():
-            return _kind_refusal(out_port, in_port)
+            return kind_refusal(out_port, in_port)
         if Edge(src, src_port, dst, dst_port) in self._edges:
             return "these ports are already connected"
         if self.reaches(dst, src):
@@ -363,7 +291,7 @@ class Graph:
             return edge
         self._edges[edge] = copy.deepcopy(extra) if extra else {}
         if index is not None:
-            self._edges = _moved_last_to(self._edges, index)
+            self._edges = moved_last_to(self._edges, index)
         self._incoming[dst].append(edge)
         self._outgoing[src].append(edge)
         self._notify(*[(self.events.edge_removed, (e,)) for e in taken], (self.events.edge_added, (edge,)))
@@ -381,8 +309,13 @@ class Graph:
         self._outgoing[edge.src].remove(edge)
 
     def _notify(self, *calls) -> None:
-        """Announce a mutation once the model is fully updated. A failing listener can never leave an
-        edit half-done: every event still goes out, then the first error is raised."""
+        """Announce a mutation once the model is fully updated. It is counted first (``revision``; and
+        the blocks table forgets what it derived, unless only positions or ui changed), so a listener
+        that analyses sees the edit. A failing listener can never leave an edit half-done: every
+        event still goes out, then the first error is raised."""
+        self.revision += 1
+        if any(event is not self.events.node_moved and event is not self.events.ui_changed for event, _ in calls):
+            self._blocks.touch()
         error: Exception | None = None
         for event, args in calls + ((self.events.changed, ()),):
             try:
@@ -434,7 +367,7 @@ class Graph:
 
     def move_node(self, node_id: str, x: float, y: float) -> None:
         node = self.node(node_id)
-        x, y = _finite(x), _finite(y)
+        x, y = finite_position(x), finite_position(y)
         if node.ui.get("x") == x and node.ui.get("y") == y:
             return
         node.ui["x"], node.ui["y"] = x, y
@@ -443,7 +376,7 @@ class Graph:
     def set_ui(self, node_id: str, key: str, value: Any) -> None:
         """Store editor-only data (JSON values) on a node, e.g. a colour or collapsed state."""
         node = self.node(node_id)
-        _check_json(value, f"ui value {key!r}")
+        check_json(value, f"ui value {key!r}")
         node.ui[key] = copy.deepcopy(value)
         self._notify((self.events.ui_changed, (node, key, value)))
 
@@ -455,7 +388,7 @@ class Graph:
             raise GraphError("training settings must be a dict")
         if key in ("name", "description") and not isinstance(value, str):
             raise GraphError(f"{key} must be text")
-        _check_json(value, key)
+        check_json(value, key)
         setattr(self, key, copy.deepcopy(value))
         self._notify((self.events.meta_changed, (key, value)))
 
@@ -472,6 +405,17 @@ class Graph:
         from layerloom.model.blocks import remove_block
 
         return remove_block(self, name)
+
+    def store_block(self, name: str, block: Any) -> None:
+        """Put ``block`` under ``name`` (None: take the block away) and announce ``block_changed(name,
+        old, new)``. Unchecked: ``define_block`` and ``layerloom.model.blocks.install_block`` check a block
+        first; ``update_block`` stores a block again after changing it in place, so it is announced."""
+        old = self._blocks.get(name)
+        if block is None:
+            self._blocks.pop(name, None)
+        else:
+            self._blocks[name] = block
+        self._notify((self.events.block_changed, (name, old, block)))
 
     # ------------------------------------------------------------------ bulk
     def restore(self, nodes: Iterable[Node], edges: Iterable[tuple[Edge, dict]]) -> None:
@@ -551,41 +495,3 @@ class Graph:
             other._outgoing[edge.src].append(edge)
         other._counter = self._counter
         return other
-
-
-def _finite(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise GraphError(f"a position must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _check_json(value: Any, what: str) -> None:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise GraphError(f"{what} must be plain JSON data: {exc}") from None
-
-
-def _find_port(ports: tuple[Port, ...], name: str) -> Port | None:
-    for port in ports:
-        if port.name == name:
-            return port
-    return None
-
-
-def _kind_refusal(out_port: Port, in_port: Port) -> str:
-    if out_port.kind == TARGET:
-        return "labels from a Target can only feed the target input of a loss"
-    if out_port.kind == LOSS:
-        return "a loss value cannot feed another node"
-    if in_port.kind == LOSS:
-        return f"input {in_port.name!r} takes a loss value"
-    return f"a {out_port.kind} cannot go into {in_port.name!r}, which takes a {in_port.kind}"
-
-
-def _moved_last_to(items: dict, index: int) -> dict:
-    """``items`` with its last entry moved to position ``index`` (clamped)."""
-    pairs = list(items.items())
-    last = pairs.pop()
-    pairs.insert(max(0, min(index, len(pairs))), last)
-    return dict(pairs)

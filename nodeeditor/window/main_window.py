@@ -27,7 +27,7 @@ from layerloom.nodeeditor.document.autosave import INTERVAL_MS, Autosaver
 from layerloom.nodeeditor.document.block_scopes import BlockScopes
 from layerloom.nodeeditor.document.clipboard import clipboard_text, copy_to_clipboard, paste, selection_text
 from layerloom.nodeeditor.document.commands import InstallBlockCommand, MoveNodesCommand, SetMetaCommand, remove_block_command
-from layerloom.nodeeditor.dashboard.dashboard import Dashboard
+from layerloom.nodeeditor.dashboard.controller import Dashboard
 from layerloom.nodeeditor.panels.help import show_shortcuts
 from layerloom.nodeeditor.document.document import Document
 from layerloom.nodeeditor.theme.icons import app_icon, themed_icon

@@ -24,6 +24,7 @@ from torch import fx, nn
 from layerloom.model.analysis import Analysis, Problem, analyze
 from layerloom.core.errors import CompileError
 from layerloom.catalog.plugin_guard import PluginError
+from layerloom.model.blocks import BlockSpec, Expansion
 from layerloom.model.graph import Graph
 from layerloom.catalog.initializers import apply_init
 from layerloom.core.shapes import TensorSpec, format_shape
@@ -234,7 +235,10 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
                 continue
             node = graph.node(nid)
             try:
-                modules[names[nid]] = info.spec.build_module(info.context())
+                if isinstance(info.spec, BlockSpec):
+                    modules[names[nid]] = block_module(info.spec.expand(info.context()))
+                else:
+                    modules[names[nid]] = info.spec.build_module(info.context())
             except PluginError as exc:  # did not return in time, tried to exit
                 raise CompileError([Problem("build", str(exc), nid, label=node.label())]) from None
             except Exception as exc:  # noqa: BLE001 - out of memory, a plugin's bug...
@@ -248,6 +252,28 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
             if names[nid] in modules and "init" in infos[nid].params:
                 apply_init(modules[names[nid]], infos[nid].params["init"])
     return modules
+
+
+def block_module(expansion: Expansion) -> nn.Module:
+    """A block instance as a module, built from its expansion (the insides analysed for shapes and the
+    parameter count, not analysed again): each repetition's inside compiled to a ``GraphModule``
+    named after the block, chained in an ``nn.Sequential`` when the block repeats."""
+    modules = [_block_inside(expansion, inner, analysis) for inner, analysis in expansion.runs]
+    return modules[0] if len(modules) == 1 else nn.Sequential(*modules)
+
+
+def _block_inside(expansion: Expansion, inner: Graph, analysis: Analysis) -> fx.GraphModule:
+    compiled = compile_graph(inner, analysis=analysis)
+    model = compiled.model
+    wanted = list(expansion.output_ids)
+    have = [e.node_id for e in compiled.outputs]
+    if len(wanted) > 1 and have != wanted:  # return the outputs in port order
+        output = next(n for n in model.graph.nodes if n.op == "output")
+        by_id = dict(zip(have, output.args[0]))
+        output.args = (tuple(by_id[i] for i in wanted),)
+        model.recompile()
+    model.layerloom_block = expansion.block  # exported Python source writes a class of this name
+    return model
 
 
 def _build_failure(exc: Exception, param_count: int | None) -> str:

@@ -10,8 +10,8 @@ from helpers import add, chain
 from torch import nn
 
 from layerloom import Graph, analyze, compile_graph, dumps_graph, loads_graph
-from layerloom.model.blocks import (BlockError, group_nodes, import_plan, install_block, load_block_library, owning_block,
-                            preview_analysis, save_block_library, ungroup)
+from layerloom.files.block_library import load_block_library, save_block_library
+from layerloom.model.blocks import BlockError, group_nodes, import_plan, install_block, owning_block, preview_analysis, ungroup
 
 
 def residual_def() -> dict:

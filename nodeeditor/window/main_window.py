@@ -15,8 +15,9 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QInputDia
                                QListWidgetItem, QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget)
 
 from layerloom import Graph, LayerLoomError, load_graph, save_graph
-from layerloom.model.blocks import LIBRARY_SUFFIX as BLOCKS_SUFFIX
-from layerloom.model.blocks import import_plan, load_block_library, save_block_library
+from layerloom.files.block_library import LIBRARY_SUFFIX as BLOCKS_SUFFIX
+from layerloom.files.block_library import load_block_library, save_block_library
+from layerloom.model.blocks import import_plan
 from layerloom.model.analysis import ERROR
 from layerloom.files.graphfile import SUFFIX
 from layerloom.model.layout import layered_layout, place_unplaced

@@ -12,15 +12,16 @@ import copy
 import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from layerloom.core.atomic import atomic_write
 from layerloom.core.errors import GraphError, GraphFileError, UnsupportedVersionError
 from layerloom.core.fileio import NotRegularFile, check_regular, open_regular
-from layerloom.model.graph import Edge, Graph, Node, valid_id
 from layerloom.catalog.spec import Catalog
+from layerloom.model.blocks import blocks_from_dict
+from layerloom.model.graph import Graph
+from layerloom.model.records import edge_dict, json_type, node_dict, nodes_and_edges, value_or
 
 FORMAT = "layerloom-graph"
 VERSION = 1
@@ -32,28 +33,6 @@ _KNOWN_KEYS = {"format", "version", "name", "description", "nodes", "edges", "bl
 # Upgrades from older versions: MIGRATIONS[v] turns a version-v dict into a version v+1 dict.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
-
-_NODE_KEYS = {"id", "type", "name", "params", "ui"}
-_EDGE_KEYS = {"from", "to"}
-
-
-@dataclass(frozen=True)
-class NodeRecord:
-    id: str
-    type: str
-    name: str
-    params: dict
-    ui: dict
-    extra: dict  # keys this version does not know, written back unchanged
-
-
-@dataclass(frozen=True)
-class EdgeRecord:
-    src: str
-    src_port: str
-    dst: str
-    dst_port: str
-    extra: dict
 
 
 # ---------------------------------------------------------------------------- reading
@@ -164,9 +143,8 @@ def _check_json_values(data: Any, path: str | None) -> None:
 
 def _from_dict(data: Any, catalog: Catalog | None, path: str | None) -> Graph:
     data = _upgrade(_check_header(data, path), path)
-    _check_depth(data, path)
-    nodes = _node_records(data.get("nodes"), path)
-    edges = _edge_records(data.get("edges", []), {n.id for n in nodes}, path)
+    check_depth(data, path)
+    nodes, edges = nodes_and_edges(data, path)
     graph = Graph(catalog, name=_text(data, "name", "untitled", path))
     graph.description = _text(data, "description", "", path)
     training = data.get("training", {})
@@ -174,13 +152,10 @@ def _from_dict(data: Any, catalog: Catalog | None, path: str | None) -> Graph:
         raise GraphFileError("must be an object", path, "training")
     graph.training = training
     graph.extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
-    if "blocks" in data:  # blocks hook: reusable subgraphs (layerloom.model.blocks), read before the nodes using them
-        from layerloom.model.blocks import blocks_from_dict
-
+    if "blocks" in data:  # reusable subgraphs (layerloom.model.blocks), read before the nodes using them
         graph.blocks.update(blocks_from_dict(data["blocks"], graph, path))
     try:
-        graph.restore((Node(r.id, r.type, r.name, r.params, r.ui, r.extra) for r in nodes),
-                      ((Edge(r.src, r.src_port, r.dst, r.dst_port), r.extra) for r in edges))
+        graph.restore(nodes, edges)
     except GraphError as exc:  # pragma: no cover - records are checked above; kept as a safety net
         raise GraphFileError(str(exc), path) from None
     return graph
@@ -188,7 +163,7 @@ def _from_dict(data: Any, catalog: Catalog | None, path: str | None) -> Graph:
 
 def _check_header(data: Any, path: str | None) -> dict:
     if not isinstance(data, dict):
-        raise GraphFileError(f"expected a JSON object at the top level, found {_json_type(data)}", path)
+        raise GraphFileError(f"expected a JSON object at the top level, found {json_type(data)}", path)
     fmt = data.get("format")
     if fmt != FORMAT:
         if fmt is None:
@@ -213,7 +188,7 @@ def _upgrade(data: dict, path: str | None) -> dict:
     return data
 
 
-def _check_depth(data: dict, path: str | None) -> None:
+def check_depth(data: dict, path: str | None) -> None:
     """Refuse absurdly nested values (they would make copying and saving recurse too deeply)."""
     if _depth(data, 0) > MAX_DEPTH:
         raise GraphFileError(f"values are nested more than {MAX_DEPTH} levels deep", path)
@@ -231,78 +206,11 @@ def _depth(value: Any, level: int) -> int:
     return deepest
 
 
-def _optional(item: dict, key: str, default: Any) -> Any:
-    value = item.get(key)
-    return default if value is None else value
-
-
-def _node_records(raw: Any, path: str | None) -> list[NodeRecord]:
-    if raw is None:
-        raise GraphFileError('missing "nodes" list', path, "nodes")
-    if not isinstance(raw, list):
-        raise GraphFileError(f"must be a list, found {_json_type(raw)}", path, "nodes")
-    records, seen = [], set()
-    for i, item in enumerate(raw):
-        where = f"nodes[{i}]"
-        if not isinstance(item, dict):
-            raise GraphFileError(f"must be an object, found {_json_type(item)}", path, where)
-        node_id = item.get("id")
-        if not valid_id(node_id):
-            raise GraphFileError(f"invalid id {node_id!r}: a letter or '_', then letters, digits, '_' or '-' "
-                                 "(at most 64 characters)", path, f"{where}.id")
-        if node_id in seen:
-            raise GraphFileError(f"duplicate node id {node_id!r}", path, f"{where}.id")
-        seen.add(node_id)
-        type_id = item.get("type")
-        if not isinstance(type_id, str) or not type_id or len(type_id) > 200:
-            raise GraphFileError("must be a node type name such as \"Linear\"", path, f"{where}.type")
-        name = _optional(item, "name", node_id)
-        if not isinstance(name, str) or not name.strip() or len(name) > 64:
-            raise GraphFileError("must be non-empty text of at most 64 characters", path, f"{where}.name")
-        params = _optional(item, "params", {})
-        if not isinstance(params, dict):
-            raise GraphFileError(f"must be an object, found {_json_type(params)}", path, f"{where}.params")
-        ui = _optional(item, "ui", {})
-        if not isinstance(ui, dict):
-            raise GraphFileError(f"must be an object, found {_json_type(ui)}", path, f"{where}.ui")
-        extra = {k: v for k, v in item.items() if k not in _NODE_KEYS} if len(item) > 2 else {}
-        records.append(NodeRecord(node_id, type_id, name.strip(), params, ui, extra))
-    return records
-
-
-def _edge_records(raw: Any, node_ids: set[str], path: str | None) -> list[EdgeRecord]:
-    if not isinstance(raw, list):
-        raise GraphFileError(f"must be a list, found {_json_type(raw)}", path, "edges")
-    records = []
-    for i, item in enumerate(raw):
-        where = f"edges[{i}]"
-        if not isinstance(item, dict):
-            raise GraphFileError(f"must be an object, found {_json_type(item)}", path, where)
-        ends = []
-        for key in ("from", "to"):
-            end = item.get(key)
-            if (type(end) is not list or len(end) != 2 or type(end[0]) is not str or type(end[1]) is not str
-                    or not end[0] or not end[1]):
-                raise GraphFileError('must be ["node id", "port name"]', path, f"{where}.{key}")
-            if end[0] not in node_ids:
-                raise GraphFileError(f"no node with id {end[0]!r}", path, f"{where}.{key}")
-            ends.append(end)
-        extra = {k: v for k, v in item.items() if k not in _EDGE_KEYS} if len(item) > 2 else {}
-        records.append(EdgeRecord(ends[0][0], ends[0][1], ends[1][0], ends[1][1], extra))
-    return records
-
-
 def _text(data: dict, key: str, default: str, path: str | None) -> str:
-    value = _optional(data, key, default)
+    value = value_or(data, key, default)
     if not isinstance(value, str):
-        raise GraphFileError(f"must be text, found {_json_type(value)}", path, key)
+        raise GraphFileError(f"must be text, found {json_type(value)}", path, key)
     return value
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null",
-             int: "a number", float: "a number"}
-    return names.get(type(value), type(value).__name__)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -319,31 +227,15 @@ def _document(graph: Graph) -> dict:
     data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": graph.name}
     if graph.description:
         data["description"] = graph.description
-    data["nodes"] = [_node_dict(node) for node in graph]
-    data["edges"] = [_edge_dict(graph, e) for e in graph.edges]
-    if graph.blocks:  # blocks hook: see layerloom.model.blocks
+    data["nodes"] = [node_dict(node) for node in graph]
+    data["edges"] = [edge_dict(e, graph.edge_extra(e)) for e in graph.edges]
+    if graph.blocks:  # see layerloom.model.blocks
         data["blocks"] = {name: block.document() for name, block in graph.blocks.items()}
     if graph.training:
         data["training"] = graph.training
     for key, value in graph.extra.items():
         data.setdefault(key, value)
     return data
-
-
-def _node_dict(node) -> dict:
-    item = {"id": node.id, "type": node.type_id, "name": node.name, "params": node.params}
-    if node.ui:
-        item["ui"] = node.ui
-    for key, value in node.extra.items():
-        item.setdefault(key, value)
-    return item
-
-
-def _edge_dict(graph: Graph, edge) -> dict:
-    item = {"from": [edge.src, edge.src_port], "to": [edge.dst, edge.dst_port]}
-    for key, value in graph.edge_extra(edge).items():
-        item.setdefault(key, value)
-    return item
 
 
 def dumps_graph(graph: Graph) -> str:

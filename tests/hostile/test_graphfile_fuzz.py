@@ -203,7 +203,7 @@ def test_a_path_that_is_not_a_regular_file_is_refused_before_it_is_read(tmp_path
 
 
 def test_a_block_library_that_is_a_fifo_is_refused_too(tmp_path):
-    from layerloom.model.blocks import load_block_library
+    from layerloom.files.block_library import load_block_library
 
     path = tmp_path / "pipe.llblocks.json"
     os.mkfifo(path)

@@ -11,7 +11,8 @@ from torch import nn
 
 from layerloom import Graph, analyze, compile_graph, dumps_graph, loads_graph
 from layerloom.files.block_library import load_block_library, save_block_library
-from layerloom.model.blocks import BlockError, group_nodes, import_plan, install_block, owning_block, preview_analysis, ungroup
+from layerloom.model.blocks import (BlockError, expansion_stats, group_nodes, import_plan, install_block, owning_block,
+                                   preview_analysis, ungroup)
 
 
 def residual_def() -> dict:
@@ -94,6 +95,106 @@ def test_block_param_reaches_the_inside():
     graph.set_param("res2", "channels", 4)  # the skip connection then adds 4 channels to 8
     problems = analyze(graph).problems_for("res2")
     assert problems and "inside block 'Residual'" in problems[0].message and "Add" in problems[0].message
+
+
+def nested(depth: int, width: int = 4) -> Graph:
+    """An Input, one instance (``block``) of block ``L<depth>`` and an Output. ``L1`` is Linear -> ReLU;
+    ``L<k>`` is Linear -> ReLU -> ``L<k-1>``: the model holds ``depth`` Linear layers of ``width``."""
+    g = Graph(name=f"nested{depth}")
+    for level in range(1, depth + 1):
+        nodes = [{"id": "x", "type": "Input", "name": "x", "params": {"shape": [width]}},
+                 {"id": "fc", "type": "Linear", "name": "fc", "params": {"out_features": width}},
+                 {"id": "act", "type": "ReLU", "name": "act", "params": {}},
+                 {"id": "y", "type": "Output", "name": "y", "params": {}}]
+        edges = [{"from": ["x", "out"], "to": ["fc", "in"]}, {"from": ["fc", "out"], "to": ["act", "in"]}]
+        if level == 1:
+            edges.append({"from": ["act", "out"], "to": ["y", "in"]})
+        else:
+            nodes.append({"id": "inner", "type": f"Block:L{level - 1}", "name": "inner", "params": {}})
+            edges += [{"from": ["act", "out"], "to": ["inner", "x"]}, {"from": ["inner", "y"], "to": ["y", "in"]}]
+        g.define_block(f"L{level}", {"inputs": ["x"], "outputs": ["y"], "nodes": nodes, "edges": edges})
+    x = add(g, "Input", "x", shape=[width])
+    block = g.add_node(f"Block:L{depth}", "block", node_id="block")
+    chain(g, x, block, add(g, "Output", "out"))
+    return g
+
+
+def inner_analyses(fn) -> int:
+    """How many block insides ``fn()`` analysed."""
+    before = expansion_stats.analyses
+    fn()
+    return expansion_stats.analyses - before
+
+
+def test_nested_blocks_cost_one_inner_analysis_per_level_shared_by_counts_and_compile():
+    costs = []
+    for depth in range(1, 7):
+        graph = nested(depth)
+        analysis = None
+
+        def analyse():
+            nonlocal analysis
+            analysis = analyze(graph)
+
+        costs.append(inner_analyses(analyse))
+        assert analysis.ok, analysis.problems
+        assert analysis.total_params == depth * (4 * 4 + 4)  # the parameter count asked no more
+        # Without an edit between, nothing is analysed again: not to analyse, nor to compile.
+        assert inner_analyses(lambda: analyze(graph)) == 0
+        compiled = []
+        assert inner_analyses(lambda: compiled.append(compile_graph(graph, seed=0))) == 0
+        model = compiled[0].model
+        assert compiled[0].parameter_count() == analysis.total_params
+        assert model(torch.randn(2, 4)).shape == (2, 4)
+        assert "block" + ".inner" * (depth - 1) + ".fc" in dict(model.named_modules())
+    assert costs == [1, 2, 3, 4, 5, 6]  # linear (before the shared expansion: 2, 6, 14, 30, 62, 126)
+
+
+def test_every_edit_is_seen_by_the_next_analysis_and_compile_never_a_stale_inside():
+    graph = nested(3)
+    assert analyze(graph).output_spec("block", "y").shape == ("N", 4)
+    revision = graph.blocks.revision
+
+    # Moving a node (inside a block or out) changes no shape: nothing is analysed again for it.
+    graph.blocks["L1"].graph.move_node("fc", 10.0, 20.0)
+    graph.move_node("block", 5.0, 5.0)
+    assert inner_analyses(lambda: analyze(graph)) == 0
+    # An edit inside the innermost block: every level above it expands again, once.
+    graph.blocks["L1"].graph.set_param("fc", "out_features", 6)
+    assert graph.blocks.revision > revision
+    assert inner_analyses(lambda: analyze(graph)) == 3
+    analysis = analyze(graph)
+    assert analysis.output_spec("block", "y").shape == ("N", 6)
+    assert analysis.total_params == 2 * (4 * 4 + 4) + (4 * 6 + 6)
+    model = compile_graph(graph, seed=0).model
+    assert model(torch.randn(2, 4)).shape == (2, 6)
+
+    # A block defined anew, an instance's param and the tensor arriving: each one seen at once.
+    l1 = graph.blocks["L1"].to_dict()
+    l1["nodes"][1]["params"]["out_features"] = 5
+    graph.define_block("L1", l1)
+    assert analyze(graph).output_spec("block", "y").shape == ("N", 5)
+    graph.set_param("block", "repeat", 2)  # 4 -> 5, then 5 -> 5: two different insides
+    analysis = analyze(graph)
+    assert analysis.output_spec("block", "y").shape == ("N", 5)
+    assert analysis.total_params == compile_graph(graph, seed=0).parameter_count()
+    graph.set_param("x", "shape", [7])
+    # Repetition 1 takes 7 features and repetition 2 the 5 that the first gives: 7 -> 4 -> 4 -> 5 -> 4 -> 4 -> 5.
+    assert analyze(graph).nodes["block"].param_count == (7 * 4 + 4) + 20 + (4 * 5 + 5) + (5 * 4 + 4) + 20 + (4 * 5 + 5)
+
+
+def test_instances_alike_share_one_expansion_and_a_refusal_is_kept_too():
+    graph = cnn(8)
+    assert inner_analyses(lambda: analyze(graph)) == 1  # res1 and res2: same block, params and input
+    graph.set_param("res2", "channels", 4)
+    first = []
+    assert inner_analyses(lambda: first.append(analyze(graph))) == 2  # the edit: res1 again, res2 refused
+    again = []
+    assert inner_analyses(lambda: again.append(analyze(graph))) == 0
+    refusal = [p.message for p in first[0].problems_for("res2")]
+    assert refusal and [p.message for p in again[0].problems_for("res2")] == refusal
+    graph.set_param("res2", "channels", 8)
+    assert analyze(graph).ok
 
 
 def test_nested_and_repeated_blocks_compile_to_the_expected_module_tree():

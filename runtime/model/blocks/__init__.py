@@ -11,7 +11,7 @@ What lives where (every public name is importable from here):
 
 - ``definition``: ``BlockDef`` and its plain-dict record, type names, block param records, cycles.
 - ``expansion``: the one hook an instance expands through (``BlockSpec.expand``), shared by shape
-  inference, parameter counts and the compiler.
+  inference, parameter counts and the compiler, computed once per edit; ``expansion_stats``.
 - ``editing``: define, install, remove and update blocks through the graph; library import plans.
 - ``grouping``: group nodes into a block and ungroup an instance (planned as ``BlockEdit``).
 
@@ -25,8 +25,8 @@ from layerloom.model.blocks.definition import (CATEGORY, MAX_REPEAT, NAME_RE, PR
                                                param_record, references, type_id)
 from layerloom.model.blocks.editing import (check_removable, define_block, import_plan, install_block, instance_wires,
                                             remove_block, update_block)
-from layerloom.model.blocks.expansion import (BlockSpec, Expansion, block_spec, concrete_graph, expand, preview_analysis,
-                                              substitute)
+from layerloom.model.blocks.expansion import (BlockSpec, Expansion, ExpansionStats, block_spec, concrete_graph, expand,
+                                              expansion_stats, preview_analysis, substitute)
 from layerloom.model.blocks.grouping import BlockEdit, group_nodes, plan_group, plan_ungroup, ungroup
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "blocks_from_dict", "check_param_records", "find_cycle", "inner_graph", "nested_blocks", "owning_block",
     "param_from_record", "param_kind", "param_record", "references", "type_id",
     "check_removable", "define_block", "import_plan", "install_block", "instance_wires", "remove_block", "update_block",
-    "BlockSpec", "Expansion", "block_spec", "concrete_graph", "expand", "preview_analysis", "substitute",
+    "BlockSpec", "Expansion", "ExpansionStats", "block_spec", "concrete_graph", "expand", "expansion_stats",
+    "preview_analysis", "substitute",
     "BlockEdit", "group_nodes", "plan_group", "plan_ungroup", "ungroup",
 ]

@@ -4,7 +4,12 @@ repetition.
 
 ``BlockSpec.expand(ctx)`` is the one hook: the instance's shape inference, its parameter count and
 the compiler (``layerloom.compiler`` builds the instance from the same ``Expansion``) all read the
-analysed inside from it.
+analysed inside from it. An expansion is kept in the graph's ``BlockTable`` (``derived``) keyed by
+the block, the instance's param values and the specs arriving at its inputs, until the next edit of
+the graph, of a block's inside or of a block definition (each one ``touch``es the table). So one
+edit costs one inner analysis per instance configuration, whatever the nesting depth (before, each
+level analysed its inside again for the parameter count and again to compile: 2, 6, 14, 30 inner
+analyses at depth 1, 2, 3, 4). ``expansion_stats`` counts them.
 """
 
 from __future__ import annotations
@@ -19,6 +24,24 @@ from layerloom.catalog.spec import InferContext, NodeSpec, Port
 from layerloom.model.analysis import Analysis, analyze
 from layerloom.model.blocks.definition import CATEGORY, REPEAT, find_cycle, owning_block, type_id
 from layerloom.model.graph import Graph, Node
+
+_CACHE = "expansions"  # the key of the expansions in BlockTable.derived
+
+
+@dataclass
+class ExpansionStats:
+    """What block expansion did in this process: inner analyses run (``analyses``) and expansions
+    answered from the cache (``reused``). Read it in tests and benchmarks; ``reset()`` starts over."""
+
+    analyses: int = 0
+    reused: int = 0
+
+    def reset(self) -> None:
+        self.analyses = self.reused = 0
+
+
+expansion_stats = ExpansionStats()
+
 
 @dataclass(frozen=True)
 class Expansion:
@@ -45,7 +68,7 @@ class BlockSpec(NodeSpec):
     block: str = ""
 
     def expand(self, ctx: InferContext) -> Expansion:
-        """The instance's analysed inside."""
+        """The instance's analysed inside (computed once per edit, see the module)."""
         return expand(self.owner, self.block, ctx)
 
 
@@ -61,10 +84,34 @@ def block_spec(graph: Graph, name: str) -> BlockSpec:
     )
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A ``ShapeError`` kept in the cache: asking again raises it again, without analysing again."""
+
+    message: str
+    port: str | None
+    param: str | None
+
+
 def expand(graph: Graph, name: str, ctx: InferContext) -> Expansion:
     """The inside of block ``name`` analysed for the instance ``ctx`` describes (its checked params and
-    the specs arriving at its inputs); ``ShapeError`` when the instance cannot work."""
-    return _expand(graph, name, ctx)
+    the specs arriving at its inputs); ``ShapeError`` when the instance cannot work. Answered from the
+    graph's ``BlockTable`` when nothing changed since it was last asked."""
+    block = graph.blocks[name]
+    key = (name, repr(sorted(ctx.params.items())), tuple(ctx.inputs.get(port) for port in block.inputs))
+    cache = graph.blocks.derived.setdefault(_CACHE, {})
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = _expand(graph, name, ctx)
+        except ShapeError as exc:
+            found = _Refused(str(exc), exc.port, exc.param)
+        cache[key] = found
+    else:
+        expansion_stats.reused += 1
+    if isinstance(found, _Refused):
+        raise ShapeError(found.message, found.port, found.param)
+    return found
 
 
 def _expand(graph: Graph, name: str, ctx: InferContext) -> Expansion:
@@ -87,6 +134,7 @@ def _expand(graph: Graph, name: str, ctx: InferContext) -> Expansion:
             runs.append(runs[-1])
             continue
         inner = concrete_graph(graph, name, values, specs)
+        expansion_stats.analyses += 1
         analysis = analyze(inner)
         step = f" (repetition {len(runs) + 1})" if repeat > 1 else ""
         if not analysis.ok:

@@ -103,7 +103,7 @@ def test_importing_the_charts_does_not_import_torch():
 
 @pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.95, 0.999])
 def test_ema_is_tensorboards_debiased_ema_in_one_go_and_in_pieces(weight):
-    from layerloom.nodeeditor.dashboard.charts import _ema_extend, ema
+    from layerloom.nodeeditor.dashboard.smoothing import ema, ema_extend
 
     rng = np.random.default_rng(1)
     values = rng.lognormal(0, 1, 5000)
@@ -112,7 +112,7 @@ def test_ema_is_tensorboards_debiased_ema_in_one_go_and_in_pieces(weight):
     np.testing.assert_allclose(ema(values, weight), expected, rtol=1e-9, atol=1e-12)
     pieces, state = [], (0.0, 0)
     for part in np.array_split(values, [1, 2, 50, 51, 3000]):  # as Step events bring them
-        smoothed, *state = _ema_extend(part, weight, *state)
+        smoothed, *state = ema_extend(part, weight, *state)
         pieces.append(smoothed)
     np.testing.assert_allclose(np.concatenate(pieces), expected, rtol=1e-9, atol=1e-12)
 
@@ -233,7 +233,7 @@ def test_export_png_works_before_the_widget_is_ever_shown(charts, tmp_path, expo
 
 
 def test_export_menu_asks_for_a_file_and_reset_view_follows_the_data_again(charts, tmp_path, monkeypatch):
-    import layerloom.nodeeditor.dashboard.charts as charts_module
+    import layerloom.nodeeditor.dashboard.chart_export as export_module
 
     charts.reset(started(epochs=1))
     feed(charts, realistic_events(epochs=1))
@@ -243,7 +243,7 @@ def test_export_menu_asks_for_a_file_and_reset_view_follows_the_data_again(chart
         asked.append((title, Path(suggested).name))
         return str(tmp_path / Path(suggested).name), filters
 
-    monkeypatch.setattr(charts_module.QFileDialog, "getSaveFileName", ask)
+    monkeypatch.setattr(export_module.QFileDialog, "getSaveFileName", ask)
     for action in charts.export_menu.actions():
         action.trigger()
     assert [name for _, name in asked] == ["loss.png", "metric.png", "lr.png", "charts.csv"]
@@ -300,7 +300,7 @@ def test_regression_shows_r2_and_a_loss_only_task_has_no_score_chart(charts):
 
 def _write_run_folder(path: Path, events: list) -> None:
     """A run folder written by the trainer's own writer, so the reader is checked against it."""
-    from layerloom.training.runs import RunFolder
+    from layerloom.training.records import RunFolder
 
     folder = RunFolder(path)
     path.mkdir()
@@ -317,7 +317,8 @@ def _write_run_folder(path: Path, events: list) -> None:
 
 
 def test_run_curves_read_a_run_folder_and_overlay_it(charts, tmp_path):
-    from layerloom.nodeeditor.dashboard.charts import RunCurves, ema
+    from layerloom.nodeeditor.dashboard.smoothing import ema
+    from layerloom.training.records import RunCurves
 
     old = realistic_events(epochs=2, spe=100, chunk=30, seed=5)
     _write_run_folder(tmp_path / "baseline", old)
@@ -361,7 +362,7 @@ def test_run_curves_read_a_run_folder_and_overlay_it(charts, tmp_path):
 
 
 def test_run_curves_tolerate_missing_and_damaged_files(tmp_path):
-    from layerloom.nodeeditor.dashboard.charts import RunCurves
+    from layerloom.training.records import RunCurves
 
     empty = RunCurves.from_run_dir(tmp_path / "nothing-here")
     assert empty.steps.size == 0 and empty.epochs == [] and empty.metrics == {}
@@ -424,7 +425,7 @@ def test_epoch_metrics_sit_at_the_step_the_epoch_ended_on(charts):
 
 
 def test_a_resumed_run_starts_at_its_checkpoint_or_continues_its_history(charts, tmp_path):
-    from layerloom.nodeeditor.dashboard.charts import RunCurves
+    from layerloom.training.records import RunCurves
 
     events = realistic_events(epochs=3, spe=40, chunk=9)
     resumed = [e for e in events if e.epoch >= 3]
@@ -464,7 +465,7 @@ def test_hover_shows_the_nearest_point_through_the_mouse_signal(charts, qtbot):
     target = ends[1].metrics["val_accuracy"]
     text = charts.show_readout("metric", 199, target + 0.002)
     assert text == f"validation accuracy\nstep 200 (epoch 2)\n{target:.4f}"
-    line, _, label = charts._readouts["metric"]
+    line, label = charts._readouts["metric"].line, charts._readouts["metric"].text
     assert line.value() == 200 and label.isVisible()
     charts.hide_readout("metric")
     assert not label.isVisible()

@@ -2,124 +2,49 @@
 
 Design (pyqtgraph's scrolling-plot recipe):
 
-- Events feed numpy buffers. ``add_step`` and ``add_epoch`` only append (amortised O(1)) and mark
-  charts dirty; they never touch a plot, so a burst of events costs next to nothing.
+- Events feed numpy buffers (``chart_series.LiveSeries``). ``add_step`` and ``add_epoch`` only append
+  (amortised O(1)) and mark charts dirty; they never touch a plot, so a burst of events costs next to
+  nothing.
 - ``redraw()`` is called by the dashboard's timer (10-20 Hz). It pushes whole buffers into the curves
   with ``setData`` only for charts that changed; with nothing new it returns at once. Plots clip to
   the view and auto-downsample ('peak': spikes stay visible), so 100k+ points cost what 2k do.
   Per-step curves avoid antialiased pens wider than a pixel, which Qt draws ~20x slower.
-- The smoothed loss is TensorBoard's debiased exponential moving average. It is carried forward as
-  new steps arrive (state: the running average and the count of finite points) and recomputed,
-  vectorised, when the weight changes.
+- The smoothed loss is TensorBoard's debiased exponential moving average (``smoothing.py``), carried
+  forward as new steps arrive and recomputed, vectorised, when the weight changes.
 - x is the global step (an epoch's metrics sit at the step the epoch ended on) or, on request, the
   epoch (step / steps per epoch), which lines up runs trained with different batch sizes.
 - Other runs are overlaid from ``RunCurves``, read from a run folder's ``metrics.csv`` and
-  ``steps.csv`` by ``layerloom.training.records`` (the run folder's torch-free reader).
+  ``steps.csv`` by ``layerloom.training.records`` (the run folder's torch-free reader and writer).
 
+Here is the widget (controls, events in, drawing, settings); how a chart looks and frames its data is
+``chart_plots.py``, the hover readout ``chart_readout.py``, saving pictures and CSV ``chart_export.py``.
 Non-finite values (a NaN loss, an R2 of one sample) are kept as NaN and drawn as gaps.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QMenu,
-                               QMessageBox, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from layerloom.training.events import EpochEnd, RunStarted, Step
 from layerloom.training.records import RunCurves
 
+from layerloom.nodeeditor.dashboard.chart_export import export_button, save_png
+from layerloom.nodeeditor.dashboard.chart_plots import (CHARTS, EXTRA, LR, MIN_CHART_HEIGHT, PER_STEP, SCORE_TITLES,
+                                                        SCORES, TITLES, TRAIN, VAL, OverlayCurve, follow_data,
+                                                        frame_constant, frame_from_zero, lay_out_legend, markers,
+                                                        overlay_curves, pen, solid, style_plot, theme_plot)
+from layerloom.nodeeditor.dashboard.chart_readout import Readout, epoch_suffix, value_text
+from layerloom.nodeeditor.dashboard.chart_series import LiveSeries
+from layerloom.nodeeditor.dashboard.smoothing import DEFAULT_SMOOTHING, MAX_SMOOTHING
 from layerloom.nodeeditor.theme.style import DARK, Theme
-
-CHARTS = ("loss", "metric", "lr")
-TITLES = {"loss": "Loss", "metric": "Score", "lr": "Learning rate"}
-DEFAULT_SMOOTHING = 0.6
-MAX_SMOOTHING = 0.999
-
-# The score chart's curves per task: (metric key, legend label). "loss" tasks have no score chart.
-SCORES = {
-    "classification": (("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy"),
-                       ("val_f1", "validation F1 (macro)")),
-    "binary": (("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy"),
-               ("val_f1", "validation F1")),
-    "regression": (("val_r2", "validation R²"),),
-}
-SCORE_TITLES = {"classification": "Accuracy", "binary": "Accuracy", "regression": "R²"}
-
-# Series colours, readable on both the dark and the light canvas; overlays cycle through the rest.
-TRAIN, VAL, EXTRA, LR = "#3d8bfd", "#f08c2e", "#a371f7", "#2fb3a3"
-OVERLAY_COLORS = ("#e05d8c", "#4caf50", "#c9a227", "#8d99a8", "#00a6d6", "#b46a3c")
-
-# Per-step curves keep ~3 points per pixel column when zoomed out ('peak': each bin's min and max).
-PER_STEP = {"autoDownsampleFactor": 1.5}
-MIN_CHART_HEIGHT = 150
-
-
-# ------------------------------------------------------------------ smoothing
-def ema(values, weight: float = DEFAULT_SMOOTHING) -> np.ndarray:
-    """TensorBoard's debiased exponential moving average of ``values`` (non-finite points stay as
-    they are and do not move the average)."""
-    return _ema_extend(values, weight, 0.0, 0)[0]
-
-
-def _ema_extend(values, weight: float, last: float, count: int) -> tuple[np.ndarray, float, int]:
-    """Continue the average over ``values`` from ``last`` (the biased running value) after ``count``
-    finite points; returns the smoothed values and the new ``(last, count)``.
-
-    Vectorised: within a chunk, last_j = w^(j+1) * (last + (1 - w) * sum_k<=j x_k / w^(k+1)); chunks
-    are short enough that w^-(k+1) stays below 1e200."""
-    out = np.array(values, dtype=np.float64)
-    finite = np.isfinite(out)
-    x = out[finite]
-    if x.size == 0:
-        return out, last, count
-    weight = min(max(float(weight), 0.0), MAX_SMOOTHING)
-    if weight == 0.0:
-        out[finite] = x
-        return out, float(x[-1]), count + x.size
-    chunk = max(1, int(200 * math.log(10) / -math.log(weight)))
-    biased = np.empty_like(x)
-    for start in range(0, x.size, chunk):
-        part = x[start:start + chunk]
-        decay = weight ** np.arange(1, part.size + 1, dtype=np.float64)
-        biased[start:start + part.size] = decay * (last + (1.0 - weight) * np.cumsum(part / decay))
-        last = float(biased[start + part.size - 1])
-    seen = count + np.arange(1, x.size + 1, dtype=np.float64)
-    out[finite] = biased / (1.0 - weight ** seen)
-    return out, last, count + x.size
-
-
-class _Buffer:
-    """A growable 1-D numpy array: amortised O(1) appends, ``view()`` without a copy."""
-
-    def __init__(self, dtype=np.float64, capacity: int = 1024):
-        self._data = np.empty(capacity, dtype=dtype)
-        self.size = 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def extend(self, values) -> None:
-        values = np.asarray(values, dtype=self._data.dtype).reshape(-1)
-        end = self.size + values.size
-        if end > self._data.size:
-            grown = np.empty(max(end, 2 * self._data.size), dtype=self._data.dtype)
-            grown[:self.size] = self._data[:self.size]
-            self._data = grown
-        self._data[self.size:end] = values
-        self.size = end
-
-    def view(self) -> np.ndarray:
-        return self._data[:self.size]
 
 
 # ------------------------------------------------------------------ the widget
@@ -142,12 +67,12 @@ class TrainingCharts(QWidget):
         self._legend_fit: dict[str, tuple] = {}         # chart -> (width, entries) its legend was fitted to
         self._framed: set[str] = set()                  # charts framed by hand while they hold < 2 points
         self._draws = 0
-        self._clear_buffers()
+        self.series = LiveSeries(self._smoothing)
 
         self.plots = {name: pg.PlotWidget() for name in CHARTS}
         self.curves: dict[str, dict[str, pg.PlotDataItem]] = {name: {} for name in CHARTS}
         self._labels: dict[int, str] = {}   # id(curve) -> its name in the hover readout
-        self._readouts: dict[str, tuple] = {}
+        self._readouts: dict[str, Readout] = {}
         self._proxies: list[pg.SignalProxy] = []  # a SignalProxy stops working when collected
         for name, plot in self.plots.items():
             self._setup_plot(name, plot)
@@ -180,19 +105,7 @@ class TrainingCharts(QWidget):
         reset.setText("Reset view")
         reset.setToolTip("Fit every chart to its data again (and follow new points)")
         reset.clicked.connect(self.reset_view)
-        export = QToolButton()
-        export.setText("Save Chart ▾")
-        export.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")   # the ▾ says it
-        export.setToolTip("Save a chart as a PNG picture, or every charted value as CSV (the model's own "
-                          "export is Run > Export…)")
-        export.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(export)
-        for name in CHARTS:
-            menu.addAction(f"{TITLES[name]} chart as PNG…", lambda name=name: self._ask_png(name))
-        menu.addSeparator()
-        menu.addAction("Metrics as CSV…", self._ask_csv)
-        export.setMenu(menu)
-        self.export_menu = menu
+        export, self.export_menu = export_button(self)
 
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
@@ -225,45 +138,23 @@ class TrainingCharts(QWidget):
 
     def _setup_plot(self, name: str, plot: pg.PlotWidget) -> None:
         item = plot.getPlotItem()
-        item.setDownsampling(auto=True, mode="peak")  # applies to every curve added later
-        item.setClipToView(True)
-        item.showGrid(x=True, y=True, alpha=1.0)  # the pen's own colour: the theme's border colour
-        item.setMenuEnabled(True)
-        for axis in ("left", "bottom"):
-            ax = item.getAxis(axis)
-            ax.enableAutoSIPrefix(False)
-            ax.setZValue(-200)  # its grid under the curves and the legend, not over them
-            # major and minor grid lines only: the finest level cluttered the chart and cost half of
-            # each repaint while the view follows new points
-            ax.setStyle(maxTickLevel=1)
-        item.getViewBox().setDefaultPadding(0.03)
-        self._legends[name] = _title_row(item)
-        # the hover readout: a guide line, a dot on the nearest point and its values
-        line = pg.InfiniteLine(angle=90, movable=False)
-        dot = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=8)
-        text = pg.TextItem(anchor=(0, 1))
-        for z, part in enumerate((line, text, dot)):
-            part.setZValue(30 + z)
-            part.hide()
-            item.addItem(part, ignoreBounds=True)
-        self._readouts[name] = (line, dot, text)
+        self._legends[name] = style_plot(item)
+        self._readouts[name] = Readout(item)
         self._proxies.append(pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=30,
                                             slot=lambda args, name=name: self._mouse_moved(name, args[0])))
         plot.viewport().installEventFilter(self)  # to hide the readout when the mouse leaves
         plot.installEventFilter(self)             # to fit the legend to a new width
 
     def _build_curves(self) -> None:
-        # Per-step curves can hold 100k+ points: Qt draws an antialiased pen wider than 1 pixel ~20x
-        # slower (250 ms for 10k points here), so those are either 1 pixel wide or not antialiased.
-        # Per-epoch curves have a handful of points and get the nicer pens.
-        self._add_curve("loss", "train_raw", None, _pen(TRAIN, 1, 80), hover="train (raw)", **PER_STEP)
-        self._add_curve("loss", "train", "train (smoothed)", _pen(TRAIN, 2), **PER_STEP)
-        self._add_curve("loss", "val", "validation", _pen(VAL, 2), **_markers(VAL, 6))
-        self._add_curve("lr", "lr", None, _pen(LR, 2), hover="learning rate", **PER_STEP)
+        # 1-pixel or not antialiased pens for the per-step curves (chart_plots says why)
+        self._add_curve("loss", "train_raw", None, pen(TRAIN, 1, 80), hover="train (raw)", **PER_STEP)
+        self._add_curve("loss", "train", "train (smoothed)", pen(TRAIN, 2), **PER_STEP)
+        self._add_curve("loss", "val", "validation", pen(VAL, 2), **markers(VAL, 6))
+        self._add_curve("lr", "lr", None, pen(LR, 2), hover="learning rate", **PER_STEP)
 
-    def _add_curve(self, chart: str, key: str, legend: str | None, pen, hover: str | None = None,
+    def _add_curve(self, chart: str, key: str, legend: str | None, line_pen, hover: str | None = None,
                    **style) -> pg.PlotDataItem:
-        curve = pg.PlotDataItem([], [], pen=pen, name=legend, **style)
+        curve = pg.PlotDataItem([], [], pen=line_pen, name=legend, **style)
         self.plots[chart].getPlotItem().addItem(curve)
         if legend:
             self._legends[chart].addItem(curve, legend)
@@ -277,20 +168,6 @@ class TrainingCharts(QWidget):
         self._labels.pop(id(curve), None)
 
     # ---------------------------------------------------------------- events in
-    def _clear_buffers(self) -> None:
-        self._steps = _Buffer()                  # global step of each loss (float: plotted as is)
-        self._step_epochs = _Buffer(np.int32)
-        self._losses = _Buffer()
-        self._smoothed = _Buffer()
-        self._ema_state = (0.0, 0)
-        self._lr_steps = _Buffer()
-        self._lrs = _Buffer()
-        self._epochs = _Buffer()
-        self._epoch_steps = _Buffer()
-        self._metrics: dict[str, _Buffer] = {}
-        self._last_step = 0
-        self._last_step_epoch = 0
-
     def expect(self, task: str) -> None:
         """A run of ``task`` is about to start: its empty charts now, so that ``begin`` has only to
         take its ``RunStarted`` (F5 to the first step shown does not wait for a rebuild)."""
@@ -299,7 +176,7 @@ class TrainingCharts(QWidget):
     def begin(self, started: RunStarted) -> None:
         """The run ``expect`` prepared for has started: chart it (a full ``reset`` when it is another
         task than expected, or data arrived meanwhile)."""
-        if started.task != self._task or self._steps.size or self._epochs.size or self._started is not None:
+        if started.task != self._task or not self.series.empty or self._started is not None:
             self.reset(started)
             return
         self._started = started
@@ -310,7 +187,7 @@ class TrainingCharts(QWidget):
         had before (``RunCurves.from_run_dir(started.run_dir)``); otherwise a resumed run's curves
         start at its first new step. ``task``: the charts' task while there is no run (default: keep)."""
         self._started = started
-        self._clear_buffers()
+        self.series = LiveSeries(self._smoothing)
         task = started.task if started is not None else (task or self._task)   # nothing shown: keep the curves
         if task != self._task or not self.curves["metric"]:
             self._task = task
@@ -319,83 +196,28 @@ class TrainingCharts(QWidget):
             self.curves["metric"] = {}
             colors = (TRAIN, VAL, EXTRA)
             for (key, label), color in zip(SCORES.get(task, ()), colors):
-                self._add_curve("metric", key, label.removesuffix(" accuracy"), _pen(color, 2), hover=label,
-                                **_markers(color, 5))   # the chart's title says accuracy: a short legend
+                self._add_curve("metric", key, label.removesuffix(" accuracy"), pen(color, 2), hover=label,
+                                **markers(color, 5))   # the chart's title says accuracy: a short legend
             self.plots["metric"].setVisible(task in SCORES)
         if previous is not None:
-            self._load(previous)
+            self.series.load(previous, self._spe())
         self._apply_titles()
         self._dirty = {*CHARTS, "overlays"}  # the score chart's overlays follow the task
         self.redraw()
         self._show_legends()
         self.reset_view()
 
-    def _load(self, run: RunCurves) -> None:
-        self._append_losses(np.asarray(run.steps, np.float64), np.asarray(run.losses, np.float64), None)
-        if len(run.steps):
-            self._last_step = int(run.steps[-1])
-        self._lr_steps.extend(run.lr_steps)
-        self._lrs.extend(run.lrs)
-        x = run.epoch_x()
-        for i, epoch in enumerate(run.epochs):
-            self._append_epoch(epoch, float(x[i]), {k: v[i] for k, v in run.metrics.items() if i < len(v)})
-
     def add_step(self, step: Step) -> None:
         """Record a Step event's losses (steps ``step.step - len(losses) + 1`` .. ``step.step``).
         Cheap: no drawing until ``redraw``."""
-        values = np.asarray(step.losses if step.losses else (step.loss,), np.float64)
-        first = step.step - values.size + 1
-        steps = np.arange(first, step.step + 1, dtype=np.float64)
-        if first <= self._last_step:  # already seen (a resumed run's prefilled history): keep x increasing
-            keep = steps > self._last_step
-            steps, values = steps[keep], values[keep]
-        if steps.size:
-            self._append_losses(steps, values, step.epoch)
-            self._last_step = step.step
-        self._last_step_epoch = step.epoch
-        if not self._lr_steps.size or step.step > self._lr_steps.view()[-1]:
-            changed = not self._lrs.size or self._lrs.view()[-1] != step.lr
-            self._lr_steps.extend((step.step,))
-            self._lrs.extend((step.lr,))
-            if changed:  # a constant rate repaints its chart once an epoch (add_epoch), not every tick
-                self._dirty.add("lr")
+        if self.series.add_step(step):  # a constant rate repaints its chart once an epoch, not every tick
+            self._dirty.add("lr")
         self._dirty.add("loss")
-
-    def _append_losses(self, steps: np.ndarray, values: np.ndarray, epoch: int | None) -> None:
-        values = np.where(np.isfinite(values), values, np.nan)
-        smoothed, *state = _ema_extend(values, self._smoothing, *self._ema_state)
-        self._ema_state = tuple(state)
-        self._steps.extend(steps)
-        self._losses.extend(values)
-        self._smoothed.extend(smoothed)
-        epochs = np.full(steps.size, epoch) if epoch is not None else _epoch_of(steps, self._spe())
-        self._step_epochs.extend(epochs)
 
     def add_epoch(self, end: EpochEnd) -> None:
         """Record an epoch's metrics; they are drawn at the step the epoch ended on."""
-        if self._epochs.size and end.epoch <= self._epochs.view()[-1]:
-            return  # a repeat
-        if self._last_step and self._last_step_epoch == end.epoch:
-            x = float(self._last_step)
-        else:
-            x = float(end.epoch * self._spe()) if self._spe() else float(end.epoch)
-        self._append_epoch(end.epoch, x, {**end.metrics, "lr": end.lr})
-        self._dirty.update(CHARTS)
-
-    def _append_epoch(self, epoch: int, x: float, values: dict[str, float]) -> None:
-        count = self._epochs.size
-        for name in values:
-            if name not in self._metrics:
-                self._metrics[name] = buffer = _Buffer(capacity=64)
-                buffer.extend(np.full(count, np.nan))
-        self._epochs.extend((epoch,))
-        self._epoch_steps.extend((x,))
-        for name, buffer in self._metrics.items():
-            try:
-                value = float(values[name])
-            except (KeyError, TypeError, ValueError):
-                value = math.nan  # not reported this epoch
-            buffer.extend((value if math.isfinite(value) else math.nan,))
+        if self.series.add_epoch(end, self._spe()):   # not a repeat
+            self._dirty.update(CHARTS)
 
     def _spe(self) -> int:
         return self._started.steps_per_epoch if self._started is not None else 0
@@ -427,23 +249,23 @@ class TrainingCharts(QWidget):
         self._draws += 1
         for name in dirty:
             self._drawn[name] = self._draws
-        spe = self._spe()
+        spe, series = self._spe(), self.series
         if "loss" in dirty:
-            x = self._x(self._steps.view(), spe)
-            self.curves["loss"]["train_raw"].setData(x, self._losses.view())
-            self.curves["loss"]["train"].setData(x, self._smoothed.view())
-            self.curves["loss"]["val"].setData(self._epoch_x(), self._metric("val_loss"))
-            self._frame_sparse("loss", x, self._losses.view())
+            x = self._x(series.steps.view(), spe)
+            self.curves["loss"]["train_raw"].setData(x, series.losses.view())
+            self.curves["loss"]["train"].setData(x, series.smoothed.view())
+            self.curves["loss"]["val"].setData(self._epoch_x(), self.series.metric("val_loss"))
+            self._frame_sparse("loss", x, series.losses.view())
         if "metric" in dirty:
             for key, curve in self.curves["metric"].items():
-                curve.setData(self._epoch_x(), self._metric(key))
+                curve.setData(self._epoch_x(), self.series.metric(key))
             first = next(iter(self.curves["metric"]), None)
-            self._frame_sparse("metric", self._epoch_x(), self._metric(first) if first else np.empty(0), 1.0)
+            self._frame_sparse("metric", self._epoch_x(), self.series.metric(first) if first else np.empty(0), 1.0)
         if "lr" in dirty:
-            if self._lr_steps.size:
-                x, y = self._x(self._lr_steps.view(), spe), self._lrs.view()
+            if series.lr_steps.size:
+                x, y = self._x(series.lr_steps.view(), spe), series.lrs.view()
             else:  # no Step events (yet): the rate each epoch trained with
-                x, y = self._epoch_x(), self._metric("lr")
+                x, y = self._epoch_x(), self.series.metric("lr")
             self.curves["lr"]["lr"].setData(x, y)
             self._frame_sparse("lr", x, y)
             self._frame_constant_lr()
@@ -452,52 +274,32 @@ class TrainingCharts(QWidget):
         return True
 
     def _frame_sparse(self, chart: str, x: np.ndarray, y: np.ndarray, top: float | None = None) -> None:
-        """Fewer than two points would sit in pyqtgraph's tiny padded range (x from -200 to 200, y ticks
-        like 2.309354066848760): frame them from 0 instead, until the data spans a range of its own.
-        An empty chart forgets the previous run's range."""
+        """Fewer than two points are framed from 0 (``chart_plots.frame_from_zero``) until the data spans
+        a range of its own, then followed. An empty chart forgets the previous run's range."""
         view = self.plots[chart].getPlotItem().getViewBox()
         finite = np.isfinite(y) if len(y) else np.zeros(0, bool)
         if np.count_nonzero(finite) >= 2 and not self._overlays:
             if chart in self._framed:
                 self._framed.discard(chart)
-                # the data's own range now, from the arrays (the curves are clipped to the old view,
-                # and a chart not yet laid out cannot measure them), then follow it
-                xs, ys = np.asarray(x, np.float64)[finite], np.asarray(y, np.float64)[finite]
-                if xs.min() < xs.max():
-                    view.setXRange(float(xs.min()), float(xs.max()))
-                if ys.min() < ys.max():
-                    view.setYRange(float(ys.min()), float(ys.max()))
-                view.enableAutoRange()
+                follow_data(view, np.asarray(x, np.float64)[finite], np.asarray(y, np.float64)[finite])
             return
         if self._overlays:
             return
         self._framed.add(chart)
-        xs, ys = np.asarray(x, np.float64)[finite], np.asarray(y, np.float64)[finite]
-        right = float(xs.max()) if xs.size else 0.0
-        view.setXRange(0.0, max(right * 1.1, self._spe() or 1.0, 1.0), padding=0)
-        high = top if top is not None else (float(ys.max()) * 1.25 if ys.size and ys.max() > 0 else 1.0)
-        view.setYRange(0.0, high, padding=0)
+        frame_from_zero(view, np.asarray(x, np.float64)[finite], np.asarray(y, np.float64)[finite], top, self._spe())
 
     def _frame_constant_lr(self) -> None:
-        """A constant rate (no schedule) would sit on pyqtgraph's padded range around it, where 0.001
-        reads as 0: frame it from 0 to above the value instead."""
+        """A constant rate is framed from 0 (``chart_plots.frame_constant``), unless runs are compared."""
         view = self.plots["lr"].getPlotItem().getViewBox()
-        values = self._lrs.view() if self._lrs.size else self._metric("lr")
-        values = values[np.isfinite(values)]
-        if self._overlays or not values.size or values.max() != values.min() or values.max() <= 0:
+        values = self.series.lrs.view() if self.series.lrs.size else self.series.metric("lr")
+        if self._overlays or not frame_constant(view, values):
             view.enableAutoRange(axis=pg.ViewBox.YAxis)
-            return
-        view.setYRange(0.0, float(values.max()) * 1.25, padding=0)
 
     def _x(self, steps: np.ndarray, spe: int) -> np.ndarray:
         return steps / spe if self._x_epochs and spe else steps
 
     def _epoch_x(self) -> np.ndarray:
-        return self._epochs.view() if self._x_epochs else self._epoch_steps.view()
-
-    def _metric(self, name: str) -> np.ndarray:
-        buffer = self._metrics.get(name)
-        return buffer.view() if buffer is not None else np.full(self._epochs.size, np.nan)
+        return self.series.epochs.view() if self._x_epochs else self.series.epoch_steps.view()
 
     def _draw_overlays(self) -> None:
         if self._overlays and self._framed:   # other runs' curves: every chart fits them all again
@@ -508,27 +310,8 @@ class TrainingCharts(QWidget):
             self._remove_curve(chart, item)
         self._overlay_items = []
         for i, run in enumerate(self._overlays):
-            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
-            spe = run.steps_per_epoch
-            epoch_x = np.array(run.epochs, np.float64) if self._x_epochs else run.epoch_x()
-            steps = np.asarray(run.steps, np.float64)
-            dashed = _pen(color, 1.5, style=Qt.PenStyle.DashLine)
-            self._overlay("loss", run.name, self._x(steps, spe), ema(run.losses, self._smoothing), _pen(color, 1),
-                          legend=True, **PER_STEP)
-            if run.metrics.get("val_loss"):
-                self._overlay("loss", f"{run.name} · validation", epoch_x, run.metrics["val_loss"], dashed,
-                              **_markers(color, 4))
-            scores = SCORES.get(self._task, ())
-            for key, label in scores:
-                if run.metrics.get(key):
-                    self._overlay("metric", f"{run.name} · {label}", epoch_x, run.metrics[key], dashed,
-                                  legend=key == scores[-1][0], **_markers(color, 4))
-            if len(run.lrs):
-                self._overlay("lr", f"{run.name} · learning rate", self._x(np.asarray(run.lr_steps, float), spe),
-                              run.lrs, _pen(color, 1), legend=True, **PER_STEP)
-            elif run.metrics.get("lr"):
-                self._overlay("lr", f"{run.name} · learning rate", epoch_x, run.metrics["lr"], _pen(color, 1.5),
-                              legend=True, antialias=True)  # one point per epoch
+            for curve in overlay_curves(run, i, self._task, self._x_epochs, self._smoothing):
+                self._overlay(curve)
         self._frame_constant_lr()   # a constant rate's framing gives way to the runs compared with it
         self._show_legends()
 
@@ -546,34 +329,22 @@ class TrainingCharts(QWidget):
     def _fit_legend(self, name: str) -> None:
         legend, plot = self._legends[name], self.plots[name]
         key = (plot.width(), tuple(label.text for _, label in legend.items))
-        if self._legend_fit.get(name) == key:
-            return   # the same entries at the same width: laid out already
-        self._legend_fit[name] = key
-        count = len(legend.items)
-        legend.setVisible(bool(count))
-        item = plot.getPlotItem()
-        # the room beside the title: the plot less its left axis, the title and the row's margins
-        room = plot.width() - item.getAxis("left").width() - item.titleLabel.boundingRect().width() - 28
-        columns = max(count, 1)
-        while True:   # as many entries a line as fit (measured by the legend's own layout)
-            legend.setColumnCount(columns)
-            if columns == 1 or legend.layout.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() <= room:
-                break
-            columns -= 1
-        rows = math.ceil(count / columns) if count else 1
-        item.layout.setRowFixedHeight(0, 8 + 18 * rows)
+        if self._legend_fit.get(name) != key:   # not laid out yet for these entries at this width
+            self._legend_fit[name] = key
+            lay_out_legend(legend, plot)
 
-    def _overlay(self, chart: str, label: str, x, y, pen, legend: bool = False, **style) -> None:
-        y = np.asarray(y, np.float64)
-        style.setdefault("antialias", pen.widthF() <= 1)
-        curve = pg.PlotDataItem(np.asarray(x, np.float64), np.where(np.isfinite(y), y, np.nan), pen=pen,
-                                name=label.split(" · ")[0] if legend else None, **style)
+    def _overlay(self, overlay: OverlayCurve) -> None:
+        y, style = np.asarray(overlay.y, np.float64), dict(overlay.style)
+        style.setdefault("antialias", overlay.pen.widthF() <= 1)
+        name = overlay.label.split(" · ")[0] if overlay.legend else None
+        curve = pg.PlotDataItem(np.asarray(overlay.x, np.float64), np.where(np.isfinite(y), y, np.nan),
+                                pen=overlay.pen, name=name, **style)
         curve.setZValue(-1)  # under the live run
-        self.plots[chart].getPlotItem().addItem(curve)
-        if legend:
-            self._legends[chart].addItem(curve, label.split(" · ")[0])
-        self._labels[id(curve)] = label
-        self._overlay_items.append((chart, label, curve))
+        self.plots[overlay.chart].getPlotItem().addItem(curve)
+        if overlay.legend:
+            self._legends[overlay.chart].addItem(curve, name)
+        self._labels[id(curve)] = overlay.label
+        self._overlay_items.append((overlay.chart, overlay.label, curve))
 
     # ---------------------------------------------------------------- settings
     def set_smoothing(self, weight: float) -> None:
@@ -582,9 +353,7 @@ class TrainingCharts(QWidget):
         if weight == self._smoothing:
             return
         self._smoothing = weight
-        smoothed, *state = _ema_extend(self._losses.view(), weight, 0.0, 0)
-        self._ema_state = tuple(state)
-        self._smoothed.view()[:] = smoothed
+        self.series.set_smoothing(weight)
         self._sync_controls()
         self._dirty.update(("loss", "overlays"))
         self.redraw()
@@ -620,7 +389,7 @@ class TrainingCharts(QWidget):
         self._framed.clear()
         for plot in self.plots.values():
             plot.getPlotItem().enableAutoRange()
-        if not self._steps.size and not self._epochs.size and not self._overlays:   # nothing: no old range
+        if self.series.empty and not self._overlays:   # nothing: no old range
             for name in CHARTS:
                 self._frame_sparse(name, np.empty(0), np.empty(0), 1.0 if name == "metric" else None)
 
@@ -649,28 +418,11 @@ class TrainingCharts(QWidget):
             item.setLabel("bottom", x_label, color=self.theme.muted)
 
     def set_theme(self, theme: Theme) -> None:
-        """Colours from the editor's theme: the canvas behind the charts, its border colour for the
-        axes and grid (pyqtgraph draws both with one pen), muted tick labels, text for titles."""
+        """Colours from the editor's theme (``chart_plots.theme_plot``), for the readouts too."""
         self.theme = theme
         for name, plot in self.plots.items():
-            item = plot.getPlotItem()
-            plot.setBackground(theme.canvas)
-            plot.resetCachedContent()   # the view caches its background: repaint it in the new colour
-            plot.viewport().update()
-            for axis in ("left", "bottom"):
-                ax = item.getAxis(axis)
-                ax.setPen(pg.mkPen(theme.card_border, width=1))
-                ax.setTextPen(pg.mkPen(theme.muted))
-            legend = self._legends[name]
-            legend.setLabelTextColor(theme.text)
-            for _, label in legend.items:  # entries made before: their text is drawn already
-                label.setText(label.text, color=theme.text)
-            line, dot, text = self._readouts[name]
-            line.setPen(pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DashLine))
-            dot.setSymbolPen(pg.mkPen(theme.canvas, width=1.5))
-            text.fill = pg.mkBrush(_alpha(theme.card, 235))
-            text.border = pg.mkPen(theme.card_border)
-            text.setColor(theme.text)
+            theme_plot(plot, self._legends[name], theme)
+            self._readouts[name].set_theme(theme)
         self._apply_titles()
 
     # ---------------------------------------------------------------- hover readout
@@ -696,230 +448,53 @@ class TrainingCharts(QWidget):
     def show_readout(self, chart: str, x: float, y: float) -> str | None:
         """Mark the point nearest to view position (x, y) on ``chart`` and show its values; returns
         the text shown (None: no data). ``y`` is in view units (log10 of the value in log mode)."""
-        item = self.plots[chart].getPlotItem()
-        vb = item.getViewBox()
-        (x0, x1), (y0, y1) = vb.viewRange()
-        sx = max(vb.width(), 1.0) / max(x1 - x0, 1e-300)  # pixels per unit
-        sy = max(vb.height(), 1.0) / max(y1 - y0, 1e-300)
-        log_y = item.ctrl.logYCheck.isChecked()
-        best = None  # (distance in pixels, curve, index)
-        for curve in item.listDataItems():
-            if id(curve) not in self._labels or not curve.isVisible():
-                continue
-            cx, cy = curve.getOriginalDataset()
-            if cx is None or len(cx) == 0:
-                continue
-            found = _nearest(cx, _log10(cy) if log_y else cy, x, y, sx, sy)
-            if found is not None and (best is None or found[0] < best[0]):
-                best = (found[0], curve, found[1])
-        if best is None:
-            self.hide_readout(chart)
+        readout = self._readouts[chart]
+        found = readout.nearest(self._labels, x, y)
+        if found is None:
+            readout.hide()
             return None
-        _, curve, i = best
+        curve, i = found
         cx, cy = curve.getOriginalDataset()
         px, py = float(cx[i]), float(cy[i])
         message = self._readout_text(curve, px, py, i)
-        line, dot, text = self._readouts[chart]
-        line.setPos(px)
-        dot.setData([px], [py], symbolBrush=_solid(curve.opts.get("pen"), self.theme.text))
-        shown_y = math.log10(py) if log_y and py > 0 else py
-        text.setText(message)
-        # beside the dot, on the side towards the middle of the view, so it is never clipped
-        text.setAnchor((1.04 if px > (x0 + x1) / 2 else -0.04, -0.1 if shown_y > (y0 + y1) / 2 else 1.1))
-        text.setPos(px, shown_y)
-        for part in (line, dot, text):
-            part.setVisible(True)  # not show(): TextItem refreshes its scale only in its setVisible
+        readout.show_point(px, py, message, solid(curve.opts.get("pen"), self.theme.text))
         return message
 
     def _readout_text(self, curve: pg.PlotDataItem, x: float, y: float, i: int) -> str:
         where = f"epoch {x:.4g}" if self._x_epochs else f"step {x:,.0f}"
         if not self._x_epochs:
-            where += _epoch_suffix(self._epochs.view(), self._epoch_steps.view(), x)
+            where += epoch_suffix(self.series.epochs.view(), self.series.epoch_steps.view(), x)
         train = self.curves["loss"]
         if curve is train["train"] or curve is train["train_raw"]:  # both values, as TensorBoard shows
-            smoothed, raw = _value(self._smoothed.view()[i]), _value(self._losses.view()[i])
+            smoothed, raw = value_text(self.series.smoothed.view()[i]), value_text(self.series.losses.view()[i])
             return f"train\n{where}\n{smoothed} smoothed\n{raw} raw"
-        return f"{self._labels[id(curve)]}\n{where}\n{_value(y)}"
+        return f"{self._labels[id(curve)]}\n{where}\n{value_text(y)}"
 
     def hide_readout(self, chart: str) -> None:
-        for part in self._readouts[chart]:
-            part.hide()
+        self._readouts[chart].hide()
 
     # ---------------------------------------------------------------- what is plotted, exports
+    def run_dir(self) -> str | None:
+        """The folder of the run charted (None: none, or a run that saves no folder)."""
+        return self._started.run_dir if self._started is not None else None
+
     def history(self) -> RunCurves:
         """The live run's data as plotted (copies); its smoothed loss is ``ema(losses, smoothing)``."""
-        name = Path(self._started.run_dir).name if self._started is not None and self._started.run_dir else "run"
-        return RunCurves(
-            name, self._steps.view().astype(np.int64), self._losses.view().copy(),
-            [int(e) for e in self._epochs.view()], {k: b.view().tolist() for k, b in self._metrics.items()},
-            self._epoch_steps.view().tolist(), self._lr_steps.view().astype(np.int64), self._lrs.view().copy(),
-            self._spe())
+        run_dir = self.run_dir()
+        return self.series.history(Path(run_dir).name if run_dir else "run", self._spe())
 
     def export_png(self, chart: str, path: str | os.PathLike, width: int | None = None) -> Path:
         """Save one chart (``"loss"``, ``"metric"`` or ``"lr"``) as drawn, ``width`` pixels wide
         (default: its width on screen, at least 800) with the on-screen aspect ratio; the readout is
-        left out. The chart is laid out at that size for the export rather than scaled (pyqtgraph's
-        scaled export misplaces the legend), then put back."""
+        left out (``chart_export.save_png``)."""
         if chart not in self.plots:
             raise ValueError(f"unknown chart {chart!r}; one of {', '.join(CHARTS)}")
         self.redraw()
-        plot = self.plots[chart]
-        old = plot.size()
-        on_screen = plot.isVisible() and old.width() >= 50 and old.height() >= 50
-        width = int(width or max(800, old.width() if on_screen else 0))
-        height = round(width * old.height() / old.width()) if on_screen else round(width * 0.5)
         self.hide_readout(chart)
-        try:
-            _layout_at(plot, width, max(height, 120))
-            exporter = ImageExporter(plot.getPlotItem())
-            exporter.parameters()["width"] = width
-            path = Path(path)
-            if not exporter.export(str(path)):
-                raise OSError(f"{path}: cannot write the image")
-        finally:
-            _layout_at(plot, old.width(), old.height())
-        return path
+        return save_png(self.plots[chart], path, width)
 
     def export_csv(self, path: str | os.PathLike) -> Path:
-        """Save every value charted as one CSV: a ``kind`` column says ``step`` (loss, smoothed loss,
-        and lr where a Step event reported it) or ``epoch`` (lr and every metric). Floats are written
-        exactly (``repr``); an empty cell is a value not recorded."""
-        metric_names = [n for n in self._metrics if n != "lr"]
-        columns = ["kind", "epoch", "step", "loss", "loss_smoothed", "lr", *metric_names]
-        lr_at = dict(zip(self._lr_steps.view().astype(np.int64).tolist(), self._lrs.view().tolist()))
-        path = Path(path)
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            for step, epoch, loss, smooth in zip(self._steps.view().astype(np.int64).tolist(),
-                                                 self._step_epochs.view().tolist(), self._losses.view().tolist(),
-                                                 self._smoothed.view().tolist()):
-                writer.writerow(["step", epoch, step, _cell(loss), _cell(smooth), _cell(lr_at.get(step)),
-                                 *[""] * len(metric_names)])
-            for i, epoch in enumerate(self._epochs.view().tolist()):
-                step = self._epoch_steps.view()[i]
-                writer.writerow(["epoch", int(epoch), int(step) if math.isfinite(step) else "", "", "",
-                                 _cell(self._metric("lr")[i]), *[_cell(self._metrics[n].view()[i])
-                                                                for n in metric_names]])
-        return path
-
-    def _ask_png(self, chart: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, f"Export the {TITLES[chart].lower()} chart",
-                                              str(self._export_dir() / f"{chart}.png"), "PNG image (*.png)")
-        if path:
-            self._export(lambda: self.export_png(chart, path))
-
-    def _ask_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export the metrics", str(self._export_dir() / "charts.csv"),
-                                              "CSV file (*.csv)")
-        if path:
-            self._export(lambda: self.export_csv(path))
-
-    def _export(self, action) -> None:
-        try:
-            action()
-        except OSError as exc:
-            QMessageBox.warning(self, "Export failed", str(exc))
-
-    def _export_dir(self) -> Path:
-        run_dir = self._started.run_dir if self._started is not None else None
-        return Path(run_dir) if run_dir and Path(run_dir).is_dir() else Path.cwd()
-
-
-# ------------------------------------------------------------------ small helpers
-def _title_row(item: pg.PlotItem) -> pg.LegendItem:
-    """The plot's title row made of its title on the left and a legend on the right, outside the
-    data area (a legend inside a chart covers the newest points). Part of the PlotItem, so exported
-    pictures carry it too. Returns the legend."""
-    item.setTitle(" ")   # makes the title row and its label visible
-    item.layout.removeItem(item.titleLabel)
-    legend = pg.LegendItem(colCount=3, labelTextSize="9pt", verSpacing=-6, horSpacing=14)
-    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-    legend.setPen(None)
-    legend.setBrush(None)
-    row = pg.GraphicsLayout()
-    row.layout.setContentsMargins(4, 0, 4, 0)
-    row.addItem(item.titleLabel, 0, 0)
-    gap = pg.GraphicsWidget()            # the space between: the legend keeps to the right
-    gap.setMinimumSize(0, 0)
-    gap.setPreferredSize(0, 0)
-    row.addItem(gap, 0, 1)
-    row.addItem(legend, 0, 2)
-    row.layout.setColumnStretchFactor(1, 1)
-    item.layout.addItem(row, 0, 1)
-    item.layout.setRowFixedHeight(0, 26)
-    return legend
-
-
-def _pen(color: str, width: float, alpha: int = 255, style=Qt.PenStyle.SolidLine):
-    return pg.mkPen(_alpha(color, alpha), width=width, style=style)
-
-
-def _layout_at(plot: pg.PlotWidget, width: int, height: int) -> None:
-    """Give a plot this size now, shown or not (a hidden widget would only resize when shown)."""
-    plot.resize(width, height)
-    plot.resizeEvent(None)  # pyqtgraph's handler lays the plot out; it does not read the event
-
-
-def _markers(color: str, size: int) -> dict:
-    """Style of a per-epoch curve: a dot on each epoch, antialiased (a few points only)."""
-    return {"symbol": "o", "symbolSize": size, "symbolPen": None, "symbolBrush": color, "antialias": True}
-
-
-def _solid(pen, fallback: str) -> QColor:
-    """A pen's colour made opaque (the readout's dot on the faint raw loss is solid all the same)."""
-    color = QColor(pen.color() if pen is not None else fallback)
-    color.setAlpha(255)
-    return color
-
-
-def _alpha(color: str, alpha: int) -> QColor:
-    c = QColor(color)
-    c.setAlpha(alpha)
-    return c
-
-
-def _log10(values: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log10(values)
-
-
-def _nearest(x: np.ndarray, y: np.ndarray, mx: float, my: float, sx: float, sy: float):
-    """(distance in pixels, index) of the finite point nearest to (mx, my), looking at the points
-    within 10 pixels in x (or the two either side of mx when none is)."""
-    lo = int(np.searchsorted(x, mx - 10 / sx))
-    hi = int(np.searchsorted(x, mx + 10 / sx))
-    if hi - lo > 20000:  # a dense stretch: the points closest in x are enough
-        middle = int(np.searchsorted(x, mx))
-        lo, hi = max(0, middle - 10000), middle + 10000
-    if hi <= lo:
-        lo, hi = max(0, lo - 1), min(len(x), lo + 1)
-    dx, dy = (x[lo:hi] - mx) * sx, (y[lo:hi] - my) * sy
-    distance = np.hypot(dx, dy)
-    distance[~np.isfinite(distance)] = np.inf
-    if distance.size == 0 or not np.isfinite(distance.min()):
-        return None
-    i = int(np.argmin(distance))
-    return float(distance[i]), lo + i
-
-
-def _epoch_of(steps: np.ndarray, spe: int) -> np.ndarray:
-    return np.ceil(steps / spe).astype(np.int32) if spe else np.zeros(steps.size, np.int32)
-
-
-def _epoch_suffix(epochs: np.ndarray, epoch_steps: np.ndarray, x: float) -> str:
-    hits = np.nonzero(epoch_steps == x)[0]
-    return f" (epoch {int(epochs[hits[0]])})" if hits.size else ""
-
-
-def _value(v: float) -> str:
-    if not math.isfinite(v):
-        return str(v)
-    return f"{v:.3e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5) else f"{v:.4f}"
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    value = float(value)
-    return repr(value) if math.isfinite(value) else str(value)
+        """Save every value charted as one CSV (``LiveSeries.write_csv``): a ``kind`` column says
+        ``step`` (loss, smoothed loss, and lr where a Step event reported it) or ``epoch`` (lr and every
+        metric). Floats are written exactly (``repr``); an empty cell is a value not recorded."""
+        return self.series.write_csv(path)

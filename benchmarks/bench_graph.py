@@ -11,7 +11,11 @@ shows up in both numbers:
 - save/load vs ``json.dumps``/``json.loads`` of the same document;
 - saving a graph whose node ``ui`` holds a large nested value (a binary tree of lists, ``--ui-depth``)
   vs ``json.dumps`` of the same document written compactly, and the saved size against that compact size
-  (before issue 15 a 21 MB value took 70 s and 94 MB).
+  (before issue 15 a 21 MB value took 70 s and 94 MB);
+- blocks nested 1 to 6 deep (block ``L<k>`` holds a Linear, a ReLU and one instance of ``L<k-1>``): the
+  inner analyses that analyze, then compile, cost after an edit (``layerloom.model.blocks.expansion_stats``;
+  before issue 16 they doubled with each level: 2, 6, 14, 30, 62, 126 for analyze) and the time of
+  analyze and compile after an edit vs the same layers in a flat chain.
 
 Usage: python benchmarks/bench_graph.py [--nodes 1000] [--repeat 5]
 """
@@ -32,6 +36,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from layerloom import Graph, analyze, compile_graph, dumps_graph, load_graph, save_graph  # noqa: E402
+from layerloom.model.blocks import expansion_stats  # noqa: E402
 
 WIDTH = 32
 TARGETS_MS = {"infer": 50.0, "compile": 500.0, "save+load": 100.0}
@@ -150,11 +155,73 @@ def big_ui_row(depth: int, repeat: int) -> tuple[float, float, float, int]:
         return save, save / baseline, path.stat().st_size / raw_path.stat().st_size, raw_path.stat().st_size
 
 
+def nested_graph(depth: int) -> Graph:
+    """An Input, one instance of block ``L<depth>`` and an Output. Block ``L1`` is Linear -> ReLU;
+    block ``L<k>`` is Linear -> ReLU -> ``L<k-1>``, so the model holds ``2 * depth`` layers."""
+    g = Graph(name=f"nested{depth}")
+    for level in range(1, depth + 1):
+        nodes = [{"id": "x", "type": "Input", "name": "x", "params": {"shape": [WIDTH]}},
+                 {"id": "fc", "type": "Linear", "name": "fc", "params": {"out_features": WIDTH}},
+                 {"id": "act", "type": "ReLU", "name": "act", "params": {}},
+                 {"id": "y", "type": "Output", "name": "y", "params": {}}]
+        names = ["x", "fc", "act", "y"]
+        if level > 1:
+            nodes.insert(3, {"id": "inner", "type": f"Block:L{level - 1}", "name": "inner", "params": {}})
+            names.insert(3, "inner")
+        edges = [{"from": [a, "out" if a != "inner" else "y"], "to": [b, "in" if b != "inner" else "x"]}
+                 for a, b in zip(names, names[1:])]
+        g.define_block(f"L{level}", {"inputs": ["x"], "outputs": ["y"], "nodes": nodes, "edges": edges})
+    x = g.add_node("Input", "x", {"shape": [WIDTH]})
+    block = g.add_node(f"Block:L{depth}", "block")
+    out = g.add_node("Output", "y")
+    g.connect(x.id, "out", block.id, "x")
+    g.connect(block.id, "y", out.id, "in")
+    return g
+
+
+def inner_analyses() -> int:
+    """Inner analyses of block instances run so far in this process."""
+    return expansion_stats.analyses
+
+
+def nested_rows(depths, repeat: int) -> list[tuple]:
+    """Per depth: inner analyses of one analyze after an edit and of one compile after that (no edit
+    between), then, each after an edit (``graph.blocks.touch()``: what every edit does to the blocks'
+    derived values), analyze ms and its ratio to the flat chain's, compile ms and its ratio, and analyze
+    ms with no edit before it."""
+    rows = []
+    for depth in depths:
+        graph, flat = nested_graph(depth), chain_graph(2 * depth + 2)
+        start = inner_analyses()
+        analysis = analyze(graph)
+        assert analysis.ok, [str(p) for p in analysis.errors][:3]
+        analysed = inner_analyses() - start
+        start = inner_analyses()
+        compiled = compile_graph(graph, seed=0)
+        compiled_count = inner_analyses() - start
+        assert compiled.parameter_count() == compile_graph(flat, seed=0).parameter_count() == analysis.total_params
+
+        def edited(fn):
+            def run():
+                graph.blocks.touch()
+                fn()
+            return run
+
+        infer = median_ms(edited(lambda: analyze(graph)), repeat)
+        infer_flat = median_ms(lambda: analyze(flat), repeat)
+        comp = median_ms(edited(lambda: compile_graph(graph, seed=0)), repeat)
+        comp_flat = median_ms(lambda: compile_graph(flat, seed=0), repeat)
+        unchanged = median_ms(lambda: analyze(graph), repeat)
+        rows.append((depth, analysed, compiled_count, infer, infer / infer_flat, comp, comp / comp_flat, unchanged))
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--ui-depth", type=int, default=18, help="levels of the ui value's tree (18: about 2.6 MB)")
+    parser.add_argument("--block-depth", type=int, default=6, help="nest blocks 1 to this many levels deep")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {args.nodes} nodes, median of {args.repeat}\n")
@@ -171,6 +238,13 @@ def main(argv=None) -> int:
     save, ratio, size, raw_bytes = big_ui_row(args.ui_depth, args.repeat)
     print(f"\nbig ui   save of a {raw_bytes / 1e6:.1f} MB ui value: {save:.0f} ms, {ratio:.2f}x json.dumps compact; "
           f"saved size {size:.2f}x the compact JSON")
+    print("\nnested blocks, after an edit (vs the same 2*depth layers in a flat chain)")
+    print(f"{'depth':<7}{'inner analyses':>15}{'+ compile':>10}{'analyze ms':>12}{'vs flat':>9}"
+          f"{'compile ms':>12}{'vs flat':>9}{'no edit ms':>12}")
+    for depth, analysed, compiled, infer, infer_ratio, comp, comp_ratio, unchanged in nested_rows(
+            range(1, args.block_depth + 1), args.repeat):
+        print(f"{depth:<7}{analysed:>15}{compiled:>10}{infer:>12.2f}{infer_ratio:>8.2f}x{comp:>12.1f}{comp_ratio:>8.2f}x"
+              f"{unchanged:>12.2f}")
     print(f"\nslowest step used {worst:.2f}x of its target")
     return 0
 

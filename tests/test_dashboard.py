@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from layerloom.nodeeditor.dashboard.controller import STOP_TIMEOUT_S
+from layerloom.nodeeditor.dashboard.run_lifecycle import STOP_TIMEOUT_S
 from layerloom.training.events import Finished, Stopped
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]

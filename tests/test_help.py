@@ -89,3 +89,64 @@ def test_the_palette_opens_a_node_types_documentation(window):
     assert dialog.isVisible() and dialog.spec.type_id == "Dropout" and "p" in dialog.browser.toPlainText()
     assert window.palette_widget.show_help("LeakyReLU") is dialog  # one dialog, showing the new type
     assert dialog.spec.type_id == "LeakyReLU"
+
+
+def test_every_menu_entry_comes_from_the_table_and_the_dialog_lists_its_keys(window):
+    """The menus, the menu table and the shortcuts dialog agree entry by entry, and no two actions
+    share a shortcut."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QDockWidget
+
+    from layerloom.nodeeditor.panels.help import CANVAS, plain_menu_text, show_shortcuts
+    from layerloom.nodeeditor.window.menus import MENUS
+
+    table = {row.key: row for row in MENUS.actions()}
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    examples = next(a.menu() for a in file_menu.actions() if a.text() == "&Examples")
+    made_at_run_time = {window.toolbar.toggleViewAction(), *examples.actions(), *window.recent_menu.actions(),
+                        *(dock.toggleViewAction() for dock in window.findChildren(QDockWidget))}
+    listed = [row for row in show_shortcuts(window).visible_rows() if row[0] != CANVAS]
+    built, keys_seen, bound = set(), {}, []
+
+    def walk(menu, path):
+        for action in menu.actions():
+            if action.isSeparator():
+                continue
+            if action.menu() is not None:
+                walk(action.menu(), (*path, action.menu().title()))
+                continue
+            if action in made_at_run_time:
+                assert not action.shortcuts(), action.text()
+                continue
+            key = " > ".join(plain_menu_text(part) for part in (*path, action.text()))
+            assert key in table, f"{key}: in the menus, not in the table"
+            assert window.menu_actions[key] is action and action.shortcut() == table[key].key_sequence()
+            built.add(key)
+            for sequence in action.shortcuts():
+                keys = sequence.toString(QKeySequence.SequenceFormat.NativeText)
+                assert keys not in keys_seen, f"{keys}: both {keys_seen[keys]} and {key}"
+                keys_seen[keys] = key
+                bound.append((plain_menu_text(path[0]), keys, plain_menu_text(action.text())))
+
+    for top in window.menuBar().actions():
+        walk(top.menu(), (top.menu().title(),))
+    assert built == set(table)            # every declared entry is in the menus
+    assert listed == bound                # the dialog lists exactly what the menus bind, in their order
+    assert len(bound) >= 25               # (Quit has no standard key on some platforms)
+
+
+def test_a_menu_entry_asked_for_with_other_keys_than_its_row_is_refused(window):
+    """Another part of the editor making a menu (the dashboard's Run menu) gets each entry from the
+    table; asking for another shortcut, or for an entry the table does not declare, fails loudly."""
+    from PySide6.QtGui import QKeySequence
+
+    menu = window.menuBar().addMenu("&Run")
+    dashboard = window.dashboard
+    with pytest.raises(ValueError, match=r"Run > Train: asked for another shortcut .*F7.*F5"):
+        window._action(menu, "&Train", dashboard.start, QKeySequence("F7"), icon="train")
+    with pytest.raises(ValueError, match="Run > Stop: asked for another handler"):
+        window._action(menu, "&Stop", dashboard.start, QKeySequence("Shift+F5"), icon="stop")
+    with pytest.raises(LookupError, match="Run > Rewind: not declared in the menu table"):
+        window._action(menu, "&Rewind", dashboard.start, QKeySequence("F8"))
+    made = window._action(menu, "&Train", dashboard.start, QKeySequence("F5"), icon="train")
+    assert made.shortcut().toString() == "F5" and made.toolTip() == "Train (F5)"

@@ -1,10 +1,12 @@
-"""Help: the keyboard shortcuts, read from the window's own menus, and each node type's documentation,
+"""Help: the keyboard shortcuts, read from the window's menu table, and each node type's documentation,
 read from its spec.
 
-Nothing here is written by hand per shortcut or per node type: ``shortcut_rows(window)`` walks the menu
-bar (and the window's ``QShortcut``s that carry a ``whatsThis`` text), so the list stays true when a
-menu changes; ``node_help_html(spec)`` renders a ``NodeSpec``'s doc line, ports and typed params. Only
-the canvas gestures, which are not actions, are a fixed list.
+Nothing here is written by hand per shortcut or per node type: ``shortcut_rows(window)`` lists the
+entries of ``window.menu_table`` (the table the window builds its menus from,
+``layerloom.nodeeditor.window.menus``) that have shortcuts, grouped by menu, and the window's
+``QShortcut``s that carry a ``whatsThis`` text, so the list and the menus cannot disagree;
+``node_help_html(spec)`` renders a ``NodeSpec``'s doc line, ports and typed params. Only the canvas
+gestures, which are not actions, are a fixed list.
 """
 
 from __future__ import annotations
@@ -45,17 +47,19 @@ CANVAS_GESTURES: tuple[tuple[str, str], ...] = (
 
 # ---------------------------------------------------------------------- shortcuts
 def shortcut_rows(window, text_format: QKeySequence.SequenceFormat = QKeySequence.SequenceFormat.NativeText) -> Rows:
-    """``[(group, [(keys, action), ...]), ...]``: one group per menu of ``window``'s menu bar (its
-    submenus included) listing the actions that have shortcuts, then the canvas gestures, then the
-    window's ``QShortcut``s that have a ``whatsThis`` (their description)."""
+    """``[(group, [(keys, action), ...]), ...]``: one group per menu of ``window.menu_table`` (its
+    submenus included) listing the entries that have shortcuts, in menu order, then the canvas
+    gestures, then the window's ``QShortcut``s that have a ``whatsThis`` (their description).
+
+    ``window.menu_table.shortcuts()`` gives ``(top menu title, entry text, QKeySequence)`` per entry."""
     groups: Rows = []
-    for top in window.menuBar().actions():
-        menu = top.menu()
-        if menu is None or not top.isVisible():
-            continue
-        rows = _menu_rows(menu, text_format)
-        if rows:
-            groups.append((_plain(menu.title()), rows))
+    for menu, text, keys in window.menu_table.shortcuts():
+        group = plain_menu_text(menu)
+        if not groups or groups[-1][0] != group:
+            groups.append((group, []))
+        row = (keys.toString(text_format), plain_menu_text(text))
+        if row not in groups[-1][1]:
+            groups[-1][1].append(row)
     groups.append((CANVAS, list(CANVAS_GESTURES)))
     panels = [(_keys(s.keys(), text_format), s.whatsThis()) for s in window.findChildren(QShortcut)
               if s.whatsThis() and s.keys()]
@@ -64,25 +68,11 @@ def shortcut_rows(window, text_format: QKeySequence.SequenceFormat = QKeySequenc
     return groups
 
 
-def _menu_rows(menu, text_format) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    for action in menu.actions():
-        if action.isSeparator() or not action.isVisible():
-            continue
-        if action.menu() is not None:
-            rows += _menu_rows(action.menu(), text_format)
-        elif action.shortcuts():
-            row = (_keys(action.shortcuts(), text_format), _plain(action.text()))
-            if row not in rows:
-                rows.append(row)
-    return rows
-
-
 def _keys(sequences, text_format) -> str:
     return ", ".join(s.toString(text_format) for s in sequences)
 
 
-def _plain(text: str) -> str:
+def plain_menu_text(text: str) -> str:
     """A menu text as read: no mnemonic marks ("&&" is a literal "&"), no trailing ellipsis."""
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").rstrip(".").strip()
 
@@ -129,7 +119,7 @@ class ShortcutsDialog(QDialog):
         self.resize(720, 640)
 
     def refresh(self) -> None:
-        """Read the window's menus again (they may have changed since the dialog was made)."""
+        """Read the window's menu table and shortcuts again."""
         self.tree.clear()
         for group, rows in shortcut_rows(self.editor_window):
             head = QTreeWidgetItem(self.tree, [group])
@@ -169,7 +159,7 @@ class ShortcutsDialog(QDialog):
 
 
 def show_shortcuts(window) -> ShortcutsDialog:
-    """Open (or bring back) the window's shortcuts dialog, non-modal, read afresh from its menus."""
+    """Open (or bring back) the window's shortcuts dialog, non-modal, read afresh from its menu table."""
     dialog = window.findChild(ShortcutsDialog)
     if dialog is None:
         dialog = ShortcutsDialog(window)

@@ -206,12 +206,12 @@ def test_the_editor_starts_on_a_file_with_a_huge_literal_and_marks_the_node(star
 @pytest.mark.gui
 def test_an_unexpected_error_opening_the_start_up_file_is_a_message_not_an_exit(started, tmp_path, monkeypatch,
                                                                                 capsys):
-    from layerloom.nodeeditor.window import main_window
+    from layerloom.nodeeditor.window import files
 
     def broken(path):
         raise RuntimeError("an unforeseen fault")
 
-    monkeypatch.setattr(main_window, "load_graph", broken)
+    monkeypatch.setattr(files, "load_graph", broken)   # the window opens files through window/files.py
     path = _formula_file(tmp_path)
     window, shown = started(path, status=1)   # --screenshot: said on stderr, no box waits for a click
     err = capsys.readouterr().err

@@ -1,0 +1,133 @@
+"""The window's block actions: group the selection into a block, ungroup, open a block's inside, delete
+an unused block, and import or export block libraries.
+
+``BlocksMixin`` is part of ``EditorWindow``: it reads ``self.document`` (the model), ``self.editing``
+(the level on the canvas), ``self.scopes`` and ``self.palette_widget``. The rules (what a block may
+hold, which names are free) are the model's and the document's; this only asks, shows and says.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from layerloom import LayerLoomError
+from layerloom.files.block_library import LIBRARY_SUFFIX as BLOCKS_SUFFIX
+from layerloom.files.block_library import load_block_library, save_block_library
+from layerloom.model.blocks import import_plan
+
+from layerloom.nodeeditor.document.commands import InstallBlockCommand, remove_block_command
+
+
+class BlocksMixin:
+    """Blocks > Group, Ungroup, Edit Inside, Up One Level, Import and Export, for an ``EditorWindow``."""
+
+    def group_selection(self, name: str | None = None) -> str | None:
+        """Ctrl+G: the selected nodes become a block (its name asked for), with one instance in their
+        place: one undo step. The instance's id, or None."""
+        ids = self.selected_node_ids()
+        document = self.editing
+        if not ids:
+            self.statusBar().showMessage("Select the nodes to group into a block", 4000)
+            return None
+        if name is None:
+            taken = set(document.graph.blocks)
+            suggestion = next(f"Block{i}" for i in range(1, len(taken) + 2) if f"Block{i}" not in taken)
+            name, ok = QInputDialog.getText(self, "Group into block",
+                                            "Block name (letters, digits and _; it becomes the node type "
+                                            "Block:<name>):", text=suggestion)
+            if not ok:
+                return None
+        instance = document.group(ids, name.strip())
+        if instance is not None:
+            document.scene.clearSelection()
+            document.scene.item_for_node[instance].setSelected(True)
+            self.statusBar().showMessage(f"Grouped {len(ids)} node(s) into block {name.strip()}; double-click it "
+                                         "to edit its inside", 6000)
+        return instance
+
+    def ungroup_selection(self) -> list[str]:
+        """Ctrl+Shift+G: the selected block instances are replaced by their insides (one undo step each)."""
+        document = self.editing
+        instances = [i for i in self.selected_node_ids() if document.graph.node(i).type_id.startswith("Block:")]
+        if not instances:
+            self.statusBar().showMessage("Select a block instance to ungroup it", 4000)
+            return []
+        added: list[str] = []
+        for node_id in instances:
+            added += document.ungroup(node_id)
+        document.scene.clearSelection()
+        for node_id in added:
+            document.scene.item_for_node[node_id].setSelected(True)
+        return added
+
+    def open_selected_block(self) -> None:
+        ids = self.selected_node_ids()
+        if len(ids) != 1 or not self.open_instance(ids[0]):
+            self.statusBar().showMessage("Select one block instance to edit its inside", 4000)
+
+    def open_instance(self, node_id: str) -> bool:
+        """Show the inside of a block instance on the canvas (double-click, Alt+Down, the inspector)."""
+        return self.scopes.open_instance(node_id) is not None
+
+    def open_block(self, name: str) -> bool:
+        """Show a block's inside from the palette (with its first instance's shapes when there is one)."""
+        return self.scopes.open_block(name) is not None
+
+    def delete_block(self, name: str) -> bool:
+        """Take an unused block out of the model (one undo step); a used one is refused with its users."""
+        try:
+            self.document.undo_stack.push(remove_block_command(self.document.graph, name))
+        except LayerLoomError as exc:
+            self.statusBar().showMessage(f"Cannot delete: {exc}", 8000)
+            return False
+        return True
+
+    def _blocks_changed(self, name: str) -> None:
+        self.palette_widget.rebuild()
+
+    def ask_export_blocks(self) -> bool:
+        graph = self.document.graph
+        if not graph.blocks:
+            self.statusBar().showMessage("This model has no blocks to export (select nodes, then Ctrl+G)", 5000)
+            return False
+        path, _ = QFileDialog.getSaveFileName(self, "Export blocks", f"{graph.name}-blocks{BLOCKS_SUFFIX}",
+                                              f"LayerLoom block libraries (*{BLOCKS_SUFFIX})")
+        return bool(path) and self.export_blocks(path)
+
+    def export_blocks(self, path: str | Path) -> bool:
+        """Write every block of the model to a block library file."""
+        try:
+            save_block_library(path, self.document.graph.blocks)
+        except (LayerLoomError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot export blocks", str(exc))
+            return False
+        self.statusBar().showMessage(f"Exported {len(self.document.graph.blocks)} block(s) to {path}", 5000)
+        return True
+
+    def ask_import_blocks(self) -> list[str]:
+        path, _ = QFileDialog.getOpenFileName(self, "Import blocks", "",
+                                              f"LayerLoom block libraries (*{BLOCKS_SUFFIX});;JSON (*.json)")
+        return self.import_blocks(path) if path else []
+
+    def import_blocks(self, path: str | Path) -> list[str]:
+        """Add a library's blocks to the model (one undo step). A name already taken by a different
+        block is imported under a fresh name; the same block again is skipped. The names added."""
+        graph = self.document.graph
+        try:
+            library = load_block_library(path, graph.catalog)
+            plan, _ = import_plan(graph, library)
+        except LayerLoomError as exc:
+            QMessageBox.warning(self, "Cannot import blocks", str(exc))
+            return []
+        if not plan:
+            self.statusBar().showMessage("The library's blocks are all in this model already", 5000)
+            return []
+        stack = self.document.undo_stack
+        stack.beginMacro(f"Import {len(plan)} block(s)")
+        for block in plan:
+            stack.push(InstallBlockCommand(graph, block.name, block))
+        stack.endMacro()
+        self.statusBar().showMessage(f"Imported blocks: {', '.join(b.name for b in plan)} (see Nodes > Blocks)", 6000)
+        return [b.name for b in plan]

@@ -1,0 +1,255 @@
+"""The window's file actions: new, open (a file, an example, a recent one), save and save as, the
+"unsaved changes" question, the recent-files menu, the title, and the recovery copies (autosave).
+
+``FilesMixin`` is part of ``EditorWindow``: it reads ``self.document``, ``self.settings``,
+``self.autosaver``, ``self.dashboard`` and ``self.theme``, and shows documents with ``set_document``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+
+from layerloom import Graph, LayerLoomError, load_graph, save_graph
+from layerloom.files.graphfile import SUFFIX
+from layerloom.files.resources import example_path, example_paths
+from layerloom.model.layout import place_unplaced
+
+from layerloom.nodeeditor.document.autosave import Autosaver
+from layerloom.nodeeditor.document.commands import SetMetaCommand
+from layerloom.nodeeditor.document.document import Document
+
+MAX_RECENT = 8
+UNTITLED = "untitled"
+
+
+class FilesMixin:
+    """Open, save, recent files and recovery copies of an ``EditorWindow``."""
+
+    # ------------------------------------------------------------------ recovery
+    def autosave_now(self) -> None:
+        """Write the recovery copy when there are unsaved changes; remove it when there are none."""
+        document = self.document
+        if document is None:
+            return
+        if document.undo_stack.isClean():
+            self.autosaver.discard()
+            return
+        try:
+            self.autosaver.save(document.graph, document.path)
+        except (LayerLoomError, OSError) as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 6000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer the newest recovery copy. True when a document was restored."""
+        found = sorted(self.autosaver.found(), key=lambda r: r.saved_at, reverse=True)
+        if not found:
+            return False
+        latest = found[0]
+        where = f" of {latest.original}" if latest.original else ""
+        answer = QMessageBox.question(
+            self, "Restore unsaved work?",
+            f"LayerLoom did not close cleanly. Restore the unsaved changes{where} from {latest.saved_at}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        graph = Autosaver.load(latest) if answer == QMessageBox.StandardButton.Yes else None
+        Autosaver.remove(latest)
+        if graph is None:
+            return False
+        document = Document(graph, latest.original, theme=self.theme)
+        document.undo_stack.resetClean()  # restored work is unsaved work
+        self.set_document(document)
+        self.autosave_now()
+        return True
+
+    # ------------------------------------------------------------------ open
+    def new_document(self) -> None:
+        if self.maybe_save():
+            self.set_document(Document(Graph(name=UNTITLED), theme=self.theme))
+
+    def open_example(self, stem: str) -> bool:
+        return self.open_path(example_path(stem), remember=False, as_template=True)
+
+    def fill_examples(self, menu: QMenu) -> None:
+        """File > Examples: one entry per example graph."""
+        for path in example_paths():
+            stem = path.name[: -len(SUFFIX)]
+            action = QAction(stem.replace("_", " ").title(), self)
+            action.triggered.connect(lambda checked=False, s=stem: self.open_example(s))
+            menu.addAction(action)
+
+    def open_path(self, path: str | Path, remember: bool = True, as_template: bool = False) -> bool:
+        """Open a graph file. A file that cannot be read shows the loader's message and leaves the
+        current document as it was."""
+        path = Path(path).absolute()   # a path named from the command line: its runs and messages say where
+        if not self.maybe_save():
+            return False
+        try:
+            graph = load_graph(path)
+            laid_out = place_unplaced(graph)   # a graph written by hand has no positions: none hides another
+            document = Document(graph, None if as_template else path, theme=self.theme)  # analyses the graph
+        except LayerLoomError as exc:
+            return self._open_failed(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a file must never end the app (at start-up, nothing else catches)
+            return self._open_failed(f"{path}: LayerLoom could not open this file because of an error of its own "
+                                     f"({type(exc).__name__}: {exc}). Please report it with the file.")
+        self.set_document(document)
+        if remember:
+            self._remember(path)
+        if laid_out:
+            self.statusBar().showMessage(f"{len(laid_out)} node(s) had no usable position in {path.name}: laid out "
+                                         "automatically (saving keeps the new positions)", 10000)
+        return True
+
+    def _open_failed(self, message: str) -> bool:
+        """Say why a file did not open; the current document stays, and a window opened on that file
+        at start-up gets an empty graph instead."""
+        if self.document is None:
+            self.set_document(Document(Graph(name=UNTITLED), theme=self.theme))
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
+        self.warn("Cannot open", message)
+        return False
+
+    def warn(self, title: str, message: str) -> None:
+        """A warning box over the window. Before the window shows (a file named on the command line
+        that cannot be opened) it waits for the window, so it never floats alone over an empty screen;
+        ``take_pending_warnings`` hands those to a caller that shows no dialog (``--screenshot``)."""
+        if self.isVisible():
+            QMessageBox.warning(self, title, message)
+        else:
+            self._pending_warnings.append((title, message))
+
+    def take_pending_warnings(self) -> list[tuple[str, str]]:
+        """The warnings waiting for the window to show, as (title, message); they are not shown then."""
+        pending, self._pending_warnings = self._pending_warnings, []
+        return pending
+
+    def _show_pending_warnings(self) -> None:
+        for title, message in self.take_pending_warnings():
+            QMessageBox.warning(self, title, message)
+
+    def ask_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open graph", "", f"LayerLoom graphs (*{SUFFIX});;JSON (*.json)")
+        if path:
+            self.open_path(path)
+
+    # ------------------------------------------------------------------ save
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self) -> bool:
+        document = self.document
+        folder = document.path.parent if document.path else _documents_folder()
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph", str(folder / f"{document.graph.name}{SUFFIX}"),
+                                              f"LayerLoom graphs (*{SUFFIX})")
+        if not path:
+            return False
+        if not path.endswith(".json"):
+            path += SUFFIX
+        path = Path(path)
+        renamed = self._name_after_file(path)
+        if not self._write(path):
+            if renamed:
+                self.document.undo_stack.undo()
+            return False
+        return True
+
+    def _name_after_file(self, path: Path) -> bool:
+        """Save As gives an untitled graph (or one still named after its old file) the new file's name,
+        as one undo step; True when it renamed."""
+        graph, old = self.document.graph, self.document.path
+        stem = _file_stem(path)
+        default = not graph.name or graph.name == UNTITLED or (old is not None and graph.name == _file_stem(old))
+        if not default or not stem or stem == graph.name:
+            return False
+        self.document.undo_stack.push(SetMetaCommand(graph, "name", stem, f"Name the graph “{stem}”"))
+        return True
+
+    def _write(self, path: Path) -> bool:
+        try:
+            save_graph(self.document.graph, path)
+        except LayerLoomError as exc:
+            QMessageBox.warning(self, "Cannot save", str(exc))
+            return False
+        self.document.path = path
+        self.document.undo_stack.setClean()
+        self.autosaver.discard()
+        self._remember(path)
+        self._update_title()
+        self.dashboard.document_saved(self.document)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask before dropping unsaved changes; False when the user cancels."""
+        if self.document is None or self.document.undo_stack.isClean():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f'Save the changes to "{self.document.graph.name}"?',
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.autosaver.discard()
+            return True
+        return False
+
+    # ------------------------------------------------------------------ recent files, title
+    def fill_recent(self, menu: QMenu) -> None:
+        """File > Open Recent: filled from the settings by ``_refresh_recent``."""
+        self.recent_menu = menu
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path.resolve())] + [p for p in self._recent() if p != str(path.resolve())]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = QAction(path, self)
+            action.triggered.connect(lambda checked=False, p=path: self.open_path(p))
+            self.recent_menu.addAction(action)
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def _update_title(self, *_) -> None:
+        doc = self.document
+        if doc is None:
+            return   # the window is closing (a run's end may still reach it)
+        name = doc.path.name if doc.path else doc.graph.name
+        self.setWindowTitle(f"{name}[*] - LayerLoom")
+        self.setWindowModified(not doc.undo_stack.isClean())
+
+
+def _file_stem(path: Path) -> str:
+    """``my_mlp.llgraph.json`` -> ``my_mlp``."""
+    name = Path(path).name
+    for suffix in (SUFFIX, ".json"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def _documents_folder() -> Path:
+    """Where a new graph is saved by default: ``Documents/LayerLoom`` (made when missing)."""
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(documents or Path.home()) / "LayerLoom"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path(documents or Path.home())
+    return folder
+
+
+def default_recovery_dir() -> str:
+    """Where recovery copies go unless the settings say otherwise: the app's data folder."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return str(Path(base or Path.home() / ".layerloom") / "recovery")

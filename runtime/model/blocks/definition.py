@@ -58,6 +58,8 @@ class BlockDef:
     # ------------------------------------------------------------- file records
     @classmethod
     def from_dict(cls, name: str, data: Any, owner: Graph | None = None, path: str | None = None) -> "BlockDef":
+        """The block a file record describes, made for ``owner`` (its inside resolves nested blocks from
+        the owner's); ``GraphFileError`` locating what is malformed (``blocks.Res.nodes[2].id``)."""
         where = f"blocks.{name}"
         if not isinstance(data, dict):
             raise GraphFileError("must be an object", path, where)

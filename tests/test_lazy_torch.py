@@ -36,7 +36,7 @@ from layerloom import (Graph, Problem, TensorSpec, analyze, default_catalog, loa
 from layerloom.cli.main import main
 from layerloom.files.resources import example_paths
 
-for name in ("model.layout", "model.blocks", "files.graphfile", "core.params", "catalog.spec", "catalog.builtin",
+for name in ("model.layout", "model.blocks", "files.graphfile", "files.block_library", "edits", "core.params", "catalog.spec", "catalog.builtin",
              "core.shapes", "model.analysis", "training.config", "training.records", "data", "export",
              "catalog.initializers"):
     importlib.import_module("layerloom." + name)

@@ -1,5 +1,7 @@
-"""The graph model: nodes, ports, wires and their edits (``graph``), blocks (``blocks``), shape and
-problem analysis (``analysis``) and automatic layout (``layout``).
+"""The graph model: nodes, wires and the id and name rules (``elements``), the graph and its edits
+(``graph``), plain node and wire records shared with the file format (``records``), blocks: their
+definitions, instances expanded once per edit, editing and grouping (``blocks``), shape and problem
+analysis (``analysis``) and automatic layout (``layout``).
 
 May import: ``layerloom.core`` and ``layerloom.catalog``. Never files, the compiler or torch.
 """

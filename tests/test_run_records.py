@@ -328,3 +328,21 @@ def test_the_run_folder_module_and_the_cli_runs_command_need_neither_torch_nor_q
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+# --- one owner ---------------------------------------------------------------------------------------
+
+def test_only_the_run_folder_module_spells_the_run_folders_file_names():
+    """Everything else reads and writes a run folder through ``layerloom.training.records`` (the CLI,
+    the Runs list, the charts, the trainer): a second reader or writer would spell a file's name again."""
+    import ast
+
+    names = {"summary.json", "config.json", "metrics.csv", "steps.csv", "evaluation.json", "graph.llgraph.json"}
+    found = []
+    for path in [*(ROOT / "runtime").rglob("*.py"), *(ROOT / "nodeeditor").rglob("*.py")]:
+        if path.name != "run_format.py":
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+                      for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                      if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                      and node.value.strip("/\\") in names]
+    assert found == []

@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="layerloom-cli", description="Validate, inspect, compile and train LayerLoom graph files.")
+        prog="layerloom-cli",
+        description="Validate, inspect, compile and train LayerLoom graph files, and list their runs.")
     parser.add_argument("--version", action="version", version=f"LayerLoom {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

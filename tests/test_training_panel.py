@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 
 from layerloom.nodeeditor.document.document import Document
 from layerloom.nodeeditor.adapters.run_bridge import RunBridge
-from layerloom.nodeeditor.panels.training_panel import TrainingPanel, format_duration
+from layerloom.nodeeditor.panels.training_panel import TrainingPanel
+from layerloom.training.records import format_duration
 from layerloom import dumps_graph, load_graph
 from layerloom.files.resources import example_path
 

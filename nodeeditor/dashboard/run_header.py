@@ -15,7 +15,8 @@ from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
-from layerloom.nodeeditor.panels.training_panel import format_duration
+from layerloom.training.records import format_duration
+
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING, FINISHED, WARNED, STOPPED, FAILED = (
     "idle", "starting", "running", "paused", "stopping", "finished", "warned", "stopped", "failed")

@@ -7,8 +7,8 @@ import re
 
 from layerloom.training.events import Failed, Finished, Stopped
 
+from layerloom.training.records import format_duration
 from layerloom.nodeeditor.dashboard.run_header import FAILED, FINISHED, IDLE, STOPPED, WARNED
-from layerloom.nodeeditor.panels.training_panel import format_duration
 
 
 def state_of(result) -> str:

@@ -43,19 +43,6 @@ TITLES = {None: "Training", "optimizer": "Optimizer", "schedule": "Learning-rate
           "early_stopping": "Early stopping", "dataset": "Dataset"}
 
 
-def format_duration(seconds: float | None) -> str:
-    """A run's length as people read it: "0.4 s", "12 s", "1:05", "1:02:05"."""
-    if seconds is None or seconds != seconds:
-        return "–"
-    if seconds < 9.95:
-        return f"{max(seconds, 0.0):.1f} s"
-    if seconds < 59.5:
-        return f"{seconds:.0f} s"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 class TrainingPanel(QWidget):
     previewRequested = Signal()
 

@@ -19,7 +19,7 @@ from layerloom.training.events import Failed, Finished, Stopped
 from layerloom.nodeeditor.adapters.run_bridge import RunBridge
 from layerloom.nodeeditor.dashboard.run_header import PAUSED, RUNNING, STARTING, STOPPING
 from layerloom.nodeeditor.dashboard.run_texts import failure_text, first_line, outcome_text, plain, run_problem, state_of
-from layerloom.nodeeditor.dashboard.shown_run import READY
+from layerloom.nodeeditor.dashboard.shown_run import READY, UNTITLED
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, runs_root
 
 # Events are buffered as they arrive and painted at a fixed, modest rate: a pyqtgraph chart takes
@@ -67,7 +67,7 @@ class RunLifecycle:
         session = ProcessSession(document.graph, run_root=root, base_dir=base_dir,
                                  source=str(document.path) if document.path else None, warm=self._take_warm())
         bridge = RunBridge(session, interval_ms=BRIDGE_MS, parent=self)
-        self.live = live = LiveRun(document, document.path, document.graph.name or "untitled", session, bridge)
+        self.live = live = LiveRun(document, document.path, document.graph.name or UNTITLED, session, bridge)
         bridge.preparing.connect(lambda event: self._preparing(live, event))
         bridge.started.connect(lambda event: self._started(live, event))
         bridge.steps.connect(lambda steps: self._steps(live, steps))

@@ -8,8 +8,20 @@
         print(event)
 
 Nothing here imports Qt: the editor reads the same events through a Qt adapter. The settings, run
-control and events import without PyTorch (the editor's training form and ``layerloom-cli check`` use
-them); the rest imports torch on first use.
+control, events and run folders import without PyTorch (the editor's training form, its Runs list
+and ``layerloom-cli check``/``runs`` use them); the rest imports torch on first use.
+
+What lives where:
+
+- settings and checks: ``config``, ``tasks``, ``metrics``, ``device``, ``optim``, ``batches``;
+- planning a run (dataset, split, scaling, compiled graph): ``plan``;
+- the run itself: ``trainer`` (the epoch loop and how a run ends), ``steps`` (the hot step loop and
+  evaluation), ``recorder`` (what goes into the run folder, when), ``resume``, ``health`` (did it learn);
+- the run folder, torch-free: ``records`` is its one import (``run_format``, ``run_reader``,
+  ``run_curves``, ``run_writer`` behind it); checkpoints (torch): ``runs``;
+- where a run runs: ``session`` (a thread), ``process`` (a child process), ``worker`` (warm children),
+  with ``events`` and ``control`` between them and the caller;
+- predictions from a trained graph: ``inference``.
 """
 
 from __future__ import annotations
@@ -19,13 +31,14 @@ from typing import TYPE_CHECKING
 from layerloom.core.lazy import lazy_exports
 from layerloom.training.config import TrainingConfig, TrainingSettingsError, check_training
 from layerloom.training.control import RunControl
-from layerloom.training.events import (STAGES, TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished, Paused,
-                     Preparing, Resumed, RunStarted, Step, Stopped)
+from layerloom.training.events import (STAGES, TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished,
+                                      Paused, Preparing, Resumed, RunStarted, Step, Stopped)
 
 _NEED_TORCH = {
     ".device": ("DeviceChoice", "DeviceError", "choose_device"),
     ".plan": ("Plan", "SetupError", "plan_training"),
-    ".runs": ("CheckpointError", "RunFolder", "checkpoint_graph", "load_checkpoint", "load_weights"),
+    ".records": ("CheckpointError", "RunFolder"),   # torch-free, but not needed at start-up
+    ".runs": ("checkpoint_graph", "load_checkpoint", "load_weights"),
     ".session": ("TrainingSession", "train", "worker_threads"),
     ".trainer": ("Trainer",),
 }
@@ -33,7 +46,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _NEED_TORCH)
 if TYPE_CHECKING:  # pragma: no cover
     from layerloom.training.device import DeviceChoice, DeviceError, choose_device
     from layerloom.training.plan import Plan, SetupError, plan_training
-    from layerloom.training.runs import CheckpointError, RunFolder, checkpoint_graph, load_checkpoint, load_weights
+    from layerloom.training.records import CheckpointError, RunFolder
+    from layerloom.training.runs import checkpoint_graph, load_checkpoint, load_weights
     from layerloom.training.session import TrainingSession, train, worker_threads
     from layerloom.training.trainer import Trainer
 

@@ -157,26 +157,11 @@ def big_ui_row(depth: int, repeat: int) -> tuple[float, float, float, int]:
 
 def nested_graph(depth: int) -> Graph:
     """An Input, one instance of block ``L<depth>`` and an Output. Block ``L1`` is Linear -> ReLU;
-    block ``L<k>`` is Linear -> ReLU -> ``L<k-1>``, so the model holds ``2 * depth`` layers."""
-    g = Graph(name=f"nested{depth}")
-    for level in range(1, depth + 1):
-        nodes = [{"id": "x", "type": "Input", "name": "x", "params": {"shape": [WIDTH]}},
-                 {"id": "fc", "type": "Linear", "name": "fc", "params": {"out_features": WIDTH}},
-                 {"id": "act", "type": "ReLU", "name": "act", "params": {}},
-                 {"id": "y", "type": "Output", "name": "y", "params": {}}]
-        names = ["x", "fc", "act", "y"]
-        if level > 1:
-            nodes.insert(3, {"id": "inner", "type": f"Block:L{level - 1}", "name": "inner", "params": {}})
-            names.insert(3, "inner")
-        edges = [{"from": [a, "out" if a != "inner" else "y"], "to": [b, "in" if b != "inner" else "x"]}
-                 for a, b in zip(names, names[1:])]
-        g.define_block(f"L{level}", {"inputs": ["x"], "outputs": ["y"], "nodes": nodes, "edges": edges})
-    x = g.add_node("Input", "x", {"shape": [WIDTH]})
-    block = g.add_node(f"Block:L{depth}", "block")
-    out = g.add_node("Output", "y")
-    g.connect(x.id, "out", block.id, "x")
-    g.connect(block.id, "y", out.id, "in")
-    return g
+    block ``L<k>`` is Linear -> ReLU -> ``L<k-1>``, so the model holds ``2 * depth`` layers (the
+    tests' builder, tests/test_blocks.py checks its counts)."""
+    from tests.helpers import nested_blocks_graph
+
+    return nested_blocks_graph(depth, WIDTH)
 
 
 def inner_analyses() -> int:

@@ -6,39 +6,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import add, chain
+from helpers import add, chain, nested_blocks_graph, residual_def
 from torch import nn
 
 from layerloom import Graph, analyze, compile_graph, dumps_graph, loads_graph
 from layerloom.files.block_library import load_block_library, save_block_library
 from layerloom.model.blocks import (BlockError, expansion_stats, group_nodes, import_plan, install_block, owning_block,
                                    preview_analysis, ungroup)
-
-
-def residual_def() -> dict:
-    """x -> conv1 -> relu -> conv2 -> (+ x), with ``channels`` used by both convolutions."""
-    conv = {"out_channels": "$channels", "kernel_size": 3, "padding": 1}
-    return {
-        "doc": "Two 3x3 convolutions with a skip connection",
-        "inputs": ["x"], "outputs": ["y"],
-        "params": [{"name": "channels", "kind": "int", "default": 16, "minimum": 1}],
-        "nodes": [
-            {"id": "x", "type": "Input", "name": "x", "params": {"shape": [16, 8, 8]}},
-            {"id": "conv1", "type": "Conv2d", "name": "conv1", "params": conv},
-            {"id": "relu", "type": "ReLU", "name": "relu", "params": {}},
-            {"id": "conv2", "type": "Conv2d", "name": "conv2", "params": conv},
-            {"id": "add", "type": "Add", "name": "add", "params": {}},
-            {"id": "y", "type": "Output", "name": "y", "params": {}},
-        ],
-        "edges": [
-            {"from": ["x", "out"], "to": ["conv1", "in"]},
-            {"from": ["conv1", "out"], "to": ["relu", "in"]},
-            {"from": ["relu", "out"], "to": ["conv2", "in"]},
-            {"from": ["conv2", "out"], "to": ["add", "in1"]},
-            {"from": ["x", "out"], "to": ["add", "in2"]},
-            {"from": ["add", "out"], "to": ["y", "in"]},
-        ],
-    }
 
 
 def cnn(channels: int = 8) -> Graph:
@@ -97,28 +71,6 @@ def test_block_param_reaches_the_inside():
     assert problems and "inside block 'Residual'" in problems[0].message and "Add" in problems[0].message
 
 
-def nested(depth: int, width: int = 4) -> Graph:
-    """An Input, one instance (``block``) of block ``L<depth>`` and an Output. ``L1`` is Linear -> ReLU;
-    ``L<k>`` is Linear -> ReLU -> ``L<k-1>``: the model holds ``depth`` Linear layers of ``width``."""
-    g = Graph(name=f"nested{depth}")
-    for level in range(1, depth + 1):
-        nodes = [{"id": "x", "type": "Input", "name": "x", "params": {"shape": [width]}},
-                 {"id": "fc", "type": "Linear", "name": "fc", "params": {"out_features": width}},
-                 {"id": "act", "type": "ReLU", "name": "act", "params": {}},
-                 {"id": "y", "type": "Output", "name": "y", "params": {}}]
-        edges = [{"from": ["x", "out"], "to": ["fc", "in"]}, {"from": ["fc", "out"], "to": ["act", "in"]}]
-        if level == 1:
-            edges.append({"from": ["act", "out"], "to": ["y", "in"]})
-        else:
-            nodes.append({"id": "inner", "type": f"Block:L{level - 1}", "name": "inner", "params": {}})
-            edges += [{"from": ["act", "out"], "to": ["inner", "x"]}, {"from": ["inner", "y"], "to": ["y", "in"]}]
-        g.define_block(f"L{level}", {"inputs": ["x"], "outputs": ["y"], "nodes": nodes, "edges": edges})
-    x = add(g, "Input", "x", shape=[width])
-    block = g.add_node(f"Block:L{depth}", "block", node_id="block")
-    chain(g, x, block, add(g, "Output", "out"))
-    return g
-
-
 def inner_analyses(fn) -> int:
     """How many block insides ``fn()`` analysed."""
     before = expansion_stats.analyses
@@ -129,7 +81,7 @@ def inner_analyses(fn) -> int:
 def test_nested_blocks_cost_one_inner_analysis_per_level_shared_by_counts_and_compile():
     costs = []
     for depth in range(1, 7):
-        graph = nested(depth)
+        graph = nested_blocks_graph(depth)
         analysis = None
 
         def analyse():
@@ -151,7 +103,7 @@ def test_nested_blocks_cost_one_inner_analysis_per_level_shared_by_counts_and_co
 
 
 def test_every_edit_is_seen_by_the_next_analysis_and_compile_never_a_stale_inside():
-    graph = nested(3)
+    graph = nested_blocks_graph(3)
     assert analyze(graph).output_spec("block", "y").shape == ("N", 4)
     revision = graph.blocks.revision
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import add, chain, mlp_graph
+from helpers import add, chain, mlp_graph, residual_def
 
 from layerloom import Edge, Graph, analyze, dumps_graph
 from layerloom.edits import (AddEdge, AddNode, Connect, Disconnect, InstallBlock, Plan, Refusal, Rename, SetParam,
@@ -20,31 +20,6 @@ from layerloom.edits.params import (bindable, bound_to, complaint, fresh_param_n
 from layerloom.edits.paste import OFFSET, plan_paste, read_selection, selection_graph, selection_text
 from layerloom.edits.plan import fresh_id
 from layerloom.core.errors import GraphError, ParamError
-
-
-def residual_def() -> dict:
-    """x -> conv1 -> relu -> conv2 -> (+ x); both convolutions use the block param ``channels``."""
-    conv = {"out_channels": "$channels", "kernel_size": 3, "padding": 1}
-    return {
-        "inputs": ["x"], "outputs": ["y"],
-        "params": [{"name": "channels", "kind": "int", "default": 16, "minimum": 1}],
-        "nodes": [
-            {"id": "x", "type": "Input", "name": "x", "params": {"shape": [16, 8, 8]}},
-            {"id": "conv1", "type": "Conv2d", "name": "conv1", "params": conv},
-            {"id": "relu", "type": "ReLU", "name": "relu", "params": {}},
-            {"id": "conv2", "type": "Conv2d", "name": "conv2", "params": conv},
-            {"id": "add", "type": "Add", "name": "add", "params": {}},
-            {"id": "y", "type": "Output", "name": "y", "params": {}},
-        ],
-        "edges": [
-            {"from": ["x", "out"], "to": ["conv1", "in"]},
-            {"from": ["conv1", "out"], "to": ["relu", "in"]},
-            {"from": ["relu", "out"], "to": ["conv2", "in"]},
-            {"from": ["conv2", "out"], "to": ["add", "in1"]},
-            {"from": ["x", "out"], "to": ["add", "in2"]},
-            {"from": ["add", "out"], "to": ["y", "in"]},
-        ],
-    }
 
 
 def outer_def() -> dict:
@@ -190,7 +165,7 @@ def test_a_block_params_default_and_doc_change_in_place_or_not_at_all():
     assert unchanged(root, plan_block_default, "Residual", 0, 16) == Plan()           # the value it holds
     low = unchanged(root, plan_block_default, "Residual", 0, 0)
     assert low.refused and low.refusals[0].message.startswith("channels: ")         # below its minimum of 1
-    assert unchanged(root, plan_block_doc, "Residual", "") == Plan()
+    assert unchanged(root, plan_block_doc, "Residual", residual_def()["doc"]) == Plan()  # the doc it has
     doc = unchanged(root, plan_block_doc, "Residual", "Two convolutions and a skip")
     assert doc.edits == [UpdateBlock("Residual", doc="Two convolutions and a skip", text="Change block doc")]
     apply_plan(plan, root)

@@ -226,3 +226,11 @@ def test_palette_context_actions_edit_and_delete_a_block(window, qtbot, monkeypa
     assert "ResBlock" in window.statusBar().currentMessage()
     doc.ungroup(instance)
     assert doc.graph.blocks == {}  # the last instance ungrouped takes the block with it
+    doc.graph.define_block("Spare", {"inputs": ["x"], "outputs": ["y"], "nodes": [
+        {"id": "x", "type": "Input", "name": "x", "params": {"shape": [4]}},
+        {"id": "y", "type": "Output", "name": "y", "params": {}}],
+        "edges": [{"from": ["x", "out"], "to": ["y", "in"]}]})
+    assert window.delete_block("Spare") and "Spare" not in doc.graph.blocks   # unused: deleted, one step
+    assert doc.undo_stack.undoText() == "Delete block Spare"
+    doc.undo_stack.undo()
+    assert "Spare" in doc.graph.blocks

@@ -19,7 +19,7 @@ from layerloom import Edge, Graph
 from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, RemoveNode, Rename,
                                   SetParam, UpdateBlock, graph_at)
 from layerloom.edits.params import stored_value
-from layerloom.model.blocks import BlockDef, check_param_records, check_removable, install_block, update_block
+from layerloom.model.blocks import BlockDef, check_param_records, install_block, update_block
 
 MERGE_PARAM = 1  # QUndoCommand ids: consecutive edits of one parameter merge into one step
 MERGE_META = 2   # consecutive steps (arrow keys, wheel) of one training setting merge into one step
@@ -224,12 +224,6 @@ class InstallBlockCommand(QUndoCommand):
 
     def undo(self) -> None:
         install_block(self.graph, self.name, self.old)
-
-
-def remove_block_command(graph: Graph, name: str) -> InstallBlockCommand:
-    """Take an unused block away; ``BlockError`` names what still uses it."""
-    check_removable(graph, name)
-    return InstallBlockCommand(graph, name, None)
 
 
 class UpdateBlockCommand(QUndoCommand):

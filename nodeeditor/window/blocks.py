@@ -3,7 +3,8 @@ an unused block, and import or export block libraries.
 
 ``BlocksMixin`` is part of ``EditorWindow``: it reads ``self.document`` (the model), ``self.editing``
 (the level on the canvas), ``self.scopes`` and ``self.palette_widget``. The rules (what a block may
-hold, which names are free) are the model's and the document's; this only asks, shows and says.
+hold, which names are free, what may be deleted or imported) are ``layerloom.edits``'s planners; this only
+asks, shows, says and hands their plans to the document as undo steps.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from layerloom import LayerLoomError
 from layerloom.files.block_library import LIBRARY_SUFFIX as BLOCKS_SUFFIX
 from layerloom.files.block_library import load_block_library, save_block_library
-from layerloom.model.blocks import import_plan
-
-from layerloom.nodeeditor.document.commands import InstallBlockCommand, remove_block_command
+from layerloom.edits.blocks import plan_delete_block, plan_import_blocks
 
 
 class BlocksMixin:
@@ -77,12 +76,11 @@ class BlocksMixin:
 
     def delete_block(self, name: str) -> bool:
         """Take an unused block out of the model (one undo step); a used one is refused with its users."""
-        try:
-            self.document.undo_stack.push(remove_block_command(self.document.graph, name))
-        except LayerLoomError as exc:
-            self.statusBar().showMessage(f"Cannot delete: {exc}", 8000)
+        plan = plan_delete_block(self.document.graph, name)
+        if plan.refused:
+            self.statusBar().showMessage(plan.refusals[0].message, 8000)
             return False
-        return True
+        return self.document.carry_out(plan)
 
     def _blocks_changed(self, name: str) -> None:
         self.palette_widget.rebuild()
@@ -117,17 +115,18 @@ class BlocksMixin:
         graph = self.document.graph
         try:
             library = load_block_library(path, graph.catalog)
-            plan, _ = import_plan(graph, library)
         except LayerLoomError as exc:
             QMessageBox.warning(self, "Cannot import blocks", str(exc))
             return []
-        if not plan:
+        plan = plan_import_blocks(graph, library)
+        if plan.refused:
+            QMessageBox.warning(self, "Cannot import blocks", plan.refusals[0].why)
+            return []
+        if not plan.edits:
             self.statusBar().showMessage("The library's blocks are all in this model already", 5000)
             return []
-        stack = self.document.undo_stack
-        stack.beginMacro(f"Import {len(plan)} block(s)")
-        for block in plan:
-            stack.push(InstallBlockCommand(graph, block.name, block))
-        stack.endMacro()
-        self.statusBar().showMessage(f"Imported blocks: {', '.join(b.name for b in plan)} (see Nodes > Blocks)", 6000)
-        return [b.name for b in plan]
+        names = [edit.name for edit in plan.edits]
+        if not self.document.carry_out(plan):
+            return []
+        self.statusBar().showMessage(f"Imported blocks: {', '.join(names)} (see Nodes > Blocks)", 6000)
+        return names

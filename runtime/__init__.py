@@ -3,6 +3,11 @@
 Nothing here imports Qt; the same graph file validates, compiles and trains from the command line,
 a script or a cluster job exactly as in the editor. Nor does importing it import PyTorch: graphs
 load, draw and validate without it, and torch is imported when a graph is first compiled.
+
+This is the public API (``layerloom.load_graph``, ``layerloom.compile_graph``...). Its packages and the
+layers they form, each importing only those below it, are in docs/architecture.md: ``core`` <
+``catalog`` < ``model`` < ``files`` < ``compiler`` | ``data`` | ``edits`` < ``training`` < ``export`` < ``cli``,
+and the editor, ``nodeeditor``, on top.
 """
 
 from __future__ import annotations

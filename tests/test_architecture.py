@@ -108,3 +108,14 @@ def test_the_import_layers_hold():
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     assert "BROKEN" not in report and report.count("KEPT") >= 3, report
+
+
+def test_every_package_says_what_lives_there_and_what_it_may_import():
+    """Each package's ``__init__`` docstring is its entry in the map (docs/architecture.md)."""
+    missing = []
+    for folder in (RUNTIME, ROOT / "nodeeditor"):
+        for init in folder.rglob("__init__.py"):
+            doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+            if "__pycache__" not in init.parts and not ("import" in doc.lower() and len(doc) > 80):
+                missing.append(str(init.relative_to(ROOT)))
+    assert not missing, missing

@@ -3,6 +3,8 @@
 ``load_dataset(settings)`` reads the graph file's ``training.dataset`` settings (``DATASET_PARAMS``)
 and returns a split, unscaled ``Dataset``; ``scale`` fits scaling on its training split;
 ``make_augmenter`` builds the random image augmentation the settings ask for. Nothing downloads.
+
+May import: ``layerloom.core``; independent of the graph, the catalog and the compiler.
 """
 
 from __future__ import annotations

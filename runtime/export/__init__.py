@@ -5,6 +5,9 @@ PyTorch source and a ``torchrun`` training script.
     exportable = load_exportable("runs/digits-mlp-.../checkpoints/best.pt")
     export_onnx(exportable, "digits.onnx")
     print(verify_onnx("digits.onnx", exportable).describe())
+
+May import: ``layerloom.training`` and every layer below it (checkpoints, the predictor, the data);
+never ``layerloom.cli`` or Qt.
 """
 
 from __future__ import annotations

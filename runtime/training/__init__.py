@@ -22,6 +22,9 @@ What lives where:
 - where a run runs: ``session`` (a thread), ``process`` (a child process), ``worker`` (warm children),
   with ``events`` and ``control`` between them and the caller;
 - predictions from a trained graph: ``inference``.
+
+May import: ``layerloom.compiler``, ``layerloom.data``, ``layerloom.files`` and the layers below them;
+never ``layerloom.export`` (a warm worker preloads it by name only), the CLI or Qt.
 """
 
 from __future__ import annotations

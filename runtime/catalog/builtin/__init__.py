@@ -1,4 +1,9 @@
-"""The built-in node types. ``builtin_specs()`` lists them in palette order."""
+"""The built-in node types, one module per palette family (``io``, ``layers``, ``sequence``, ``merges``,
+``activations``, ``formula``, ``losses``), their own ``nn.Module``s (``modules``) and shared helpers
+(``_common``). ``builtin_specs()`` lists them in palette order.
+
+May import: ``layerloom.core`` and the rest of ``layerloom.catalog``; torch only lazily, when a node is built.
+"""
 
 from __future__ import annotations
 

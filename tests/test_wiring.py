@@ -1,5 +1,6 @@
-"""Wire-drop port matching (layerloom.edits.wiring), headless: which node types a wire released on
-empty canvas can reach, and which port of the chosen node it is wired to."""
+"""Wiring rules (layerloom.edits.wiring), headless: which ports a dragged wire can reach and why not,
+which node types a wire released on empty canvas can reach, and which port of the chosen node it is
+wired to."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from layerloom import Edge, Graph, load_graph
 from layerloom.catalog.spec import Catalog, NodeSpec, Port, default_catalog
 from layerloom.core.params import IntParam
 from layerloom.edits import Connect, apply_plan
-from layerloom.edits.wiring import dropped_port, joinable_ports, matching_port, plan_wire_drop, types_for_wire
+from layerloom.core.errors import ConnectionRefused
+from layerloom.edits.wiring import (Verdict, dropped_port, joinable_ports, matching_port, plan_wire_drop, port_verdicts,
+                                   same_side_reason, types_for_wire, verdict_text)
 from layerloom.files.resources import example_path
 
 
@@ -103,3 +106,78 @@ def test_the_plan_names_the_level_and_carries_out_on_the_model(graph):
     assert [edit.scope for edit in plan.edits] == ["Pair"]   # a block's inside, named by its block
     apply_plan(plan, graph)
     assert Edge(inner_relu, "out", dropout, "in") in inside.edges
+
+
+# ---------------------------------------------------------------------- verdicts while a wire is dragged
+def test_a_wire_from_an_output_is_judged_at_every_input_of_the_graph(graph):
+    verdicts = port_verdicts(graph, "fc2", "out", "out")
+    inputs = {(n.id, p.name) for n in graph for p in graph.input_ports(n.id)}
+    assert set(verdicts) == inputs                                   # every input, no output
+    assert "feed itself" in verdicts[("fc2", "in")].reason          # a self-loop
+    assert "cycle" in verdicts[("fc1", "in")].reason                 # fc1 feeds fc2
+    assert "cycle" in verdicts[("relu1", "in")].reason
+    assert "already connected" in verdicts[("relu2", "in")].reason   # that very wire exists
+    fc3 = verdicts[("fc3", "in")]
+    assert fc3.accepts and fc3.replaces == Edge("relu2", "out", "fc3", "in")
+    assert verdict_text(graph, "fc3", "in", fc3) == "fc3.in: already wired from relu2 (dropping replaces it)"
+    assert verdicts[("loss", "target")].accepts                      # a loss's target takes tensors too
+
+
+def test_a_refused_port_is_refused_by_connect_in_the_same_words_and_an_accepted_one_connects(graph):
+    for (node, port), verdict in port_verdicts(graph, "fc2", "out", "out").items():
+        trial = graph.copy()
+        if verdict.accepts:
+            edge = trial.connect("fc2", "out", node, port, replace=True)
+            assert trial.edges_into(node, port) == [edge]
+        else:
+            with pytest.raises(ConnectionRefused) as refused:
+                trial.connect("fc2", "out", node, port, replace=True)
+            assert str(refused.value) == verdict.reason
+
+
+def test_kinds_decide_for_targets_and_losses(graph):
+    from_label = port_verdicts(graph, "label", "out", "out")
+    assert not any(v.accepts for v in from_label.values())               # its one wire is there already
+    assert "already connected" in from_label[("loss", "target")].reason
+    other = graph.add_node("MSELoss").id
+    from_label = port_verdicts(graph, "label", "out", "out")
+    assert [key for key, v in from_label.items() if v.accepts] == [(other, "target")]
+    assert from_label[("fc1", "in")].reason == "labels from a Target can only feed the target input of a loss"
+    assert verdict_text(graph, "fc1", "in", from_label[("fc1", "in")]).startswith("fc1.in: labels from a Target")
+    from_loss = port_verdicts(graph, "loss", "loss", "out")
+    assert not any(v.accepts for v in from_loss.values())
+    assert from_loss[("logits", "in")].reason == "a loss value cannot feed another node"
+
+
+def test_a_wire_from_an_input_is_judged_at_every_output_and_replaces_the_inputs_wire(graph):
+    verdicts = port_verdicts(graph, "fc2", "in", "in")
+    outputs = {(n.id, p.name) for n in graph for p in graph.output_ports(n.id)}
+    assert set(verdicts) == outputs
+    image = verdicts[("image", "out")]
+    assert image.accepts and image.replaces == Edge("relu1", "out", "fc2", "in")
+    assert verdict_text(graph, "image", "out", image) == \
+        "image.out: drop to connect (replaces the wire from relu1 into fc2.in)"
+    assert "already connected" in verdicts[("relu1", "out")].reason
+    assert "cycle" in verdicts[("fc3", "out")].reason                 # fc2 feeds fc3
+    assert "Target" in verdicts[("label", "out")].reason
+    free = graph.add_node("ReLU").id
+    assert port_verdicts(graph, free, "in", "in")[("image", "out")] == Verdict()   # nothing to replace
+    assert verdict_text(graph, "image", "out", Verdict()) == "image.out: drop to connect"
+
+
+def test_the_same_side_and_unknown_ports(graph):
+    assert "another output" in same_side_reason("out") and "another input" in same_side_reason("in")
+    with pytest.raises(KeyError):
+        port_verdicts(graph, "fc1", "nope", "out")
+
+
+def test_verdicts_inside_a_block_judge_the_blocks_graph(graph):
+    from layerloom.model.blocks import group_nodes
+
+    block, _ = group_nodes(graph, ["fc2", "relu2"], "Pair")
+    inside = block.graph
+    kinds = {n.type_id: n.id for n in inside}   # Input -> Linear -> ReLU -> Output
+    verdicts = port_verdicts(inside, kinds["Linear"], "out", "out")
+    assert {node for node, _ in verdicts} == {kinds["Linear"], kinds["ReLU"], kinds["Output"]}
+    assert verdicts[(kinds["Output"], "in")].replaces == Edge(kinds["ReLU"], "out", kinds["Output"], "in")
+    assert "already connected" in verdicts[(kinds["ReLU"], "in")].reason

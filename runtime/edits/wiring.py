@@ -1,9 +1,13 @@
-"""Wire-drop port matching: a wire released on empty canvas, then a node type picked for it.
+"""Wiring rules: which ports a dragged wire can reach, and where a wire dropped on empty canvas goes.
 
 When the user drags a wire from a port and lets go over empty canvas, the editor offers the node
 types that could take it (``types_for_wire``) and, once one is added, wires the new node to the port
 the wire came from (``plan_wire_drop``). The rule is the same both times: the first port of the new
 node whose kind fits, inputs for a wire leaving an output and outputs for a wire leaving an input.
+
+While the wire is still being dragged, ``port_verdicts`` says for every port of the other side whether a
+drop there connects (and which wire it replaces) or why not, in ``Graph.check_connection``'s words: the
+canvas highlights the ports that take the wire, dims the others and shows ``verdict_text`` on hover.
 
 Pure and Qt-free: it reads the graph and the catalog and returns a ``Plan`` of ``Connect`` records
 (``layerloom.edits.plan``); the editor turns them into undo commands. Imports only catalog, model and
@@ -12,6 +16,7 @@ the edit records.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 from layerloom.catalog.spec import NodeSpec, Port
@@ -68,3 +73,72 @@ def plan_wire_drop(graph: Graph, new_node: str, node_id: str, port: str, directi
         match = matching_port(graph.output_ports(new_node), dropped, direction)
         edge = None if match is None else Edge(new_node, match, node_id, port)
     return Plan(edits=[] if edge is None else [Connect(edge, scope_of(graph))])
+
+
+# ---------------------------------------------------------------------- while a wire is dragged
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one port can take the wire being dragged, and what to say about it on hover.
+
+    ``reason`` is the refusal (the same words ``Graph.connect`` would refuse with) or None when the
+    port takes the wire; ``replaces`` is the wire a drop there would swap out (an input takes one wire).
+    """
+
+    reason: str | None = None
+    replaces: Edge | None = None
+
+    @property
+    def accepts(self) -> bool:
+        return self.reason is None
+
+
+def port_label(graph: Graph, node_id: str, port: str) -> str:
+    """How a port is named to the user: ``fc1.in`` (the node's name, not its id)."""
+    return f"{graph.node(node_id).name}.{port}"
+
+
+def verdict_text(graph: Graph, node_id: str, port: str, verdict: Verdict) -> str:
+    """The hover text of a port while a wire is dragged: why it cannot take the wire, what a drop
+    there replaces, or that it takes it."""
+    label = port_label(graph, node_id, port)
+    if verdict.reason is not None:
+        return f"{label}: {verdict.reason}"
+    old = verdict.replaces
+    if old is not None and (old.dst, old.dst_port) == (node_id, port):
+        return f"{label}: already wired from {graph.node(old.src).name} (dropping replaces it)"
+    if old is not None:   # a wire dragged from an input that is wired already
+        return (f"{label}: drop to connect (replaces the wire from {graph.node(old.src).name} "
+                f"into {port_label(graph, old.dst, old.dst_port)})")
+    return f"{label}: drop to connect"
+
+
+def same_side_reason(direction: str) -> str:
+    """Why a port on the same side as the dragged one cannot take the wire."""
+    return "an output connects to an input, not to another output" if direction == OUT \
+        else "an input connects to an output, not to another input"
+
+
+def port_verdicts(graph: Graph, node_id: str, port: str, direction: str) -> dict[tuple[str, str], Verdict]:
+    """For a wire dragged from ``node_id``'s ``port`` (``direction``: ``"out"`` from an output, ``"in"``
+    from an input), a verdict for every port of the other side in ``graph``, keyed ``(node id, port)``:
+    the inputs of every node for a wire leaving an output, the outputs for a wire leaving an input.
+
+    The refusals are ``Graph.check_connection``'s (self-loops, kinds, a wire already there, cycles), so
+    what the canvas shows while dragging is what the drop will do. A drop on an accepting port replaces
+    the wire already in the input (the dragged-to input for a wire from an output; the dragged input
+    itself for a wire from an input): ``Verdict.replaces`` names it.
+    """
+    dropped_port(graph, node_id, port, direction)   # KeyError for a port the node does not have
+    verdicts: dict[tuple[str, str], Verdict] = {}
+    own = graph.edges_into(node_id, port) if direction == IN else []
+    for node in graph:
+        ports = graph.input_ports(node.id) if direction == OUT else graph.output_ports(node.id)
+        for other in ports:
+            if direction == OUT:
+                reason = graph.check_connection(node_id, port, node.id, other.name)
+                taken = graph.edges_into(node.id, other.name)
+            else:
+                reason = graph.check_connection(node.id, other.name, node_id, port)
+                taken = own
+            verdicts[(node.id, other.name)] = Verdict(reason, taken[0] if taken and reason is None else None)
+    return verdicts

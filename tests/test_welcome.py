@@ -28,6 +28,76 @@ def test_the_gallery_shows_every_example_drawn_from_its_graph_and_opens_it(windo
     assert window.document.graph.name == "Digits LSTM" and not dialog.isVisible()
 
 
+def test_an_example_has_one_display_name_in_the_menu_the_gallery_and_the_title_bar(window, qtbot):
+    from layerloom.files.resources import example_titles
+
+    titles = [title for title, _ in example_titles()]
+    assert titles == ["Digits CNN", "Digits MLP", "Digits ResNet", "Regression MLP", "Digits LSTM"]
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    menu = next(a.menu() for a in file_menu.actions() if a.text() == "&Examples")
+    assert [a.text() for a in menu.actions()] == titles
+    dialog = window.show_welcome()
+    assert [card.text().split("  ·  ")[0] for card in dialog.cards] == titles
+    for card, title in zip(dialog.cards, titles):
+        dialog = window.show_welcome()
+        card = next(c for c in dialog.cards if c.example.title == title)
+        qtbot.mouseClick(card, Qt.MouseButton.LeftButton)
+        assert window.windowTitle() == f"{title}[*] - LayerLoom"
+
+
+def test_an_examples_title_is_its_graphs_name_or_else_its_file_name(tmp_path):
+    from layerloom.files.resources import example_title
+
+    named = tmp_path / "my_net.llgraph.json"
+    named.write_text('{"format": "layerloom-graph", "name": "My Net", "nodes": []}')
+    assert example_title(named) == "My Net"
+    unnamed = tmp_path / "conv_net.llgraph.json"
+    unnamed.write_text('{"format": "layerloom-graph", "nodes": []}')
+    assert example_title(unnamed) == "Conv net"
+    broken = tmp_path / "half_written.llgraph.json"
+    broken.write_text('{"name": ')
+    assert example_title(broken) == "Half written"
+
+
+@pytest.mark.parametrize("theme_name", ["dark", "light"])
+def test_every_thumbnail_shows_the_whole_graph_with_a_margin(theme_name):
+    from PySide6.QtCore import QRectF
+
+    from layerloom import load_graph
+    from layerloom.files.resources import example_paths
+    from layerloom.nodeeditor.document.document import Document
+    from layerloom.nodeeditor.theme.style import THEMES
+    from layerloom.nodeeditor.window.welcome import THUMB, drawn_bounds, thumbnail, thumbnail_frame
+
+    theme = THEMES[theme_name]
+    for path in example_paths():
+        document = Document(load_graph(path), theme=theme)
+        try:
+            frame = thumbnail_frame(drawn_bounds(document.scene))
+            rects = [item.sceneBoundingRect() for item in document.scene.item_for_node.values()]
+        finally:
+            document.close()
+        assert frame.width() / frame.height() == pytest.approx(THUMB.width() / THUMB.height())
+        inner = frame.adjusted(frame.width() * 0.05, frame.height() * 0.05, -frame.width() * 0.05,
+                               -frame.height() * 0.05)
+        for rect in rects:
+            assert inner.contains(rect), f"{path.name}: {rect} is outside the thumbnail {frame}"
+        # and the picture itself: its border is bare canvas on every side, nothing runs off the edge
+        image = thumbnail(path, theme).toImage()
+        canvas = theme.color("canvas")
+        border = [image.pixelColor(x, y) for x in range(image.width()) for y in (0, 1, image.height() - 1)]
+        border += [image.pixelColor(x, y) for y in range(image.height()) for x in (0, 1, image.width() - 1)]
+        grid = theme.color("grid")
+        assert all(c in (canvas, grid) or _near(c, canvas, grid) for c in border), path.name
+    assert thumbnail_frame(QRectF(0, 0, 10, 10)).contains(QRectF(0, 0, 10, 10))  # a tall one fits too
+
+
+def _near(colour, *references) -> bool:
+    """Within a few levels of one of ``references`` (the canvas's grid is antialiased)."""
+    return any(max(abs(colour.red() - r.red()), abs(colour.green() - r.green()), abs(colour.blue() - r.blue())) <= 24
+               for r in references)
+
+
 def test_recent_files_reopen_and_show_at_start_up_is_remembered(window, qtbot, tmp_path):
     from layerloom import load_graph, save_graph
     from layerloom.files.resources import example_path

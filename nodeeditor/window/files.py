@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from layerloom import Graph, LayerLoomError, load_graph, save_graph
 from layerloom.files.graphfile import SUFFIX
-from layerloom.files.resources import example_path, example_paths
+from layerloom.files.resources import example_path, example_stem, example_titles
 from layerloom.model.layout import place_unplaced
 
 from layerloom.nodeeditor.document.autosave import Autosaver
@@ -73,11 +73,12 @@ class FilesMixin:
         return self.open_path(example_path(stem), remember=False, as_template=True)
 
     def fill_examples(self, menu: QMenu) -> None:
-        """File > Examples: one entry per example graph."""
-        for path in example_paths():
-            stem = path.name[: -len(SUFFIX)]
-            action = QAction(stem.replace("_", " ").title(), self)
-            action.triggered.connect(lambda checked=False, s=stem: self.open_example(s))
+        """File > Examples: one entry per example graph, named as the graph names itself (the welcome
+        gallery and the window title say the same)."""
+        for title, path in example_titles():
+            action = QAction(title.replace("&", "&&"), self)
+            action.setData(example_stem(path))
+            action.triggered.connect(lambda checked=False, s=example_stem(path): self.open_example(s))
             menu.addAction(action)
 
     def open_path(self, path: str | Path, remember: bool = True, as_template: bool = False) -> bool:

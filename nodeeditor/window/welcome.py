@@ -17,13 +17,12 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFrame, QGridLayout, QHBoxLay
                                QListWidgetItem, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
 from layerloom import LayerLoomError, load_graph
-from layerloom.files.graphfile import SUFFIX
-from layerloom.files.resources import example_paths
+from layerloom.files.resources import example_stem, example_titles
 
 from layerloom.nodeeditor.theme.icons import app_icon
 
 THUMB = QSize(300, 150)
-MAX_THUMB_SCENE_WIDTH = 1400.0   # scene pixels a thumbnail shows at most: five cards across
+THUMB_MARGIN = 0.06   # of the thumbnail's size, kept clear around the graph on every side
 SHOW_AT_START = "welcome/show_at_start"
 
 
@@ -37,19 +36,43 @@ class Example:
 
 
 def examples() -> list[Example]:
-    """The shipped examples, with their names and descriptions from the files."""
+    """The shipped examples, with their display names (``example_title``: the same as the Examples
+    menu and the window title) and descriptions from the files."""
     found = []
-    for path in example_paths():
+    for title, path in example_titles():
         try:
             graph = load_graph(path)
         except LayerLoomError:
             continue
-        found.append(Example(path.name[: -len(SUFFIX)], graph.name, graph.description, len(graph), path))
+        found.append(Example(example_stem(path), title, graph.description, len(graph), path))
     return found
 
 
+def drawn_bounds(scene) -> QRectF:
+    """The scene rectangle of everything visible on the canvas (cards, wires, labels); hidden items
+    (an empty canvas's hint...) do not count."""
+    bounds = QRectF()
+    for item in scene.items():
+        if item.parentItem() is None and item.isVisible():
+            bounds = bounds.united(item.sceneBoundingRect())
+    return bounds
+
+
+def thumbnail_frame(content: QRectF, size: QSize = THUMB, margin: float = THUMB_MARGIN) -> QRectF:
+    """The part of the scene a thumbnail of ``size`` shows: all of ``content`` (the graph's bounds),
+    centred, scaled to fit with ``margin`` (a fraction of the thumbnail's size) clear on every side,
+    in the thumbnail's own shape so that nothing is cut and nothing is stretched."""
+    aspect = size.width() / size.height()
+    inner_w, inner_h = 1.0 - 2 * margin, 1.0 - 2 * margin   # the share of the thumbnail the graph may use
+    width = max(content.width() / inner_w, content.height() / inner_h * aspect, 1.0)
+    height = width / aspect
+    centre = content.center()
+    return QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height)
+
+
 def thumbnail(path: Path, theme, size: QSize = THUMB, scale: float = 2.0) -> QPixmap:
-    """The graph drawn by the canvas's own items, fitted into ``size`` (at ``scale`` for sharpness)."""
+    """The whole graph drawn by the canvas's own items, fitted into ``size`` with a margin
+    (``thumbnail_frame``), at ``scale`` for sharpness."""
     from layerloom.nodeeditor.document.document import Document
 
     document = Document(load_graph(path), theme=theme)
@@ -58,12 +81,7 @@ def thumbnail(path: Path, theme, size: QSize = THUMB, scale: float = 2.0) -> QPi
     image.fill(theme.color("canvas"))
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    bounds = scene.itemsBoundingRect().adjusted(-30, -30, 30, 30)
-    # the thumbnail's shape, at least the whole height; a long graph shows its start (the inputs) at a
-    # scale where the cards still read, as the canvas opens it
-    aspect = size.width() / size.height()
-    width = max(bounds.height() * aspect, min(bounds.width(), MAX_THUMB_SCENE_WIDTH))
-    source = QRectF(bounds.left(), bounds.center().y() - width / aspect / 2, width, width / aspect)
+    source = thumbnail_frame(drawn_bounds(scene), size)
     scene.render(painter, QRectF(0, 0, image.width(), image.height()), source, Qt.AspectRatioMode.KeepAspectRatio)
     painter.end()
     document.close()

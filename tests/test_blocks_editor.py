@@ -41,10 +41,10 @@ def _key(qtbot, window, key, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
 
 def _grouped(window, qtbot, monkeypatch, name="ResBlock") -> str:
     """Select the residual block's nodes and press Ctrl+G, answering the name question."""
-    from PySide6.QtWidgets import QInputDialog
+    from layerloom.nodeeditor.window import blocks
 
     asked = []
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(k.get("text")), (name, True))[1])
+    monkeypatch.setattr(blocks, "ask_name", lambda parent, title, prompt, text, *a, **k: (asked.append(text), name)[1])
     _select(window.document, INSIDE)
     _key(qtbot, window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
     assert asked == ["Block1"]  # a free name is suggested

@@ -11,32 +11,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from layerloom import LayerLoomError
 from layerloom.files.block_library import LIBRARY_SUFFIX as BLOCKS_SUFFIX
 from layerloom.files.block_library import load_block_library, save_block_library
 from layerloom.edits.blocks import plan_delete_block, plan_import_blocks
+from layerloom.edits.names import block_name_refusal, free_block_name
+from layerloom.nodeeditor.panels.name_dialog import ask_name
 
 
 class BlocksMixin:
     """Blocks > Group, Ungroup, Edit Inside, Up One Level, Import and Export, for an ``EditorWindow``."""
 
     def group_selection(self, name: str | None = None) -> str | None:
-        """Ctrl+G: the selected nodes become a block (its name asked for), with one instance in their
-        place: one undo step. The instance's id, or None."""
+        """Ctrl+G: the selected nodes become a block (its name asked for in a dialog that refuses a bad
+        or taken name under the field and stays open), with one instance in their place: one undo step.
+        The instance's id, or None."""
         ids = self.selected_node_ids()
         document = self.editing
         if not ids:
             self.statusBar().showMessage("Select the nodes to group into a block", 4000)
             return None
         if name is None:
-            taken = set(document.graph.blocks)
-            suggestion = next(f"Block{i}" for i in range(1, len(taken) + 2) if f"Block{i}" not in taken)
-            name, ok = QInputDialog.getText(self, "Group into block",
-                                            "Block name (letters, digits and _; it becomes the node type "
-                                            "Block:<name>):", text=suggestion)
-            if not ok:
+            graph = document.graph
+            name = ask_name(self, "Group into block",
+                            "Block name (letters, digits and _; it becomes the node type Block:<name>):",
+                            free_block_name(graph), lambda typed: block_name_refusal(graph, typed),
+                            placeholder="ResidualBlock")
+            if name is None:
                 return None
         instance = document.group(ids, name.strip())
         if instance is not None:

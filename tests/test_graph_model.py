@@ -37,7 +37,39 @@ def test_add_node_fills_defaults_and_generates_stable_unique_ids():
     assert a.name != b.name
     g.remove_node(a.id)
     c = g.add_node("Linear")
-    assert c.id not in (a.id, b.id)  # ids are never reused, so undo can restore a.id safely
+    assert c.id not in (a.id, b.id)  # one past the highest in use: never the id of a node still there
+
+
+def test_the_first_node_of_a_type_is_1_and_ids_count_per_type():
+    g = Graph()
+    assert g.add_node("Input").id == "input_1"
+    first = g.add_node("Linear")
+    assert (first.id, first.name) == ("linear_1", "linear_1")  # not linear_2 after the Input
+    assert [g.add_node(t).id for t in ("ReLU", "Linear", "ReLU")] == ["relu_1", "linear_2", "relu_2"]
+    assert g.node("linear_2").name == "linear_2"  # the name follows the id
+
+
+def test_new_ids_agree_with_the_edit_planners_rule():
+    from layerloom.edits.plan import fresh_id as planned_id
+    from layerloom.model.graph import fresh_id
+
+    g = mlp_graph()
+    for type_id in ("Linear", "ReLU", "Conv2d", "Block:ResBlock", "3d thing"):
+        assert fresh_id(type_id, g.nodes) == planned_id(type_id, g.nodes)
+        assert g.new_id(type_id) == planned_id(type_id, g.nodes)
+
+
+def test_asking_twice_before_adding_gives_two_ids_and_a_removed_last_id_comes_back():
+    g = Graph()
+    one, two = g.new_id("Linear"), g.new_id("Linear")
+    assert (one, two) == ("linear_1", "linear_2")  # ungrouping asks for several before adding any
+    g.add_node("Linear", node_id=two)
+    assert g.new_id("Linear") == "linear_3"
+    g.remove_node("linear_2")
+    assert g.add_node("Linear").id == "linear_1"  # nothing of the type left: counting starts again
+    loaded = Graph()
+    loaded.restore([g.node("linear_1")], [])
+    assert loaded.new_id("Linear") == "linear_2"
 
 
 def test_events_for_every_mutation():

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from layerloom.core.errors import GraphError
 from layerloom.core.events import Event
@@ -33,6 +33,21 @@ def clean_name(name: Any) -> str:
     if len(name) > MAX_NAME:
         raise GraphError(f"a node name has at most {MAX_NAME} characters")
     return name
+
+
+def id_base(type_id: str) -> str:
+    """The stem of the ids of nodes of a type (``Conv2d`` -> ``conv2d``, ``Block:ResBlock`` -> ``block_resblock``)."""
+    base = re.sub(r"[^a-z0-9]+", "_", type_id.lower()).strip("_") or "node"
+    return base if base[0].isalpha() else "n_" + base
+
+
+def fresh_id(type_id: str, taken: Iterable[str]) -> str:
+    """The id of a new node of ``type_id``: ``<base>_<n>``, counting per type, ``n`` one more than the
+    highest in use (the first Linear is ``linear_1``, the next ``linear_2``, whatever else is there)."""
+    base = id_base(type_id)
+    pattern = re.compile(rf"{re.escape(base)}_(\d{{1,9}})")
+    used = [int(m.group(1)) for name in taken if (m := pattern.fullmatch(name))]
+    return f"{base}_{max(used, default=0) + 1}"
 
 
 def unique_name(base: str, taken: set[str]) -> str:

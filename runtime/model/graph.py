@@ -13,15 +13,15 @@ whether a new wire makes sense, and ``connect`` refuses ones that don't unless t
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any, Iterable, Iterator
 
 from layerloom.core.errors import ConnectionRefused, GraphError, ParamError
 from layerloom.catalog.spec import Catalog, NodeSpec, OverlayCatalog, Port, default_catalog
 from layerloom.model.elements import (MAX_NAME, BlockTable, Edge, GraphEvents, Node, check_json, clean_name,
-                                      find_port, finite_position, kind_refusal, moved_last_to, unique_name, valid_id)
+                                      find_port, finite_position, fresh_id, id_base, kind_refusal, moved_last_to, unique_name, valid_id)
 
-__all__ = ["Graph", "Edge", "Node", "GraphEvents", "BlockTable", "MAX_NAME", "clean_name", "kind_refusal",
+__all__ = ["Graph", "Edge", "Node", "GraphEvents", "BlockTable", "MAX_NAME", "clean_name", "fresh_id", "id_base",
+           "kind_refusal",
            "unique_name", "valid_id"]  # the parts are re-exported: callers import them from here
 
 
@@ -46,7 +46,7 @@ class Graph:
         self._edges: dict[Edge, dict] = {}  # edge -> unknown keys of its file record (usually empty)
         self._incoming: dict[str, list[Edge]] = {}
         self._outgoing: dict[str, list[Edge]] = {}
-        self._counter = 0
+        self._issued: set[str] = set()  # ids from new_id since the nodes last changed
 
     # ----------------------------------------------------------------- queries
     @property
@@ -149,14 +149,12 @@ class Graph:
 
     # ------------------------------------------------------------- ids, names
     def new_id(self, type_id: str) -> str:
-        base = re.sub(r"[^a-z0-9]+", "_", type_id.lower()).strip("_") or "node"
-        if not base[0].isalpha():
-            base = "n_" + base
-        while True:
-            self._counter += 1
-            candidate = f"{base}_{self._counter}"
-            if candidate not in self._nodes:
-                return candidate
+        """An id for a new node of ``type_id``: ``<type>_<n>``, one past the highest of that type in use
+        (``elements.fresh_id``, the rule ``layerloom.edits`` plans with). Ids handed out since the nodes
+        last changed count as in use, so asking twice before adding gives two different ids."""
+        node_id = fresh_id(type_id, self._nodes.keys() | self._issued)
+        self._issued.add(node_id)
+        return node_id
 
     def unique_name(self, base: str, exclude: str | None = None) -> str:
         return unique_name(base, {n.name for n in self._nodes.values() if n.id != exclude})
@@ -217,6 +215,7 @@ class Graph:
             self._nodes = moved_last_to(self._nodes, index)
         self._incoming[node_id] = []
         self._outgoing[node_id] = []
+        self._issued.clear()
         self._notify((self.events.node_added, (node,)))
         return node
 
@@ -236,6 +235,7 @@ class Graph:
         del self._nodes[node_id]
         del self._incoming[node_id]
         del self._outgoing[node_id]
+        self._issued.clear()
         self._notify(*[(self.events.edge_removed, (e,)) for e in removed], (self.events.node_removed, (node,)))
         return node
 
@@ -439,7 +439,7 @@ class Graph:
             self._edges[edge] = dict(extra)
             self._incoming[edge.dst].append(edge)
             self._outgoing[edge.src].append(edge)
-        self._counter = max(self._counter, len(self._nodes))
+        self._issued.clear()
 
     def clear(self) -> None:
         for node_id in list(self._nodes):
@@ -493,5 +493,4 @@ class Graph:
             other._edges[edge] = copy.deepcopy(extra)
             other._incoming[edge.dst].append(edge)
             other._outgoing[edge.src].append(edge)
-        other._counter = self._counter
         return other

@@ -1,17 +1,54 @@
-"""Layered left-to-right layout (a small Sugiyama): columns by longest path from the sources,
-rows ordered by the average row of each node's predecessors to reduce crossings."""
+"""Layered layout (a small Sugiyama) that wraps: layers by longest path from the sources, nodes in a
+layer ordered by the average row of their predecessors (fewer crossings), and a long run of layers
+wrapped into bands stacked top to bottom, each read left to right, so that the whole graph keeps a
+shape a canvas shows at a readable zoom (``CANVAS``). Deterministic: the same graph, the same places.
+
+``fit_scale`` is the zoom at which a canvas shows all of a layout (what Zoom to Fit computes).
+"""
 
 from __future__ import annotations
 
 from layerloom.model.graph import Graph
 
-COLUMN_WIDTH = 270.0  # a 190 px card and room for a wire's shape label
-ROW_HEIGHT = 140.0
+COLUMN_WIDTH = 260.0  # a 190 px card and room for a wire's shape label
+ROW_HEIGHT = 140.0    # the least distance from one card's top to the next one's in a layer
+BAND_GAP = 30.0       # room between two bands for the wires that wrap back to the left
+# The editor's card geometry (nodeeditor/theme/style.py); a GUI test keeps the two equal.
+CARD_WIDTH, CARD_HEADER, CARD_ROW, CARD_FOOTER = 190.0, 40.0, 20.0, 22.0
+CARD_GAP = 38.0       # least room between two cards of a layer
+# A typical canvas: the editor's at 1366x768 with its docks (pixels at 100% zoom), and the margin
+# Zoom to Fit leaves around the graph.
+CANVAS = (818.0, 530.0)
+FIT_MARGIN = 60.0
+GOOD_ZOOM = 0.9       # a layout fitting at this zoom or more is not wrapped any further
 
 
-def layered_layout(graph: Graph, column_width: float = COLUMN_WIDTH,
-                   row_height: float = ROW_HEIGHT) -> dict[str, tuple[float, float]]:
-    """Positions for every node. Nodes in cycles go to one column after the rest."""
+def card_height(graph: Graph, node_id: str) -> float:
+    """A card's height: header, one row per port on its longer side (at least one), footer."""
+    rows = max(len(graph.input_ports(node_id)), len(graph.output_ports(node_id)), 1)
+    return CARD_HEADER + CARD_ROW * rows + CARD_FOOTER
+
+
+def fit_scale(extent: tuple[float, float], canvas: tuple[float, float] = CANVAS,
+              margin: float = FIT_MARGIN) -> float:
+    """The zoom at which ``canvas`` shows a layout ``extent`` (width, height) wide with ``margin`` around."""
+    return min(canvas[0] / (extent[0] + 2 * margin), canvas[1] / (extent[1] + 2 * margin))
+
+
+def layout_extent(graph: Graph, positions: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    """The width and height of the cards at ``positions``."""
+    if not positions:
+        return 0.0, 0.0
+    left = min(x for x, _ in positions.values())
+    top = min(y for _, y in positions.values())
+    right = max(x + CARD_WIDTH for x, _ in positions.values())
+    bottom = max(y + card_height(graph, nid) for nid, (_, y) in positions.items())
+    return right - left, bottom - top
+
+
+def _layers(graph: Graph) -> list[list[str]]:
+    """Nodes by layer (longest path from the sources), each layer in its crossing-reducing order.
+    Nodes in cycles go to one layer after the rest."""
     order, cyclic = graph.topological_order()
     column: dict[str, int] = {}
     for nid in order:
@@ -31,6 +68,7 @@ def layered_layout(graph: Graph, column_width: float = COLUMN_WIDTH,
     for nid in graph.nodes:
         columns.setdefault(column[nid], []).append(nid)
     row: dict[str, float] = {}
+    layers = []
     for c in sorted(columns):
         members = columns[c]
         keys = {}
@@ -40,12 +78,44 @@ def layered_layout(graph: Graph, column_width: float = COLUMN_WIDTH,
         members.sort(key=keys.__getitem__)
         for r, nid in enumerate(members):
             row[nid] = float(r)
-    positions = {}
-    for c, members in columns.items():
-        offset = (len(members) - 1) / 2.0
-        for nid in members:
-            positions[nid] = (c * column_width, (row[nid] - offset) * row_height)
+        layers.append(members)
+    return layers
+
+
+def _banded(graph: Graph, layers: list[list[str]], per_band: int, column_width: float,
+            row_height: float) -> dict[str, tuple[float, float]]:
+    """Positions with ``per_band`` layers a band: a band's layers side by side, the bands stacked."""
+    positions: dict[str, tuple[float, float]] = {}
+    top = 0.0
+    for start in range(0, len(layers), per_band):
+        band = layers[start:start + per_band]
+        heights = {nid: card_height(graph, nid) for layer in band for nid in layer}
+        slot = max(row_height, max(heights.values()) + CARD_GAP)
+        rows = max(len(layer) for layer in band)
+        for i, layer in enumerate(band):
+            offset = (rows - len(layer)) / 2.0   # a short layer sits in the middle of its band
+            for r, nid in enumerate(layer):
+                positions[nid] = (i * column_width, top + (r + offset) * slot)
+        top += (rows - 1) * slot + max(heights.values()) + BAND_GAP
     return positions
+
+
+def layered_layout(graph: Graph, column_width: float = COLUMN_WIDTH, row_height: float = ROW_HEIGHT,
+                   canvas: tuple[float, float] | None = CANVAS) -> dict[str, tuple[float, float]]:
+    """Positions (top-left corners) for every node. The layers wrap into as few bands as make the layout
+    fit ``canvas`` at the best zoom wrapping can reach, up to ``GOOD_ZOOM`` (so a graph that fits at about
+    100% stays one band, left to right); ``canvas=None`` never wraps."""
+    layers = _layers(graph)
+    if not layers:
+        return {}
+    if canvas is None:
+        return _banded(graph, layers, len(layers), column_width, row_height)
+    options = []
+    for per_band in range(len(layers), 0, -1):   # one band first
+        positions = _banded(graph, layers, per_band, column_width, row_height)
+        options.append((fit_scale(layout_extent(graph, positions), canvas), positions))
+    good = min(GOOD_ZOOM, max(zoom for zoom, _ in options))
+    return next(positions for zoom, positions in options if zoom >= good - 1e-9)
 
 
 def apply_layout(graph: Graph, positions: dict[str, tuple[float, float]]) -> None:

@@ -7,7 +7,7 @@ hold no fact of their own besides where the user is dragging them right now.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsObject, QGraphicsPathItem, \
     QGraphicsProxyWidget, QGraphicsSimpleTextItem, QLineEdit
 
@@ -26,15 +26,23 @@ def shape_text(spec) -> str:
     return "scalar" if not spec.shape else format_shape(spec.shape)
 
 
+ACCEPT, REFUSE = "accept", "refuse"   # a port's guide while a wire is dragged: it takes the wire, or not
+
+
 class PortItem(QGraphicsEllipseItem):
-    """A port circle; ``direction`` is ``"in"`` (left edge) or ``"out"`` (right edge)."""
+    """A port circle; ``direction`` is ``"in"`` (left edge) or ``"out"`` (right edge).
+
+    While a wire is dragged the scene sets its ``guide`` (``set_guide``): a port that can take the wire
+    is ringed and enlarged, one that cannot is dimmed, and its tooltip says why; ``set_guide(None)``
+    puts it back as it was."""
 
     def __init__(self, node_item: "NodeItem", name: str, kind: str, direction: str, index: int):
         r = PORT_RADIUS
         super().__init__(-r, -r, 2 * r, 2 * r, node_item)
         self.node_item, self.name, self.kind, self.direction, self.index = node_item, name, kind, direction, index
-        self.setBrush(QBrush(port_color(kind)))
-        self.setPen(QPen(QColor("#202020"), 1.0))
+        self.guide: str | None = None
+        self.guide_text = ""
+        self.apply_theme(node_item.theme)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.CrossCursor)
         x = 0.0 if direction == INPUT else NODE_WIDTH
@@ -48,11 +56,32 @@ class PortItem(QGraphicsEllipseItem):
     def scene_anchor(self) -> QPointF:
         return self.mapToScene(QPointF(0, 0))
 
+    def apply_theme(self, theme: Theme) -> None:
+        self.setBrush(QBrush(port_color(self.kind, theme)))
+        self._restyle()
+
+    def set_guide(self, guide: str | None, text: str = "") -> None:
+        """Show whether this port takes the wire being dragged (``ACCEPT``, ``REFUSE``), with ``text``
+        as its hover text; None restores the port."""
+        self.guide, self.guide_text = guide, text if guide else ""
+        self.setToolTip(self.guide_text)
+        self.setOpacity(self.node_item.theme.dim if guide == REFUSE else 1.0)
+        self.setScale(1.3 if guide == ACCEPT else 1.0)
+        self._restyle()
+        self.node_item.update()   # the port's name is drawn by its card
+
+    def _restyle(self) -> None:
+        theme = self.node_item.theme
+        if self.guide == ACCEPT:
+            self.setPen(QPen(theme.color("accept"), 2.5))
+        else:
+            self.setPen(QPen(QColor("#202020"), 1.0))
+
     def hoverEnterEvent(self, event):  # noqa: N802 - Qt override
         self.setScale(1.35)
 
     def hoverLeaveEvent(self, event):  # noqa: N802 - Qt override
-        self.setScale(1.0)
+        self.setScale(1.3 if self.guide == ACCEPT else 1.0)
 
 
 class NodeItem(QGraphicsObject):
@@ -159,11 +188,12 @@ class NodeItem(QGraphicsObject):
         painter.setFont(small)
         painter.setPen(theme.color("muted"))
         painter.drawText(QRectF(12, 21, NODE_WIDTH - 24, 16), Qt.AlignmentFlag.AlignVCenter, self.type_id)
-        painter.setPen(theme.color("text"))
         for port in self.inputs.values():
+            painter.setPen(self._port_text_color(port))
             painter.drawText(QRectF(10, port.y() - ROW / 2, NODE_WIDTH / 2, ROW), Qt.AlignmentFlag.AlignVCenter,
                              port.name)
         for port in self.outputs.values():
+            painter.setPen(self._port_text_color(port))
             painter.drawText(QRectF(NODE_WIDTH / 2 - 10, port.y() - ROW / 2, NODE_WIDTH / 2, ROW),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, port.name)
         painter.setPen(theme.color("muted"))
@@ -175,6 +205,22 @@ class NodeItem(QGraphicsObject):
             painter.drawEllipse(QPointF(NODE_WIDTH - 14, 13), 8, 8)
             painter.setPen(QColor("white"))
             painter.drawText(QRectF(NODE_WIDTH - 22, 5, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
+
+    def _port_text_color(self, port: PortItem) -> QColor:
+        """A port's name follows its dot while a wire is dragged: the accent colour when it takes the
+        wire, faded when it does not."""
+        if port.guide == ACCEPT:
+            return self.theme.color("accept")
+        color = self.theme.color("text")
+        if port.guide == REFUSE:
+            color.setAlphaF(self.theme.dim + 0.2)
+        return color
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        for port in (*self.inputs.values(), *self.outputs.values()):
+            port.apply_theme(theme)
+        self.update()
 
     TITLE_RECT = QRectF(8, 3, NODE_WIDTH - 40, 20)
 
@@ -299,8 +345,8 @@ class EdgeItem(QGraphicsPathItem):
         self.update_path()
 
     def set_style(self) -> None:
-        color = port_color(self.source.kind)
-        pen = QPen(color if self.source.kind != "tensor" else self.theme.color("wire"), 2.0)
+        """The wire takes its source port's colour (the kind it carries, as the port dots show it)."""
+        pen = QPen(port_color(self.source.kind, self.theme), 2.0)
         if self.isSelected():
             pen = QPen(self.theme.color("selection"), 3.0)
         self.setPen(pen)
@@ -336,3 +382,44 @@ class EdgeItem(QGraphicsPathItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.set_style()
         return super().itemChange(change, value)
+
+
+class WireHint(QGraphicsItem):
+    """The note beside the cursor while a wire is dragged over a port: whether a drop there connects,
+    what it replaces, or why it cannot (tooltips do not show while a mouse button is held). Drawn at
+    screen size whatever the zoom."""
+
+    PAD = 6.0
+
+    def __init__(self, theme: Theme):
+        super().__init__()
+        self.theme = theme
+        self.text = ""
+        self.accepts = False
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setZValue(20)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._font = QFont()
+        self._font.setPointSizeF(9.0)
+        self.hide()
+
+    def show_text(self, text: str, accepts: bool, at: QPointF) -> None:
+        self.prepareGeometryChange()
+        self.text, self.accepts = text, accepts
+        self.setPos(at)
+        self.show()
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        metrics = QFontMetricsF(self._font)
+        return QRectF(14, 14, metrics.horizontalAdvance(self.text) + 2 * self.PAD, metrics.height() + 2 * self.PAD)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        rect = self.boundingRect()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(self.theme.color("accept" if self.accepts else "card_border"), 1.5))
+        painter.setBrush(self.theme.color("card"))
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setFont(self._font)
+        painter.setPen(self.theme.color("text"))
+        painter.drawText(rect.adjusted(self.PAD, 0, -self.PAD, 0), Qt.AlignmentFlag.AlignVCenter, self.text)

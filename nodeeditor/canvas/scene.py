@@ -3,6 +3,10 @@
 It reacts to the bridge's signals only; user gestures become requests (``connectRequested``,
 ``nodesMoved``...) that the document turns into undo commands. Nothing is read back from an item
 to be saved: a drag ends with a move command that writes the positions into the model.
+
+While a wire is dragged from a port, every port shows whether it can take it (``layerloom.edits.wiring``'s
+``port_verdicts``, the graph's own connect rules): highlighted or dimmed, with the reason as its tooltip and
+in a note beside the cursor over it; releasing the button puts every port back.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
 from layerloom import Edge
+from layerloom.edits.wiring import port_verdicts, same_side_reason, verdict_text
 
 from layerloom.nodeeditor.adapters.bridge import GraphBridge
-from layerloom.nodeeditor.canvas.items import INPUT, OUTPUT, EdgeItem, NodeItem, PortItem, TitleEditor, shape_text, wire_path
-from layerloom.nodeeditor.theme.style import DARK, GRID, Theme
+from layerloom.nodeeditor.canvas.items import (ACCEPT, INPUT, OUTPUT, REFUSE, EdgeItem, NodeItem, PortItem, TitleEditor,
+                                               WireHint, shape_text, wire_path)
+from layerloom.nodeeditor.theme.style import DARK, GRID, Theme, port_color
 
 
 class GraphScene(QGraphicsScene):
@@ -39,6 +45,7 @@ class GraphScene(QGraphicsScene):
         self._drag_start: dict[str, tuple[float, float]] = {}
         self.syncing = False    # an item is being moved to the model's position: no snapping, no report
         self.title_editor: TitleEditor | None = None
+        self.wire_hint = WireHint(theme)   # in the scene only while a wire is dragged
         self.setSceneRect(-5000, -5000, 10000, 10000)
         self.setBackgroundBrush(theme.color("canvas"))
         bridge.nodeAdded.connect(self._add_node)
@@ -163,9 +170,10 @@ class GraphScene(QGraphicsScene):
         if port is not None:
             self._wire_from = port
             self._wire = QGraphicsPathItem()
-            self._wire.setPen(QPen(self.theme.color("selection"), 2.0, Qt.PenStyle.DashLine))
+            self._wire.setPen(QPen(port_color(port.kind, self.theme), 2.0, Qt.PenStyle.DashLine))
             self._wire.setZValue(3)
             self.addItem(self._wire)
+            self._show_guides(port)
             self._update_wire(event.scenePos())
             event.accept()
             return
@@ -193,11 +201,47 @@ class GraphScene(QGraphicsScene):
             self._wire.setPath(wire_path(anchor, pos))
         else:
             self._wire.setPath(wire_path(pos, anchor))
+        over = self.port_at(pos)
+        if over is not None and over is not self._wire_from and over.guide is not None:
+            self.wire_hint.show_text(over.guide_text, over.guide == ACCEPT, pos)
+        else:
+            self.wire_hint.hide()
+
+    def guided_ports(self):
+        """Every port item of the scene (the ones a dragged wire judges)."""
+        for item in self.item_for_node.values():
+            yield from item.inputs.values()
+            yield from item.outputs.values()
+
+    def _show_guides(self, start: PortItem) -> None:
+        """Highlight the ports the wire from ``start`` can go to and dim the others, each with its reason."""
+        verdicts = port_verdicts(self.graph, start.node_id, start.name, start.direction)
+        same_side = same_side_reason(start.direction)
+        self.addItem(self.wire_hint)
+        for port in self.guided_ports():
+            if port is start:
+                continue
+            label = f"{port.node_item.name}.{port.name}"
+            verdict = verdicts.get((port.node_id, port.name)) if port.direction != start.direction else None
+            if verdict is None:
+                port.set_guide(REFUSE, f"{label}: {same_side}")
+            else:
+                port.set_guide(ACCEPT if verdict.accepts else REFUSE,
+                               verdict_text(self.graph, port.node_id, port.name, verdict))
+
+    def _clear_guides(self) -> None:
+        for port in self.guided_ports():
+            if port.guide is not None:
+                port.set_guide(None)
+        self.wire_hint.hide()
+        if self.wire_hint.scene() is self:
+            self.removeItem(self.wire_hint)
 
     def _finish_wire(self, pos: QPointF) -> None:
         start = self._wire_from
         self.removeItem(self._wire)
         self._wire, self._wire_from = None, None
+        self._clear_guides()
         end = self.port_at(pos)
         if end is None:
             self.wireDroppedOnEmpty.emit(start.node_id, start.name, start.direction, pos)
@@ -223,8 +267,10 @@ class GraphScene(QGraphicsScene):
         self.theme = theme
         self.setBackgroundBrush(theme.color("canvas"))
         for item in self.item_for_node.values():
-            item.theme = theme
-            item.update()
+            item.set_theme(theme)
+        self.wire_hint.theme = theme
+        if self._wire is not None:
+            self._wire.setPen(QPen(port_color(self._wire_from.kind, theme), 2.0, Qt.PenStyle.DashLine))
         for item in self.item_for_edge.values():
             item.theme = theme
             item.label.setBrush(theme.color("muted"))

@@ -19,7 +19,10 @@ CATEGORY_COLORS = {
     "Activation": "#e0605e",
     "Loss": "#b23b3b",
 }
+# one colour per port kind, for the port dots and the wires alike (a wire takes its source port's colour);
+# the light theme's are darker so that a 2 px wire still stands out on a white canvas
 PORT_COLORS = {"tensor": "#6cb6ff", "target": "#f0a050", "loss": "#ff6b6b"}
+LIGHT_PORT_COLORS = {"tensor": "#2f7fd0", "target": "#d0711c", "loss": "#d63b3b"}
 
 NODE_WIDTH = 190.0
 HEADER = 40.0
@@ -41,6 +44,8 @@ class Theme:
     selection: str
     wire: str
     error: str
+    accept: str = "#5fd38d"   # a port that can take the wire being dragged
+    dim: float = 0.22         # the opacity of a port that cannot
 
     def color(self, attr: str) -> QColor:
         return QColor(getattr(self, attr))
@@ -49,7 +54,8 @@ class Theme:
 DARK = Theme("dark", canvas="#1e1f22", grid="#2a2c30", card="#2b2d31", card_border="#3d4046", text="#e6e6e6",
              muted="#9aa0a8", selection="#f5c542", wire="#9aa7b8", error="#ff5555")
 LIGHT = Theme("light", canvas="#f4f5f7", grid="#e3e5e9", card="#ffffff", card_border="#c9ccd2", text="#1f2328",
-              muted="#5f6670", selection="#d08c00", wire="#6b7686", error="#d32f2f")
+              muted="#5f6670", selection="#d08c00", wire="#6b7686", error="#d32f2f",
+              accept="#1e9e50")
 THEMES = {"dark": DARK, "light": LIGHT}
 
 
@@ -66,8 +72,10 @@ def category_color(category: str | None) -> QColor:
     return QColor(EXTRA_COLORS[zlib.crc32(category.encode("utf-8")) % len(EXTRA_COLORS)])
 
 
-def port_color(kind: str) -> QColor:
-    return QColor(PORT_COLORS.get(kind, PORT_COLORS["tensor"]))
+def port_color(kind: str, theme: Theme | None = None) -> QColor:
+    """The colour of a port kind (its dots and its wires); a plugin's own kind is drawn as a tensor."""
+    colors = LIGHT_PORT_COLORS if theme is not None and theme.name == "light" else PORT_COLORS
+    return QColor(colors.get(kind, colors["tensor"]))
 
 
 def apply_app_theme(app, theme: Theme) -> None:

@@ -417,7 +417,7 @@ class WireHint(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         rect = self.boundingRect()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(self.theme.color("accept" if self.accepts else "card_border"), 1.5))
+        painter.setPen(QPen(self.theme.color("accept" if self.accepts else "error"), 1.5))
         painter.setBrush(self.theme.color("card"))
         painter.drawRoundedRect(rect, 4, 4)
         painter.setFont(self._font)

@@ -285,7 +285,8 @@ class Inspector(QWidget):
         title.setWordWrap(True)
         self._form.addRow(title)
         doc = QLineEdit(block.doc)
-        doc.setPlaceholderText("What the block does (shown in the palette)")
+        doc.setPlaceholderText("e.g. Two 3x3 convolutions with a skip connection")
+        doc.setToolTip("What the block does, in one line (shown in the palette)")
         doc.editingFinished.connect(lambda: document.carry_out(plan_block_doc(document.top.graph, document.scope,
                                                                               doc.text())))
         self.editors["doc"] = doc

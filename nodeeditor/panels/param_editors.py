@@ -12,6 +12,9 @@ after an edit, undo or redo); ``shown_value`` reads what an editor displays.
 Spin and combo boxes change with the wheel only when they have keyboard focus (click or Tab first, as in
 Blender); otherwise the wheel scrolls the form around them.
 
+An empty line edit shows an example value as its placeholder (``placeholder``: the spec's
+``example_text``), never a type name.
+
 ``Fields`` keeps one form's editors and the message line under each: the spec's complaint about the
 value the graph holds, or why a typed value was refused and which value was kept.
 """
@@ -209,6 +212,13 @@ def _spin_int(value) -> int | None:
     return value
 
 
+def placeholder(param: Param) -> str:
+    """What an empty line edit for ``param`` shows: an example value the spec accepts ("e.g. label",
+    "e.g. [1, 28, 28]"), never its type; empty when the spec knows no example."""
+    example = param.example_text()
+    return f"e.g. {example}" if example else ""
+
+
 def param_editor(param: Param, value: Any, apply: Callable[[Any], Any],
                  step: Callable[[Any], Any] | None = None) -> QWidget:
     """A check box, a combo box, a spin box or a line edit for ``param`` showing ``value``."""
@@ -224,7 +234,7 @@ def param_editor(param: Param, value: Any, apply: Callable[[Any], Any],
         editor.stepped.connect(step or apply)
     else:
         editor = QLineEdit(value_text(value))
-        editor.setPlaceholderText(param.describe())
+        editor.setPlaceholderText(placeholder(param))
         editor.editingFinished.connect(lambda e=editor: apply(parse_text(param, e.text())))
     editor.setToolTip(f"{param.doc}\n({param.describe()})")
     return editor

@@ -187,7 +187,6 @@ class TrainingPanel(QWidget):
         row = QHBoxLayout(holder)
         row.setContentsMargins(0, 0, 0, 0)
         line = param_editor(path_param, None, lambda v: self.apply("dataset", "path", v))
-        line.setPlaceholderText("a CSV, NPZ or IDX file, or a folder of class folders")
         error = self.fields.add("dataset.path", path_param, line)
         browse = QPushButton("…")
         browse.setToolTip("Choose a dataset file or folder")

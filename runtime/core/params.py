@@ -1,8 +1,11 @@
-"""Typed node parameters: defaults, ranges, choices and a one-line doc.
+"""Typed node parameters: defaults, ranges, choices, a one-line doc and an example value.
 
 A param spec turns any JSON value into a checked Python value (``coerce``) or raises ``ParamError``
 with a sentence a user understands, and turns a checked value back into a JSON literal (``to_json``).
-The inspector builds its editors from these specs; nothing computes from a widget.
+The inspector builds its editors from these specs; nothing computes from a widget. ``example_text()``
+is what an empty field shows as its placeholder: the spec's ``example`` (a value it accepts, e.g.
+``StrParam("target_column", None, ..., example="label")``) or one derived from its default and range,
+never a type name; empty when no sensible value is known (a free-text param without an example).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Param:
     default: Any
     doc: str = ""
     optional: bool = False
+    example: Any = field(default=None, kw_only=True)   # a value an empty field suggests (its placeholder)
 
     kind = "any"
 
@@ -66,6 +70,18 @@ class Param:
         """A short human description of what the param accepts (for tooltips and the CLI)."""
         return self.kind
 
+    def example_value(self) -> Any:
+        """A value this param accepts, to suggest: the spec's ``example``, else one derived from the
+        default and range (None when none is known)."""
+        return self.example if self.example is not None else self._derived_example()
+
+    def _derived_example(self) -> Any:
+        return None if self.default in (None, "") else self.to_json(self.default)
+
+    def example_text(self) -> str:
+        """The example as a user would type it (``[1, 28, 28]``, ``a, b``, ``0.01``); empty when none."""
+        return example_text(self.example_value())
+
 
 @dataclass(frozen=True)
 class IntParam(Param):
@@ -83,6 +99,11 @@ class IntParam(Param):
 
     def describe(self) -> str:
         return "int" + _range_text(self.minimum, self.maximum)
+
+    def _derived_example(self) -> Any:
+        if self.default is not None:
+            return self.default
+        return max(1, self.minimum) if self.minimum is not None else 1
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,13 @@ class FloatParam(Param):
 
     def describe(self) -> str:
         return "float" + _range_text(self.minimum, self.maximum)
+
+    def _derived_example(self) -> Any:
+        if self.default is not None:
+            return self.default
+        low = self.minimum if self.minimum is not None else 0.0
+        high = self.maximum if self.maximum is not None else low + 1.0
+        return low + (high - low) / 10 if high > low else low
 
 
 @dataclass(frozen=True)
@@ -186,6 +214,11 @@ class IntsParam(Param):
             text += " or " + " / ".join(self.keywords)
         return text
 
+    def _derived_example(self) -> Any:
+        if self.default is not None:
+            return self.to_json(self.default)
+        return [max(1, self.minimum if self.minimum is not None else 1)] * self.length
+
 
 @dataclass(frozen=True)
 class ShapeParam(Param):
@@ -236,6 +269,11 @@ class ShapeParam(Param):
     def describe(self) -> str:
         return "shape (list of sizes)"
 
+    def _derived_example(self) -> Any:
+        if self.default is not None:
+            return list(self.default)
+        return [28] * max(self.min_rank, 1)
+
 
 @dataclass(frozen=True)
 class StrParam(Param):
@@ -249,6 +287,22 @@ class StrParam(Param):
         if len(value) > self.max_length:
             raise self.fail(f"at most {self.max_length} characters")
         return value
+
+
+def example_text(value: Any) -> str:
+    """A JSON value as a user types it in a field: text as it is, lists in brackets, ``true``/``false``,
+    numbers as written; empty for None."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(example_text(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def _num(value: float) -> str:

@@ -22,11 +22,11 @@ DATASET_PARAMS: tuple[Param, ...] = (
     StrParam("name", "digits", "Built-in dataset: digits, iris, wine, breast_cancer, moons, circles, spirals or "
              "regression (ignored when a path is set)."),
     StrParam("path", None, "A CSV, NPZ or IDX file, an IDX folder or a folder of class folders of images; "
-             "relative to the graph file.", optional=True, max_length=4096),
+             "relative to the graph file.", optional=True, max_length=4096, example="data/train.csv"),
     ChoiceParam("format", "auto", "How to read the path; auto decides by the file suffix or folder contents.",
                 choices=("auto", "csv", "npz", "idx", "folder")),
     StrParam("target_column", None, "CSV: the target column's name, or its 0-based index (\"-1\" is the last); "
-             "default: the last column.", optional=True),
+             "default: the last column.", optional=True, example="label"),
     ChoiceParam("header", "auto", "CSV: whether the first row holds column names; auto guesses from its cells.",
                 choices=("auto", "yes", "no")),
     ChoiceParam("task", "auto", "Classification or regression; auto: text or few whole-number labels are classes.",
@@ -41,10 +41,10 @@ DATASET_PARAMS: tuple[Param, ...] = (
                 "value range and standardizes tables.", choices=SCALING_MODES),
     IntParam("samples", 1000, "Number of samples of the generated sets (moons, circles, spirals, regression).",
              minimum=10, maximum=1_000_000),
-    FloatParam("noise", None, "Noise of the generated sets; empty: each set's own default.", optional=True,
+    FloatParam("noise", None, "Noise of the generated sets; empty: each set's own default.", optional=True, example=0.1,
                minimum=0.0),
     ShapeParam("image_size", None, "Resize folder images to [height, width]; empty: all images must have the "
-               "first image's size.", optional=True, min_rank=2, max_rank=2),
+               "first image's size.", optional=True, min_rank=2, max_rank=2, example=[28, 28]),
     ChoiceParam("color", "auto", "Folder images as grayscale (1 channel) or RGB (3); auto: grayscale when the "
                 "images are.", choices=("auto", "grayscale", "rgb")),
     IntParam("augment_shift", 0, "Training images: shift each by a random offset of up to this many pixels.",

@@ -68,7 +68,7 @@ SCHEDULE_PARAMS: tuple[Param, ...] = (
                exclusive_minimum=True),
     FloatParam("min_lr", 0.0, "cosine and plateau: the rate never goes below this", minimum=0.0, maximum=100.0),
     FloatParam("max_lr", None, "onecycle: the peak rate (default: 10x the optimizer's rate)", optional=True,
-               minimum=0.0, maximum=100.0, exclusive_minimum=True),
+               minimum=0.0, maximum=100.0, exclusive_minimum=True, example=0.01),
     FloatParam("pct_start", 0.3, "onecycle: fraction of the run spent warming up", minimum=0.01, maximum=0.99),
     FloatParam("factor", 0.1, "plateau: multiply the rate by this when the monitored metric stalls",
                minimum=0.0, maximum=1.0, exclusive_minimum=True),

@@ -45,9 +45,11 @@ PARAMS = (
     ExpressionParam("expression", "relu(x) - 0.1*x",
                     "The forward pass over the inputs x, y, z, w and the learnable parameters: numbers, + - * / **, "
                     "pi, e and relu, sigmoid, tanh, exp, log, sqrt, abs, sin, cos, softplus, gelu, silu, elu, "
-                    "leaky_relu(x, slope), clamp(x, lo, hi), min(a, b), max(a, b)", max_length=MAX_LENGTH),
+                    "leaky_relu(x, slope), clamp(x, lo, hi), min(a, b), max(a, b)", max_length=MAX_LENGTH,
+                    example="x * sigmoid(a * x)"),
     IntParam("inputs", 1, "Number of inputs, named x, y, z, w", minimum=1, maximum=len(INPUT_NAMES)),
-    NamesParam("parameters", "", "Learnable parameters used in the expression, comma-separated (e.g. a, b)"),
+    NamesParam("parameters", "", "Learnable parameters used in the expression, comma-separated (e.g. a, b)",
+               example="a, b"),
     ChoiceParam("parameter_shape", "scalar", "One value per parameter, or one per feature (last dimension)",
                 choices=("scalar", "per_feature")),
     FloatParam("initial_value", 1.0, "The value every learnable parameter starts at", minimum=-1e6, maximum=1e6),

@@ -167,7 +167,7 @@ def _pool_params(dims: int, dilation: bool):
     params = [
         IntsParam("kernel_size", 2, "Size of the pooling window", length=dims, minimum=1, maximum=1024),
         IntsParam("stride", None, "Step between windows (empty: same as kernel_size)", length=dims,
-                  minimum=1, maximum=1024, optional=True),
+                  minimum=1, maximum=1024, optional=True, example=2),
         IntsParam("padding", 0, "Padding on each side (at most half the kernel)", length=dims, minimum=0, maximum=512),
     ]
     if dilation:
@@ -405,7 +405,7 @@ def specs():
         NodeSpec(
             "Reshape", SHAPE, "Give each sample a new shape with the same number of values (-1: inferred)",
             params=(ShapeParam("shape", (-1,), "New shape of one sample; one size may be -1", min_rank=1,
-                               allow_infer=True),),
+                               allow_infer=True, example=[16, -1]),),
             infer=_reshape_infer, build=lambda ctx: ll_modules.Reshape(ctx["shape"]), count_params=lambda ctx: 0,
             torch_name="torch.reshape",
         ),
@@ -415,7 +415,7 @@ def specs():
                 positive("num_embeddings", 1000, "Vocabulary size (largest token id + 1)", maximum=10_000_000),
                 positive("embedding_dim", 32, "Size of each vector", maximum=65536),
                 IntParam("padding_idx", None, "Token id whose vector stays zero (empty: none)", minimum=0,
-                         optional=True),
+                         optional=True, example=0),
                 INIT_PARAM,
             ),
             infer=_embedding_checked_infer, build=_embedding_build,

@@ -135,3 +135,52 @@ def test_double_clicking_a_title_renames_the_node_with_real_keys(app):
     app.xdo("key", "Return")
     graph, undo = app.finish()
     assert graph.node("relu1").name == "hidden act" and undo == 1
+
+
+def test_a_real_drag_from_a_port_lights_the_ports_that_take_it_and_restores_them(display, tmp_path):
+    """The guides while xdotool holds a wire over a port, then after the release (the editor reports
+    what its ports show through tests/xvfb_guides_app.py)."""
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, str(HERE / "xvfb_guides_app.py"), str(tmp_path)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        at = _wait_for(tmp_path / "ready.json", process)["port"]
+
+        def xdo(*args) -> None:
+            subprocess.run(["xdotool", *map(str, args)], env=env, check=True, timeout=30)
+            time.sleep(0.15)  # let the editor handle the events
+
+        def snap(number: int) -> dict:
+            (tmp_path / "snap").touch()
+            return _wait_for(tmp_path / f"snap{number}.json", process)
+
+        start, over = at["fc2.out.out"], at["fc1.in.in"]
+        xdo("mousemove", *start, "mousedown", 1)
+        for k in range(1, 7):
+            xdo("mousemove", start[0] + (over[0] - start[0]) * k // 6, start[1] + (over[1] - start[1]) * k // 6)
+        held = snap(1)
+        guides = held["guides"]
+        assert guides["fc3.in.in"][0] == "accept" and guides["logits.in.in"][0] == "accept"
+        assert guides["fc1.in.in"][0] == "refuse" and "cycle" in guides["fc1.in.in"][1]
+        assert guides["fc2.in.in"][0] == "refuse" and guides["fc2.out.out"][0] is None
+        assert held["hint"] and held["hint"].startswith("fc1.in: the wire would make a cycle")
+        xdo("mouseup", 1)                                         # refused: nothing connects
+        after = snap(2)
+        assert all(guide is None and tip == "" and opacity == 1.0 for guide, tip, opacity in after["guides"].values())
+        assert after["hint"] is None
+    finally:
+        (tmp_path / "quit").touch()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for(path: Path, process) -> dict:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the editor did not write {path.name}:\n{process.stdout.read()}")
+        time.sleep(0.05)
+    return json.loads(path.read_text())

@@ -42,7 +42,6 @@ class Theme:
     text: str
     muted: str
     selection: str
-    wire: str
     error: str
     accept: str = "#5fd38d"   # a port that can take the wire being dragged
     dim: float = 0.22         # the opacity of a port that cannot
@@ -52,9 +51,9 @@ class Theme:
 
 
 DARK = Theme("dark", canvas="#1e1f22", grid="#2a2c30", card="#2b2d31", card_border="#3d4046", text="#e6e6e6",
-             muted="#9aa0a8", selection="#f5c542", wire="#9aa7b8", error="#ff5555")
+             muted="#9aa0a8", selection="#f5c542", error="#ff5555")
 LIGHT = Theme("light", canvas="#f4f5f7", grid="#e3e5e9", card="#ffffff", card_border="#c9ccd2", text="#1f2328",
-              muted="#5f6670", selection="#d08c00", wire="#6b7686", error="#d32f2f",
+              muted="#5f6670", selection="#d08c00", error="#d32f2f",
               accept="#1e9e50")
 THEMES = {"dark": DARK, "light": LIGHT}
 

@@ -122,6 +122,30 @@ def test_the_inspector_edits_a_parameter_and_refuses_a_bad_one(window, qtbot):
     assert "sizes must be at least 1" in window.inspector.errors["shape"].text()
 
 
+def test_undo_and_redo_name_the_command_they_will_carry_out(window, qtbot):
+    window.open_example("digits_mlp")
+    edit_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    assert window.undo_action.text() == "&Undo" and not window.undo_action.isEnabled()
+    window.document.scene.item_for_node["fc1"].setSelected(True)
+    editor = window.inspector.editors["out_features"]
+    editor.selectAll()
+    qtbot.keyClicks(editor, "32")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    assert window.undo_action.text() == "&Undo Set fc1.out_features" and window.undo_action.isEnabled()
+    assert window.undo_action in edit_menu.actions()       # the entry the menu shows, and the toolbar's
+    assert window.undo_action.toolTip() == f"Undo Set fc1.out_features ({window.undo_action.shortcut().toString()})"
+    window.view.setFocus()
+    qtbot.keySequence(window.view, window.undo_action.shortcut())
+    assert window.document.graph.node("fc1").params["out_features"] != 32
+    assert window.undo_action.text() == "&Undo" and window.redo_action.text() == "&Redo Set fc1.out_features"
+    qtbot.keySequence(window.view, window.redo_action.shortcut())
+    assert window.document.graph.node("fc1").params["out_features"] == 32
+    assert window.redo_action.text() == "&Redo"
+    window.document.undo_stack.setClean()   # no "unsaved changes" question
+    window.open_example("digits_cnn")   # another document: the names follow its (empty) stack
+    assert window.undo_action.text() == "&Undo"
+
+
 def test_layerloom_command_renders_a_screenshot(tmp_path):
     shot = tmp_path / "shot.png"
     env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}

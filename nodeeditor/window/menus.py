@@ -37,6 +37,11 @@ RUN_PAUSABLE = "this graph's run is running or paused"
 RUN_ACTIVE = "a run is training"
 # condition -> (the undo stack's getter, its change signal)
 UNDO_STACK_CONDITIONS = {CAN_UNDO: ("canUndo", "canUndoChanged"), CAN_REDO: ("canRedo", "canRedoChanged")}
+# What an entry's text names after its own (``Action.names``): the undo stack's next undo or redo,
+# so that Edit says "Undo Set fc1.out_features". -> (the undo stack's getter, its change signal)
+NEXT_UNDO = "the command Undo would undo"
+NEXT_REDO = "the command Redo would redo"
+UNDO_STACK_TEXTS = {NEXT_UNDO: ("undoText", "undoTextChanged"), NEXT_REDO: ("redoText", "redoTextChanged")}
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ class Action:
     handler with ``args`` when chosen; one without a group is a toggle, its handler gets the new state.
     ``checked``: a window method (called with ``args``) giving the initial state. ``toolbar``: the
     toolbar group it also shows in (1, 2... left to right). ``attr``: the window attribute that keeps
-    the ``QAction``. ``tooltip``: by default the text and its shortcut."""
+    the ``QAction``. ``tooltip``: by default the text and its shortcut. ``names``: what the entry names
+    after its text as it changes (``NEXT_UNDO``: "Undo Set fc1.out_features")."""
 
     menu: tuple[str, ...]
     text: str
@@ -63,6 +69,7 @@ class Action:
     args: tuple = ()
     toolbar: int | None = None
     attr: str | None = None
+    names: str | None = None
 
     @property
     def key(self) -> str:
@@ -72,10 +79,16 @@ class Action:
     def key_sequence(self) -> QKeySequence:
         return QKeySequence() if self.shortcut is None else QKeySequence(self.shortcut)
 
-    def tooltip_text(self) -> str | None:
+    def tooltip_text(self, naming: str = "") -> str | None:
+        """The tooltip; with ``naming`` (what a ``names`` entry names now) after the text."""
         if self.tooltip is not None or self.shortcut is None:
             return self.tooltip
-        return f"{self.text.replace('&', '').rstrip('…')} ({self.key_sequence().toString()})"
+        text = " ".join(part for part in (self.text.replace('&', '').rstrip('…'), naming) if part)
+        return f"{text} ({self.key_sequence().toString()})"
+
+    def text_naming(self, naming: str) -> str:
+        """The menu text of a ``names`` entry: ``"&Undo Set fc1.out_features"``, or the bare text."""
+        return f"{self.text} {naming.replace('&', '&&')}" if naming else self.text
 
 
 @dataclass(frozen=True)
@@ -135,8 +148,10 @@ MENUS = MenuTable((
     Separator(FILE),
     Action(FILE, "&Quit", "close", Key.Quit),
 
-    Action(EDIT, "&Undo", "undo", Key.Undo, icon="undo", enabled_when=CAN_UNDO, toolbar=2, attr="undo_action"),
-    Action(EDIT, "&Redo", "redo", Key.Redo, icon="redo", enabled_when=CAN_REDO, toolbar=2, attr="redo_action"),
+    Action(EDIT, "&Undo", "undo", Key.Undo, icon="undo", enabled_when=CAN_UNDO, toolbar=2, attr="undo_action",
+           names=NEXT_UNDO),
+    Action(EDIT, "&Redo", "redo", Key.Redo, icon="redo", enabled_when=CAN_REDO, toolbar=2, attr="redo_action",
+           names=NEXT_REDO),
     Separator(EDIT),
     Action(EDIT, "Cu&t", "cut", Key.Cut, icon="cut"),
     Action(EDIT, "&Copy", "copy", Key.Copy, icon="copy"),
@@ -312,11 +327,29 @@ class MenusMixin:
             menu.addAction(dock.toggleViewAction())
 
     def _follow_undo_stack(self, document) -> None:
-        """Enable the entries whose condition is the undo stack's, as ``document``'s stack changes."""
+        """Enable the entries whose condition is the undo stack's, and name the command Undo and Redo
+        would carry out, as ``document``'s stack changes (a stack no longer shown changes nothing)."""
         stack = document.undo_stack
         for row in self.menu_table.actions():
+            action = self.menu_actions[row.key]
             if row.enabled_when in UNDO_STACK_CONDITIONS:
                 getter, signal = UNDO_STACK_CONDITIONS[row.enabled_when]
-                action = self.menu_actions[row.key]
                 getattr(stack, signal).connect(action.setEnabled)
                 action.setEnabled(getattr(stack, getter)())
+            if row.names in UNDO_STACK_TEXTS:
+                getter, signal = UNDO_STACK_TEXTS[row.names]
+                show = (lambda text, row=row, action=action, stack=stack:
+                        self._name_action(action, row, text) if self._shows_stack(stack) else None)
+                getattr(stack, signal).connect(show)
+                self._name_action(action, row, getattr(stack, getter)())
+
+    def _shows_stack(self, stack) -> bool:
+        document = getattr(self, "document", None)
+        return document is not None and document.undo_stack is stack
+
+    @staticmethod
+    def _name_action(action: QAction, row: Action, naming: str) -> None:
+        action.setText(row.text_naming(naming))
+        tooltip = row.tooltip_text(naming)
+        if tooltip is not None:
+            action.setToolTip(tooltip)

@@ -150,3 +150,52 @@ def test_a_menu_entry_asked_for_with_other_keys_than_its_row_is_refused(window):
         window._action(menu, "&Rewind", dashboard.start, QKeySequence("F8"))
     made = window._action(menu, "&Train", dashboard.start, QKeySequence("F5"), icon="train")
     assert made.shortcut().toString() == "F5" and made.toolTip() == "Train (F5)"
+
+
+def test_help_about_shows_the_version_the_libraries_licences_and_the_folders(window, qtbot):
+    from importlib import metadata
+
+    from layerloom import __version__
+    from layerloom.catalog.plugins import plugin_dirs
+    from layerloom.nodeeditor.window.about import AboutDialog
+
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    about = next(a for a in help_menu.actions() if a.text() == "&About LayerLoom…")
+    assert about is window.menu_actions["Help > About LayerLoom"]
+    about.trigger()
+    dialog = window.findChild(AboutDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert f"LayerLoom {__version__}" in dialog.version.text()
+    cells = {dialog.table.item(row, 0).text(): (dialog.table.item(row, 1).text(), dialog.table.item(row, 2).text())
+             for row in range(dialog.table.rowCount())}
+    assert cells["torch"][0] == metadata.version("torch")
+    assert "BSD" in cells["torch"][1]
+    assert "LGPL" in cells["Qt"][1] and "LGPL" in cells["PySide6-Essentials"][1]
+    for name in ("onnx", "onnxruntime", "pyqtgraph", "numpy", "scikit-learn"):
+        assert cells[name][0] == metadata.version(name) and cells[name][1] not in ("", "see the package's files")
+    shown = dialog.folders_label.text()
+    for folder in plugin_dirs():
+        assert str(folder) in shown
+    assert str(window.autosaver.folder) in shown and "Plugins" in shown
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
+
+
+def test_a_licence_name_comes_from_the_metadata_and_never_a_licence_text():
+    from email.message import Message
+
+    from layerloom.nodeeditor.window.about import licence_name
+
+    def meta(**fields):
+        message = Message()
+        for key, value in fields.items():
+            for one in value if isinstance(value, list) else [value]:
+                message[key.replace("_", "-")] = one
+        return message
+
+    assert licence_name(meta(License_Expression="BSD-3-Clause", License="whatever")) == "BSD-3-Clause"
+    assert licence_name(meta(License="MIT")) == "MIT"
+    long_text = "MIT License\n\nCopyright (c) Someone\n\nPermission is hereby granted..."
+    assert licence_name(meta(License=long_text, Classifier=["License :: OSI Approved :: MIT License"])) == "MIT License"
+    assert licence_name(meta(), "torch") == "BSD-3-Clause"       # declares none: the known one
+    assert licence_name(meta(), "unheard-of") == "see the package's files"

@@ -1,8 +1,8 @@
 """The window's Help menu: the welcome page and the tour (first run), the keyboard shortcuts, a node
-type's documentation, and what the plugin folders hold.
+type's documentation, what the plugin folders hold, and About.
 
-``HelpMixin`` is part of ``EditorWindow``; the dialogs themselves live in ``welcome`` (this package)
-and ``layerloom.nodeeditor.panels.help``.
+``HelpMixin`` is part of ``EditorWindow``; the dialogs themselves live in ``welcome`` and ``about``
+(this package) and ``layerloom.nodeeditor.panels.help``.
 """
 
 from __future__ import annotations
@@ -70,6 +70,17 @@ class HelpMixin:
         """F1: the selected node type's documentation (its ports and every parameter)."""
         if self.inspector.show_help() is None:
             self.statusBar().showMessage("Select a node to see its documentation (or hover a palette entry)", 4000)
+
+    # ------------------------------------------------------------------ about
+    def show_about(self):
+        """Help > About: the version, the bundled libraries' versions and licences, the folders."""
+        from layerloom.nodeeditor.window.about import AboutDialog
+
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self._about = dialog
+        return dialog
 
     # ------------------------------------------------------------------ plugins
     def plugins_text(self) -> str:

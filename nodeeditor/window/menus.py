@@ -200,6 +200,8 @@ MENUS = MenuTable((
     Action(HELP, "&Node Documentation", "node_help", "F1"),
     Separator(HELP),
     Action(HELP, "&Plugins…", "show_plugins"),
+    Separator(HELP),
+    Action(HELP, "&About LayerLoom…", "show_about"),
 ))
 
 # Menus another part of the editor makes (through ``EditorWindow._action``), and the window's

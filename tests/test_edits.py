@@ -19,6 +19,7 @@ from layerloom.edits.params import (bindable, bound_to, complaint, fresh_param_n
                                     stored_value, unlink_value)
 from layerloom.edits.paste import OFFSET, plan_paste, read_selection, selection_graph, selection_text
 from layerloom.edits.plan import fresh_id
+from layerloom.edits.spacing import card_size, intersects, node_rects
 from layerloom.core.errors import GraphError, ParamError
 
 
@@ -292,8 +293,9 @@ def test_a_paste_adds_fresh_ids_and_names_shifted_and_wired_as_copied():
     adds = [e for e in plan.edits if isinstance(e, AddNode)]
     assert [(a.type_id, a.name) for a in adds] == [("Linear", "fc3"), ("ReLU", "relu2"), ("Linear", "fc4")]
     assert len(set(plan.added_ids) | set(root.nodes)) == len(root) + 3          # no id clashes
-    x, y = root.node("fc1").position
-    assert adds[0].position == (x + OFFSET, y + OFFSET) and "x" not in adds[0].ui
+    assert "x" not in adds[0].ui
+    placed = node_rects(root).values()   # the copy had no positions: laid out, and clear of the nodes there
+    assert not any(intersects((*a.position, *card_size(root, "fc1")), p) for a in adds for p in placed)
     wires = [e.edge for e in plan.edits if isinstance(e, Connect)]
     first, relu, second = plan.added_ids
     assert wires == [Edge(first, "out", relu, "in"), Edge(relu, "out", second, "in")]

@@ -4,7 +4,8 @@ The rules: a block cannot contain itself (not directly, nor through the blocks p
 renaming an Input or Output inside a block renames the block's port, keeps the ports' order, and moves
 the wires of every instance (in the model and in other blocks' insides) onto the new name; grouping
 and ungrouping are the model's own plans (``layerloom.model.blocks.plan_group``), made edit records;
-a block library's blocks come in under fresh names where theirs are taken by different blocks; a block
+a new block's inside is laid out tidy, and an ungrouped inside lands centred where its instance was (the
+editor then makes room around it, ``layerloom.edits.spacing``); a block library's blocks come in under fresh names where theirs are taken by different blocks; a block
 still in use is not deleted.
 """
 
@@ -16,6 +17,7 @@ from typing import Iterable
 from layerloom.core.errors import LayerLoomError
 from layerloom.edits.plan import (AddEdge, AddNode, Disconnect, InstallBlock, Plan, RemoveNode, Rename, Scope,
                                   UpdateBlock, fresh_id, graph_at, refused)
+from layerloom.edits.spacing import node_rects, push_apart
 from layerloom.model.blocks import (BlockDef, BlockEdit, block_name, check_removable, import_plan, instance_wires,
                                     nested_blocks, owning_block, plan_group, plan_ungroup)
 from layerloom.model.graph import Graph
@@ -83,15 +85,30 @@ def plan_group_nodes(root: Graph, scope: Scope, node_ids: Iterable[str], name: s
         edit = plan_group(graph_at(root, scope), list(node_ids), name)
     except LayerLoomError as exc:
         return refused("Cannot group", str(exc))
+    for block in edit.define:   # the new block's inside (not in the model yet): its Inputs and Outputs clear
+        ports = [n.id for n in block.port_nodes(block.inputs) + block.port_nodes(block.outputs)]   # of its nodes
+        rects = node_rects(block.graph)
+        moved = push_apart(rects, [nid for nid in rects if nid not in ports], "auto", movable=ports)
+        for nid, (x, y, _, _) in moved.items():
+            block.graph.move_node(nid, round(x, 1), round(y, 1))
     return block_edit_plan(edit, scope)
 
 
 def plan_ungroup_instance(root: Graph, scope: Scope, instance_id: str) -> Plan:
     """Put an instance's inside back in its place (its nodes are the plan's added ones)."""
+    graph = graph_at(root, scope)
     try:
-        edit = plan_ungroup(graph_at(root, scope), instance_id)
+        edit = plan_ungroup(graph, instance_id)
     except LayerLoomError as exc:
         return refused("Cannot ungroup", str(exc))
+    if edit.add_nodes:   # the inside's nodes come centred where the instance was, not at the inside's places
+        xs, ys = [node.position[0] for node, _ in edit.add_nodes], [node.position[1] for node, _ in edit.add_nodes]
+        x, y = graph.node(instance_id).position   # a group puts its instance at its nodes' mean: back there
+        dx, dy = x - sum(xs) / len(xs), y - sum(ys) / len(ys)
+        if abs(dx) >= 0.05 or abs(dy) >= 0.05:
+            for node, _ in edit.add_nodes:
+                nx, ny = node.position
+                node.ui.update(x=round(nx + dx, 1), y=round(ny + dy, 1))
     return block_edit_plan(edit, scope)
 
 

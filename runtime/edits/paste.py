@@ -3,7 +3,8 @@
 A copy is a small graph document (the file format itself, as JSON text): the chosen nodes, the wires
 among them and the blocks their instances use, so it pastes into any level of any model, another
 window, or a text editor. A paste adds the nodes under fresh ids and names, shifted by an offset and
-wired as they were; the blocks they use come along (a block the model already has is used as it is,
+wired as they were, and clear of the nodes already there (moved further down or right where the offset
+would land them on one; laid out first when the copy has no positions or its cards overlap); the blocks they use come along (a block the model already has is used as it is,
 one whose name is taken by a different block comes under a fresh name). A node that cannot be added
 (an unknown type, a refused param, a block inside itself) stays out with its wires, and the plan says
 which and why.
@@ -15,6 +16,7 @@ from layerloom.core.errors import LayerLoomError
 from layerloom.core.params import check_params
 from layerloom.edits.blocks import CONTAINS_ITSELF, contains_itself
 from layerloom.edits.plan import AddNode, Connect, InstallBlock, Plan, Scope, fresh_id, graph_at
+from layerloom.edits.spacing import free_offset, node_rects, plan_tidy
 from layerloom.files.graphfile import dumps_graph, loads_graph
 from layerloom.model.blocks import block_name, import_plan, nested_blocks, type_id
 from layerloom.model.graph import Edge, Graph, unique_name
@@ -65,6 +67,7 @@ def plan_paste(root: Graph, scope: Scope, part: Graph, offset: float = OFFSET) -
     trial.blocks = {**root.blocks, **{block.name: block for block in blocks}}
     taken_ids, taken_names = set(graph.nodes), {n.name for n in graph}
     new_ids: dict[str, str] = {}
+    where = landing(graph, part, offset)
     for node in part:
         used = block_name(node.type_id)
         kind = type_id(names.get(used, used)) if used is not None else node.type_id
@@ -78,9 +81,8 @@ def plan_paste(root: Graph, scope: Scope, part: Graph, offset: float = OFFSET) -
             plan.refuse(what, f"unknown node type {kind!r} (a plugin that is not loaded?)" if spec is None
                         else str(next(iter(errors.values()))))
             continue
-        x, y = node.position
         add = AddNode(fresh_id(spec.type_id, taken_ids), kind, unique_name(node.name, taken_names),
-                      dict(node.params), (x + offset, y + offset),
+                      dict(node.params), where[node.id],
                       {k: v for k, v in node.ui.items() if k not in ("x", "y")}, scope=scope)
         try:
             trial.add_node(add.type_id, add.name, dict(add.params), node_id=add.node_id, position=add.position,
@@ -100,3 +102,15 @@ def plan_paste(root: Graph, scope: Scope, part: Graph, offset: float = OFFSET) -
             trial.connect(wire.src, wire.src_port, wire.dst, wire.dst_port, replace=True)
             plan.edits.append(Connect(wire, scope))
     return plan
+
+
+def landing(graph: Graph, part: Graph, offset: float) -> dict[str, tuple[float, float]]:
+    """Where each of ``part``'s nodes lands in ``graph``: its place shifted by ``offset`` right and down,
+    or further on (down or right) until no card lands on one already there; a copy whose nodes have no
+    position or overlap is laid out first (``plan_tidy``)."""
+    rects = node_rects(part)
+    for move in plan_tidy(part).edits:
+        x, y = move.position
+        rects[move.node_id] = (x, y, *rects[move.node_id][2:])
+    dx, dy = free_offset(rects, node_rects(graph).values(), (offset, offset))
+    return {nid: (round(x + dx, 1), round(y + dy, 1)) for nid, (x, y, _, _) in rects.items()}

@@ -88,6 +88,15 @@ class Rename:
 
 
 @dataclass(frozen=True)
+class MoveNode:
+    """Move a node's card to ``position`` (its top-left corner): room made for a new node, a tidied level."""
+
+    node_id: str
+    position: tuple[float, float]
+    scope: Scope = None
+
+
+@dataclass(frozen=True)
 class InstallBlock:
     """Put exactly ``block`` under ``name`` in the model (None: take the block away)."""
 
@@ -113,7 +122,8 @@ class UpdateBlock:
                 if (value := getattr(self, key)) is not None}
 
 
-Edit = Union[AddNode, RemoveNode, Connect, AddEdge, Disconnect, SetParam, Rename, InstallBlock, UpdateBlock]
+Edit = Union[AddNode, RemoveNode, Connect, AddEdge, Disconnect, SetParam, Rename, MoveNode, InstallBlock,
+             UpdateBlock]
 
 
 @dataclass(frozen=True)
@@ -230,5 +240,7 @@ def apply_edit(edit: Edit, root: Graph) -> None:
         graph.set_param(edit.node_id, edit.name, copy.deepcopy(edit.value), check=False)  # checked when planned
     elif isinstance(edit, Rename):
         graph.rename_node(edit.node_id, edit.name)
+    elif isinstance(edit, MoveNode):
+        graph.move_node(edit.node_id, *edit.position)
     else:  # pragma: no cover - a new record without its case here
         raise TypeError(f"not an edit: {edit!r}")

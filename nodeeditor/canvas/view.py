@@ -1,15 +1,30 @@
 """The canvas view: zoom toward the cursor with the wheel, pan with the middle button or space-drag,
-zoom to fit, and node types dropped from the palette."""
+zoom to fit, node types dropped from the palette, and a hint on an empty canvas.
+
+Zoom is the user's: 1.0 (100%) draws a card at its design size on a 96 dpi screen; the view's transform
+is that zoom times the screen's ``logicalDpi / 96``, so cards, their text and ports grow with the DPI.
+A graph opens at 100% when it fits, never below ``READABLE_ZOOM``; Zoom to Fit is the overview and
+alone may go below it.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QEvent, QPointF, Qt, Signal
+from PySide6.QtGui import QFont, QPainter
 from PySide6.QtWidgets import QGraphicsView
+
+from layerloom.model.layout import FIT_MARGIN
+from layerloom.nodeeditor.theme.style import PORT_RADIUS
 
 NODE_MIME = "application/x-layerloom-node-type"
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
-READABLE_ZOOM = 0.45   # card titles stay legible down to about here
+# The readable floor: card titles (NodeItem draws them bold at TITLE_POINT_SIZE) at >= 9 px and port
+# dots at >= 8 px on the screen.
+TITLE_POINT_SIZE = 9.5
+READABLE_TITLE_PX, READABLE_PORT_PX = 9.0, 8.0
+TITLE_PX = TITLE_POINT_SIZE * 96 / 72   # the title's em at 100% (a test checks it against the font)
+READABLE_ZOOM = max(READABLE_TITLE_PX / TITLE_PX, READABLE_PORT_PX / (2 * PORT_RADIUS))
+EMPTY_HINT = "Tab or double-click to add a node \N{MIDDLE DOT} drag from the palette \N{MIDDLE DOT} File > Examples"
 
 
 class CanvasView(QGraphicsView):
@@ -23,13 +38,47 @@ class CanvasView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setAcceptDrops(True)
+        # a canvas pans with the mouse (middle button, space-drag): no scroll bars eating its room
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._panning_from = None
         self._space = False
+        self._dpi_scale = 1.0    # the screen's scale already in the transform
+        self._was_empty = None
+        self.apply_dpi()
+        self._watch(scene)
+
+    # ------------------------------------------------------------------ screen DPI
+    def screen_dpi(self) -> float:
+        """The screen's logical DPI (96 on a plain screen)."""
+        return float(self.logicalDpiX())
+
+    def dpi_scale(self) -> float:
+        return max(0.5, self.screen_dpi() / 96.0)
+
+    def apply_dpi(self) -> None:
+        """Scale the canvas to the screen's DPI, keeping the user's zoom (called when the window shows
+        and when it moves to another screen)."""
+        scale = self.dpi_scale()
+        if abs(scale - self._dpi_scale) > 1e-9:
+            ratio = scale / self._dpi_scale
+            self._dpi_scale = scale
+            self.scale(ratio, ratio)
+
+    def event(self, event):  # noqa: D102 - Qt override
+        if event.type() in (QEvent.Type.DevicePixelRatioChange, QEvent.Type.ScreenChangeInternal):
+            self.apply_dpi()
+        return super().event(event)
+
+    def showEvent(self, event):  # noqa: N802 - Qt override
+        self.apply_dpi()
+        super().showEvent(event)
 
     # ------------------------------------------------------------------ zoom and pan
     @property
     def zoom(self) -> float:
-        return self.transform().m11()
+        """The user's zoom: 1.0 is 100% whatever the screen's DPI."""
+        return self.transform().m11() / self._dpi_scale
 
     def wheelEvent(self, event):  # noqa: N802 - Qt override
         factor = 1.0015 ** event.angleDelta().y()
@@ -47,24 +96,93 @@ class CanvasView(QGraphicsView):
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
 
+    def graph_rect(self):
+        """The scene rectangle of the node cards (a wire's loop may reach a little past it), or of all
+        items on a scene without node cards."""
+        scene = self.scene()
+        cards = list(getattr(scene, "item_for_node", {}).values())
+        if not cards:
+            return scene.itemsBoundingRect()
+        rect = cards[0].sceneBoundingRect()
+        for card in cards[1:]:
+            rect = rect.united(card.sceneBoundingRect())
+        return rect
+
     def zoom_to_fit(self) -> None:
-        rect = self.scene().itemsBoundingRect()
+        """The overview: all of the graph, at 100% at most (the only zoom that may be unreadable)."""
+        rect = self.graph_rect()
         if rect.isEmpty():
             return
-        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
+        self.fitInView(rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN),
+                       Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom > 1.0:
             self.scale(1.0 / self.zoom, 1.0 / self.zoom)
 
     def show_graph(self) -> None:
-        """The view a freshly opened graph gets: all of it when it fits at a readable zoom, else its
-        start (the inputs, on the left) at that zoom; Zoom to Fit (Ctrl+0) still shows everything."""
+        """The view a freshly opened graph gets: all of it when it fits at a readable zoom (100% at
+        most), else its start (top left: the inputs) at the readable floor; Zoom to Fit (Ctrl+0) still
+        shows everything."""
         self.zoom_to_fit()
-        rect = self.scene().itemsBoundingRect()
-        if rect.isEmpty() or self.zoom >= READABLE_ZOOM:
+        rect = self.graph_rect() if self.scene() is not None else None
+        if rect is None or rect.isEmpty() or self.zoom >= READABLE_ZOOM:
             return
         self.zoom_at(READABLE_ZOOM, self.viewport().rect().center())
-        half_width = self.viewport().width() / 2 / self.zoom
-        self.centerOn(rect.left() - 40 + half_width, rect.center().y())
+        scale = self.transform().m11()
+        seen_w, seen_h = self.viewport().width() / scale, self.viewport().height() / scale
+        x = rect.left() - FIT_MARGIN + seen_w / 2 if rect.width() + 2 * FIT_MARGIN > seen_w else rect.center().x()
+        y = rect.top() - FIT_MARGIN + seen_h / 2 if rect.height() + 2 * FIT_MARGIN > seen_h else rect.center().y()
+        self.centerOn(x, y)
+
+    # ------------------------------------------------------------------ the empty canvas's hint
+    def setScene(self, scene) -> None:  # noqa: N802 - Qt override
+        old = self.scene()
+        if old is not None:
+            try:
+                old.changed.disconnect(self._scene_changed)
+            except (RuntimeError, TypeError):
+                pass
+        super().setScene(scene)
+        self._watch(scene)
+
+    def _watch(self, scene) -> None:
+        self._was_empty = None
+        if scene is not None:
+            scene.changed.connect(self._scene_changed)
+        self.viewport().update()
+
+    def is_empty(self) -> bool:
+        """True when the canvas shows no node (then it shows the hint)."""
+        scene = self.scene()
+        if scene is None:
+            return True
+        nodes = getattr(scene, "item_for_node", None)
+        return not nodes if nodes is not None else not scene.items()
+
+    def _scene_changed(self, _regions=None) -> None:
+        empty = self.is_empty()
+        if empty != self._was_empty:
+            self._was_empty = empty
+            self.viewport().update()   # the hint comes or goes over the whole canvas
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt override
+        super().scrollContentsBy(dx, dy)
+        if self.is_empty():
+            self.viewport().update()   # the hint stays centred, it does not scroll with the scene
+
+    def drawForeground(self, painter: QPainter, rect) -> None:  # noqa: N802 - Qt override
+        super().drawForeground(painter, rect)
+        if not self.is_empty():
+            return
+        theme = getattr(self.scene(), "theme", None)
+        painter.save()
+        painter.resetTransform()   # viewport pixels: the hint does not zoom
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        painter.setFont(font)
+        painter.setPen(theme.color("muted") if theme is not None else self.palette().placeholderText().color())
+        painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
+                         int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), EMPTY_HINT)
+        painter.restore()
 
     def mousePressEvent(self, event):  # noqa: N802 - Qt override
         if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):

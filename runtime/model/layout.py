@@ -18,7 +18,7 @@ CARD_WIDTH, CARD_HEADER, CARD_ROW, CARD_FOOTER = 190.0, 40.0, 20.0, 22.0
 CARD_GAP = 38.0       # least room between two cards of a layer
 # A typical canvas: the editor's at 1366x768 with its docks (pixels at 100% zoom), and the margin
 # Zoom to Fit leaves around the graph.
-CANVAS = (818.0, 530.0)
+CANVAS = (830.0, 540.0)
 FIT_MARGIN = 60.0
 GOOD_ZOOM = 0.9       # a layout fitting at this zoom or more is not wrapped any further
 

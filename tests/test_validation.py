@@ -244,18 +244,33 @@ def test_output_fed_only_by_a_source_that_is_not_an_input_is_unreachable():
 
 
 # ---------------------------------------------------------------- regressions from review
-def test_parameter_totals_count_only_what_compiles():
+def test_the_parameter_total_is_the_sum_of_the_node_counts_and_says_when_it_is_a_lower_bound():
     g = mlp_graph()
+    whole = analyze(g)
+    assert whole.params_unknown == [] and whole.params_text() == f"{whole.total_params:,}"
+    assert whole.total_params == whole.compiled_params == sum(i.param_count for i in whole.nodes.values())
     add(g, "Linear", "stray")
     a = analyze(g)
     assert a.nodes["stray"].param_count is None  # no input, so no size
+    assert a.params_unknown == ["stray"] and a.total_params == whole.total_params
+    assert a.params_text() == f"at least {whole.total_params:,}"
     g2 = mlp_graph()
     x2 = add(g2, "Input", "x2", shape=[4])
     s = add(g2, "Linear", "stray", out_features=3)
     chain(g2, x2, s)
     a2 = analyze(g2)
     assert a2.nodes["stray"].param_count == 15
-    assert a2.total_params == analyze(mlp_graph()).total_params
+    assert a2.total_params == whole.total_params + 15  # what its card shows is in the total...
+    assert a2.compiled_params == whole.total_params  # ...though the compiler leaves it out
+    assert a2.params_text() == f"{whole.total_params + 15:,}"
+
+
+def test_a_lone_linear_after_an_input_counts_without_an_output():
+    g = Graph()
+    chain(g, g.add_node("Input"), g.add_node("Linear"))  # the status bar said 0, the card 4,160
+    a = analyze(g)
+    assert a.nodes["linear_1"].param_count == 64 * 64 + 64
+    assert (a.total_params, a.params_text(), a.compiled_params) == (4160, "4,160", 0)
 
 
 def test_an_invalid_inputs_count_is_the_only_problem_reported():

@@ -288,7 +288,14 @@ class EditorWindow(MenusMixin, FilesMixin, EditingMixin, BlocksMixin, ThemesMixi
     def _show_totals(self, analysis) -> None:
         """The model's size, whatever level is on the canvas."""
         count = len(self.document.graph)
-        self.totals.setText(f"{count} nodes  |  {analysis.total_params:,} parameters")
+        self.totals.setText(f"{count} nodes  |  {analysis.params_text()} parameters")
+        notes = []
+        if analysis.params_unknown:
+            notes.append(f"{len(analysis.params_unknown)} node(s) not counted yet: wire their inputs to size them")
+        if analysis.compiled_params != analysis.total_params:
+            notes.append(f"{analysis.total_params - analysis.compiled_params:,} of them in nodes that lead to no "
+                         "Output or loss, which training leaves out")
+        self.totals.setToolTip("The sum of the node cards' parameter counts." + "".join(f"\n{n}." for n in notes))
 
     def _show_problem(self, item: QListWidgetItem) -> None:
         self.select_node(item.data(NODE_ROLE))

@@ -89,8 +89,27 @@ class Analysis:
 
     @property
     def total_params(self) -> int:
-        """Learnable parameters of what compiles: nodes that lead to an Output or a loss."""
+        """The one parameter total the editor and the CLI show: the sum of every node's known count
+        (what the node cards show), wired to an Output or not. Nodes whose count is unknown (their
+        inputs are not wired, their type is unknown) add nothing and are listed in ``params_unknown``,
+        so the total is then a lower bound. For a graph that validates, every node leading to an Output
+        or a loss, it is the compiled model's parameter count."""
+        return sum(info.param_count or 0 for info in self.nodes.values())
+
+    @property
+    def params_unknown(self) -> list[str]:
+        """Ids of the nodes whose parameter count is unknown (``total_params`` is then "at least")."""
+        return [node_id for node_id, info in self.nodes.items() if info.param_count is None]
+
+    @property
+    def compiled_params(self) -> int:
+        """Parameters of what compiles: the known counts of the nodes that lead to an Output or a loss
+        (a stray node is shown and counted in ``total_params`` but not trained)."""
         return sum(self.nodes[n].param_count or 0 for n in self.used)
+
+    def params_text(self) -> str:
+        """``total_params`` as shown: ``"4,160"``, or ``"at least 4,160"`` when some counts are unknown."""
+        return ("at least " if self.params_unknown else "") + f"{self.total_params:,}"
 
     def problems_for(self, node_id: str) -> list[Problem]:
         return [p for p in self.problems if p.node_id == node_id]

@@ -4,7 +4,8 @@ the breadcrumb bar above the canvas that shows it and goes back up.
 Each level is a ``Document`` over the block's inside graph that shares the model's undo stack, so
 one Ctrl+Z walks back through edits made at any level. An edit at one level re-analyses the others
 (every instance of the block follows its inside). When undo takes away or replaces a block that is
-open, the levels from it down close.
+open, the levels from it down close. An inside whose nodes overlap or have no position is laid out when
+it opens (``layerloom.edits.spacing.plan_tidy``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
+from layerloom.edits.spacing import plan_tidy
 from layerloom.model.blocks import block_name, owning_block
 from layerloom.core.params import check_params
 
@@ -84,6 +86,9 @@ class BlockScopes(QObject):
         document.statusMessage.connect(self.root.statusMessage)
         self.levels.append(document)
         self._announce()
+        # An inside whose nodes have no place or overlap (a hand-written block) is laid out on arrival, as
+        # one undo step of its own ("Tidy the inside of ...").
+        document.carry_out(plan_tidy(block.graph, name))
         return document
 
     def clear(self) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from layerloom import Edge, Graph
-from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, RemoveNode, Rename,
-                                  SetParam, UpdateBlock, graph_at)
+from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, MoveNode, RemoveNode,
+                                  Rename, SetParam, UpdateBlock, graph_at)
 from layerloom.edits.params import stored_value
 from layerloom.model.blocks import BlockDef, check_param_records, install_block, update_block
 
@@ -271,4 +271,6 @@ def command_for(edit: Edit, root: Graph) -> QUndoCommand:
         return SetParamCommand(graph, edit.node_id, edit.name, edit.value)
     if isinstance(edit, Rename):
         return RenameCommand(graph, edit.node_id, edit.name)
+    if isinstance(edit, MoveNode):
+        return MoveNodesCommand(graph, {edit.node_id: (graph.node(edit.node_id).position, edit.position)})
     raise TypeError(f"not an edit: {edit!r}")

@@ -1,6 +1,7 @@
 """One open graph: the model, its undo stack, the Qt bridge and the scene, and the edits the canvas
-asks for turned into undo commands. The rules (what an add, a rename, a group does) are the planners'
-of ``layerloom.edits``; ``carry_out`` turns a plan into one undo step."""
+asks for turned into undo commands. The rules (what an add, a rename, a group does, and the room a new
+node makes around it) are the planners' of ``layerloom.edits``; ``carry_out`` turns a plan into one undo
+step, ``carry_out_spaced`` a plan and the room its new nodes need."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtGui import QUndoStack
 from layerloom import Edge, Graph, GraphError, LayerLoomError, analyze
 from layerloom.edits.blocks import plan_add_node, plan_group_nodes, plan_rename, plan_ungroup_instance
 from layerloom.edits.plan import Plan, Scope
+from layerloom.edits.spacing import plan_make_room
 from layerloom.model.blocks import owning_block, preview_analysis
 
 from layerloom.nodeeditor.adapters.bridge import GraphBridge
@@ -98,6 +100,24 @@ class Document(QObject):
         stack.endMacro()
         return True
 
+    def carry_out_spaced(self, plan: Plan, placed: list[str] | None = None, text: str | None = None) -> bool:
+        """Carry out ``plan`` and push aside the cards its new nodes (or ``placed``) land on
+        (``layerloom.edits.spacing.plan_make_room``), as one undo step named ``text`` (or the plan's)."""
+        if not plan.edits:
+            return False
+        self.undo_stack.beginMacro(text or plan.text or "Edit")
+        try:
+            done = self.carry_out(plan)
+            if done:
+                self.make_room(plan.added_ids if placed is None else placed)
+        finally:
+            self.undo_stack.endMacro()
+        return done
+
+    def make_room(self, node_ids: list[str]) -> bool:
+        """Push aside the cards ``node_ids`` land on (part of the undo step being made)."""
+        return self.carry_out(plan_make_room(self.graph, node_ids, self.scope))
+
     def _refused(self, plan: Plan) -> bool:
         """Say a refused plan's reason in the status bar; True when it was refused."""
         if plan.refused:
@@ -116,27 +136,29 @@ class Document(QObject):
         """Turn the nodes into block ``name`` with one instance in their place (one undo step); the
         instance's id, or None with the reason in the status bar."""
         plan = plan_group_nodes(self.top.graph, self.scope, node_ids, name)
-        return plan.added_ids[0] if not self._refused(plan) and self.carry_out(plan) else None
+        return plan.added_ids[0] if not self._refused(plan) and self.carry_out_spaced(plan) else None
 
     def ungroup(self, instance_id: str) -> list[str]:
         """Put an instance's inside back in its place (one undo step); the new nodes' ids."""
         plan = plan_ungroup_instance(self.top.graph, self.scope, instance_id)
-        return plan.added_ids if not self._refused(plan) and self.carry_out(plan) else []
+        return plan.added_ids if not self._refused(plan) and self.carry_out_spaced(plan) else []
 
     def disconnect_edge(self, edge: Edge) -> None:
         self.undo_stack.push(DisconnectCommand(self.graph, edge))
 
     def add_node(self, type_id: str, position: QPointF | tuple[float, float]) -> str | None:
-        """Add a node (one undo step); its id, or None with the reason in the status bar (an unknown
-        type, a block inside itself)."""
+        """Add a node (one undo step, with the cards it lands on pushed aside); its id, or None with the
+        reason in the status bar (an unknown type, a block inside itself)."""
         if isinstance(position, QPointF):
             position = (round(position.x(), 1), round(position.y(), 1))
         plan = plan_add_node(self.top.graph, self.scope, type_id, position)
-        return plan.added_ids[0] if not self._refused(plan) and self.carry_out(plan) else None
+        if self._refused(plan):
+            return None
+        return plan.added_ids[0] if self.carry_out_spaced(plan, text=f"Add {type_id}") else None
 
     def insert_on_wire(self, node_id: str, edge: Edge) -> bool:
-        """Put an unconnected node into a wire: ``src -> node -> dst``, as one undo step. Nothing
-        happens when the node's first ports cannot take the wire's kinds."""
+        """Put an unconnected node into a wire: ``src -> node -> dst``, as one undo step that also pushes
+        aside the cards it lands on. Nothing happens when the node's first ports cannot take the wire's kinds."""
         graph = self.graph
         if graph.incoming(node_id) or graph.outgoing(node_id) or edge not in graph.edges:
             return False
@@ -152,6 +174,7 @@ class Document(QObject):
             if ok:
                 self.undo_stack.push(ConnectCommand(graph, edge.src, edge.src_port, node_id, first_in))
                 self.undo_stack.push(ConnectCommand(graph, node_id, first_out, edge.dst, edge.dst_port))
+                self.make_room([node_id])
         finally:
             self.undo_stack.endMacro()
         if not ok:

@@ -134,3 +134,18 @@ def test_wires_take_the_colour_of_their_ports_kind_in_both_themes(doc, theme):
     label = doc.scene.item_for_edge[Edge("label", "out", "loss", "target")].pen().color()
     tensor = doc.scene.item_for_edge[Edge("fc1", "out", "relu1", "in")].pen().color()
     assert label != tensor                                      # a target wire is not a tensor wire
+
+
+def test_near_the_right_edge_the_note_turns_to_the_left_of_the_cursor(doc, qtbot):
+    view, hint = doc.view, doc.scene.wire_hint
+    target = doc.scene.item_for_node["loss"].port("target", "in").scene_anchor()
+    view.centerOn(target - QPointF((view.viewport().width() / 2 - 120) / view.transform().m11(), 0))
+    start, end = point_of(doc, "fc2", "out", "out"), point_of(doc, "loss", "target", "in")
+    assert view.viewport().width() - 130 < end.x() < view.viewport().width()    # 120 px from the right edge
+    drag_to(qtbot, doc, start, end)
+    assert hint.isVisible() and hint.left
+    shown = view.mapFromScene(hint.mapToScene(hint.boundingRect()).boundingRect()).boundingRect()
+    assert view.viewport().rect().contains(shown)               # the whole note is on screen
+    move(view.viewport(), point_of(doc, "fc1", "in", "in"))     # further left: room on the right again
+    assert hint.isVisible() and not hint.left
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=point_of(doc, "fc1", "in", "in"))

@@ -401,18 +401,24 @@ class WireHint(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._font = QFont()
         self._font.setPointSizeF(9.0)
+        self.left = False   # drawn to the left of the cursor (near the view's right edge)
         self.hide()
 
-    def show_text(self, text: str, accepts: bool, at: QPointF) -> None:
+    def size(self, text: str) -> tuple[float, float]:
+        """The note's width and height in screen pixels for ``text``."""
+        metrics = QFontMetricsF(self._font)
+        return metrics.horizontalAdvance(text) + 2 * self.PAD, metrics.height() + 2 * self.PAD
+
+    def show_text(self, text: str, accepts: bool, at: QPointF, left: bool = False) -> None:
         self.prepareGeometryChange()
-        self.text, self.accepts = text, accepts
+        self.text, self.accepts, self.left = text, accepts, left
         self.setPos(at)
         self.show()
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        metrics = QFontMetricsF(self._font)
-        return QRectF(14, 14, metrics.horizontalAdvance(self.text) + 2 * self.PAD, metrics.height() + 2 * self.PAD)
+        width, height = self.size(self.text)
+        return QRectF(-14 - width if self.left else 14, 14, width, height)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         rect = self.boundingRect()

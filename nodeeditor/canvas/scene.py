@@ -203,9 +203,19 @@ class GraphScene(QGraphicsScene):
             self._wire.setPath(wire_path(pos, anchor))
         over = self.port_at(pos)
         if over is not None and over is not self._wire_from and over.guide is not None:
-            self.wire_hint.show_text(over.guide_text, over.guide == ACCEPT, pos)
+            left = self._hint_goes_left(pos, over.guide_text)
+            self.wire_hint.show_text(over.guide_text, over.guide == ACCEPT, pos, left)
         else:
             self.wire_hint.hide()
+
+    def _hint_goes_left(self, pos: QPointF, text: str) -> bool:
+        """Whether the note for ``text`` at ``pos`` would run off the right edge of the view showing it
+        (then it goes to the left of the cursor, when there is more room there)."""
+        view = next((v for v in self.views() if v.isVisible()), None)
+        if view is None:
+            return False
+        x, width = view.mapFromScene(pos).x(), view.viewport().width()
+        return x + 14 + self.wire_hint.size(text)[0] > width and x > width / 2
 
     def guided_ports(self):
         """Every port item of the scene (the ones a dragged wire judges)."""

@@ -110,6 +110,8 @@ class CanvasView(QGraphicsView):
 
     def zoom_to_fit(self) -> None:
         """The overview: all of the graph, at 100% at most (the only zoom that may be unreadable)."""
+        if self.scene() is None:
+            return
         rect = self.graph_rect()
         if rect.isEmpty():
             return

@@ -29,9 +29,15 @@ def test_every_icon_renders_in_the_theme_colour(qapp, name):
         assert _ink(pixmap) == {theme.text}, name  # solid pixels: only the theme's text colour
 
 
-def test_disabled_icons_use_the_muted_colour(qapp):
-    pixmap = themed_icon("undo", DARK).pixmap(QSize(24, 24), QIcon.Mode.Disabled)
-    assert _ink(pixmap) == {DARK.muted}
+def test_disabled_icons_are_dimmed_like_disabled_text(qapp):
+    from layerloom.nodeeditor.theme.icons import disabled_ink
+    from layerloom.nodeeditor.theme.palette import contrast
+
+    for theme in (DARK, LIGHT):
+        pixmap = themed_icon("undo", theme).pixmap(QSize(24, 24), QIcon.Mode.Disabled)
+        assert _ink(pixmap) == {disabled_ink(theme)}
+        card, ink, text = QColor(theme.card), QColor(disabled_ink(theme)), QColor(theme.text)
+        assert contrast(text, card) >= 2 * contrast(ink, card) and contrast(ink, card) >= 2.0
 
 
 def test_app_icon_and_missing_icons(qapp):

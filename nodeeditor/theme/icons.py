@@ -1,5 +1,6 @@
 """Icons from ``resources/icons``: one line-art SVG set drawn in ``currentColor``, painted in the
-theme's text colour (and its muted colour when disabled), rendered at 1x and 2x so they stay crisp on
+theme's text colour (and, when disabled, that colour dimmed toward the card colour as disabled text is,
+``theme.palette.dimmed``), rendered at 1x and 2x so they stay crisp on
 high-DPI screens. The window re-tints every registered action when the theme changes.
 """
 
@@ -13,6 +14,7 @@ from PySide6.QtSvg import QSvgRenderer
 
 from layerloom.files.resources import resource_root
 
+from layerloom.nodeeditor.theme.palette import dimmed
 from layerloom.nodeeditor.theme.style import Theme
 
 SIZES = (16, 20, 24, 32)
@@ -59,7 +61,12 @@ def tinted_icon(name: str, color: str, disabled: str | None = None) -> QIcon:
 
 
 def themed_icon(name: str, theme: Theme) -> QIcon:
-    return tinted_icon(name, theme.text, theme.muted)
+    return tinted_icon(name, theme.text, disabled_ink(theme))
+
+
+def disabled_ink(theme: Theme) -> str:
+    """The colour of a disabled icon: the theme's text dimmed toward its cards, as disabled text is."""
+    return dimmed(theme.text, theme.card).name()
 
 
 def app_icon() -> QIcon:

@@ -39,13 +39,13 @@ from layerloom.nodeeditor.panels.inspector import Inspector
 from layerloom.nodeeditor.panels.palette import Palette
 from layerloom.nodeeditor.panels.workspaces import DESIGN, TRAIN, Workspaces
 from layerloom.nodeeditor.theme.icons import app_icon, themed_icon
-from layerloom.nodeeditor.theme.style import THEMES, apply_app_theme
+from layerloom.nodeeditor.theme.style import THEMES
 from layerloom.nodeeditor.window.blocks import BlocksMixin
 from layerloom.nodeeditor.window.editing import EditingMixin
 from layerloom.nodeeditor.window.files import UNTITLED, FilesMixin, default_recovery_dir
 from layerloom.nodeeditor.window.help_menu import HelpMixin
 from layerloom.nodeeditor.window.menus import MenusMixin
-from layerloom.nodeeditor.window.themes import ThemesMixin
+from layerloom.nodeeditor.window.themes import ThemesMixin, apply_window_theme
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -66,7 +66,7 @@ class EditorWindow(MenusMixin, FilesMixin, EditingMixin, BlocksMixin, ThemesMixi
         super().__init__()
         self.settings = settings or QSettings()
         self.theme = THEMES.get(str(self.settings.value("theme", "dark")), THEMES["dark"])
-        apply_app_theme(QApplication.instance(), self.theme)
+        apply_window_theme(QApplication.instance(), self.theme)
         self.document: Document | None = None
         self._icon_actions: list[tuple[QAction, str]] = []   # re-tinted when the theme changes
         self.setWindowIcon(app_icon())

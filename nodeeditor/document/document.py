@@ -166,21 +166,20 @@ class Document(QObject):
         if not inputs or not outputs:
             return False
         first_in, first_out = inputs[0].name, outputs[0].name
+        if graph.check_connection(edge.src, edge.src_port, node_id, first_in) is not None or \
+                graph.check_connection(node_id, first_out, edge.dst, edge.dst_port) is not None:
+            # checked before anything changes: an undo inside the caller's open macro would do nothing
+            self.statusMessage.emit(f"{graph.node(node_id).label()} cannot go into this wire")
+            return False
         self.undo_stack.beginMacro("Insert into wire")
         try:
             self.undo_stack.push(DisconnectCommand(graph, edge))
-            ok = graph.check_connection(edge.src, edge.src_port, node_id, first_in) is None and \
-                graph.check_connection(node_id, first_out, edge.dst, edge.dst_port) is None
-            if ok:
-                self.undo_stack.push(ConnectCommand(graph, edge.src, edge.src_port, node_id, first_in))
-                self.undo_stack.push(ConnectCommand(graph, node_id, first_out, edge.dst, edge.dst_port))
-                self.make_room([node_id])
+            self.undo_stack.push(ConnectCommand(graph, edge.src, edge.src_port, node_id, first_in))
+            self.undo_stack.push(ConnectCommand(graph, node_id, first_out, edge.dst, edge.dst_port))
+            self.make_room([node_id])
         finally:
             self.undo_stack.endMacro()
-        if not ok:
-            self.undo_stack.undo()  # take the disconnection back: the wire stays as it was
-            self.statusMessage.emit(f"{graph.node(node_id).label()} cannot go into this wire")
-        return ok
+        return True
 
     def wire_at(self, position: QPointF) -> Edge | None:
         """The wire under a scene position (a few pixels of tolerance), if any."""

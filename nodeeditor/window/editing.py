@@ -1,6 +1,6 @@
 """The window's edit actions on the level shown on the canvas: undo and redo, the clipboard (cut, copy,
 paste, duplicate), delete, select all, rename, quick add (from the menu, the canvas, or a wire released
-on empty canvas), palette drops, auto layout and snapping.
+on empty canvas), palette drops, auto layout (tidied: no card on another) and snapping.
 
 ``EditingMixin`` is part of ``EditorWindow``: it acts on ``self.editing`` (the model's document, or a
 block's inside) and ``self.view``. Which port a dropped wire joins is ``layerloom.edits.wiring``'s
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from layerloom.edits import Connect
 from layerloom.edits.wiring import plan_wire_drop, types_for_wire
+from layerloom.edits.spacing import tidied
 from layerloom.model.layout import layered_layout
 
 from layerloom.nodeeditor.canvas.items import NodeItem
@@ -136,7 +137,7 @@ class EditingMixin:
     # ------------------------------------------------------------------ layout
     def auto_layout(self) -> None:
         graph = self.editing.graph
-        positions = layered_layout(graph)
+        positions = tidied(graph, layered_layout(graph))
         moves = {nid: (graph.node(nid).position, pos) for nid, pos in positions.items()
                  if graph.node(nid).position != pos}
         if moves:

@@ -181,11 +181,19 @@ def plan_tidy(graph: Graph, scope: Scope = None, gap: float = GAP) -> Plan:
         positions = layered_layout(graph)
         rects = {nid: (*positions[nid], w, h) for nid, (_, _, w, h) in rects.items()}
     ids = list(rects)
-    if ids:
-        rects.update(push_apart(rects, ids[:1], "auto", gap))
-        for nid in ids[1:]:   # clashes the first pass left (between two cards it never moved)
-            rects.update(push_apart(rects, ids[:ids.index(nid) + 1], "auto", gap, movable=ids[ids.index(nid):]))
+    for k in range(len(ids)):   # each card clear of the ones before it
+        rects.update(push_apart(rects, ids[:k + 1], "auto", gap, movable=ids[k:]))
     return _moves(graph, rects, scope, "Tidy " + (f"the inside of {scope}" if scope else "the graph"))
+
+
+def tidied(graph: Graph, positions: dict[str, tuple[float, float]], gap: float = GAP) -> dict[str, tuple[float, float]]:
+    """``positions`` (a layout's, for every node of ``graph``) with the cards that would overlap or touch
+    pushed apart, the shorter way."""
+    rects = {nid: (*positions[nid], *card_size(graph, nid)) for nid in positions}
+    ids = list(rects)
+    for k in range(len(ids)):
+        rects.update(push_apart(rects, ids[:k + 1], "auto", gap, movable=ids[k:]))
+    return {nid: (round(x, 1), round(y, 1)) for nid, (x, y, _, _) in rects.items()}
 
 
 def _moves(graph: Graph, rects: dict[str, Rect], scope: Scope, text: str | None = None) -> Plan:

@@ -179,3 +179,39 @@ def test_cancelling_the_name_groups_nothing(editor_window, qtbot):
     _in_dialog(qtbot, lambda box: qtbot.keyClick(box.edit, Qt.Key.Key_Escape))
     assert window.group_selection() is None
     assert not doc.graph.blocks and doc.undo_stack.count() == 0
+
+
+# ------------------------------------------------------------------------------------ the inspector's name field
+@pytest.mark.gui
+def test_a_refused_rename_in_the_inspector_says_why_under_the_field(qtbot):
+    from layerloom.files.resources import example_path
+    from layerloom.nodeeditor.document.document import Document
+    from layerloom.nodeeditor.panels.inspector import Inspector
+
+    document = Document(load_graph(example_path("digits_mlp")))
+    inspector = Inspector()
+    qtbot.addWidget(inspector)
+    inspector.set_document(document)
+    inspector.show_node(document, "fc1")
+    inspector.resize(320, 500)
+    inspector.show()
+    inspector.activateWindow()
+    qtbot.waitUntil(inspector.isActiveWindow)
+    try:
+        taken = document.graph.node("fc2").name
+        field = inspector.editors["name"]
+        field.setFocus()
+        field.selectAll()
+        qtbot.keyClicks(field, taken)
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+        problem = inspector.fields.problem("name")
+        assert problem is not None and "already called" in problem and "kept fc1" in problem
+        assert inspector.errors["name"].isVisible()
+        assert document.graph.node("fc1").name == "fc1" and field.text() == "fc1"
+        field.selectAll()
+        qtbot.keyClicks(field, "hidden")
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+        assert document.graph.node("fc1").name == "hidden"
+        assert inspector.fields.problem("name") is None
+    finally:
+        document.close()

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMen
 from layerloom.edits.params import (bindable, bound_to, can_become_block_param, complaint, fresh_param_name,
                                     is_reference, plan_block_default, plan_block_doc, plan_make_block_param,
                                     plan_remove_block_param, plan_set_param, unlink_value)
+from layerloom.core.params import StrParam
+from layerloom.edits.blocks import plan_rename
 from layerloom.edits.plan import Plan
 from layerloom.model.blocks import PREFIX as BLOCK_PREFIX
 from layerloom.model.blocks import param_from_record, references
@@ -28,6 +30,9 @@ from layerloom.model.blocks import param_from_record, references
 from layerloom.nodeeditor.panels.help import NodeHelpDialog
 from layerloom.nodeeditor.canvas.items import shape_text
 from layerloom.nodeeditor.panels.param_editors import Fields, breakable, param_editor, parse_text, same_value
+
+
+NAME_FIELD = StrParam("name", "", "The node's name: unique in its graph; the compiled module's attribute")
 
 
 class Inspector(QWidget):
@@ -44,6 +49,7 @@ class Inspector(QWidget):
         self._shape: tuple | None = None     # what the form was built for (``_structure``)
         self._reads: dict[str, Callable[[], tuple[Any, str | None]]] = {}  # field -> (graph's value, complaint)
         self._updates: list[Callable[[], None]] = []   # in-place updates of the read-only rows
+        self._name_kept: str | None = None   # the name a refused rename kept
         self._body = QWidget()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -147,9 +153,10 @@ class Inspector(QWidget):
             self._form.addRow(button)
         name = QLineEdit(node.name)
         name.editingFinished.connect(lambda: self._rename(name.text()))
-        self.editors["name"] = name
+        name_error = self.fields.add("name", NAME_FIELD, name)   # a refused name's reason shows under it
         self._form.addRow("name", name)
-        self._updates.append(lambda: name.hasFocus() or name.setText(document.graph.node(node_id).name))
+        self._form.addRow(name_error)
+        self._updates.append(partial(self._update_name, document, node_id, name))
         block = document.block
         for param in spec.params if spec else ():
             value = node.params.get(param.name, param.default)
@@ -341,11 +348,29 @@ class Inspector(QWidget):
         return document.carry_out(plan)
 
     def _rename(self, text: str) -> None:
+        """Rename the node; a refused name (empty, taken, too long) says why under the field, which
+        shows the name kept."""
         document, node_id = self.document, self.node_id
         if document is None or node_id is None or document.graph.node(node_id).name == text.strip():
             return
+        kept = document.graph.node(node_id).name
+        plan = plan_rename(document.top.graph, document.scope, node_id, text)
+        if plan.refused:
+            self.fields.refuse("name", plan.refusals[0].why, kept)
+            self._name_kept = kept
+            return
+        self.fields.clear("name")
         if not document.rename_node(node_id, text):
             self.editors["name"].setText(document.graph.node(node_id).name)
+
+    def _update_name(self, document, node_id: str, editor: QLineEdit) -> None:
+        """The name field follows renames made elsewhere (the card, undo); a refusal's message goes
+        once the name it kept is no longer the node's."""
+        current = document.graph.node(node_id).name
+        if not editor.hasFocus():
+            editor.setText(current)
+        if self.fields.refused("name") and current != self._name_kept:
+            self.fields.clear("name")
 
 
 def _beside(editor: QWidget, button: QWidget) -> QWidget:

@@ -16,7 +16,7 @@ from layerloom.edits.plan import MoveNode
 from layerloom.edits.blocks import plan_group_nodes, plan_ungroup_instance
 from layerloom.edits.paste import plan_paste, read_selection, selection_text
 from layerloom.edits.spacing import (CARD_WIDTH, GAP, card_height, card_size, free_offset, intersects, node_rects,
-                                     overlapping_pairs, plan_make_room, plan_tidy, push_apart)
+                                     overlapping_pairs, plan_make_room, plan_tidy, push_apart, tidied)
 from layerloom.model.layout import place_unplaced
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "resources" / "examples").glob("*.llgraph.json"))
@@ -181,3 +181,11 @@ def test_an_example_without_positions_opens_with_no_card_on_another(path):
     assert place_unplaced(graph)
     apply_plan(plan_tidy(graph), graph)
     assert overlapping_pairs(graph) == []
+
+
+def test_a_layout_tidied_leaves_no_card_on_another():
+    graph = mlp_graph()
+    positions = tidied(graph, {nid: (0.0, 0.0) for nid in graph.nodes})
+    for nid, position in positions.items():
+        graph.move_node(nid, *position)
+    assert overlapping_pairs(graph, GAP - 0.01) == []

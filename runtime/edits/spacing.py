@@ -24,7 +24,8 @@ CARD_WIDTH = 190.0
 CARD_HEADER = 40.0
 CARD_ROW = 20.0
 CARD_FOOTER = 22.0
-GAP = 20.0          # the least room kept between two cards (one grid step)
+GAP = 20.0          # the least room kept between two cards (one grid step)...
+WIRE_ROOM = 3.0     # ...times this side by side, so a wire and its shape label still show between them
 STEPS = 5000        # how many pushes one plan may take before the rest go below everything
 
 Rect = tuple[float, float, float, float]   # x, y (top-left), width, height
@@ -50,10 +51,11 @@ def node_rects(graph: Graph) -> dict[str, Rect]:
     return rects
 
 
-def intersects(a: Rect, b: Rect, gap: float = 0.0) -> bool:
-    """True when the rectangles overlap, or come closer than ``gap``."""
+def intersects(a: Rect, b: Rect, gap: float = 0.0, gap_y: float | None = None) -> bool:
+    """True when the rectangles overlap, or come closer than ``gap`` (``gap_y`` up and down, if given)."""
+    gap_y = gap if gap_y is None else gap_y
     return a[0] < b[0] + b[2] + gap and b[0] < a[0] + a[2] + gap and \
-        a[1] < b[1] + b[3] + gap and b[1] < a[1] + a[3] + gap
+        a[1] < b[1] + b[3] + gap_y and b[1] < a[1] + a[3] + gap_y
 
 
 def overlapping_pairs(graph: Graph, gap: float = 0.0) -> list[tuple[str, str]]:
@@ -68,7 +70,7 @@ def _clearance(pusher: Rect, mover: Rect, direction: str, gap: float) -> float:
     """How far ``mover`` must go in ``direction`` to clear ``pusher`` by ``gap``."""
     px, py, pw, ph = pusher
     mx, my, mw, mh = mover
-    return {"right": px + pw + gap - mx, "left": mx + mw + gap - px,
+    return {"right": px + pw + gap * WIRE_ROOM - mx, "left": mx + mw + gap * WIRE_ROOM - px,
             "down": py + ph + gap - my, "up": my + mh + gap - py}[direction]
 
 
@@ -120,7 +122,7 @@ def push_apart(rects: dict[str, Rect], pinned: Iterable[str], axis: str = "x", g
 def _first_clash(rects: dict[str, Rect], involved: list[str], gap: float, relevant: set[str]):
     for a in involved:
         for b, rect in rects.items():
-            if b != a and b in relevant and intersects(rects[a], rect, gap - 0.01):
+            if b != a and b in relevant and intersects(rects[a], rect, gap * WIRE_ROOM - 0.01, gap - 0.01):
                 return a, b
     return None
 

@@ -15,9 +15,9 @@ from layerloom.edits import AddNode, apply_plan
 from layerloom.edits.plan import MoveNode
 from layerloom.edits.blocks import plan_group_nodes, plan_ungroup_instance
 from layerloom.edits.paste import plan_paste, read_selection, selection_text
-from layerloom.edits.spacing import (CARD_WIDTH, GAP, card_height, card_size, free_offset, intersects, node_rects,
-                                     overlapping_pairs, plan_make_room, plan_tidy, push_apart, tidied)
-from layerloom.model.layout import place_unplaced
+from layerloom.edits.spacing import (GAP, card_size, free_offset, intersects, node_rects, overlapping_pairs,
+                                     plan_make_room, plan_tidy, push_apart, tidied)
+from layerloom.model.layout import CARD_FOOTER, CARD_HEADER, CARD_ROW, CARD_WIDTH, card_height, place_unplaced
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "resources" / "examples").glob("*.llgraph.json"))
 
@@ -42,9 +42,10 @@ def dropped(graph, type_id: str, position, scope=None) -> str:
 # ------------------------------------------------------------------------- the rule
 def test_a_card_is_as_tall_as_its_longer_port_side():
     graph = mlp_graph()
-    assert card_size(graph, "fc1") == (CARD_WIDTH, card_height(1, 1))
-    assert card_height(0, 0) == card_height(1, 1) < card_height(2, 1) == card_height(1, 2)
-    assert card_size(graph, "loss")[1] == card_height(2, 1)
+    one_row, two_rows = CARD_HEADER + CARD_ROW + CARD_FOOTER, CARD_HEADER + 2 * CARD_ROW + CARD_FOOTER
+    assert card_size(graph, "fc1") == (CARD_WIDTH, one_row) == (CARD_WIDTH, card_height(graph, "fc1"))
+    assert card_size(graph, "image")[1] == card_size(graph, "logits")[1] == one_row   # no inputs / no outputs
+    assert card_size(graph, "loss")[1] == two_rows                                     # pred and target
 
 
 def test_a_card_dropped_on_a_row_pushes_the_ones_right_of_it_right_in_a_cascade_and_the_left_one_left():

@@ -12,7 +12,11 @@ undo step per plan.
   block renames the block's port and rewires every instance), grouping and ungrouping.
 - ``paste``: what a copy carries and what a paste adds: fresh ids and names, offsets, the blocks that travel
   along (renamed on a clash), and each node left out with the reason.
-- ``wiring``: which port of a new node a wire dropped on the canvas connects to (its own owner).
+- ``wiring``: while a wire is dragged, which ports can take it and why the others cannot
+  (``port_verdicts``); which port of a new node a wire dropped on empty canvas connects to.
+- ``spacing``: nothing overlaps: card sizes, making room around a node dropped or inserted (auto-offset),
+  where a paste lands, tidying a block's inside (``MoveNode`` records).
+- ``names``: which names a block may take, and why not.
 
 May import: ``layerloom.core``, ``layerloom.catalog``, ``layerloom.model`` and ``layerloom.files``; never
 the compiler, training, torch or Qt.
@@ -20,8 +24,8 @@ the compiler, training, torch or Qt.
 
 from __future__ import annotations
 
-from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, Plan, Refusal,
+from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, InstallBlock, MoveNode, Plan, Refusal,
                                   RemoveNode, Rename, SetParam, UpdateBlock, apply_plan, graph_at, scope_of)
 
-__all__ = ["AddEdge", "AddNode", "Connect", "Disconnect", "Edit", "InstallBlock", "Plan", "Refusal", "RemoveNode",
-           "Rename", "SetParam", "UpdateBlock", "apply_plan", "graph_at", "scope_of"]
+__all__ = ["AddEdge", "AddNode", "Connect", "Disconnect", "Edit", "InstallBlock", "MoveNode", "Plan", "Refusal",
+           "RemoveNode", "Rename", "SetParam", "UpdateBlock", "apply_plan", "graph_at", "scope_of"]

@@ -17,13 +17,9 @@ from typing import Iterable
 
 from layerloom.edits.plan import MoveNode, Plan, Scope
 from layerloom.model.graph import Graph
-from layerloom.model.layout import layered_layout, unplaced
+# The editor's card geometry lives with the layout (a GUI test keeps it equal to the canvas's cards).
+from layerloom.model.layout import CARD_ROW, CARD_WIDTH, card_height, layered_layout, unplaced
 
-# The editor's card geometry (nodeeditor/theme/style.py; a GUI test keeps the two equal).
-CARD_WIDTH = 190.0
-CARD_HEADER = 40.0
-CARD_ROW = 20.0
-CARD_FOOTER = 22.0
 GAP = 20.0          # the least room kept between two cards (one grid step)...
 WIRE_ROOM = 3.0     # ...times this side by side, so a wire and its shape label still show between them
 STEPS = 5000        # how many pushes one plan may take before the rest go below everything
@@ -31,14 +27,9 @@ STEPS = 5000        # how many pushes one plan may take before the rest go below
 Rect = tuple[float, float, float, float]   # x, y (top-left), width, height
 
 
-def card_height(inputs: int, outputs: int) -> float:
-    """A card's height: its header, one row per port on its longer side (at least one), its footer."""
-    return CARD_HEADER + CARD_ROW * max(inputs, outputs, 1) + CARD_FOOTER
-
-
 def card_size(graph: Graph, node_id: str) -> tuple[float, float]:
     """The width and height of ``node_id``'s card, from its current ports."""
-    return CARD_WIDTH, card_height(len(graph.input_ports(node_id)), len(graph.output_ports(node_id)))
+    return CARD_WIDTH, card_height(graph, node_id)
 
 
 def node_rects(graph: Graph) -> dict[str, Rect]:

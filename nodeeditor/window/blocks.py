@@ -38,7 +38,7 @@ class BlocksMixin:
             name = ask_name(self, "Group into block",
                             "Block name (letters, digits and _; it becomes the node type Block:<name>):",
                             free_block_name(graph), lambda typed: block_name_refusal(graph, typed),
-                            placeholder="ResidualBlock")
+                            placeholder="e.g. ResidualBlock")
             if name is None:
                 return None
         instance = document.group(ids, name.strip())

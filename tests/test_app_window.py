@@ -383,3 +383,29 @@ def test_the_first_window_fits_a_small_screen(window):
     assert screen.contains(window.frameGeometry().center())
     place_first_window(window, QRect(0, 0, 2560, 1440))
     assert (window.width(), window.height()) == (1400, 900)
+
+
+def test_quitting_after_an_edit_prints_no_error(tmp_path):
+    """At interpreter exit the undo stack can outlive the menu actions that name its commands; their
+    renaming must not touch a deleted action (it printed "Internal C++ object already deleted")."""
+    import os
+
+    script = """
+import os
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from layerloom.files.resources import example_path
+from layerloom.nodeeditor.window.main_window import EditorWindow
+window = EditorWindow()
+window.open_path(example_path("digits_cnn"))
+window.show()
+app.processEvents()
+window.auto_layout()
+app.processEvents()
+print("edited", window.document.undo_stack.count())
+"""
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0 and "edited 1" in result.stdout, result.stderr
+    assert "Error" not in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -309,3 +309,25 @@ def test_a_long_graph_opens_readable_at_its_inputs(qtbot):
     assert view.zoom < READABLE_ZOOM
     assert view.mapToScene(view.viewport().rect()).boundingRect().contains(document.scene.itemsBoundingRect())
     document.close()
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "digits_mlp", "digits_residual", "regression_mlp", "sequence_lstm"])
+def test_after_auto_layout_no_wire_crosses_a_card(qtbot, name):
+    """Auto layout wraps long chains into rows; the wire from the end of one row back to the start of the
+    next runs through the gap between the rows, and skip connections over their row: none crosses a card
+    other than its own two."""
+    from layerloom.model.layout import apply_layout, layered_layout
+
+    graph = load_graph(example_path(name))
+    apply_layout(graph, layered_layout(graph))
+    document = Document(graph)
+    crossings = set()
+    for edge, item in document.scene.item_for_edge.items():
+        path = item.path()
+        for k in range(201):
+            point = path.pointAtPercent(k / 200)
+            crossings |= {(edge.src, edge.dst, node_id) for node_id, card in document.scene.item_for_node.items()
+                          if node_id not in (edge.src, edge.dst)
+                          and card.sceneBoundingRect().adjusted(4, 4, -4, -4).contains(point)}
+    assert not crossings
+    document.close()

@@ -302,12 +302,18 @@ class _NameEdit(QLineEdit):
 
 def wire_path(start: QPointF, end: QPointF, over: float | None = None) -> QPainterPath:
     """A horizontal S-curve from an output (left) to an input (right). With ``over`` (a scene y), the
-    wire instead rises to that height, runs level, and comes down: how a skip connection passes over
-    the cards of its row instead of through them."""
+    wire instead runs level at that height between two bends: how a skip connection passes over the
+    cards of its row, and how a wire back to the start of the next row of a wrapped layout runs through
+    the gap between the rows instead of across their cards."""
     path = QPainterPath(start)
     if over is None:
         bend = max(40.0, abs(end.x() - start.x()) * 0.5)
         path.cubicTo(start + QPointF(bend, 0), end - QPointF(bend, 0), end)
+        return path
+    if end.x() < start.x() + 140:   # back to the left: out to the right, along the gap, in from the left
+        path.cubicTo(start + QPointF(60, 0), QPointF(start.x() + 60, over), QPointF(start.x(), over))
+        path.lineTo(end.x(), over)
+        path.cubicTo(QPointF(end.x() - 60, over), end - QPointF(60, 0), end)
         return path
     path.cubicTo(start + QPointF(40, 0), QPointF(start.x() + 20, over), QPointF(start.x() + 70, over))
     path.lineTo(end.x() - 70, over)
@@ -319,12 +325,29 @@ SKIP_SPAN = 1.6 * NODE_WIDTH   # a wire this much longer than a card, within one
 
 
 def skip_height(source: "PortItem", target: "PortItem") -> float | None:
-    """The height a long wire between two ports of about one row runs at (above both cards), or None
-    for a wire drawn as a plain curve."""
+    """The height a wire runs level at, or None for a wire drawn as a plain curve: above both cards for
+    a long wire within about one row; in the gap above the target's card for a wire going back left to
+    a lower row (a wrapped layout's next row)."""
     start, end = source.scene_anchor(), target.scene_anchor()
+    top, bottom = source.node_item.sceneBoundingRect().bottom(), target.node_item.sceneBoundingRect().top()
+    if end.x() < start.x() - NODE_WIDTH / 2 and bottom > top:
+        return _free_level(source.node_item, end.x() - 60, start.x() + 60, top, bottom)
     if end.x() - start.x() < SKIP_SPAN + NODE_WIDTH or abs(end.y() - start.y()) > ROW * 3:
         return None
     return min(source.node_item.y(), target.node_item.y()) - 16
+
+
+def _free_level(item: QGraphicsItem, left: float, right: float, top: float, bottom: float) -> float:
+    """A scene y between ``top`` and ``bottom`` (the middle when free) where a level line from ``left``
+    to ``right`` crosses no node card: the gap between two rows of a wrapped layout."""
+    scene = item.scene()
+    middle = (top + bottom) / 2
+    if scene is None:
+        return middle
+    cards = [other.sceneBoundingRect() for other in scene.items(QRectF(left, top, right - left, bottom - top))
+             if isinstance(other, NodeItem)]
+    levels = sorted((top + k * 4.0 for k in range(1, int((bottom - top) / 4.0))), key=lambda y: abs(y - middle))
+    return next((y for y in levels if not any(card.top() - 6 <= y <= card.bottom() + 6 for card in cards)), middle)
 
 
 class EdgeItem(QGraphicsPathItem):

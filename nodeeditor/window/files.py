@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
@@ -223,8 +224,8 @@ class FilesMixin:
 
     def _update_title(self, *_) -> None:
         doc = self.document
-        if doc is None:
-            return   # the window is closing (a run's end may still reach it)
+        if doc is None or not shiboken6.isValid(doc.undo_stack) or not shiboken6.isValid(self):
+            return   # the window is closing (a run's end may still reach it), or Python is exiting
         name = doc.path.name if doc.path else doc.graph.name
         self.setWindowTitle(f"{name}[*] - LayerLoom")
         self.setWindowModified(not doc.undo_stack.isClean())

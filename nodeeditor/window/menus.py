@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
+import shiboken6
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QToolBar
@@ -340,8 +341,9 @@ class MenusMixin:
                 action.setEnabled(getattr(stack, getter)())
             if row.names in UNDO_STACK_TEXTS:
                 getter, signal = UNDO_STACK_TEXTS[row.names]
-                show = (lambda text, row=row, action=action, stack=stack:
-                        self._name_action(action, row, text) if self._shows_stack(stack) else None)
+                show = (lambda text, row=row, action=action, stack=stack:   # (at exit the action may go first)
+                        self._name_action(action, row, text)
+                        if shiboken6.isValid(action) and self._shows_stack(stack) else None)
                 getattr(stack, signal).connect(show)
                 self._name_action(action, row, getattr(stack, getter)())
 

@@ -357,6 +357,7 @@ class EdgeItem(QGraphicsPathItem):
         super().__init__()
         self.edge, self.source, self.target, self.theme = edge, source, target, theme
         self._shape = QPainterPath()
+        self.runs_level_back = False   # through the gap between two rows (its level depends on other cards)
         self.setZValue(0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.label = QGraphicsSimpleTextItem(self)
@@ -381,8 +382,10 @@ class EdgeItem(QGraphicsPathItem):
         self.update_path()
 
     def update_path(self) -> None:
-        path = wire_path(self.source.scene_anchor(), self.target.scene_anchor(),
-                         skip_height(self.source, self.target))
+        start, end = self.source.scene_anchor(), self.target.scene_anchor()
+        over = skip_height(self.source, self.target)
+        self.runs_level_back = over is not None and end.x() < start.x()
+        path = wire_path(start, end, over)
         stroker = QPainterPathStroker()
         stroker.setWidth(HIT_WIDTH)
         self._shape = stroker.createStroke(path)
@@ -395,6 +398,14 @@ class EdgeItem(QGraphicsPathItem):
         label = self.label.sceneBoundingRect()
         self.label.setVisible(not label.intersects(self.source.node_item.sceneBoundingRect())
                               and not label.intersects(self.target.node_item.sceneBoundingRect()))
+
+    def level_strip(self) -> QRectF:
+        """Where the cards are that decide the level of a wire back to a lower row: between the bottom of
+        its source card and the top of its target card, across its span."""
+        start, end = self.source.scene_anchor(), self.target.scene_anchor()
+        top = self.source.node_item.sceneBoundingRect().bottom()
+        bottom = self.target.node_item.sceneBoundingRect().top()
+        return QRectF(end.x() - 60, top, start.x() - end.x() + 120, max(bottom - top, 0.0))
 
     def shape(self) -> QPainterPath:  # noqa: N802 - Qt override
         """What clicks and drops hit: a band along the curve. (QGraphicsPathItem's own shape adds the

@@ -11,7 +11,7 @@ in a note beside the cursor over it; releasing the button puts every port back.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QLineF, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
@@ -39,6 +39,11 @@ class GraphScene(QGraphicsScene):
         self.item_for_node: dict[str, NodeItem] = {}
         self.item_for_edge: dict[Edge, EdgeItem] = {}
         self.edges_at: dict[str, set[EdgeItem]] = {}   # node id -> the wires touching it
+        # wires back to a lower row run level through the gap between two rows: a card moved into or out
+        # of the strip they cross moves the gap; they are found again once the moves of an event are done
+        self.level_back: set[EdgeItem] = set()
+        self._moved: QRectF | None = None
+        self._card_rects: dict[str, QRectF] = {}
         self.snap = False
         self._wire: QGraphicsPathItem | None = None
         self._wire_from: PortItem | None = None
@@ -107,12 +112,16 @@ class GraphScene(QGraphicsScene):
         self.edges_at.setdefault(edge.src, set()).add(item)
         self.edges_at.setdefault(edge.dst, set()).add(item)
         self.addItem(item)
+        if item.runs_level_back:
+            item.update_path()   # its level again, now that it can see the other cards
+        self._track(item)
 
     def _remove_edge(self, edge: Edge) -> None:
         item = self.item_for_edge.pop(edge, None)
         if item is not None:
             for node_id in (edge.src, edge.dst):
                 self.edges_at.get(node_id, set()).discard(item)
+            self.level_back.discard(item)
             self.removeItem(item)
 
     def _apply_analysis(self, analysis) -> None:
@@ -157,6 +166,30 @@ class GraphScene(QGraphicsScene):
     def node_item_moved(self, item: NodeItem) -> None:
         for edge_item in self.edges_at.get(item.node_id, ()):
             edge_item.update_path()
+            self._track(edge_item)
+        if self.level_back:
+            card = item.sceneBoundingRect()
+            before = self._card_rects.get(item.node_id)
+            moved = card.united(before) if before is not None else card
+            self._card_rects[item.node_id] = card
+            if self._moved is None:
+                QTimer.singleShot(0, self._refresh_level_back)
+            self._moved = moved if self._moved is None else self._moved.united(moved)
+
+    def _track(self, edge_item: EdgeItem) -> None:
+        if edge_item.runs_level_back:
+            self.level_back.add(edge_item)
+        else:
+            self.level_back.discard(edge_item)
+
+    def _refresh_level_back(self) -> None:
+        moved, self._moved = self._moved, None
+        if moved is None:
+            return
+        for edge_item in list(self.level_back):
+            if edge_item.scene() is self and edge_item.level_strip().intersects(moved):
+                edge_item.update_path()
+                self._track(edge_item)
 
     # ------------------------------------------------------------------ gestures
     def port_at(self, pos: QPointF) -> PortItem | None:

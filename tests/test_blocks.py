@@ -372,3 +372,23 @@ def test_the_inside_is_previewed_with_an_instance_values_and_the_catalog_lists_b
     assert "Block:Residual" in [spec.type_id for spec in graph.catalog]
     assert [s.type_id for s in graph.catalog.categories()["Blocks"]] == ["Block:Residual"]
     assert owning_block(inside) is graph.blocks["Residual"] and owning_block(graph) is None
+
+
+def test_a_stray_node_inside_a_block_is_not_counted_in_its_instances():
+    """The instance's count is what it trains: a node left unwired inside the block is shown there, never
+    built, so the card, the total and the compiled model agree."""
+    g = Graph(name="stray")
+    g.define_block("Unit", {"inputs": ["x"], "outputs": ["y"], "nodes": [
+        {"id": "x", "type": "Input", "name": "x", "params": {"shape": [8]}},
+        {"id": "fc", "type": "Linear", "name": "fc", "params": {"out_features": 8}},
+        {"id": "spare", "type": "Linear", "name": "spare", "params": {"out_features": 100}},
+        {"id": "y", "type": "Output", "name": "y", "params": {}}],
+        "edges": [{"from": ["x", "out"], "to": ["fc", "in"]}, {"from": ["fc", "out"], "to": ["y", "in"]},
+                  {"from": ["x", "out"], "to": ["spare", "in"]}]})   # spare leads nowhere
+    x = add(g, "Input", "x", shape=[8])
+    unit = g.add_node("Block:Unit", "unit", node_id="unit")
+    chain(g, x, unit, add(g, "Output", "out"))
+    analysis = analyze(g)
+    model = compile_graph(g).model
+    assert analysis.nodes["unit"].param_count == sum(p.numel() for p in model.parameters()) == 8 * 8 + 8
+    assert analysis.total_params == 72

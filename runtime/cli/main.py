@@ -161,7 +161,7 @@ def format_report(analysis: Analysis, source: str = "", settings_errors: Sequenc
         lines.append(line.rstrip())
         if i == 0:
             lines.append("  " + "-" * (sum(widths) + 6))
-    lines.append(f"\n  total parameters: {analysis.total_params:,}")
+    lines.append(f"\n  total parameters: {analysis.params_text()}")
     errors, warnings = analysis.errors, analysis.warnings
     if analysis.problems:
         lines.append("\nproblems:")

@@ -56,7 +56,9 @@ class Expansion:
 
     @property
     def param_count(self) -> int:
-        return sum(analysis.total_params for _, analysis in self.runs)
+        """What the instance trains: its inside's compiled parameters (a stray node inside a block is
+        shown there but never built), once per repeat."""
+        return sum(analysis.compiled_params for _, analysis in self.runs)
 
 
 @dataclass(frozen=True)

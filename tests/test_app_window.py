@@ -401,7 +401,8 @@ window = EditorWindow()
 window.open_path(example_path("digits_cnn"))
 window.show()
 app.processEvents()
-window.auto_layout()
+from layerloom.edits import Plan, SetParam
+window.document.carry_out(Plan("Set fc1.out_features", [SetParam("fc1", "out_features", 100)]))
 app.processEvents()
 print("edited", window.document.undo_stack.count())
 """

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from gui_helpers import press_drag_release
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from layerloom.nodeeditor.document.document import Document
-from layerloom.nodeeditor.canvas.items import EdgeItem, NodeItem
+from layerloom.nodeeditor.canvas.items import NodeItem
 from layerloom.nodeeditor.canvas.view import CanvasView
 from layerloom import Edge, dumps_graph, load_graph
 from layerloom.files.resources import example_path
@@ -38,18 +39,6 @@ def doc(qtbot):
     document.close()
 
 
-def _press_drag_release(qtbot, view, start, end):
-    """A left-button drag in five moves (QTest's mouseMove cannot hold a button down in Qt 6)."""
-    viewport = view.viewport()
-    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
-    for k in range(1, 6):
-        point = start + (end - start) * k / 5
-        move = QMouseEvent(QEvent.Type.MouseMove, QPointF(point), QPointF(viewport.mapToGlobal(point)),
-                           Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(viewport, move)
-    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
-
-
 def _port_point(doc, node_id, port, direction) -> QPoint:
     item = doc.scene.item_for_node[node_id].port(port, direction)
     return doc.view.mapFromScene(item.scene_anchor())
@@ -69,7 +58,7 @@ def test_dragging_from_an_output_to_an_input_connects_them(doc, qtbot):
     doc.view.centerOn(doc.scene.item_for_node["fc3"].sceneBoundingRect().center())
     start = _port_point(doc, "fc3", "out", "out")
     end = _port_point(doc, node_id, "in", "in")
-    _press_drag_release(qtbot, doc.view, start, end)
+    press_drag_release(qtbot, doc.view, start, end)
     assert Edge("fc3", "out", node_id, "in") in doc.graph.edges
     assert Edge("fc3", "out", node_id, "in") in doc.scene.item_for_edge
     doc.undo_stack.undo()
@@ -82,7 +71,7 @@ def test_a_refused_wire_says_why_and_changes_nothing(doc, qtbot):
     before = dumps_graph(doc.graph)
     start = _port_point(doc, "fc2", "out", "out")
     end = _port_point(doc, "fc1", "in", "in")  # fc1 feeds fc2: a cycle
-    _press_drag_release(qtbot, doc.view, start, end)
+    press_drag_release(qtbot, doc.view, start, end)
     assert dumps_graph(doc.graph) == before
     assert messages and "cycle" in messages[-1]
     assert not any(type(i).__name__ == "QGraphicsPathItem" for i in doc.scene.items())  # no half-wire left
@@ -92,7 +81,7 @@ def test_dragging_a_node_moves_it_in_the_model_as_one_undo_step(doc, qtbot):
     item = doc.scene.item_for_node["relu1"]
     before = doc.graph.node("relu1").position
     start = doc.view.mapFromScene(item.mapToScene(60, 10))
-    _press_drag_release(qtbot, doc.view, start, start + QPoint(80, 40))
+    press_drag_release(qtbot, doc.view, start, start + QPoint(80, 40))
     assert doc.graph.node("relu1").position == (before[0] + 80, before[1] + 40)
     assert doc.undo_stack.count() == 1
     doc.undo_stack.undo()
@@ -128,7 +117,7 @@ def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, 
         view.centerOn(scene.item_for_node["fc3"].sceneBoundingRect().center())
         port = scene.item_for_node["fc3"].port("out", "out")
         start = view.mapFromScene(port.scene_anchor())
-        _press_drag_release(qtbot, view, start, start + QPoint(120, 160))
+        press_drag_release(qtbot, view, start, start + QPoint(120, 160))
         popup = window.quick_add
         assert popup.isVisible()
         offered = [popup.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(popup.list.count())]
@@ -178,7 +167,7 @@ def test_dragging_a_lone_node_onto_a_wire_inserts_it(doc, qtbot):
     offset = target - item.sceneBoundingRect().center()
     start = doc.view.mapFromScene(grab)
     end = doc.view.mapFromScene(grab + offset)
-    _press_drag_release(qtbot, doc.view, start, end)
+    press_drag_release(qtbot, doc.view, start, end)
     assert Edge("relu1", "out", node_id, "in") in doc.graph.edges and Edge(node_id, "out", "fc2", "in") in doc.graph.edges
     count = doc.undo_stack.count()
     doc.undo_stack.undo()
@@ -189,7 +178,7 @@ def test_dragging_with_snap_on_puts_the_node_on_the_grid(doc, qtbot):
     doc.scene.snap = True
     item = doc.scene.item_for_node["fc1"]
     start = doc.view.mapFromScene(item.sceneBoundingRect().center())
-    _press_drag_release(qtbot, doc.view, start, start + QPoint(37, 13))
+    press_drag_release(qtbot, doc.view, start, start + QPoint(37, 13))
     x, y = doc.graph.node("fc1").position
     assert (x % 20, y % 20) == (0, 0)
     assert (item.x(), item.y()) == (x, y)

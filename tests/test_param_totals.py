@@ -4,23 +4,11 @@ cards' counts, "at least" while some are unknown), the cards and the inspector t
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QFormLayout, QLabel
+from gui_helpers import press_drag_release
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QFormLayout, QLabel
 
 pytestmark = pytest.mark.gui
-
-
-def _drag(qtbot, view, start: QPoint, end: QPoint) -> None:
-    """A left-button drag in five moves (QTest's mouseMove cannot hold a button down in Qt 6)."""
-    viewport = view.viewport()
-    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
-    for k in range(1, 6):
-        point = start + (end - start) * k / 5
-        move = QMouseEvent(QEvent.Type.MouseMove, QPointF(point), QPointF(viewport.mapToGlobal(point)),
-                           Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(viewport, move)
-    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
 
 
 def _port(window, node_id: str, port: str, direction: str) -> QPoint:
@@ -47,7 +35,7 @@ def test_status_bar_cards_and_inspector_show_the_same_counts(editor_window, qtbo
     assert linear == "linear_1"
     window.view.centerOn(160.0, 40.0)
     qtbot.waitUntil(lambda: window.totals.text() == "2 nodes  |  at least 0 parameters")
-    _drag(qtbot, window.view, _port(window, source, "out", "out"), _port(window, linear, "in", "in"))
+    press_drag_release(qtbot, window.view, _port(window, source, "out", "out"), _port(window, linear, "in", "in"))
     # no Output yet, so nothing would train; still the total is what the cards say, not 0
     qtbot.waitUntil(lambda: window.totals.text() == "2 nodes  |  4,160 parameters")
     card = document.scene.item_for_node[linear]

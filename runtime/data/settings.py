@@ -10,7 +10,7 @@ from layerloom.core.errors import ParamError
 from layerloom.core.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, ShapeParam, StrParam, check_params
 from layerloom.data.assemble import RawData, assemble
 from layerloom.data.base import CLASSIFICATION, REGRESSION, Dataset, DatasetError
-from layerloom.data.builtins import load_builtin
+from layerloom.data.builtins import BUILTINS, load_builtin
 from layerloom.data.csvfile import load_csv
 from layerloom.data.guard import not_regular
 from layerloom.data.idx import folder_has_idx, is_idx_name, load_idx
@@ -19,8 +19,7 @@ from layerloom.data.npzfile import load_npz
 from layerloom.data.transforms import SCALING_MODES
 
 DATASET_PARAMS: tuple[Param, ...] = (
-    StrParam("name", "digits", "Built-in dataset: digits, iris, wine, breast_cancer, moons, circles, spirals or "
-             "regression (ignored when a path is set)."),
+    StrParam("name", "digits", f"Built-in dataset: {', '.join(BUILTINS)} (ignored when a path is set)."),
     StrParam("path", None, "A CSV, NPZ or IDX file, an IDX folder or a folder of class folders of images; "
              "relative to the graph file.", optional=True, max_length=4096, example="data/train.csv"),
     ChoiceParam("format", "auto", "How to read the path; auto decides by the file suffix or folder contents.",

@@ -15,6 +15,7 @@ What lives where:
 
 - settings and checks: ``config``, ``tasks``, ``metrics``, ``device``, ``optim``, ``batches``;
 - planning a run (dataset, split, scaling, compiled graph): ``plan``;
+- starting from saved weights, matched by node name (fine-tuning, imported models): ``start_weights``;
 - the run itself: ``trainer`` (the epoch loop and how a run ends), ``steps`` (the hot step loop and
   evaluation), ``recorder`` (what goes into the run folder, when), ``resume``, ``health`` (did it learn);
 - the run folder, torch-free: ``records`` is its one import (``run_format``, ``run_reader``,
@@ -42,6 +43,7 @@ _NEED_TORCH = {
     ".plan": ("Plan", "SetupError", "plan_training"),
     ".records": ("CheckpointError", "RunFolder"),   # torch-free, but not needed at start-up
     ".runs": ("checkpoint_graph", "load_checkpoint", "load_weights"),
+    ".start_weights": ("FitReport", "fit_weights", "read_weights_file", "save_weights_file"),
     ".session": ("TrainingSession", "train", "worker_threads"),
     ".trainer": ("Trainer",),
 }
@@ -51,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from layerloom.training.plan import Plan, SetupError, plan_training
     from layerloom.training.records import CheckpointError, RunFolder
     from layerloom.training.runs import checkpoint_graph, load_checkpoint, load_weights
+    from layerloom.training.start_weights import FitReport, fit_weights, read_weights_file, save_weights_file
     from layerloom.training.session import TrainingSession, train, worker_threads
     from layerloom.training.trainer import Trainer
 
@@ -59,5 +62,5 @@ __all__ = [
     "choose_device", "STAGES", "TERMINAL", "Preparing", "CheckpointSaved", "EpochEnd", "EventChannel", "Failed",
     "Finished", "Paused", "Resumed", "RunStarted", "Step", "Stopped", "Plan", "SetupError", "plan_training",
     "CheckpointError", "RunFolder", "checkpoint_graph", "load_checkpoint", "load_weights", "TrainingSession",
-    "train", "Trainer", "worker_threads",
+    "train", "Trainer", "worker_threads", "FitReport", "fit_weights", "read_weights_file", "save_weights_file",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 
 from layerloom.data import DATASET_PARAMS
 from layerloom.core.errors import LayerLoomError
-from layerloom.core.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, check_params
+from layerloom.core.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, StrParam, check_params
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
@@ -47,6 +47,9 @@ TOP_PARAMS: tuple[Param, ...] = (
     FloatParam("grad_clip", 0.0, "Clip the gradient norm to this value (0: no clipping)", minimum=0.0, maximum=1e6),
     ChoiceParam("monitor", "val_loss", "Metric that picks the best checkpoint, early stopping and reduce-on-plateau",
                 choices=MONITORS),
+    StrParam("weights", None, "Start from these weights (a weights file or a run's checkpoint), matched by node "
+             "name: layers whose name and shape fit are loaded, the rest start fresh; relative to the graph file",
+             optional=True, max_length=4096, example="model.weights.pt"),
 )
 
 OPTIMIZER_PARAMS: tuple[Param, ...] = (
@@ -113,6 +116,7 @@ class TrainingConfig:
     l1: float = 0.0
     grad_clip: float = 0.0
     monitor: str = "val_loss"
+    weights: str | None = None
     optimizer: dict = field(default_factory=lambda: _defaults(OPTIMIZER_PARAMS))
     schedule: dict = field(default_factory=lambda: _defaults(SCHEDULE_PARAMS))
     early_stopping: dict = field(default_factory=lambda: _defaults(EARLY_STOPPING_PARAMS))

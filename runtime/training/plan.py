@@ -22,6 +22,8 @@ from layerloom.model.graph import Graph
 from layerloom.core.shapes import INT, format_shape
 from layerloom.training.config import TrainingConfig
 from layerloom.training.metrics import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS, Head
+from layerloom.training.run_writer import CheckpointError
+from layerloom.training.start_weights import FitReport, fit_weights, read_weights_file, start_weights_path
 
 
 class SetupError(LayerLoomError):
@@ -42,6 +44,7 @@ class Plan:
     augmenter: object | None = None
     warnings: list[Problem] = field(default_factory=list)
     image_shape: tuple[int, ...] | None = None  # augment batches in this shape when the Input flattens images
+    start_weights: FitReport | None = None      # how ``training.weights`` fitted the compiled model
 
     @property
     def task(self) -> str:
@@ -72,6 +75,7 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
     except CompileError as exc:
         raise SetupError(exc.problems) from exc
     problems: list[Problem] = []
+    start_weights = _load_start_weights(config, compiled, base_dir, problems)
     _check_structure(graph, compiled, problems)
     if _errors(problems):
         raise SetupError(problems)
@@ -95,7 +99,26 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
     if image_shape == tuple(dataset.feature_shape):
         image_shape = None
     return Plan(graph, config, compiled, dataset, heads, augmenter, [p for p in problems if p.severity == WARNING],
-                image_shape)
+                image_shape, start_weights)
+
+
+def _load_start_weights(config: TrainingConfig, compiled: CompiledGraph, base_dir, problems: list[Problem]):
+    """``training.weights`` loaded into the compiled model by node name; a file that cannot be read is an
+    error, weights that fit only in part a warning naming what starts fresh."""
+    if not config.weights:
+        return None
+    path = start_weights_path(config.weights, base_dir)
+    try:
+        report = fit_weights(compiled.model, read_weights_file(path), path.name)
+    except CheckpointError as exc:
+        problems.append(Problem("weights", str(exc), label="training.weights"))
+        return None
+    if not report.loaded:
+        problems.append(Problem("weights", f"{path.name}: no tensor fits this graph (names are node ids such as "
+                                "fc1.weight); " + "; ".join(report.lines()[1:]), label="training.weights"))
+    elif not report.complete or report.unused:
+        problems.append(Problem("weights", "; ".join(report.lines()), label="training.weights", severity=WARNING))
+    return report
 
 
 def _errors(problems: list[Problem]) -> list[Problem]:

@@ -17,6 +17,9 @@ from layerloom.core.shapes import format_shape
 from layerloom.nodeeditor.theme.style import FOOTER, GRID, HEADER, NODE_WIDTH, PORT_RADIUS, ROW, Theme, category_color, port_color
 
 INPUT, OUTPUT = "in", "out"
+# Card text in pixels of the card's own design (a 96 dpi card at 100%): the view's transform already scales
+# by zoom x logicalDpi/96, so a size in points would be scaled for the screen a second time.
+TITLE_PX, SMALL_PX, WIRE_LABEL_PX = 13, 11, 10
 HIT_WIDTH = 8.0   # how far from a wire's centre line a click or a drop still hits it
 
 
@@ -178,13 +181,13 @@ class NodeItem(QGraphicsObject):
         painter.fillRect(QRectF(0, 8, 4, HEADER - 8), self.color)
         title = QFont(painter.font())
         title.setBold(True)
-        title.setPointSizeF(9.5)
+        title.setPixelSize(TITLE_PX)
         painter.setFont(title)
         painter.setPen(theme.color("text"))
         painter.drawText(QRectF(12, 4, NODE_WIDTH - 40, 18), Qt.AlignmentFlag.AlignVCenter, self.name)
         small = QFont(painter.font())
         small.setBold(False)
-        small.setPointSizeF(8.0)
+        small.setPixelSize(SMALL_PX)
         painter.setFont(small)
         painter.setPen(theme.color("muted"))
         painter.drawText(QRectF(12, 21, NODE_WIDTH - 24, 16), Qt.AlignmentFlag.AlignVCenter, self.type_id)
@@ -257,7 +260,7 @@ class TitleEditor(QGraphicsProxyWidget):
         self.edit = _NameEdit(node_item.name, self.cancel)
         font = QFont(self.edit.font())
         font.setBold(True)
-        font.setPointSizeF(9.5)
+        font.setPixelSize(TITLE_PX)
         self.edit.setFont(font)
         theme = node_item.theme
         self.edit.setStyleSheet(f"QLineEdit {{ background: {theme.card}; color: {theme.text}; "
@@ -363,7 +366,7 @@ class EdgeItem(QGraphicsPathItem):
         self.label = QGraphicsSimpleTextItem(self)
         self.label.setBrush(theme.color("muted"))
         font = QFont()
-        font.setPointSizeF(7.5)
+        font.setPixelSize(WIRE_LABEL_PX)
         self.label.setFont(font)
         self.set_style()
         self.update_path()

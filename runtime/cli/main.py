@@ -72,11 +72,26 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="print a machine-readable list")
     runs.set_defaults(run=cmd_runs)
 
-    from layerloom.cli import export as cli_export
-    from layerloom.cli import train as cli_train
-    cli_train.add_parsers(sub)
-    cli_export.add_parsers(sub)
+    for module in command_modules():
+        module.add_parsers(sub)
     return parser
+
+
+def command_modules() -> list:
+    """The modules of ``layerloom.cli`` that add subcommands (an ``add_parsers(sub)`` function): train,
+    export and the others, in name order. A new command is a new module; this file does not change."""
+    import importlib
+    import pkgutil
+
+    import layerloom.cli as package
+    modules = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name):
+        if info.name.startswith("_") or info.name == "main":
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if callable(getattr(module, "add_parsers", None)):
+            modules.append(module)
+    return modules
 
 
 def report_plugin_problems() -> None:

@@ -98,7 +98,9 @@ def test_nodes_lists_the_catalog_and_details(capsys):
     assert code == 0 and "Convolution" in out and "TransformerEncoderLayer" in out
     code, out, _ = run(capsys, "nodes", "Dense")  # aliases work here too
     assert code == 0 and out.startswith("Linear (Dense) = torch.nn.Linear")
-    assert "out_features = 64  [int from 1 to 1,000,000]  Number of output features" in out
+    assert "out_features = 64  [whole number from 1 to 1,000,000]  Number of output features" in out
+    code, out, _ = run(capsys, "nodes", "Formula")  # what a field takes, in words: never a type name
+    assert "[text, e.g. a, b]" in out and "[str]" not in out and "[int" not in out
     code, _, err = run(capsys, "nodes", "Nope")
     assert code == 1 and "unknown node type" in err
 

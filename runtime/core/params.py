@@ -67,8 +67,9 @@ class Param:
         return ParamError(self.name, message)
 
     def describe(self) -> str:
-        """A short human description of what the param accepts (for tooltips and the CLI)."""
-        return self.kind
+        """What the param accepts, in a user's words (tooltips, Help's node pages, ``layerloom-cli nodes``):
+        "whole number from 1 to 4", "text, e.g. a, b"; never a type name."""
+        return "any value"
 
     def example_value(self) -> Any:
         """A value this param accepts, to suggest: the spec's ``example``, else one derived from the
@@ -98,7 +99,7 @@ class IntParam(Param):
         return whole
 
     def describe(self) -> str:
-        return "int" + _range_text(self.minimum, self.maximum)
+        return "whole number" + _range_text(self.minimum, self.maximum)
 
     def _derived_example(self) -> Any:
         if self.default is not None:
@@ -129,7 +130,10 @@ class FloatParam(Param):
         return value
 
     def describe(self) -> str:
-        return "float" + _range_text(self.minimum, self.maximum)
+        if self.exclusive_minimum and self.minimum is not None:
+            upper = _range_text(None, self.maximum)
+            return f"number > {_num(self.minimum)}" + (f" and{upper}" if upper else "")
+        return "number" + _range_text(self.minimum, self.maximum)
 
     def _derived_example(self) -> Any:
         if self.default is not None:
@@ -142,6 +146,9 @@ class FloatParam(Param):
 @dataclass(frozen=True)
 class BoolParam(Param):
     kind = "bool"
+
+    def describe(self) -> str:
+        return "true or false"
 
     def _coerce(self, value: Any) -> bool:
         if not isinstance(value, bool):
@@ -209,7 +216,8 @@ class IntsParam(Param):
         return tuple(value)
 
     def describe(self) -> str:
-        text = f"int or {self.length} ints" + _range_text(self.minimum, self.maximum)
+        limits = _range_text(self.minimum, self.maximum)
+        text = f"whole number or list of {self.length}" + (f", each{limits}" if limits else "")
         if self.keywords:
             text += " or " + " / ".join(self.keywords)
         return text
@@ -267,7 +275,7 @@ class ShapeParam(Param):
         return None if value is None else list(value)
 
     def describe(self) -> str:
-        return "shape (list of sizes)"
+        return f"list of sizes, e.g. {example_text(self.example_value())}"
 
     def _derived_example(self) -> Any:
         if self.default is not None:
@@ -287,6 +295,10 @@ class StrParam(Param):
         if len(value) > self.max_length:
             raise self.fail(f"at most {self.max_length} characters")
         return value
+
+    def describe(self) -> str:
+        example = self.example_text()
+        return f"text, e.g. {example}" if example else "text"
 
 
 def example_text(value: Any) -> str:

@@ -251,7 +251,27 @@ def _build_modules(graph: Graph, analysis: Analysis, node_ids: list[str], names:
         for nid in node_ids:
             if names[nid] in modules and "init" in infos[nid].params:
                 apply_init(modules[names[nid]], infos[nid].params["init"])
+    for nid in node_ids:
+        if names[nid] in modules and not graph.node(nid).trainable:
+            freeze(modules[names[nid]])
     return modules
+
+
+def freeze(module: nn.Module) -> None:
+    """A frozen node's module: no gradients for its parameters (the optimizer never gets them), and its
+    batch norms keep their running statistics, normalising with them while the rest trains (as Keras
+    does with a frozen BatchNormalization): fine-tuning a pretrained network leaves it exactly as loaded."""
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    for inner in module.modules():
+        if isinstance(inner, nn.modules.batchnorm._BatchNorm):
+            inner.register_forward_pre_hook(_keep_statistics)
+
+
+def _keep_statistics(module: nn.Module, args) -> None:
+    """Before a frozen batch norm runs: evaluation mode, so it neither updates nor uses batch statistics."""
+    if module.training:
+        module.train(False)
 
 
 def block_module(expansion: Expansion) -> nn.Module:

@@ -19,6 +19,7 @@ from layerloom.catalog.spec import LOSS, TARGET, Port
 
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 MAX_NAME = 64
+TRAINABLE = "trainable"  # the node record's key of the trainable switch (absent: trainable)
 
 
 def valid_id(node_id: Any) -> bool:
@@ -76,7 +77,11 @@ class Edge:
 
 class Node:
     """One node. ``params`` holds JSON values as set (possibly invalid, to be reported, never lost);
-    ``ui`` is editor data (position, colour, collapsed...) that the runtime stores but ignores."""
+    ``ui`` is editor data (position, colour, collapsed...) that the runtime stores but ignores.
+
+    ``trainable`` is False for a frozen node (fine-tuning: its weights stay as loaded). The file holds it
+    as ``"trainable": false`` beside ``params`` (absent means true); it is kept with the record's other
+    keys in ``extra``, so every copy of a node (undo, paste, group) carries it."""
 
     __slots__ = ("id", "type_id", "name", "params", "ui", "extra")
 
@@ -95,6 +100,11 @@ class Node:
         x, y = self.ui.get("x", 0.0), self.ui.get("y", 0.0)
         ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) < 1e9 for v in (x, y))
         return (float(x), float(y)) if ok else (0.0, 0.0)
+
+    @property
+    def trainable(self) -> bool:
+        """False when the node is frozen: training leaves its weights (and batch-norm statistics) alone."""
+        return self.extra.get(TRAINABLE) is not False
 
     def label(self) -> str:
         return f'{self.type_id} "{self.name}"'
@@ -115,6 +125,7 @@ class GraphEvents:
         self.node_renamed = Event("node_renamed")      # (node, old, new)
         self.node_moved = Event("node_moved")          # (node, x, y)
         self.ui_changed = Event("ui_changed")          # (node, key, value)
+        self.trainable_changed = Event("trainable_changed")  # (node, old, new): frozen or unfrozen
         self.meta_changed = Event("meta_changed")      # (key, value): name, description, training
         self.block_changed = Event("block_changed")    # (name, old BlockDef or None, new BlockDef or None)
         self.changed = Event("changed")                # () after any of the above

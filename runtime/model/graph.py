@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 from layerloom.core.errors import ConnectionRefused, GraphError, ParamError
 from layerloom.catalog.spec import Catalog, NodeSpec, OverlayCatalog, Port, default_catalog
-from layerloom.model.elements import (MAX_NAME, BlockTable, Edge, GraphEvents, Node, check_json, clean_name,
+from layerloom.model.elements import (MAX_NAME, TRAINABLE, BlockTable, Edge, GraphEvents, Node, check_json, clean_name,
                                       find_port, finite_position, fresh_id, id_base, kind_refusal, moved_last_to, unique_name, valid_id)
 
 __all__ = ["Graph", "Edge", "Node", "GraphEvents", "BlockTable", "MAX_NAME", "clean_name", "fresh_id", "id_base",
@@ -379,6 +379,20 @@ class Graph:
         check_json(value, f"ui value {key!r}")
         node.ui[key] = copy.deepcopy(value)
         self._notify((self.events.ui_changed, (node, key, value)))
+
+    def set_trainable(self, node_id: str, trainable: bool) -> None:
+        """Freeze (False) or unfreeze (True) a node: a frozen node's weights stay as loaded while training.
+        Stored as the record's ``"trainable": false``; unfreezing takes the key away (absent = trainable)."""
+        node = self.node(node_id)
+        if not isinstance(trainable, bool):
+            raise GraphError(f"trainable must be true or false, got {trainable!r}")
+        if node.trainable == trainable:
+            return
+        if trainable:
+            node.extra.pop(TRAINABLE, None)
+        else:
+            node.extra[TRAINABLE] = False
+        self._notify((self.events.trainable_changed, (node, not trainable, trainable)))
 
     def set_meta(self, key: str, value: Any) -> None:
         """Change ``name``, ``description`` or ``training`` (a dict) of the graph."""

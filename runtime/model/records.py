@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerloom.core.errors import GraphFileError
-from layerloom.model.elements import Edge, Node, valid_id
+from layerloom.model.elements import TRAINABLE, Edge, Node, valid_id
 
 NODE_KEYS = {"id", "type", "name", "params", "ui"}
 EDGE_KEYS = {"from", "to"}
@@ -62,7 +62,8 @@ def json_type(value: Any) -> str:
 
 def node_records(raw: Any, path: str | None) -> list[NodeRecord]:
     """The ``"nodes"`` list read into records: each an object with a valid, unique id, a type name,
-    a name of at most 64 characters, and objects for params and ui."""
+    a name of at most 64 characters, objects for params and ui, and ``trainable`` (when present) true
+    or false; it stays among the record's other keys (``extra``), where ``Node.trainable`` reads it."""
     if raw is None:
         raise GraphFileError('missing "nodes" list', path, "nodes")
     if not isinstance(raw, list):
@@ -91,6 +92,10 @@ def node_records(raw: Any, path: str | None) -> list[NodeRecord]:
         ui = value_or(item, "ui", {})
         if not isinstance(ui, dict):
             raise GraphFileError(f"must be an object, found {json_type(ui)}", path, f"{where}.ui")
+        trainable = item.get(TRAINABLE, True)
+        if not isinstance(trainable, bool):
+            raise GraphFileError(f"node {node_id!r}: must be true or false, found {json_type(trainable)}", path,
+                                 f"{where}.{TRAINABLE}")
         extra = {k: v for k, v in item.items() if k not in NODE_KEYS} if len(item) > 2 else {}
         records.append(NodeRecord(node_id, type_id, name.strip(), params, ui, extra))
     return records

@@ -2,7 +2,7 @@
 
 Adam, AdamW and SGD use PyTorch's fused kernels where the device has them: one kernel per step
 instead of one per parameter tensor. On small networks that is most of a step's time (measured by
-``benchmarks/bench_train.py``).
+``benchmarks/bench_train.py``). Only trainable parameters go in: frozen nodes' stay as they are.
 """
 
 from __future__ import annotations
@@ -18,8 +18,19 @@ def _fused_ok(device: torch.device) -> bool:
     return device.type in ("cpu", "cuda", "mps")
 
 
+class NothingToTrain(ValueError):
+    """Every parameter is frozen (or there is none): an optimizer would have nothing to change."""
+
+
 def build_optimizer(settings: dict, params: Iterable[torch.nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
+    """The optimizer of ``settings`` over the trainable ``params`` only: a frozen node's parameters
+    (``requires_grad`` False, see ``layerloom.compiler.freeze``) are left out, so they get no updates, no
+    weight decay and no optimizer state. ``NothingToTrain`` when nothing is left."""
+    given = list(params)
+    params = [p for p in given if p.requires_grad]
+    if not params:
+        raise NothingToTrain("every layer is frozen: nothing to train; make at least one layer trainable"
+                             if given else "the network has no weights to train")
     name, lr, decay = settings["name"], settings["lr"], settings["weight_decay"]
     extra = {"fused": True} if name in _FUSABLE and _fused_ok(device) and params else {}
     betas = (settings["beta1"], settings["beta2"])

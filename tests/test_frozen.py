@@ -9,7 +9,7 @@ from helpers import add, chain, mlp_graph
 
 from layerloom import analyze, compile_graph
 from layerloom.core.errors import GraphError, GraphFileError
-from layerloom.files.graphfile import dumps_graph, loads_graph
+from layerloom.files.graphfile import dumps_graph, loads_graph, same_network
 from layerloom.model.trainable import frozen_params, has_weights, params_summary
 from layerloom.training.optim import NothingToTrain, build_optimizer
 
@@ -58,6 +58,7 @@ def test_the_setter_announces_once_checks_its_value_and_copies_keep_it():
     with pytest.raises(GraphError, match="true or false"):
         graph.set_trainable("fc1", 0)
     assert not graph.copy().node("fc1").trainable
+    assert same_network(graph, mlp_graph())  # the same weights fit: freezing is not a new network
 
 
 def test_frozen_parameters_get_no_gradient_and_the_optimizer_only_trainable_ones():

@@ -3,7 +3,8 @@
 See ``docs/graph-format.md``. A file is data only: JSON literals, never pickle, never code.
 Reading never raises anything but ``GraphFileError`` (or its ``UnsupportedVersionError``) for a bad
 file; a file whose *network* has mistakes (unknown types, bad params, odd wiring) still loads, and
-``analyze`` reports the mistakes, so nothing the user made is lost.
+``analyze`` reports the mistakes, so nothing the user made is lost. A node record's ``"trainable"``
+(false: frozen while fine-tuning) must be true or false; ``layerloom.model.records`` checks it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from layerloom.core.fileio import NotRegularFile, check_regular, open_regular
 from layerloom.catalog.spec import Catalog
 from layerloom.model.blocks import blocks_from_dict
 from layerloom.model.graph import Graph
+from layerloom.model.elements import TRAINABLE
 from layerloom.model.records import edge_dict, json_type, node_dict, nodes_and_edges, value_or
 
 FORMAT = "layerloom-graph"
@@ -374,11 +376,13 @@ def _write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def same_network(a: Graph, b: Graph) -> bool:
     """Two graphs with the same nodes, parameters, wires and blocks: the weights trained with one fit
-    the other. Positions, names, the description and the training settings do not count."""
+    the other. Positions, names, the description, the training settings and which nodes are frozen
+    (``"trainable"``) do not count."""
     def network(graph: Graph) -> dict:
         data = graph_to_dict(graph)
         for node in data.get("nodes", []):
             node.pop("ui", None)
+            node.pop(TRAINABLE, None)
         for key in ("name", "description", "training"):
             data.pop(key, None)
         return data

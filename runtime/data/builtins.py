@@ -1,15 +1,24 @@
-"""Built-in datasets: the sets that ship with scikit-learn, and generated ones. Nothing downloads."""
+"""Built-in datasets: the sets that ship with scikit-learn, generated ones, and the well-known image
+sets (MNIST, Fashion-MNIST, KMNIST, CIFAR-10) whose files are downloaded when the user asks for them.
+
+A downloadable set lists its files (``BuiltinInfo.files``: URL, size, SHA-256 and the authors' MD5);
+``load_builtin`` reads it from the cache folder and raises ``DownloadNeeded`` when a file is missing,
+so nothing downloads without the user's consent (``layerloom.data.downloads``).
+"""
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from layerloom.data.assemble import RawData
 from layerloom.data.base import CLASSIFICATION, REGRESSION, DatasetError
+from layerloom.data.cifar import CLASSES as CIFAR10_CLASSES
+from layerloom.data.downloads import RemoteFile, require
 
 GENERATOR_SEED = 0  # generated sets are drawn with a fixed seed: the same settings give the same data
 DEFAULT_NOISE = {"moons": 0.2, "circles": 0.1, "spirals": 0.2, "regression": 0.1}
@@ -25,6 +34,59 @@ class BuiltinInfo:
     task: str
     feature_shape: tuple[int, ...]
     num_classes: int | None
+    files: tuple[RemoteFile, ...] = ()   # downloaded on request; empty for the sets that ship
+    classes: tuple[str, ...] | None = None   # class names, where they are not the digits 0..K-1
+
+    @property
+    def download_size(self) -> int:
+        """Bytes of all its files (0 for the sets that ship)."""
+        return sum(f.size for f in self.files)
+
+
+# The files and checksums: sizes and SHA-256 as TensorFlow Datasets publishes them
+# (tensorflow_datasets/url_checksums/{mnist,fashion_mnist,kmnist,cifar10}.txt), MD5 as torchvision's
+# MNIST, FashionMNIST and KMNIST classes and the CIFAR-10 page list them. MNIST comes from the mirror
+# torchvision uses (TFDS's SHA-256 are of the same files on another mirror: same sizes, same MD5).
+def _idx_files(base: str, sizes_sha256_md5: dict[str, tuple[int, str, str]]) -> tuple[RemoteFile, ...]:
+    return tuple(RemoteFile(name, base + name, size, sha, md5) for name, (size, sha, md5) in sizes_sha256_md5.items())
+
+
+MNIST_FILES = _idx_files("https://ossci-datasets.s3.amazonaws.com/mnist/", {
+    "train-images-idx3-ubyte.gz": (9912422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                                   "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    "train-labels-idx1-ubyte.gz": (28881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                                   "d53e105ee54ea40749a09fcbcd1e9432"),
+    "t10k-images-idx3-ubyte.gz": (1648877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                                  "9fb629c4189551a2d022fa330f9573f3"),
+    "t10k-labels-idx1-ubyte.gz": (4542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                                  "ec29112dd5afa0611ce80d1b7f02629c"),
+})
+FASHION_MNIST_FILES = _idx_files("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", {
+    "train-images-idx3-ubyte.gz": (26421880, "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                                   "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+    "train-labels-idx1-ubyte.gz": (29515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                                   "25c81989df183df01b3e8a0aad5dffbe"),
+    "t10k-images-idx3-ubyte.gz": (4422102, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                                  "bef4ecab320f06d8554ea6380940ec79"),
+    "t10k-labels-idx1-ubyte.gz": (5148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                                  "bb300cfdad3c16e7a12a480ee83cd310"),
+})
+KMNIST_FILES = _idx_files("http://codh.rois.ac.jp/kmnist/dataset/kmnist/", {
+    "train-images-idx3-ubyte.gz": (18165135, "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+                                   "bdb82020997e1d708af4cf47b453dcf7"),
+    "train-labels-idx1-ubyte.gz": (29497, "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+                                   "e144d726b3acfaa3e44228e80efcd344"),
+    "t10k-images-idx3-ubyte.gz": (3041136, "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+                                  "5c965bf0a639b31b8f53240b1b52f4d7"),
+    "t10k-labels-idx1-ubyte.gz": (5120, "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+                                  "7320c461ea6c1c855c0b718fb2a4b134"),
+})
+CIFAR10_FILES = (RemoteFile("cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+                            170052171, "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+                            "c32a1d4ab5d03f1284b67883e8d87530"),)
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
 
 
 BUILTINS: dict[str, BuiltinInfo] = {info.name: info for info in (
@@ -47,16 +109,36 @@ BUILTINS: dict[str, BuiltinInfo] = {info.name: info for info in (
                 "Generated: 8 features uniform in [0, 1]; the target is the Friedman #1 function plus a random "
                 "linear term, with Gaussian noise of `noise` (default 0.1) times its spread, then centred and "
                 "divided by its standard deviation. Shape [1] per sample.", REGRESSION, (8,), None),
+    BuiltinInfo("mnist", "MNIST handwritten digits (28x28)",
+                "70,000 grayscale 28x28 images of the digits 0-9, pixel values 0-255: 60,000 to train, 10,000 "
+                "to test (LeCun, Cortes and Burges). Downloaded on request (11 MB).",
+                CLASSIFICATION, (1, 28, 28), 10, MNIST_FILES),
+    BuiltinInfo("fashion_mnist", "Fashion-MNIST clothing (28x28)",
+                "70,000 grayscale 28x28 images of 10 kinds of clothing (Zalando Research): 60,000 to train, "
+                "10,000 to test. Downloaded on request (29 MB).",
+                CLASSIFICATION, (1, 28, 28), 10, FASHION_MNIST_FILES, FASHION_CLASSES),
+    BuiltinInfo("kmnist", "Kuzushiji-MNIST (28x28)",
+                "70,000 grayscale 28x28 images of 10 cursive Japanese characters (ROIS-DS CODH): 60,000 to "
+                "train, 10,000 to test. Downloaded on request (20 MB).",
+                CLASSIFICATION, (1, 28, 28), 10, KMNIST_FILES, KMNIST_CLASSES),
+    BuiltinInfo("cifar10", "CIFAR-10 colour images (32x32)",
+                "60,000 colour 32x32 images of 10 classes (Krizhevsky): 50,000 to train, 10,000 to test. "
+                "Downloaded on request (162 MB).",
+                CLASSIFICATION, (3, 32, 32), 10, CIFAR10_FILES, CIFAR10_CLASSES),
 )}
 
 
 def load_builtin(name: str, samples: int = 1000, noise: float | None = None) -> RawData:
     """The built-in set ``name``, unsplit. ``samples`` and ``noise`` apply to generated sets."""
     if name not in BUILTINS:
-        raise DatasetError(_unknown_message(name), location="training.dataset.name")
+        raise unknown_builtin(name)
     info = BUILTINS[name]
     loader = _LOADERS[name]
-    if name in DEFAULT_NOISE:
+    if info.files:
+        raw = loader(require(info))   # DownloadNeeded when files are missing: nothing downloads here
+        raw.name = name
+        raw.source = f"{info.title.split(' (')[0]} ({len(raw.y['train']):,} train, {len(raw.y['test']):,} test)"
+    elif name in DEFAULT_NOISE:
         noise = DEFAULT_NOISE[name] if noise is None else noise
         raw = loader(samples, noise)
         raw.source = f"generated {name} ({samples:,} samples, noise {noise:g})"
@@ -67,11 +149,12 @@ def load_builtin(name: str, samples: int = 1000, noise: float | None = None) -> 
     return raw
 
 
-def _unknown_message(name: str) -> str:
+def unknown_builtin(name: str) -> DatasetError:
     names = list(BUILTINS)
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"no built-in dataset {name!r} (available: {', '.join(names)}){hint}"
+    return DatasetError(f"no built-in dataset {name!r} (available: {', '.join(names)}){hint}",
+                        location="training.dataset.name")
 
 
 def _raw(name: str, x: np.ndarray, y: np.ndarray, classes=None, **extra) -> RawData:
@@ -153,8 +236,30 @@ def _regression(samples: int, noise: float) -> RawData:
     return _raw("regression", x, y)
 
 
+def _idx_set(classes: tuple[str, ...] | None = None) -> Callable[[Path], RawData]:
+    def load(folder: Path) -> RawData:
+        from layerloom.data.idx import load_idx
+
+        raw = load_idx(folder)
+        names = classes or tuple(str(i) for i in range(10))
+        for part, y in raw.y.items():
+            if len(y) and y.max() >= len(names):
+                raise DatasetError(f"label {int(y.max())} in {raw.label_names[part]}; this set's labels are 0 to "
+                                   f"{len(names) - 1}", str(folder))
+        raw.classes, raw.class_values = names, np.arange(len(names), dtype=np.float64)
+        return raw
+    return load
+
+
+def _cifar10(folder: Path) -> RawData:
+    from layerloom.data.cifar import load_cifar10
+
+    return load_cifar10(folder / CIFAR10_FILES[0].name)
+
+
 _LOADERS: dict[str, Callable] = {
     "digits": _digits, "iris": _sklearn_table("iris"), "wine": _sklearn_table("wine"),
     "breast_cancer": _sklearn_table("breast_cancer"), "moons": _moons, "circles": _circles,
-    "spirals": _spirals, "regression": _regression,
+    "spirals": _spirals, "regression": _regression, "mnist": _idx_set(), "fashion_mnist": _idx_set(FASHION_CLASSES),
+    "kmnist": _idx_set(KMNIST_CLASSES), "cifar10": _cifar10,
 }

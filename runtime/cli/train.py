@@ -40,17 +40,19 @@ def add_parsers(sub) -> None:
     train.set_defaults(run=cmd_train)
 
     datasets = sub.add_parser("datasets", help="list the built-in datasets",
-                              description="The datasets that ship with LayerLoom (nothing is downloaded).")
+                              description="The built-in datasets, and for those downloaded on request "
+                                          "(`layerloom-cli download NAME`) whether they are on disk.")
     datasets.set_defaults(run=cmd_datasets)
 
 
 def cmd_datasets(args) -> int:
     from layerloom.data import BUILTINS
+    from layerloom.data.downloads import download_note
 
     for name, info in BUILTINS.items():
         shape = "[" + ", ".join(str(d) for d in info.feature_shape) + "]"
         classes = f", {info.num_classes} classes" if info.num_classes else ""
-        print(f"  {name:<14}{info.task}, samples {shape}{classes}: {info.title}")
+        print(f"  {name:<14}{info.task}, samples {shape}{classes}: {info.title}{download_note(info)}")
     return EXIT_OK
 
 

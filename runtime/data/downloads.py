@@ -326,3 +326,15 @@ def _check_once(path: Path, remote: RemoteFile) -> None:
         raise DatasetError(f"not the expected file ({problem}); delete it and download it again "
                            f"(`layerloom-cli download` fetches what is missing)", str(path))
     _remember_checked(path, remote)
+
+
+def download_note(dataset: str | BuiltinInfo) -> str:
+    """What ``layerloom-cli datasets`` adds to a line: "" for a set that ships, else whether it is on disk
+    (``; on disk``) or how to get it (``; not on disk (11 MB): layerloom-cli download mnist``)."""
+    info = _info(dataset)
+    if not info.files:
+        return ""
+    missing = missing_files(info)
+    if not missing:
+        return "; on disk"
+    return f"; not on disk ({size_text(sum(f.size for f in missing))}): layerloom-cli download {info.name}"

@@ -21,6 +21,7 @@ from layerloom.edits.wiring import port_verdicts, same_side_reason, verdict_text
 from layerloom.nodeeditor.adapters.bridge import GraphBridge
 from layerloom.nodeeditor.canvas.items import (ACCEPT, INPUT, OUTPUT, REFUSE, EdgeItem, NodeItem, PortItem, TitleEditor,
                                                WireHint, shape_text, wire_path)
+from layerloom.nodeeditor.canvas.insert_target import InsertTarget
 from layerloom.nodeeditor.theme.style import DARK, GRID, Theme, port_color
 
 
@@ -50,7 +51,8 @@ class GraphScene(QGraphicsScene):
         self._drag_start: dict[str, tuple[float, float]] = {}
         self.syncing = False    # an item is being moved to the model's position: no snapping, no report
         self.title_editor: TitleEditor | None = None
-        self.wire_hint = WireHint(theme)   # in the scene only while a wire is dragged
+        self.wire_hint = WireHint(theme)   # in the scene only while a wire or an insertable node is dragged
+        self.insert_target = InsertTarget(self)
         self.setSceneRect(-5000, -5000, 10000, 10000)
         self.setBackgroundBrush(theme.color("canvas"))
         bridge.nodeAdded.connect(self._add_node)
@@ -219,12 +221,31 @@ class GraphScene(QGraphicsScene):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        lone = self.lone_dragged_card()
+        if lone is not None:
+            self.insert_target.show(lone.sceneBoundingRect().center(), moving=lone.node_id)
+        elif self.insert_target.shown:
+            self.insert_target.clear()
+
+    def lone_dragged_card(self) -> NodeItem | None:
+        """The card being dragged when it is the only one and has no wires: it goes into the wire it is
+        released on."""
+        grabber = self.mouseGrabberItem()
+        if not isinstance(grabber, NodeItem) or not self._drag_start:
+            return None
+        if any(isinstance(item, NodeItem) and item is not grabber for item in self.selectedItems()):
+            return None
+        node_id = grabber.node_id
+        if node_id not in self.graph or self.graph.incoming(node_id) or self.graph.outgoing(node_id):
+            return None
+        return grabber
 
     def mouseReleaseEvent(self, event):  # noqa: N802 - Qt override
         if self._wire is not None:
             self._finish_wire(event.scenePos())
             event.accept()
             return
+        self.insert_target.clear()
         super().mouseReleaseEvent(event)
         self._report_moves()
 
@@ -236,12 +257,12 @@ class GraphScene(QGraphicsScene):
             self._wire.setPath(wire_path(pos, anchor))
         over = self.port_at(pos)
         if over is not None and over is not self._wire_from and over.guide is not None:
-            left = self._hint_goes_left(pos, over.guide_text)
+            left = self.hint_goes_left(pos, over.guide_text)
             self.wire_hint.show_text(over.guide_text, over.guide == ACCEPT, pos, left)
         else:
             self.wire_hint.hide()
 
-    def _hint_goes_left(self, pos: QPointF, text: str) -> bool:
+    def hint_goes_left(self, pos: QPointF, text: str) -> bool:
         """Whether the note for ``text`` at ``pos`` would run off the right edge of the view showing it
         (then it goes to the left of the cursor, when there is more room there)."""
         view = next((v for v in self.views() if v.isVisible()), None)

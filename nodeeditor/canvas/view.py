@@ -255,14 +255,29 @@ class CanvasView(QGraphicsView):
             super().dragEnterEvent(event)
 
     def dragMoveEvent(self, event):  # noqa: N802 - Qt override
-        if event.mimeData().hasFormat(NODE_MIME):
+        data = event.mimeData()
+        if data.hasFormat(NODE_MIME):
             event.acceptProposedAction()
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "insert_target"):  # the wire the node would go into
+                spec = scene.graph.catalog.get(bytes(data.data(NODE_MIME)).decode("utf-8"))
+                scene.insert_target.show(self.mapToScene(event.position().toPoint()), spec=spec)
         else:
             super().dragMoveEvent(event)
+
+    def dragLeaveEvent(self, event):  # noqa: N802 - Qt override
+        self._clear_insert()
+        super().dragLeaveEvent(event)
+
+    def _clear_insert(self) -> None:
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "insert_target"):
+            scene.insert_target.clear()
 
     def dropEvent(self, event):  # noqa: N802 - Qt override
         data = event.mimeData()
         if data.hasFormat(NODE_MIME):
+            self._clear_insert()
             type_id = bytes(data.data(NODE_MIME)).decode("utf-8")
             self.nodeTypeDropped.emit(type_id, self.mapToScene(event.position().toPoint()))
             event.acceptProposedAction()

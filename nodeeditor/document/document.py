@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtCore import QObject, QPointF, Signal
 from PySide6.QtGui import QUndoStack
 
 from layerloom import Edge, Graph, GraphError, LayerLoomError, analyze
@@ -181,12 +181,11 @@ class Document(QObject):
             self.undo_stack.endMacro()
         return True
 
-    def wire_at(self, position: QPointF) -> Edge | None:
-        """The wire under a scene position (a few pixels of tolerance), if any."""
-        for item in self.scene.items(QRectF(position.x() - 4, position.y() - 4, 8, 8)):
-            if isinstance(item, EdgeItem):
-                return item.edge
-        return None
+    def wire_at(self, position: QPointF, moving: str | None = None) -> Edge | None:
+        """The wire a node dropped at a scene position goes into: one the user can see there (not under
+        another card), not one of ``moving``'s own."""
+        item = self.scene.insert_target.wire_under(position, moving)
+        return item.edge if item is not None else None
 
     def move_nodes(self, moves: dict) -> None:
         """A drag ended: one move step; a lone unconnected node released on a wire goes into it."""
@@ -194,7 +193,7 @@ class Document(QObject):
         wire = None
         if node_id is not None and not self.graph.incoming(node_id) and not self.graph.outgoing(node_id):
             item = self.scene.item_for_node.get(node_id)
-            wire = self.wire_at(item.sceneBoundingRect().center()) if item is not None else None
+            wire = self.wire_at(item.sceneBoundingRect().center(), node_id) if item is not None else None
         if wire is None:
             self.undo_stack.push(MoveNodesCommand(self.graph, moves))
             return

@@ -142,3 +142,35 @@ def port_verdicts(graph: Graph, node_id: str, port: str, direction: str) -> dict
                 taken = own
             verdicts[(node.id, other.name)] = Verdict(reason, taken[0] if taken and reason is None else None)
     return verdicts
+
+
+# ---------------------------------------------------------------------- a node dropped onto a wire
+def insert_refusal(graph: Graph, edge: Edge, inputs: tuple[Port, ...], outputs: tuple[Port, ...],
+                   label: str) -> str | None:
+    """Why a node with these ports cannot go into ``edge`` (``src -> node -> dst`` through its first input
+    and first output), or None when it can. ``label`` names the node in the reason."""
+    if not inputs or not outputs:
+        return f"{label} needs an input and an output to go into a wire"
+    source = dropped_port(graph, edge.src, edge.src_port, OUT)
+    target = dropped_port(graph, edge.dst, edge.dst_port, IN)
+    if source.kind not in inputs[0].accepted_kinds():
+        return f"{label}'s input {inputs[0].name!r} cannot take the {source.kind} this wire carries"
+    if outputs[0].kind not in target.accepted_kinds():
+        return (f"{label}'s output {outputs[0].name!r} gives {outputs[0].kind}, which "
+                f"{port_label(graph, edge.dst, edge.dst_port)} does not take")
+    return None
+
+
+def type_insert_refusal(graph: Graph, spec: NodeSpec, edge: Edge) -> str | None:
+    """Why a new node of ``spec`` (dropped from the palette) cannot go into ``edge``; None when it can."""
+    return insert_refusal(graph, edge, joinable_ports(spec, OUT), spec.outputs, spec.type_id)
+
+
+def node_insert_refusal(graph: Graph, node_id: str, edge: Edge) -> str | None:
+    """Why ``node_id`` (an unconnected node being dragged) cannot go into ``edge``; None when it can."""
+    if graph.incoming(node_id) or graph.outgoing(node_id):
+        return f"{graph.node(node_id).label()} is already wired"
+    if node_id in (edge.src, edge.dst):
+        return "a node cannot go into its own wire"
+    return insert_refusal(graph, edge, tuple(graph.input_ports(node_id)), tuple(graph.output_ports(node_id)),
+                          graph.node(node_id).label())

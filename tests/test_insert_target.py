@@ -82,8 +82,27 @@ def test_a_lone_card_dragged_over_a_wire_lights_it_and_goes_in_on_release(doc, q
     assert WIRE not in edges and Edge("relu1", "out", node_id, "in") in edges
     assert Edge(node_id, "out", "fc2", "in") in edges
     assert doc.undo_stack.count() == steps + 1      # the move and the insert are one step
+    # the wire was level: the node sits level with it, so both halves stay straight
+    assert doc.graph.node(node_id).position[1] == doc.graph.node("relu1").position[1]
+    assert doc.scene.item_for_node[node_id].port("in", "in").scene_anchor().y() == \
+        doc.scene.item_for_node["relu1"].port("out", "out").scene_anchor().y()
     doc.undo_stack.undo()
     assert WIRE in doc.graph.edges and not doc.graph.incoming(node_id)
+
+
+def test_a_node_dropped_between_rows_stays_where_it_was_put():
+    from layerloom.edits.spacing import inline_position
+
+    graph = load_graph(example_path("digits_cnn"))    # laid out in rows: fc1 ends one, relu3 starts the next
+    wrap = next(e for e in graph.edges if graph.node(e.dst).position[0] < graph.node(e.src).position[0])
+    node_id = "drop"
+    graph.add_node("Dropout", node_id=node_id, position=(graph.node(wrap.dst).position[0] + 50, 0.0))
+    assert inline_position(graph, node_id, wrap) is None
+    straight = next(e for e in graph.edges if graph.node(e.dst).position[1] == graph.node(e.src).position[1]
+                    and graph.node(e.dst).type_id != "CrossEntropyLoss")
+    graph.move_node(node_id, graph.node(straight.src).position[0] + 100, 999.0)
+    assert inline_position(graph, node_id, straight) == (graph.node(node_id).position[0],
+                                                          graph.node(straight.src).position[1])
 
 
 def test_a_card_that_cannot_go_into_the_wire_shows_why_and_stays_out(doc, qtbot):

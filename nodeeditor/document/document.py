@@ -13,7 +13,7 @@ from PySide6.QtGui import QUndoStack
 from layerloom import Edge, Graph, GraphError, LayerLoomError, analyze
 from layerloom.edits.blocks import plan_add_node, plan_group_nodes, plan_rename, plan_ungroup_instance
 from layerloom.edits.plan import Plan, Scope
-from layerloom.edits.spacing import plan_make_room
+from layerloom.edits.spacing import inline_position, plan_make_room
 from layerloom.model.blocks import owning_block, preview_analysis
 
 from layerloom.nodeeditor.adapters.bridge import GraphBridge
@@ -176,6 +176,9 @@ class Document(QObject):
             self.undo_stack.push(DisconnectCommand(graph, edge))
             self.undo_stack.push(ConnectCommand(graph, edge.src, edge.src_port, node_id, first_in))
             self.undo_stack.push(ConnectCommand(graph, node_id, first_out, edge.dst, edge.dst_port))
+            level = inline_position(graph, node_id, edge)   # a straight wire stays straight
+            if level is not None and level != graph.node(node_id).position:
+                self.undo_stack.push(MoveNodesCommand(graph, {node_id: (graph.node(node_id).position, level)}))
             self.make_room([node_id])
         finally:
             self.undo_stack.endMacro()

@@ -18,7 +18,7 @@ from typing import Iterable
 from layerloom.edits.plan import MoveNode, Plan, Scope
 from layerloom.model.graph import Graph
 # The editor's card geometry lives with the layout (a GUI test keeps it equal to the canvas's cards).
-from layerloom.model.layout import CARD_ROW, CARD_WIDTH, card_height, layered_layout, unplaced
+from layerloom.model.layout import CARD_HEADER, CARD_ROW, CARD_WIDTH, card_height, layered_layout, unplaced
 
 GAP = 20.0          # the least room kept between two cards (one grid step)...
 WIRE_ROOM = 3.0     # ...times this side by side, so a wire and its shape label still show between them
@@ -215,3 +215,27 @@ def free_offset(rects: dict[str, Rect], placed: Iterable[Rect], offset: tuple[fl
             if clear(*candidate):
                 return candidate
     return dx, dy  # pragma: no cover - the search always leaves the placed cards behind
+
+
+def port_y(graph: Graph, node_id: str, port: str, direction: str) -> float:
+    """The height of a port's dot on its card, from the card's top (the editor's geometry)."""
+    ports = graph.output_ports(node_id) if direction == "out" else graph.input_ports(node_id)
+    index = next((k for k, p in enumerate(ports) if p.name == port), 0)
+    return CARD_HEADER + CARD_ROW * index + CARD_ROW / 2
+
+
+def inline_position(graph: Graph, node_id: str, edge) -> tuple[float, float] | None:
+    """Where a node going into the straight wire ``edge`` sits so the wire stays straight: its first
+    input level with the wire, at the x where it was dropped. None when the wire is not level (it runs
+    between rows) or the node is not between the wire's ends."""
+    src_y = graph.node(edge.src).position[1] + port_y(graph, edge.src, edge.src_port, "out")
+    dst_y = graph.node(edge.dst).position[1] + port_y(graph, edge.dst, edge.dst_port, "in")
+    if abs(src_y - dst_y) > 0.5:
+        return None
+    x = graph.node(node_id).position[0]
+    if not graph.node(edge.src).position[0] < x < graph.node(edge.dst).position[0]:
+        return None
+    inputs = graph.input_ports(node_id)
+    if not inputs:
+        return None
+    return (x, round(src_y - port_y(graph, node_id, inputs[0].name, "in"), 1))

@@ -26,7 +26,8 @@ from layerloom.core.shapes import TensorSpec
 from layerloom.catalog.spec import Catalog, NodeSpec, Port, default_catalog
 
 # The compiler needs PyTorch: it is imported on the first use of these names.
-__getattr__, __dir__ = lazy_exports(__name__, {".compiler": ("CompiledGraph", "compile_graph")})
+__getattr__, __dir__ = lazy_exports(__name__, {".compiler": ("CompiledGraph", "compile_graph"),
+                                                ".importers.torch_fx": ("from_module",)})
 if TYPE_CHECKING:  # pragma: no cover
     from layerloom.compiler import CompiledGraph, compile_graph
 
@@ -35,5 +36,5 @@ __all__ = [
     "CompiledGraph", "compile_graph", "CompileError", "ConnectionRefused", "GraphError", "GraphFileError",
     "LayerLoomError", "ParamError", "ShapeError", "UnsupportedVersionError", "Edge", "Graph", "Node",
     "dumps_graph", "graph_from_dict", "graph_to_dict", "load_graph", "loads_graph", "save_graph",
-    "TensorSpec", "Catalog", "NodeSpec", "Port", "default_catalog",
+    "TensorSpec", "Catalog", "NodeSpec", "Port", "default_catalog", "from_module",
 ]

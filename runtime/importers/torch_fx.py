@@ -1,0 +1,464 @@
+"""Open a PyTorch ``nn.Module`` as a LayerLoom graph: ``from_module(model, example_input)``.
+
+The model is traced with ``torch.fx`` (every ``torch.nn`` layer stays whole, everything else is traced through
+to the functions it calls), the example input gives every value its shape (``torch.fx.passes.shape_prop``), and
+each traced call becomes a catalog node through the table in ``torch_table``: an Input per argument (its shape
+without the batch), an Output per returned tensor. A ``torch.nn`` layer with no catalog node becomes a
+``TorchModule`` node when its constructor arguments can be read back as JSON; anything else (a user's class
+that cannot be traced, a call with no node) is refused, naming the module, its class and the call, and the
+report lists it. The imported graph is compiled and checked against the original on the example input.
+
+Reading a ``.py`` file the user chose runs in a child process: ``torch_file.import_python_file``.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+
+from layerloom.catalog.spec import Catalog, default_catalog
+from layerloom.core.shapes import FLOAT, INT
+from layerloom.importers.builder import GraphBuilder
+from layerloom.importers.report import ImportResult, ModelImportError
+from layerloom.importers import torch_table as table
+from layerloom.importers.torch_table import Mapped, NoMapping
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+# ------------------------------------------------------------------------------------ tracing
+class _Tracer(fx.Tracer):
+    """``fx.Tracer`` that remembers which module it was inside when tracing failed."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[tuple[str, type]] = []
+        self.failed_in: list[tuple[str, type]] | None = None
+
+    def call_module(self, m, forward, args, kwargs):
+        self.stack.append((self.path_of_module(m), type(m)))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        except Exception:
+            if self.failed_in is None:
+                self.failed_in = list(self.stack)
+            raise
+        finally:
+            self.stack.pop()
+
+
+def user_frame(exc: BaseException, skip_dirs: tuple[str, ...] = (_TORCH_DIR,)) -> tuple[str, int] | None:
+    """The innermost frame of ``exc``'s traceback outside torch (and ``skip_dirs``): the user's line."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = os.path.abspath(frame.filename)
+        if path.startswith(skip_dirs) or path.startswith(here) or frame.filename.startswith("<"):
+            continue
+        found = (frame.filename, frame.lineno)
+    return found
+
+
+def _where_text(place: tuple[str, int] | None) -> str:
+    return f"{os.path.basename(place[0])} line {place[1]}" if place else ""
+
+
+def trace(model: nn.Module, source: str) -> fx.GraphModule:
+    """``model`` as a ``GraphModule``; ``ModelImportError`` naming the module, its class and the line when
+    it cannot be traced (data-dependent control flow, calls torch.fx cannot follow)."""
+    tracer = _Tracer()
+    try:
+        graph = tracer.trace(model)
+    except Exception as exc:  # noqa: BLE001 - any failure inside the user's forward
+        inside = tracer.failed_in or []
+        who = (f"module {inside[-1][0]!r} ({inside[-1][1].__name__})" if inside
+               else f"{type(model).__name__}.forward")
+        line = _where_text(user_frame(exc))
+        raise ModelImportError(
+            f"{source}: cannot trace {who}" + (f" at {line}" if line else "") + f": {type(exc).__name__}: {exc}. "
+            "torch.fx follows the code once with symbolic values, so forward() cannot branch or loop on tensor "
+            "values; rewrite that part or pass a model without it") from None
+    return fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+def propagate_shapes(gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], source: str) -> None:
+    """Run the example through ``gm`` once (eval mode, no gradients, modes restored), recording each
+    value's shape in ``node.meta['tensor_meta']``."""
+    modes = {m: m.training for m in gm.modules()}
+    try:
+        gm.eval()
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*examples)
+    except Exception as exc:  # noqa: BLE001 - the model refusing the example, in torch's words
+        line = _where_text(user_frame(exc))
+        raise ModelImportError(f"{source}: the example input does not run through the model"
+                               + (f" ({line})" if line else "") + f": {type(exc).__name__}: {exc}") from None
+    finally:
+        for m, training in modes.items():
+            m.training = training
+
+
+# ------------------------------------------------------------------------------------ values
+@dataclass(frozen=True)
+class _Tensor:
+    node_id: str
+    port: str = "out"
+
+
+@dataclass(frozen=True)
+class _Recurrent:
+    """An LSTM/GRU call's result, or a part of it, waiting for how it is used ("call", "seq", "state", "h")."""
+
+    call: fx.Node
+    stage: str
+
+
+class _Size:
+    """A size (``x.size(0)``, ``x.shape``): used only to compute a reshape's target."""
+
+
+class _Failed:
+    """A value whose producer was not mapped (already reported)."""
+
+
+SIZE, FAILED = _Size(), _Failed()
+LAST_STEP = ((slice(None), -1), (slice(None), -1, slice(None)))
+
+
+def _shape(node: fx.Node) -> tuple[int, ...] | None:
+    meta = node.meta.get("tensor_meta")
+    return tuple(meta.shape) if isinstance(meta, TensorMetadata) else None
+
+
+def _module_label(module: nn.Module) -> str:
+    cls = type(module)
+    return f"nn.{cls.__name__}" if table.torch_class(cls.__name__) is cls else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _inside(node: fx.Node) -> str:
+    """Which module a traced call sits in: `` in 'block1' (ResBlock)``, or empty at the top."""
+    stack = node.meta.get("nn_module_stack") or {}
+    owners = [(path, cls) for path, cls in stack.values() if node.op != "call_module" or path != node.target]
+    if not owners:
+        return ""
+    path, cls = owners[-1]
+    return f" in {path!r} ({getattr(cls, '__name__', cls)})"
+
+
+class _Walker:
+    """Turns a shape-propagated ``GraphModule`` into builder calls."""
+
+    def __init__(self, gm: fx.GraphModule, builder: GraphBuilder, examples: tuple[torch.Tensor, ...]):
+        self.gm = gm
+        self.builder = builder
+        self.report = builder.report
+        self.examples = examples
+        self.values: dict[fx.Node, Any] = {}
+        self.recurrent: dict[tuple[fx.Node, str], _Tensor] = {}
+        self.batch = examples[0].shape[0] if examples and examples[0].dim() else None
+
+    def run(self) -> None:
+        placeholders = iter(self.examples)
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                self.values[node] = self._input(node, next(placeholders, None))
+            elif node.op == "output":
+                self._outputs(node)
+            else:
+                try:
+                    self.values[node] = self._visit(node)
+                except NoMapping as exc:
+                    self.values[node] = FAILED
+                    self.report.unsupported(self._label(node), f"{exc}{_inside(node)}")
+
+    # ---------------------------------------------------------------- ends
+    def _input(self, node: fx.Node, example: torch.Tensor | None) -> _Tensor:
+        if example is None:
+            raise ModelImportError(f"{self.builder.source}: no example input for the argument {node.name!r}",
+                                   self.report)
+        if example.dim() < 2:
+            raise ModelImportError(f"{self.builder.source}: the example for {node.name!r} has shape "
+                                   f"{list(example.shape)}; give a batch, e.g. [1, 784]", self.report)
+        dtype = FLOAT if example.is_floating_point() else INT
+        node_id = self.builder.add("Input", {"shape": list(example.shape[1:]), "dtype": dtype}, node.name)
+        self.report.record("input", "Input")
+        return _Tensor(node_id)
+
+    def _outputs(self, node: fx.Node) -> None:
+        result = node.args[0]
+        if isinstance(result, dict):
+            items = list(result.items())
+        elif isinstance(result, (tuple, list)):
+            items = [(f"out{i}", value) for i, value in enumerate(result, start=1)] if len(result) > 1 \
+                else [("out", result[0])]
+        else:
+            items = [("out", result)]
+        for name, value in items:
+            try:
+                tensor = self.tensor(value)
+            except NoMapping as exc:
+                self.report.unsupported("output", f"{name}: {exc}")
+                continue
+            if tensor is None:
+                continue
+            out_id = self.builder.add("Output", {}, str(name))
+            self.builder.connect(tensor.node_id, tensor.port, out_id, "in")
+            self.report.record("output", "Output")
+
+    # ---------------------------------------------------------------- values
+    def tensor(self, value: Any) -> _Tensor | None:
+        """The node output for an fx argument (None when its producer failed)."""
+        if not isinstance(value, fx.Node):
+            raise NoMapping(f"a constant {value!r} where a tensor is expected")
+        got = self.values.get(value)
+        if isinstance(got, _Tensor):
+            return got
+        if got is FAILED:
+            return None
+        if isinstance(got, _Recurrent) and got.stage == "seq":
+            return self._recurrent(got.call, "sequence")
+        if isinstance(got, _Recurrent):
+            raise NoMapping(f"uses the {got.call.target!r} layer's {got.stage} directly (the catalog's LSTM and "
+                            "GRU return the whole sequence or the last step's state)")
+        raise NoMapping(f"uses the size {value.name!r} as a tensor")
+
+    def _place(self, mapped: Mapped, hint: str, source_op: str) -> _Tensor | _Failed:
+        sources = []
+        for value, port in mapped.inputs:
+            tensor = self.tensor(value)
+            if tensor is None:
+                return FAILED
+            sources.append((tensor, port))
+        node_id = self.builder.add(mapped.type_id, mapped.params, hint, mapped.weights)
+        for tensor, port in sources:
+            self.builder.connect(tensor.node_id, tensor.port, node_id, port)
+        self.report.record(source_op, mapped.type_id, mapped.note)
+        return _Tensor(node_id)
+
+    def _label(self, node: fx.Node) -> str:
+        if node.op == "call_module":
+            return _module_label(self.gm.get_submodule(node.target))
+        if node.op == "get_attr":
+            return "parameter"
+        return table.call_name(node)
+
+    # ---------------------------------------------------------------- calls
+    def _visit(self, node: fx.Node) -> Any:
+        if node.op == "call_module":
+            return self._module(node)
+        if node.op == "get_attr":
+            raise NoMapping(f"uses the tensor {node.target!r} directly (only layers' own weights are imported)")
+        if node.op == "call_function" and node.target is getattr:
+            if self.values.get(node.args[0]) is FAILED:
+                return FAILED
+            if node.args[1] in ("shape", "dtype", "device"):
+                return SIZE
+            raise NoMapping(f"reads the attribute {node.args[1]!r} of a tensor")
+        if node.op == "call_function" and node.target is operator.getitem:
+            return self._getitem(node)
+        if any(self.values.get(a) is FAILED for a in node.all_input_nodes):
+            return FAILED
+        if node.op == "call_method" and node.target in table.SIZE_METHODS:
+            return SIZE
+        if node.op == "call_method" and node.target in table.PASS_THROUGH_METHODS:
+            return self.tensor(node.args[0]) or FAILED
+        if (node.op == "call_method" and node.target in table.RESHAPE_METHODS) or \
+                (node.op == "call_function" and node.target in table.RESHAPE_FUNCTIONS):
+            return self._reshape(node)
+        rules = table.METHOD_RULES if node.op == "call_method" else table.FUNCTION_RULES
+        rule = rules.get(node.target)
+        if rule is None:
+            raise NoMapping(f"no catalog node for {table.call_name(node)}")
+        return self._place(rule(node), node.name, table.call_name(node))
+
+    def _module(self, node: fx.Node) -> Any:
+        module = self.gm.get_submodule(node.target)
+        label = _module_label(module)
+        if isinstance(module, table.PASS_THROUGH_MODULES):
+            return self.tensor(node.args[0]) or FAILED
+        if len(node.args) != 1 or node.kwargs:
+            if isinstance(module, table.RECURRENT):
+                raise NoMapping("a starting state is passed in (the catalog's LSTM and GRU start from zeros)")
+            raise NoMapping("called with more than one argument (a catalog node of this kind takes one input)")
+        if isinstance(module, table.RECURRENT):
+            table.recurrent_params(module, "last")  # refuse an unmappable configuration now
+            return _Recurrent(node, "call")
+        try:
+            mapped = table.map_module(module)
+        except NoMapping as reason:
+            if _shape(node) is None:
+                raise NoMapping(f"{reason}; it returns more than one tensor, so it cannot be kept as a "
+                                "TorchModule node") from None
+            try:
+                mapped = table.opaque(module)
+            except NoMapping as why:
+                raise NoMapping(f"{reason}, and it cannot be kept as a TorchModule node: {why}") from None
+            mapped.note = "kept as a TorchModule node"
+        mapped.inputs = [(node.args[0], "in")]
+        return self._place(mapped, node.target, label)
+
+    def _getitem(self, node: fx.Node) -> Any:
+        base, index = node.args
+        got = self.values.get(base)
+        if got is FAILED:
+            return FAILED
+        if got is SIZE:
+            return SIZE
+        if isinstance(got, _Recurrent):
+            module = self.gm.get_submodule(got.call.target)
+            is_lstm = isinstance(module, nn.LSTM)
+            if got.stage == "call" and index in (0, 1):
+                return _Recurrent(got.call, "seq" if index == 0 else ("state" if is_lstm else "h"))
+            if got.stage == "state" and index == 0:
+                return _Recurrent(got.call, "h")
+            last = (got.stage == "seq" and index in LAST_STEP) or (got.stage == "h" and index == -1)
+            if last and not module.bidirectional:
+                return self._recurrent(got.call, "last")
+            if got.stage == "state" and index == 1:
+                raise NoMapping("uses the LSTM's cell state (the catalog's LSTM returns the hidden state)")
+            if got.stage == "seq":
+                return self._slice(node)
+            raise NoMapping(f"indexes the {got.call.target!r} layer's {got.stage} with {index!r}")
+        return self._slice(node)
+
+    def _slice(self, node: fx.Node) -> Any:
+        raise NoMapping(f"indexing a tensor (x[{node.args[1]!r}]) has no catalog node")
+
+    def _recurrent(self, call: fx.Node, output: str) -> _Tensor:
+        key = (call, output)
+        if key not in self.recurrent:
+            module = self.gm.get_submodule(call.target)
+            mapped = table.recurrent_params(module, output)
+            mapped.inputs = [(call.args[0], "in")]
+            twin = any(k[0] is call for k in self.recurrent)
+            hint = f"{call.target}_{output}" if twin else call.target
+            if twin:
+                self.report.note(f"{call.target!r} is used both as a sequence and for its last step: two "
+                                 f"{type(module).__name__} nodes start from its weights and train separately")
+            placed = self._place(mapped, hint, _module_label(module))
+            if not isinstance(placed, _Tensor):
+                raise NoMapping("its input was not mapped")
+            self.recurrent[key] = placed
+        return self.recurrent[key]
+
+    def _reshape(self, node: fx.Node) -> Any:
+        tensor = self.tensor(node.args[0])
+        if tensor is None:
+            return FAILED
+        before, after = _shape(node.args[0]), _shape(node)
+        if before is None or after is None or not after or after[0] != before[0]:
+            raise NoMapping("a reshape that does not keep the batch dimension first")
+        name = table.call_name(node)
+        if after == before:
+            return tensor
+        if len(after) == 2 and len(before) > 2:
+            mapped = Mapped("Flatten", {"start_dim": 1}, inputs=[(node.args[0], "in")])
+        else:
+            mapped = Mapped("Reshape", {"shape": list(after[1:])}, inputs=[(node.args[0], "in")],
+                            note="target shape taken from the example input")
+        return self._place(mapped, node.name, name)
+
+
+# ------------------------------------------------------------------------------------ public API
+def _examples(example_input) -> tuple[torch.Tensor, ...]:
+    examples = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
+    if not examples or not all(isinstance(x, torch.Tensor) for x in examples):
+        raise ModelImportError("from_module needs an example input tensor (or a tuple of them), batch first")
+    return examples
+
+
+def catalog_for_import() -> Catalog | None:
+    """The default catalog, with the TorchModule node where the catalog does not list it yet."""
+    catalog = default_catalog()
+    if "TorchModule" in catalog:
+        return None
+    from layerloom.catalog.builtin import torch_module
+
+    return catalog.copy().extend(torch_module.specs())
+
+
+def from_module(model: nn.Module, example_input, *, name: str | None = None, source: str | None = None,
+                verify: bool = True) -> ImportResult:
+    """``model`` as a graph with its weights: traced with torch.fx, shaped by ``example_input`` (a tensor,
+    batch first, or a tuple of them, one per ``forward`` argument), each call mapped to a catalog node.
+
+    Raises ``ModelImportError`` naming what cannot be traced or mapped (its report lists every unmapped call).
+    With ``verify``, the imported graph is compiled and must give the model's outputs on the example."""
+    if not isinstance(model, nn.Module):
+        raise ModelImportError(f"from_module needs an nn.Module, not {type(model).__name__}")
+    examples = _examples(example_input)
+    label = source or type(model).__name__
+    gm = trace(model, label)
+    propagate_shapes(gm, examples, label)
+    builder = GraphBuilder(name or type(model).__name__, label, catalog_for_import())
+    walker = _Walker(gm, builder, examples)
+    walker.run()
+    report = builder.report
+    if not report.ok:
+        unmapped = report.to_json()["unsupported"]
+        listed = "; ".join(f"{op}: {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else "")
+                           for op, reasons in ((op, list(dict.fromkeys(found))) for op, found in unmapped.items()))
+        raise ModelImportError(f"{label}: cannot be opened as a graph: {listed}", report)
+    result = builder.finish()
+    if verify:
+        check_outputs(result, model, examples)
+    return result
+
+
+def check_outputs(result: ImportResult, model: nn.Module, examples: tuple[torch.Tensor, ...]) -> float:
+    """Compile the imported graph with its weights and compare its outputs with ``model``'s on ``examples``
+    (both in eval mode); ``ModelImportError`` when they differ. Returns the largest difference, noted in the
+    report."""
+    from layerloom.compiler import compile_graph
+    from layerloom.training.start_weights import fit_weights
+
+    compiled = compile_graph(result.graph)
+    fit = fit_weights(compiled.model, result.weights, result.report.source)
+    if not fit.complete:
+        raise ModelImportError("; ".join(fit.lines()), result.report)
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        compiled.model.eval()
+        with torch.no_grad():
+            theirs = model(*examples)
+            ours = compiled.model(*examples)
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    theirs = _flat(theirs)
+    ours = _flat(ours)
+    if len(theirs) != len(ours):
+        raise ModelImportError(f"the imported graph returns {len(ours)} tensors, the model {len(theirs)}",
+                               result.report)
+    worst = 0.0
+    for a, b in zip(theirs, ours):
+        if tuple(a.shape) != tuple(b.shape):
+            raise ModelImportError(f"the imported graph returns shape {list(b.shape)} where the model returns "
+                                   f"{list(a.shape)}", result.report)
+        worst = max(worst, float((a.double() - b.double()).abs().max()) if a.numel() else 0.0)
+        scale = float(a.double().abs().max()) if a.numel() else 0.0
+        if not worst <= 1e-4 * max(1.0, scale):
+            raise ModelImportError(f"the imported graph's outputs differ from the model's by {worst:.3g}",
+                                   result.report)
+    result.report.note(f"checked: the graph gives the model's outputs on the example input "
+                       f"(largest difference {worst:.1e})")
+    return worst
+
+
+def _flat(value) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [v for v in value.values()]
+    return [v for v in value]
+
+
+__all__ = ["from_module", "trace", "propagate_shapes", "check_outputs"]

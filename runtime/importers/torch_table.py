@@ -1,0 +1,453 @@
+"""The table from PyTorch to catalog nodes: which ``nn.Module`` classes, functions and tensor methods
+become which LayerLoom node, with which params and weights.
+
+``map_module(module)`` answers for a module that ``torch.fx`` kept whole (every ``torch.nn`` class is a leaf
+of the trace); ``FUNCTION_RULES`` and ``METHOD_RULES`` answer for ``call_function`` / ``call_method`` nodes
+(``torch.relu``, ``F.softmax``, ``x.view``...). A rule returns a ``Mapped`` (the node type, its params as JSON
+values, its weights keyed by the tensor's name inside the node's module, and which fx arguments feed which
+input port) or raises ``NoMapping`` saying why this configuration has no catalog node.
+
+``constructor_args(module)`` recovers the JSON constructor arguments of a ``torch.nn`` class that has no
+catalog node, so that it can be kept as an opaque ``TorchModule`` node; it refuses anything else.
+
+Imports torch: used only while importing a model.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from layerloom.catalog.builtin.torch_module import ALLOWED_VALUE_TYPES, torch_class
+
+
+class NoMapping(Exception):
+    """This module or call, as configured, has no catalog node; the message says why."""
+
+
+@dataclass
+class Mapped:
+    """One catalog node for one source module or call."""
+
+    type_id: str
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, torch.Tensor] | None = None
+    inputs: list[tuple[Any, str]] = field(default_factory=list)  # (fx argument, input port) in port order
+    note: str = ""  # what was approximated or dropped, for the report
+
+
+def _ints(value) -> Any:
+    """An int or a tuple of ints as a JSON value (a tuple of equal ints stays a list)."""
+    if isinstance(value, (tuple, list, torch.Size)):
+        return [int(v) for v in value]
+    return int(value) if not isinstance(value, str) else value
+
+
+def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in module.state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------- modules
+def _linear(m: nn.Linear) -> Mapped:
+    return Mapped("Linear", {"out_features": m.out_features, "bias": m.bias is not None}, _state(m))
+
+
+def _zeros_padding(m) -> None:
+    if m.padding_mode != "zeros":
+        raise NoMapping(f"padding_mode={m.padding_mode!r} (the catalog's convolutions pad with zeros)")
+
+
+def _conv(m) -> Mapped:
+    _zeros_padding(m)
+    params = {"out_channels": m.out_channels, "kernel_size": _ints(m.kernel_size), "stride": _ints(m.stride),
+              "padding": _ints(m.padding), "dilation": _ints(m.dilation), "groups": m.groups,
+              "bias": m.bias is not None}
+    return Mapped(type(m).__name__, params, _state(m))
+
+
+def _conv_transpose(m: nn.ConvTranspose2d) -> Mapped:
+    _zeros_padding(m)
+    params = {"out_channels": m.out_channels, "kernel_size": _ints(m.kernel_size), "stride": _ints(m.stride),
+              "padding": _ints(m.padding), "output_padding": _ints(m.output_padding),
+              "dilation": _ints(m.dilation), "groups": m.groups, "bias": m.bias is not None}
+    return Mapped("ConvTranspose2d", params, _state(m))
+
+
+def _batchnorm(m) -> Mapped:
+    if not m.track_running_stats or m.momentum is None:
+        raise NoMapping("running statistics off or a cumulative average (momentum=None)")
+    params = {"eps": float(m.eps), "momentum": float(m.momentum), "affine": bool(m.affine)}
+    return Mapped(type(m).__name__, params, _state(m))
+
+
+def _layernorm(m: nn.LayerNorm) -> Mapped:
+    if m.elementwise_affine and m.bias is None:
+        raise NoMapping("a LayerNorm with a scale but no shift (bias=False)")
+    params = {"dims": len(m.normalized_shape), "eps": float(m.eps), "elementwise_affine": bool(m.elementwise_affine)}
+    return Mapped("LayerNorm", params, _state(m))
+
+
+def _maxpool(m) -> Mapped:
+    if m.return_indices:
+        raise NoMapping("return_indices=True")
+    params = {"kernel_size": _ints(m.kernel_size), "stride": _ints(m.stride), "padding": _ints(m.padding),
+              "dilation": _ints(m.dilation), "ceil_mode": bool(m.ceil_mode)}
+    return Mapped(type(m).__name__, params)
+
+
+def _avgpool(m: nn.AvgPool2d) -> Mapped:
+    if not m.count_include_pad or m.divisor_override is not None:
+        raise NoMapping("count_include_pad=False or a divisor_override")
+    params = {"kernel_size": _ints(m.kernel_size), "stride": _ints(m.stride), "padding": _ints(m.padding),
+              "ceil_mode": bool(m.ceil_mode)}
+    return Mapped("AvgPool2d", params)
+
+
+def _adaptive_avgpool(m: nn.AdaptiveAvgPool2d) -> Mapped:
+    size = m.output_size
+    if size is None or (isinstance(size, tuple) and None in size):
+        raise NoMapping("an output size that keeps an input dimension (None)")
+    return Mapped("AdaptiveAvgPool2d", {"output_size": _ints(size)})
+
+
+def _flatten(m: nn.Flatten) -> Mapped:
+    if m.end_dim != -1 or m.start_dim < 1:
+        raise NoMapping(f"start_dim={m.start_dim}, end_dim={m.end_dim} (the catalog's Flatten keeps the batch "
+                        "and flattens to the end)")
+    return Mapped("Flatten", {"start_dim": m.start_dim})
+
+
+def _embedding(m: nn.Embedding) -> Mapped:
+    if m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+        raise NoMapping("max_norm, scale_grad_by_freq or sparse gradients")
+    params = {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim, "padding_idx": m.padding_idx}
+    return Mapped("Embedding", params, _state(m))
+
+
+def _softmax(m) -> Mapped:
+    if m.dim is None:
+        raise NoMapping("no dim given (PyTorch guesses one)")
+    return Mapped(type(m).__name__, {"dim": m.dim})
+
+
+def _prelu(m: nn.PReLU) -> Mapped:
+    params = {"per_channel": m.num_parameters > 1, "init_value": float(m.weight.detach().flatten()[0])}
+    return Mapped("PReLU", params, _state(m))
+
+
+def _transformer_layer(m: nn.TransformerEncoderLayer) -> Mapped:
+    if not m.self_attn.batch_first:
+        raise NoMapping("batch_first=False (the catalog's layer reads [N, time, features])")
+    code = getattr(m, "activation_relu_or_gelu", 0)
+    if code not in (1, 2):
+        raise NoMapping("an activation other than relu or gelu")
+    if m.linear1.bias is None or m.self_attn.in_proj_bias is None:
+        raise NoMapping("bias=False")
+    params = {"nhead": m.self_attn.num_heads, "dim_feedforward": m.linear1.out_features,
+              "dropout": float(m.dropout.p), "activation": "relu" if code == 1 else "gelu",
+              "layer_norm_eps": float(m.norm1.eps), "norm_first": bool(m.norm_first)}
+    return Mapped("TransformerEncoderLayer", params, _state(m))
+
+
+def _simple(type_id: str, read: Callable[[nn.Module], dict] = lambda m: {}):
+    return lambda m: Mapped(type_id, read(m))
+
+
+MODULE_RULES: dict[type, Callable[[nn.Module], Mapped]] = {
+    nn.Linear: _linear,
+    nn.Conv1d: _conv,
+    nn.Conv2d: _conv,
+    nn.ConvTranspose2d: _conv_transpose,
+    nn.BatchNorm1d: _batchnorm,
+    nn.BatchNorm2d: _batchnorm,
+    nn.LayerNorm: _layernorm,
+    nn.Dropout: _simple("Dropout", lambda m: {"p": float(m.p)}),
+    nn.MaxPool1d: _maxpool,
+    nn.MaxPool2d: _maxpool,
+    nn.AvgPool2d: _avgpool,
+    nn.AdaptiveAvgPool2d: _adaptive_avgpool,
+    nn.Flatten: _flatten,
+    nn.Embedding: _embedding,
+    nn.ReLU: _simple("ReLU"),
+    nn.Sigmoid: _simple("Sigmoid"),
+    nn.Tanh: _simple("Tanh"),
+    nn.SiLU: _simple("SiLU"),
+    nn.LeakyReLU: _simple("LeakyReLU", lambda m: {"negative_slope": float(m.negative_slope)}),
+    nn.ELU: _simple("ELU", lambda m: {"alpha": float(m.alpha)}),
+    nn.GELU: _simple("GELU", lambda m: {"approximate": m.approximate}),
+    nn.Softplus: _simple("Softplus", lambda m: {"beta": float(m.beta), "threshold": float(m.threshold)}),
+    nn.Softmax: _softmax,
+    nn.LogSoftmax: _softmax,
+    nn.PReLU: _prelu,
+    nn.TransformerEncoderLayer: _transformer_layer,
+}
+
+# Recurrent layers return a tuple; the tracer maps them together with the indexing that follows them.
+RECURRENT = (nn.LSTM, nn.GRU)
+PASS_THROUGH_MODULES = (nn.Identity,)
+
+
+def map_module(module: nn.Module) -> Mapped:
+    """The catalog node for a module kept whole by the trace; ``NoMapping`` when there is none."""
+    rule = MODULE_RULES.get(type(module))
+    if rule is None:
+        raise NoMapping(f"no catalog node for {type(module).__name__}")
+    mapped = rule(module)
+    return mapped
+
+
+def recurrent_params(module: nn.Module, output: str) -> Mapped:
+    """An ``nn.LSTM``/``nn.GRU`` as the catalog's LSTM/GRU returning ``output`` ("last" or "sequence")."""
+    if not module.batch_first:
+        raise NoMapping("batch_first=False (the catalog's LSTM and GRU read [N, time, features])")
+    if getattr(module, "proj_size", 0):
+        raise NoMapping("proj_size (a projected LSTM)")
+    params = {"hidden_size": module.hidden_size, "num_layers": module.num_layers,
+              "bidirectional": bool(module.bidirectional), "dropout": float(module.dropout), "output": output,
+              "bias": bool(module.bias)}
+    return Mapped(type(module).__name__, params, _state(module))
+
+
+# ------------------------------------------------------------------------ functions and methods
+def arg(node: fx.Node, index: int, name: str, default: Any = None) -> Any:
+    """Argument ``name`` of a call, given by position ``index`` or by keyword."""
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(name, default)
+
+
+def is_value(a: Any) -> bool:
+    return isinstance(a, fx.Node)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise NoMapping(f"a constant {value!r} that is not a finite number")
+    return float(value)
+
+
+def _unary(type_id: str, read: Callable[[fx.Node], dict] = lambda n: {}):
+    def rule(node: fx.Node) -> Mapped:
+        return Mapped(type_id, read(node), inputs=[(node.args[0], "in")])
+    return rule
+
+
+def _dim_rule(type_id: str):
+    def rule(node: fx.Node) -> Mapped:
+        dim = arg(node, 1, "dim")
+        if not isinstance(dim, int):
+            raise NoMapping("no dim given (PyTorch guesses one)")
+        return Mapped(type_id, {"dim": dim}, inputs=[(node.args[0], "in")])
+    return rule
+
+
+def _formula(expression: str, inputs: list[Any]) -> Mapped:
+    ports = ("x", "y", "z", "w")
+    return Mapped("Formula", {"expression": expression, "inputs": len(inputs)},
+                  inputs=[(value, ports[i]) for i, value in enumerate(inputs)])
+
+
+def _binary(merge: str | None, symbol: str):
+    """``a <op> b``: the merge node (Add, Multiply) for two tensors, a Formula otherwise."""
+    def rule(node: fx.Node) -> Mapped:
+        a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
+        if node.kwargs.get("alpha", 1) != 1:
+            raise NoMapping("alpha other than 1")
+        if is_value(a) and is_value(b):
+            if merge:
+                return Mapped(merge, {"inputs": 2}, inputs=[(a, "in1"), (b, "in2")])
+            return _formula(f"x {symbol} y", [a, b])
+        if is_value(a):
+            return _formula(f"x {symbol} {_number(b)!r}", [a])
+        if is_value(b):
+            return _formula(f"{_number(a)!r} {symbol} x", [b])
+        raise NoMapping("no tensor among the arguments")
+    return rule
+
+
+def _elementwise(name: str):
+    return lambda node: _formula(f"{name}(x)", [node.args[0]])
+
+
+def _cat(node: fx.Node) -> Mapped:
+    tensors = list(arg(node, 0, "tensors"))
+    dim = arg(node, 1, "dim", 0)
+    if not 2 <= len(tensors) <= 8:
+        raise NoMapping(f"{len(tensors)} tensors (the catalog's Concat joins 2 to 8)")
+    if dim == 0:
+        raise NoMapping("joining along the batch dimension (dim=0)")
+    return Mapped("Concat", {"inputs": len(tensors), "dim": dim},
+                  inputs=[(t, f"in{i}") for i, t in enumerate(tensors, start=1)])
+
+
+def _flatten_call(node: fx.Node) -> Mapped:
+    start, end = arg(node, 1, "start_dim", 0), arg(node, 2, "end_dim", -1)
+    if start < 1 or end != -1:
+        raise NoMapping(f"start_dim={start}, end_dim={end} (the catalog's Flatten keeps the batch and "
+                        "flattens to the end)")
+    return Mapped("Flatten", {"start_dim": start}, inputs=[(node.args[0], "in")])
+
+
+def _dropout_call(node: fx.Node) -> Mapped:
+    return Mapped("Dropout", {"p": float(arg(node, 1, "p", 0.5))}, inputs=[(node.args[0], "in")])
+
+
+def _pool_call(type_id: str, with_dilation: bool):
+    def rule(node: fx.Node) -> Mapped:
+        kernel = arg(node, 1, "kernel_size")
+        stride = arg(node, 2, "stride") or None
+        params = {"kernel_size": _ints(kernel), "stride": _ints(stride) if stride is not None else None,
+                  "padding": _ints(arg(node, 3, "padding", 0))}
+        if with_dilation:
+            params["dilation"] = _ints(arg(node, 4, "dilation", 1))
+            params["ceil_mode"] = bool(arg(node, 5, "ceil_mode", False))
+            if arg(node, 6, "return_indices", False):
+                raise NoMapping("return_indices=True")
+        else:
+            params["ceil_mode"] = bool(arg(node, 4, "ceil_mode", False))
+            if not arg(node, 5, "count_include_pad", True) or arg(node, 6, "divisor_override") is not None:
+                raise NoMapping("count_include_pad=False or a divisor_override")
+        return Mapped(type_id, params, inputs=[(node.args[0], "in")])
+    return rule
+
+
+def _adaptive_call(node: fx.Node) -> Mapped:
+    size = arg(node, 1, "output_size")
+    if size is None or (isinstance(size, (tuple, list)) and None in size):
+        raise NoMapping("an output size that keeps an input dimension (None)")
+    return Mapped("AdaptiveAvgPool2d", {"output_size": _ints(size)}, inputs=[(node.args[0], "in")])
+
+
+_SOFTMAX = _dim_rule("Softmax")
+_LOG_SOFTMAX = _dim_rule("LogSoftmax")
+_RELU = _unary("ReLU")
+_SIGMOID = _unary("Sigmoid")
+_TANH = _unary("Tanh")
+
+FUNCTION_RULES: dict[Any, Callable[[fx.Node], Mapped]] = {
+    torch.relu: _RELU, F.relu: _RELU,
+    torch.sigmoid: _SIGMOID, F.sigmoid: _SIGMOID,
+    torch.tanh: _TANH, F.tanh: _TANH,
+    F.silu: _unary("SiLU"),
+    F.gelu: _unary("GELU", lambda n: {"approximate": n.kwargs.get("approximate", "none")}),
+    F.elu: _unary("ELU", lambda n: {"alpha": float(arg(n, 1, "alpha", 1.0))}),
+    F.leaky_relu: _unary("LeakyReLU", lambda n: {"negative_slope": float(arg(n, 1, "negative_slope", 0.01))}),
+    F.softplus: _unary("Softplus", lambda n: {"beta": float(arg(n, 1, "beta", 1.0)),
+                                              "threshold": float(arg(n, 2, "threshold", 20.0))}),
+    F.softmax: _SOFTMAX, torch.softmax: _SOFTMAX,
+    F.log_softmax: _LOG_SOFTMAX, torch.log_softmax: _LOG_SOFTMAX,
+    F.dropout: _dropout_call,
+    torch.flatten: _flatten_call,
+    torch.cat: _cat, torch.concat: _cat,
+    operator.add: _binary("Add", "+"), torch.add: _binary("Add", "+"),
+    operator.mul: _binary("Multiply", "*"), torch.mul: _binary("Multiply", "*"),
+    operator.sub: _binary(None, "-"), torch.sub: _binary(None, "-"),
+    operator.truediv: _binary(None, "/"), torch.div: _binary(None, "/"),
+    F.max_pool1d: _pool_call("MaxPool1d", True),
+    F.max_pool2d: _pool_call("MaxPool2d", True),
+    F.avg_pool2d: _pool_call("AvgPool2d", False),
+    F.adaptive_avg_pool2d: _adaptive_call,
+    torch.exp: _elementwise("exp"), torch.log: _elementwise("log"), torch.sqrt: _elementwise("sqrt"),
+    torch.abs: _elementwise("abs"), torch.sin: _elementwise("sin"), torch.cos: _elementwise("cos"),
+}
+
+METHOD_RULES: dict[str, Callable[[fx.Node], Mapped]] = {
+    "relu": _RELU, "sigmoid": _SIGMOID, "tanh": _TANH,
+    "softmax": _SOFTMAX, "log_softmax": _LOG_SOFTMAX,
+    "flatten": _flatten_call,
+    "add": _binary("Add", "+"), "mul": _binary("Multiply", "*"),
+    "sub": _binary(None, "-"), "div": _binary(None, "/"),
+    "exp": _elementwise("exp"), "log": _elementwise("log"), "sqrt": _elementwise("sqrt"),
+    "abs": _elementwise("abs"), "sin": _elementwise("sin"), "cos": _elementwise("cos"),
+}
+
+# Reshapes take their target from the traced shapes (``x.view(x.size(0), -1)``); see torch_fx.
+RESHAPE_FUNCTIONS = (torch.reshape,)
+RESHAPE_METHODS = ("view", "reshape")
+# Calls that return their input unchanged as far as a graph is concerned.
+PASS_THROUGH_METHODS = ("contiguous", "clone", "detach")
+# Calls that return sizes, not tensors: allowed only as arguments of a reshape.
+SIZE_METHODS = ("size", "dim")
+
+
+def call_name(node: fx.Node) -> str:
+    """How the report names a call: ``torch.relu``, ``F.softmax``, ``operator.add``, ``Tensor.view``."""
+    if node.op == "call_method":
+        return f"Tensor.{node.target}"
+    target = node.target
+    module = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__name__", repr(target))
+    if module == "_operator":
+        module = "operator"
+    if module.startswith("torch.nn.functional"):
+        module = "F"
+    elif module.startswith("torch") or module == "":
+        module = "torch"
+    return f"{module}.{name}"
+
+
+# ------------------------------------------------------------------------------ opaque modules
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (tuple, list, torch.Size)):
+        return [_json_value(v) for v in value]
+    if value is None or isinstance(value, ALLOWED_VALUE_TYPES):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise NoMapping(f"a non-finite number {value!r}")
+        return value
+    raise NoMapping(f"a value of type {type(value).__name__}")
+
+
+def constructor_args(module: nn.Module) -> dict[str, Any]:
+    """The JSON constructor arguments that rebuild ``module`` (a ``torch.nn`` class), read from its
+    attributes and checked by rebuilding it: same ``extra_repr``, same tensors and shapes. Raises
+    ``NoMapping`` saying why when they cannot be recovered or the class is not a plain ``torch.nn`` layer."""
+    cls = type(module)
+    name = cls.__name__
+    if torch_class(name) is not cls or isinstance(module, CONTAINERS):
+        raise NoMapping(f"{cls.__module__}.{cls.__qualname__} is not a torch.nn layer")
+    signature = inspect.signature(cls.__init__)
+    kwargs: dict[str, Any] = {}
+    for pname, p in list(signature.parameters.items())[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname in ("device", "dtype"):
+            continue
+        if not hasattr(module, pname):
+            if p.default is p.empty:
+                raise NoMapping(f"its argument {pname!r} is not kept on the module")
+            continue
+        value = getattr(module, pname)
+        if isinstance(p.default, bool) and (value is None or isinstance(value, torch.Tensor)):
+            value = value is not None  # bias=True/False is kept as a Parameter or None
+        if isinstance(value, (torch.Tensor, nn.Module)) or callable(value):
+            raise NoMapping(f"its argument {pname!r} is a {type(value).__name__}")
+        kwargs[pname] = _json_value(value)
+    try:
+        rebuilt = cls(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - any refusal of the recovered arguments
+        raise NoMapping(f"rebuilding it from {json.dumps(kwargs)} fails: {exc}") from None
+    theirs = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    ours = {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()}
+    if rebuilt.extra_repr() != module.extra_repr() or theirs != ours:
+        raise NoMapping("its constructor arguments cannot be read back from its attributes")
+    return kwargs
+
+
+def opaque(module: nn.Module) -> Mapped:
+    """``module`` kept as a ``TorchModule`` node that rebuilds its class from JSON arguments."""
+    kwargs = constructor_args(module)
+    params = {"module": type(module).__name__, "arguments": json.dumps(kwargs, sort_keys=True)}
+    return Mapped("TorchModule", params, _state(module))
+
+
+__all__ = ["Mapped", "NoMapping", "MODULE_RULES", "FUNCTION_RULES", "METHOD_RULES", "RECURRENT", "map_module",
+           "recurrent_params", "constructor_args", "opaque", "call_name", "arg", "is_value"]

@@ -1,0 +1,297 @@
+"""Open a PyTorch model as a graph (``layerloom.from_module``): the imported graph's compiled module gives the
+original model's outputs (differential, on fresh random inputs), exports to ONNX and verifies in onnxruntime,
+and survives a save and a load; what has no catalog node is kept as a TorchModule node where its class and
+arguments can be saved as JSON, and refused, named, where they cannot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import layerloom
+from layerloom import compile_graph, load_graph
+from layerloom.catalog.builtin import torch_module
+from layerloom.catalog.spec import default_catalog
+from layerloom.core.errors import ParamError
+from layerloom.importers import ModelImportError
+from layerloom.importers import torch_table as table
+from layerloom.importers.torch_fx import catalog_for_import
+from layerloom.training.start_weights import fit_weights, read_weights_file
+
+
+# ------------------------------------------------------------------------------------ models
+class MLP(nn.Module):
+    """The articles' MLP 784-128-64-10."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = x.view(x.size(0), -1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(4, 8, 3), nn.Hardswish(), nn.AdaptiveAvgPool2d(2))
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.25), nn.Linear(32, 10))
+
+    def forward(self, x):
+        return F.log_softmax(self.head(self.features(x)), dim=1)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels=4):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.conv2(y) + x) * 0.5
+
+
+class LSTMish(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 6)
+        self.lstm = nn.LSTM(6, 8, batch_first=True, num_layers=2)
+        self.gru = nn.GRU(8, 5, batch_first=True)
+        self.out = nn.Linear(5, 3)
+
+    def forward(self, tokens):
+        seq, _ = self.lstm(self.embed(tokens))
+        _, h = self.gru(seq)
+        return self.out(torch.tanh(h[-1]))
+
+
+def _model(cls):
+    torch.manual_seed(0)
+    model = cls()
+    with torch.no_grad():  # batch norms with statistics of their own, so eval mode is really checked
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+CASES = {
+    "mlp": (MLP, lambda n: torch.randn(n, 1, 28, 28)),
+    "cnn": (SmallCNN, lambda n: torch.randn(n, 1, 12, 12)),
+    "residual": (ResidualBlock, lambda n: torch.randn(n, 4, 5, 5)),
+    "lstm": (LSTMish, lambda n: torch.randint(0, 20, (n, 7))),
+}
+
+
+@pytest.fixture(scope="module")
+def imported():
+    results = {}
+    for key, (cls, example) in CASES.items():
+        model = _model(cls)
+        results[key] = (model, layerloom.from_module(model, example(2)), example)
+    return results
+
+
+def _compiled(result):
+    compiled = compile_graph(result.graph, seed=1)
+    fit = fit_weights(compiled.model, result.weights, "imported")
+    assert fit.complete and not fit.unused, fit.lines()
+    return compiled.model.eval()
+
+
+# ------------------------------------------------------------------------------------ differential
+@pytest.mark.parametrize("key", list(CASES))
+def test_the_imported_graph_gives_the_models_outputs(imported, key):
+    model, result, example = imported[key]
+    ours = _compiled(result)
+    model.eval()
+    inputs = example(5)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(inputs), model(inputs))
+
+
+def test_the_mlp_becomes_the_articles_nodes(imported):
+    graph = imported["mlp"][1].graph
+    types = {node.id: node.type_id for node in graph}
+    assert types == {"x": "Input", "view": "Flatten", "fc1": "Linear", "relu": "ReLU", "fc2": "Linear",
+                     "relu_1": "ReLU", "fc3": "Linear", "out": "Output"}
+    assert graph.node("x").params["shape"] == [1, 28, 28]
+    assert [graph.node(n).params["out_features"] for n in ("fc1", "fc2", "fc3")] == [128, 64, 10]
+    report = imported["mlp"][1].report
+    assert report.ok and report.mapped_to("nn.Linear") == {"Linear": 3}
+    assert any("checked" in line for line in report.lines())
+
+
+def test_cnn_residual_and_lstm_map_to_catalog_nodes(imported):
+    cnn = {node.id: node for node in imported["cnn"][1].graph}
+    assert cnn["features_1"].type_id == "BatchNorm2d" and cnn["head_1"].params["p"] == 0.25
+    assert cnn["features_5"].type_id == "TorchModule" and cnn["features_5"].params["module"] == "Hardswish"
+    residual = imported["residual"][1]
+    assert [n.type_id for n in residual.graph if n.id == "add"] == ["Add"]
+    assert residual.graph.node("conv1").params["bias"] is False
+    assert residual.graph.node("mul").params["expression"] == "x * 0.5"
+    lstm = imported["lstm"][1].graph
+    assert lstm.node("lstm").params["output"] == "sequence" and lstm.node("lstm").params["num_layers"] == 2
+    assert lstm.node("gru").params["output"] == "last"
+    assert lstm.node("tokens").params["dtype"] == "int64"
+
+
+@pytest.mark.parametrize("key", list(CASES))
+def test_the_imported_graph_exports_to_onnx_with_the_models_outputs(imported, key):
+    """The compiled graph through the ONNX exporter, run in onnxruntime, against the original model."""
+    import io
+    import warnings
+
+    import onnxruntime as ort
+
+    model, result, example = imported[key]
+    ours = _compiled(result)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nn.LSTM's trace warns about a check on its batch sizes
+        torch.onnx.export(ours, (example(2),), buffer, input_names=["x"], output_names=["y"], dynamo=False,
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    inputs = example(5)
+    (got,) = session.run(None, {"x": inputs.numpy()})
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(got), model.eval()(inputs), rtol=1e-4, atol=1e-5)
+
+
+def test_the_imported_cnn_exports_and_verifies(imported, tmp_path):
+    from layerloom.export.onnx_export import export_and_verify
+    from layerloom.export.source import Exportable
+
+    result = imported["cnn"][1]
+    compiled = compile_graph(result.graph, seed=1)
+    fit_weights(compiled.model, result.weights)
+    compiled.model.eval()
+    done = export_and_verify(Exportable(result.graph, compiled, trained=True), tmp_path / "m.onnx",
+                             exporter="torchscript", repeats=1)
+    assert done.ok, done.report.describe()
+
+
+def test_saved_graph_starts_from_the_imported_weights(imported, tmp_path):
+    model, result, example = imported["cnn"]
+    graph_path, weights_path = result.save(tmp_path / "cnn.llgraph.json")
+    assert json.loads(graph_path.read_text())["training"]["weights"] == "cnn.weights.pt"
+    graph = load_graph(graph_path, catalog_for_import())
+    compiled = compile_graph(graph, seed=3)
+    fit_weights(compiled.model, read_weights_file(weights_path))
+    inputs = example(3)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled.model.eval()(inputs), model.eval()(inputs))
+
+
+# ------------------------------------------------------------------------------------ refusals
+class Gate(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent: torch.fx cannot follow it
+            return x
+        return -x
+
+
+class Gated(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gate = Gate()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.gate(x))
+
+
+class Spectrum(nn.Module):
+    def forward(self, x):
+        return torch.fft.rfft(x).abs()
+
+
+class WithSpectrum(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.spectrum = Spectrum()
+        self.scale = nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return self.spectrum(x) * self.scale
+
+
+def test_a_user_class_that_cannot_be_traced_is_refused_by_name():
+    with pytest.raises(ModelImportError) as caught:
+        layerloom.from_module(Gated(), torch.randn(2, 4))
+    text = str(caught.value)
+    assert "'gate' (Gate)" in text and "line" in text and "control flow" in text
+
+
+def test_calls_with_no_node_are_refused_naming_the_module_and_listed():
+    with pytest.raises(ModelImportError) as caught:
+        layerloom.from_module(WithSpectrum(), torch.randn(2, 4))
+    text = str(caught.value)
+    assert "rfft" in text and "'spectrum' (Spectrum)" in text and "'scale'" in text
+    assert not caught.value.report.ok and len(caught.value.report.unsupported_ops) == 2
+
+
+def test_constructor_arguments_are_recovered_only_for_torch_nn_layers():
+    assert table.constructor_args(nn.Dropout2d(0.3)) == {"p": 0.3, "inplace": False}
+    assert table.constructor_args(nn.Upsample(scale_factor=2.0))["scale_factor"] == 2.0
+    for module, why in ((Gate(), "not a torch.nn layer"), (nn.Sequential(), "not a torch.nn layer"),
+                        (nn.TransformerDecoderLayer(4, 2, batch_first=True), "'d_model' is not kept")):
+        with pytest.raises(table.NoMapping, match=why):
+            table.constructor_args(module)
+
+
+def test_map_module_reads_params_and_weights():
+    conv = nn.Conv2d(3, 6, (3, 5), stride=2, padding=(1, 2), groups=3, bias=False)
+    mapped = table.map_module(conv)
+    assert mapped.type_id == "Conv2d" and mapped.params == {
+        "out_channels": 6, "kernel_size": [3, 5], "stride": [2, 2], "padding": [1, 2], "dilation": [1, 1],
+        "groups": 3, "bias": False}
+    assert list(mapped.weights) == ["weight"]
+    assert table.map_module(nn.LayerNorm((4, 5))).params["dims"] == 2
+    assert table.map_module(nn.Softmax(dim=1)).params == {"dim": 1}
+    with pytest.raises(table.NoMapping, match="padding_mode"):
+        table.map_module(nn.Conv1d(2, 2, 3, padding_mode="reflect"))
+    with pytest.raises(table.NoMapping, match="batch_first"):
+        table.recurrent_params(nn.LSTM(3, 4), "last")
+
+
+# ------------------------------------------------------------------------------------ the TorchModule node
+def test_torch_module_node_names_only_torch_nn_layers():
+    spec = catalog_for_import()["TorchModule"] if catalog_for_import() else default_catalog()["TorchModule"]
+    param = spec.param("module")
+    for bad in ("os.system", "__import__", "Sequential", "Module", "dropout2d", "Dropout2d; rm"):
+        with pytest.raises(ParamError):
+            param.coerce(bad)
+    assert torch_module.torch_class("Hardswish") is nn.Hardswish
+    assert torch_module.torch_class("functional") is None and torch_module.torch_class("Parameter") is None
+    arguments = spec.param("arguments")
+    for bad in ('{"p": {"__class__": 1}}', "[1]", '{"x": NaN}', "{"):
+        with pytest.raises(ParamError):
+            arguments.coerce(bad)
+
+
+def test_torch_module_node_checks_shapes_on_the_meta_device():
+    from layerloom import Graph, analyze
+
+    graph = Graph(catalog_for_import())
+    graph.add_node("Input", "x", {"shape": [2, 6, 6]}, node_id="x")
+    graph.add_node("TorchModule", "up", {"module": "Upsample", "arguments": '{"scale_factor": 2.0}'}, node_id="up")
+    graph.add_node("Output", "y", node_id="y")
+    graph.connect("x", "out", "up", "in")
+    graph.connect("up", "out", "y", "in")
+    assert analyze(graph).nodes["up"].outputs["out"].shape == ("N", 2, 12, 12)
+    graph.set_param("up", "module", "NoSuchLayer")
+    problems = analyze(graph).errors
+    assert problems and "NoSuchLayer" in problems[0].describe()

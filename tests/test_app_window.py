@@ -45,8 +45,9 @@ def test_examples_menu_lists_every_example(window):
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
     examples = next(a.menu() for a in file_menu.actions() if a.text() == "&Examples")
     titles = [a.text() for a in examples.actions()]
-    assert titles == ["Digits CNN", "Digits MLP", "Digits ResNet", "Regression MLP", "Digits LSTM"]
-    examples.actions()[4].trigger()
+    assert titles == ["Digits CNN", "Digits MLP", "Digits ResNet", "MNIST CNN", "MNIST MLP", "Regression MLP",
+                      "Digits LSTM"]
+    examples.actions()[6].trigger()
     assert window.document.graph.name == "Digits LSTM"
     assert window.windowTitle() == "Digits LSTM[*] - LayerLoom"
 

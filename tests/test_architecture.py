@@ -35,7 +35,7 @@ print("ok", len(example_paths()))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok 5")
+    assert result.stdout.startswith("ok 7")
 
 
 FORBIDDEN_MODULES = {"PySide6", "shiboken6", "pyqtgraph", "pickle", "dill", "cloudpickle", "marshal"}

@@ -95,11 +95,11 @@ def _run(script: str) -> str:
 
 
 def test_loading_analyzing_and_checking_graphs_never_imports_torch():
-    assert _run(WITHOUT_TORCH).startswith("ok 5")
+    assert _run(WITHOUT_TORCH).startswith("ok 7")
 
 
 def test_compiling_imports_torch_on_first_use():
-    assert _run(WITH_TORCH).startswith("ok 5")
+    assert _run(WITH_TORCH).startswith("ok 7")
 
 
 def test_deferred_names_are_listed_and_unknown_names_still_fail():

@@ -18,7 +18,7 @@ def test_the_gallery_shows_every_example_drawn_from_its_graph_and_opens_it(windo
     from layerloom.files.resources import example_paths
 
     dialog = window.show_welcome()
-    assert len(dialog.cards) == len(example_paths()) == 5
+    assert len(dialog.cards) == len(example_paths()) == 7
     image = dialog.cards[0].icon().pixmap(dialog.cards[0].iconSize()).toImage()
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 5  # cards and wires drawn, not a blank canvas
@@ -32,7 +32,8 @@ def test_an_example_has_one_display_name_in_the_menu_the_gallery_and_the_title_b
     from layerloom.files.resources import example_titles
 
     titles = [title for title, _ in example_titles()]
-    assert titles == ["Digits CNN", "Digits MLP", "Digits ResNet", "Regression MLP", "Digits LSTM"]
+    assert titles == ["Digits CNN", "Digits MLP", "Digits ResNet", "MNIST CNN", "MNIST MLP", "Regression MLP",
+                      "Digits LSTM"]
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
     menu = next(a.menu() for a in file_menu.actions() if a.text() == "&Examples")
     assert [a.text() for a in menu.actions()] == titles

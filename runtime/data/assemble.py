@@ -2,17 +2,20 @@
 
 Loaders fill a ``RawData`` with raw labels (numbers or text) per part (``train`` and, when the
 source has them, ``val`` / ``test``). ``assemble`` turns class labels into ``0..K-1`` using the
-classes of the training part, and splits off the validation / test parts that are missing.
+classes of the training part, and splits off the validation / test parts that are missing (the
+arrays of further Inputs and Targets with the same samples).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from layerloom.data.base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError, split_indices, take
+from layerloom.data.base import (CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError, NamedArrays,
+                                 split_indices, take)
 from layerloom.data.guard import first_nonfinite, nonfinite_text
 
 MAX_CLASSES = 10_000  # more distinct labels than this is a regression target, not classes
@@ -44,6 +47,10 @@ class RawData:
     task_fixed: bool = False
     label_names: dict[str, str] = field(default_factory=dict)
     row_location: Callable[[str, int], str] | None = None  # (part, sample index) -> "line 17"
+    input_name: str | None = None      # the Input node ``x`` is named after (None: the graph's one Input)
+    target_name: str | None = None     # the Target node ``y`` is named after
+    extra_inputs: tuple[NamedArrays, ...] = ()    # further Inputs' features, per part like ``x``
+    extra_targets: tuple[NamedArrays, ...] = ()   # further Targets' labels (numbers, as read)
 
 
 def assemble(raw: RawData, task: str, val_split: float, test_split: float, seed: int) -> Dataset:
@@ -54,24 +61,30 @@ def assemble(raw: RawData, task: str, val_split: float, test_split: float, seed:
     else:
         ys, classes, class_values = {part: _regression_target(raw, part, y) for part, y in raw.y.items()}, None, None
     xs = dict(raw.x)
+    extras = [(e, dict(e.parts)) for e in raw.extra_inputs + raw.extra_targets]
     need_val = "val" not in xs and val_split > 0
     need_test = "test" not in xs and test_split > 0
     if need_val or need_test:
         n = len(ys["train"])
         train, val, test = split_indices(n, val_split if need_val else 0.0, test_split if need_test else 0.0, seed)
-        x_all, y_all = xs["train"], ys["train"]
-        xs["train"], ys["train"] = take(x_all, train), y_all[train]
-        if need_val:
-            xs["val"], ys["val"] = take(x_all, val), y_all[val]
-        if need_test:
-            xs["test"], ys["test"] = take(x_all, test), y_all[test]
+        for parts in [xs, ys] + [parts for _, parts in extras]:
+            whole = parts["train"]
+            parts["train"] = take(whole, train)
+            if need_val:
+                parts["val"] = take(whole, val)
+            if need_test:
+                parts["test"] = take(whole, test)
     if len(ys["train"]) == 0:
         raise DatasetError("no training samples", raw.path)
+    extras = [dataclasses.replace(e, parts=parts) for e, parts in extras]
+    n_inputs = len(raw.extra_inputs)
     return Dataset(
         name=raw.name, source=raw.source, task=task,
         x_train=xs["train"], y_train=ys["train"], x_val=xs.get("val"), y_val=ys.get("val"),
         x_test=xs.get("test"), y_test=ys.get("test"), feature_shape=tuple(raw.feature_shape),
-        classes=classes, class_values=class_values, image=raw.image, value_range=raw.value_range)
+        classes=classes, class_values=class_values, image=raw.image, value_range=raw.value_range,
+        input_name=raw.input_name, target_name=raw.target_name, extra_inputs=tuple(extras[:n_inputs]),
+        extra_targets=tuple(extras[n_inputs:]))
 
 
 def _label_name(raw: RawData, part: str) -> str:

@@ -1,8 +1,13 @@
-"""CSV tables: one sample per row, numeric feature columns and one target column (numbers or text)."""
+"""CSV tables: one sample per row, numeric feature columns and one target column (numbers or text).
+
+Every column but the target feeds the graph's Input; with the ``inputs`` setting (``layerloom.data.columns``)
+each Input gets its own group of columns instead, and columns in no group are left out.
+"""
 
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import csv
 import io
 import itertools
@@ -15,7 +20,8 @@ from typing import BinaryIO
 import numpy as np
 
 from layerloom.data.assemble import RawData
-from layerloom.data.base import CLASSIFICATION, REGRESSION, DatasetError
+from layerloom.data.base import CLASSIFICATION, REGRESSION, DatasetError, NamedArrays
+from layerloom.data.columns import group_columns
 from layerloom.data.guard import FLOAT32_MAX, check_size, data_limit, open_regular
 
 DELIMITERS = (",", ";", "\t")
@@ -26,8 +32,10 @@ OTHER_ENCODINGS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-3
                    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
 
 
-def load_csv(path: Path, target_column: str | None = None, header: str = "auto") -> RawData:
-    """Read a CSV file; the target is the last column unless ``target_column`` names or indexes one.
+def load_csv(path: Path, target_column: str | None = None, header: str = "auto",
+             inputs: dict | None = None) -> RawData:
+    """Read a CSV file; the target is the last column unless ``target_column`` names or indexes one;
+    ``inputs`` maps each Input to its column group (see ``layerloom.data.columns``).
 
     Rows are read one at a time and their features converted to float32 in blocks, so the file's text
     is never held whole; the table's size is checked against the data limit as it grows.
@@ -38,12 +46,12 @@ def load_csv(path: Path, target_column: str | None = None, header: str = "auto")
         binary.seek(0)
         try:
             with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as file:
-                return _parse(file, path, target_column, header)
+                return _parse(file, path, target_column, header, inputs)
         except UnicodeDecodeError:
             raise _decode_error(path) from None
 
 
-def _parse(file, path: Path, target_column: str | None, header: str) -> RawData:
+def _parse(file, path: Path, target_column: str | None, header: str, inputs: dict | None = None) -> RawData:
     where = str(path)
     sample = file.read(64 * 1024)
     file.seek(0)
@@ -63,16 +71,54 @@ def _parse(file, path: Path, target_column: str | None, header: str) -> RawData:
     if width < 2:
         raise DatasetError("only one column: a CSV needs at least one feature column and a target column", where)
     target = _target_index(target_column, names, width, where)
-    features = [i for i in range(width) if i != target]
+    groups = _groups(inputs, names, width, target, where) if inputs else None
+    features = [i for group in groups.values() for i in group] if groups else \
+        [i for i in range(width) if i != target]
     table = _Table(features, target, width, names, where, "the header" if names else f"line {data[0][1]}")
     for row, line in itertools.chain(data, rows):
         table.add(row, line)
     x, cells, lines = table.finish()
     y = _target(cells, lines, target, names, where)
-    return RawData(name=path.name, source=str(path), path=where, x={"train": x}, y={"train": y},
-                   feature_shape=(len(features),), task_hint=_auto_task(y),
-                   label_names={"train": f"target column {_column(target, names)}"},
-                   row_location=lambda part, index: f"line {lines[index]}")
+    raw = RawData(name=path.name, source=str(path), path=where, x={"train": x}, y={"train": y},
+                  feature_shape=(len(features),), task_hint=_auto_task(y),
+                  label_names={"train": f"target column {_column(target, names)}"},
+                  row_location=lambda part, index: f"line {lines[index]}")
+    return _split_groups(raw, groups) if groups else raw
+
+
+def _groups(inputs: dict, names, width: int, target: int, where: str) -> dict[str, list[int]]:
+    """Each Input's column indices; a group that does not fit the table, or holds the target column
+    or a column of another group, is refused naming it."""
+    groups: dict[str, list[int]] = {}
+    owner: dict[int, str] = {}
+    for name, group in inputs.items():
+        location = f"training.dataset.inputs.{name}"
+        columns, why = group_columns(group, names, width)
+        if why:
+            raise DatasetError(why, where, location)
+        for column in columns:
+            if column == target:
+                raise DatasetError(f"the group holds the target column {_column(target, names)}; give the Input "
+                                   "only feature columns (or set target_column)", where, location)
+            if column in owner:
+                raise DatasetError(f"column {_column(column, names)} is in the groups of both {owner[column]!r} "
+                                   f"and {name!r}", where, location)
+            owner[column] = name
+        groups[name] = columns
+    return groups
+
+
+def _split_groups(raw: RawData, groups: dict[str, list[int]]) -> RawData:
+    """The table's feature block cut into one array per Input group (in the groups' order)."""
+    x = raw.x["train"]
+    arrays, start = [], 0
+    for name, columns in groups.items():
+        arrays.append(NamedArrays(name, {"train": np.ascontiguousarray(x[:, start:start + len(columns)])},
+                                  (len(columns),)))
+        start += len(columns)
+    first = arrays[0]
+    return dataclasses.replace(raw, x=first.parts, feature_shape=first.feature_shape, input_name=first.name,
+                               extra_inputs=tuple(arrays[1:]))
 
 
 def _rows(reader, where: str) -> Iterator[tuple[list[str], int]]:

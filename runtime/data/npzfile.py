@@ -1,9 +1,12 @@
-"""NumPy ``.npz`` archives: arrays ``x`` and ``y``, optionally ``x_val``/``y_val`` and ``x_test``/``y_test``.
+"""NumPy ``.npz`` archives: arrays ``x`` and ``y``, optionally ``x_val``/``y_val`` and ``x_test``/``y_test``;
+or, for a graph with several Inputs or Targets, arrays named after the nodes (their id or name):
+``image``, ``meta``, ``label``, with ``image_val``, ``label_test``... for given splits.
 
 Arrays holding Python objects are refused (never unpickled): an archive can never run code. Each
 member's header is read first and the sizes it declares are checked against the data limit before
-anything is allocated. Arrays of rank 3 ``(n, H, W)`` or
-rank 4 (channels first or last) are images.
+anything is allocated. Arrays of rank 4 (channels first or last) are images; rank 3 ``(n, a, b)`` is a
+grayscale image ``(n, H, W)`` unless it is far longer than tall (``b >= 4 a``, such as ``[n, 1, 40]``
+or ``[n, 3, 500]``): then it is a 1-D signal ``[channels, length]``, kept as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from layerloom.data.assemble import RawData
-from layerloom.data.base import DatasetError
+from layerloom.data.base import DataLayout, DatasetError, NamedArrays
 from layerloom.data.guard import check_size, first_nonfinite, nonfinite_text, open_regular
 
 SPLITS = {"train": ("x", "y"), "val": ("x_val", "y_val"), "test": ("x_test", "y_test")}
@@ -29,12 +32,19 @@ CHUNK = 1024**2  # bytes read at a time into an array
 READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error,
                NotImplementedError, RuntimeError)
 IMAGE_CHANNELS = (1, 3, 4)
+SIGNAL_RATIO = 4  # a rank-3 sample [a, b] with b >= SIGNAL_RATIO * a is a signal, not an image
+SUFFIXES = {"train": "", "val": "_val", "test": "_test"}
 
 
-def load_npz(path: Path) -> RawData:
-    """Read the arrays of an ``.npz`` file; see the module docstring for the names it expects."""
+def load_npz(path: Path, layout: DataLayout | None = None) -> RawData:
+    """Read the arrays of an ``.npz`` file; see the module docstring for the names it expects.
+
+    ``layout`` names the graph's Inputs and Targets: arrays named after them are read for each."""
     where = str(path)
-    arrays = _read_arrays(path)
+    wanted = _node_array_names(layout)
+    arrays = _read_arrays(path, wanted)
+    if layout is not None and any(name in arrays for name in wanted):
+        return _load_named(path, arrays, layout)
     found = ", ".join(sorted(arrays)) or "no arrays"
     for needed in ("x", "y"):
         if needed not in arrays:
@@ -61,9 +71,101 @@ def load_npz(path: Path) -> RawData:
                    image=layout != "keep", value_range=(0.0, 255.0) if uint8 else None)
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays the loader uses (``SPLITS``), after every member's header is checked: no Python
-    objects, data as long as the header declares, and a total within the data limit."""
+def _node_array_names(layout: DataLayout | None) -> frozenset[str]:
+    """Every array name a node of ``layout`` may have, with its split suffixes."""
+    if layout is None:
+        return frozenset()
+    keys = {key for node in layout.inputs + layout.targets for key in node}
+    return frozenset(key + suffix for key in keys for suffix in SUFFIXES.values())
+
+
+def _key_of(arrays: dict, node: tuple[str, str], fallback: str | None) -> str | None:
+    """The array name a node's data has in ``arrays`` (its id, its name, or ``fallback``)."""
+    for key in dict.fromkeys(node + ((fallback,) if fallback else ())):
+        if key in arrays:
+            return key
+    return None
+
+
+def _load_named(path: Path, arrays: dict, layout: DataLayout) -> RawData:
+    """Arrays named after the graph's nodes: the first Input found feeds ``x``, the first Target ``y``,
+    the others ride along as ``NamedArrays``. A node with no array is left for the plan to name."""
+    where = str(path)
+    found = ", ".join(sorted(arrays)) or "no arrays"
+    inputs = [(node, _key_of(arrays, node, "x" if len(layout.inputs) == 1 else None)) for node in layout.inputs]
+    targets = [(node, _key_of(arrays, node, "y" if len(layout.targets) == 1 else None)) for node in layout.targets]
+    inputs = [(node, key) for node, key in inputs if key is not None]
+    targets = [(node, key) for node, key in targets if key is not None]
+    if not inputs:
+        names = ", ".join(repr(node[1]) for node in layout.inputs)
+        raise DatasetError(f"no array for the Inputs ({names}); name each Input's array after it "
+                           f"(found: {found})", where)
+    keys = [key for _, key in inputs + targets]
+    n = {part: None for part in SUFFIXES}
+    for part, suffix in SUFFIXES.items():
+        present = [key for key in keys if key + suffix in arrays]
+        if part != "train" and present and len(present) != len(keys):
+            missing = next(key + suffix for key in keys if key + suffix not in arrays)
+            raise DatasetError(f"{missing!r} is missing: a split gives every node's array "
+                               f"({', '.join(repr(k + suffix) for k in keys)}; found: {found})", where)
+        for key in present:
+            _check_array(arrays, key + suffix, where, feature=any(key == k for _, k in inputs))
+            count = len(arrays[key + suffix])
+            if n[part] is None:
+                n[part], n_from = count, key + suffix
+            elif count != n[part]:
+                raise DatasetError(f"{n_from!r} has {n[part]:,} samples but {key + suffix!r} has {count:,}", where)
+    parts = [part for part in SUFFIXES if n[part] is not None]
+    features = []
+    for node, key in inputs:
+        layout_kind = _layout(arrays[key])
+        xs = {part: _as_features(arrays[key + SUFFIXES[part]], layout_kind) for part in parts}
+        shape = xs["train"].shape[1:]
+        for part in parts:
+            if xs[part].shape[1:] != shape:
+                raise DatasetError(f"{key + SUFFIXES[part]!r} has samples of shape {list(xs[part].shape[1:])}, "
+                                   f"but {key!r} has {list(shape)}", where)
+        features.append(NamedArrays(node[0], xs, tuple(shape), image=layout_kind != "keep",
+                                    value_range=(0.0, 255.0) if arrays[key].dtype == np.uint8 else None))
+    if targets:
+        (_, y_key), more_targets = targets[0], targets[1:]
+        ys = {part: arrays[y_key + SUFFIXES[part]] for part in parts}
+        target_name = targets[0][0][0]
+    else:  # a graph without Targets (its loss compares with its own input): no labels to read
+        ys = {part: np.zeros(n[part], dtype=np.float32) for part in parts}
+        more_targets, target_name, y_key = [], None, None
+    extra_targets = tuple(NamedArrays(node[0], {part: arrays[key + SUFFIXES[part]] for part in parts},
+                                      tuple(arrays[key].shape[1:])) for node, key in more_targets)
+    main = features[0]
+    return RawData(name=path.name, source=str(path), path=where, x=main.parts, y=ys,
+                   feature_shape=main.feature_shape, image=main.image, value_range=main.value_range,
+                   input_name=main.name, target_name=target_name, extra_inputs=tuple(features[1:]),
+                   extra_targets=extra_targets,
+                   label_names={part: f"{y_key}{SUFFIXES[part]}" for part in parts} if y_key else {})
+
+
+def _check_array(arrays: dict, name: str, where: str, feature: bool) -> None:
+    array = arrays[name]
+    if array.ndim < 1:
+        raise DatasetError("is a single value; expected one entry per sample", where, f"array {name!r}")
+    if len(array) == 0:
+        raise DatasetError("is empty", where, f"array {name!r}")
+    if feature and array.dtype.kind not in "biuf":
+        raise DatasetError(f"holds {array.dtype} values; features must be numbers", where, f"array {name!r}")
+    if not feature and array.dtype.kind not in "USbiuf":
+        raise DatasetError(f"holds {array.dtype} values; labels must be numbers or text", where, f"array {name!r}")
+    if feature:
+        found = first_nonfinite(array)
+        if found is not None:
+            index, value = found
+            raise DatasetError(f"{name}[{', '.join(str(i) for i in index)}] {nonfinite_text(value)}", where,
+                               f"array {name!r}")
+
+
+def _read_arrays(path: Path, wanted: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+    """The arrays the loader uses (``SPLITS`` and the ``wanted`` node names), after every member's
+    header is checked: no Python objects, data as long as the header declares, and a total within the
+    data limit. Other members are listed with no data (None)."""
     where = str(path)
     with open_regular(path) as file:
         if not zipfile.is_zipfile(file):
@@ -79,11 +181,11 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
                     name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
                     headers[name] = (info, _header(archive, info, where, name))
                 name = None
-                used = {n: h for n, (_, h) in headers.items() if n in USED}
-                check_size(_memory(used), _declared(used), where)
+                used = {n: h for n, (_, h) in headers.items() if n in USED or n in wanted}
+                check_size(_memory(used, FEATURES | wanted), _declared(used), where)
                 arrays = {}
                 for name, (info, header) in headers.items():
-                    arrays[name] = _data(archive, info, header, where, name) if name in USED else None
+                    arrays[name] = _data(archive, info, header, where, name) if name in used else None
                 return arrays
         except DatasetError:
             raise
@@ -118,12 +220,12 @@ def _header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, name: s
     return shape, fortran, dtype, offset
 
 
-def _memory(headers: dict[str, tuple]) -> int:
+def _memory(headers: dict[str, tuple], features: frozenset[str] = FEATURES) -> int:
     """Bytes the arrays take once read, with the float32 copy of each feature array."""
     total = 0
     for name, (shape, _, dtype, _) in headers.items():
         total += math.prod(shape) * dtype.itemsize
-        if name in FEATURES and dtype != np.float32:
+        if name in features and dtype != np.float32:
             total += math.prod(shape) * 4
     return total
 
@@ -178,7 +280,7 @@ def _check_pair(arrays: dict, x_name: str, y_name: str, where: str) -> tuple[np.
 def _layout(x: np.ndarray) -> str:
     """How samples of ``x`` become features: ``gray`` (H, W), ``first`` / ``last`` (channels), ``keep``."""
     if x.ndim == 3:
-        return "gray"
+        return "keep" if x.shape[2] >= SIGNAL_RATIO * x.shape[1] else "gray"
     if x.ndim == 4:
         if x.shape[1] in IMAGE_CHANNELS:
             return "first"

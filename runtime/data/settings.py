@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 from layerloom.core.errors import ParamError
 from layerloom.core.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, ShapeParam, StrParam, check_params
 from layerloom.data.assemble import RawData, assemble
-from layerloom.data.base import CLASSIFICATION, REGRESSION, Dataset, DatasetError
+from layerloom.data.base import CLASSIFICATION, REGRESSION, DataLayout, Dataset, DatasetError
+from layerloom.data.columns import ColumnGroupsParam
 from layerloom.data.builtins import BUILTINS, load_builtin
 from layerloom.data.csvfile import load_csv
 from layerloom.data.guard import not_regular
@@ -26,6 +28,9 @@ DATASET_PARAMS: tuple[Param, ...] = (
                 choices=("auto", "csv", "npz", "idx", "folder")),
     StrParam("target_column", None, "CSV: the target column's name, or its 0-based index (\"-1\" is the last); "
              "default: the last column.", optional=True, example="label"),
+    ColumnGroupsParam("inputs", None, "CSV with several Inputs: each Input's columns, as a range of 0-based "
+                      "indices (\"0:784\") or a list of names or indices; empty: every column but the target feeds "
+                      "the one Input.", optional=True, example="image = 0:784; meta = age, height"),
     ChoiceParam("header", "auto", "CSV: whether the first row holds column names; auto guesses from its cells.",
                 choices=("auto", "yes", "no")),
     ChoiceParam("task", "auto", "Classification or regression; auto: text or few whole-number labels are classes.",
@@ -36,8 +41,9 @@ DATASET_PARAMS: tuple[Param, ...] = (
                "test split.", minimum=0.0, maximum=0.9),
     IntParam("split_seed", 0, "Seed of the random validation/test split; the same seed gives the same split.",
              minimum=0),
-    ChoiceParam("scaling", "auto", "Feature scaling fitted on the training split: auto divides images by their "
-                "value range and standardizes tables.", choices=SCALING_MODES),
+    ChoiceParam("scaling", "auto", "Feature scaling fitted on the training split, each Input on its own: auto "
+                "divides values of a known range (8-bit pixels) by it, standardizes images per channel and "
+                "tables and 1-D signals per feature.", choices=SCALING_MODES),
     IntParam("samples", 1000, "Number of samples of the generated sets (moons, circles, spirals, regression).",
              minimum=10, maximum=1_000_000),
     FloatParam("noise", None, "Noise of the generated sets; empty: each set's own default.", optional=True, example=0.1,
@@ -80,12 +86,16 @@ def resolve_settings(settings: dict | None) -> dict[str, Any]:
     return values
 
 
-def load_dataset(settings: dict | None, *, base_dir: str | Path | None = None) -> Dataset:
-    """Load, encode and split the dataset ``settings`` describe; raw values (``scale`` comes after)."""
+def load_dataset(settings: dict | None, *, base_dir: str | Path | None = None,
+                 layout: DataLayout | None = None) -> Dataset:
+    """Load, encode and split the dataset ``settings`` describe; raw values (``scale`` comes after).
+
+    ``layout`` names the graph's Inputs and Targets, for files that give each its own arrays (NPZ)
+    or columns (CSV, with the ``inputs`` setting)."""
     values = resolve_settings(settings)
     if values["path"]:
         try:
-            raw = _load_path(values, base_dir)
+            raw = _load_path(values, base_dir, layout)
         except OSError as exc:
             raise DatasetError(f"cannot read: {exc.strerror or exc}", exc.filename or values["path"]) from None
         except MemoryError:
@@ -93,7 +103,8 @@ def load_dataset(settings: dict | None, *, base_dir: str | Path | None = None) -
                                values["path"]) from None
     else:
         raw = load_builtin(values["name"], values["samples"], values["noise"])
-    return assemble(raw, values["task"], values["val_split"], values["test_split"], values["split_seed"])
+    dataset = assemble(raw, values["task"], values["val_split"], values["test_split"], values["split_seed"])
+    return dataclasses.replace(dataset, scaling_mode=values["scaling"])
 
 
 def _resolve_path(text: str, base_dir: str | Path | None) -> Path:
@@ -105,7 +116,7 @@ def _resolve_path(text: str, base_dir: str | Path | None) -> Path:
     return path
 
 
-def _load_path(values: dict, base_dir: str | Path | None) -> RawData:
+def _load_path(values: dict, base_dir: str | Path | None, layout: DataLayout | None) -> RawData:
     path = _resolve_path(values["path"], base_dir)
     if not path.is_dir():
         mode = path.stat().st_mode
@@ -117,10 +128,13 @@ def _load_path(values: dict, base_dir: str | Path | None) -> RawData:
     if fmt == "folder" and not path.is_dir():
         raise DatasetError("format folder needs a folder of class folders, not a file", str(path),
                            "training.dataset.path")
+    if values["inputs"] and fmt != "csv":
+        raise DatasetError(f"inputs (column groups) is for CSV files; this is read as {fmt}", str(path),
+                           "training.dataset.inputs")
     if fmt == "csv":
-        return load_csv(path, values["target_column"], values["header"])
+        return load_csv(path, values["target_column"], values["header"], values["inputs"])
     if fmt == "npz":
-        return load_npz(path)
+        return load_npz(path, layout)
     if fmt == "idx":
         return load_idx(path)
     return load_image_folder(path, values["image_size"], values["color"])

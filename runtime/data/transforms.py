@@ -5,11 +5,18 @@ The dict is all that inference needs to preprocess new samples the way training 
 ``{"mode": "minmax", "min": [...], "max": [...], "axis": "feature"}``,
 ``{"mode": "standardize", "mean": [...], "std": [...], "axis": "feature" | "channel"}``,
 ``{"mode": "none"}``. ``axis`` "channel" means one value per image channel (axis -3 of ``C, H, W``).
+
+Each Input's features are scaled on their own (a dataset with several Inputs records one dict per
+Input). ``auto`` picks by what the features are: values with a known range (8-bit pixels, the
+digits' 0..16) are divided by that range, images ``[C, H, W]`` are standardized per channel, tables
+and 1-D signals ``[C, L]`` per feature (each value position its own mean and spread: a signal's
+first sample differs from its middle). ``scaling_summary`` says which was chosen and why, in words.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -20,21 +27,79 @@ STATS_SAMPLE = 2048  # lazily loaded images: statistics come from up to this man
 
 
 def scale(dataset: Dataset, mode: str = "auto") -> Dataset:
-    """A copy of ``dataset`` with scaling fitted on the train split applied to every split.
+    """A copy of ``dataset`` with scaling fitted on the train split applied to every split, each
+    Input's features on their own.
 
-    ``auto``: min-max by the known value range (images, digits) when there is one, else standardize.
+    ``auto``: min-max by the known value range (images, digits) when there is one, else standardize
+    (per channel for images, per feature for tables and signals).
     """
     if mode not in SCALING_MODES:
         raise DatasetError(f"unknown scaling {mode!r}; expected one of {', '.join(SCALING_MODES)}",
                            location="training.dataset.scaling")
     if dataset.scaling is not None:
         raise DatasetError(f"{dataset.name} is already scaled ({dataset.scaling['mode']})")
-    if mode == "auto":
-        mode = "minmax" if dataset.value_range is not None else "standardize"
-    scaling = fit_scaling(dataset, mode)
+    scaling = _fit(dataset.x_train, dataset.image, dataset.feature_shape, dataset.value_range, mode)
+    extras = []
+    for extra in dataset.extra_inputs:
+        fitted = _fit(extra.parts["train"], extra.image, extra.feature_shape, extra.value_range, mode)
+        extras.append(dataclasses.replace(extra, parts={k: _scaled(v, fitted) for k, v in extra.parts.items()},
+                                          scaling=fitted))
     return dataclasses.replace(
         dataset, x_train=_scaled(dataset.x_train, scaling), x_val=_scaled(dataset.x_val, scaling),
-        x_test=_scaled(dataset.x_test, scaling), scaling=scaling)
+        x_test=_scaled(dataset.x_test, scaling), scaling=scaling, extra_inputs=tuple(extras), scaling_mode=mode)
+
+
+def chosen_scaling(mode: str, image: bool, feature_shape: tuple[int, ...],
+                   value_range: tuple[float, float] | None) -> tuple[str, str | None, str]:
+    """``(mode, axis, why)``: what the ``scaling`` setting ``mode`` does to features like these
+    (``axis`` None: one range for all values), and the reason in words."""
+    told = mode != "auto"
+    if mode == "none":
+        return "none", None, "training.dataset.scaling is none: the values are used as they are"
+    kind = _kind(image, feature_shape)
+    if mode == "auto":
+        mode = "minmax" if value_range is not None else "standardize"
+    if mode == "minmax" and value_range is not None:
+        low, high = value_range
+        why = f"{kind} with values in a known range {low:g}..{high:g}"
+        return "minmax", None, ("set by training.dataset.scaling; " if told else "auto: ") + why
+    axis = "channel" if image and len(feature_shape) == 3 else "feature"
+    if axis == "channel":
+        why = f"{kind}: one {'mean and std' if mode == 'standardize' else 'range'} per channel"
+    else:
+        count = math.prod(feature_shape) if feature_shape else 1
+        why = f"{kind}: each of the {count:,} values its own {'mean and std' if mode == 'standardize' else 'range'}"
+    return mode, axis, ("set by training.dataset.scaling; " if told else "auto: ") + why
+
+
+def _kind(image: bool, feature_shape: tuple[int, ...]) -> str:
+    shape = "[" + ", ".join(str(s) for s in feature_shape) + "]"
+    if image and len(feature_shape) == 3:
+        return f"images {shape}"
+    if len(feature_shape) == 2:
+        return f"1-D signals {shape} (channels, length), not images"
+    if len(feature_shape) <= 1:
+        return f"a table of {feature_shape[0] if feature_shape else 1:,} columns"
+    return f"samples {shape}"
+
+
+def _words(mode: str, axis: str | None) -> str:
+    if mode == "none":
+        return "none"
+    name = "standardize" if mode == "standardize" else "min-max"
+    return f"{name} per {axis}" if axis else f"{name} by the value range"
+
+
+def scaling_summary(dataset: Dataset) -> str:
+    """``"scaling: standardize per feature (auto: 1-D signals [1, 40] ...)"``: what the features are
+    (or will be) scaled with and why; one clause per Input when there are several."""
+    parts = [(dataset.input_name, dataset.image, tuple(dataset.feature_shape), dataset.value_range)]
+    parts += [(e.name, e.image, tuple(e.feature_shape), e.value_range) for e in dataset.extra_inputs]
+    clauses = []
+    for name, image, shape, value_range in parts:
+        mode, axis, why = chosen_scaling(dataset.scaling_mode, image, shape, value_range)
+        clauses.append((f"{name} " if len(parts) > 1 else "") + f"{_words(mode, axis)} ({why})")
+    return "scaling: " + "; ".join(clauses)
 
 
 def _scaled(x, scaling: dict):
@@ -61,14 +126,18 @@ def _per_axis(x: np.ndarray, axis: str) -> np.ndarray:
 
 
 def fit_scaling(dataset: Dataset, mode: str) -> dict:
-    """The scaling dict for ``mode`` ("standardize", "minmax" or "none") fitted on the train split."""
+    """The scaling dict for ``mode`` fitted on the train split of the dataset's (first) features."""
+    return _fit(dataset.x_train, dataset.image, dataset.feature_shape, dataset.value_range, mode)
+
+
+def _fit(x_train, image: bool, feature_shape, value_range, mode: str) -> dict:
+    mode, axis, _ = chosen_scaling(mode, image, tuple(feature_shape), value_range)
     if mode == "none":
         return {"mode": "none"}
-    if mode == "minmax" and dataset.value_range is not None:
-        low, high = dataset.value_range
+    if axis is None:
+        low, high = value_range
         return {"mode": "minmax", "min": float(low), "max": float(high)}
-    axis = "channel" if dataset.image and len(dataset.feature_shape) == 3 else "feature"
-    values = _per_axis(_train_sample(dataset.x_train), axis)
+    values = _per_axis(_train_sample(x_train), axis)
     if mode == "minmax":
         return {"mode": "minmax", "min": values.min(axis=1).astype(float).tolist(),
                 "max": values.max(axis=1).astype(float).tolist(), "axis": axis}

@@ -1,9 +1,11 @@
 """Batches for the hot loop.
 
-A dataset that fits in memory lives on the training device as two tensors and is batched by
-indexing with a shuffled index tensor: no DataLoader, no per-sample Python, no host copies per step.
-A dataset too big for that (a large image folder, decoded lazily) streams through a DataLoader
-whose workers decode whole batches of indices, pinned for a fast copy to the GPU.
+A dataset that fits in memory lives on the training device as tensors (one per Input, one per
+Target) and is batched by indexing with a shuffled index tensor: no DataLoader, no per-sample Python,
+no host copies per step. A dataset too big for that (a large image folder, decoded lazily) streams
+through a DataLoader whose workers decode whole batches of indices, pinned for a fast copy to the GPU.
+A batch is ``(features, labels)``: a tuple of feature tensors in the criterion's Input order and a
+tuple of label tensors in its Target order (empty for a graph without Targets).
 """
 
 from __future__ import annotations
@@ -27,24 +29,26 @@ def _label_tensor(y: np.ndarray) -> torch.Tensor:
 
 
 class Split:
-    """One split (train, val or test) ready for the loop."""
+    """One split (train, val or test) ready for the loop: ``xs`` one feature array per Input, ``ys`` one
+    label array per Target (empty: no labels)."""
 
-    def __init__(self, x, y, device: torch.device, input_dtype: torch.dtype = torch.float32):
+    def __init__(self, xs: list, ys: list, device: torch.device, input_dtype: torch.dtype = torch.float32):
         self.device = device
-        self.size = len(x)
-        self.streaming = not isinstance(x, np.ndarray) or _nbytes(x) > IN_MEMORY_LIMIT
-        self.y = _label_tensor(y).to(device) if y is not None else None
-        self._x = None
-        if self.streaming:
-            self._x = x
-            self.x = None
-        else:
-            self.x = torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=input_dtype)
+        self.size = len(xs[0])
+        self.streaming = any(not isinstance(x, np.ndarray) for x in xs) or sum(_nbytes(x) for x in xs) > IN_MEMORY_LIMIT
+        self.ys = tuple(_label_tensor(y).to(device) for y in ys)
         self._input_dtype = input_dtype
+        if self.streaming:
+            self._xs, self.xs = list(xs), None
+        else:
+            self._xs = None
+            self.xs = tuple(torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=input_dtype)
+                            for x in xs)
 
     def release(self) -> None:
         """Drop the tensors (device memory) once the run is over; the record stays."""
-        self.x = self.y = self._x = None
+        self.xs = self._xs = None
+        self.ys = ()
 
     def _starts(self, batch_size: int, min_last: int) -> range:
         """Batch start offsets; a last batch smaller than ``min_last`` is left out (a batch of one
@@ -58,9 +62,9 @@ class Split:
         return len(self._starts(batch_size, min_last))
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None,
-                min_last: int = 1) -> Iterator[tuple]:
-        """``(x, y)`` batches; shuffled when a generator is given (a CPU generator: the permutation
-        is drawn on the CPU, then moved once per epoch)."""
+                min_last: int = 1) -> Iterator[tuple[tuple, tuple]]:
+        """``(features, labels)`` batches; shuffled when a generator is given (a CPU generator: the
+        permutation is drawn on the CPU, then moved once per epoch)."""
         if generator is not None:
             order = torch.randperm(self.size, generator=generator)
         else:
@@ -70,32 +74,38 @@ class Split:
             yield from self._stream(order, batch_size, starts)
             return
         order = order.to(self.device)
-        x, y = self.x, self.y
+        xs, ys = self.xs, self.ys
+        if len(xs) == 1 and len(ys) == 1:  # the common case, without a generator expression per step
+            (x,), (y,) = xs, ys
+            for start in starts:
+                index = order[start:start + batch_size]
+                yield (x[index],), (y[index],)
+            return
         for start in starts:
             index = order[start:start + batch_size]
-            yield x[index], (y[index] if y is not None else None)
+            yield tuple(x[index] for x in xs), tuple(y[index] for y in ys)
 
     def _stream(self, order: torch.Tensor, batch_size: int, starts: range):
         chunks = [order[i:i + batch_size].numpy() for i in starts]
         loader = torch.utils.data.DataLoader(
-            _Chunks(self._x, chunks), batch_size=None, shuffle=False,
+            _Chunks(self._xs, chunks), batch_size=None, shuffle=False,
             num_workers=min(4, max(0, (os.cpu_count() or 1) - 1)),
             pin_memory=self.device.type == "cuda", persistent_workers=False)
-        for index, xb in zip(chunks, loader):
-            xb = xb.to(self.device, dtype=self._input_dtype, non_blocking=True)
-            yb = self.y[torch.from_numpy(index).to(self.device)] if self.y is not None else None
-            yield xb, yb
+        for index, xbs in zip(chunks, loader):
+            xbs = tuple(xb.to(self.device, dtype=self._input_dtype, non_blocking=True) for xb in xbs)
+            where = torch.from_numpy(index).to(self.device)
+            yield xbs, tuple(y[where] for y in self.ys)
 
 
 class _Chunks(torch.utils.data.Dataset):
-    """Item ``i`` is the decoded feature batch for the ``i``-th chunk of indices."""
+    """Item ``i`` is the tuple of decoded feature batches (one per Input) for the ``i``-th chunk of indices."""
 
-    def __init__(self, x, chunks: list[np.ndarray]):
-        self.x = x
+    def __init__(self, xs: list, chunks: list[np.ndarray]):
+        self.xs = xs
         self.chunks = chunks
 
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(self.x[self.chunks[i]], dtype=np.float32))
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.from_numpy(np.ascontiguousarray(x[self.chunks[i]], dtype=np.float32)) for x in self.xs)

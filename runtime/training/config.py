@@ -4,7 +4,7 @@ The section is plain JSON so a graph file is a complete experiment::
 
     "training": {
       "dataset": {"name": "digits"},
-      "epochs": 20, "batch_size": 64, "seed": 0, "device": "auto", "precision": "fp32",
+      "epochs": 20, "steps": 0, "batch_size": 64, "seed": 0, "device": "auto", "precision": "fp32",
       "optimizer": {"name": "adam", "lr": 0.001},
       "schedule": {"name": "cosine"},
       "early_stopping": {"enabled": true, "patience": 5},
@@ -37,6 +37,8 @@ MONITORS = ("val_loss", "val_accuracy", "val_f1", "val_precision", "val_recall",
 
 TOP_PARAMS: tuple[Param, ...] = (
     IntParam("epochs", 20, "Passes over the training data", minimum=1, maximum=100_000),
+    IntParam("steps", 0, "Stop after this many optimizer steps, the last epoch cut short where they end "
+             "(0: train for epochs)", minimum=0, maximum=1_000_000_000, example=500),
     IntParam("batch_size", 64, "Samples per optimizer step", minimum=1, maximum=1_000_000),
     IntParam("seed", 0, "Seed for weights, shuffling, dropout and augmentation: same seed, same run on CPU",
              minimum=0),
@@ -109,6 +111,7 @@ class TrainingConfig:
     """Checked training settings with every default filled in."""
 
     epochs: int = 20
+    steps: int = 0
     batch_size: int = 64
     seed: int = 0
     device: str = "auto"

@@ -3,7 +3,8 @@
 ``plan_training`` turns a graph and its settings into a ``Plan`` (compiled modules, the dataset shaped
 and scaled for the graph, one metrics head per loss) or raises ``SetupError`` with ``Problem``
 records that name the node to fix: the Input whose shape does not match the samples, the layer whose
-class count does not match the labels, the loss that needs integer labels...
+class count does not match the labels, the loss that needs integer labels... Which arrays feed which
+Input and Target (a graph may have several) is ``layerloom.training.feeds``'s part.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from layerloom.core.errors import CompileError, LayerLoomError
 from layerloom.model.graph import Graph
 from layerloom.core.shapes import INT, format_shape
 from layerloom.training.config import TrainingConfig
+from layerloom.training.feeds import arrange_inputs, arrange_targets, data_layout
 from layerloom.training.metrics import BINARY, CLASSIFICATION, LOSS_ONLY, REGRESSION, TASK_OF_LOSS, Head
 from layerloom.training.run_writer import CheckpointError
 from layerloom.training.start_weights import FitReport, fit_weights, read_weights_file, start_weights_path
@@ -45,6 +47,21 @@ class Plan:
     warnings: list[Problem] = field(default_factory=list)
     image_shape: tuple[int, ...] | None = None  # augment batches in this shape when the Input flattens images
     start_weights: FitReport | None = None      # how ``training.weights`` fitted the compiled model
+    label_index: int = 0    # which of the criterion's Targets the dataset's own labels (y_*) feed
+
+    def features(self, split: str) -> list:
+        """The split's feature arrays, one per criterion Input, in its argument order."""
+        data = self.dataset
+        return [data.x_part(split)] + [arrays.part(split) for arrays in data.extra_inputs]
+
+    def labels(self, split: str) -> list:
+        """The split's label arrays, one per criterion Target, in its order (none without Targets)."""
+        if not self.has_target:
+            return []
+        data = self.dataset
+        labels = [arrays.part(split) for arrays in data.extra_targets]
+        labels.insert(self.label_index, data.y_part(split))
+        return labels
 
     @property
     def task(self) -> str:
@@ -81,12 +98,13 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
         raise SetupError(problems)
     if dataset is None:
         try:
-            dataset = load_dataset(config.dataset, base_dir=base_dir)
+            dataset = load_dataset(config.dataset, base_dir=base_dir, layout=data_layout(graph, analysis))
         except DatasetError as exc:
             raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
-    natural = dataset  # before reshaping: augmentation works on the images as they are
-    dataset = _fit_features(graph, compiled, dataset, problems)
-    heads, dataset = _fit_targets(graph, compiled, analysis, dataset, problems)
+    # natural: the features before reshaping, as augmentation works on the images as they are
+    dataset, natural = arrange_inputs(graph, compiled, dataset, problems)
+    dataset, label_index = arrange_targets(graph, compiled, dataset, problems)
+    heads, dataset = _fit_targets(graph, compiled, analysis, dataset, problems, label_index)
     if _errors(problems):
         raise SetupError(problems)
     try:
@@ -99,7 +117,7 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
     if image_shape == tuple(dataset.feature_shape):
         image_shape = None
     return Plan(graph, config, compiled, dataset, heads, augmenter, [p for p in problems if p.severity == WARNING],
-                image_shape, start_weights)
+                image_shape, start_weights, label_index)
 
 
 def _load_start_weights(config: TrainingConfig, compiled: CompiledGraph, base_dir, problems: list[Problem]):
@@ -133,46 +151,15 @@ def _check_structure(graph: Graph, compiled: CompiledGraph, problems: list[Probl
     if compiled.criterion is None:
         problems.append(Problem("no_loss", "the graph has no loss to train: add a loss node (e.g. CrossEntropyLoss) "
                                 "fed by the prediction and a Target"))
-    if len(compiled.inputs) != 1:
-        names = ", ".join(f"'{graph.node(e.node_id).name}'" for e in compiled.inputs)
-        problems.append(Problem("inputs", f"a dataset gives one feature tensor per sample, but the graph trains "
-                                f"with {len(compiled.inputs)} Inputs ({names})", compiled.inputs[-1].node_id
-                                if compiled.inputs else None))
-    if len(compiled.targets) > 1:
-        names = ", ".join(f"'{graph.node(e.node_id).name}'" for e in compiled.targets)
-        problems.append(Problem("targets", f"a dataset gives one label per sample, but the graph has "
-                                f"{len(compiled.targets)} Targets ({names}); feed every loss from one Target",
-                                compiled.targets[-1].node_id))
 
 
-def _fit_features(graph: Graph, compiled: CompiledGraph, dataset: Dataset, problems: list[Problem]) -> Dataset:
-    endpoint = compiled.inputs[0]
-    spec = endpoint.spec
-    want = tuple(spec.features)
-    got = tuple(dataset.feature_shape)
-    label = _label(graph, endpoint.node_id)
-    if spec.dtype == INT:
-        problems.append(Problem("input_dtype", f"expects int64 token ids, but dataset '{dataset.name}' gives "
-                                f"float features {format_shape(got)}. LayerLoom's datasets give float features "
-                                "only, so a graph that starts with token ids (an Embedding) cannot train on them "
-                                "yet; for these features set dtype to float32", endpoint.node_id, param="dtype",
-                                label=label))
-        return dataset
-    if want == got:
-        return dataset
-    if int(np.prod(want)) == int(np.prod(got)):
-        return dataset.reshaped(want)
-    problems.append(Problem(
-        "input_shape", f"expects samples of shape {format_shape(want)} ({int(np.prod(want)):,} values), but "
-        f"dataset '{dataset.name}' has samples of shape {format_shape(got)} ({int(np.prod(got)):,} values); "
-        f"set the shape to {format_shape(got)}", endpoint.node_id, param="shape", label=label))
-    return dataset
-
-
-def _fit_targets(graph, compiled, analysis, dataset: Dataset, problems) -> tuple[list[Head], Dataset]:
+def _fit_targets(graph, compiled, analysis, dataset: Dataset, problems,
+                 label_index: int = 0) -> tuple[list[Head], Dataset]:
+    """One head per loss fed by the Target the dataset's own labels feed, and those labels converted
+    for its losses."""
     if not compiled.targets:
         return [], dataset
-    target = compiled.targets[0]
+    target = compiled.targets[label_index]
     target_label = _label(graph, target.node_id)
     heads: list[Head] = []
     y_kind = None  # how the labels must be given: "index" or "float"

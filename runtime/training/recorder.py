@@ -64,7 +64,7 @@ class RunRecorder:
             "dataset": {"summary": data.summary(), "name": data.name, "task": data.task,
                         "feature_shape": list(data.feature_shape), "classes": list(data.classes or []),
                         "scaling": data.scaling, "train": data.num_train, "val": data.num_val,
-                        "test": data.num_test},
+                        "test": data.num_test, **_more_inputs(data)},
             "device": {"type": self.choice.device.type, "name": self.choice.name,
                        "precision": self.choice.precision, "threads": torch.get_num_threads()},
             "monitor": self.best.metric,
@@ -88,7 +88,7 @@ class RunRecorder:
         if now >= self._summary_at:  # summary.json is for run lists: once a second is plenty
             self._summary_at = now + 1.0
             self._write_evaluation()  # and so is evaluation.json (a write costs ~0.3 ms; the end writes the last)
-            self._summary("running", f"epoch {self.epoch} of {self.config.epochs}")
+            self._summary("running", f"epoch {self.epoch} of {self.epochs}")
 
     def _write_evaluation(self, quiet: bool = False) -> None:
         """evaluation.json for the latest validated epoch not yet written. ``quiet``: at the end of a
@@ -121,7 +121,7 @@ class RunRecorder:
             "graph": graph_to_dict(self.plan.graph),
             "config": self.config.to_dict(),
             "dataset": {"name": data.name, "task": data.task, "feature_shape": list(data.feature_shape),
-                        "classes": list(data.classes or []), "scaling": data.scaling},
+                        "classes": list(data.classes or []), "scaling": data.scaling, **_more_inputs(data)},
             "layerloom": __version__,
         }
 
@@ -153,8 +153,8 @@ class RunRecorder:
                 "graph": self.plan.graph.name, "source": self.source,
                 "started_at": self._started_at, "ended_at": None if status == "running" else now,
                 "duration_s": self._duration() if duration is None else duration,
-                "epoch": self.epoch, "epochs": self.config.epochs,
-                "step": self.step, "best": self.best.as_dict() if hasattr(self, "best") else None,
+                "epoch": self.epoch, "epochs": getattr(self, "epochs", self.config.epochs),
+                "step": self.step, "steps": self.config.steps or None, "best": self.best.as_dict() if hasattr(self, "best") else None,
                 "last": self.history[-1] if self.history else None, "test": test or {},
                 "updated": now}, durable=final, last_resort=final)
         except DiskFullError:
@@ -162,3 +162,12 @@ class RunRecorder:
                 raise
         except Exception:  # noqa: BLE001 - a failed write must not hide the run's real outcome
             pass
+
+
+def _more_inputs(data) -> dict[str, Any]:
+    """For a dataset that feeds several Inputs: each Input's name, sample shape and scaling, in the
+    criterion's order (the first is the record's own ``feature_shape`` and ``scaling``)."""
+    if not data.extra_inputs:
+        return {}
+    return {"inputs": [{"name": a.name, "feature_shape": list(a.feature_shape), "scaling": a.scaling}
+                       for a in data.input_arrays()]}

@@ -30,6 +30,7 @@ from layerloom.files.graphfile import dumps_graph, load_graph
 from layerloom.training.config import TrainingConfig
 from layerloom.training.control import RunControl
 from layerloom.training.events import TERMINAL, EventChannel, Failed, Preparing
+from layerloom.training.feeds import data_layout
 from layerloom.training.plan import Plan, SetupError, plan_training
 from layerloom.training.records import CONFIG_FILE, GRAPH_FILE
 from layerloom.training.runs import checkpoint_config, checkpoint_graph, load_checkpoint, new_run_dir
@@ -165,7 +166,8 @@ class TrainingSession:
         if dataset is None:
             self._preparing("loading_data", f"Loading the dataset {_dataset_label(self.config.dataset)}…")
             try:
-                dataset = load_dataset(self.config.dataset, base_dir=self.base_dir)
+                dataset = load_dataset(self.config.dataset, base_dir=self.base_dir,
+                                       layout=data_layout(self.graph, analysis))
             except DatasetError as exc:  # as plan_training reports it
                 raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
         self._preparing("loading_data", f"Loaded {dataset.summary()}")
@@ -186,10 +188,13 @@ class TrainingSession:
         self.graph = checkpoint_graph(state)
         config = checkpoint_config(state)
         if self.config is not None:
-            config = config.replace(epochs=self.config.epochs)
+            config = config.replace(epochs=self.config.epochs, steps=self.config.steps)
         self.config = config
         done = int(state["epoch"])
-        if done >= config.epochs:
+        if config.steps and int(state.get("step") or 0) >= config.steps:
+            raise LayerLoomError(f"the run already trained {int(state.get('step') or 0):,} of {config.steps:,} "
+                                 "steps; ask for more steps to continue it")
+        if not config.steps and done >= config.epochs:
             raise LayerLoomError(f"the run already trained {done} of {config.epochs} epochs; "
                                  "ask for more epochs to continue it")
         folder = _resume_dir(source)

@@ -48,6 +48,7 @@ class TrainingSteps:
         autocast = self.choice.autocast
         keep_pred = head is not None and bool(head.metric_names("train"))
         pred_key = head.pred_key if head is not None else None
+        label_index, last_step = self.plan.label_index, self.total_steps
         onecycle = schedule.name == "onecycle"
         criterion.train()
         epoch_lr = schedule.lr
@@ -58,17 +59,20 @@ class TrainingSteps:
         self._flush_at = 0.0 if self.step == self._first_step else time.perf_counter() + self.step_interval
         self._flush_seen = 0
         self._flush_clock = time.perf_counter()
-        for xb, yb in self.train.batches(self.config.batch_size, self.shuffle_gen, self.min_last):
+        # xs: a batch's features, one tensor per Input; ys: its labels, one per Target (or none)
+        for xs, ys in self.train.batches(self.config.batch_size, self.shuffle_gen, self.min_last):
             if control.pending:
                 self._poll_control()
-            if augment is not None:
+            xb = xs[0]
+            if augment is not None:  # the first Input's images (see make_augmenter)
                 if image_shape is None:
                     xb = augment(xb, self.augment_gen)
                 else:  # an Input [64] fed with 8x8 images: shift and flip the images, not the vector
                     xb = augment(xb.reshape(-1, *image_shape), self.augment_gen).reshape(xb.shape)
+                xs = (xb,) + xs[1:]
             step_lr = schedule.lr if onecycle else epoch_lr  # the rate this step trains with
             with autocast():
-                out = criterion(xb) if yb is None else criterion(xb, yb)
+                out = criterion(*xs, *ys)
                 loss = out["loss"]
                 if l1:
                     loss = loss + l1 * l1_penalty(weights)
@@ -92,10 +96,12 @@ class TrainingSteps:
             self._pending.append((self.step, loss.detach(), size, step_lr))
             if keep_pred:
                 compacts.append(head.compact(out[pred_key].detach()))
-                targets.append(yb)
+                targets.append(ys[label_index])
             self._flush_seen += size
             if time.perf_counter() >= self._flush_at:
                 self._flush()
+            if self.step >= last_step:  # a run given in steps: this epoch ends where they do
+                break
         self._flush()
         losses = self._epoch_losses
         total = sum(n for _, n in losses)
@@ -148,7 +154,7 @@ class TrainingSteps:
         speed = self._flush_seen / elapsed
         self._flush_seen, self._flush_clock = 0, now
         step = pending[-1][0]
-        total = self.config.epochs * self.steps_per_epoch
+        total = self.total_steps
         done = step - self._first_step
         active = now - self._run_start - self._paused_s
         eta = active / done * (total - step) if done > 0 else None
@@ -165,15 +171,15 @@ class TrainingSteps:
         chunk = max(256, self.config.batch_size * 4)
         total_loss = torch.zeros((), device=self.choice.device)
         compacts, targets = [], []
-        for xb, yb in split.batches(chunk):
+        for xs, ys in split.batches(chunk):
             if self.control.pending and self.control.stop_requested:
                 raise StopRequested
             with self.choice.autocast():
-                out = criterion(xb) if yb is None else criterion(xb, yb)
-            total_loss += out["loss"].float() if self.loss_is_sum else out["loss"].float() * len(xb)
+                out = criterion(*xs, *ys)
+            total_loss += out["loss"].float() if self.loss_is_sum else out["loss"].float() * len(xs[0])
             if head is not None:
                 compacts.append(head.compact(out[head.pred_key]))
-                targets.append(yb)
+                targets.append(ys[self.plan.label_index])
         result = {"loss": float(total_loss) / max(split.size, 1)}
         self._details = {}
         if head is not None and compacts:

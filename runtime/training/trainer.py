@@ -104,7 +104,7 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
             reason = self._loop()
             test = self._evaluate_test()
             warnings = self._health()
-            message = _finish_message(reason, self.best)
+            message = _finish_message(reason, self.best, self.step if self.config.steps else None)
             if warnings:
                 message += f"; but it did not learn: {' and '.join(warnings[:-1])}; {warnings[-1]}"
             event = Finished(reason, self.epoch, self.best.as_dict(), test, self._duration(), self._run_dir(),
@@ -196,19 +196,22 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         self.augment_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
         self.criterion = plan.compiled.criterion.to(device)
         data = plan.dataset
-        labels = plan.has_target  # a graph whose loss compares with its own input takes no labels
-        self.train = Split(data.x_train, data.y_train if labels else None, device)
-        self.val = Split(data.x_val, data.y_val if labels else None, device) if data.num_val else None
-        self.test = Split(data.x_test, data.y_test if labels else None, device) if data.num_test else None
+        # one feature array per Input, one label array per Target (none: the loss compares with its input)
+        self.train = Split(plan.features("train"), plan.labels("train"), device)
+        self.val = Split(plan.features("val"), plan.labels("val"), device) if data.num_val else None
+        self.test = Split(plan.features("test"), plan.labels("test"), device) if data.num_test else None
         # BatchNorm cannot train on a batch of one: such a last batch is left out of each epoch
         self.min_last = 2 if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
                                  for m in self.criterion.modules()) else 1
         self.steps_per_epoch = self.train.steps(config.batch_size, self.min_last)
+        # a run given in steps ends inside the epoch that reaches them (``steps`` 0: at ``epochs``)
+        self.epochs = math.ceil(config.steps / self.steps_per_epoch) if config.steps else config.epochs
+        self.total_steps = config.steps or self.epochs * self.steps_per_epoch
         self.loss_is_sum = plan.loss_is_sum
         self.optimizer = build_optimizer(config.optimizer, self.criterion.parameters(), device)
         monitor = effective_monitor(plan)
         self.best = _Best(monitor, metric_mode(monitor))
-        self.schedule = Schedule(config.schedule, self.optimizer, config.epochs, self.steps_per_epoch,
+        self.schedule = Schedule(config.schedule, self.optimizer, self.epochs, self.steps_per_epoch,
                                  self.best.mode)
         self.scaler = torch.amp.GradScaler(device.type) if self.choice.precision == "fp16" else None
         self.l1_weights = penalized_weights(self.criterion) if config.l1 > 0 else []
@@ -227,9 +230,9 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         if self.folder is not None:
             self.folder.clean_stray()
             self._write_run_files()
-            self._summary("running", f"epoch {self.epoch} of {config.epochs}" if self.epoch else "first epoch")
+            self._summary("running", f"epoch {self.epoch} of {self.epochs}" if self.epoch else "first epoch")
         self.channel.put(RunStarted(
-            self._run_dir(), device.type, self.choice.name, self.choice.precision, config.epochs, self.epoch,
+            self._run_dir(), device.type, self.choice.name, self.choice.precision, self.epochs, self.epoch,
             self.steps_per_epoch, self.train.size, self.val.size if self.val else 0,
             sum(p.numel() for p in self.criterion.parameters()), plan.task, data.classes, data.summary(),
             config.to_dict(), tuple(notes)))
@@ -241,9 +244,9 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         self._run_start = time.perf_counter()
         self._summary_at = self._run_start
         self._first_step = self.step
-        if self.epoch < config.epochs:
+        if self._more_to_train():
             self.channel.put(Preparing("first_step", f"Running the first step on {self.choice.name}…"))
-        while self.epoch < config.epochs:
+        while self._more_to_train():
             self.epoch += 1
             epoch_start = time.perf_counter()
             paused_before = self._paused_s
@@ -282,6 +285,9 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
                 return "early_stopped"
         return "completed"
 
+    def _more_to_train(self) -> bool:
+        return self.epoch < self.epochs and self.step < self.total_steps
+
     def _elapsed(self) -> float:
         """Training seconds so far, pauses excluded, earlier sessions of a resumed run included."""
         return self._elapsed_before + time.perf_counter() - self._run_start - self._paused_s
@@ -297,8 +303,10 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
                                  chance_accuracy(self.plan.task, self.plan.dataset), self.config.optimizer.get("lr"))
 
 
-def _finish_message(reason: str, best: _Best) -> str:
+def _finish_message(reason: str, best: _Best, steps: int | None = None) -> str:
     head = "stopped early: no improvement" if reason == "early_stopped" else "finished"
+    if steps is not None:
+        head += f" after {steps:,} steps"
     if best.value is None:
         return head
     return f"{head}; best {best.metric} {best.value:.4g} at epoch {best.epoch}"

@@ -10,7 +10,7 @@ from helpers import add, chain, mlp_graph
 from layerloom import analyze, compile_graph
 from layerloom.core.errors import GraphError, GraphFileError
 from layerloom.files.graphfile import dumps_graph, loads_graph, same_network
-from layerloom.model.trainable import frozen_params, has_weights, params_summary
+from layerloom.model.trainable import frozen_params, has_weights, params_summary, switch_text, to_switch
 from layerloom.training.optim import NothingToTrain, build_optimizer
 
 ADAM = {"name": "adam", "lr": 0.01, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
@@ -96,3 +96,14 @@ def test_counts_say_how_much_is_frozen_and_which_nodes_have_a_switch():
     assert frozen_params(analysis) == 40 and params_summary(analysis) == "67 (40 frozen)"
     assert has_weights(analysis, "fc1") and has_weights(analysis, "fc2")
     assert not has_weights(analysis, "relu1") and not has_weights(analysis, "image")
+
+
+def test_a_selection_switches_only_the_nodes_with_weights_that_differ():
+    graph = mlp_graph(hidden=8, classes=3, features=4)
+    graph.set_trainable("fc2", False)
+    analysis = analyze(graph)
+    selection = ["image", "fc1", "relu1", "fc2"]
+    assert to_switch(analysis, selection, False) == ["fc1"]
+    assert to_switch(analysis, selection, True) == ["fc2"]
+    assert switch_text(graph, ["fc1"], False) == "Freeze fc1"
+    assert switch_text(graph, ["fc1", "fc2"], True) == "Unfreeze 2 nodes"

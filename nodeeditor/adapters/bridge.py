@@ -22,7 +22,7 @@ from layerloom.model.analysis import Analysis
 class GraphBridge(QObject):
     nodeAdded = Signal(str)            # node id
     nodeRemoved = Signal(str)
-    nodeChanged = Signal(str)          # params, name or ui data changed
+    nodeChanged = Signal(str)          # params, name, ui data or trainable changed
     nodeMoved = Signal(str, float, float)
     edgeAdded = Signal(object)         # layerloom.Edge
     edgeRemoved = Signal(object)
@@ -52,6 +52,7 @@ class GraphBridge(QObject):
             (events.param_changed, self._structural(lambda node, *_: self.nodeChanged.emit(node.id))),
             (events.node_renamed, self._structural(lambda node, *_: self.nodeChanged.emit(node.id))),
             (events.ui_changed, lambda node, *_: self.nodeChanged.emit(node.id)),
+            (events.trainable_changed, self._structural(lambda node, *_: self.nodeChanged.emit(node.id))),
             (events.node_moved, lambda node, x, y: self.nodeMoved.emit(node.id, x, y)),
             (events.meta_changed, self._meta_changed),
             (events.block_changed, self._structural(self._block_changed)),

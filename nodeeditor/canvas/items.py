@@ -21,6 +21,11 @@ INPUT, OUTPUT = "in", "out"
 # by zoom x logicalDpi/96, so a size in points would be scaled for the screen a second time.
 TITLE_PX, SMALL_PX, WIRE_LABEL_PX = 13, 11, 10
 HIT_WIDTH = 8.0   # how far from a wire's centre line a click or a drop still hits it
+# A frozen card (fine-tuning: its weights stay as loaded): an ice-blue snowflake and hatching over its header
+FROZEN_INK = {"dark": "#8fd3ff", "light": "#1f6fb2"}
+FROZEN_MARK = "\u2744"   # snowflake
+FROZEN_TIP = ("Frozen: training leaves its weights (and batch-norm statistics) as loaded. "
+              "Unfreeze it with the inspector's Trainable box or the card's right-click menu.")
 
 
 def shape_text(spec) -> str:
@@ -101,6 +106,7 @@ class NodeItem(QGraphicsObject):
         self.footer = ""
         self.problem = ""
         self.is_block = False
+        self.frozen = False   # the node's "trainable" is off (fine-tuning)
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         self._height = HEADER + FOOTER
@@ -116,6 +122,7 @@ class NodeItem(QGraphicsObject):
         spec = graph.spec(node)
         self.name, self.type_id = node.name, node.type_id
         self.is_block = node.type_id.startswith(BLOCK_PREFIX) and spec is not None
+        self.frozen = not node.trainable
         repeat = node.params.get("repeat", 1) if self.is_block else 1
         if isinstance(repeat, int) and repeat > 1:
             self.type_id = f"{node.type_id}  × {repeat}"
@@ -126,12 +133,13 @@ class NodeItem(QGraphicsObject):
             if info.outputs:
                 parts.append(", ".join(shape_text(s) for s in info.outputs.values()))
             if info.param_count:
-                parts.append(f"{info.param_count:,} params")
+                parts.append(f"{info.param_count:,} params" + (", frozen" if self.frozen else ""))
         self.footer = "   ".join(parts)
         errors = [p for p in problems if p.severity == "error"]
         self.problem = "\n".join(p.message for p in errors)
         hint = "\nDouble-click to edit the block's inside (Alt+Down)" if self.is_block else ""
-        self.setToolTip(self.problem or f"{node.type_id}: {spec.doc if spec else 'unknown node type'}{hint}")
+        frozen = f"\n{FROZEN_MARK} {FROZEN_TIP}" if self.frozen else ""
+        self.setToolTip(self.problem or f"{node.type_id}: {spec.doc if spec else 'unknown node type'}{hint}{frozen}")
         self.prepareGeometryChange()
         self.update()
 
@@ -178,6 +186,8 @@ class NodeItem(QGraphicsObject):
         tint = QColor(self.color)
         tint.setAlpha(70)  # light theme: the category colour washed over the card, same for every hue
         painter.fillPath(strip.simplified(), self.color.darker(170) if theme.name == "dark" else tint)
+        if self.frozen:
+            self._paint_frost(painter, strip.simplified())
         painter.fillRect(QRectF(0, 8, 4, HEADER - 8), self.color)
         title = QFont(painter.font())
         title.setBold(True)
@@ -208,6 +218,22 @@ class NodeItem(QGraphicsObject):
             painter.drawEllipse(QPointF(NODE_WIDTH - 14, 13), 8, 8)
             painter.setPen(QColor("white"))
             painter.drawText(QRectF(NODE_WIDTH - 22, 5, 16, 16), Qt.AlignmentFlag.AlignCenter, "!")
+
+    def _paint_frost(self, painter: QPainter, strip: QPainterPath) -> None:
+        """A frozen card's header: ice-blue hatching over the category colour and a snowflake at the
+        right (left of the problem badge when there is one)."""
+        ink = QColor(FROZEN_INK.get(self.theme.name, FROZEN_INK["dark"]))
+        hatch = QColor(ink)
+        hatch.setAlpha(90 if self.theme.name == "dark" else 110)
+        painter.fillPath(strip, QBrush(hatch, Qt.BrushStyle.BDiagPattern))
+        mark = QFont(painter.font())
+        mark.setPixelSize(TITLE_PX + 3)
+        painter.save()
+        painter.setFont(mark)
+        painter.setPen(ink)
+        right = NODE_WIDTH - (30 if self.problem else 8)
+        painter.drawText(QRectF(right - 20, 4, 20, 20), Qt.AlignmentFlag.AlignCenter, FROZEN_MARK)
+        painter.restore()
 
     def _port_text_color(self, port: PortItem) -> QColor:
         """A port's name follows its dot while a wire is dragged: the accent colour when it takes the

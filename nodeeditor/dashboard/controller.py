@@ -113,6 +113,7 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         self.runs_panel.overlaysChanged.connect(self._overlay)
         self.runs_panel.openGraphRequested.connect(self._open_run_graph)
         self.runs_panel.loadCheckpointRequested.connect(self.load_checkpoint)
+        self.runs_panel.fineTuneRequested.connect(self.panel.fine_tune_from)
         self.runs_panel.showRunRequested.connect(self.show_run_folder)
         self._preload_timer = QTimer(self, singleShot=True, interval=PRELOAD_DELAY_MS)
         self._preload_timer.timeout.connect(window.preload_warm)

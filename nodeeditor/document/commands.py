@@ -20,6 +20,7 @@ from layerloom.edits.plan import (AddEdge, AddNode, Connect, Disconnect, Edit, I
                                   Rename, SetParam, UpdateBlock, graph_at)
 from layerloom.edits.params import stored_value
 from layerloom.model.blocks import BlockDef, check_param_records, install_block, update_block
+from layerloom.model.trainable import switch_text
 
 MERGE_PARAM = 1  # QUndoCommand ids: consecutive edits of one parameter merge into one step
 MERGE_META = 2   # consecutive steps (arrow keys, wheel) of one training setting merge into one step
@@ -180,6 +181,24 @@ class MoveNodesCommand(QUndoCommand):
     def undo(self) -> None:
         for node_id, (old, _) in self.moves.items():
             self.graph.move_node(node_id, *old)
+
+
+class SetTrainableCommand(QUndoCommand):
+    """Freeze (``trainable`` False) or unfreeze several nodes as one step: "Freeze fc1", "Unfreeze 3 nodes".
+    Undo gives each node back the switch it had."""
+
+    def __init__(self, graph: Graph, node_ids: list[str], trainable: bool):
+        super().__init__(switch_text(graph, node_ids, trainable))
+        self.graph, self.trainable = graph, trainable
+        self.old = {node_id: graph.node(node_id).trainable for node_id in node_ids}
+
+    def redo(self) -> None:
+        for node_id in self.old:
+            self.graph.set_trainable(node_id, self.trainable)
+
+    def undo(self) -> None:
+        for node_id, trainable in self.old.items():
+            self.graph.set_trainable(node_id, trainable)
 
 
 class SetMetaCommand(QUndoCommand):

@@ -15,8 +15,8 @@ from functools import partial
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton, QScrollArea,
-                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton,
+                               QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from layerloom.edits.params import (bindable, bound_to, can_become_block_param, complaint, fresh_param_name,
                                     is_reference, plan_block_default, plan_block_doc, plan_make_block_param,
@@ -26,7 +26,9 @@ from layerloom.edits.blocks import plan_rename
 from layerloom.edits.plan import Plan
 from layerloom.model.blocks import PREFIX as BLOCK_PREFIX
 from layerloom.model.blocks import param_from_record, references
+from layerloom.model.trainable import has_weights
 
+from layerloom.nodeeditor.document.commands import SetTrainableCommand
 from layerloom.nodeeditor.panels.help import NodeHelpDialog
 from layerloom.nodeeditor.canvas.items import shape_text
 from layerloom.nodeeditor.panels.param_editors import Fields, breakable, param_editor, parse_text, same_value
@@ -121,7 +123,7 @@ class Inspector(QWidget):
         bound = tuple(name for name, value in node.params.items() if is_reference(value))
         return (id(document), "node", node_id, node.type_id, params, spec.doc if spec is not None else None,
                 bound if block is not None else (), json.dumps(block.params) if block is not None else None,
-                node_id in document.bridge.analysis.nodes)
+                node_id in document.bridge.analysis.nodes, has_weights(document.bridge.analysis, node_id))
 
     def show_node(self, document, node_id: str | None) -> None:
         """Build the form for ``node_id`` (None: a hint, or the open block itself)."""
@@ -178,11 +180,31 @@ class Inspector(QWidget):
                 fields[label].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 self._form.addRow(label, fields[label])
             self._updates.append(partial(_show_shapes, document, node_id, fields))
+        if has_weights(document.bridge.analysis, node_id):
+            self._add_trainable(document, node_id)
         notes = QWidget()
         QVBoxLayout(notes).setContentsMargins(0, 0, 0, 0)
         self._form.addRow(notes)
         self._updates.append(partial(_show_notes, document, node_id, notes))
         self._fill()
+
+    def _add_trainable(self, document, node_id: str) -> None:
+        """The "Trainable" box of a node with weights: unticked, the node is frozen (fine-tuning)."""
+        box = QCheckBox("Trainable")
+        box.setToolTip("Untick to freeze this node: training leaves its weights (and batch-norm statistics) "
+                       "as they start, e.g. loaded from training.weights. Right-click cards to freeze several.")
+        box.clicked.connect(lambda checked: self.set_trainable(checked))
+        self.editors["trainable"] = box
+        self._form.addRow("", box)
+        self._updates.append(partial(_show_trainable, document, node_id, box))
+
+    def set_trainable(self, trainable: bool) -> bool:
+        """Freeze or unfreeze the shown node through the undo stack ("Freeze fc1")."""
+        document, node_id = self.document, self.node_id
+        if document is None or node_id is None or document.graph.node(node_id).trainable == trainable:
+            return False
+        document.undo_stack.push(SetTrainableCommand(document.graph, [node_id], trainable))
+        return True
 
     def _with_help(self, title: QLabel, type_id: str) -> QWidget:
         """The title and a "?" button that opens the node type's documentation."""
@@ -398,7 +420,12 @@ def _show_shapes(document, node_id: str, fields: dict[str, QLabel]) -> None:
         return
     fields["receives"].setText(", ".join(f"{port}: {shape_text(s)}" for port, s in info.inputs.items()) or "-")
     fields["gives"].setText(", ".join(shape_text(s) for s in info.outputs.values()) or "-")
-    fields["parameters"].setText(f"{info.param_count:,}" if info.param_count is not None else "?")
+    frozen = " (frozen)" if info.param_count and not document.graph.node(node_id).trainable else ""
+    fields["parameters"].setText(f"{info.param_count:,}{frozen}" if info.param_count is not None else "?")
+
+
+def _show_trainable(document, node_id: str, box: QCheckBox) -> None:
+    box.setChecked(document.graph.node(node_id).trainable)
 
 
 def _show_notes(document, node_id: str, notes: QWidget) -> None:

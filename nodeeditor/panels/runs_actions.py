@@ -1,5 +1,6 @@
 """The Runs panel's actions: show a run's results, open the graph it was trained from, load its
-checkpoint, show or delete its folder, and refresh. ``RunActions`` is mixed into ``RunsPanel``: the
+checkpoint, fine-tune from it (the next run starts from its best or last checkpoint: ``fineTuneRequested``,
+which the training panel turns into the ``training.weights`` setting), show or delete its folder, and refresh. ``RunActions`` is mixed into ``RunsPanel``: the
 actions apply to its ``current_run()`` / ``selected_runs()`` and are said through its signals; they
 sit in its tool bar, the rows' context menu and on the Return and Delete keys.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QFile, QModelIndex, QSize, Qt, QUrl
+from PySide6.QtCore import QEvent, QFile, QModelIndex, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMenu, QMessageBox, QToolBar
 
@@ -26,6 +27,8 @@ class RunActions:
     """The actions of ``RunsPanel`` (a mixin: it uses the panel's ``view``, ``current_run``,
     ``selected_runs``, ``refresh`` and signals)."""
 
+    fineTuneRequested = Signal(object)   # Path of the run's best.pt (last.pt without one): start from it
+
     def _make_actions(self) -> None:
         def action(text: str, slot) -> QAction:
             act = QAction(text, self)
@@ -37,6 +40,9 @@ class RunActions:
         self.show_action.setToolTip("Show the run's charts, evaluation and Try it (double-click, Return)")
         self.open_action = action("Open graph", self.open_graph)
         self.checkpoint_action = action("Load checkpoint", self.load_checkpoint)
+        self.fine_tune_action = action("Fine-tune from this run", self.fine_tune)
+        self.fine_tune_action.setToolTip("Start the next run of the open graph from this run's best checkpoint "
+                                         "(its weights matched by node name; what does not fit starts fresh)")
         self.folder_action = action("Show folder", self.show_folder)
         self.delete_action = action("Delete run…", self.delete_runs)
         # Keys, not action shortcuts: the window's Delete (delete nodes) and F5 (train) would make a
@@ -80,8 +86,10 @@ class RunActions:
         if not self.view.selectionModel().isRowSelected(index.row(), QModelIndex()):
             self.view.setCurrentIndex(index)  # right-click on an unselected row acts on that row alone
         self._sync()
+        self.fine_tune_action.setEnabled(self.checkpoint_action.isEnabled())
         menu = QMenu(self)
-        for act in (self.show_action, self.open_action, self.checkpoint_action, self.folder_action):
+        for act in (self.show_action, self.open_action, self.checkpoint_action, self.fine_tune_action,
+                    self.folder_action):
             menu.addAction(act)
         menu.addSeparator()
         menu.addAction(self.delete_action)
@@ -104,6 +112,11 @@ class RunActions:
         run = run or self.current_run()
         if run is not None and run.checkpoint is not None:
             self.loadCheckpointRequested.emit(run.checkpoint)
+
+    def fine_tune(self, run: RunInfo | None = None) -> None:
+        run = run or self.current_run()
+        if run is not None and run.checkpoint is not None:
+            self.fineTuneRequested.emit(run.checkpoint)
 
     def show_folder(self, run: RunInfo | None = None) -> None:
         run = run or self.current_run()

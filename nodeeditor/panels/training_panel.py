@@ -1,6 +1,11 @@
 """The training panel: the graph's ``training`` section as a form, and the dataset with a preview. (The
 run's controls and progress are the Train workspace's header: ``run_header.py``.)
 
+The "Start from weights" group is fine-tuning's: the ``weights`` setting with a Browse… button, and how that
+file fits the graph (what loads, what starts fresh: ``layerloom.training.finetune.preview_fit``, worked out
+off the GUI thread) after the setting changes, a Preview, or when a run starts. The Runs dock's "Fine-tune
+from this run" sets it through ``fine_tune_from``.
+
 The form is generated from the runtime's setting specs (``layerloom.training.config``): the same table
 that checks graph files and the CLI's options, so ranges, choices and doc lines match everywhere. A
 change goes through the undo stack as one ``SetMetaCommand`` and is saved with the graph; a refused
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -24,11 +30,15 @@ from layerloom import ParamError
 from layerloom.data import BUILTINS, DATASET_PARAMS
 from layerloom.training.config import EARLY_STOPPING_PARAMS, OPTIMIZER_PARAMS, SCHEDULE_PARAMS, TOP_PARAMS, \
     check_training
+from layerloom.training.finetune import checkpoint_setting, preview_fit
+
+from layerloom.nodeeditor.adapters.background import run_in_background
 
 from layerloom.nodeeditor.document.commands import SetMetaCommand
 from layerloom.nodeeditor.panels.param_editors import ComboBox, Fields, error_label, param_editor, same_value, value_text
 
 FILE_CHOICE = "__file__"
+WEIGHTS = "weights"   # the setting fine-tuning starts from (training.weights)
 
 # What the form shows first; the rest of each section sits under "More settings".
 MAIN = {
@@ -74,6 +84,9 @@ class TrainingPanel(QWidget):
         layout.addWidget(scroll, 1)
         self.preview = _PreviewText()
         self.preview_images = PictureStrip()
+        self.fit_text = _PreviewText()
+        self._fit_for: object = None    # (graph revision, setting) the fit text was worked out for
+        self._fit_asked = 0             # counts the fits asked for: only the latest one's answer shows
 
     # ------------------------------------------------------------------ the form
     def set_document(self, document) -> None:
@@ -107,6 +120,7 @@ class TrainingPanel(QWidget):
             return
         raw = self.document.graph.training if isinstance(self.document.graph.training, dict) else {}
         self._body_layout.addWidget(self._dataset_group(raw))
+        self._body_layout.addWidget(self._weights_group(raw))
         for section in (None, "optimizer", "schedule", "early_stopping"):
             self._body_layout.addWidget(self._group(section, raw))
         self._body_layout.addStretch(1)
@@ -140,6 +154,8 @@ class TrainingPanel(QWidget):
             self._previewed = None   # the preview showed other data
             self.preview.clear()
             self.preview_images.set_pictures([])
+        if (self._fit_for or (None, None))[1] != raw.get(WEIGHTS):
+            self.check_fit()   # another weights file: say how it fits
 
     def _group(self, section: str | None, raw: dict) -> QGroupBox:
         group = QGroupBox(TITLES[section])
@@ -149,6 +165,8 @@ class TrainingPanel(QWidget):
         more_form.setContentsMargins(0, 0, 0, 0)
         main = MAIN.get(section, ())
         for param in SECTION_PARAMS[section]:
+            if section is None and param.name == WEIGHTS:
+                continue   # in its own group ("Start from weights")
             self._add_field(form if param.name in main else more_form, section, param, raw)
         if more_form.rowCount():
             form.addRow(self._disclosure(section, more))
@@ -212,6 +230,79 @@ class TrainingPanel(QWidget):
         form.addRow(self.preview)
         form.addRow(self.preview_images)
         return group
+
+    def _weights_group(self, raw: dict) -> QGroupBox:
+        """Fine-tuning: the weights a run starts from (matched by node name) and how they fit."""
+        group = QGroupBox("Start from weights")
+        form = QFormLayout(group)
+        param = next(p for p in TOP_PARAMS if p.name == WEIGHTS)
+        line = param_editor(param, _raw_value(raw, WEIGHTS, param), lambda v: self.apply(None, WEIGHTS, v))
+        line.setToolTip(param.doc + ". Relative to the graph file's folder; empty: start from fresh weights")
+        error = self.fields.add(WEIGHTS, param, line)
+        browse = QPushButton("Browse…")
+        browse.setToolTip("Choose a weights file or a run's checkpoint (.pt)")
+        browse.clicked.connect(self.browse_weights)
+        self.editors["weights.browse"] = browse
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(line, 1)
+        row.addWidget(browse)
+        form.addRow("weights", holder)
+        form.addRow(error)
+        self.fit_text = _PreviewText()
+        self.fit_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._fit_for = None
+        form.addRow(self.fit_text)
+        return group
+
+    def browse_weights(self) -> None:
+        start = str(self.document.path.parent) if self.document and self.document.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Start from weights", start,
+                                              "Weights and checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.apply(None, WEIGHTS, checkpoint_setting(path, self.document.path))
+
+    def fine_tune_from(self, checkpoint) -> bool:
+        """Start the next run from ``checkpoint`` (a run's best or last): ``training.weights`` set to it,
+        relative to the graph file when it is saved, as one undo step."""
+        if self.document is None:
+            return False
+        raw = copy.deepcopy(self.document.graph.training or {})
+        setting = checkpoint_setting(checkpoint, self.document.path)
+        if raw.get(WEIGHTS) == setting:
+            return False
+        raw[WEIGHTS] = setting
+        run = Path(checkpoint).parent.parent.name or Path(checkpoint).name
+        self._push(raw, f"Fine-tune from {run}")
+        return True
+
+    def check_fit(self) -> None:
+        """Work out, off the GUI thread, how the ``weights`` file fits the graph as it is now; the answer
+        shows under the field (what loads, what starts fresh, or why the file cannot be used)."""
+        if self.document is None:
+            return
+        training = self.document.graph.training if isinstance(self.document.graph.training, dict) else {}
+        setting = training.get(WEIGHTS)
+        self._fit_asked += 1
+        asked = self._fit_asked
+        self._fit_for = (self.document.graph.revision, setting)
+        if not isinstance(setting, str) or not setting:
+            self.fit_text.clear()
+            return
+        graph = self.document.graph.copy()   # a snapshot: the thread never reads the live graph
+        base_dir = self.document.path.parent if self.document.path else None
+        self.fit_text.setText(_breakable(f"Checking how {setting} fits…"))
+        run_in_background(lambda: preview_fit(graph, setting, base_dir),
+                          lambda report: self._show_fit(asked, report.lines(), report.complete),
+                          lambda exc: self._show_fit(asked, [str(exc)], False), name="weights-fit")
+
+    def _show_fit(self, asked: int, lines: list[str], complete: bool) -> None:
+        if asked != self._fit_asked:
+            return   # a later setting or check has been asked for since
+        self.fit_text.setText(_breakable("\n".join(lines)))
+        self.fit_text.setToolTip("" if complete else "What is not in the file, or has another shape there, starts "
+                                 "from fresh weights; every other tensor loads by node name.")
 
     def _disclosure(self, section: str | None, more: QWidget) -> QToolButton:
         toggle = _disclosure(more)
@@ -282,7 +373,7 @@ class TrainingPanel(QWidget):
         except ParamError as exc:
             self.fields.refuse(key, str(exc), current)
             return False
-        if checked is None and section == "dataset" and name == "path":
+        if checked is None and (section, name) in (("dataset", "path"), (None, WEIGHTS)):
             target.pop(name, None)
         else:
             target[name] = checked
@@ -306,6 +397,7 @@ class TrainingPanel(QWidget):
         dataset = (self.document.graph.training or {}).get("dataset") if self.document is not None else None
         self._previewed = copy.deepcopy(dataset) if isinstance(dataset, dict) else {}
         self.previewRequested.emit()
+        self.check_fit()
 
     def show_dataset(self, dataset, count: int = 8) -> None:
         """The preview: the dataset's one-line summary, its classes, and its first training samples
@@ -333,6 +425,8 @@ class TrainingPanel(QWidget):
         """While this graph trains, its settings are the run's: the form is read-only and says so."""
         self._body.setEnabled(not running)
         self.note.setVisible(running)
+        if running:
+            self.check_fit()   # what the run starts from, for the graph as it is trained
 
 
 def _disclosure(more: QWidget) -> QToolButton:

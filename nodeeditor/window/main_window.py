@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QLineEdit, QLi
 
 from layerloom import Graph
 from layerloom.model.analysis import ERROR
+from layerloom.model.trainable import frozen_params
 from layerloom.training.worker import WarmPool
 
 from layerloom.nodeeditor.canvas.items import NodeItem
@@ -34,6 +35,7 @@ from layerloom.nodeeditor.canvas.view import CanvasView
 from layerloom.nodeeditor.dashboard.controller import Dashboard
 from layerloom.nodeeditor.document.autosave import INTERVAL_MS, Autosaver
 from layerloom.nodeeditor.document.block_scopes import BlockScopes
+from layerloom.nodeeditor.document.card_menu import CardMenu
 from layerloom.nodeeditor.document.document import Document
 from layerloom.nodeeditor.panels.inspector import Inspector
 from layerloom.nodeeditor.panels.palette import Palette
@@ -74,6 +76,7 @@ class EditorWindow(MenusMixin, FilesMixin, EditingMixin, BlocksMixin, ThemesMixi
         self.scopes = BlockScopes(self)
         self.scopes.scopeChanged.connect(self._show_scope)
         self._shown: Document | None = None   # the level on the canvas (the model, or a block's inside)
+        self.card_menu = CardMenu(self.view, lambda: self._shown)   # right-click a card: Freeze, Unfreeze
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(0, 0, 0, 0)
@@ -288,7 +291,9 @@ class EditorWindow(MenusMixin, FilesMixin, EditingMixin, BlocksMixin, ThemesMixi
     def _show_totals(self, analysis) -> None:
         """The model's size, whatever level is on the canvas."""
         count = len(self.document.graph)
-        self.totals.setText(f"{count} nodes  |  {analysis.params_text()} parameters")
+        frozen = frozen_params(analysis)   # fine-tuning: what training leaves as loaded
+        self.totals.setText(f"{count} nodes  |  {analysis.params_text()} parameters"
+                            + (f", {frozen:,} frozen" if frozen else ""))
         notes = []
         if analysis.params_unknown:
             notes.append(f"{len(analysis.params_unknown)} node(s) not counted yet: wire their inputs to size them")

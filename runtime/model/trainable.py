@@ -32,3 +32,17 @@ def params_summary(analysis: Analysis) -> str:
     """The parameter total as shown, with the frozen share: ``"4,160"`` or ``"4,160 (4,010 frozen)"``."""
     frozen = frozen_params(analysis)
     return analysis.params_text() + (f" ({frozen:,} frozen)" if frozen else "")
+
+
+def to_switch(analysis: Analysis, node_ids, trainable: bool) -> list[str]:
+    """Of ``node_ids`` (a selection), the nodes that freezing (``trainable`` False) or unfreezing would
+    change: those with weights whose switch is the other way. Empty: the menu entry is not offered."""
+    graph = analysis.graph
+    return [nid for nid in node_ids if nid in graph and has_weights(analysis, nid)
+            and graph.node(nid).trainable != trainable]
+
+
+def switch_text(graph, node_ids: list[str], trainable: bool) -> str:
+    """The undo step's name: ``"Freeze fc1"``, ``"Unfreeze 3 nodes"``."""
+    verb = "Unfreeze" if trainable else "Freeze"
+    return f"{verb} {graph.node(node_ids[0]).name}" if len(node_ids) == 1 else f"{verb} {len(node_ids)} nodes"

@@ -1,0 +1,68 @@
+"""The cards' right-click menu: Freeze and Unfreeze for the selected nodes, as one undo step.
+
+``CardMenu`` watches a canvas view. A right-click on a card that is not selected selects it alone (a
+right-click on a selected card keeps the selection), then the menu opens. Which nodes an entry changes is
+the runtime's rule (``layerloom.model.trainable.to_switch``: nodes with weights whose switch is the other
+way); an entry that would change nothing is greyed. The menu follows whichever level is on the canvas
+(the model, or a block's inside): ``current()`` gives its ``Document``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QObject, QPoint
+from PySide6.QtWidgets import QGraphicsView, QMenu
+
+from layerloom.model.trainable import to_switch
+
+from layerloom.nodeeditor.canvas.items import NodeItem
+from layerloom.nodeeditor.document.commands import SetTrainableCommand
+
+
+class CardMenu(QObject):
+    """The context menu of the cards of ``view``; ``current()`` is the document on the canvas (or None)."""
+
+    def __init__(self, view: QGraphicsView, current: Callable[[], object]):
+        super().__init__(view)
+        self.view, self._current = view, current
+        self.menu: QMenu | None = None   # the menu last opened (tests reach it here)
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.ContextMenu and watched is self.view.viewport():
+            return self.open_at(event.pos(), event.globalPos())
+        return False
+
+    def card_at(self, pos: QPoint) -> NodeItem | None:
+        item = self.view.itemAt(pos)
+        while item is not None and not isinstance(item, NodeItem):
+            item = item.parentItem()
+        return item
+
+    def open_at(self, pos: QPoint, global_pos: QPoint) -> bool:
+        """Open the menu for the card under ``pos`` (viewport coordinates); False when there is none."""
+        document, card = self._current(), self.card_at(pos)
+        if document is None or card is None or card.scene() is not document.scene:
+            return False
+        if not card.isSelected():   # right-click on an unselected card acts on that card alone
+            document.scene.clearSelection()
+            card.setSelected(True)
+        selection = [item.node_id for item in document.scene.selectedItems() if isinstance(item, NodeItem)]
+        menu = QMenu(self.view)
+        for text, trainable, tip in (("Freeze", False, "Keep the selected layers' weights as they are while training"),
+                                     ("Unfreeze", True, "Train the selected layers' weights again")):
+            changed = to_switch(document.bridge.current(), selection, trainable)
+            action = menu.addAction(text, lambda ids=changed, on=trainable: self.switch(document, ids, on))
+            action.setEnabled(bool(changed))
+            action.setToolTip(tip if changed else "No selected node with weights to change")
+        menu.setToolTipsVisible(True)
+        menu.popup(global_pos)
+        self.menu = menu
+        return True
+
+    @staticmethod
+    def switch(document, node_ids: list[str], trainable: bool) -> None:
+        """Freeze or unfreeze ``node_ids`` as one undo step ("Freeze 3 nodes")."""
+        if node_ids:
+            document.undo_stack.push(SetTrainableCommand(document.graph, node_ids, trainable))

@@ -1,0 +1,54 @@
+"""Fine-tuning helpers the window and the CLI share: how a ``training.weights`` file fits a graph before
+any run (a preview), and the setting that starts from a run's checkpoint.
+
+The weights load by node name (``layerloom.training.start_weights``); frozen nodes (``"trainable": false``,
+``layerloom.model.trainable``) keep them through the run. The preview builds the graph's modules on PyTorch's
+``meta`` device, so it costs no memory for the weights and no time initialising them, whatever the model's size.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from layerloom.model.graph import Graph
+
+if TYPE_CHECKING:
+    from layerloom.training.start_weights import FitReport
+
+
+def preview_fit(graph: Graph, setting: str, base_dir: str | os.PathLike | None = None) -> FitReport:
+    """How the weights file ``setting`` (relative to ``base_dir``, the graph file's folder) would fit
+    ``graph``: which tensors load and which start fresh, exactly as a run would load them. Raises
+    ``CheckpointError`` for a file that cannot be read and ``CompileError`` for a graph that does not
+    compile. Imports torch (this module does not, so the editor imports it at start-up)."""
+    import torch
+
+    from layerloom.compiler import compile_graph
+    from layerloom.core.errors import CompileError
+    from layerloom.training.start_weights import fit_weights, read_weights_file, start_weights_path
+
+    path = start_weights_path(setting, base_dir)
+    weights = read_weights_file(path)
+    try:
+        with torch.device("meta"):
+            model = compile_graph(graph).model
+    except CompileError:   # a custom initialiser or plugin that needs real tensors: build it for real
+        model = compile_graph(graph).model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # "copying into a meta parameter is a no-op": only the names count
+        return fit_weights(model, weights, path.name)
+
+
+def checkpoint_setting(checkpoint: str | os.PathLike, graph_path: str | os.PathLike | None) -> str:
+    """The ``training.weights`` value that starts from ``checkpoint``: relative to the graph file's folder
+    when the graph is saved (the pair moves together), else the absolute path."""
+    checkpoint = Path(checkpoint).resolve()
+    if graph_path is None:
+        return str(checkpoint)
+    try:
+        return Path(os.path.relpath(checkpoint, Path(graph_path).resolve().parent)).as_posix()
+    except ValueError:   # another drive (Windows): no relative path exists
+        return str(checkpoint)

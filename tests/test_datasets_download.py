@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import re
 import socket
 import struct
 import tarfile
@@ -296,3 +297,42 @@ def test_cifar10_binary_is_read_from_its_archive_without_pickle(server, cache, m
     assert raw.y["train"][:4].tolist() == [0, 1, 2, 1]   # batch 1 labels 0,1,2; batch 2 starts at 1
     assert raw.x["train"][3, 0, 0, 0] == 1 and raw.x["train"][3, 1, 5, 5] == 100   # red = batch index, green
     assert raw.x["test"][0, 2, 31, 31] == 5
+
+
+# ---------------------------------------------------------------- the command line
+def cli(capsys, *argv):
+    from layerloom.cli.main import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_download_then_datasets_says_it_is_on_disk(mnist, capsys):
+    code, out, err = cli(capsys, "datasets")
+    mnist_line = next(line for line in out.splitlines() if line.split()[0] == "mnist")
+    assert code == 0 and re.search(r"; not on disk \(\d+ KB\): layerloom-cli download mnist$", mnist_line)
+    code, out, err = cli(capsys, "download", "mnist", "--quiet")
+    assert code == 0, err
+    assert "downloading MNIST handwritten digits" in out and "127.0.0.1" in out
+    assert f"on disk: {dataset_folder('mnist')}" in out and on_disk("mnist")
+    code, out, err = cli(capsys, "datasets")
+    assert next(line for line in out.splitlines() if line.split()[0] == "mnist").endswith("; on disk")
+    code, out, err = cli(capsys, "download", "mnist")
+    assert code == 0 and "already on disk" in out and len(mnist.seen) == 4
+
+
+def test_cli_download_offline_exits_1_naming_urls_and_folder(cache, mnist_files, monkeypatch, capsys):
+    patch_registry(monkeypatch, "mnist", mnist_files, dead_url())
+    code, out, err = cli(capsys, "download", "mnist", "--quiet", "--timeout", "5")
+    assert code == 1 and "refused" in err and str(dataset_folder("mnist")) in err
+
+
+def test_cli_train_on_a_missing_set_says_how_to_download_it(cache, capsys):
+    from layerloom.files.resources import example_path
+
+    code, out, err = cli(capsys, "train", str(example_path("mnist_mlp")), "--no-save", "--quiet")
+    assert code == 1
+    assert "MNIST handwritten digits is not on disk (11 MB to download)" in err
+    assert "layerloom-cli download mnist" in err and str(cache / "datasets" / "mnist") in err
+    assert not (cache / "datasets").exists()   # training never downloads by itself

@@ -35,11 +35,11 @@ def cmd_download(args) -> int:
     info = BUILTINS[args.name]
     missing = missing_files(info)
     if not missing:
-        print(f"{info.title} is already on disk: {dataset_folder(info.name)}")
+        print(f"{info.short_title} is already on disk: {dataset_folder(info.name)}")
         return EXIT_OK
     size = sum(f.size for f in missing)
     hosts = sorted({f.url.split("/")[2] for f in missing})
-    print(f"downloading {info.title}: {size_text(size)} from {', '.join(hosts)} into {dataset_folder(info.name)}")
+    print(f"downloading {info.short_title}: {size_text(size)} from {', '.join(hosts)} into {dataset_folder(info.name)}")
     bar = _bar(info.download_size, args.quiet)
     try:
         folder = download(info, progress=lambda done, total: bar.update(done - bar.n), timeout=args.timeout)
@@ -52,7 +52,7 @@ def cmd_download(args) -> int:
         print("interrupted: what arrived is kept; run the same command again to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     bar.close()
-    print(f"{info.title} is on disk: {folder} (checked: SHA-256 of every file)")
+    print(f"{info.short_title} is on disk: {folder} (checked: SHA-256 of every file)")
     return EXIT_OK
 
 

@@ -38,6 +38,11 @@ class BuiltinInfo:
     classes: tuple[str, ...] | None = None   # class names, where they are not the digits 0..K-1
 
     @property
+    def short_title(self) -> str:
+        """The title without its size note: ``"MNIST handwritten digits"``."""
+        return self.title.split(" (")[0]
+
+    @property
     def download_size(self) -> int:
         """Bytes of all its files (0 for the sets that ship)."""
         return sum(f.size for f in self.files)
@@ -137,7 +142,7 @@ def load_builtin(name: str, samples: int = 1000, noise: float | None = None) -> 
     if info.files:
         raw = loader(require(info))   # DownloadNeeded when files are missing: nothing downloads here
         raw.name = name
-        raw.source = f"{info.title.split(' (')[0]} ({len(raw.y['train']):,} train, {len(raw.y['test']):,} test)"
+        raw.source = f"{info.short_title} ({len(raw.y['train']):,} train, {len(raw.y['test']):,} test)"
     elif name in DEFAULT_NOISE:
         noise = DEFAULT_NOISE[name] if noise is None else noise
         raw = loader(samples, noise)

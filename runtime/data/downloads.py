@@ -67,12 +67,12 @@ class DownloadNeeded(DatasetError):
     the text says how to get it (the CLI command, or by hand)."""
 
     def __init__(self, info: BuiltinInfo, files: Sequence[RemoteFile], folder: Path):
-        self.name, self.title = info.name, info.title
+        self.name, self.title = info.name, info.short_title
         self.files, self.folder = tuple(files), Path(folder)
         self.size = sum(f.size for f in files)
         urls = "\n".join(f"  {f.url}" for f in files)
         super().__init__(
-            f"{info.title} is not on disk ({size_text(self.size)} to download). Run `layerloom-cli download "
+            f"{info.short_title} is not on disk ({size_text(self.size)} to download). Run `layerloom-cli download "
             f"{info.name}`, or choose it in the window's Training panel and confirm the download; or "
             f"download these files by hand into {self.folder}:\n{urls}", location="training.dataset.name")
 
@@ -172,7 +172,7 @@ def download(dataset: str | BuiltinInfo, progress: Progress | None = None, cance
     """
     info = _info(dataset)
     if not info.files:
-        raise DatasetError(f"{info.title} ships with LayerLoom; there is nothing to download",
+        raise DatasetError(f"{info.short_title} ships with LayerLoom; there is nothing to download",
                            location="training.dataset.name")
     folder = dataset_folder(info.name)
     missing = missing_files(info)
@@ -271,7 +271,7 @@ def _offline_text(exc: Exception, remote: RemoteFile, info: BuiltinInfo, folder:
 
 def _by_hand(info: BuiltinInfo, folder: Path) -> str:
     urls = "\n".join(f"  {f.url}" for f in info.files)
-    return (f"\nOffline? Download these files of {info.title} by hand and put them, with these names, "
+    return (f"\nOffline? Download these files of {info.short_title} by hand and put them, with these names, "
             f"into {folder}:\n{urls}")
 
 

@@ -158,6 +158,11 @@ def _load_class(request: dict):
     except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too: the file's doing
         raise ModelImportError(_describe(exc, path, "running the file failed")) from None
     cls = getattr(module, request["class"], None)
+    if not isinstance(cls, type):
+        found = sorted(name for name, value in vars(module).items()
+                       if isinstance(value, type) and value.__module__ == _MODULE_NAME)
+        raise ModelImportError(f"{os.path.basename(path)} has no class {request['class']!r}"
+                               + (f" (it has {', '.join(found)})" if found else " (it defines none)"))
     import torch
 
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):

@@ -105,7 +105,7 @@ class Workspaces(QObject):
             for dock_name in wanted:
                 docks[dock_name].show()
             window.resizeDocks([docks["palette"], docks["inspector"]], [220, 300], Qt.Orientation.Horizontal)
-            window.resizeDocks([docks["problems"]], [140], Qt.Orientation.Vertical)
+            window.resizeDocks([docks["problems"]], [96], Qt.Orientation.Vertical)   # four problems; the canvas keeps the rest
             return
         first = docks[wanted[0]]
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, first)

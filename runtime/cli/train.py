@@ -25,7 +25,13 @@ def add_parsers(sub) -> None:
     train.add_argument("--dataset", metavar="NAME|PATH",
                        help="a built-in dataset (see `layerloom-cli datasets`) or a CSV/NPZ/IDX file or image folder")
     train.add_argument("--target-column", metavar="COLUMN", help="CSV: the label column (name or index)")
+    train.add_argument("--val-split", type=float, metavar="FRACTION",
+                       help="fraction of the samples held out for validation (when the data has no validation split)")
+    train.add_argument("--scaling", choices=("auto", "standardize", "minmax", "none"),
+                       help="feature scaling (auto: by the value range for pixels, per channel for images, "
+                            "per feature for tables and signals)")
     train.add_argument("--epochs", type=int, metavar="N")
+    train.add_argument("--steps", type=int, metavar="N", help="stop after N optimizer steps (0: train for epochs)")
     train.add_argument("--batch-size", type=int, metavar="N")
     train.add_argument("--lr", type=float, metavar="RATE", help="learning rate")
     train.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"))
@@ -58,7 +64,7 @@ def cmd_datasets(args) -> int:
 
 def _overrides(args) -> dict:
     changes: dict = {}
-    for key in ("epochs", "batch_size", "seed", "device", "precision"):
+    for key in ("epochs", "steps", "batch_size", "seed", "device", "precision"):
         value = getattr(args, key)
         if value is not None:
             changes[key] = value
@@ -78,6 +84,10 @@ def _overrides(args) -> dict:
             dataset["path"] = str(Path(args.dataset).resolve())
     if args.target_column is not None:
         dataset["target_column"] = args.target_column
+    if args.val_split is not None:
+        dataset["val_split"] = args.val_split
+    if args.scaling is not None:
+        dataset["scaling"] = args.scaling
     if dataset:
         changes["dataset"] = dataset
     return changes
@@ -98,9 +108,9 @@ def cmd_train(args) -> int:
         print("error: give a graph file to train, or --resume RUN", file=sys.stderr)
         return EXIT_PROBLEMS
     changes = _overrides(args)
-    if args.resume and (args.file or set(changes) - {"epochs"}):
-        print("error: --resume continues a run with its own graph and settings; only --epochs may change "
-              "(start a new run to change anything else)", file=sys.stderr)
+    if args.resume and (args.file or set(changes) - {"epochs", "steps"}):
+        print("error: --resume continues a run with its own graph and settings; only --epochs and --steps may "
+              "change (start a new run to change anything else)", file=sys.stderr)
         return EXIT_PROBLEMS
     graph, base_dir = None, None
     try:
@@ -111,7 +121,7 @@ def cmd_train(args) -> int:
             if changes:
                 config = config.replace(**changes)
         else:
-            config = TrainingConfig().replace(**changes) if "epochs" in changes else None
+            config = TrainingConfig().replace(**changes) if changes else None
     except GraphFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -208,7 +218,10 @@ class _Printer:
         if not self.quiet:
             print(f"training on {event.device_name}" + (f", {event.precision}" if event.precision != "fp32" else ""))
             print(f"dataset: {event.dataset}")
-            print(f"model: {event.parameters:,} parameters; {event.epochs} epochs of {event.steps_per_epoch} steps")
+            steps = event.config.get("steps") or 0
+            length = f"{steps:,} steps ({event.steps_per_epoch} an epoch)" if steps else \
+                f"{event.epochs} epochs of {event.steps_per_epoch} steps"
+            print(f"model: {event.parameters:,} parameters; {length}")
             if event.run_dir:
                 print(f"run folder: {event.run_dir}")
             for note in event.notes:

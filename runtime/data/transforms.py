@@ -68,7 +68,9 @@ def chosen_scaling(mode: str, image: bool, feature_shape: tuple[int, ...],
         why = f"{kind}: one {'mean and std' if mode == 'standardize' else 'range'} per channel"
     else:
         count = math.prod(feature_shape) if feature_shape else 1
-        why = f"{kind}: each of the {count:,} values its own {'mean and std' if mode == 'standardize' else 'range'}"
+        stat = "mean and std" if mode == "standardize" else "range"
+        each = "each column" if len(feature_shape) <= 1 else f"each of the {count:,} values"
+        why = f"{kind}: {each} its own {stat}"
     return mode, axis, ("set by training.dataset.scaling; " if told else "auto: ") + why
 
 

@@ -295,3 +295,13 @@ def test_torch_module_node_checks_shapes_on_the_meta_device():
     graph.set_param("up", "module", "NoSuchLayer")
     problems = analyze(graph).errors
     assert problems and "NoSuchLayer" in problems[0].describe()
+
+
+def test_the_mapping_table_is_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "import_pytorch.md").read_text()
+    for cls in list(table.MODULE_RULES) + list(table.RECURRENT):
+        assert f"`nn.{cls.__name__}`" in text, cls.__name__
+    for name in table.METHOD_RULES:
+        assert f"`x.{name}()`" in text, name

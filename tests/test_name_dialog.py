@@ -215,3 +215,24 @@ def test_a_refused_rename_in_the_inspector_says_why_under_the_field(qtbot):
         assert inspector.fields.problem("name") is None
     finally:
         document.close()
+
+
+@pytest.mark.gui
+def test_a_long_prompt_and_a_reason_take_their_own_room(qtbot, graph_with_block):
+    """The group dialog's two-line prompt and the reason under the field never overlap the field or the
+    buttons (a word-wrapped label in a dialog sized before it wrapped did)."""
+    from layerloom.nodeeditor.panels.name_dialog import NameDialog
+
+    box = NameDialog(None, "Group into block", "Block name (letters, digits and _; it becomes the node type "
+                     "Block:<name>):", "Block2", lambda typed: block_name_refusal(graph_with_block, typed))
+    qtbot.addWidget(box)
+    box.show()
+    qtbot.waitExposed(box)
+    qtbot.keyClicks(box.edit, " x!")
+    qtbot.wait(10)
+    assert box.shown_reason()
+    prompt, edit, message, buttons = (w.geometry() for w in (box.prompt, box.edit, box.message, box.buttons))
+    assert prompt.height() >= box.prompt.heightForWidth(prompt.width())   # every line of the prompt shows
+    assert message.height() >= box.message.heightForWidth(message.width())
+    assert prompt.bottom() < edit.top() and edit.bottom() < message.top() and message.bottom() < buttons.top()
+    assert buttons.bottom() <= box.height()

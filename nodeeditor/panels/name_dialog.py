@@ -41,7 +41,7 @@ class NameDialog(QDialog):
         layout.addWidget(self.edit)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
-        self.setMinimumWidth(360)
+        self.setFixedWidth(420)   # a known width: the prompt and the reason wrap to it, and the height follows
         self.edit.textChanged.connect(self._changed)
         self._changed()
 
@@ -68,6 +68,17 @@ class NameDialog(QDialog):
         else:
             self.message.setText(breakable(reason))
             self.message.show()
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as the wrapped prompt and reason need (a word-wrapped label does not grow its dialog)."""
+        layout = self.layout()
+        if layout is not None:
+            self.setFixedHeight(layout.totalHeightForWidth(self.width()))
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._fit_height()
 
     def accept(self) -> None:
         """OK or Return: closes only when the name is accepted; otherwise the reason shows and the

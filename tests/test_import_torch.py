@@ -195,6 +195,41 @@ def test_saved_graph_starts_from_the_imported_weights(imported, tmp_path):
         torch.testing.assert_close(compiled.model.eval()(inputs), model.eval()(inputs))
 
 
+class Details(nn.Module):
+    """What real forward()s do: an argument with a default, size arithmetic in a view, a global average pool
+    written as a mean, squeeze/unsqueeze, one layer called twice, two outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 6)
+        self.head = nn.Linear(24, 3)
+
+    def forward(self, x, mask=None, scale=2.0):
+        if mask is not None:
+            x = x * mask
+        y = self.conv(x)
+        pooled = self.fc(F.relu(self.fc(y.mean((2, 3)))))
+        z = F.adaptive_avg_pool2d(y.unsqueeze(1).squeeze(1), (2, 2))
+        z = z.view(-1, z.size(1) * z.size(2) * z.size(3))
+        return self.head(z) * scale, pooled
+
+
+def test_defaults_sizes_means_and_a_layer_called_twice():
+    model = _model(Details)
+    result = layerloom.from_module(model, torch.randn(2, 2, 5, 5))
+    graph, report = result.graph, result.report
+    assert [n.id for n in graph if n.type_id == "Input"] == ["x"]
+    assert report.mapped_to("Tensor.mean") == {"AdaptiveAvgPool2d": 1} and graph.node("mean_flat")
+    assert report.mapped_to("nn.Linear") == {"Linear": 3}
+    assert any("'fc' is called more than once" in note for note in report.notes)
+    inputs = torch.randn(4, 2, 5, 5)
+    with torch.no_grad():
+        ours = dict(zip(compile_graph(result.graph).output_names, _compiled(result)(inputs)))
+        theirs = dict(zip(("out1", "out2"), model.eval()(inputs)))
+    torch.testing.assert_close(ours, theirs)
+
+
 # ------------------------------------------------------------------------------------ refusals
 class Gate(nn.Module):
     def forward(self, x):

@@ -13,6 +13,7 @@ Reading a ``.py`` file the user chose runs in a child process: ``torch_file.impo
 
 from __future__ import annotations
 
+import inspect
 import operator
 import os
 import traceback
@@ -70,12 +71,24 @@ def _where_text(place: tuple[str, int] | None) -> str:
     return f"{os.path.basename(place[0])} line {place[1]}" if place else ""
 
 
-def trace(model: nn.Module, source: str) -> fx.GraphModule:
-    """``model`` as a ``GraphModule``; ``ModelImportError`` naming the module, its class and the line when
-    it cannot be traced (data-dependent control flow, calls torch.fx cannot follow)."""
+def _fixed_arguments(model: nn.Module, given: int) -> dict[str, Any]:
+    """``forward``'s arguments after the ``given`` examples that have defaults (``mask=None``): traced with
+    their default values."""
+    try:
+        parameters = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return {p.name: p.default for p in positional[given:] if p.default is not p.empty}
+
+
+def trace(model: nn.Module, source: str, given: int = 1) -> fx.GraphModule:
+    """``model`` as a ``GraphModule`` (``forward``'s arguments after the first ``given`` take their defaults);
+    ``ModelImportError`` naming the module, its class and the line when it cannot be traced (data-dependent
+    control flow, calls torch.fx cannot follow)."""
     tracer = _Tracer()
     try:
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_fixed_arguments(model, given) or None)
     except Exception as exc:  # noqa: BLE001 - any failure inside the user's forward
         inside = tracer.failed_in or []
         who = (f"module {inside[-1][0]!r} ({inside[-1][1].__name__})" if inside
@@ -128,7 +141,11 @@ class _Failed:
     """A value whose producer was not mapped (already reported)."""
 
 
-SIZE, FAILED = _Size(), _Failed()
+class _Constant:
+    """An argument of ``forward`` traced with its default value (``mask=None``)."""
+
+
+SIZE, FAILED, CONSTANT = _Size(), _Failed(), _Constant()
 LAST_STEP = ((slice(None), -1), (slice(None), -1, slice(None)))
 
 
@@ -162,13 +179,18 @@ class _Walker:
         self.examples = examples
         self.values: dict[fx.Node, Any] = {}
         self.recurrent: dict[tuple[fx.Node, str], _Tensor] = {}
+        self.calls: dict[str, int] = {}  # module path -> calls so far
         self.batch = examples[0].shape[0] if examples and examples[0].dim() else None
 
     def run(self) -> None:
         placeholders = iter(self.examples)
+        live = self._live()
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
-                self.values[node] = self._input(node, next(placeholders, None))
+                example = next(placeholders, None)
+                self.values[node] = self._input(node, example) if example is not None or not node.args else CONSTANT
+            elif node not in live:
+                continue  # computes nothing the outputs use (a traced default's check, an unused value)
             elif node.op == "output":
                 self._outputs(node)
             else:
@@ -177,6 +199,17 @@ class _Walker:
                 except NoMapping as exc:
                     self.values[node] = FAILED
                     self.report.unsupported(self._label(node), f"{exc}{_inside(node)}")
+
+    def _live(self) -> set[fx.Node]:
+        """The nodes the outputs depend on."""
+        outputs = [node for node in self.gm.graph.nodes if node.op == "output"]
+        live, todo = set(outputs), list(outputs)
+        while todo:
+            for source in todo.pop().all_input_nodes:
+                if source not in live:
+                    live.add(source)
+                    todo.append(source)
+        return live
 
     # ---------------------------------------------------------------- ends
     def _input(self, node: fx.Node, example: torch.Tensor | None) -> _Tensor:
@@ -263,15 +296,21 @@ class _Walker:
             raise NoMapping(f"reads the attribute {node.args[1]!r} of a tensor")
         if node.op == "call_function" and node.target is operator.getitem:
             return self._getitem(node)
-        if any(self.values.get(a) is FAILED for a in node.all_input_nodes):
+        inputs = [self.values.get(a) for a in node.all_input_nodes]
+        if any(value is FAILED for value in inputs):
             return FAILED
         if node.op == "call_method" and node.target in table.SIZE_METHODS:
             return SIZE
+        if inputs and all(value is SIZE for value in inputs):
+            return SIZE  # arithmetic on sizes (x.size(1) * x.size(2)) for a reshape's target
         if node.op == "call_method" and node.target in table.PASS_THROUGH_METHODS:
             return self.tensor(node.args[0]) or FAILED
         if (node.op == "call_method" and node.target in table.RESHAPE_METHODS) or \
                 (node.op == "call_function" and node.target in table.RESHAPE_FUNCTIONS):
             return self._reshape(node)
+        if (node.op == "call_method" and node.target in table.MEAN_METHODS) or \
+                (node.op == "call_function" and node.target in table.MEAN_FUNCTIONS):
+            return self._spatial_mean(node)
         rules = table.METHOD_RULES if node.op == "call_method" else table.FUNCTION_RULES
         rule = rules.get(node.target)
         if rule is None:
@@ -281,6 +320,10 @@ class _Walker:
     def _module(self, node: fx.Node) -> Any:
         module = self.gm.get_submodule(node.target)
         label = _module_label(module)
+        self.calls[node.target] = self.calls.get(node.target, 0) + 1
+        if self.calls[node.target] == 2 and any(True for _ in module.parameters()):
+            self.report.note(f"{node.target!r} is called more than once: each call is a node of its own that "
+                             "starts from its weights, and they train separately")
         if isinstance(module, table.PASS_THROUGH_MODULES):
             return self.tensor(node.args[0]) or FAILED
         if len(node.args) != 1 or node.kwargs:
@@ -348,6 +391,22 @@ class _Walker:
             self.recurrent[key] = placed
         return self.recurrent[key]
 
+    def _spatial_mean(self, node: fx.Node) -> Any:
+        """``x.mean((2, 3))`` of an image: AdaptiveAvgPool2d to 1x1, then Flatten unless ``keepdim``."""
+        before = _shape(node.args[0])
+        dims = table.arg(node, 1, "dim")
+        dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        if before is None or len(before) != 4 or sorted(d % 4 for d in dims if isinstance(d, int)) != [2, 3]:
+            raise NoMapping("a mean that is not over the height and width of an image (x.mean((2, 3)))")
+        name = table.call_name(node)
+        pooled = self._place(Mapped("AdaptiveAvgPool2d", {"output_size": 1}, inputs=[(node.args[0], "in")],
+                                    note="a mean over height and width"), node.name, name)
+        if table.arg(node, 2, "keepdim", False) or not isinstance(pooled, _Tensor):
+            return pooled
+        node_id = self.builder.add("Flatten", {"start_dim": 1}, f"{node.name}_flat")
+        self.builder.connect(pooled.node_id, pooled.port, node_id, "in")
+        return _Tensor(node_id)
+
     def _reshape(self, node: fx.Node) -> Any:
         tensor = self.tensor(node.args[0])
         if tensor is None:
@@ -395,7 +454,7 @@ def from_module(model: nn.Module, example_input, *, name: str | None = None, sou
         raise ModelImportError(f"from_module needs an nn.Module, not {type(model).__name__}")
     examples = _examples(example_input)
     label = source or type(model).__name__
-    gm = trace(model, label)
+    gm = trace(model, label, len(examples))
     propagate_shapes(gm, examples, label)
     builder = GraphBuilder(name or type(model).__name__, label, catalog_for_import())
     walker = _Walker(gm, builder, examples)
@@ -435,6 +494,11 @@ def check_outputs(result: ImportResult, model: nn.Module, examples: tuple[torch.
             m.training = training
     theirs = _flat(theirs)
     ours = _flat(ours)
+    # The compiled module returns its outputs in dependency order; the model, in the order of its Outputs.
+    position = {endpoint.node_id: i for i, endpoint in enumerate(compiled.outputs)}
+    wanted = [node.id for node in result.graph if node.id in position]
+    if len(ours) == len(wanted):
+        ours = [ours[position[node_id]] for node_id in wanted]
     if len(theirs) != len(ours):
         raise ModelImportError(f"the imported graph returns {len(ours)} tensors, the model {len(theirs)}",
                                result.report)

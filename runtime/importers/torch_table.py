@@ -370,8 +370,11 @@ METHOD_RULES: dict[str, Callable[[fx.Node], Mapped]] = {
 }
 
 # Reshapes take their target from the traced shapes (``x.view(x.size(0), -1)``); see torch_fx.
-RESHAPE_FUNCTIONS = (torch.reshape,)
-RESHAPE_METHODS = ("view", "reshape")
+RESHAPE_FUNCTIONS = (torch.reshape, torch.squeeze, torch.unsqueeze)
+RESHAPE_METHODS = ("view", "reshape", "squeeze", "unsqueeze")
+# Means over the spatial dimensions of an image: global average pooling.
+MEAN_FUNCTIONS = (torch.mean,)
+MEAN_METHODS = ("mean",)
 # Calls that return their input unchanged as far as a graph is concerned.
 PASS_THROUGH_METHODS = ("contiguous", "clone", "detach")
 # Calls that return sizes, not tensors: allowed only as arguments of a reshape.

@@ -264,6 +264,13 @@ case("Formula", "default", f(8))
 case("Formula", "per-feature-params", f(3, 5), expression="a*x + b", parameters="a, b", parameter_shape="per_feature")
 case("Formula", "two-inputs-broadcast", f(3, 4), f(1, 4), inputs=2, expression="a * x * sigmoid(y)", parameters="a")
 
+# ONNX operator (an imported model's op with no node of its own, run in PyTorch)
+case("ONNX operator", "transpose", f(3, 4), op_type="Transpose", attributes='{"perm": [0, 2, 1]}', operands='["in"]')
+case("ONNX operator", "reshape-batch", f(2, 3, 4), op_type="Reshape", operands='["in", {"const": ["N", -1], "dtype": "int64"}]')
+case("ONNX operator", "mul-buffer", f(3, 2), op_type="Mul",
+     operands='["in", {"buffer": "c0", "shape": [3, 1], "dtype": "float32"}]')
+case("ONNX operator", "two-inputs", f(4, 5), f(4, 5), op_type="Sub", operands='["in1", "in2"]')
+
 # Losses (pred, target)
 case("CrossEntropyLoss", "indices", f(5), i())
 case("CrossEntropyLoss", "indices-per-position", f(4, 6), i(6))

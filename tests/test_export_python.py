@@ -41,7 +41,8 @@ def _same_outputs(generated, exportable, batch=5):
 
 
 def _exportable_cases():
-    return [c for c in CASES if CATALOG[c.type_id].role != LOSS_ROLE and all(s.rank >= 2 for s in c.inputs)]
+    return [c for c in CASES if CATALOG[c.type_id].role != LOSS_ROLE and all(s.rank >= 2 for s in c.inputs)
+            and c.type_id != "ONNX operator"]   # runs LayerLoom's ONNX table: no standalone source (docs/import.md)
 
 
 @pytest.mark.parametrize("case", _exportable_cases(), ids=lambda c: c.id)

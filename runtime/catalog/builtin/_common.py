@@ -21,7 +21,8 @@ SEQUENCE = "Sequence"
 MERGE = "Merge"
 ACTIVATION = "Activation"
 LOSSES = "Loss"
-CATEGORIES = (IO, DENSE, CONV, POOL, NORM, SHAPE, SEQUENCE, MERGE, ACTIVATION, LOSSES)
+ONNX = "Imported"   # operators of imported models with no node of their own
+CATEGORIES = (IO, DENSE, CONV, POOL, NORM, SHAPE, SEQUENCE, MERGE, ACTIVATION, LOSSES, ONNX)
 
 # Loading the catalog, inferring shapes and counting parameters need no PyTorch; these modules are
 # imported when a node is first built (``nn.Linear(...)`` inside a build function).

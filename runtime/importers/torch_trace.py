@@ -1,0 +1,108 @@
+"""Tracing a PyTorch model for import: ``trace`` (torch.fx, naming the module, class and line that cannot be
+traced) and ``propagate_shapes`` (the example input through the traced model once, leaving the model's modes and
+statistics as they were). ``user_frame`` finds the user's line in a traceback.
+
+Imports torch: used only while importing a model.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import traceback
+from typing import Any
+
+import torch
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from layerloom.importers.report import ModelImportError
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+# ------------------------------------------------------------------------------------ tracing
+class _Tracer(fx.Tracer):
+    """``fx.Tracer`` that remembers which module it was inside when tracing failed."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[tuple[str, type]] = []
+        self.failed_in: list[tuple[str, type]] | None = None
+
+    def call_module(self, m, forward, args, kwargs):
+        self.stack.append((self.path_of_module(m), type(m)))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        except Exception:
+            if self.failed_in is None:
+                self.failed_in = list(self.stack)
+            raise
+        finally:
+            self.stack.pop()
+
+
+def user_frame(exc: BaseException, skip_dirs: tuple[str, ...] = (_TORCH_DIR,)) -> tuple[str, int] | None:
+    """The innermost frame of ``exc``'s traceback outside torch (and ``skip_dirs``): the user's line."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = os.path.abspath(frame.filename)
+        if path.startswith(skip_dirs) or path.startswith(here) or frame.filename.startswith("<"):
+            continue
+        found = (frame.filename, frame.lineno)
+    return found
+
+
+def where_text(place: tuple[str, int] | None) -> str:
+    return f"{os.path.basename(place[0])} line {place[1]}" if place else ""
+
+
+def _fixed_arguments(model: nn.Module, given: int) -> dict[str, Any]:
+    """``forward``'s arguments after the ``given`` examples that have defaults (``mask=None``): traced with
+    their default values."""
+    try:
+        parameters = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return {p.name: p.default for p in positional[given:] if p.default is not p.empty}
+
+
+def trace(model: nn.Module, source: str, given: int = 1) -> fx.GraphModule:
+    """``model`` as a ``GraphModule`` (``forward``'s arguments after the first ``given`` take their defaults);
+    ``ModelImportError`` naming the module, its class and the line when it cannot be traced (data-dependent
+    control flow, calls torch.fx cannot follow)."""
+    tracer = _Tracer()
+    try:
+        graph = tracer.trace(model, concrete_args=_fixed_arguments(model, given) or None)
+    except Exception as exc:  # noqa: BLE001 - any failure inside the user's forward
+        inside = tracer.failed_in or []
+        who = (f"module {inside[-1][0]!r} ({inside[-1][1].__name__})" if inside
+               else f"{type(model).__name__}.forward")
+        line = where_text(user_frame(exc))
+        raise ModelImportError(
+            f"{source}: cannot trace {who}" + (f" at {line}" if line else "") + f": {type(exc).__name__}: {exc}. "
+            "torch.fx follows the code once with symbolic values, so forward() cannot branch or loop on tensor "
+            "values; rewrite that part or pass a model without it") from None
+    return fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+def propagate_shapes(gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], source: str) -> None:
+    """Run the example through ``gm`` once (eval mode, no gradients, modes restored), recording each
+    value's shape in ``node.meta['tensor_meta']``."""
+    modes = {m: m.training for m in gm.modules()}
+    try:
+        gm.eval()
+        with torch.no_grad():
+            ShapeProp(gm).propagate(*examples)
+    except Exception as exc:  # noqa: BLE001 - the model refusing the example, in torch's words
+        line = where_text(user_frame(exc))
+        raise ModelImportError(f"{source}: the example input does not run through the model"
+                               + (f" ({line})" if line else "") + f": {type(exc).__name__}: {exc}") from None
+    finally:
+        for m, training in modes.items():
+            m.training = training
+
+
+__all__ = ["trace", "propagate_shapes", "user_frame", "where_text"]

@@ -127,6 +127,7 @@ def test_quick_add_from_a_wire_dropped_on_empty_canvas_adds_and_connects(qtbot, 
         graph = window.document.graph
         new = [n for n in graph][-1]
         assert new.type_id == "ReLU" and Edge("fc3", "out", new.id, "in") in graph.edges
+        assert window.selected_node_ids() == [new.id]     # the inspector shows the new node at once
         window.document.undo_stack.undo()
         assert new.id not in graph.nodes and len(graph) == 9
     finally:

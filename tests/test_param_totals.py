@@ -31,10 +31,11 @@ def test_status_bar_cards_and_inspector_show_the_same_counts(editor_window, qtbo
     document = window.document
     assert len(document.graph) == 0
     source = document.add_node("Input", (0.0, 0.0))
+    qtbot.waitUntil(lambda: window.totals.text() == "1 node  |  0 parameters")
     linear = document.add_node("Linear", (320.0, 0.0))
     assert linear == "linear_1"
     window.view.centerOn(160.0, 40.0)
-    qtbot.waitUntil(lambda: window.totals.text() == "2 nodes  |  at least 0 parameters")
+    qtbot.waitUntil(lambda: window.totals.text() == "2 nodes  |  parameters not counted yet")
     press_drag_release(qtbot, window.view, _port(window, source, "out", "out"), _port(window, linear, "in", "in"))
     # no Output yet, so nothing would train; still the total is what the cards say, not 0
     qtbot.waitUntil(lambda: window.totals.text() == "2 nodes  |  4,160 parameters")
@@ -47,6 +48,6 @@ def test_status_bar_cards_and_inspector_show_the_same_counts(editor_window, qtbo
 
     relu = document.add_node("ReLU", (320.0, 300.0))  # not wired: its count is unknown
     qtbot.waitUntil(lambda: window.totals.text() == "3 nodes  |  at least 4,160 parameters")
-    assert "1 node(s) not counted yet" in window.totals.toolTip()
+    assert "1 node not counted yet: wire its inputs" in window.totals.toolTip()
     assert "params" not in document.scene.item_for_node[relu].footer
     assert window.totals.text().endswith(f"{document.bridge.analysis.params_text()} parameters")

@@ -82,12 +82,16 @@ def test_a_palette_drop_onto_a_node_pushes_its_neighbours_aside_in_one_step(wind
     spot = QPointF(x + 10, y + 10)   # onto the card (the Formula that landed on the Target)
     window.view.centerOn(spot)
 
+    selected = []
+
     def gesture():
         drop(window, qtbot, "Formula", spot)
+        selected.extend(window.selected_node_ids())
 
     one_step(window, gesture)
     new = [n for n in graph if n.type_id == "Formula"][-1]
     assert new.position == pytest.approx((x + 10, y + 10), abs=1.0)   # it stays where it was dropped
+    assert selected == [new.id]     # the dropped node is the one selected: the inspector shows it
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

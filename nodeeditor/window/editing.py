@@ -48,6 +48,14 @@ class EditingMixin:
         node_item.setSelected(True)
         self.view.centerOn(node_item)
 
+    def select_added(self, node_id: str | None) -> None:
+        """A node just added from the palette or the quick-add popup is the one selected: the inspector
+        shows its parameters at once (as in Blender and ComfyUI)."""
+        node_item = self.editing.scene.item_for_node.get(node_id) if node_id else None
+        if node_item is not None:
+            self.editing.scene.clearSelection()
+            node_item.setSelected(True)
+
     def rename_selected(self) -> None:
         """F2: edit the selected node's name in place on the canvas."""
         ids = self.selected_node_ids()
@@ -90,7 +98,7 @@ class EditingMixin:
         return self.view.mapToScene(self.view.viewport().rect().center())
 
     def add_at_centre(self, type_id: str) -> None:
-        self.editing.add_node(type_id, self._centre())
+        self.select_added(self.editing.add_node(type_id, self._centre()))
 
     def quick_add_at_centre(self) -> None:
         """Shift+A: the quick-add popup over the middle of the canvas."""
@@ -110,6 +118,7 @@ class EditingMixin:
         document, wire = self.editing, self._quick_wire
         self._quick_wire = None
         document.undo_stack.beginMacro(f"Add {type_id}")
+        node_id = None
         try:
             node_id = document.add_node(type_id, self._quick_at)
             if node_id is None or wire is None:
@@ -120,6 +129,7 @@ class EditingMixin:
                     document.connect_ports(e.src, e.src_port, e.dst, e.dst_port)
         finally:
             document.undo_stack.endMacro()
+            self.select_added(node_id)
 
     def drop_node_type(self, type_id: str, scene_pos) -> str | None:
         """A palette drop: add the node there; dropped onto a wire, it goes into the wire (one step)."""
@@ -132,6 +142,7 @@ class EditingMixin:
                 document.insert_on_wire(node_id, wire)
         finally:
             document.undo_stack.endMacro()
+        self.select_added(node_id)
         return node_id
 
     # ------------------------------------------------------------------ layout

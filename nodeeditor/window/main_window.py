@@ -292,11 +292,13 @@ class EditorWindow(MenusMixin, FilesMixin, EditingMixin, BlocksMixin, ThemesMixi
         """The model's size, whatever level is on the canvas."""
         count = len(self.document.graph)
         frozen = frozen_params(analysis)   # fine-tuning: what training leaves as loaded
-        self.totals.setText(f"{count} nodes  |  {analysis.params_text()} parameters"
+        self.totals.setText(f"{count} node{'' if count == 1 else 's'}  |  {analysis.params_sentence()}"
                             + (f", {frozen:,} frozen" if frozen else ""))
         notes = []
         if analysis.params_unknown:
-            notes.append(f"{len(analysis.params_unknown)} node(s) not counted yet: wire their inputs to size them")
+            unknown = len(analysis.params_unknown)
+            notes.append(f"{unknown} node{'' if unknown == 1 else 's'} not counted yet: wire "
+                         f"{'its' if unknown == 1 else 'their'} inputs to size {'it' if unknown == 1 else 'them'}")
         if analysis.compiled_params != analysis.total_params:
             notes.append(f"{analysis.total_params - analysis.compiled_params:,} of them in nodes that lead to no "
                          "Output or loss, which training leaves out")

@@ -111,6 +111,13 @@ class Analysis:
         """``total_params`` as shown: ``"4,160"``, or ``"at least 4,160"`` when some counts are unknown."""
         return ("at least " if self.params_unknown else "") + f"{self.total_params:,}"
 
+    def params_sentence(self) -> str:
+        """The total as a status line says it: "4,160 parameters", "at least 4,160 parameters", or, when no
+        count is known yet, "parameters not counted yet" (never "at least 0")."""
+        if self.params_unknown and not self.total_params:
+            return "parameters not counted yet"
+        return f"{self.params_text()} parameter{'' if self.total_params == 1 and not self.params_unknown else 's'}"
+
     def problems_for(self, node_id: str) -> list[Problem]:
         return [p for p in self.problems if p.node_id == node_id]
 

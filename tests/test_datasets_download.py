@@ -74,10 +74,11 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 # ---------------------------------------------------------------- the loopback server
 class Server:
     """``http.server`` on 127.0.0.1 in a thread, serving ``files`` with HTTP range support; ``seen``
-    records each request's path and Range header; ``silent`` makes it accept and never answer."""
+    records each request's path and Range header; ``silent`` makes it accept and never answer; ``pace``
+    ``(bytes, seconds)`` sends a file in pieces with a pause after each."""
 
     def __init__(self, files: dict[str, bytes]):
-        self.files, self.seen, self.silent = dict(files), [], False
+        self.files, self.seen, self.silent, self.pace = dict(files), [], False, None
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -100,7 +101,12 @@ class Server:
                 self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
                 try:
-                    self.wfile.write(data[start:])
+                    piece, pause = server.pace or (len(data), 0.0)
+                    for at in range(start, len(data), piece):
+                        self.wfile.write(data[at:at + piece])
+                        self.wfile.flush()
+                        if pause:
+                            threading.Event().wait(pause)
                 except (BrokenPipeError, ConnectionResetError):
                     pass   # the client cancelled
 
@@ -146,7 +152,7 @@ def cache(tmp_path, monkeypatch):
 @pytest.fixture
 def mnist(monkeypatch, server, mnist_files, cache):
     server.seen.clear()
-    server.silent = False
+    server.silent, server.pace = False, None
     patch_registry(monkeypatch, "mnist", mnist_files, server.url)
     return server
 

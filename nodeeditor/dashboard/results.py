@@ -4,7 +4,8 @@ A ``Predictor`` of the shown run's weights for Try it and the mistakes gallery (
 against true plot of a regression), built off the GUI thread and only once the Train workspace, or
 its Try it or Evaluation dock, is on screen (it imports torch); a checkpoint loaded from the Runs list
 into the current graph; the dataset preview of the Training tab; the Runs list's overlays on the
-charts; and what Export exports, with its dialog.
+charts; and what Export exports, with its dialog. A Preview of a built-in set that is not on disk asks
+to download it first (``dataset_gate``, which Train uses too).
 
 ``RunResults`` is a part of ``Dashboard`` (``controller``): it reads ``shown``, ``document`` and the
 token that changes with ``shown`` (late results are dropped), and sets ``predictor`` and
@@ -91,11 +92,31 @@ class RunResults:
         elif unavailable:   # no samples to predict: no points of an earlier run stay, and the plot says why
             self.evaluation.regression.set_points([], [], note=f"No points: {unavailable}")
 
+    def dataset_gate(self):
+        """The part that asks before a built-in dataset downloads (``panels.download_dialog``), made once."""
+        gate = getattr(self, "_dataset_gate", None)
+        if gate is None:
+            from layerloom.nodeeditor.panels.download_dialog import DatasetGate
+
+            gate = self._dataset_gate = DatasetGate(
+                self.window, report=lambda text: self.window.statusBar().showMessage(text, 10000))
+        return gate
+
     def preview_dataset(self) -> None:
-        """Load the dataset the settings describe (off the GUI thread) and show what it holds."""
+        """Load the dataset the settings describe (off the GUI thread) and show what it holds; a built-in
+        set that is not on disk is downloaded first when the user agrees."""
         document = self.window.document
         settings = dict((document.graph.training or {}).get("dataset") or {})
         base_dir = document.path.parent if document.path else None
+
+        def downloaded() -> None:
+            if self.window.document is document:
+                self.preview_dataset()
+
+        if not self.dataset_gate().ensure(settings, downloaded,
+                                          lambda text: self.panel.preview.setText(f"✖ {text}")):
+            self.panel.preview.setText("Waiting for the download…")
+            return
         self.panel.preview.setText("Loading…")
 
         def load():

@@ -1,7 +1,7 @@
 """A run's life in the window, from F5 to its end.
 
 Starting (a snapshot of the graph in a child process, refused with the reason where the graph cannot
-train), pausing, resuming and stopping, and closing the window during a run; the run's events on the
+train; a built-in dataset that is not on disk is downloaded first when the user agrees), pausing, resuming and stopping, and closing the window during a run; the run's events on the
 GUI thread (preparing, started, steps, epochs, paused, the end), buffered and painted at a bounded
 rate; its outcome and failures said where the user is looking (status bar, banner, Problems list,
 the node's badge); the warm training processes that spare F5 the imports.
@@ -58,6 +58,8 @@ class RunLifecycle:
         if errors:
             self._refuse(errors)
             return False
+        if not self._dataset_on_disk(document):
+            return False
         from layerloom.training.process import ProcessSession
 
         base_dir = document.path.parent if document.path else None
@@ -88,6 +90,21 @@ class RunLifecycle:
         self.redraw_timer.start()
         self.runStarted.emit()
         return True
+
+    def _dataset_on_disk(self, document) -> bool:
+        """True when the run's dataset needs no download. Otherwise the user is asked (``dataset_gate``);
+        once it is on disk the run starts, if this document is still the one shown and nothing trains."""
+        training = document.graph.training if isinstance(document.graph.training, dict) else {}
+        settings = training.get("dataset")
+
+        def downloaded() -> None:
+            if self.window.document is document and not self.running:
+                self.start()
+
+        def declined(text: str) -> None:
+            self._set_status(f"✖ Not trained: {text}", error=True)
+
+        return self.dataset_gate().ensure(settings, downloaded, declined)
 
     def _refuse(self, errors) -> None:
         """The graph has problems: say so where the user is (status bar, Problems list, the banner),

@@ -238,7 +238,7 @@ def _receive(remote: RemoteFile, part: Path, have: int, progress: Callable[[int]
                 if stop():
                     raise DownloadCancelled(f"the download of {remote.name} was cancelled; what arrived is "
                                             "kept and the next try continues from there")
-                chunk = response.read(CHUNK)
+                chunk = response.read1(CHUNK)   # what has arrived (up to CHUNK): progress and Cancel stay live
                 if not chunk:
                     break
                 out.write(chunk)

@@ -169,7 +169,8 @@ def test_split_that_leaves_no_training_samples_is_an_error():
 def test_dataset_params_have_docs_and_the_agreed_defaults():
     defaults = {p.name: p.default for p in DATASET_PARAMS}
     assert defaults == {
-        "name": "digits", "path": None, "format": "auto", "target_column": None, "inputs": None, "header": "auto",
+        "name": "digits", "path": None, "format": "auto", "target_column": None, "side_table": None, "inputs": None,
+        "header": "auto",
         "task": "auto",
         "val_split": 0.2, "test_split": 0.0, "split_seed": 0, "scaling": "auto", "samples": 1000, "noise": None,
         "image_size": None, "color": "auto", "augment_shift": 0, "augment_flip": False, "augment_noise": 0.0}

@@ -169,3 +169,39 @@ def test_a_second_target_gets_its_own_array(tmp_path):
     assert [t.node_id for t in plan.compiled.targets] == ["label", "level"] and plan.label_index == 0
     assert plan.dataset.extra_targets[0].parts["train"].dtype == np.float32
     assert "val_accuracy" in session.trainer.history[-1]
+
+
+def test_an_image_folder_with_a_side_table_feeds_a_second_input(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    lines = ["filename,age,height,level"]
+    for cls in ("a", "b"):
+        (tmp_path / "pics" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 256, (4, 4), dtype=np.uint8)).save(tmp_path / "pics" / cls / f"{i}.png")
+            lines.append(f"{cls}/{i}.png,{20 + i},{1.5 + i / 10},{i / 2}")
+    (tmp_path / "side.csv").write_text("\n".join(lines) + "\n")
+    g = Graph(name="scan and age")
+    chain(g, add(g, "Input", "scan", shape=[1, 4, 4]), add(g, "Flatten", "flat"))
+    add(g, "Input", "meta", shape=[2])
+    add(g, "Concat", "cat")
+    g.connect("flat", "out", "cat", "in1")
+    g.connect("meta", "out", "cat", "in2")
+    chain(g, g.node("cat"), add(g, "Linear", "fc", out_features=2), add(g, "Output", "logits"))
+    add(g, "Target", "label")
+    add(g, "CrossEntropyLoss", "loss")
+    g.connect("fc", "out", "loss", "pred")
+    g.connect("label", "out", "loss", "target")
+    settings = {"path": str(tmp_path / "pics"), "side_table": "side.csv", "inputs": {"meta": ["age", "height"]},
+                "val_split": 0}
+    plan = plan_training(g, TrainingConfig(dataset=settings, device="cpu"), base_dir=tmp_path)
+    assert [a.name for a in plan.dataset.input_arrays()] == ["scan", "meta"]
+    assert plan.dataset.extra_inputs[0].scaling["axis"] == "feature" and plan.dataset.scaling["mode"] == "minmax"
+    # each image gets its own row's values
+    raw = load_dataset(settings, base_dir=tmp_path)
+    assert sorted(raw.extra_inputs[0].parts["train"][:, 0].tolist()) == sorted([20.0 + i for i in range(6)] * 2)
+    np.testing.assert_array_equal(raw.extra_inputs[0].parts["train"][:6, 0], [20, 21, 22, 23, 24, 25])
+    (tmp_path / "side.csv").write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(DatasetError, match="no row for the image 'b/5.png'"):
+        load_dataset(settings, base_dir=tmp_path)

@@ -51,6 +51,7 @@ class RawData:
     target_name: str | None = None     # the Target node ``y`` is named after
     extra_inputs: tuple[NamedArrays, ...] = ()    # further Inputs' features, per part like ``x``
     extra_targets: tuple[NamedArrays, ...] = ()   # further Targets' labels (numbers, as read)
+    sample_files: dict[str, list[str]] = field(default_factory=dict)  # an image folder's files, per part
 
 
 def assemble(raw: RawData, task: str, val_split: float, test_split: float, seed: int) -> Dataset:

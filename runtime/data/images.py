@@ -109,4 +109,4 @@ def load_image_folder(path: Path, image_size: tuple[int, int] | None = None, col
             xs[part] = decode_images(part_files, channels, size, resize)
     return RawData(name=path.name, source=str(path), path=str(path), x=xs, y=labels,
                    feature_shape=(channels,) + size, image=True, value_range=(0.0, 255.0), classes=classes,
-                   label_names={part: f"{root.name}/" for part, root in roots.items()})
+                   label_names={part: f"{root.name}/" for part, root in roots.items()}, sample_files=files)

@@ -18,6 +18,7 @@ from layerloom.data.guard import not_regular
 from layerloom.data.idx import folder_has_idx, is_idx_name, load_idx
 from layerloom.data.images import load_image_folder, looks_like_image_folder
 from layerloom.data.npzfile import load_npz
+from layerloom.data.side_table import attach_side_table
 from layerloom.data.transforms import SCALING_MODES
 
 DATASET_PARAMS: tuple[Param, ...] = (
@@ -28,9 +29,12 @@ DATASET_PARAMS: tuple[Param, ...] = (
                 choices=("auto", "csv", "npz", "idx", "folder")),
     StrParam("target_column", None, "CSV: the target column's name, or its 0-based index (\"-1\" is the last); "
              "default: the last column.", optional=True, example="label"),
-    ColumnGroupsParam("inputs", None, "CSV with several Inputs: each Input's columns, as a range of 0-based "
-                      "indices (\"0:784\") or a list of names or indices; empty: every column but the target feeds "
-                      "the one Input.", optional=True, example="image = 0:784; meta = age, height"),
+    StrParam("side_table", None, "Image folder: a CSV with a row per image (its file name, then values) whose "
+             "columns feed further Inputs (see inputs) and Targets named like a column; relative to the graph file.",
+             optional=True, max_length=4096, example="data/patients.csv"),
+    ColumnGroupsParam("inputs", None, "CSV (or an image folder's side table) with several Inputs: each Input's "
+                      "columns, as a range of 0-based indices (\"0:784\") or a list of names or indices; empty: every "
+                      "column but the target feeds the one Input.", optional=True, example="image = 0:784; meta = age, height"),
     ChoiceParam("header", "auto", "CSV: whether the first row holds column names; auto guesses from its cells.",
                 choices=("auto", "yes", "no")),
     ChoiceParam("task", "auto", "Classification or regression; auto: text or few whole-number labels are classes.",
@@ -107,12 +111,12 @@ def load_dataset(settings: dict | None, *, base_dir: str | Path | None = None,
     return dataclasses.replace(dataset, scaling_mode=values["scaling"])
 
 
-def _resolve_path(text: str, base_dir: str | Path | None) -> Path:
+def _resolve_path(text: str, base_dir: str | Path | None, key: str = "training.dataset.path") -> Path:
     path = Path(text).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
     if not path.exists():
-        raise DatasetError("no such file or folder", str(path), "training.dataset.path")
+        raise DatasetError("no such file or folder", str(path), key)
     return path
 
 
@@ -128,9 +132,19 @@ def _load_path(values: dict, base_dir: str | Path | None, layout: DataLayout | N
     if fmt == "folder" and not path.is_dir():
         raise DatasetError("format folder needs a folder of class folders, not a file", str(path),
                            "training.dataset.path")
-    if values["inputs"] and fmt != "csv":
-        raise DatasetError(f"inputs (column groups) is for CSV files; this is read as {fmt}", str(path),
-                           "training.dataset.inputs")
+    if values["side_table"] and fmt != "folder":
+        raise DatasetError(f"side_table is for image folders; this is read as {fmt}", str(path),
+                           "training.dataset.side_table")
+    if values["inputs"] and fmt == "folder" and not values["side_table"]:
+        raise DatasetError("inputs (column groups) for an image folder take their columns from a side table; "
+                           "set side_table", str(path), "training.dataset.inputs")
+    if values["inputs"] and fmt not in ("csv", "folder"):
+        raise DatasetError(f"inputs (column groups) is for CSV files and side tables; this is read as {fmt}",
+                           str(path), "training.dataset.inputs")
+    if fmt == "folder" and values["side_table"]:
+        raw = load_image_folder(path, values["image_size"], values["color"])
+        table = _resolve_path(values["side_table"], base_dir, "training.dataset.side_table")
+        return attach_side_table(raw, path, table, values["inputs"], layout)
     if fmt == "csv":
         return load_csv(path, values["target_column"], values["header"], values["inputs"])
     if fmt == "npz":

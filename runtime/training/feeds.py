@@ -67,10 +67,13 @@ def _match(graph: Graph, endpoints: list[Endpoint], arrays: list[NamedArrays], k
             label=graph.node(endpoints[1].node_id).label()))
         return None
     ordered, missing = [], False
-    found = ", ".join(repr(a.name) for a in arrays)
-    for endpoint in endpoints:
+    found = ", ".join(repr(a.name or "x") for a in arrays)
+    matches = [next((a for a in arrays if node_matches(a.name, _node(graph, e))), None) for e in endpoints]
+    unnamed = [a for a in arrays if not a.name]
+    if matches.count(None) == 1 and len(unnamed) == 1:  # an image folder's pictures beside its side table
+        matches[matches.index(None)] = unnamed[0]
+    for endpoint, match in zip(endpoints, matches):
         node = _node(graph, endpoint)
-        match = next((a for a in arrays if node_matches(a.name, node)), None)
         if match is None:
             missing = True
             problems.append(Problem(
@@ -95,7 +98,10 @@ def arrange_inputs(graph: Graph, compiled: CompiledGraph, dataset: Dataset,
     ordered = _match(graph, endpoints, dataset.input_arrays(), "Input", dataset, problems)
     if ordered is None:
         return dataset, dataset
-    fitted = [_fit_features(graph, e, a, dataset, len(endpoints) > 1, problems) for e, a in zip(endpoints, ordered)]
+    several = len(endpoints) > 1
+    if several:  # named after the node each feeds (an image folder's pictures have no name of their own)
+        ordered = [a if a.name else replace(a, name=e.node_id) for e, a in zip(endpoints, ordered)]
+    fitted = [_fit_features(graph, e, a, dataset, several, problems) for e, a in zip(endpoints, ordered)]
     return dataset.with_inputs(fitted), dataset.with_inputs(ordered)
 
 

@@ -236,12 +236,15 @@ def _dataset_label(settings: dict) -> str:
 
 
 def _absolute_dataset_path(config: TrainingConfig, base_dir) -> TrainingConfig:
-    """A relative dataset path made absolute against the graph file's folder, so the run's settings
-    (config.json, checkpoints) still find the data from anywhere, a resume included."""
-    path = config.dataset.get("path")
-    if not path or Path(path).is_absolute() or base_dir is None:
+    """A relative dataset path (and side table) made absolute against the graph file's folder, so the
+    run's settings (config.json, checkpoints) still find the data from anywhere, a resume included."""
+    if base_dir is None:
         return config
-    resolved = config.replace(dataset={"path": str((Path(base_dir) / path).resolve())})
+    changes = {key: str((Path(base_dir) / value).resolve()) for key in ("path", "side_table")
+               if (value := config.dataset.get(key)) and not Path(value).is_absolute()}
+    if not changes:
+        return config
+    resolved = config.replace(dataset=changes)
     resolved.warnings = list(config.warnings)
     return resolved
 

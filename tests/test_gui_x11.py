@@ -138,13 +138,14 @@ def test_double_clicking_a_title_renames_the_node_with_real_keys(app):
 
 
 def test_a_real_drag_from_a_port_lights_the_ports_that_take_it_and_restores_them(display, tmp_path):
-    """The guides while xdotool holds a wire over a port, then after the release (the editor reports
-    what its ports show through tests/xvfb_guides_app.py)."""
+    """The guides while xdotool holds a wire over a port, then after the release; then a palette entry
+    held over a wire lights it (the editor reports what it shows through tests/xvfb_guides_app.py)."""
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(tmp_path)}
     process = subprocess.Popen([sys.executable, str(HERE / "xvfb_guides_app.py"), str(tmp_path)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        at = _wait_for(tmp_path / "ready.json", process)["port"]
+        at_all = _wait_for(tmp_path / "ready.json", process)
+        at = at_all["port"]
 
         def xdo(*args) -> None:
             subprocess.run(["xdotool", *map(str, args)], env=env, check=True, timeout=30)
@@ -168,6 +169,19 @@ def test_a_real_drag_from_a_port_lights_the_ports_that_take_it_and_restores_them
         after = snap(2)
         assert all(guide is None and tip == "" and opacity == 1.0 for guide, tip, opacity in after["guides"].values())
         assert after["hint"] is None
+        # a palette entry held over a wire lights it, with the note; the release inserts the node there
+        palette, wire = at_all["palette"], at_all["wire"]["fc1->relu1"]
+        xdo("mousemove", *palette, "mousedown", 1)
+        for k in range(1, 9):
+            xdo("mousemove", palette[0] + (wire[0] - palette[0]) * k // 8, palette[1] + (wire[1] - palette[1]) * k // 8)
+        held = snap(3)
+        assert held["insert"] == {"wire": "fc1->relu1", "refused": ""}
+        assert held["hint"] == "drop to insert into this wire"
+        xdo("mouseup", 1)
+        after = snap(4)
+        assert after["insert"] is None and after["hint"] is None
+        assert "fc1->relu1" not in after["edges"] and "fc1->dropout_1" in after["edges"]
+        assert "dropout_1->relu1" in after["edges"]
     finally:
         (tmp_path / "quit").touch()
         try:

@@ -3,9 +3,10 @@
     python tests/xvfb_guides_app.py WORKDIR
 
 Like ``xvfb_app.py`` (the digits MLP in a window at a fixed place; ``WORKDIR/ready.json`` holds the
-screen point of every port, keyed ``node.port.direction``), and on top: each time the test touches
-``WORKDIR/snap``, this process writes every port's guide and tooltip and the note beside the cursor to
-``WORKDIR/snapN.json`` (N counting from 1), so a test can look in the middle of a real xdotool drag.
+screen point of every port, keyed ``node.port.direction``, of the Dropout palette entry and of every
+wire's middle), and on top: each time the test touches ``WORKDIR/snap``, this process writes every port's
+guide and tooltip, the note beside the cursor, the wire a dragged node would go into and the graph's wires
+to ``WORKDIR/snapN.json`` (N counting from 1), so a test can look in the middle of a real xdotool drag.
 Touching ``WORKDIR/quit`` ends it.
 """
 
@@ -15,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QPoint, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from layerloom.nodeeditor.window.main_window import EditorWindow
@@ -48,7 +49,19 @@ def main(workdir: Path) -> int:
             p = view.viewport().mapToGlobal(view.mapFromScene(port.scene_anchor()))
             return [p.x(), p.y()]
 
-        (workdir / "ready.part").write_text(json.dumps({"port": {key: screen(port) for key, port in ports()}}))
+        def on_screen(scene_point) -> list[int]:
+            p = view.viewport().mapToGlobal(view.mapFromScene(scene_point))
+            return [p.x(), p.y()]
+
+        palette = window.palette_widget
+        entry = palette.item_for("Dropout")
+        palette.tree.scrollToItem(entry)
+        rect = palette.tree.visualItemRect(entry)
+        dropout = palette.tree.viewport().mapToGlobal(QPoint(rect.left() + 30, rect.center().y()))
+        wires = {f"{e.src}->{e.dst}": on_screen(item.path().pointAtPercent(0.5))
+                 for e, item in window.document.scene.item_for_edge.items()}
+        (workdir / "ready.part").write_text(json.dumps({"port": {key: screen(port) for key, port in ports()},
+                                                        "palette": [dropout.x(), dropout.y()], "wire": wires}))
         (workdir / "ready.part").rename(workdir / "ready.json")
 
     def poll() -> None:
@@ -57,8 +70,14 @@ def main(workdir: Path) -> int:
             snap.unlink()
             snaps[0] += 1
             hint = window.document.scene.wire_hint
+            target = window.document.scene.insert_target
+            glow = target.glow
             state = {"guides": {key: [port.guide, port.toolTip(), port.opacity()] for key, port in ports()},
-                     "hint": hint.text if hint.isVisible() else None}
+                     "hint": hint.text if hint.isVisible() else None,
+                     "insert": None if glow is None else {
+                         "wire": f"{target.edge_item.edge.src}->{target.edge_item.edge.dst}",
+                         "refused": glow.toolTip()},
+                     "edges": sorted(f"{e.src}->{e.dst}" for e in window.document.graph.edges)}
             written = workdir / f"snap{snaps[0]}.part"
             written.write_text(json.dumps(state))
             written.rename(workdir / f"snap{snaps[0]}.json")   # whole when the test sees it

@@ -13,13 +13,17 @@ from dataclasses import replace
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from layerloom.catalog.spec import INPUT, TARGET_ROLE
-from layerloom.compiler import CompiledGraph, Endpoint
 from layerloom.core.shapes import INT, format_shape
 from layerloom.data import Dataset
 from layerloom.data.base import DataLayout, NamedArrays, node_matches
 from layerloom.model.analysis import WARNING, Analysis, Problem, analyze
 from layerloom.model.graph import Graph
+
+if TYPE_CHECKING:  # the compiler (and PyTorch) is not needed to name a graph's data nodes
+    from layerloom.compiler import CompiledGraph, Endpoint
 
 
 def data_layout(graph: Graph, analysis: Analysis | None = None) -> DataLayout:

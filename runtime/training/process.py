@@ -240,4 +240,4 @@ def _preloaded(graph: Graph, config: dict | None, base_dir: str | None):
     if not PRELOADED:
         return None
     settings = (TrainingConfig.from_dict(config) if config else TrainingConfig.from_graph(graph)).dataset
-    return PRELOADED.pop(dataset_key(settings, base_dir), None)
+    return PRELOADED.pop(dataset_key(settings, base_dir, graph), None)

@@ -344,11 +344,16 @@ def _is_preload(message: Any) -> bool:
     return isinstance(message, tuple) and len(message) == 2 and message[0] == "preload"
 
 
-def dataset_key(settings: dict, base_dir: str | None) -> str:
-    """What identifies a dataset a run will load: its settings and the folder relative paths start from."""
+def dataset_key(settings: dict, base_dir: str | None, graph=None) -> str:
+    """What identifies a dataset a run will load: its settings, the folder relative paths start from,
+    and the names of the graph's Inputs and Targets (arrays named after them are read for each)."""
     import json
 
-    return json.dumps([settings, base_dir], sort_keys=True, default=str)
+    from layerloom.training.feeds import data_layout
+
+    layout = data_layout(graph) if graph is not None else None
+    nodes = [layout.inputs, layout.targets] if layout is not None else None
+    return json.dumps([settings, base_dir, nodes], sort_keys=True, default=str)
 
 
 def _preload(request: dict) -> None:
@@ -358,9 +363,10 @@ def _preload(request: dict) -> None:
     from layerloom.training.config import TrainingConfig
 
     try:
-        settings = TrainingConfig.from_graph(loads_graph(request["graph"])).dataset
+        graph = loads_graph(request["graph"])
+        settings = TrainingConfig.from_graph(graph).dataset
         base_dir = request.get("base_dir")
-        key = dataset_key(settings, base_dir)
+        key = dataset_key(settings, base_dir, graph)
         if key in PRELOADED:
             return
         path = settings.get("path")
@@ -372,7 +378,9 @@ def _preload(request: dict) -> None:
                 return
         from layerloom.data import load_dataset
 
-        PRELOADED[key] = load_dataset(settings, base_dir=base_dir)
+        from layerloom.training.feeds import data_layout
+
+        PRELOADED[key] = load_dataset(settings, base_dir=base_dir, layout=data_layout(graph))
         while len(PRELOADED) > PRELOAD_LIMIT:
             PRELOADED.pop(next(iter(PRELOADED)))
     except Exception:  # noqa: BLE001 - a preload only saves time; the run reports any problem itself

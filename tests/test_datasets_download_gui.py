@@ -76,3 +76,20 @@ def test_train_asks_and_cancel_stops_the_download_and_starts_nothing(window, qtb
     qtbot.waitUntil(lambda: not gate.busy, timeout=10_000)        # the thread stops at its next piece
     assert list(dataset_folder("mnist").glob("*.part")) and not on_disk("mnist")
     assert window.document.undo_stack.isClean()
+
+
+def test_offline_train_says_where_to_put_the_files_and_starts_nothing(window, qtbot, files, monkeypatch):
+    from test_datasets_download import dead_url
+
+    url = dead_url()
+    patch_registry(monkeypatch, "mnist", files, url)
+    dashboard = window.dashboard
+    gate = dashboard.dataset_gate()
+    qtbot.mouseClick(dashboard.header.start_button, Qt.MouseButton.LeftButton)
+    _answer(qtbot, gate, QMessageBox.StandardButton.Yes)
+    qtbot.waitUntil(lambda: gate.message is not None and gate.message.isVisible(), timeout=20_000)
+    text = gate.message.text()
+    assert "refused" in text and url + "train-images-idx3-ubyte.gz" in text and str(dataset_folder("mnist")) in text
+    assert "Cannot download" in dashboard.status.text() and dashboard.session is None
+    qtbot.mouseClick(gate.message.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert gate.message is None and window.document.undo_stack.isClean()

@@ -8,7 +8,8 @@ without the batch), an Output per returned tensor. A ``torch.nn`` layer with no 
 that cannot be traced, a call with no node) is refused, naming the module, its class and the call, and the
 report lists it. The imported graph is compiled and checked against the original on the example input.
 
-Reading a ``.py`` file the user chose runs in a child process: ``torch_file.import_python_file``.
+Reading a ``.py`` file the user chose runs in a child process: ``import_python_file`` (from ``torch_file``, given
+here too).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from layerloom.core.shapes import FLOAT, INT
 from layerloom.importers.builder import GraphBuilder
 from layerloom.importers.report import ImportResult, ModelImportError
 from layerloom.importers import torch_table as table
+from layerloom.importers.torch_file import import_python_file
 from layerloom.importers.torch_table import Mapped, NoMapping
 from layerloom.importers.torch_trace import propagate_shapes, trace
 
@@ -437,4 +439,4 @@ def _flat(value) -> list[torch.Tensor]:
     return [v for v in value]
 
 
-__all__ = ["from_module", "check_outputs", "catalog_for_import"]
+__all__ = ["from_module", "import_python_file", "check_outputs", "catalog_for_import"]

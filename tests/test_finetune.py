@@ -14,6 +14,7 @@ from helpers import add, chain, mlp_graph
 from train_helpers import config_of, table_dataset, weights
 
 from layerloom.training import Finished, plan_training
+from layerloom.training.finetune import checkpoint_setting, frozen_notes, preview_fit
 from layerloom.training.records import best_checkpoint
 from layerloom.training.session import train
 from layerloom.training.start_weights import read_weights_file
@@ -87,3 +88,24 @@ def test_the_run_folder_records_the_weights_source_and_the_frozen_nodes(tuned):
     saved = json.loads((tuned.run_dir / "graph.llgraph.json").read_text())
     frozen = sorted(n["id"] for n in saved["nodes"] if n.get("trainable") is False)
     assert frozen == ["bn", "fc1"]
+
+
+def test_the_preview_fits_like_the_run_and_names_frozen_layers_left_at_their_start(tuned, tmp_path):
+    edited = _graph(3)
+    edited.set_param("fc2", "out_features", 5)
+    edited.set_trainable("fc1", False)
+    edited.set_trainable("fc2", False)
+    report = preview_fit(edited, tuned.relative, tuned.run_dir.parent)
+    assert report.lines() == tuned.plan.start_weights.lines()
+    assert frozen_notes(edited, report) == ["frozen, keep what they load: fc1",
+                                            "frozen but not loaded, so they keep their random start: fc2"]
+    assert frozen_notes(edited, None) == ["frozen with no weights to start from, so they keep their random "
+                                          "start: fc1, fc2"]
+    assert frozen_notes(_graph(3), None) == []
+
+
+def test_a_checkpoint_setting_is_relative_to_the_saved_graph(tmp_path):
+    checkpoint = tmp_path / "runs" / "a" / "checkpoints" / "best.pt"
+    assert checkpoint_setting(checkpoint, tmp_path / "g.llgraph.json") == "runs/a/checkpoints/best.pt"
+    assert checkpoint_setting(checkpoint, tmp_path / "sub" / "g.llgraph.json") == "../runs/a/checkpoints/best.pt"
+    assert checkpoint_setting(checkpoint, None) == str(checkpoint.resolve())

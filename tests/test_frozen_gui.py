@@ -71,7 +71,7 @@ def test_the_card_menu_freezes_the_selection_in_one_undo_step(window, qtbot):
     assert not graph.node("fc1").trainable and not graph.node("fc2").trainable
     assert window.document.undo_stack.undoText() == "Freeze 2 nodes"
     card = scene.item_for_node["fc1"]
-    assert card.frozen and FROZEN_MARK in card.toolTip() and card.footer.endswith("params, frozen")
+    assert card.frozen and FROZEN_MARK in card.toolTip() and card.footer.endswith("40 frozen")
     qtbot.waitUntil(lambda: "67 parameters, 67 frozen" in window.totals.text())
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)   # shortcuts go to the active window

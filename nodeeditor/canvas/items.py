@@ -133,7 +133,7 @@ class NodeItem(QGraphicsObject):
             if info.outputs:
                 parts.append(", ".join(shape_text(s) for s in info.outputs.values()))
             if info.param_count:
-                parts.append(f"{info.param_count:,} params" + (", frozen" if self.frozen else ""))
+                parts.append(f"{info.param_count:,} " + ("frozen" if self.frozen else "params"))
         self.footer = "   ".join(parts)
         errors = [p for p in problems if p.severity == "error"]
         self.problem = "\n".join(p.message for p in errors)
@@ -227,12 +227,12 @@ class NodeItem(QGraphicsObject):
         hatch.setAlpha(90 if self.theme.name == "dark" else 110)
         painter.fillPath(strip, QBrush(hatch, Qt.BrushStyle.BDiagPattern))
         mark = QFont(painter.font())
-        mark.setPixelSize(TITLE_PX + 3)
+        mark.setPixelSize(TITLE_PX + 5)
         painter.save()
         painter.setFont(mark)
         painter.setPen(ink)
         right = NODE_WIDTH - (30 if self.problem else 8)
-        painter.drawText(QRectF(right - 20, 4, 20, 20), Qt.AlignmentFlag.AlignCenter, FROZEN_MARK)
+        painter.drawText(QRectF(right - 22, 3, 22, 22), Qt.AlignmentFlag.AlignCenter, FROZEN_MARK)
         painter.restore()
 
     def _port_text_color(self, port: PortItem) -> QColor:

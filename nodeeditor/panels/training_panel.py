@@ -17,8 +17,6 @@ while focus, scroll position and open "More settings" stay where they were.
 from __future__ import annotations
 
 import copy
-import re
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -30,15 +28,12 @@ from layerloom import ParamError
 from layerloom.data import BUILTINS, DATASET_PARAMS
 from layerloom.training.config import EARLY_STOPPING_PARAMS, OPTIMIZER_PARAMS, SCHEDULE_PARAMS, TOP_PARAMS, \
     check_training
-from layerloom.training.finetune import checkpoint_setting, preview_fit
-
-from layerloom.nodeeditor.adapters.background import run_in_background
 
 from layerloom.nodeeditor.document.commands import SetMetaCommand
+from layerloom.nodeeditor.panels.start_weights_form import WEIGHTS, FormText, StartWeightsForm, breakable
 from layerloom.nodeeditor.panels.param_editors import ComboBox, Fields, error_label, param_editor, same_value, value_text
 
 FILE_CHOICE = "__file__"
-WEIGHTS = "weights"   # the setting fine-tuning starts from (training.weights)
 
 # What the form shows first; the rest of each section sits under "More settings".
 MAIN = {
@@ -53,7 +48,7 @@ TITLES = {None: "Training", "optimizer": "Optimizer", "schedule": "Learning-rate
           "early_stopping": "Early stopping", "dataset": "Dataset"}
 
 
-class TrainingPanel(QWidget):
+class TrainingPanel(StartWeightsForm, QWidget):
     previewRequested = Signal()
 
     def __init__(self, parent=None):
@@ -82,11 +77,9 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.note)
         layout.addWidget(scroll, 1)
-        self.preview = _PreviewText()
+        self.preview = FormText()
         self.preview_images = PictureStrip()
-        self.fit_text = _PreviewText()
-        self._fit_for: object = None    # (graph revision, setting) the fit text was worked out for
-        self._fit_asked = 0             # counts the fits asked for: only the latest one's answer shows
+        self._init_start_weights()
 
     # ------------------------------------------------------------------ the form
     def set_document(self, document) -> None:
@@ -154,7 +147,7 @@ class TrainingPanel(QWidget):
             self._previewed = None   # the preview showed other data
             self.preview.clear()
             self.preview_images.set_pictures([])
-        if (self._fit_for or (None, None))[1] != raw.get(WEIGHTS):
+        if self._fit_is_stale(raw):
             self.check_fit()   # another weights file: say how it fits
 
     def _group(self, section: str | None, raw: dict) -> QGroupBox:
@@ -225,84 +218,11 @@ class TrainingPanel(QWidget):
         preview.clicked.connect(self._preview_clicked)
         form.addRow(preview, self._disclosure("dataset", more))
         form.addRow(more)
-        self.preview = _PreviewText()
+        self.preview = FormText()
         self.preview_images = PictureStrip()
         form.addRow(self.preview)
         form.addRow(self.preview_images)
         return group
-
-    def _weights_group(self, raw: dict) -> QGroupBox:
-        """Fine-tuning: the weights a run starts from (matched by node name) and how they fit."""
-        group = QGroupBox("Start from weights")
-        form = QFormLayout(group)
-        param = next(p for p in TOP_PARAMS if p.name == WEIGHTS)
-        line = param_editor(param, _raw_value(raw, WEIGHTS, param), lambda v: self.apply(None, WEIGHTS, v))
-        line.setToolTip(param.doc + ". Relative to the graph file's folder; empty: start from fresh weights")
-        error = self.fields.add(WEIGHTS, param, line)
-        browse = QPushButton("Browse…")
-        browse.setToolTip("Choose a weights file or a run's checkpoint (.pt)")
-        browse.clicked.connect(self.browse_weights)
-        self.editors["weights.browse"] = browse
-        holder = QWidget()
-        row = QHBoxLayout(holder)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(line, 1)
-        row.addWidget(browse)
-        form.addRow("weights", holder)
-        form.addRow(error)
-        self.fit_text = _PreviewText()
-        self.fit_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._fit_for = None
-        form.addRow(self.fit_text)
-        return group
-
-    def browse_weights(self) -> None:
-        start = str(self.document.path.parent) if self.document and self.document.path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Start from weights", start,
-                                              "Weights and checkpoints (*.pt *.pth);;All files (*)")
-        if path:
-            self.apply(None, WEIGHTS, checkpoint_setting(path, self.document.path))
-
-    def fine_tune_from(self, checkpoint) -> bool:
-        """Start the next run from ``checkpoint`` (a run's best or last): ``training.weights`` set to it,
-        relative to the graph file when it is saved, as one undo step."""
-        if self.document is None:
-            return False
-        raw = copy.deepcopy(self.document.graph.training or {})
-        setting = checkpoint_setting(checkpoint, self.document.path)
-        if raw.get(WEIGHTS) == setting:
-            return False
-        raw[WEIGHTS] = setting
-        run = Path(checkpoint).parent.parent.name or Path(checkpoint).name
-        self._push(raw, f"Fine-tune from {run}")
-        return True
-
-    def check_fit(self) -> None:
-        """Work out, off the GUI thread, how the ``weights`` file fits the graph as it is now; the answer
-        shows under the field (what loads, what starts fresh, or why the file cannot be used)."""
-        if self.document is None:
-            return
-        training = self.document.graph.training if isinstance(self.document.graph.training, dict) else {}
-        setting = training.get(WEIGHTS)
-        self._fit_asked += 1
-        asked = self._fit_asked
-        self._fit_for = (self.document.graph.revision, setting)
-        if not isinstance(setting, str) or not setting:
-            self.fit_text.clear()
-            return
-        graph = self.document.graph.copy()   # a snapshot: the thread never reads the live graph
-        base_dir = self.document.path.parent if self.document.path else None
-        self.fit_text.setText(_breakable(f"Checking how {setting} fits…"))
-        run_in_background(lambda: preview_fit(graph, setting, base_dir),
-                          lambda report: self._show_fit(asked, report.lines(), report.complete),
-                          lambda exc: self._show_fit(asked, [str(exc)], False), name="weights-fit")
-
-    def _show_fit(self, asked: int, lines: list[str], complete: bool) -> None:
-        if asked != self._fit_asked:
-            return   # a later setting or check has been asked for since
-        self.fit_text.setText(_breakable("\n".join(lines)))
-        self.fit_text.setToolTip("" if complete else "What is not in the file, or has another shape there, starts "
-                                 "from fresh weights; every other tensor loads by node name.")
 
     def _disclosure(self, section: str | None, more: QWidget) -> QToolButton:
         toggle = _disclosure(more)
@@ -417,7 +337,7 @@ class TrainingPanel(QWidget):
         if not pictures and dataset.num_train:
             values = ", ".join(f"{v:.3g}" for v in list(dataset.x_train[0].reshape(-1))[:8])
             lines.append(f"first sample: [{values}{', …' if dataset.x_train[0].size > 8 else ''}]")
-        self.preview.setText(_breakable("\n".join(lines)))
+        self.preview.setText(breakable("\n".join(lines)))
         self.preview_images.set_pictures(pictures)
 
     # ------------------------------------------------------------------ the run
@@ -455,33 +375,6 @@ def _raw_value(raw: dict, key: str, param) -> Any:
     section, _, name = key.rpartition(".")
     holder = raw.get(section) if section else raw
     return holder[name] if isinstance(holder, dict) and name in holder else param.default
-
-
-class _PreviewText(QLabel):
-    """The preview's text: wraps to the width the form gives, never asks for more, and takes no room
-    while empty."""
-
-    def __init__(self):
-        super().__init__()
-        self.setWordWrap(True)
-        policy = self.sizePolicy()
-        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
-        self.setSizePolicy(policy)
-        self.hide()
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
-        super().setText(text)
-        self.setVisible(bool(text))
-
-    def clear(self) -> None:
-        super().clear()
-        self.hide()
-
-
-def _breakable(text: str) -> str:
-    """``text`` with invisible break chances after path separators and underscores (a long file name
-    wraps instead of running past the dock's edge)."""
-    return re.sub(r"([/\\_])", "\\1\u200b", text)
 
 
 class PictureStrip(QWidget):

@@ -52,3 +52,22 @@ def checkpoint_setting(checkpoint: str | os.PathLike, graph_path: str | os.PathL
         return Path(os.path.relpath(checkpoint, Path(graph_path).resolve().parent)).as_posix()
     except ValueError:   # another drive (Windows): no relative path exists
         return str(checkpoint)
+
+
+def frozen_notes(graph: Graph, report: FitReport | None) -> list[str]:
+    """What a run will do with the frozen nodes, for a person: which keep the weights they load, and a
+    warning for those that load nothing (no ``training.weights``, or their tensors did not fit): they stay
+    at their random start for the whole run."""
+    frozen = [node for node in graph if not node.trainable]
+    if not frozen:
+        return []
+    if report is None:
+        return ["frozen with no weights to start from, so they keep their random start: "
+                + ", ".join(node.name for node in frozen)]
+    fresh = set(report.nodes(report.missing + [m[0] for m in report.mismatched] + report.not_finite))
+    kept = [node.name for node in frozen if node.id not in fresh]
+    lost = [node.name for node in frozen if node.id in fresh]
+    notes = [f"frozen, keep what they load: {', '.join(kept)}"] if kept else []
+    if lost:
+        notes.append(f"frozen but not loaded, so they keep their random start: {', '.join(lost)}")
+    return notes

@@ -244,6 +244,20 @@ def test_a_cancelled_download_keeps_its_part_and_the_next_try_continues_it(mnist
     assert not part.exists()
 
 
+def test_a_connection_that_ends_early_keeps_what_arrived_for_the_next_try(mnist, mnist_files):
+    name = "train-images-idx3-ubyte.gz"
+    whole = mnist.files[name]
+    mnist.files[name] = whole[:100_000]   # the server sends less than the file holds, and says so
+    try:
+        with pytest.raises(DownloadFailed, match="next try continues"):
+            download("mnist")
+    finally:
+        mnist.files[name] = whole
+    assert (dataset_folder("mnist") / (name + ".part")).stat().st_size == 100_000
+    download("mnist")
+    assert mnist.seen[-4][1] == "bytes=100000-" and (dataset_folder("mnist") / name).read_bytes() == whole
+
+
 def test_a_file_that_fails_its_checksum_is_removed_and_refused(mnist, mnist_files, monkeypatch):
     info = BUILTINS["mnist"]
     bad = dataclasses.replace(info.files[1], sha256="0" * 64)

@@ -24,6 +24,7 @@ Support/LayerLoom`` on macOS, ``%LOCALAPPDATA%\\LayerLoom`` on Windows), with on
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import socket
 import sys
@@ -211,8 +212,14 @@ def _fetch(remote: RemoteFile, target: Path, progress: Callable[[int], None], st
                                  + _by_hand(info, target.parent)) from None
         except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
             raise DownloadFailed(_offline_text(exc, remote, info, target.parent)) from None
+        except http.client.HTTPException as exc:
+            raise DownloadFailed(f"the connection to {remote.url} broke ({type(exc).__name__}); what arrived is "
+                                 "kept and the next try continues from there") from None
         except OSError as exc:
             raise DownloadFailed(f"cannot write {part}: {exc.strerror or exc}") from None
+        if part.stat().st_size < remote.size:
+            raise DownloadFailed(f"the server ended {remote.name} after {part.stat().st_size:,} of {remote.size:,} "
+                                 "bytes; what arrived is kept and the next try continues from there")
     progress(remote.size)
     problem = _mismatch(part, remote)
     if problem:

@@ -1,11 +1,12 @@
 """Open a model class from a ``.py`` file the user chose: ``import_python_file(path, class_name, input_shape)``.
 
-The file is the user's code, as a plugin is, so it runs in a child process (``python -m
-layerloom.importers.torch_file REQUEST``): the child runs the file, makes the class with no arguments,
+The file is the user's code, as a plugin is, so it runs in a child process (spawned by ``multiprocessing``, as
+training runs, so it works in the bundled app too): the child runs the file, makes the class with no arguments,
 imports it with ``torch_fx.from_module`` and writes the graph (JSON), the weights (a weights file, read back
 with ``weights_only=True``) and the report into a temporary folder. Whatever the file does (raise, loop, call
 ``sys.exit``, crash the interpreter, print), the caller goes on and gets a ``ModelImportError`` naming the file
-and the line: on time-out the child is sent SIGABRT so that ``faulthandler`` prints where it was, then killed.
+and the line: on time-out the child is sent SIGABRT so that ``faulthandler`` writes where it was, then killed.
+What the file prints goes to stderr.
 
 This module imports torch only in the child, after the user's file has run.
 """
@@ -16,7 +17,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -64,43 +64,52 @@ def import_python_file(path: str | os.PathLike, class_name: str, input_shape: st
         request = {"path": str(path.resolve()), "class": class_name, "shape": list(shape), "dtype": dtype,
                    "out": str(out)}
         (out / "request.json").write_text(json.dumps(request), encoding="utf-8")
-        stderr = _run_child(out / "request.json", path, timeout)
-        return _collect(out, path, class_name, stderr)
+        stack = _run_child(out / "request.json", path, timeout)
+        return _collect(out, path, class_name, stack)
 
 
 def _run_child(request: Path, path: Path, timeout: float) -> str:
-    command = [sys.executable, "-X", "faulthandler", "-m", "layerloom.importers.torch_file", str(request)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, cwd=str(path.resolve().parent), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    try:
-        _, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        err = _stop(process)
-        line = _last_line(err.decode("utf-8", "replace"), path)
+    """Run ``_child`` in a spawned process (as training runs: it works in the bundled app too); returns what
+    faulthandler wrote about it. Raises ``ModelImportError`` when it was stopped or ended early."""
+    import multiprocessing
+
+    stack_file = request.parent / "stack.txt"
+    process = multiprocessing.get_context("spawn").Process(target=_child, args=(str(request),), daemon=True,
+                                                           name="layerloom-import")
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        _stop(process)
+        line = _last_line(_read(stack_file), path)
         raise ModelImportError(f"{path.name} did not finish within {timeout:g} s and was stopped"
-                               + (f" (it was at line {line})" if line else "")) from None
-    text = err.decode("utf-8", "replace")
-    if process.returncode != 0 and not (request.parent / "result.json").exists():
-        line = _last_line(text, path)
-        last = [ln for ln in text.strip().splitlines() if ln.strip()][-1:] or [""]
-        raise ModelImportError(f"{path.name} ended the import process (exit status {process.returncode})"
-                               + (f" at line {line}" if line else "") + (f": {last[0][:200]}" if last[0] else ""))
-    return text
+                               + (f" (it was at line {line})" if line else ""))
+    stack = _read(stack_file)
+    if process.exitcode != 0 and not (request.parent / "result.json").exists():
+        line = _last_line(stack, path)
+        first = stack.strip().splitlines()[0][:200] if stack.strip() else ""
+        raise ModelImportError(f"{path.name} ended the import process (exit status {process.exitcode})"
+                               + (f" at line {line}" if line else "") + (f": {first}" if first else ""))
+    return stack
 
 
-def _stop(process: subprocess.Popen) -> bytes:
-    """Ask the child where it is (SIGABRT: faulthandler prints its stack), then make sure it is gone."""
-    if hasattr(signal, "SIGABRT") and os.name == "posix":
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _stop(process) -> None:
+    """Ask the child where it is (SIGABRT: faulthandler writes its stack), then make sure it is gone."""
+    if os.name == "posix" and hasattr(signal, "SIGABRT"):
         try:
-            process.send_signal(signal.SIGABRT)
-            _, err = process.communicate(timeout=5)
-            return err or b""
-        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGABRT)
+        except OSError:
             pass
-    process.kill()
-    _, err = process.communicate()
-    return err or b""
+        process.join(5)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def _last_line(stderr: str, path: Path) -> int | None:
@@ -113,11 +122,11 @@ def _last_line(stderr: str, path: Path) -> int | None:
     return lines[0] if "most recent call first" in stderr else lines[-1]
 
 
-def _collect(out: Path, path: Path, class_name: str, stderr: str) -> ImportResult:
+def _collect(out: Path, path: Path, class_name: str, stack: str) -> ImportResult:
     result_file = out / "result.json"
     if not result_file.exists():
         raise ModelImportError(f"{path.name}: the import process wrote no result" +
-                               (f": {stderr.strip().splitlines()[-1][:200]}" if stderr.strip() else ""))
+                               (f": {stack.strip().splitlines()[0][:200]}" if stack.strip() else ""))
     data = json.loads(result_file.read_text(encoding="utf-8"))
     report = ImportReport.from_json(data["report"]) if data.get("report") else None
     if data.get("error"):
@@ -179,9 +188,20 @@ def _load_class(request: dict):
 
 
 def _child(request_file: str) -> int:
+    """The child process: run the file, import its class, write ``result.json`` (and ``weights.pt``)."""
+    import faulthandler
+
     request = json.loads(Path(request_file).read_text(encoding="utf-8"))
     out = Path(request["out"])
-    sys.stdout = sys.stderr  # what the file prints is not ours to show as output
+    stack = open(out / "stack.txt", "w", encoding="utf-8")  # noqa: SIM115 - faulthandler writes to it until exit
+    faulthandler.enable(stack, all_threads=False)
+    try:  # what the file prints is not ours to show as output: it goes to stderr
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except (OSError, ValueError):
+        pass
+    sys.stdout = sys.stderr
+    os.chdir(os.path.dirname(request["path"]))  # the file may open files beside it, as a script would
     result: dict = {}
     try:
         model = _load_class(request)
@@ -208,7 +228,3 @@ def _child(request_file: str) -> int:
         result = {"error": _describe(exc, request["path"], "importing the model failed")}
     (out / "result.json").write_text(json.dumps(result), encoding="utf-8")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - the child process
-    sys.exit(_child(sys.argv[1]))

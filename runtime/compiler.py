@@ -293,6 +293,12 @@ def _block_inside(expansion: Expansion, inner: Graph, analysis: Analysis) -> fx.
         output.args = (tuple(by_id[i] for i in wanted),)
         model.recompile()
     model.layerloom_block = expansion.block  # exported Python source writes a class of this name
+    definition = inner.blocks.get(expansion.block)   # frozen inner nodes: the block's own records say
+    for node_id, attribute in compiled.module_names.items():
+        module = getattr(model, attribute, None)
+        if module is not None and definition is not None and node_id in definition.graph \
+                and not definition.graph.node(node_id).trainable:
+            freeze(module)
     return model
 
 

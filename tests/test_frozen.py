@@ -5,7 +5,9 @@ import json
 
 import pytest
 import torch
-from helpers import add, chain, mlp_graph
+from helpers import add, chain, mlp_graph, residual_def
+
+from layerloom import Graph
 
 from layerloom import analyze, compile_graph
 from layerloom.core.errors import GraphError, GraphFileError
@@ -107,3 +109,22 @@ def test_a_selection_switches_only_the_nodes_with_weights_that_differ():
     assert to_switch(analysis, selection, True) == ["fc2"]
     assert switch_text(graph, ["fc1"], False) == "Freeze fc1"
     assert switch_text(graph, ["fc1", "fc2"], True) == "Unfreeze 2 nodes"
+
+
+def test_a_frozen_node_inside_a_block_is_frozen_in_every_instance_and_counted():
+    g = Graph(name="rescnn")
+    definition = residual_def()
+    definition["nodes"][1]["trainable"] = False    # conv1 frozen in the block's own records
+    g.define_block("Residual", definition)
+    x = add(g, "Input", "image", shape=[3, 8, 8])
+    stem = add(g, "Conv2d", "stem", out_channels=4, kernel_size=3, padding=1)
+    res1 = g.add_node("Block:Residual", "res1", {"channels": 4}, node_id="res1")
+    res2 = g.add_node("Block:Residual", "res2", {"channels": 4}, node_id="res2")
+    chain(g, x, stem, res1, res2, add(g, "Output", "features"))
+    g.set_trainable("res2", False)                  # a whole instance frozen
+    frozen = {name for name, p in compile_graph(g).model.named_parameters() if not p.requires_grad}
+    assert frozen == {"res1.conv1.weight", "res1.conv1.bias", "res2.conv1.weight", "res2.conv1.bias",
+                      "res2.conv2.weight", "res2.conv2.bias"}
+    conv = 4 * 4 * 9 + 4
+    assert frozen_params(analyze(g)) == conv + 2 * conv
+    assert not loads_graph(dumps_graph(g)).blocks["Residual"].graph.node("conv1").trainable

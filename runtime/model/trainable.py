@@ -8,7 +8,10 @@ show: which nodes have a switch at all (those with weights) and how many paramet
 
 from __future__ import annotations
 
+from layerloom.core.errors import ShapeError
 from layerloom.model.analysis import Analysis
+from layerloom.model.blocks.expansion import BlockSpec
+from layerloom.model.graph import Graph
 
 
 def has_weights(analysis: Analysis, node_id: str) -> bool:
@@ -23,9 +26,24 @@ def frozen_ids(analysis: Analysis) -> list[str]:
     return [node.id for node in analysis.graph if not node.trainable]
 
 
-def frozen_params(analysis: Analysis) -> int:
-    """Parameters in frozen nodes (their known counts): what training leaves as loaded."""
-    return sum(analysis.nodes[nid].param_count or 0 for nid in frozen_ids(analysis) if nid in analysis.nodes)
+def frozen_params(analysis: Analysis, definition: Graph | None = None) -> int:
+    """Parameters in frozen nodes (their known counts): what training leaves as loaded. A block instance
+    that is not frozen itself counts the frozen nodes of its inside (once per repeat). ``definition``: the
+    block whose inside ``analysis`` is (its records say which nodes are frozen)."""
+    records = definition if definition is not None else analysis.graph
+    total = 0
+    for node_id, info in analysis.nodes.items():
+        if node_id in records and not records.node(node_id).trainable:
+            total += info.param_count or 0
+        elif isinstance(info.spec, BlockSpec) and info.param_count:
+            block = info.spec.owner.blocks.get(info.spec.block) if info.spec.owner is not None else None
+            if block is not None and any(not node.trainable for node in block.graph):
+                try:
+                    runs = info.spec.expand(info.context()).runs
+                except ShapeError:
+                    continue
+                total += sum(frozen_params(inside, block.graph) for _, inside in runs)
+    return total
 
 
 def params_summary(analysis: Analysis) -> str:

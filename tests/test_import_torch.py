@@ -278,6 +278,37 @@ def test_calls_with_no_node_are_refused_naming_the_module_and_listed():
     assert not caught.value.report.ok and len(caught.value.report.unsupported_ops) == 2
 
 
+class TaggedLinear(nn.Linear):
+    """A user's subclass that only adds an attribute: it computes what nn.Linear does."""
+
+    def __init__(self, fin, fout):
+        super().__init__(fin, fout)
+        self.tag = "head"
+
+
+class DoubledLinear(nn.Linear):
+    def forward(self, x):
+        return super().forward(x) * 2
+
+
+class Subclasses(nn.Module):
+    def __init__(self, doubled: bool):
+        super().__init__()
+        self.first = TaggedLinear(4, 5)
+        self.second = DoubledLinear(5, 3) if doubled else nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.second(self.first(x))
+
+
+def test_a_subclass_of_a_layer_maps_unless_it_changes_what_it_computes():
+    result = layerloom.from_module(Subclasses(doubled=False), torch.randn(2, 4))
+    assert result.graph.node("first").type_id == "Linear"
+    assert result.report.mapped_to("test_import_torch.TaggedLinear") == {"Linear": 1}
+    with pytest.raises(ModelImportError, match=r"'second' \(DoubledLinear\)"):
+        layerloom.from_module(Subclasses(doubled=True), torch.randn(2, 4))
+
+
 def test_constructor_arguments_are_recovered_only_for_torch_nn_layers():
     assert table.constructor_args(nn.Dropout2d(0.3)) == {"p": 0.3, "inplace": False}
     assert table.constructor_args(nn.Upsample(scale_factor=2.0))["scale_factor"] == 2.0

@@ -368,6 +368,11 @@ def from_module(model: nn.Module, example_input, *, name: str | None = None, sou
         raise ModelImportError(f"from_module needs an nn.Module, not {type(model).__name__}")
     examples = _examples(example_input)
     label = source or type(model).__name__
+    odd = sorted({str(t.dtype).removeprefix("torch.") for t in model.state_dict().values()
+                  if t.is_floating_point() and t.dtype != torch.float32})
+    if odd:
+        raise ModelImportError(f"{label}: its weights are {', '.join(odd)}; LayerLoom computes in float32, so "
+                               "convert the model first (model.float())")
     gm = trace(model, label, len(examples))
     propagate_shapes(gm, examples, label)
     builder = GraphBuilder(name or type(model).__name__, label, catalog_for_import())

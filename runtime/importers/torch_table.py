@@ -70,7 +70,7 @@ def _conv(m) -> Mapped:
     params = {"out_channels": m.out_channels, "kernel_size": _ints(m.kernel_size), "stride": _ints(m.stride),
               "padding": _ints(m.padding), "dilation": _ints(m.dilation), "groups": m.groups,
               "bias": m.bias is not None}
-    return Mapped(type(m).__name__, params, _state(m))
+    return Mapped(rule_class(m).__name__, params, _state(m))
 
 
 def _conv_transpose(m: nn.ConvTranspose2d) -> Mapped:
@@ -85,7 +85,7 @@ def _batchnorm(m) -> Mapped:
     if not m.track_running_stats or m.momentum is None:
         raise NoMapping("running statistics off or a cumulative average (momentum=None)")
     params = {"eps": float(m.eps), "momentum": float(m.momentum), "affine": bool(m.affine)}
-    return Mapped(type(m).__name__, params, _state(m))
+    return Mapped(rule_class(m).__name__, params, _state(m))
 
 
 def _layernorm(m: nn.LayerNorm) -> Mapped:
@@ -100,7 +100,7 @@ def _maxpool(m) -> Mapped:
         raise NoMapping("return_indices=True")
     params = {"kernel_size": _ints(m.kernel_size), "stride": _ints(m.stride), "padding": _ints(m.padding),
               "dilation": _ints(m.dilation), "ceil_mode": bool(m.ceil_mode)}
-    return Mapped(type(m).__name__, params)
+    return Mapped(rule_class(m).__name__, params)
 
 
 def _avgpool(m: nn.AvgPool2d) -> Mapped:
@@ -135,7 +135,7 @@ def _embedding(m: nn.Embedding) -> Mapped:
 def _softmax(m) -> Mapped:
     if m.dim is None:
         raise NoMapping("no dim given (PyTorch guesses one)")
-    return Mapped(type(m).__name__, {"dim": m.dim})
+    return Mapped(rule_class(m).__name__, {"dim": m.dim})
 
 
 def _prelu(m: nn.PReLU) -> Mapped:
@@ -195,13 +195,29 @@ RECURRENT = (nn.LSTM, nn.GRU)
 PASS_THROUGH_MODULES = (nn.Identity,)
 
 
+# What a subclass of a mapped layer may define and still compute what its base computes.
+_HARMLESS = frozenset({"__init__", "extra_repr", "reset_parameters", "__repr__"})
+
+
+def rule_class(module: nn.Module) -> type | None:
+    """The mapped ``torch.nn`` class ``module`` is, or subclasses without changing what it computes (a user's
+    ``class MyLinear(nn.Linear)`` that only sets things up in ``__init__``); None otherwise."""
+    for base in type(module).__mro__:
+        if base in MODULE_RULES or base in RECURRENT:
+            below = type(module).__mro__[:type(module).__mro__.index(base)]
+            changed = {name for cls in below for name, value in vars(cls).items()
+                       if callable(value) and name not in _HARMLESS}
+            return None if changed else base
+    return None
+
+
 def map_module(module: nn.Module) -> Mapped:
     """The catalog node for a module kept whole by the trace; ``NoMapping`` when there is none."""
-    rule = MODULE_RULES.get(type(module))
+    base = rule_class(module)
+    rule = MODULE_RULES.get(base)
     if rule is None:
         raise NoMapping(f"no catalog node for {type(module).__name__}")
-    mapped = rule(module)
-    return mapped
+    return rule(module)
 
 
 def recurrent_params(module: nn.Module, output: str) -> Mapped:
@@ -213,7 +229,7 @@ def recurrent_params(module: nn.Module, output: str) -> Mapped:
     params = {"hidden_size": module.hidden_size, "num_layers": module.num_layers,
               "bidirectional": bool(module.bidirectional), "dropout": float(module.dropout), "output": output,
               "bias": bool(module.bias)}
-    return Mapped(type(module).__name__, params, _state(module))
+    return Mapped(rule_class(module).__name__, params, _state(module))
 
 
 # ------------------------------------------------------------------------ functions and methods
@@ -453,4 +469,4 @@ def opaque(module: nn.Module) -> Mapped:
 
 
 __all__ = ["Mapped", "NoMapping", "MODULE_RULES", "FUNCTION_RULES", "METHOD_RULES", "RECURRENT", "map_module",
-           "recurrent_params", "constructor_args", "opaque", "call_name", "arg", "is_value"]
+           "rule_class", "recurrent_params", "constructor_args", "opaque", "call_name", "arg", "is_value"]

@@ -17,6 +17,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from layerloom.importers.report import ModelImportError
+from layerloom.importers.torch_table import rule_class
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 
@@ -29,6 +30,10 @@ class _Tracer(fx.Tracer):
         super().__init__()
         self.stack: list[tuple[str, type]] = []
         self.failed_in: list[tuple[str, type]] | None = None
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        """torch.nn's layers, and a user's subclass of a mapped layer that computes what its base does."""
+        return super().is_leaf_module(m, module_qualified_name) or rule_class(m) is not None
 
     def call_module(self, m, forward, args, kwargs):
         self.stack.append((self.path_of_module(m), type(m)))

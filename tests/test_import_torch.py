@@ -67,13 +67,13 @@ class LSTMish(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(20, 6)
         self.lstm = nn.LSTM(6, 8, batch_first=True, num_layers=2)
-        self.gru = nn.GRU(8, 5, batch_first=True)
-        self.out = nn.Linear(5, 3)
+        self.gru = nn.GRU(8, 5, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(10, 3)
 
     def forward(self, tokens):
         seq, _ = self.lstm(self.embed(tokens))
         _, h = self.gru(seq)
-        return self.out(torch.tanh(h[-1]))
+        return self.out(torch.tanh(torch.cat((h[-2], h[-1]), dim=1)))
 
 
 def _model(cls):
@@ -144,7 +144,7 @@ def test_cnn_residual_and_lstm_map_to_catalog_nodes(imported):
     assert residual.graph.node("mul").params["expression"] == "x * 0.5"
     lstm = imported["lstm"][1].graph
     assert lstm.node("lstm").params["output"] == "sequence" and lstm.node("lstm").params["num_layers"] == 2
-    assert lstm.node("gru").params["output"] == "last"
+    assert lstm.node("gru").params["output"] == "last" and lstm.node("gru").params["bidirectional"] is True
     assert lstm.node("tokens").params["dtype"] == "int64"
 
 

@@ -225,6 +225,9 @@ class _Walker:
         if (node.op == "call_method" and node.target in table.MEAN_METHODS) or \
                 (node.op == "call_function" and node.target in table.MEAN_FUNCTIONS):
             return self._spatial_mean(node)
+        both = self._both_directions(node)
+        if both is not None:
+            return both
         rules = table.METHOD_RULES if node.op == "call_method" else table.FUNCTION_RULES
         rule = rules.get(node.target)
         if rule is None:
@@ -278,6 +281,8 @@ class _Walker:
             last = (got.stage == "seq" and index in LAST_STEP) or (got.stage == "h" and index == -1)
             if last and not module.bidirectional:
                 return self._recurrent(got.call, "last")
+            if got.stage == "h" and index in (-2, -1) and module.bidirectional:
+                return _Recurrent(got.call, f"h{index}")  # torch.cat((h[-2], h[-1]), 1): both directions
             if got.stage == "state" and index == 1:
                 raise NoMapping("uses the LSTM's cell state (the catalog's LSTM returns the hidden state)")
             if got.stage == "seq":
@@ -287,6 +292,19 @@ class _Walker:
 
     def _slice(self, node: fx.Node) -> Any:
         raise NoMapping(f"indexing a tensor (x[{node.args[1]!r}]) has no catalog node")
+
+    def _both_directions(self, node: fx.Node) -> _Tensor | None:
+        """``torch.cat((h[-2], h[-1]), dim=1)`` of a bidirectional layer: its last step, both directions."""
+        if node.op != "call_function" or node.target not in (torch.cat, torch.concat):
+            return None
+        tensors = table.arg(node, 0, "tensors")
+        parts = [self.values.get(t) for t in tensors] if isinstance(tensors, (list, tuple)) else []
+        if len(parts) == 2 and all(isinstance(p, _Recurrent) for p in parts) and parts[0].call is parts[1].call \
+                and [p.stage for p in parts] == ["h-2", "h-1"] and table.arg(node, 1, "dim", 0) in (1, -1):
+            placed = self._recurrent(parts[0].call, "last")
+            self.report.record(table.call_name(node), "(part of the layer)", "the last states of both directions")
+            return placed
+        return None
 
     def _recurrent(self, call: fx.Node, output: str) -> _Tensor:
         key = (call, output)

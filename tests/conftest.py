@@ -17,6 +17,16 @@ os.environ.setdefault("LAYERLOOM_NO_PLUGINS", "1")
 # No warm training processes behind every test window (each imports torch); tests that need one turn
 # it on themselves.
 os.environ.setdefault("LAYERLOOM_NO_WARM", "1")
+# Downloaded datasets come from an empty folder of the test run's own: a developer's real MNIST on disk
+# never makes the tests that go through every example load 60,000 images (nor hides a missing download).
+if "LAYERLOOM_DATA_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    _DATA_DIR = tempfile.mkdtemp(prefix="layerloom-test-data-")
+    os.environ["LAYERLOOM_DATA_DIR"] = _DATA_DIR
+    atexit.register(shutil.rmtree, _DATA_DIR, True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

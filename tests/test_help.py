@@ -48,7 +48,7 @@ def test_a_node_types_documentation_comes_from_its_spec():
 
     text = node_help_html(default_catalog()["Conv2d"])
     assert "<h2>Conv2d</h2>" in text and "2-D convolution" in text
-    assert "<code>out_channels</code></td><td>int from 1 to 65,536</td><td><code>16</code></td>" \
+    assert "<code>out_channels</code></td><td>whole number from 1 to 65,536</td><td><code>16</code></td>" \
            "<td>Number of filters (output channels)</td>" in text
     assert "Also known as: Conv2D" in text and "torch.nn.Conv2d.html" in text and "Built into LayerLoom" in text
     concat = node_help_html(default_catalog()["Concat"], {"inputs": 3})

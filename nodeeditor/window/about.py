@@ -83,12 +83,15 @@ def bundled_libraries() -> list[Library]:
 
 def layerloom_folders(window) -> list[tuple[str, Path]]:
     """``(what, folder)``: where LayerLoom finds plugins and keeps its data, for ``window``'s settings."""
-    from layerloom.catalog.plugins import plugin_dirs, user_data_dir
+    from layerloom.catalog.plugins import plugin_dirs
+    from layerloom.core.paths import user_data_dir
+    from layerloom.data.downloads import data_dir
     from layerloom.files.resources import examples_dir
     from layerloom.nodeeditor.dashboard.train_view import unsaved_runs_dir
 
     folders = [("Plugins", folder) for folder in plugin_dirs()]
     folders += [("User data", user_data_dir()),
+                ("Downloaded datasets", data_dir() / "datasets"),
                 ("Recovery copies", Path(window.autosaver.folder)),
                 ("Runs of unsaved graphs", unsaved_runs_dir(window.settings.value("runs_dir") or None)),
                 ("Examples", examples_dir())]

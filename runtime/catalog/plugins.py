@@ -39,6 +39,7 @@ from typing import Any, Iterable
 
 from layerloom.catalog.plugin_guard import Escaped, fd_stdout_to_stderr, guarded, is_plugin_frame
 from layerloom.catalog.spec import Catalog, NodeSpec
+from layerloom.core.paths import user_data_dir
 
 ENTRY_POINT_GROUP = "layerloom.nodes"
 DEFAULT_CATEGORY = "Plugins"
@@ -71,15 +72,6 @@ def plugin_dirs() -> list[Path]:
     if configured is not None:
         return [Path(part).expanduser() for part in configured.split(os.pathsep) if part.strip()]
     return [user_data_dir() / "plugins"]
-
-
-def user_data_dir() -> Path:
-    home = Path.home()
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "LayerLoom"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "LayerLoom"
-    return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "layerloom"
 
 
 def plugins_enabled() -> bool:

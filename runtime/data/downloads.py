@@ -27,7 +27,6 @@ import hashlib
 import http.client
 import os
 import socket
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layerloom.core.paths import user_data_dir
 from layerloom.data.base import DatasetError
 
 if TYPE_CHECKING:
@@ -91,12 +91,7 @@ def data_dir() -> Path:
     configured = os.environ.get(DATA_DIR_ENV, "").strip()
     if configured:
         return Path(configured).expanduser()
-    home = Path.home()
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "LayerLoom"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "LayerLoom"
-    return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / "layerloom"
+    return user_data_dir(local=True)
 
 
 def dataset_folder(name: str) -> Path:

@@ -76,6 +76,25 @@ class LSTMish(nn.Module):
         return self.out(torch.tanh(torch.cat((h[-2], h[-1]), dim=1)))
 
 
+class TensorOps(nn.Module):
+    """Tensor operations with no node of their own (transpose, permute, @, slices, means), run as "ONNX operator"
+    nodes, around a bidirectional LSTM."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 3, padding=1)
+        self.query = nn.Linear(6, 6)
+        self.lstm = nn.LSTM(6, 5, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(10, 2)
+
+    def forward(self, x):
+        y = self.conv(x.transpose(1, 2)).permute(0, 2, 1)
+        attention = torch.softmax(self.query(y) @ y.transpose(-1, -2) / 6 ** 0.5, dim=-1)
+        y = attention @ y + y[:, :, :6] - y.mean(1, keepdim=True) + y.sum(-1, keepdim=True) * 0.1
+        out, _ = self.lstm(-y ** 2)
+        return self.fc(out[:, -1])
+
+
 def _model(cls):
     torch.manual_seed(0)
     model = cls()
@@ -92,6 +111,7 @@ CASES = {
     "cnn": (SmallCNN, lambda n: torch.randn(n, 1, 12, 12)),
     "residual": (ResidualBlock, lambda n: torch.randn(n, 4, 5, 5)),
     "lstm": (LSTMish, lambda n: torch.randint(0, 20, (n, 7))),
+    "ops": (TensorOps, lambda n: torch.randn(n, 7, 4)),
 }
 
 
@@ -146,6 +166,10 @@ def test_cnn_residual_and_lstm_map_to_catalog_nodes(imported):
     assert lstm.node("lstm").params["output"] == "sequence" and lstm.node("lstm").params["num_layers"] == 2
     assert lstm.node("gru").params["output"] == "last" and lstm.node("gru").params["bidirectional"] is True
     assert lstm.node("tokens").params["dtype"] == "int64"
+    ops = imported["ops"][1].report
+    assert ops.mapped_to("Tensor.transpose") == {"ONNX operator": 2} and ops.mapped_to("operator.matmul")
+    assert ops.mapped_to("operator.getitem") == {"ONNX operator": 2} and ops.mapped_to("operator.pow") == {
+        "Formula": 1}
 
 
 @pytest.mark.parametrize("key", list(CASES))

@@ -232,7 +232,10 @@ class _Walker:
         rule = rules.get(node.target)
         if rule is None:
             raise NoMapping(f"no catalog node for {table.call_name(node)}")
-        return self._place(rule(node), node.name, table.call_name(node))
+        mapped = rule(node)
+        if mapped is None:  # computes nothing a graph would show (an identity permutation)
+            return self.tensor(node.args[0]) or FAILED
+        return self._place(mapped, node.name, table.call_name(node))
 
     def _module(self, node: fx.Node) -> Any:
         module = self.gm.get_submodule(node.target)
@@ -291,7 +294,14 @@ class _Walker:
         return self._slice(node)
 
     def _slice(self, node: fx.Node) -> Any:
-        raise NoMapping(f"indexing a tensor (x[{node.args[1]!r}]) has no catalog node")
+        """``x[...]``: an ONNX Slice or Gather node (nothing when it selects everything)."""
+        try:
+            mapped = table.indexing(node)
+        except NoMapping as exc:
+            raise NoMapping(f"x[{_index_text(node.args[1])}]: {exc}") from None
+        if mapped is None:
+            return self.tensor(node.args[0]) or FAILED
+        return self._place(mapped, node.name, table.call_name(node))
 
     def _both_directions(self, node: fx.Node) -> _Tensor | None:
         """``torch.cat((h[-2], h[-1]), dim=1)`` of a bidirectional layer: its last step, both directions."""
@@ -324,13 +334,16 @@ class _Walker:
         return self.recurrent[key]
 
     def _spatial_mean(self, node: fx.Node) -> Any:
-        """``x.mean((2, 3))`` of an image: AdaptiveAvgPool2d to 1x1, then Flatten unless ``keepdim``."""
+        """``x.mean((2, 3))`` of an image: AdaptiveAvgPool2d to 1x1, then Flatten unless ``keepdim``; other
+        means and sums run as ONNX ReduceMean/ReduceSum."""
         before = _shape(node.args[0])
         dims = table.arg(node, 1, "dim")
         dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-        if before is None or len(before) != 4 or sorted(d % 4 for d in dims if isinstance(d, int)) != [2, 3]:
-            raise NoMapping("a mean that is not over the height and width of an image (x.mean((2, 3)))")
         name = table.call_name(node)
+        mean = node.target in ("mean", torch.mean)
+        if not mean or before is None or len(before) != 4 or \
+                sorted(d % 4 for d in dims if isinstance(d, int)) != [2, 3]:
+            return self._place(table.reduction("ReduceMean" if mean else "ReduceSum", node), node.name, name)
         pooled = self._place(Mapped("AdaptiveAvgPool2d", {"output_size": 1}, inputs=[(node.args[0], "in")],
                                     note="a mean over height and width"), node.name, name)
         if table.arg(node, 2, "keepdim", False) or not isinstance(pooled, _Tensor):
@@ -355,6 +368,16 @@ class _Walker:
             mapped = Mapped("Reshape", {"shape": list(after[1:])}, inputs=[(node.args[0], "in")],
                             note="target shape taken from the example input")
         return self._place(mapped, node.name, name)
+
+
+def _index_text(index: Any) -> str:
+    items = index if isinstance(index, tuple) else (index,)
+
+    def one(item):
+        if isinstance(item, slice):
+            return ":".join("" if v is None else str(v) for v in (item.start, item.stop, item.step)).rstrip(":") or ":"
+        return "..." if item is Ellipsis else str(item)
+    return ", ".join(one(item) for item in items)
 
 
 # ------------------------------------------------------------------------------------ public API

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from layerloom.catalog.builtin.onnx_op import TYPE_ID as ONNX_OPERATOR
 from layerloom.catalog.builtin.torch_module import ALLOWED_VALUE_TYPES, torch_class
 
 
@@ -342,6 +343,115 @@ def _adaptive_call(node: fx.Node) -> Mapped:
     return Mapped("AdaptiveAvgPool2d", {"output_size": _ints(size)}, inputs=[(node.args[0], "in")])
 
 
+# ------------------------------------------------ tensor operations run as the catalog's "ONNX operator" node
+FAR = 2**62  # a slice's open end
+
+
+def _rank(value: Any) -> int:
+    meta = value.meta.get("tensor_meta") if isinstance(value, fx.Node) else None
+    shape = getattr(meta, "shape", None)
+    if shape is None:
+        raise NoMapping("a value whose shape is unknown")
+    return len(shape)
+
+
+def onnx_operator(op_type: str, inputs: list[Any], attributes: dict | None = None,
+                  constants: list[Any] = ()) -> Mapped:
+    """An "ONNX operator" node running ``op_type`` on ``inputs`` (wired) then ``constants`` (int64 lists)."""
+    ports = ["in"] if len(inputs) == 1 else [f"in{i}" for i in range(1, len(inputs) + 1)]
+    operands = list(ports) + [{"const": value, "dtype": "int64"} for value in constants]
+    params = {"op_type": op_type, "attributes": json.dumps(attributes or {}), "operands": json.dumps(operands),
+              "output": 0}
+    return Mapped(ONNX_OPERATOR, params, inputs=list(zip(inputs, ports)), note=f"runs as ONNX {op_type}")
+
+
+def _transpose_of(x: Any, perm: list[int]) -> Mapped | None:
+    if not perm or perm[0] != 0:
+        raise NoMapping(f"a permutation {perm} that moves the batch dimension")
+    if perm == sorted(perm):
+        return None  # changes nothing: the walker passes the value through
+    return onnx_operator("Transpose", [x], {"perm": perm})
+
+
+def _permute(node: fx.Node) -> Mapped | None:
+    x = node.args[0]
+    dims = node.args[1:] if node.op == "call_method" else (arg(node, 1, "dims"),)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    rank = _rank(x)
+    return _transpose_of(x, [int(d) % rank for d in dims])
+
+
+def _transpose(node: fx.Node) -> Mapped | None:
+    x, a, b = node.args[0], arg(node, 1, "dim0"), arg(node, 2, "dim1")
+    rank = _rank(x)
+    perm = list(range(rank))
+    perm[a % rank], perm[b % rank] = perm[b % rank], perm[a % rank]
+    return _transpose_of(x, perm)
+
+
+def indexing(node: fx.Node) -> Mapped | None:
+    """``x[...]`` as an ONNX Slice (slices only) or Gather (one integer index); None when it selects everything."""
+    x, index = node.args
+    rank = _rank(x)
+    items = list(index) if isinstance(index, tuple) else [index]
+    if any(item is None for item in items):
+        raise NoMapping("indexing that adds a dimension (None)")
+    if items.count(Ellipsis) > 1:
+        raise NoMapping("indexing with more than one ...")
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items[at:at + 1] = [slice(None)] * (rank - len(items) + 1)
+    items += [slice(None)] * (rank - len(items))
+    slices, picks = [], []
+    for axis, item in enumerate(items):
+        if isinstance(item, slice):
+            if item == slice(None):
+                continue
+            parts = (item.start, item.stop, item.step)
+            if any(isinstance(p, fx.Node) for p in parts) or (item.step or 1) < 1:
+                raise NoMapping(f"a slice {item} with computed bounds or a negative step")
+            slices.append((axis, item.start or 0, FAR if item.stop is None else item.stop, item.step or 1))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            picks.append((axis, item))
+        else:
+            raise NoMapping(f"indexing with {type(item).__name__} values")
+    if any(axis == 0 for axis, *_ in slices + picks):
+        raise NoMapping("indexing the batch dimension")
+    if slices and picks or len(picks) > 1:
+        raise NoMapping("indexing several dimensions with numbers, or numbers and slices at once")
+    if picks:
+        axis, value = picks[0]
+        return Mapped(ONNX_OPERATOR, {"op_type": "Gather", "attributes": json.dumps({"axis": axis}),
+                                      "operands": json.dumps(["in", {"const": value, "dtype": "int64"}]),
+                                      "output": 0}, inputs=[(x, "in")], note="runs as ONNX Gather")
+    if not slices:
+        return None
+    axes, starts, ends, steps = zip(*slices)
+    return onnx_operator("Slice", [x], constants=[list(starts), list(ends), list(axes), list(steps)])
+
+
+def reduction(op_type: str, node: fx.Node) -> Mapped:
+    """``x.mean(dims)``/``x.sum(dims)`` over dimensions other than the batch, as ONNX ReduceMean/ReduceSum."""
+    x = node.args[0]
+    dims = arg(node, 1, "dim")
+    if dims is None:
+        raise NoMapping("a reduction over every dimension, the batch included")
+    rank = _rank(x)
+    axes = sorted(int(d) % rank for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
+    if 0 in axes:
+        raise NoMapping("a reduction over the batch dimension")
+    keep = bool(arg(node, 2, "keepdim", False))
+    return onnx_operator(op_type, [x], {"axes": axes, "keepdims": int(keep)})
+
+
+def _matmul(node: fx.Node) -> Mapped:
+    a, b = node.args[0], node.args[1]
+    if not (is_value(a) and is_value(b)):
+        raise NoMapping("a product with a constant")
+    return onnx_operator("MatMul", [a, b])
+
+
 _SOFTMAX = _dim_rule("Softmax")
 _LOG_SOFTMAX = _dim_rule("LogSoftmax")
 _RELU = _unary("ReLU")
@@ -373,6 +483,10 @@ FUNCTION_RULES: dict[Any, Callable[[fx.Node], Mapped]] = {
     F.adaptive_avg_pool2d: _adaptive_call,
     torch.exp: _elementwise("exp"), torch.log: _elementwise("log"), torch.sqrt: _elementwise("sqrt"),
     torch.abs: _elementwise("abs"), torch.sin: _elementwise("sin"), torch.cos: _elementwise("cos"),
+    operator.pow: _binary(None, "**"), torch.pow: _binary(None, "**"),
+    operator.neg: lambda node: _formula("-x", [node.args[0]]), torch.neg: lambda node: _formula("-x", [node.args[0]]),
+    torch.permute: _permute, torch.transpose: _transpose,
+    operator.matmul: _matmul, torch.matmul: _matmul, torch.bmm: _matmul,
 }
 
 METHOD_RULES: dict[str, Callable[[fx.Node], Mapped]] = {
@@ -383,14 +497,16 @@ METHOD_RULES: dict[str, Callable[[fx.Node], Mapped]] = {
     "sub": _binary(None, "-"), "div": _binary(None, "/"),
     "exp": _elementwise("exp"), "log": _elementwise("log"), "sqrt": _elementwise("sqrt"),
     "abs": _elementwise("abs"), "sin": _elementwise("sin"), "cos": _elementwise("cos"),
+    "pow": _binary(None, "**"), "neg": lambda node: _formula("-x", [node.args[0]]),
+    "permute": _permute, "transpose": _transpose, "matmul": _matmul,
 }
 
 # Reshapes take their target from the traced shapes (``x.view(x.size(0), -1)``); see torch_fx.
 RESHAPE_FUNCTIONS = (torch.reshape, torch.squeeze, torch.unsqueeze)
 RESHAPE_METHODS = ("view", "reshape", "squeeze", "unsqueeze")
 # Means over the spatial dimensions of an image: global average pooling.
-MEAN_FUNCTIONS = (torch.mean,)
-MEAN_METHODS = ("mean",)
+MEAN_FUNCTIONS = (torch.mean, torch.sum)
+MEAN_METHODS = ("mean", "sum")
 # Calls that return their input unchanged as far as a graph is concerned.
 PASS_THROUGH_METHODS = ("contiguous", "clone", "detach")
 # Calls that return sizes, not tensors: allowed only as arguments of a reshape.
@@ -469,4 +585,5 @@ def opaque(module: nn.Module) -> Mapped:
 
 
 __all__ = ["Mapped", "NoMapping", "MODULE_RULES", "FUNCTION_RULES", "METHOD_RULES", "RECURRENT", "map_module",
-           "rule_class", "recurrent_params", "constructor_args", "opaque", "call_name", "arg", "is_value"]
+           "rule_class", "recurrent_params", "constructor_args", "opaque", "call_name", "arg", "is_value",
+           "onnx_operator", "indexing", "reduction"]

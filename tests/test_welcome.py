@@ -28,6 +28,17 @@ def test_the_gallery_shows_every_example_drawn_from_its_graph_and_opens_it(windo
     assert window.document.graph.name == "Digits LSTM" and not dialog.isVisible()
 
 
+def test_the_gallery_fits_a_small_screen_and_marks_the_examples_that_download(window):
+    dialog = window.show_welcome()
+    dialog.adjustSize()
+    assert dialog.sizeHint().height() <= 700 and dialog.sizeHint().width() <= 1300   # a 1366x768 screen
+    mnist = next(c for c in dialog.cards if c.example.stem == "mnist_mlp")
+    digits = next(c for c in dialog.cards if c.example.stem == "digits_mlp")
+    assert mnist.text().endswith("⤓") and "downloads when you first preview or train it" in mnist.toolTip()
+    assert "MB" in mnist.toolTip() and not digits.text().endswith("⤓") and "download" not in digits.toolTip()
+    dialog.close()
+
+
 def test_an_example_has_one_display_name_in_the_menu_the_gallery_and_the_title_bar(window, qtbot):
     from layerloom.files.resources import example_titles
 

@@ -21,7 +21,8 @@ from layerloom.files.resources import example_stem, example_titles
 
 from layerloom.nodeeditor.theme.icons import app_icon
 
-THUMB = QSize(300, 150)
+THUMB = QSize(236, 124)   # four to a row: seven examples in two rows fit a 1366x768 screen
+COLUMNS = 4
 THUMB_MARGIN = 0.06   # of the thumbnail's size, kept clear around the graph on every side
 SHOW_AT_START = "welcome/show_at_start"
 
@@ -33,6 +34,7 @@ class Example:
     description: str
     nodes: int
     path: Path
+    download: str = ""   # "11 MB" when its dataset is not on disk yet (asked for before the first run)
 
 
 def examples() -> list[Example]:
@@ -44,8 +46,21 @@ def examples() -> list[Example]:
             graph = load_graph(path)
         except LayerLoomError:
             continue
-        found.append(Example(example_stem(path), title, graph.description, len(graph), path))
+        found.append(Example(example_stem(path), title, graph.description, len(graph), path,
+                             _download_needed(graph)))
     return found
+
+
+def _download_needed(graph) -> str:
+    """How much the example's built-in dataset still has to download ("" when it ships or is on disk)."""
+    from layerloom.data import BUILTINS
+    from layerloom.data.downloads import missing_files, size_text
+
+    dataset = graph.training.get("dataset") if isinstance(graph.training, dict) else None
+    dataset = dataset if isinstance(dataset, dict) else {}
+    info = BUILTINS.get(dataset.get("name", "digits")) if not dataset.get("path") else None
+    missing = missing_files(info) if info is not None and info.files else []
+    return size_text(sum(f.size for f in missing)) if missing else ""
 
 
 def drawn_bounds(scene) -> QRectF:
@@ -98,9 +113,13 @@ class _Card(QToolButton):
         self.example = example
         self.setIcon(pixmap)
         self.setIconSize(THUMB)
-        self.setText(f"{example.title}  ·  {example.nodes} nodes")
+        self.setText(f"{example.title}  ·  {example.nodes} nodes" + ("  ·  ⤓" if example.download else ""))
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-        self.setToolTip(example.description or example.title)
+        tip = example.description or example.title
+        if example.download:
+            tip += (f"\n\nIts dataset ({example.download}) downloads when you first preview or train it, "
+                    "after you confirm.")
+        self.setToolTip(tip)
         self.setAutoRaise(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
@@ -121,8 +140,9 @@ class WelcomeDialog(QDialog):
         self.settings = window.settings
         header = QLabel("<h2>Welcome to LayerLoom</h2>"
                         "<p>Design a network by wiring layers, train it with live charts, and export it to "
-                        "ONNX or PyTorch. Start from an example: each one trains on a dataset that ships "
-                        "with LayerLoom, with no download.</p>")
+                        "ONNX or PyTorch. Start from an example: the digits, table and sequence examples train on "
+                        "data that ships with LayerLoom; the MNIST ones (⤓) download their dataset once, when "
+                        "you ask.</p>")
         header.setWordWrap(True)
         logo = QLabel()
         logo.setPixmap(app_icon().pixmap(64, 64))
@@ -137,7 +157,7 @@ class WelcomeDialog(QDialog):
             card = _Card(example, thumbnail(example.path, window.theme))
             card.clicked.connect(lambda checked=False, s=example.stem: self._choose_example(s))
             self.cards.append(card)
-            gallery.addWidget(card, k // 3, k % 3)
+            gallery.addWidget(card, k // COLUMNS, k % COLUMNS)
 
         self.recent = QListWidget()
         self.recent.setMaximumHeight(130)

@@ -18,6 +18,7 @@ from layerloom.catalog.builtin import torch_module
 from layerloom.catalog.spec import default_catalog
 from layerloom.core.errors import ParamError
 from layerloom.importers import ModelImportError
+from layerloom.importers import torch_calls as calls
 from layerloom.importers import torch_table as table
 from layerloom.importers.torch_fx import catalog_for_import
 from layerloom.training.start_weights import fit_weights, read_weights_file
@@ -393,5 +394,5 @@ def test_the_mapping_table_is_documented():
     text = (Path(__file__).resolve().parent.parent / "docs" / "import_pytorch.md").read_text()
     for cls in list(table.MODULE_RULES) + list(table.RECURRENT):
         assert f"`nn.{cls.__name__}`" in text, cls.__name__
-    for name in table.METHOD_RULES:
+    for name in calls.METHOD_RULES:
         assert f"`x.{name}()`" in text, name

@@ -26,6 +26,7 @@ from layerloom.catalog.spec import Catalog, default_catalog
 from layerloom.core.shapes import FLOAT, INT
 from layerloom.importers.builder import GraphBuilder
 from layerloom.importers.report import ImportResult, ModelImportError
+from layerloom.importers import torch_calls as calls
 from layerloom.importers import torch_table as table
 from layerloom.importers.torch_file import import_python_file
 from layerloom.importers.torch_table import Mapped, NoMapping
@@ -194,7 +195,7 @@ class _Walker:
             return _module_label(self.gm.get_submodule(node.target))
         if node.op == "get_attr":
             return "parameter"
-        return table.call_name(node)
+        return calls.call_name(node)
 
     # ---------------------------------------------------------------- calls
     def _visit(self, node: fx.Node) -> Any:
@@ -213,29 +214,29 @@ class _Walker:
         inputs = [self.values.get(a) for a in node.all_input_nodes]
         if any(value is FAILED for value in inputs):
             return FAILED
-        if node.op == "call_method" and node.target in table.SIZE_METHODS:
+        if node.op == "call_method" and node.target in calls.SIZE_METHODS:
             return SIZE
         if inputs and all(value is SIZE for value in inputs):
             return SIZE  # arithmetic on sizes (x.size(1) * x.size(2)) for a reshape's target
-        if node.op == "call_method" and node.target in table.PASS_THROUGH_METHODS:
+        if node.op == "call_method" and node.target in calls.PASS_THROUGH_METHODS:
             return self.tensor(node.args[0]) or FAILED
-        if (node.op == "call_method" and node.target in table.RESHAPE_METHODS) or \
-                (node.op == "call_function" and node.target in table.RESHAPE_FUNCTIONS):
+        if (node.op == "call_method" and node.target in calls.RESHAPE_METHODS) or \
+                (node.op == "call_function" and node.target in calls.RESHAPE_FUNCTIONS):
             return self._reshape(node)
-        if (node.op == "call_method" and node.target in table.MEAN_METHODS) or \
-                (node.op == "call_function" and node.target in table.MEAN_FUNCTIONS):
+        if (node.op == "call_method" and node.target in calls.MEAN_METHODS) or \
+                (node.op == "call_function" and node.target in calls.MEAN_FUNCTIONS):
             return self._spatial_mean(node)
         both = self._both_directions(node)
         if both is not None:
             return both
-        rules = table.METHOD_RULES if node.op == "call_method" else table.FUNCTION_RULES
+        rules = calls.METHOD_RULES if node.op == "call_method" else calls.FUNCTION_RULES
         rule = rules.get(node.target)
         if rule is None:
-            raise NoMapping(f"no catalog node for {table.call_name(node)}")
+            raise NoMapping(f"no catalog node for {calls.call_name(node)}")
         mapped = rule(node)
         if mapped is None:  # computes nothing a graph would show (an identity permutation)
             return self.tensor(node.args[0]) or FAILED
-        return self._place(mapped, node.name, table.call_name(node))
+        return self._place(mapped, node.name, calls.call_name(node))
 
     def _module(self, node: fx.Node) -> Any:
         module = self.gm.get_submodule(node.target)
@@ -296,23 +297,23 @@ class _Walker:
     def _slice(self, node: fx.Node) -> Any:
         """``x[...]``: an ONNX Slice or Gather node (nothing when it selects everything)."""
         try:
-            mapped = table.indexing(node)
+            mapped = calls.indexing(node)
         except NoMapping as exc:
             raise NoMapping(f"x[{_index_text(node.args[1])}]: {exc}") from None
         if mapped is None:
             return self.tensor(node.args[0]) or FAILED
-        return self._place(mapped, node.name, table.call_name(node))
+        return self._place(mapped, node.name, calls.call_name(node))
 
     def _both_directions(self, node: fx.Node) -> _Tensor | None:
         """``torch.cat((h[-2], h[-1]), dim=1)`` of a bidirectional layer: its last step, both directions."""
         if node.op != "call_function" or node.target not in (torch.cat, torch.concat):
             return None
-        tensors = table.arg(node, 0, "tensors")
+        tensors = calls.arg(node, 0, "tensors")
         parts = [self.values.get(t) for t in tensors] if isinstance(tensors, (list, tuple)) else []
         if len(parts) == 2 and all(isinstance(p, _Recurrent) for p in parts) and parts[0].call is parts[1].call \
-                and [p.stage for p in parts] == ["h-2", "h-1"] and table.arg(node, 1, "dim", 0) in (1, -1):
+                and [p.stage for p in parts] == ["h-2", "h-1"] and calls.arg(node, 1, "dim", 0) in (1, -1):
             placed = self._recurrent(parts[0].call, "last")
-            self.report.record(table.call_name(node), "(part of the layer)", "the last states of both directions")
+            self.report.record(calls.call_name(node), "(part of the layer)", "the last states of both directions")
             return placed
         return None
 
@@ -337,16 +338,16 @@ class _Walker:
         """``x.mean((2, 3))`` of an image: AdaptiveAvgPool2d to 1x1, then Flatten unless ``keepdim``; other
         means and sums run as ONNX ReduceMean/ReduceSum."""
         before = _shape(node.args[0])
-        dims = table.arg(node, 1, "dim")
+        dims = calls.arg(node, 1, "dim")
         dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-        name = table.call_name(node)
+        name = calls.call_name(node)
         mean = node.target in ("mean", torch.mean)
         if not mean or before is None or len(before) != 4 or \
                 sorted(d % 4 for d in dims if isinstance(d, int)) != [2, 3]:
-            return self._place(table.reduction("ReduceMean" if mean else "ReduceSum", node), node.name, name)
+            return self._place(calls.reduction("ReduceMean" if mean else "ReduceSum", node), node.name, name)
         pooled = self._place(Mapped("AdaptiveAvgPool2d", {"output_size": 1}, inputs=[(node.args[0], "in")],
                                     note="a mean over height and width"), node.name, name)
-        if table.arg(node, 2, "keepdim", False) or not isinstance(pooled, _Tensor):
+        if calls.arg(node, 2, "keepdim", False) or not isinstance(pooled, _Tensor):
             return pooled
         node_id = self.builder.add("Flatten", {"start_dim": 1}, f"{node.name}_flat")
         self.builder.connect(pooled.node_id, pooled.port, node_id, "in")
@@ -359,7 +360,7 @@ class _Walker:
         before, after = _shape(node.args[0]), _shape(node)
         if before is None or after is None or not after or after[0] != before[0]:
             raise NoMapping("a reshape that does not keep the batch dimension first")
-        name = table.call_name(node)
+        name = calls.call_name(node)
         if after == before:
             return tensor
         if len(after) == 2 and len(before) > 2:

@@ -78,8 +78,8 @@ class LSTMish(nn.Module):
 
 
 class TensorOps(nn.Module):
-    """Tensor operations with no node of their own (transpose, permute, @, slices, means), run as "ONNX operator"
-    nodes, around a bidirectional LSTM."""
+    """Tensor operations with no node of their own (transpose, permute, interpolate, @, slices, means), run as
+    "ONNX operator" nodes, around a bidirectional LSTM."""
 
     def __init__(self):
         super().__init__()
@@ -89,7 +89,7 @@ class TensorOps(nn.Module):
         self.fc = nn.Linear(10, 2)
 
     def forward(self, x):
-        y = self.conv(x.transpose(1, 2)).permute(0, 2, 1)
+        y = F.interpolate(self.conv(x.transpose(1, 2)), scale_factor=2, mode="linear").permute(0, 2, 1)
         attention = torch.softmax(self.query(y) @ y.transpose(-1, -2) / 6 ** 0.5, dim=-1)
         y = attention @ y + y[:, :, :6] - y.mean(1, keepdim=True) + y.sum(-1, keepdim=True) * 0.1
         out, _ = self.lstm(-y ** 2)
@@ -169,6 +169,7 @@ def test_cnn_residual_and_lstm_map_to_catalog_nodes(imported):
     assert lstm.node("tokens").params["dtype"] == "int64"
     ops = imported["ops"][1].report
     assert ops.mapped_to("Tensor.transpose") == {"ONNX operator": 2} and ops.mapped_to("operator.matmul")
+    assert ops.mapped_to("F.interpolate") == {"ONNX operator": 1}
     assert ops.mapped_to("operator.getitem") == {"ONNX operator": 2} and ops.mapped_to("operator.pow") == {
         "Formula": 1}
 

@@ -235,6 +235,38 @@ def reduction(op_type: str, node: fx.Node) -> Mapped:
     return onnx_operator(op_type, [x], {"axes": axes, "keepdims": int(keep)})
 
 
+def _interpolate(node: fx.Node) -> Mapped:
+    """``F.interpolate`` as an ONNX Resize (nearest, linear/bilinear/trilinear or bicubic)."""
+    x = node.args[0]
+    size, scale = arg(node, 1, "size"), arg(node, 2, "scale_factor")
+    mode, corners = arg(node, 3, "mode", "nearest"), arg(node, 4, "align_corners")
+    if arg(node, 5, "recompute_scale_factor") or arg(node, 6, "antialias", False):
+        raise NoMapping("recompute_scale_factor or antialias")
+    spatial = _rank(x) - 2
+    if mode == "nearest":
+        attributes = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    elif mode in ("linear", "bilinear", "trilinear", "bicubic"):
+        attributes = {"mode": "cubic" if mode == "bicubic" else "linear",
+                      "coordinate_transformation_mode": "align_corners" if corners else "half_pixel"}
+    else:
+        raise NoMapping(f"mode={mode!r}")
+    operands: list[Any] = ["in", None]
+    if size is not None:
+        sizes = list(size) if isinstance(size, (tuple, list)) else [size] * spatial
+        channels = node.args[0].meta["tensor_meta"].shape[1]
+        operands += [None, {"const": ["N", int(channels)] + [int(v) for v in sizes], "dtype": "int64"}]
+    elif scale is not None:
+        scales = list(scale) if isinstance(scale, (tuple, list)) else [scale] * spatial
+        operands.append({"const": [1.0, 1.0] + [float(v) for v in scales], "dtype": "float32"})
+    else:
+        raise NoMapping("neither a size nor a scale factor")
+    if any(isinstance(v, fx.Node) for v in operands[-1]["const"]):
+        raise NoMapping("a size computed while running")
+    params = {"op_type": "Resize", "attributes": json.dumps(attributes), "operands": json.dumps(operands),
+              "output": 0}
+    return Mapped(ONNX_OPERATOR, params, inputs=[(x, "in")], note="runs as ONNX Resize")
+
+
 def _matmul(node: fx.Node) -> Mapped:
     a, b = node.args[0], node.args[1]
     if not (is_value(a) and is_value(b)):
@@ -275,7 +307,7 @@ FUNCTION_RULES: dict[Any, Callable[[fx.Node], Mapped]] = {
     torch.abs: _elementwise("abs"), torch.sin: _elementwise("sin"), torch.cos: _elementwise("cos"),
     operator.pow: _binary(None, "**"), torch.pow: _binary(None, "**"),
     operator.neg: lambda node: _formula("-x", [node.args[0]]), torch.neg: lambda node: _formula("-x", [node.args[0]]),
-    torch.permute: _permute, torch.transpose: _transpose,
+    torch.permute: _permute, torch.transpose: _transpose, F.interpolate: _interpolate,
     operator.matmul: _matmul, torch.matmul: _matmul, torch.bmm: _matmul,
 }
 

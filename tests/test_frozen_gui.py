@@ -118,3 +118,29 @@ def test_fine_tune_from_a_run_sets_the_weights_relative_to_the_graph_and_reports
     assert panel.editors["weights"].text() == "runs/mlp-20261206-070000/checkpoints/best.pt"
     stack.undo()
     assert "weights" not in window.document.graph.training and not panel.fit_text.isVisible()
+
+
+def test_the_menu_key_opens_the_card_menu_and_browse_sets_a_relative_weights_path(window, qtbot, tmp_path,
+                                                                                   monkeypatch):
+    from layerloom.nodeeditor.panels import start_weights_form
+
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, pos=_card_point(window, "fc1"))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.view.setFocus()
+    # the Menu key: the platform sends the focused widget a keyboard context-menu event (QTest cannot)
+    QApplication.sendEvent(window.view, QContextMenuEvent(QContextMenuEvent.Reason.Keyboard, QPoint(0, 0),
+                                                          window.view.mapToGlobal(QPoint(0, 0))))
+    menu = window.card_menu.menu
+    assert menu is not None and [(a.text(), a.isEnabled()) for a in menu.actions()] == [("Freeze", True),
+                                                                                      ("Unfreeze", False)]
+    menu.close()
+    chosen = tmp_path / "weights" / "start.weights.pt"
+    monkeypatch.setattr(start_weights_form.QFileDialog, "getOpenFileName", lambda *a, **k: (str(chosen), ""))
+    panel = window.dashboard.panel
+    button = panel.editors["weights.browse"]
+    window.workspaces.switch("train")
+    qtbot.waitExposed(button)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert window.document.graph.training["weights"] == "weights/start.weights.pt"
+    qtbot.waitUntil(lambda: "no such file" in panel.fit_text.text(), timeout=10000)

@@ -1,7 +1,8 @@
 """The cards' right-click menu: Freeze and Unfreeze for the selected nodes, as one undo step.
 
 ``CardMenu`` watches a canvas view. A right-click on a card that is not selected selects it alone (a
-right-click on a selected card keeps the selection), then the menu opens. Which nodes an entry changes is
+right-click on a selected card keeps the selection), then the menu opens; the keyboard's Menu key opens
+it at the first selected card. Which nodes an entry changes is
 the runtime's rule (``layerloom.model.trainable.to_switch``: nodes with weights whose switch is the other
 way); an entry that would change nothing is greyed. The menu follows whichever level is on the canvas
 (the model, or a block's inside): ``current()`` gives its ``Document``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QPoint
+from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
 from layerloom.model.trainable import to_switch
@@ -28,11 +30,24 @@ class CardMenu(QObject):
         self.view, self._current = view, current
         self.menu: QMenu | None = None   # the menu last opened (tests reach it here)
         view.viewport().installEventFilter(self)
+        view.installEventFilter(self)   # the keyboard's context-menu key reaches the view, not its viewport
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
-        if event.type() == QEvent.Type.ContextMenu and watched is self.view.viewport():
+        if event.type() != QEvent.Type.ContextMenu:
+            return False
+        if watched is self.view.viewport():
             return self.open_at(event.pos(), event.globalPos())
+        if watched is self.view and event.reason() == QContextMenuEvent.Reason.Keyboard:
+            return self.open_for_selection()   # the Menu key: the menu at the selected card
         return False
+
+    def open_for_selection(self) -> bool:
+        document = self._current()
+        cards = [item for item in document.scene.selectedItems() if isinstance(item, NodeItem)] if document else []
+        if not cards:
+            return False
+        pos = self.view.mapFromScene(cards[0].sceneBoundingRect().center())
+        return self.open_at(pos, self.view.viewport().mapToGlobal(pos))
 
     def card_at(self, pos: QPoint) -> NodeItem | None:
         item = self.view.itemAt(pos)

@@ -133,7 +133,12 @@ def run_export(request: ExportRequest, stage: Callable[[str], None] = lambda tex
         epoch = exportable.run.get("epoch")
         result.weights = f"Trained weights from {exportable.run['checkpoint']}" + (f" (epoch {epoch})" if epoch else "")
     else:
-        result.weights = "Untrained weights: the graph's random initialisation"
+        try:
+            result.weights = (load_start_weights(exportable, request.base_dir)
+                              or "Untrained weights: the graph's random initialisation")
+        except LayerLoomError as exc:
+            result.error = str(exc)
+            return result
     targets = request.targets()
     if request.onnx:
         stage("Preparing the app's predictor for the check…")
@@ -148,6 +153,28 @@ def run_export(request: ExportRequest, stage: Callable[[str], None] = lambda tex
             result.outcomes.append(_guarded(kind, title, lambda step=step: step(request, exportable, targets, stage)))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def load_start_weights(exportable, base_dir: str | Path | None) -> str | None:
+    """Load the graph's ``training.weights`` (an imported model's weights, relative to the graph file's folder
+    ``base_dir``) into a model no run has trained, so an imported model exports without training. Returns
+    where its weights came from, in words (None when the graph names no weights file); raises the weights
+    file's ``CheckpointError`` when it cannot be read or nothing in it fits."""
+    from layerloom.training.start_weights import fit_weights, read_weights_file, start_weights_path
+
+    setting = exportable.graph.training.get("weights") if isinstance(exportable.graph.training, dict) else None
+    if not setting or not isinstance(setting, str):
+        return None
+    path = start_weights_path(setting, base_dir)
+    report = fit_weights(exportable.compiled.model, read_weights_file(path), path.name)
+    if not report.loaded:
+        from layerloom.training.run_writer import CheckpointError
+
+        raise CheckpointError(f"{path.name}: no tensor fits this graph; " + "; ".join(report.lines()[1:]))
+    text = f"Imported weights from {path.name}"
+    if not report.complete:
+        text += " (" + "; ".join(report.lines()[1:]) + ")"
+    return text
 
 
 def _guarded(kind: str, title: str, step: Callable[[], ExportOutcome]) -> ExportOutcome:

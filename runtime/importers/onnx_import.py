@@ -22,7 +22,7 @@ from pathlib import Path
 from layerloom.catalog.builtin.onnx_torch import BATCH
 from layerloom.importers.builder import GraphBuilder
 from layerloom.importers.onnx_reader import OnnxImporter
-from layerloom.importers.report import ImportResult, ModelImportError
+from layerloom.importers.report import ImportResult, ModelFileError
 
 
 def import_onnx(path: str | os.PathLike, *, name: str | None = None) -> ImportResult:
@@ -39,17 +39,17 @@ def read_model(path: Path):
     import onnx
 
     if not path.is_file():
-        raise ModelImportError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+        raise ModelFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001 - protobuf and onnx raise many kinds for a damaged file
-        raise ModelImportError(f"{path.name}: not an ONNX model onnx can read ({_first_line(exc)})") from None
+        raise ModelFileError(f"{path.name}: not an ONNX model onnx can read ({_first_line(exc)})") from None
     if not model.graph.node:
-        raise ModelImportError(f"{path.name}: the model has no operators (is it an ONNX file?)")
+        raise ModelFileError(f"{path.name}: the model has no operators (is it an ONNX file?)")
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - ValidationError and friends
-        raise ModelImportError(f"{path.name}: onnx.checker refuses the model: {_first_line(exc)}") from None
+        raise ModelFileError(f"{path.name}: onnx.checker refuses the model: {_first_line(exc)}") from None
     initializers = {init.name for init in model.graph.initializer}
     for value in list(model.graph.input) + list(model.graph.output):
         if value.name in initializers:
@@ -62,7 +62,7 @@ def read_model(path: Path):
     try:
         model = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # noqa: BLE001
-        raise ModelImportError(f"{path.name}: onnx.shape_inference fails: {_first_line(exc)}") from None
+        raise ModelFileError(f"{path.name}: onnx.shape_inference fails: {_first_line(exc)}") from None
     return model
 
 

@@ -64,7 +64,7 @@ def shape_of(value_info) -> tuple | None:
 def to_tensor(array: np.ndarray) -> torch.Tensor:
     if array.dtype == np.float64:
         array = array.astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(array).copy())
+    return torch.from_numpy(np.array(array, copy=True, order="C"))   # (ascontiguousarray makes a scalar 1-D)
 
 
 def dtype_name(tensor: torch.Tensor) -> str:

@@ -26,6 +26,10 @@ class ModelImportError(LayerLoomError):
         self.report = report
 
 
+class ModelFileError(ModelImportError):
+    """The model file itself cannot be read: missing, damaged, refused by its format's checker."""
+
+
 @dataclass
 class _OpRecord:
     count: int = 0

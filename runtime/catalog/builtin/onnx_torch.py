@@ -9,6 +9,7 @@ traceable by ``torch.onnx.export``: values that decide shapes come from ``Const`
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, Sequence
 
@@ -29,11 +30,12 @@ TORCH_DTYPES = {name: dtype for dtype, name in DTYPE_NAMES.items()}
 class Const:
     """A small constant input: nested lists of numbers (``"N"`` for the batch size) and a dtype name."""
 
-    __slots__ = ("values", "dtype")
+    __slots__ = ("values", "dtype", "tensor")
 
-    def __init__(self, values: Any, dtype: str = "int64"):
+    def __init__(self, values: Any, dtype: str = "int64", tensor: torch.Tensor | None = None):
         self.values = values
         self.dtype = dtype
+        self.tensor = tensor   # the same values made once (a module's buffer): tracing sees no torch.tensor()
 
     def resolved(self, batch) -> Any:
         def walk(value):
@@ -53,7 +55,8 @@ class Call:
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         self.like = tensors[0] if tensors else None
         batch = self.like.shape[0] if self.like is not None and self.like.dim() else 1
-        self.args = [Const(a.resolved(batch), a.dtype) if isinstance(a, Const) else a for a in args]
+        self.args = [Const(a.resolved(batch), a.dtype) if isinstance(a, Const) and a.tensor is None else a
+                     for a in args]
         self.attrs = attrs
 
     def __len__(self) -> int:
@@ -67,6 +70,8 @@ class Call:
         a = self.arg(i)
         if a is None or isinstance(a, torch.Tensor):
             return a
+        if a.tensor is not None:
+            return a.tensor
         device = self.like.device if self.like is not None else None
         return torch.tensor(a.values, dtype=TORCH_DTYPES.get(a.dtype, torch.float32), device=device)
 
@@ -390,7 +395,7 @@ def _gather(c: Call):
     idx = c.tensor(1).long()
     idx = torch.where(idx < 0, idx + x.shape[axis], idx)
     out = torch.index_select(x, axis, idx.reshape(-1))
-    return out.reshape(*x.shape[:axis], *idx.shape, *x.shape[axis + 1:])
+    return out.reshape([*x.shape[:axis], *idx.shape, *x.shape[axis + 1:]])
 
 
 @op("GatherElements")
@@ -737,7 +742,9 @@ def _resize(c: Call):
         nearest = c.attr("nearest_mode", "round_prefer_floor")
         if transform == "asymmetric" and nearest == "floor" or c.attr("_op") == "Upsample":
             return F.interpolate(x, size=size, scale_factor=factor, mode="nearest")
-        if transform in ("half_pixel", "pytorch_half_pixel") and nearest in ("round_prefer_ceil", "round_prefer_floor"):
+        whole = factor is not None and all(f >= 1 and float(f).is_integer() for f in factor)
+        if transform in ("half_pixel", "pytorch_half_pixel") and nearest in ("round_prefer_ceil", "round_prefer_floor") \
+                and not whole:   # a whole upscaling picks the same pixels either way, and "nearest" exports everywhere
             return F.interpolate(x, size=size, scale_factor=factor, mode="nearest-exact")
         return F.interpolate(x, size=size, scale_factor=factor, mode="nearest")
     torch_mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[spatial] if mode == "linear" else "bicubic"
@@ -775,12 +782,17 @@ class OnnxOperator(torch.nn.Module):
             if isinstance(entry, dict) and "buffer" in entry:
                 dtype = TORCH_DTYPES.get(entry.get("dtype", "float32"), torch.float32)
                 self.register_buffer(entry["buffer"], torch.zeros(entry["shape"], dtype=dtype, device=device))
-        self._args = [self._argument(entry) for entry in self.operands]
+        self._args = [self._argument(i, entry, device) for i, entry in enumerate(self.operands)]
 
-    @staticmethod
-    def _argument(entry):
+    def _argument(self, index: int, entry, device):
         if isinstance(entry, dict) and "const" in entry:
-            return Const(entry["const"], entry.get("dtype", "int64"))
+            const = Const(entry["const"], entry.get("dtype", "int64"))
+            if BATCH not in json.dumps(const.values):   # made once, moved with the module, never saved
+                name = f"k{index}"
+                self.register_buffer(name, torch.tensor(const.values, dtype=TORCH_DTYPES.get(const.dtype,
+                                     torch.float32), device=device), persistent=False)
+                return ("const", name, const)
+            return const
         if isinstance(entry, dict):
             return ("buffer", entry["buffer"])
         return entry   # a port name (a wire), or None
@@ -791,6 +803,8 @@ class OnnxOperator(torch.nn.Module):
         for arg in self._args:
             if isinstance(arg, str):
                 args.append(next(wires))
+            elif isinstance(arg, tuple) and arg[0] == "const":
+                args.append(Const(arg[2].values, arg[2].dtype, getattr(self, arg[1])))
             elif isinstance(arg, tuple):
                 args.append(getattr(self, arg[1]))
             else:

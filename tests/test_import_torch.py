@@ -235,7 +235,7 @@ class Details(nn.Module):
         if mask is not None:
             x = x * mask
         y = self.conv(x)
-        pooled = self.fc(F.relu(self.fc(y.mean((2, 3)))))
+        pooled = self.fc(F.relu6(self.fc(y.mean((2, 3))))).clamp(min=-1.0)
         z = F.adaptive_avg_pool2d(y.unsqueeze(1).squeeze(1), (2, 2))
         z = z.view(-1, z.size(1) * z.size(2) * z.size(3))
         return self.head(z) * scale, pooled
@@ -248,6 +248,8 @@ def test_defaults_sizes_means_and_a_layer_called_twice():
     assert [n.id for n in graph if n.type_id == "Input"] == ["x"]
     assert report.mapped_to("Tensor.mean") == {"AdaptiveAvgPool2d": 1} and graph.node("mean_flat")
     assert report.mapped_to("nn.Linear") == {"Linear": 3}
+    assert graph.node("relu6").params["expression"] == "clamp(x, 0.0, 6.0)"
+    assert graph.node("clamp").params["expression"] == "max(x, -1.0)"
     assert any("'fc' is called more than once" in note for note in report.notes)
     inputs = torch.randn(4, 2, 5, 5)
     with torch.no_grad():

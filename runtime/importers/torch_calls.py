@@ -84,6 +84,25 @@ def _elementwise(name: str):
     return lambda node: _formula(f"{name}(x)", [node.args[0]])
 
 
+def _clamp(node: fx.Node) -> Mapped:
+    """``torch.clamp(x, lo, hi)`` (either bound may be missing) as a Formula."""
+    lo, hi = arg(node, 1, "min"), arg(node, 2, "max")
+    if is_value(lo) or is_value(hi):
+        raise NoMapping("bounds that are tensors")
+    if lo is not None and hi is not None:
+        return _formula(f"clamp(x, {_number(lo)!r}, {_number(hi)!r})", [node.args[0]])
+    if lo is not None:
+        return _formula(f"max(x, {_number(lo)!r})", [node.args[0]])
+    if hi is not None:
+        return _formula(f"min(x, {_number(hi)!r})", [node.args[0]])
+    raise NoMapping("no bounds")
+
+
+def _hardtanh(node: fx.Node) -> Mapped:
+    lo, hi = arg(node, 1, "min_val", -1.0), arg(node, 2, "max_val", 1.0)
+    return _formula(f"clamp(x, {_number(lo)!r}, {_number(hi)!r})", [node.args[0]])
+
+
 def _cat(node: fx.Node) -> Mapped:
     tensors = list(arg(node, 0, "tensors"))
     dim = arg(node, 1, "dim", 0)
@@ -308,6 +327,8 @@ FUNCTION_RULES: dict[Any, Callable[[fx.Node], Mapped]] = {
     operator.pow: _binary(None, "**"), torch.pow: _binary(None, "**"),
     operator.neg: lambda node: _formula("-x", [node.args[0]]), torch.neg: lambda node: _formula("-x", [node.args[0]]),
     torch.permute: _permute, torch.transpose: _transpose, F.interpolate: _interpolate,
+    torch.clamp: _clamp, torch.clip: _clamp, F.hardtanh: _hardtanh,
+    F.relu6: lambda node: _formula("clamp(x, 0.0, 6.0)", [node.args[0]]),
     operator.matmul: _matmul, torch.matmul: _matmul, torch.bmm: _matmul,
 }
 
@@ -320,7 +341,7 @@ METHOD_RULES: dict[str, Callable[[fx.Node], Mapped]] = {
     "exp": _elementwise("exp"), "log": _elementwise("log"), "sqrt": _elementwise("sqrt"),
     "abs": _elementwise("abs"), "sin": _elementwise("sin"), "cos": _elementwise("cos"),
     "pow": _binary(None, "**"), "neg": lambda node: _formula("-x", [node.args[0]]),
-    "permute": _permute, "transpose": _transpose, "matmul": _matmul,
+    "permute": _permute, "transpose": _transpose, "matmul": _matmul, "clamp": _clamp, "clip": _clamp,
 }
 
 # Reshapes take their target from the traced shapes (``x.view(x.size(0), -1)``); see torch_fx.

@@ -9,7 +9,7 @@ import sys
 import pytest
 from helpers import add, chain, mlp_graph
 
-from layerloom import Graph, save_graph
+from layerloom import Graph, load_graph, save_graph
 from layerloom.cli.main import main
 from layerloom.files.resources import example_path, example_paths
 
@@ -28,6 +28,19 @@ def test_check_valid_example_prints_shapes_counts_and_totals(capsys):
     assert conv1.split() == ["conv1", "Conv2d", "[N,", "16,", "8,", "8]", "160"]
     assert "total parameters: 13,706" in out
     assert "OK: 0 errors, 0 warnings" in out
+
+
+def test_check_says_how_many_parameters_are_frozen(tmp_path, capsys):
+    graph = load_graph(example_path("digits_cnn"))
+    graph.set_trainable("conv1", False)
+    path = tmp_path / "frozen.llgraph.json"
+    save_graph(graph, path)
+    code, out, _ = run(capsys, "check", str(path))
+    assert code == 0 and "total parameters: 13,706 (160 frozen)" in out
+    code, out, _ = run(capsys, "check", "--json", str(path))
+    report = json.loads(out)
+    assert report["frozen_params"] == 160
+    assert [n["trainable"] for n in report["nodes"] if n["id"] == "conv1"] == [False]
 
 
 def test_check_reports_problems_and_exits_1(tmp_path, capsys):

@@ -20,6 +20,7 @@ from layerloom import __version__
 from layerloom.model.analysis import ERROR, Analysis, analyze
 from layerloom.core.errors import CompileError, GraphFileError
 from layerloom.model.graph import Graph
+from layerloom.model.trainable import frozen_params, params_summary
 from layerloom.files.graphfile import load_graph
 from layerloom.catalog.spec import default_catalog
 
@@ -176,7 +177,7 @@ def format_report(analysis: Analysis, source: str = "", settings_errors: Sequenc
         lines.append(line.rstrip())
         if i == 0:
             lines.append("  " + "-" * (sum(widths) + 6))
-    lines.append(f"\n  total parameters: {analysis.params_text()}")
+    lines.append(f"\n  total parameters: {params_summary(analysis)}")
     errors, warnings = analysis.errors, analysis.warnings
     if analysis.problems:
         lines.append("\nproblems:")
@@ -204,12 +205,12 @@ def report_dict(analysis: Analysis) -> dict:
         nodes.append({
             "id": node.id, "name": node.name, "type": node.type_id,
             "outputs": {port: {"shape": list(spec.shape), "dtype": spec.dtype} for port, spec in info.outputs.items()},
-            "params": info.param_count,
+            "params": info.param_count, "trainable": node.trainable,
         })
     problems = [{"severity": p.severity, "code": p.code, "node": p.node_id, "port": p.port, "param": p.param,
                  "message": p.message, "text": p.describe()} for p in analysis.problems]
     return {"name": graph.name, "nodes": nodes, "total_params": analysis.total_params,
-            "ok": analysis.ok, "problems": problems}
+            "frozen_params": frozen_params(analysis), "ok": analysis.ok, "problems": problems}
 
 
 # ------------------------------------------------------------------- code

@@ -46,6 +46,7 @@ from layerloom.nodeeditor.window.blocks import BlocksMixin
 from layerloom.nodeeditor.window.editing import EditingMixin
 from layerloom.nodeeditor.window.files import UNTITLED, FilesMixin, default_recovery_dir
 from layerloom.nodeeditor.window.help_menu import HelpMixin
+from layerloom.nodeeditor.window.importing import ImportingMixin
 from layerloom.nodeeditor.window.menus import MenusMixin
 from layerloom.nodeeditor.window.themes import ThemesMixin, apply_window_theme
 
@@ -61,7 +62,8 @@ WARM_DELAY_MS = 1500   # the window idle this long: start the next warm process
 _windows: set = set()   # windows opened with New Window, kept alive until they close
 
 
-class EditorWindow(MenusMixin, FilesMixin, EditingMixin, BlocksMixin, ThemesMixin, HelpMixin, QMainWindow):
+class EditorWindow(MenusMixin, FilesMixin, ImportingMixin, EditingMixin, BlocksMixin, ThemesMixin, HelpMixin,
+                   QMainWindow):
     """The main window of the editor (see the module's docstring for its parts)."""
 
     def __init__(self, settings: QSettings | None = None):

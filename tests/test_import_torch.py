@@ -258,6 +258,53 @@ def test_defaults_sizes_means_and_a_layer_called_twice():
     torch.testing.assert_close(ours, theirs)
 
 
+# One case per mapped layer class: (layer, one sample's shape, dtype).
+LAYER_CASES = [
+    (lambda: nn.Linear(6, 4, bias=False), (3, 6), torch.float32),
+    (lambda: nn.Conv1d(3, 4, 3, stride=2, padding=1), (3, 9), torch.float32),
+    (lambda: nn.Conv2d(3, 6, (3, 1), padding="same", dilation=(2, 1), groups=3), (3, 7, 5), torch.float32),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), (3, 4, 4), torch.float32),
+    (lambda: nn.BatchNorm1d(5, eps=1e-3, momentum=0.2), (5, 4), torch.float32),
+    (lambda: nn.BatchNorm2d(3, affine=False), (3, 4, 4), torch.float32),
+    (lambda: nn.LayerNorm([4, 5]), (3, 4, 5), torch.float32),
+    (lambda: nn.Dropout(0.3), (7,), torch.float32),
+    (lambda: nn.MaxPool1d(3, stride=1, padding=1), (2, 8), torch.float32),
+    (lambda: nn.MaxPool2d(3, stride=2, ceil_mode=True), (2, 7, 7), torch.float32),
+    (lambda: nn.AvgPool2d(2, padding=1), (2, 5, 5), torch.float32),
+    (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 6, 6), torch.float32),
+    (lambda: nn.Flatten(2), (2, 3, 4), torch.float32),
+    (lambda: nn.Embedding(9, 4, padding_idx=0), (5,), torch.int64),
+    (lambda: nn.ReLU(), (4,), torch.float32),
+    (lambda: nn.Sigmoid(), (4,), torch.float32),
+    (lambda: nn.Tanh(), (4,), torch.float32),
+    (lambda: nn.SiLU(), (4,), torch.float32),
+    (lambda: nn.LeakyReLU(0.2), (4,), torch.float32),
+    (lambda: nn.ELU(0.5), (4,), torch.float32),
+    (lambda: nn.GELU("tanh"), (4,), torch.float32),
+    (lambda: nn.Softplus(2.0, 10.0), (4,), torch.float32),
+    (lambda: nn.Softmax(dim=1), (3, 4), torch.float32),
+    (lambda: nn.LogSoftmax(dim=-1), (3, 4), torch.float32),
+    (lambda: nn.PReLU(3), (3, 4), torch.float32),
+    (lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True, norm_first=True), (5, 8),
+     torch.float32),
+]
+
+
+def test_every_mapped_layer_class_has_a_case():
+    covered = {type(make()) for make, _, _ in LAYER_CASES}
+    assert covered == set(table.MODULE_RULES), set(table.MODULE_RULES) ^ covered
+
+
+@pytest.mark.parametrize("make, shape, dtype", LAYER_CASES, ids=[type(make()).__name__ for make, _, _ in LAYER_CASES])
+def test_each_mapped_layer_imports_as_its_node(make, shape, dtype):
+    torch.manual_seed(0)
+    layer = make()
+    example = torch.randint(0, 9, (2,) + shape) if dtype == torch.int64 else torch.randn((2,) + shape)
+    result = layerloom.from_module(nn.Sequential(layer), example)  # from_module compares the outputs itself
+    (node,) = [n for n in result.graph if n.type_id not in ("Input", "Output")]
+    assert node.type_id == table.rule_class(layer).__name__ and result.report.ok
+
+
 # ------------------------------------------------------------------------------------ refusals
 class Gate(nn.Module):
     def forward(self, x):

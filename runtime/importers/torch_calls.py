@@ -122,8 +122,14 @@ def _flatten_call(node: fx.Node) -> Mapped:
     return Mapped("Flatten", {"start_dim": start}, inputs=[(node.args[0], "in")])
 
 
+DROPOUT_ALWAYS = ("F.dropout without training=self.training drops in eval mode too; the Dropout node drops "
+                  "only while training")
+
+
 def _dropout_call(node: fx.Node) -> Mapped:
-    return Mapped("Dropout", {"p": float(arg(node, 1, "p", 0.5))}, inputs=[(node.args[0], "in")])
+    always = arg(node, 2, "training", True) is True  # traced in eval mode: training=self.training reads False
+    return Mapped("Dropout", {"p": float(arg(node, 1, "p", 0.5))}, inputs=[(node.args[0], "in")],
+                  note=DROPOUT_ALWAYS if always else "")
 
 
 def _pool_call(type_id: str, with_dilation: bool):
@@ -314,8 +320,8 @@ FUNCTION_RULES: dict[Any, Callable[[fx.Node], Mapped]] = {
     F.dropout: _dropout_call,
     torch.flatten: _flatten_call,
     torch.cat: _cat, torch.concat: _cat,
-    operator.add: _binary("Add", "+"), operator.iadd: _binary("Add", "+"), torch.add: _binary("Add", "+"),
-    operator.mul: _binary("Multiply", "*"), operator.imul: _binary("Multiply", "*"), torch.mul: _binary("Multiply", "*"),
+    operator.add: _binary("Add", "+"), torch.add: _binary("Add", "+"),
+    operator.mul: _binary("Multiply", "*"), torch.mul: _binary("Multiply", "*"),
     operator.sub: _binary(None, "-"), torch.sub: _binary(None, "-"),
     operator.truediv: _binary(None, "/"), torch.div: _binary(None, "/"),
     F.max_pool1d: _pool_call("MaxPool1d", True),

@@ -471,7 +471,9 @@ def check_outputs(result: ImportResult, model: nn.Module, examples: tuple[torch.
         worst = max(worst, float((a.double() - b.double()).abs().max()) if a.numel() else 0.0)
         scale = float(a.double().abs().max()) if a.numel() else 0.0
         if not worst <= 1e-4 * max(1.0, scale):
-            raise ModelImportError(f"the imported graph's outputs differ from the model's by {worst:.3g}",
+            hint = f" ({calls.DROPOUT_ALWAYS})" if any(
+                calls.DROPOUT_ALWAYS in line for line in result.report.lines()) else ""
+            raise ModelImportError(f"the imported graph's outputs differ from the model's by {worst:.3g}{hint}",
                                    result.report)
     result.report.note(f"checked: the graph gives the model's outputs on the example input "
                        f"(largest difference {worst:.1e})")

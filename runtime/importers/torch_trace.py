@@ -79,7 +79,9 @@ def trace(model: nn.Module, source: str, given: int = 1) -> fx.GraphModule:
     ``ModelImportError`` naming the module, its class and the line when it cannot be traced (data-dependent
     control flow, calls torch.fx cannot follow)."""
     tracer = _Tracer()
+    modes = {m: m.training for m in model.modules()}
     try:
+        model.eval()  # so F.dropout(x, training=self.training) is told apart from an F.dropout that always drops
         graph = tracer.trace(model, concrete_args=_fixed_arguments(model, given) or None)
     except Exception as exc:  # noqa: BLE001 - any failure inside the user's forward
         inside = tracer.failed_in or []
@@ -90,6 +92,9 @@ def trace(model: nn.Module, source: str, given: int = 1) -> fx.GraphModule:
             f"{source}: cannot trace {who}" + (f" at {line}" if line else "") + f": {type(exc).__name__}: {exc}. "
             "torch.fx follows the code once with symbolic values, so forward() cannot branch or loop on tensor "
             "values; rewrite that part or pass a model without it") from None
+    finally:
+        for m, training in modes.items():
+            m.training = training
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
 
 

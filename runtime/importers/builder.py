@@ -52,7 +52,10 @@ class GraphBuilder:
         ``weights`` keyed by the tensor's name inside the node's module (``weight``, ``bias``, ``running_mean``)."""
         node_id = self.node_id(name_hint)
         try:
-            self.graph.add_node(type_id, name=node_id, params=params, node_id=node_id)
+            values = self._checked(type_id, params)
+            # the builder keeps names unique itself (each is its id), so the graph need not search them all
+            # for a clash: that search makes a 5,000-node import quadratic
+            self.graph.add_node(type_id, name=node_id, params=values, node_id=node_id, check=False)
         except (GraphError, ParamError) as exc:
             raise ModelImportError(f"{self.source}: cannot make a {type_id} node for {name_hint!r}: {exc}",
                                    self.report) from None
@@ -60,6 +63,20 @@ class GraphBuilder:
         for tensor_name, tensor in (weights or {}).items():
             self.weights[f"{node_id}.{tensor_name}"] = tensor
         return node_id
+
+    def _checked(self, type_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Every param of ``type_id``: the defaults, then ``params`` checked as ``Graph.add_node`` checks them."""
+        spec = self.graph.catalog.get(type_id)
+        if spec is None:
+            raise GraphError(f"unknown node type {type_id!r}")
+        values = spec.default_params()
+        for key, value in params.items():
+            try:
+                param = spec.param(key)
+            except KeyError:
+                raise ParamError(key, f"{spec.type_id} has no parameter {key!r}") from None
+            values[key] = param.to_json(param.coerce(value))
+        return values
 
     def connect(self, src: str, src_port: str, dst: str, dst_port: str) -> None:
         try:

@@ -12,7 +12,7 @@ import torch
 
 from layerloom.cli.main import main
 from layerloom.importers import ModelImportError
-from layerloom.importers.torch_file import import_python_file, parse_shape
+from layerloom.importers.torch_file import import_python_file, model_classes, parse_shape
 
 MLP_FILE = '''\
 import torch
@@ -85,3 +85,11 @@ def test_input_shapes_are_read_from_text():
     for bad in ("", "a,b", "0,3"):
         with pytest.raises(ValueError):
             parse_shape(bad)
+
+
+def test_the_model_classes_of_a_file_are_listed_without_running_it(tmp_path):
+    source = _write(tmp_path, "models.py", MLP_FILE + "\n\nclass Bigger(Net):\n    pass\n\n\nclass Helper:\n    pass\n"
+                    "\n\nraise SystemExit('never run')\n")
+    assert model_classes(source) == ["Net", "Bigger"]
+    with pytest.raises(ModelImportError, match=r"broken\.py line 1"):
+        model_classes(_write(tmp_path, "broken.py", "class (:\n"))

@@ -42,6 +42,31 @@ def parse_shape(text: str | Sequence[int]) -> tuple[int, ...]:
     return shape
 
 
+def model_classes(path: str | os.PathLike) -> list[str]:
+    """The classes a ``.py`` file defines at its top level that look like models (a base named ``...Module`` or
+    ``Sequential``, or another such class of the file), in file order, read without running the file (for a
+    dialog's class list). ``ModelImportError`` when the file cannot be read or parsed."""
+    import ast
+
+    path = Path(path)
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelImportError(f"{path}: cannot read: {exc}") from None
+    except SyntaxError as exc:
+        raise ModelImportError(f"{path.name} line {exc.lineno}: {exc.msg}") from None
+    found: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for base in node.bases:
+            name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+            if name.endswith("Module") or name == "Sequential" or name in found:
+                found.append(node.name)
+                break
+    return found
+
+
 def import_python_file(path: str | os.PathLike, class_name: str, input_shape: str | Sequence[int], *,
                        dtype: str = "float32", timeout: float = DEFAULT_TIMEOUT) -> ImportResult:
     """The class ``class_name`` of the Python file ``path``, made with no arguments and traced with an

@@ -28,7 +28,7 @@ from layerloom.importers.builder import GraphBuilder
 from layerloom.importers.report import ImportResult, ModelImportError
 from layerloom.importers import torch_calls as calls
 from layerloom.importers import torch_table as table
-from layerloom.importers.torch_file import import_python_file
+from layerloom.importers.torch_file import import_python_file, model_classes
 from layerloom.importers.torch_table import Mapped, NoMapping
 from layerloom.importers.torch_trace import propagate_shapes, trace
 
@@ -488,4 +488,4 @@ def _flat(value) -> list[torch.Tensor]:
     return [v for v in value]
 
 
-__all__ = ["from_module", "import_python_file", "check_outputs", "catalog_for_import"]
+__all__ = ["from_module", "import_python_file", "model_classes", "check_outputs", "catalog_for_import"]

@@ -3,7 +3,8 @@
 A mapper adds the catalog node(s) an operator becomes, with their params and weights, and says True; it says
 False when this use of the operator has no catalog equivalent (asymmetric padding, a constant operand, a
 transposed A), and the importer keeps it as an "ONNX operator" node. ``MAPPED`` lists, per op type, the catalog
-node it becomes (docs/import.md shows this table; a test keeps the two equal).
+node it becomes (docs/import.md shows this table; a test keeps the two equal). This module maps the layers
+(dense, convolutions, normalisations, activations); ``onnx_mapping_shapes`` the pools, shapes and merges.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from layerloom.importers.onnx_values import Constant, Wire
+from layerloom.importers.onnx_values import Wire
 
 MAPPERS: dict[str, Callable] = {}
 MAPPED: dict[str, str] = {}   # op type -> what it becomes, for the docs
@@ -27,11 +28,11 @@ def maps(*ops: str, to: str):
     return register
 
 
-def _sizes(values, dims: int) -> list[int]:
+def sizes(values, dims: int) -> list[int]:
     return [int(v) for v in values] if values else [1] * dims
 
 
-def _symmetric(pads: list[int] | None, dims: int) -> list[int] | None:
+def symmetric(pads: list[int] | None, dims: int) -> list[int] | None:
     """The per-axis padding when both ends of every axis get the same, else None."""
     pads = list(pads or [0] * (2 * dims))
     return pads[:dims] if pads[:dims] == pads[dims:] else None
@@ -100,7 +101,7 @@ def _conv_padding(imp, node, x: Wire, kernel, strides, dilations) -> list[int] |
         if any(s != 1 for s in strides) or any((k - 1) * d % 2 for k, d in zip(kernel, dilations)):
             return None
         return [(k - 1) * d // 2 for k, d in zip(kernel, dilations)]
-    return _symmetric(a.get("pads"), dims)
+    return symmetric(a.get("pads"), dims)
 
 
 @maps("Conv", to="Conv1d / Conv2d")
@@ -114,7 +115,7 @@ def _conv(imp, node) -> bool:
     dims = w.dim() - 2
     a = imp.attributes(node)
     kernel = [int(k) for k in (a.get("kernel_shape") or w.shape[2:])]
-    strides, dilations = _sizes(a.get("strides"), dims), _sizes(a.get("dilations"), dims)
+    strides, dilations = sizes(a.get("strides"), dims), sizes(a.get("dilations"), dims)
     padding = _conv_padding(imp, node, x, kernel, strides, dilations)
     if padding is None:
         return False
@@ -140,14 +141,14 @@ def _conv_transpose(imp, node) -> bool:
         return False
     if imp.arg(node, 2) is not None and b is None:
         return False
-    padding = _symmetric(a.get("pads"), 2)
+    padding = symmetric(a.get("pads"), 2)
     if padding is None:
         return False
     groups = int(a.get("group", 1))
     params = {"out_channels": int(w.shape[1]) * groups, "kernel_size": [int(k) for k in w.shape[2:]],
-              "stride": _sizes(a.get("strides"), 2), "padding": padding,
-              "output_padding": _sizes(a.get("output_padding"), 2) if a.get("output_padding") else 0,
-              "dilation": _sizes(a.get("dilations"), 2), "groups": groups, "bias": b is not None}
+              "stride": sizes(a.get("strides"), 2), "padding": padding,
+              "output_padding": sizes(a.get("output_padding"), 2) if a.get("output_padding") else 0,
+              "dilation": sizes(a.get("dilations"), 2), "groups": groups, "bias": b is not None}
     weights = {"weight": w.float()}
     if b is not None:
         weights["bias"] = b.float().reshape(-1)
@@ -225,7 +226,7 @@ def _layer_norm(imp, node) -> bool:
         return False
     dims = x.rank - axis
     shape = list(x.shape[axis:])
-    if any(not isinstance(d, int) for d in shape) or scale.numel() != _product(shape):
+    if any(not isinstance(d, int) for d in shape) or scale.numel() != product(shape):
         return False
     weights = {"weight": scale.float().reshape(shape),
                "bias": (bias.float() if bias is not None else torch.zeros(shape)).reshape(shape)}
@@ -237,7 +238,7 @@ def _layer_norm(imp, node) -> bool:
     return True
 
 
-def _product(values) -> int:
+def product(values) -> int:
     total = 1
     for v in values:
         total *= int(v)
@@ -362,208 +363,5 @@ def _prelu(imp, node) -> bool:
     return True
 
 
-# ------------------------------------------------------------------ pooling
-def _pool(imp, node, type_base: str) -> bool:
-    x = imp.wire(node, 0)
-    a = imp.attributes(node)
-    kernel = [int(k) for k in a.get("kernel_shape") or []]
-    dims = len(kernel)
-    if x is None or dims not in (1, 2) or x.rank != dims + 2 or len(imp.used_outputs(node)) > 1:
-        return False
-    if type_base == "AvgPool" and dims != 2:
-        return False
-    strides, dilations = _sizes(a.get("strides"), dims), _sizes(a.get("dilations"), dims)
-    if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        return False
-    padding = _symmetric(a.get("pads"), dims) if a.get("auto_pad", "NOTSET") == "NOTSET" else [0] * dims
-    if padding is None or any(p > k // 2 for p, k in zip(padding, kernel)):
-        return False
-    params = {"kernel_size": kernel, "stride": strides, "padding": padding,
-              "ceil_mode": bool(a.get("ceil_mode", 0))}
-    if type_base == "AvgPool":
-        if any(padding) and not a.get("count_include_pad", 0):
-            return False   # PyTorch's AvgPool2d counts the padding; ONNX's default does not
-        if any(d != 1 for d in dilations):
-            return False
-    else:
-        params["dilation"] = dilations
-    type_id = f"{type_base}{dims}d"
-    node_id = imp.add(type_id, params, imp.hint(node))
-    imp.feed(x, node_id, "in")
-    imp.produce(node.output[0], node_id)
-    imp.record(node, type_id)
-    return True
-
-
-maps("MaxPool", to="MaxPool1d / MaxPool2d")(lambda imp, node: _pool(imp, node, "MaxPool"))
-maps("AveragePool", to="AvgPool2d")(lambda imp, node: _pool(imp, node, "AvgPool"))
-
-
-@maps("GlobalAveragePool", to="AdaptiveAvgPool2d (output size 1)")
-def _global_average(imp, node) -> bool:
-    x = imp.wire(node, 0)
-    if x is None or x.rank != 4:
-        return False
-    node_id = imp.add("AdaptiveAvgPool2d", {"output_size": 1}, imp.hint(node))
-    imp.feed(x, node_id, "in")
-    imp.produce(node.output[0], node_id)
-    imp.record(node, "AdaptiveAvgPool2d")
-    return True
-
-
-# ------------------------------------------------------------------ shape
-@maps("Flatten", to="Flatten")
-def _flatten(imp, node) -> bool:
-    x = imp.wire(node, 0)
-    if x is None or int(imp.attributes(node).get("axis", 1)) != 1:
-        return False
-    node_id = imp.add("Flatten", {"start_dim": 1}, imp.hint(node))
-    imp.feed(x, node_id, "in")
-    imp.produce(node.output[0], node_id)
-    imp.record(node, "Flatten")
-    return True
-
-
-@maps("Reshape", to="Reshape / Flatten")
-def _reshape(imp, node) -> bool:
-    x, target = imp.wire(node, 0), imp.arg(node, 1)
-    if x is None or not isinstance(target, Constant) or x.shape is None:
-        return False
-    try:
-        from layerloom.importers.onnx_values import batch_marked
-
-        values = batch_marked(target) if target.batched is not None else target.value.tolist()
-    except ValueError:
-        return False
-    if not isinstance(values, list) or not values:
-        return False
-    first, rest = values[0], list(values[1:])
-    note = ""
-    if first == 1 and -1 not in rest:
-        note = "the file's batch size 1 taken as the batch"
-    elif not (first in (0, -1, "N") and "N" not in rest):
-        return False
-    if not imp.attributes(node).get("allowzero", 0):
-        for i, v in enumerate(rest):
-            if v == 0:
-                if i + 1 >= len(x.shape) or not isinstance(x.shape[i + 1], int):
-                    return False
-                rest[i] = x.shape[i + 1]
-    if first == -1 and -1 in rest:
-        return False
-    features = list(x.shape[1:])
-    if rest == features and all(isinstance(d, int) for d in features):
-        imp.alias(node.output[0], x)
-        imp.record(node, "nothing (the shape does not change)")
-        return True
-    if len(rest) == 1 and len(features) > 1 and (rest[0] == -1 or all(isinstance(d, int) for d in features)
-                                                 and rest[0] == _product(features)):
-        node_id = imp.add("Flatten", {"start_dim": 1}, imp.hint(node))
-        imp.record(node, "Flatten", note)
-    else:
-        node_id = imp.add("Reshape", {"shape": rest}, imp.hint(node))
-        imp.record(node, "Reshape", note)
-    imp.feed(x, node_id, "in")
-    imp.produce(node.output[0], node_id)
-    return True
-
-
-@maps("Identity", to="nothing (the wire goes on)")
-def _identity(imp, node) -> bool:
-    value = imp.arg(node, 0)
-    imp.alias(node.output[0], value)
-    imp.record(node, "nothing (the wire goes on)")
-    return True
-
-
-# ------------------------------------------------------------------ merges
-MAX_MERGE = 8
-
-
-def _wires_of(imp, node) -> list[Wire] | None:
-    wires = [imp.arg(node, i) for i in range(len(node.input))]
-    if not wires or any(not isinstance(w, Wire) for w in wires):
-        return None
-    return wires
-
-
-def _chain(imp, node, type_id: str, extra: dict, wires: list[Wire]) -> str:
-    """A merge node over ``wires``; past ``MAX_MERGE`` inputs, a chain (the first takes 8, each next one the
-    previous result and up to 7 more)."""
-    node_id = imp.add(type_id, {"inputs": min(len(wires), MAX_MERGE), **extra}, imp.hint(node))
-    for k, wire in enumerate(wires[:MAX_MERGE]):
-        imp.feed(wire, node_id, f"in{k + 1}")
-    rest = wires[MAX_MERGE:]
-    while rest:
-        group, rest = rest[:MAX_MERGE - 1], rest[MAX_MERGE - 1:]
-        next_id = imp.add(type_id, {"inputs": len(group) + 1, **extra}, imp.hint(node))
-        imp.builder.connect(node_id, "out", next_id, "in1")
-        for k, wire in enumerate(group):
-            imp.feed(wire, next_id, f"in{k + 2}")
-        node_id = next_id
-    return node_id
-
-
-def _same_rank(wires: list[Wire]) -> bool:
-    return len({w.rank for w in wires}) == 1 and wires[0].rank is not None
-
-
-def _elementwise_for(type_id: str):
-    def mapper(imp, node) -> bool:
-        wires = _wires_of(imp, node)
-        if wires is None or not _same_rank(wires):
-            return False
-        if len(wires) == 1:
-            imp.alias(node.output[0], wires[0])
-            imp.record(node, "nothing (one input)")
-            return True
-        node_id = _chain(imp, node, type_id, {}, wires)
-        imp.produce(node.output[0], node_id)
-        imp.record(node, type_id, "a chain of nodes (more than 8 inputs)" if len(wires) > MAX_MERGE else "")
-        return True
-    return mapper
-
-
-maps("Add", "Sum", to="Add")(_elementwise_for("Add"))
-maps("Mul", to="Multiply")(_elementwise_for("Multiply"))
-
-
-@maps("Concat", to="Concat")
-def _concat(imp, node) -> bool:
-    wires = _wires_of(imp, node)
-    if wires is None or not _same_rank(wires):
-        return False
-    axis = int(imp.attributes(node).get("axis", 0)) % wires[0].rank
-    if axis == 0:
-        return False
-    if len(wires) == 1:
-        imp.alias(node.output[0], wires[0])
-        imp.record(node, "nothing (one input)")
-        return True
-    node_id = _chain(imp, node, "Concat", {"dim": axis}, wires)
-    imp.produce(node.output[0], node_id)
-    imp.record(node, "Concat", "a chain of nodes (more than 8 inputs)" if len(wires) > MAX_MERGE else "")
-    return True
-
-
-@maps("ReduceMean", to="AdaptiveAvgPool2d (+ Flatten) over height and width")
-def _reduce_mean(imp, node) -> bool:
-    x = imp.wire(node, 0)
-    a = imp.attributes(node)
-    axes = a.get("axes")
-    if axes is None and imp.arg(node, 1) is not None:
-        axes = imp.const(node, 1)
-        axes = axes.tolist() if axes is not None else None
-    if x is None or x.rank != 4 or axes is None or sorted(int(v) % 4 for v in axes) != [2, 3]:
-        return False
-    node_id = imp.add("AdaptiveAvgPool2d", {"output_size": 1}, imp.hint(node))
-    imp.feed(x, node_id, "in")
-    if a.get("keepdims", 1):
-        imp.record(node, "AdaptiveAvgPool2d")
-    else:
-        flat = imp.add("Flatten", {"start_dim": 1}, imp.hint(node) + "_flat")
-        imp.builder.connect(node_id, "out", flat, "in")
-        node_id = flat
-        imp.record(node, "AdaptiveAvgPool2d + Flatten")
-    imp.produce(node.output[0], node_id)
-    return True
+# The rest of the table: importing it registers its mappers.
+from layerloom.importers import onnx_mapping_shapes  # noqa: E402,F401

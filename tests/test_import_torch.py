@@ -305,6 +305,39 @@ def test_each_mapped_layer_imports_as_its_node(make, shape, dtype):
     assert node.type_id == table.rule_class(layer).__name__ and result.report.ok
 
 
+class HeldTensors(nn.Module):
+    """Tensors the model holds itself: normalisation buffers, a per-feature scale and a temperature."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.5, 0.4, 0.3]).reshape(3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.2, 0.25, 0.3]).reshape(3, 1, 1))
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(16, 6)
+        self.gamma = nn.Parameter(torch.rand(6))
+        self.temperature = nn.Parameter(torch.tensor(0.7))
+
+    def forward(self, x):
+        y = self.fc(self.conv((x - self.mean) / self.std).flatten(1)) * self.gamma
+        return y / self.temperature
+
+
+def test_tensors_the_model_holds_become_formula_parameters_or_constants():
+    model = _model(HeldTensors)
+    result = layerloom.from_module(model, torch.randn(2, 3, 4, 4))
+    graph = result.graph
+    assert graph.node("sub").params["op_type"] == "Sub" and graph.node("truediv").params["op_type"] == "Div"
+    assert graph.node("mul").params["parameter_shape"] == "per_feature"
+    assert graph.node("truediv_1").params["parameters"] == "a"
+    torch.testing.assert_close(result.weights["mul.a"], model.gamma.detach())
+    torch.testing.assert_close(result.weights["sub.c0"], model.mean)
+    ours = _compiled(result)
+    assert ours.get_parameter("truediv_1.a").requires_grad  # the temperature still trains
+    inputs = torch.randn(3, 3, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(inputs), model.eval()(inputs))
+
+
 # ------------------------------------------------------------------------------------ refusals
 class Gate(nn.Module):
     def forward(self, x):
@@ -332,10 +365,10 @@ class WithSpectrum(nn.Module):
     def __init__(self):
         super().__init__()
         self.spectrum = Spectrum()
-        self.scale = nn.Parameter(torch.ones(3))
+        self.weight = nn.Parameter(torch.ones(4, 3))
 
     def forward(self, x):
-        return self.spectrum(x) * self.scale
+        return self.spectrum(x), x @ self.weight  # F.linear written by hand: the weight is used directly
 
 
 def test_a_user_class_that_cannot_be_traced_is_refused_by_name():
@@ -349,7 +382,7 @@ def test_calls_with_no_node_are_refused_naming_the_module_and_listed():
     with pytest.raises(ModelImportError) as caught:
         layerloom.from_module(WithSpectrum(), torch.randn(2, 4))
     text = str(caught.value)
-    assert "rfft" in text and "'spectrum' (Spectrum)" in text and "'scale'" in text
+    assert "rfft" in text and "'spectrum' (Spectrum)" in text and "tensor 'weight' directly" in text
     assert not caught.value.report.ok and len(caught.value.report.unsupported_ops) == 2
 
 

@@ -80,6 +80,45 @@ def _binary(merge: str | None, symbol: str):
     return rule
 
 
+# Arithmetic with a tensor of the model's own (a parameter or a buffer used in forward): symbol, ONNX op.
+BINARY = {operator.add: ("+", "Add"), torch.add: ("+", "Add"), "add": ("+", "Add"),
+          operator.sub: ("-", "Sub"), torch.sub: ("-", "Sub"), "sub": ("-", "Sub"),
+          operator.mul: ("*", "Mul"), torch.mul: ("*", "Mul"), "mul": ("*", "Mul"),
+          operator.truediv: ("/", "Div"), torch.div: ("/", "Div"), "div": ("/", "Div")}
+
+
+def with_model_tensor(node: fx.Node, value: Any, tensor: torch.Tensor, name: str, tensor_first: bool) -> Mapped:
+    """``value <op> self.<name>`` (or the other way round) for a tensor the model holds itself.
+
+    A learnable parameter with one value, or one per feature (the last dimension), becomes a Formula's learnable
+    parameter ``a``; a buffer becomes a number in a Formula, or the constant operand of an ONNX operator kept in
+    the node's weights. Anything else would stop training or change shape: refused."""
+    symbol, op_type = BINARY[node.target]
+    expression = f"a {symbol} x" if tensor_first else f"x {symbol} a"
+    shape = tuple((value.meta.get("tensor_meta").shape if value.meta.get("tensor_meta") is not None else ()))
+    if isinstance(tensor, torch.nn.Parameter):
+        if tensor.numel() == 1:
+            kind, weight = "scalar", tensor.detach().reshape(())
+        elif shape and tensor.dim() <= len(shape) and tensor.shape[-1] == shape[-1] and tensor.numel() == shape[-1]:
+            kind, weight = "per_feature", tensor.detach().reshape(-1)
+        else:
+            raise NoMapping(f"uses the parameter {name!r} of shape {list(tensor.shape)} directly (a learnable value "
+                            "must be one number or one per feature, the last dimension)")
+        params = {"expression": expression, "inputs": 1, "parameters": "a", "parameter_shape": kind}
+        return Mapped("Formula", params, {"a": weight.clone()}, [(value, "x")],
+                      note="the model's parameter, learnable in a Formula")
+    if not tensor.is_floating_point():
+        raise NoMapping(f"uses the {tensor.dtype} tensor {name!r} directly")
+    if tensor.numel() == 1:
+        number = _number(float(tensor.reshape(())))
+        return _formula(expression.replace("a", repr(number)), [value])
+    buffer = {"buffer": "c0", "shape": list(tensor.shape), "dtype": "float32"}
+    operands = [buffer, "in"] if tensor_first else ["in", buffer]
+    params = {"op_type": op_type, "attributes": "{}", "operands": json.dumps(operands), "output": 0}
+    return Mapped(ONNX_OPERATOR, params, {"c0": tensor.detach().float().clone()}, [(value, "in")],
+                  note=f"runs as ONNX {op_type} with the model's constant")
+
+
 def _elementwise(name: str):
     return lambda node: _formula(f"{name}(x)", [node.args[0]])
 
@@ -379,5 +418,5 @@ def call_name(node: fx.Node) -> str:
 
 
 __all__ = ["FUNCTION_RULES", "METHOD_RULES", "RESHAPE_FUNCTIONS", "RESHAPE_METHODS", "MEAN_FUNCTIONS", "MEAN_METHODS",
-           "PASS_THROUGH_METHODS", "SIZE_METHODS", "call_name", "arg", "is_value", "onnx_operator", "indexing",
-           "reduction"]
+           "PASS_THROUGH_METHODS", "SIZE_METHODS", "BINARY", "call_name", "arg", "is_value", "onnx_operator",
+           "indexing", "reduction", "with_model_tensor"]

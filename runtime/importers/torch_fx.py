@@ -60,6 +60,13 @@ class _Constant:
     """An argument of ``forward`` traced with its default value (``mask=None``)."""
 
 
+@dataclass(frozen=True)
+class _Held:
+    """A tensor the model holds itself (``self.scale``, a buffer), waiting for the arithmetic that uses it."""
+
+    target: str
+
+
 SIZE, FAILED, CONSTANT = _Size(), _Failed(), _Constant()
 LAST_STEP = ((slice(None), -1), (slice(None), -1, slice(None)))
 
@@ -175,6 +182,9 @@ class _Walker:
         if isinstance(got, _Recurrent):
             raise NoMapping(f"uses the {got.call.target!r} layer's {got.stage} directly (the catalog's LSTM and "
                             "GRU return the whole sequence or the last step's state)")
+        if isinstance(got, _Held):
+            raise NoMapping(f"uses the tensor {got.target!r} directly (only layers' own weights, and parameters "
+                            "or buffers added to, subtracted from, multiplied with or dividing a value, are imported)")
         raise NoMapping(f"uses the size {value.name!r} as a tensor")
 
     def _place(self, mapped: Mapped, hint: str, source_op: str) -> _Tensor | _Failed:
@@ -202,7 +212,7 @@ class _Walker:
         if node.op == "call_module":
             return self._module(node)
         if node.op == "get_attr":
-            raise NoMapping(f"uses the tensor {node.target!r} directly (only layers' own weights are imported)")
+            return _Held(node.target)
         if node.op == "call_function" and node.target is getattr:
             if self.values.get(node.args[0]) is FAILED:
                 return FAILED
@@ -226,6 +236,9 @@ class _Walker:
         if (node.op == "call_method" and node.target in calls.MEAN_METHODS) or \
                 (node.op == "call_function" and node.target in calls.MEAN_FUNCTIONS):
             return self._spatial_mean(node)
+        held = [a for a in node.all_input_nodes if isinstance(self.values.get(a), _Held)]
+        if held and node.target in calls.BINARY and len(node.all_input_nodes) == 2:
+            return self._with_held(node, held[0])
         both = self._both_directions(node)
         if both is not None:
             return both
@@ -302,6 +315,17 @@ class _Walker:
             raise NoMapping(f"x[{_index_text(node.args[1])}]: {exc}") from None
         if mapped is None:
             return self.tensor(node.args[0]) or FAILED
+        return self._place(mapped, node.name, calls.call_name(node))
+
+    def _with_held(self, node: fx.Node, held: fx.Node) -> Any:
+        """Arithmetic between a value and a tensor the model holds (``x * self.gamma``, ``(x - self.mean)``)."""
+        first = node.args[0] is held
+        value = node.all_input_nodes[1] if node.all_input_nodes[0] is held else node.all_input_nodes[0]
+        if isinstance(self.values.get(value), _Held):
+            raise NoMapping("arithmetic between two of the model's own tensors")
+        target = self.values[held].target
+        tensor = operator.attrgetter(target)(self.gm)
+        mapped = calls.with_model_tensor(node, value, tensor, target, first)
         return self._place(mapped, node.name, calls.call_name(node))
 
     def _both_directions(self, node: fx.Node) -> _Tensor | None:

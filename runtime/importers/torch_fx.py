@@ -30,7 +30,7 @@ from layerloom.importers import torch_calls as calls
 from layerloom.importers import torch_table as table
 from layerloom.importers.torch_file import import_python_file, model_classes
 from layerloom.importers.torch_table import Mapped, NoMapping
-from layerloom.importers.torch_trace import propagate_shapes, trace
+from layerloom.importers.torch_trace import check_outputs, propagate_shapes, trace
 
 
 # ------------------------------------------------------------------------------------ values
@@ -454,62 +454,6 @@ def from_module(model: nn.Module, example_input, *, name: str | None = None, sou
     if verify:
         check_outputs(result, model, examples)
     return result
-
-
-def check_outputs(result: ImportResult, model: nn.Module, examples: tuple[torch.Tensor, ...]) -> float:
-    """Compile the imported graph with its weights and compare its outputs with ``model``'s on ``examples``
-    (both in eval mode); ``ModelImportError`` when they differ. Returns the largest difference, noted in the
-    report."""
-    from layerloom.compiler import compile_graph
-    from layerloom.training.start_weights import fit_weights
-
-    compiled = compile_graph(result.graph)
-    fit = fit_weights(compiled.model, result.weights, result.report.source)
-    if not fit.complete:
-        raise ModelImportError("; ".join(fit.lines()), result.report)
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        compiled.model.eval()
-        with torch.no_grad():
-            theirs = model(*examples)
-            ours = compiled.model(*examples)
-    finally:
-        for m, training in modes.items():
-            m.training = training
-    theirs = _flat(theirs)
-    ours = _flat(ours)
-    # The compiled module returns its outputs in dependency order; the model, in the order of its Outputs.
-    position = {endpoint.node_id: i for i, endpoint in enumerate(compiled.outputs)}
-    wanted = [node.id for node in result.graph if node.id in position]
-    if len(ours) == len(wanted):
-        ours = [ours[position[node_id]] for node_id in wanted]
-    if len(theirs) != len(ours):
-        raise ModelImportError(f"the imported graph returns {len(ours)} tensors, the model {len(theirs)}",
-                               result.report)
-    worst = 0.0
-    for a, b in zip(theirs, ours):
-        if tuple(a.shape) != tuple(b.shape):
-            raise ModelImportError(f"the imported graph returns shape {list(b.shape)} where the model returns "
-                                   f"{list(a.shape)}", result.report)
-        worst = max(worst, float((a.double() - b.double()).abs().max()) if a.numel() else 0.0)
-        scale = float(a.double().abs().max()) if a.numel() else 0.0
-        if not worst <= 1e-4 * max(1.0, scale):
-            hint = f" ({calls.DROPOUT_ALWAYS})" if any(
-                calls.DROPOUT_ALWAYS in line for line in result.report.lines()) else ""
-            raise ModelImportError(f"the imported graph's outputs differ from the model's by {worst:.3g}{hint}",
-                                   result.report)
-    result.report.note(f"checked: the graph gives the model's outputs on the example input "
-                       f"(largest difference {worst:.1e})")
-    return worst
-
-
-def _flat(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, dict):
-        return [v for v in value.values()]
-    return [v for v in value]
 
 
 __all__ = ["from_module", "import_python_file", "model_classes", "check_outputs", "catalog_for_import"]

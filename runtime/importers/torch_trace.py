@@ -1,6 +1,7 @@
-"""Tracing a PyTorch model for import: ``trace`` (torch.fx, naming the module, class and line that cannot be
-traced) and ``propagate_shapes`` (the example input through the traced model once, leaving the model's modes and
-statistics as they were). ``user_frame`` finds the user's line in a traceback.
+"""Running a PyTorch model for import: ``trace`` (torch.fx, naming the module, class and line that cannot be
+traced), ``propagate_shapes`` (the example input through the traced model once, leaving the model's modes and
+statistics as they were) and ``check_outputs`` (the imported graph, compiled with its weights, must give the
+model's outputs). ``user_frame`` finds the user's line in a traceback.
 
 Imports torch: used only while importing a model.
 """
@@ -16,7 +17,8 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from layerloom.importers.report import ModelImportError
+from layerloom.importers.report import ImportResult, ModelImportError
+from layerloom.importers.torch_calls import DROPOUT_ALWAYS
 from layerloom.importers.torch_table import rule_class
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -115,4 +117,60 @@ def propagate_shapes(gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], sou
             m.training = training
 
 
-__all__ = ["trace", "propagate_shapes", "user_frame", "where_text"]
+def check_outputs(result: ImportResult, model: nn.Module, examples: tuple[torch.Tensor, ...]) -> float:
+    """Compile the imported graph with its weights and compare its outputs with ``model``'s on ``examples``
+    (both in eval mode); ``ModelImportError`` when they differ. Returns the largest difference, noted in the
+    report."""
+    from layerloom.compiler import compile_graph
+    from layerloom.training.start_weights import fit_weights
+
+    compiled = compile_graph(result.graph)
+    fit = fit_weights(compiled.model, result.weights, result.report.source)
+    if not fit.complete:
+        raise ModelImportError("; ".join(fit.lines()), result.report)
+    modes = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        compiled.model.eval()
+        with torch.no_grad():
+            theirs = model(*examples)
+            ours = compiled.model(*examples)
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    theirs = _flat(theirs)
+    ours = _flat(ours)
+    # The compiled module returns its outputs in dependency order; the model, in the order of its Outputs.
+    position = {endpoint.node_id: i for i, endpoint in enumerate(compiled.outputs)}
+    wanted = [node.id for node in result.graph if node.id in position]
+    if len(ours) == len(wanted):
+        ours = [ours[position[node_id]] for node_id in wanted]
+    if len(theirs) != len(ours):
+        raise ModelImportError(f"the imported graph returns {len(ours)} tensors, the model {len(theirs)}",
+                               result.report)
+    worst = 0.0
+    for a, b in zip(theirs, ours):
+        if tuple(a.shape) != tuple(b.shape):
+            raise ModelImportError(f"the imported graph returns shape {list(b.shape)} where the model returns "
+                                   f"{list(a.shape)}", result.report)
+        worst = max(worst, float((a.double() - b.double()).abs().max()) if a.numel() else 0.0)
+        scale = float(a.double().abs().max()) if a.numel() else 0.0
+        if not worst <= 1e-4 * max(1.0, scale):
+            hint = f" ({DROPOUT_ALWAYS})" if any(
+                DROPOUT_ALWAYS in line for line in result.report.lines()) else ""
+            raise ModelImportError(f"the imported graph's outputs differ from the model's by {worst:.3g}{hint}",
+                                   result.report)
+    result.report.note(f"checked: the graph gives the model's outputs on the example input "
+                       f"(largest difference {worst:.1e})")
+    return worst
+
+
+def _flat(value) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [v for v in value.values()]
+    return [v for v in value]
+
+
+__all__ = ["trace", "propagate_shapes", "check_outputs", "user_frame", "where_text"]

@@ -209,6 +209,8 @@ class OnnxImporter:
                 parts = parts[:-1]
             name = "/".join(parts)
             name = re.sub(r"^node_", "", name)
+        if re.fullmatch(r"[A-Za-z]{0,4}_?\d*", name) or re.fullmatch(rf"{node.op_type}_?\d*", name, re.I):
+            name = ""   # "17", "n17", "Reshape_47": a counter says less than the op type
         return name or node.op_type.lower()
 
     def add(self, type_id: str, params: dict, hint: str, weights: dict | None = None) -> str:

@@ -1,12 +1,15 @@
 """Open a PyTorch ``nn.Module`` as a LayerLoom graph: ``from_module(model, example_input)``.
 
 The model is traced with ``torch.fx`` (every ``torch.nn`` layer stays whole, everything else is traced through
-to the functions it calls), the example input gives every value its shape (``torch.fx.passes.shape_prop``), and
-each traced call becomes a catalog node through the table in ``torch_table``: an Input per argument (its shape
-without the batch), an Output per returned tensor. A ``torch.nn`` layer with no catalog node becomes a
-``TorchModule`` node when its constructor arguments can be read back as JSON; anything else (a user's class
-that cannot be traced, a call with no node) is refused, naming the module, its class and the call, and the
-report lists it. The imported graph is compiled and checked against the original on the example input.
+to the functions it calls; ``torch_trace``), the example input gives every value its shape, and the walk here
+turns each traced call into a catalog node through the tables of ``torch_table`` (layers) and ``torch_calls``
+(functions and tensor methods): an Input per argument (its shape without the batch), an Output per returned
+tensor. It also reads patterns across calls: an LSTM/GRU's tuple and the indexing after it, reshapes whose
+target comes from sizes, a global average pool written as a mean, arithmetic with the model's own tensors.
+A ``torch.nn`` layer with no catalog node becomes a ``TorchModule`` node when its constructor arguments can be
+read back as JSON; anything else (a user's class that cannot be traced, a call with no node) is refused, naming
+the module, its class and the call, and the report lists it. The imported graph is compiled and checked against
+the original on the example input.
 
 Reading a ``.py`` file the user chose runs in a child process: ``import_python_file`` (from ``torch_file``, given
 here too).
@@ -101,8 +104,7 @@ class _Walker:
         self.examples = examples
         self.values: dict[fx.Node, Any] = {}
         self.recurrent: dict[tuple[fx.Node, str], _Tensor] = {}
-        self.calls: dict[str, int] = {}  # module path -> calls so far
-        self.batch = examples[0].shape[0] if examples and examples[0].dim() else None
+        self.call_counts: dict[str, int] = {}  # module path -> calls so far
 
     def run(self) -> None:
         placeholders = iter(self.examples)
@@ -254,8 +256,8 @@ class _Walker:
     def _module(self, node: fx.Node) -> Any:
         module = self.gm.get_submodule(node.target)
         label = _module_label(module)
-        self.calls[node.target] = self.calls.get(node.target, 0) + 1
-        if self.calls[node.target] == 2 and any(True for _ in module.parameters()):
+        self.call_counts[node.target] = self.call_counts.get(node.target, 0) + 1
+        if self.call_counts[node.target] == 2 and any(True for _ in module.parameters()):
             self.report.note(f"{node.target!r} is called more than once: each call is a node of its own that "
                              "starts from its weights, and they train separately")
         if isinstance(module, table.PASS_THROUGH_MODULES):

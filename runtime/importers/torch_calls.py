@@ -66,8 +66,8 @@ def _binary(merge: str | None, symbol: str):
     """``a <op> b``: the merge node (Add, Multiply) for two tensors, a Formula otherwise."""
     def rule(node: fx.Node) -> Mapped:
         a, b = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("other")
-        if node.kwargs.get("alpha", 1) != 1:
-            raise NoMapping("alpha other than 1")
+        if node.kwargs.get("alpha", 1) != 1 or node.kwargs.get("rounding_mode") is not None:
+            raise NoMapping("alpha other than 1, or a rounding_mode")
         if is_value(a) and is_value(b):
             if merge:
                 return Mapped(merge, {"inputs": 2}, inputs=[(a, "in1"), (b, "in2")])
@@ -94,6 +94,8 @@ def with_model_tensor(node: fx.Node, value: Any, tensor: torch.Tensor, name: str
     parameter ``a``; a buffer becomes a number in a Formula, or the constant operand of an ONNX operator kept in
     the node's weights. Anything else would stop training or change shape: refused."""
     symbol, op_type = BINARY[node.target]
+    if node.kwargs.get("alpha", 1) != 1 or node.kwargs.get("rounding_mode") is not None:
+        raise NoMapping("alpha or rounding_mode")
     expression = f"a {symbol} x" if tensor_first else f"x {symbol} a"
     shape = tuple((value.meta.get("tensor_meta").shape if value.meta.get("tensor_meta") is not None else ()))
     if isinstance(tensor, torch.nn.Parameter):

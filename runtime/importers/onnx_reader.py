@@ -21,7 +21,7 @@ from layerloom.importers.report import ImportResult, ModelImportError
 
 INPUT_DTYPES = {1: "float32", 7: "int64"}
 CONTROL_FLOW = ("If", "Loop", "Scan", "SequenceMap")
-WEIGHT_SUFFIXES = re.compile(r"(\.weight|\.bias|_w_0|_b_0|_w|_W|_weight|/weights?|/kernel|_kernel)$")
+WEIGHT_SUFFIXES = re.compile(r"(\.weight|\.bias|_w_0|_b_0|_s_0|_w|_W|_weight|/weights?|/kernel|_kernel)$")
 MAX_OPERATOR_PORTS = 16
 
 
@@ -46,6 +46,7 @@ class OnnxImporter:
                     self.consumers.setdefault(name, []).append(node)
         self.graph_outputs = [o.name for o in model.graph.output]
         self.skipped: set[int] = set()   # id() of nodes a pattern took in
+        self.prefix = _shared_prefix([init.name for init in model.graph.initializer])   # "gpu_0/": says nothing
 
     # ------------------------------------------------------------------ the walk
     def run(self) -> ImportResult:
@@ -201,7 +202,7 @@ class OnnxImporter:
             raw = node.input[weight]
             stem = WEIGHT_SUFFIXES.sub("", raw).strip("/")
             if stem and not raw.startswith("onnx::"):   # TorchScript's anonymous onnx::Conv_12 says nothing
-                return stem
+                return stem[len(self.prefix):] if stem.startswith(self.prefix) and stem != self.prefix else stem
         name = node.name.strip("/")
         if name:
             parts = name.split("/")
@@ -283,6 +284,17 @@ class OnnxImporter:
                 self.feed(wire, node_id, "in" if len(wires) == 1 else f"in{k + 1}")
             self.produce(node.output[index], node_id)
         self.record(node, "ONNX operator", note)
+
+
+def _shared_prefix(names: list[str]) -> str:
+    """The first path part all ``names`` share (``"gpu_0/"``), or ""."""
+    from collections import Counter
+
+    heads = Counter(name.split("/", 1)[0] + "/" for name in names if "/" in name)
+    if not heads:
+        return ""
+    head, count = heads.most_common(1)[0]
+    return head if len(heads) == 1 and count >= 0.8 * len(names) else ""
 
 
 def _array(tensor_proto) -> np.ndarray:

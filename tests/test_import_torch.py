@@ -466,6 +466,9 @@ def test_torch_module_node_checks_shapes_on_the_meta_device():
     graph.connect("x", "out", "up", "in")
     graph.connect("up", "out", "y", "in")
     assert analyze(graph).nodes["up"].outputs["out"].shape == ("N", 2, 12, 12)
+    graph.set_param("up", "module", "Bilinear")
+    graph.set_param("up", "arguments", '{"in1_features": 100000, "in2_features": 100000, "out_features": 1000}')
+    assert "more than" in analyze(graph).errors[0].describe()
     graph.set_param("up", "module", "NoSuchLayer")
     problems = analyze(graph).errors
     assert problems and "NoSuchLayer" in problems[0].describe()

@@ -24,6 +24,7 @@ IMPORTED = "Imported"
 NAME = re.compile(r"[A-Z][A-Za-z0-9_]{0,63}\Z")
 ALLOWED_VALUE_TYPES = (bool, int, float, str)
 MAX_ARGUMENTS = 2000  # characters of JSON
+MAX_VALUES = 2**31 - 1  # parameters and buffers of one layer: more is a typo that would exhaust memory
 # torch.nn names that are not layers one input flows through.
 NOT_LAYERS = frozenset({"Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
                         "Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer", "Container"})
@@ -123,6 +124,9 @@ def _meta_run(name: str, arguments: str, shape: tuple, dtype: str) -> tuple[tupl
     with torch.device("meta"):
         module = _make(name, arguments)
     count = sum(p.numel() for p in module.parameters())
+    if count + sum(b.numel() for b in module.buffers()) > MAX_VALUES:
+        raise ShapeError(f"torch.nn.{name} with these arguments holds more than {MAX_VALUES:,} values",
+                         param="arguments")
     batch = 2
     x = torch.empty((batch,) + shape, dtype=getattr(torch, dtype), device="meta")
     try:

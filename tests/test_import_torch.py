@@ -96,6 +96,21 @@ class TensorOps(nn.Module):
         return self.fc(out[:, -1])
 
 
+class TextClassifier(nn.Module):
+    """Token ids through an nn.TransformerEncoder (two layers and a norm), averaged over time."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(30, 16)
+        layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.1, batch_first=True,
+                                           activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2, norm=nn.LayerNorm(16), enable_nested_tensor=False)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, tokens):
+        return self.head(self.encoder(self.embed(tokens)).mean(dim=1))
+
+
 def _model(cls):
     torch.manual_seed(0)
     model = cls()
@@ -113,6 +128,7 @@ CASES = {
     "residual": (ResidualBlock, lambda n: torch.randn(n, 4, 5, 5)),
     "lstm": (LSTMish, lambda n: torch.randint(0, 20, (n, 7))),
     "ops": (TensorOps, lambda n: torch.randn(n, 7, 4)),
+    "transformer": (TextClassifier, lambda n: torch.randint(0, 30, (n, 9))),
 }
 
 
@@ -167,6 +183,10 @@ def test_cnn_residual_and_lstm_map_to_catalog_nodes(imported):
     assert lstm.node("lstm").params["output"] == "sequence" and lstm.node("lstm").params["num_layers"] == 2
     assert lstm.node("gru").params["output"] == "last" and lstm.node("gru").params["bidirectional"] is True
     assert lstm.node("tokens").params["dtype"] == "int64"
+    text = imported["transformer"][1].graph
+    assert [text.node(n).type_id for n in ("encoder_layers_0", "encoder_layers_1", "encoder_norm")] == [
+        "TransformerEncoderLayer", "TransformerEncoderLayer", "LayerNorm"]
+    assert text.node("encoder_layers_1").params["activation"] == "gelu"
     ops = imported["ops"][1].report
     assert ops.mapped_to("Tensor.transpose") == {"ONNX operator": 2} and ops.mapped_to("operator.matmul")
     assert ops.mapped_to("F.interpolate") == {"ONNX operator": 1}

@@ -171,7 +171,9 @@ class _Walker:
 
     # ---------------------------------------------------------------- values
     def tensor(self, value: Any) -> _Tensor | None:
-        """The node output for an fx argument (None when its producer failed)."""
+        """The node output for an fx argument, or a node output placed already (None when its producer failed)."""
+        if isinstance(value, _Tensor):
+            return value
         if not isinstance(value, fx.Node):
             raise NoMapping(f"a constant {value!r} where a tensor is expected")
         got = self.values.get(value)
@@ -269,6 +271,8 @@ class _Walker:
         if isinstance(module, table.RECURRENT):
             table.recurrent_params(module, "last")  # refuse an unmappable configuration now
             return _Recurrent(node, "call")
+        if isinstance(module, nn.TransformerEncoder):
+            return self._stack(node, module, label)
         try:
             mapped = table.map_module(module)
         except NoMapping as reason:
@@ -282,6 +286,22 @@ class _Walker:
             mapped.note = "kept as a TorchModule node"
         mapped.inputs = [(node.args[0], "in")]
         return self._place(mapped, node.target, label)
+
+    def _stack(self, node: fx.Node, module: nn.TransformerEncoder, label: str) -> Any:
+        """``nn.TransformerEncoder``: one TransformerEncoderLayer node per layer, then its norm, in a chain."""
+        parts = [(f"{node.target}.layers.{i}", layer) for i, layer in enumerate(module.layers)]
+        if module.norm is not None:
+            parts.append((f"{node.target}.norm", module.norm))
+        mapped_parts = [(hint, table.map_module(part)) for hint, part in parts]  # NoMapping before any node
+        value: Any = node.args[0]
+        for hint, mapped in mapped_parts:
+            mapped.inputs = [(value, "in")]
+            mapped.note = f"one of the {len(mapped_parts)} parts of an nn.TransformerEncoder"
+            placed = self._place(mapped, hint, label)
+            if not isinstance(placed, _Tensor):
+                return placed
+            value = placed
+        return value
 
     def _getitem(self, node: fx.Node) -> Any:
         base, index = node.args

@@ -264,7 +264,7 @@ class _Walker:
                              "starts from its weights, and they train separately")
         if isinstance(module, table.PASS_THROUGH_MODULES):
             return self.tensor(node.args[0]) or FAILED
-        if len(node.args) != 1 or node.kwargs:
+        if len(node.args) != 1 or any(v is not None for v in node.kwargs.values()):  # mask=None is no argument
             if isinstance(module, table.RECURRENT):
                 raise NoMapping("a starting state is passed in (the catalog's LSTM and GRU start from zeros)")
             raise NoMapping("called with more than one argument (a catalog node of this kind takes one input)")

@@ -35,6 +35,7 @@ def add_parsers(sub) -> None:
 
 
 def cmd_import_torch(args) -> int:
+    from layerloom.core.errors import LayerLoomError
     from layerloom.files.graphfile import SUFFIX
     from layerloom.importers.report import ModelImportError
     from layerloom.importers.torch_file import DEFAULT_TIMEOUT, import_python_file
@@ -53,9 +54,13 @@ def cmd_import_torch(args) -> int:
             print("\n".join(exc.report.lines()), file=sys.stderr)
         return EXIT_FAILED
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         graph_path, weights_path = result.save(target)
     except OSError as exc:
         print(f"error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except LayerLoomError as exc:  # the weights file could not be written
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     print("\n".join(result.report.lines()))
     print(f"wrote {graph_path}" + (f" and {weights_path}" if result.weights else ""))

@@ -51,6 +51,8 @@ FUNCTION_CASES = [
     (torch.add, lambda x: torch.add(x, 1.5), (5,)),
     (operator.mul, lambda x: x * torch.tanh(x), (5,)),
     (torch.mul, lambda x: torch.mul(3.0, x), (5,)),
+    (operator.mul, lambda x: x * 1e7, (5,)),  # beyond a formula's numbers: an ONNX Mul with the constant
+    (operator.pow, lambda x: x.abs() ** 20, (5,)),  # beyond a formula's exponents: an ONNX Pow
     (operator.sub, lambda x: 1.0 - x, (5,)),
     (torch.sub, lambda x: torch.sub(x, torch.relu(x)), (5,)),
     (operator.truediv, lambda x: x / 4, (5,)),

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import fx
 
 from layerloom.catalog.builtin.onnx_op import TYPE_ID as ONNX_OPERATOR
+from layerloom.catalog.formula_parser import MAX_EXPONENT, MAX_NUMBER
 from layerloom.importers.torch_table import Mapped, NoMapping, ints
 
 
@@ -73,11 +74,26 @@ def _binary(merge: str | None, symbol: str):
                 return Mapped(merge, {"inputs": 2}, inputs=[(a, "in1"), (b, "in2")])
             return _formula(f"x {symbol} y", [a, b])
         if is_value(a):
-            return _formula(f"x {symbol} {_number(b)!r}", [a])
+            return _with_number(symbol, a, _number(b), tensor_first=True)
         if is_value(b):
-            return _formula(f"{_number(a)!r} {symbol} x", [b])
+            return _with_number(symbol, b, _number(a), tensor_first=False)
         raise NoMapping("no tensor among the arguments")
     return rule
+
+
+ONNX_ARITHMETIC = {"+": "Add", "-": "Sub", "*": "Mul", "/": "Div", "**": "Pow"}
+
+
+def _with_number(symbol: str, value: Any, number: float, tensor_first: bool) -> Mapped:
+    """``x <op> number``: a Formula, or an ONNX operator where the number is beyond what a formula may hold."""
+    if abs(number) <= MAX_NUMBER and (symbol != "**" or abs(number) <= MAX_EXPONENT):
+        return _formula(f"x {symbol} {number!r}" if tensor_first else f"{number!r} {symbol} x", [value])
+    constant = {"const": number, "dtype": "float32"}
+    operands = ["in", constant] if tensor_first else [constant, "in"]
+    params = {"op_type": ONNX_ARITHMETIC[symbol], "attributes": "{}", "operands": json.dumps(operands),
+              "output": 0}
+    return Mapped(ONNX_OPERATOR, params, inputs=[(value, "in")],
+                  note=f"runs as ONNX {ONNX_ARITHMETIC[symbol]} (a number too large for a formula)")
 
 
 # Arithmetic with a tensor of the model's own (a parameter or a buffer used in forward): symbol, ONNX op.

@@ -265,3 +265,44 @@ def test_the_docs_mapping_table_is_the_mapping():
     rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", text, flags=re.M)
     documented = {op for op, _ in rows}
     assert documented == set(MAPPED), (sorted(set(MAPPED) - documented), sorted(documented - set(MAPPED)))
+
+
+# ---------------------------------------------------------------------------- recurrent layers
+class _Recurrent(torch.nn.Module):
+    def __init__(self, kind: str, sequence: bool):
+        super().__init__()
+        self.rnn = getattr(torch.nn, kind)(5, 7, batch_first=True)
+        self.sequence = sequence
+        self.fc = torch.nn.Linear(7, 3)
+
+    def forward(self, x):
+        out, h = self.rnn(x)
+        h = h[0] if isinstance(h, tuple) else h
+        return self.fc(out if self.sequence else h[-1])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("output", ["last", "sequence"])
+def test_recurrent_layers_become_their_nodes_with_the_gates_reordered(kind, output, tmp_path):
+    import warnings
+
+    path = tmp_path / f"{kind}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_Recurrent(kind, output == "sequence").eval(), (torch.randn(2, 6, 5),), str(path),
+                          input_names=["x"], output_names=["y"], dynamo=False,
+                          dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+    result = import_onnx(path)
+    assert sorted(n.type_id for n in result.graph) == sorted(["Input", kind, "Linear", "Output"])
+    assert next(n for n in result.graph if n.type_id == kind).params["output"] == output
+    check = compare_with_onnxruntime(result, path)
+    assert check.ok and set(check.batches) == {1, 3}, check.describe()
+
+
+def test_the_sequence_example_round_trips_through_the_dynamo_exporter(tmp_path):
+    exportable = load_exportable(example_path("sequence_lstm"))
+    path = export_onnx(exportable, tmp_path / "sequence.onnx", exporter="dynamo")
+    result = import_onnx(path)
+    assert sorted(n.type_id for n in result.graph) == ["Input", "LSTM", "Linear", "Output"]
+    check = compare_with_onnxruntime(result, path)
+    assert check.ok, check.describe()

@@ -4,7 +4,8 @@ A mapper adds the catalog node(s) an operator becomes, with their params and wei
 False when this use of the operator has no catalog equivalent (asymmetric padding, a constant operand, a
 transposed A), and the importer keeps it as an "ONNX operator" node. ``MAPPED`` lists, per op type, the catalog
 node it becomes (docs/import.md shows this table; a test keeps the two equal). This module maps the layers
-(dense, convolutions, normalisations, activations); ``onnx_mapping_shapes`` the pools, shapes and merges.
+(dense, convolutions, normalisations, activations); ``onnx_mapping_shapes`` the pools, shapes and merges,
+``onnx_mapping_rnn`` the recurrent layers.
 """
 
 from __future__ import annotations
@@ -364,4 +365,4 @@ def _prelu(imp, node) -> bool:
 
 
 # The rest of the table: importing it registers its mappers.
-from layerloom.importers import onnx_mapping_shapes  # noqa: E402,F401
+from layerloom.importers import onnx_mapping_rnn, onnx_mapping_shapes  # noqa: E402,F401

@@ -39,8 +39,11 @@ class OnnxImporter:
         self.shapes: dict[str, tuple[tuple | None, int]] = {}
         for info in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
             self.shapes[info.name] = (shape_of(info), info.type.tensor_type.elem_type)
+        # One wrapper object per node, kept: protobuf may hand out a new wrapper on each access, and the walk
+        # tells nodes apart by identity (live, skipped)
+        self.nodes = list(model.graph.node)
         self.consumers: dict[str, list] = {}
-        for node in model.graph.node:
+        for node in self.nodes:
             for name in node.input:
                 if name:
                     self.consumers.setdefault(name, []).append(node)
@@ -54,10 +57,15 @@ class OnnxImporter:
 
         for init in self.onnx_graph.initializer:
             self.values[init.name] = Constant(to_tensor(_array(init)))
+        for node in self.nodes:   # Constant nodes first: a pattern may look ahead at one written after it
+            if node.op_type == "Constant":
+                self.values[node.output[0]] = Constant(_constant_value(node))
+                self.report.record("Constant", "constant (folded)")
+                self.skip(node)
         live = self._live_nodes()
         self._refuse_unsupported(live, MAPPERS)
         self._inputs(live)
-        for node in self.onnx_graph.node:
+        for node in self.nodes:
             if id(node) not in live or id(node) in self.skipped:
                 continue
             self._node(node, MAPPERS)
@@ -66,7 +74,7 @@ class OnnxImporter:
 
     def _live_nodes(self) -> set[int]:
         """The nodes an output depends on (an unused branch or a Dropout's mask is left out)."""
-        producer = {name: node for node in self.onnx_graph.node for name in node.output if name}
+        producer = {name: node for node in self.nodes for name in node.output if name}
         live: set[int] = set()
         stack = [producer[name] for name in self.graph_outputs if name in producer]
         while stack:
@@ -78,7 +86,7 @@ class OnnxImporter:
         return live
 
     def _refuse_unsupported(self, live: set[int], mappers) -> None:
-        for node in self.onnx_graph.node:
+        for node in self.nodes:
             if id(node) not in live:
                 continue
             op = node.op_type
@@ -95,7 +103,7 @@ class OnnxImporter:
                                    "model does not open", self.report)
 
     def _inputs(self, live: set[int]) -> None:
-        used = {name for node in self.onnx_graph.node if id(node) in live for name in node.input}
+        used = {name for node in self.nodes if id(node) in live for name in node.input}
         for value in self.onnx_graph.input:
             if value.name in self.values:   # an initializer listed as an input (older files)
                 continue
@@ -130,10 +138,6 @@ class OnnxImporter:
 
     def _node(self, node, mappers) -> None:
         op = node.op_type
-        if op == "Constant":
-            self.values[node.output[0]] = Constant(_constant_value(node))
-            self.report.record(op, "constant (folded)")
-            return
         args = [self.values.get(name) if name else None for name in node.input]
         missing = [name for name, arg in zip(node.input, args) if name and arg is None]
         if missing:
@@ -155,6 +159,11 @@ class OnnxImporter:
         mapper = mappers.get(op)
         if mapper is not None and mapper(self, node):
             return
+        if not supported(op):
+            self.report.unsupported(op, "this use of it has no catalog node, and no PyTorch implementation")
+            raise ModelImportError(f"{self.source}: {op} {node.name or node.output[0]!r} is used in a way LayerLoom "
+                                   f"cannot map (see docs/import.md for the {op} it takes), so the model does not "
+                                   "open", self.report)
         self.generic(node, "these settings have no catalog node" if mapper is not None else "")
 
     def _fold_shape(self, node, wire: Wire) -> bool:

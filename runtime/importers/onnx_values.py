@@ -26,6 +26,7 @@ class Wire:
     port: str
     shape: tuple | None
     elem: int = 1
+    time_major: bool = False   # seen through a Transpose to time first, which only an LSTM/GRU node takes
 
     @property
     def rank(self) -> int | None:

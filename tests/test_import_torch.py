@@ -5,6 +5,7 @@ arguments can be saved as JSON, and refused, named, where they cannot."""
 
 from __future__ import annotations
 
+import collections
 import json
 
 import pytest
@@ -15,8 +16,9 @@ from torch import nn
 import layerloom
 from layerloom import compile_graph, load_graph
 from layerloom.catalog.builtin import torch_module
-from layerloom.catalog.spec import default_catalog
+from layerloom.catalog.spec import OUTPUT, default_catalog
 from layerloom.core.errors import ParamError
+from layerloom.files.resources import example_paths
 from layerloom.importers import ModelImportError
 from layerloom.importers import torch_calls as calls
 from layerloom.importers import torch_table as table
@@ -356,6 +358,32 @@ def test_tensors_the_model_holds_become_formula_parameters_or_constants():
     inputs = torch.randn(3, 3, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(ours(inputs), model.eval()(inputs))
+
+
+def _model_part_types(graph) -> collections.Counter:
+    outputs = [node.id for node in graph if graph.spec(node).role == OUTPUT]
+    return collections.Counter(graph.node(node_id).type_id for node_id in graph.ancestors(outputs))
+
+
+@pytest.mark.parametrize("path", example_paths(), ids=lambda p: p.name.split(".")[0])
+def test_every_example_compiled_imports_back_as_the_same_nodes(path):
+    """Round trip: graph -> compiled module -> from_module gives the model part's nodes, named alike, with
+    the compiled weights (from_module itself checks the outputs)."""
+    graph = load_graph(path)
+    compiled = compile_graph(graph, seed=0)
+    inputs = compiled.example_inputs(2)
+    result = layerloom.from_module(compiled.model, inputs if len(inputs) > 1 else inputs[0])
+    assert _model_part_types(result.graph) == _model_part_types(graph)
+    assert set(result.weights) == set(compiled.model.state_dict())
+
+
+@pytest.mark.parametrize("key", ["ops", "lstm"])
+def test_an_imported_graph_compiled_imports_back_the_same(imported, key):
+    """Formula, ONNX operator and LayerLoom's LSTM/GRU modules map back to their own nodes."""
+    result = imported[key][1]
+    again = layerloom.from_module(_compiled(result), imported[key][2](2))
+    assert _model_part_types(again.graph) == _model_part_types(result.graph)
+    assert set(again.weights) == set(result.weights)
 
 
 # ------------------------------------------------------------------------------------ refusals

@@ -264,6 +264,14 @@ class _Walker:
                              "starts from its weights, and they train separately")
         if isinstance(module, table.PASS_THROUGH_MODULES):
             return self.tensor(node.args[0]) or FAILED
+        own = table.own_rules().get(type(module))
+        if own is not None:  # LayerLoom's own module: a compiled graph imported back
+            mapped = own(module)
+            ports = mapped.inputs or [(0, "in")]
+            if len(node.args) != len(ports) or any(v is not None for v in node.kwargs.values()):
+                raise NoMapping(f"called with {len(node.args)} arguments where it takes {len(ports)}")
+            mapped.inputs = [(node.args[i], port) for i, port in ports]
+            return self._place(mapped, node.target, label)
         if len(node.args) != 1 or any(v is not None for v in node.kwargs.values()):  # mask=None is no argument
             if isinstance(module, table.RECURRENT):
                 raise NoMapping("a starting state is passed in (the catalog's LSTM and GRU start from zeros)")

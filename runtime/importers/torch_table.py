@@ -198,7 +198,10 @@ _HARMLESS = frozenset({"__init__", "extra_repr", "reset_parameters", "__repr__"}
 
 def rule_class(module: nn.Module) -> type | None:
     """The mapped ``torch.nn`` class ``module`` is, or subclasses without changing what it computes (a user's
-    ``class MyLinear(nn.Linear)`` that only sets things up in ``__init__``); None otherwise."""
+    ``class MyLinear(nn.Linear)`` that only sets things up in ``__init__``), or one of LayerLoom's own modules;
+    None otherwise."""
+    if type(module) in own_rules():
+        return type(module)
     for base in type(module).__mro__:
         if base in MODULE_RULES or base in RECURRENT:
             below = type(module).__mro__[:type(module).__mro__.index(base)]
@@ -226,7 +229,39 @@ def recurrent_params(module: nn.Module, output: str) -> Mapped:
     params = {"hidden_size": module.hidden_size, "num_layers": module.num_layers,
               "bidirectional": bool(module.bidirectional), "dropout": float(module.dropout), "output": output,
               "bias": bool(module.bias)}
-    return Mapped(rule_class(module).__name__, params, _state(module))
+    return Mapped("LSTM" if isinstance(module, nn.LSTM) else "GRU", params, _state(module))
+
+
+# ------------------------------------------------------------------- LayerLoom's own modules (a compiled graph)
+def _own_recurrent(m) -> Mapped:
+    return recurrent_params(m, "sequence" if m.return_sequence else "last")
+
+
+def _own_formula(m) -> Mapped:
+    formula = m.formula
+    params = {"expression": formula.text, "inputs": len(formula.inputs), "parameters": ", ".join(formula.parameters),
+              "parameter_shape": "per_feature" if m.parameter_shape else "scalar"}
+    return Mapped("Formula", params, _state(m), inputs=list(enumerate(formula.inputs)))
+
+
+def _own_onnx_operator(m) -> Mapped:
+    from layerloom.catalog.builtin.onnx_op import TYPE_ID
+
+    ports = [entry for entry in m.operands if isinstance(entry, str)]
+    params = {"op_type": m.op_type, "attributes": json.dumps(m.attributes), "operands": json.dumps(m.operands),
+              "output": m.output}
+    return Mapped(TYPE_ID, params, _state(m), inputs=list(enumerate(ports)))
+
+
+def own_rules() -> dict[type, Callable[[nn.Module], Mapped]]:
+    """Rules for the modules LayerLoom builds itself (an imported compiled graph comes back as the same nodes);
+    a rule's ``inputs`` are (argument index, port) pairs."""
+    from layerloom.catalog import formula_parser
+    from layerloom.catalog.builtin import modules
+    from layerloom.catalog.builtin.onnx_torch import OnnxOperator
+
+    return {modules.LSTM: _own_recurrent, modules.GRU: _own_recurrent,
+            formula_parser.FormulaModule: _own_formula, OnnxOperator: _own_onnx_operator}
 
 
 # ------------------------------------------------------------------------------ opaque modules
@@ -285,4 +320,4 @@ def opaque(module: nn.Module) -> Mapped:
 
 
 __all__ = ["Mapped", "NoMapping", "MODULE_RULES", "RECURRENT", "map_module", "rule_class", "recurrent_params",
-           "constructor_args", "opaque", "torch_class"]
+           "own_rules", "constructor_args", "opaque", "torch_class"]

@@ -18,6 +18,7 @@ import inspect
 import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 import torch
@@ -253,6 +254,7 @@ def _own_onnx_operator(m) -> Mapped:
     return Mapped(TYPE_ID, params, _state(m), inputs=list(enumerate(ports)))
 
 
+@lru_cache(maxsize=1)
 def own_rules() -> dict[type, Callable[[nn.Module], Mapped]]:
     """Rules for the modules LayerLoom builds itself (an imported compiled graph comes back as the same nodes);
     a rule's ``inputs`` are (argument index, port) pairs."""

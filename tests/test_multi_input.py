@@ -13,6 +13,7 @@ from helpers import add, chain
 from layerloom import Graph
 from layerloom.data import load_dataset
 from layerloom.data.base import DataLayout, DatasetError
+from layerloom.data.columns import groups_text
 from layerloom.training import Finished, TrainingConfig, TrainingSession
 from layerloom.training.feeds import data_layout
 from layerloom.training.plan import SetupError, plan_training
@@ -115,9 +116,9 @@ def test_csv_column_groups_feed_each_input(tmp_path):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     np.testing.assert_allclose(load_dataset({"path": str(path), "inputs": groups, "val_split": 0}).extra_inputs[0]
                                .parts["train"], data["meta"], atol=1e-4)
-    # the text form a form field takes is the same setting
-    assert TrainingConfig.from_dict({"dataset": {"inputs": "signal = 0:4; meta = age, height"}}).dataset["inputs"] \
-        == groups
+    # the text forms a form field takes (and shows) are the same setting
+    for text in ("signal = 0:4; meta = age, height", str(groups), groups_text(groups)):
+        assert TrainingConfig.from_dict({"dataset": {"inputs": text}}).dataset["inputs"] == groups
 
 
 def test_csv_without_column_groups_says_what_a_two_input_graph_needs(tmp_path):
@@ -205,3 +206,11 @@ def test_an_image_folder_with_a_side_table_feeds_a_second_input(tmp_path):
     (tmp_path / "side.csv").write_text("\n".join(lines[:-1]) + "\n")
     with pytest.raises(DatasetError, match="no row for the image 'b/5.png'"):
         load_dataset(settings, base_dir=tmp_path)
+
+
+def test_an_npz_without_any_target_array_names_the_target(tmp_path):
+    path = tmp_path / "no_labels.npz"
+    data = arrays()
+    np.savez(path, signal=data["signal"], meta=data["meta"], labels=data["label"])
+    with pytest.raises(DatasetError, match=r"no array for the Targets \('label'\).*found: labels, meta, signal"):
+        load_dataset({"path": str(path)}, layout=data_layout(two_input_graph()))

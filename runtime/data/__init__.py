@@ -1,8 +1,10 @@
 """Datasets for training: built-in sets (scikit-learn, generated), CSV, NPZ, IDX files and image folders.
 
 ``load_dataset(settings)`` reads the graph file's ``training.dataset`` settings (``DATASET_PARAMS``)
-and returns a split, unscaled ``Dataset``; ``scale`` fits scaling on its training split;
-``make_augmenter`` builds the random image augmentation the settings ask for. Nothing downloads.
+and returns a split, unscaled ``Dataset``; given a ``DataLayout`` (the graph's Input and Target names)
+it also reads data for several Inputs and Targets (``NamedArrays``: NPZ arrays named after the nodes,
+CSV column groups, an image folder's side table). ``scale`` fits scaling on its training split, each
+Input on its own; ``make_augmenter`` builds the random image augmentation the settings ask for.
 
 May import: ``layerloom.core``; independent of the graph, the catalog and the compiler.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from layerloom.core.lazy import lazy_exports
-from layerloom.data.base import CLASSIFICATION, REGRESSION, ArrayLike, Dataset, DatasetError
+from layerloom.data.base import CLASSIFICATION, REGRESSION, ArrayLike, DataLayout, Dataset, DatasetError, NamedArrays
 from layerloom.data.builtins import BUILTINS, BuiltinInfo
 from layerloom.data.lazy import LazyImages
 from layerloom.data.settings import DATASET_PARAMS, dataset_settings, load_dataset
@@ -25,7 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from layerloom.data.augment import Augmenter, make_augmenter
 
 __all__ = [
-    "Augmenter", "make_augmenter", "CLASSIFICATION", "REGRESSION", "ArrayLike", "Dataset", "DatasetError",
+    "Augmenter", "make_augmenter", "CLASSIFICATION", "REGRESSION", "ArrayLike", "DataLayout", "Dataset",
+    "DatasetError", "NamedArrays",
     "BUILTINS", "BuiltinInfo", "LazyImages", "DATASET_PARAMS", "dataset_settings", "load_dataset",
     "apply_scaling", "scale",
 ]

@@ -12,6 +12,7 @@ column indices for a table's header, with a message naming the group and column 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -61,10 +62,28 @@ class ColumnGroupsParam(Param):
         return "each Input's columns, e.g. image = 0:784; meta = age, height"
 
 
+def groups_text(groups: dict | None) -> str:
+    """The text form of column groups: ``image = 0:784; meta = age, height`` (what a form field shows)."""
+    if not groups:
+        return ""
+    return "; ".join(f"{name} = {columns if isinstance(columns, str) else ', '.join(str(c) for c in columns)}"
+                     for name, columns in groups.items())
+
+
 def _parse_text(text: str, param: Param) -> dict | None:
-    """``image = 0:784; meta = age, height`` as a dict (None for an empty text)."""
+    """``image = 0:784; meta = age, height`` as a dict (None for an empty text); a JSON object (or one
+    written with single quotes, as Python prints a dict) is read as JSON."""
     if not text.strip():
         return None
+    if text.strip().startswith("{"):
+        for candidate in (text, text.replace("'", '"')):
+            try:
+                value = json.loads(candidate)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+        raise param.fail("not a readable object; write e.g. image = 0:784; meta = age, height")
     groups: dict[str, Any] = {}
     for part in text.split(";"):
         if not part.strip():

@@ -46,6 +46,9 @@ def load_npz(path: Path, layout: DataLayout | None = None) -> RawData:
     if layout is not None and any(name in arrays for name in wanted):
         return _load_named(path, arrays, layout)
     found = ", ".join(sorted(arrays)) or "no arrays"
+    if "x" not in arrays and arrays and layout is None:
+        raise DatasetError(f"no array 'x' (found: {found}); arrays named after a graph's Inputs and Targets "
+                           "are read for that graph", where)
     for needed in ("x", "y"):
         if needed not in arrays:
             raise DatasetError(f"no array {needed!r} (found: {found})", where)
@@ -96,10 +99,11 @@ def _load_named(path: Path, arrays: dict, layout: DataLayout) -> RawData:
     targets = [(node, _key_of(arrays, node, "y" if len(layout.targets) == 1 else None)) for node in layout.targets]
     inputs = [(node, key) for node, key in inputs if key is not None]
     targets = [(node, key) for node, key in targets if key is not None]
-    if not inputs:
-        names = ", ".join(repr(node[1]) for node in layout.inputs)
-        raise DatasetError(f"no array for the Inputs ({names}); name each Input's array after it "
-                           f"(found: {found})", where)
+    for kind, nodes, got in (("Inputs", layout.inputs, inputs), ("Targets", layout.targets, targets)):
+        if nodes and not got:  # the plan names a node without data only once the others have theirs
+            names = ", ".join(repr(node[1]) for node in nodes)
+            raise DatasetError(f"no array for the {kind} ({names}); name each one's array after it "
+                               f"(found: {found})", where)
     keys = [key for _, key in inputs + targets]
     n = {part: None for part in SUFFIXES}
     for part, suffix in SUFFIXES.items():

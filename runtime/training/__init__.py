@@ -14,7 +14,8 @@ and ``layerloom-cli check``/``runs`` use them); the rest imports torch on first 
 What lives where:
 
 - settings and checks: ``config``, ``tasks``, ``metrics``, ``device``, ``optim``, ``batches``;
-- planning a run (dataset, split, scaling, compiled graph): ``plan``;
+- planning a run (dataset, split, scaling, compiled graph): ``plan``; which dataset arrays feed which
+  Input and Target (a graph may have several): ``feeds``;
 - starting from saved weights, matched by node name (fine-tuning, imported models): ``start_weights``;
 - the run itself: ``trainer`` (the epoch loop and how a run ends), ``steps`` (the hot step loop and
   evaluation), ``recorder`` (what goes into the run folder, when), ``resume``, ``health`` (did it learn);
@@ -41,6 +42,7 @@ from layerloom.training.events import (STAGES, TERMINAL, CheckpointSaved, EpochE
 _NEED_TORCH = {
     ".device": ("DeviceChoice", "DeviceError", "choose_device"),
     ".plan": ("Plan", "SetupError", "plan_training"),
+    ".feeds": ("data_layout",),
     ".records": ("CheckpointError", "RunFolder"),   # torch-free, but not needed at start-up
     ".runs": ("checkpoint_graph", "load_checkpoint", "load_weights"),
     ".start_weights": ("FitReport", "fit_weights", "read_weights_file", "save_weights_file"),
@@ -51,6 +53,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _NEED_TORCH)
 if TYPE_CHECKING:  # pragma: no cover
     from layerloom.training.device import DeviceChoice, DeviceError, choose_device
     from layerloom.training.plan import Plan, SetupError, plan_training
+    from layerloom.training.feeds import data_layout
     from layerloom.training.records import CheckpointError, RunFolder
     from layerloom.training.runs import checkpoint_graph, load_checkpoint, load_weights
     from layerloom.training.start_weights import FitReport, fit_weights, read_weights_file, save_weights_file
@@ -61,6 +64,7 @@ __all__ = [
     "TrainingConfig", "TrainingSettingsError", "check_training", "RunControl", "DeviceChoice", "DeviceError",
     "choose_device", "STAGES", "TERMINAL", "Preparing", "CheckpointSaved", "EpochEnd", "EventChannel", "Failed",
     "Finished", "Paused", "Resumed", "RunStarted", "Step", "Stopped", "Plan", "SetupError", "plan_training",
+    "data_layout",
     "CheckpointError", "RunFolder", "checkpoint_graph", "load_checkpoint", "load_weights", "TrainingSession",
     "train", "Trainer", "worker_threads", "FitReport", "fit_weights", "read_weights_file", "save_weights_file",
 ]

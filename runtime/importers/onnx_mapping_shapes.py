@@ -7,6 +7,7 @@ from __future__ import annotations
 from layerloom.importers.onnx_mapping import product, sizes, symmetric, maps
 from layerloom.importers.onnx_values import Constant, Wire, batch_marked
 
+
 # ------------------------------------------------------------------ pooling
 def _pool(imp, node, type_base: str) -> bool:
     x = imp.wire(node, 0)
@@ -21,10 +22,12 @@ def _pool(imp, node, type_base: str) -> bool:
     if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         return False
     padding = symmetric(a.get("pads"), dims) if a.get("auto_pad", "NOTSET") == "NOTSET" else [0] * dims
+    ceil_mode, note = bool(a.get("ceil_mode", 0)), ""
+    if padding is None and type_base == "MaxPool" and _end_padding_is_ceil_mode(x, a, kernel, strides, dilations):
+        padding, ceil_mode, note = [0] * dims, True, "padding at the end only: the same as ceil_mode"
     if padding is None or any(p > k // 2 for p, k in zip(padding, kernel)):
         return False
-    params = {"kernel_size": kernel, "stride": strides, "padding": padding,
-              "ceil_mode": bool(a.get("ceil_mode", 0))}
+    params = {"kernel_size": kernel, "stride": strides, "padding": padding, "ceil_mode": ceil_mode}
     if type_base == "AvgPool":
         if any(padding) and not a.get("count_include_pad", 0):
             return False   # PyTorch's AvgPool2d counts the padding; ONNX's default does not
@@ -36,7 +39,28 @@ def _pool(imp, node, type_base: str) -> bool:
     node_id = imp.add(type_id, params, imp.hint(node))
     imp.feed(x, node_id, "in")
     imp.produce(node.output[0], node_id)
-    imp.record(node, type_id)
+    imp.record(node, type_id, note)
+    return True
+
+
+def _end_padding_is_ceil_mode(x: Wire, a: dict, kernel, strides, dilations) -> bool:
+    """A max pool padded (with -inf) at the end of each axis only picks what PyTorch's ``ceil_mode`` picks
+    when both give the same number of windows: the extra windows are clipped to the input either way."""
+    dims = len(kernel)
+    pads = [int(p) for p in a.get("pads") or []]
+    if len(pads) != 2 * dims or any(pads[:dims]) or a.get("ceil_mode", 0) or x.shape is None:
+        return False
+    for i in range(dims):
+        size = x.shape[2 + i]
+        if not isinstance(size, int):
+            return False
+        span = size - dilations[i] * (kernel[i] - 1) - 1
+        padded = (span + pads[dims + i]) // strides[i] + 1
+        ceil = -(-span // strides[i]) + 1
+        if (ceil - 1) * strides[i] >= size:   # PyTorch: the last window starts inside the input
+            ceil -= 1
+        if span < 0 or padded != ceil:
+            return False
     return True
 
 

@@ -64,6 +64,12 @@ class OnnxImporter:
                 self.skip(node)
         live = self._live_nodes()
         self._refuse_unsupported(live, MAPPERS)
+        for node in self.nodes:   # constants computed from constants, also first (a Mul's scale after its BN)
+            args = [self.values.get(name) if name else None for name in node.input]
+            if id(node) in live and id(node) not in self.skipped and supported(node.op_type) and node.input \
+                    and all(isinstance(a, Constant) for name, a in zip(node.input, args) if name):
+                self._fold(node, args)
+                self.skip(node)
         self._inputs(live)
         for node in self.nodes:
             if id(node) not in live or id(node) in self.skipped:
@@ -146,15 +152,7 @@ class OnnxImporter:
         if op == "Shape" and isinstance(args[0], Wire) and self._fold_shape(node, args[0]):
             return
         if all(not isinstance(a, Wire) for a in args) and supported(op):
-            try:
-                outs = fold(op, args, self.attributes(node))
-            except Exception as exc:  # noqa: BLE001 - the op refuses its constants
-                raise ModelImportError(f"{self.source}: {op} {node.name or node.output[0]!r} fails on its "
-                                       f"constants: {exc}", self.report) from None
-            for name, value in zip(node.output, outs):
-                if name:
-                    self.values[name] = value
-            self.report.record(op, "constant (folded)")
+            self._fold(node, args)
             return
         mapper = mappers.get(op)
         if mapper is not None and mapper(self, node):
@@ -165,6 +163,19 @@ class OnnxImporter:
                                    f"cannot map (see docs/import.md for the {op} it takes), so the model does not "
                                    "open", self.report)
         self.generic(node, "these settings have no catalog node" if mapper is not None else "")
+
+    def _fold(self, node, args: list) -> None:
+        """Compute ``node`` from its constant ``args`` now; its outputs become constants."""
+        op = node.op_type
+        try:
+            outs = fold(op, args, self.attributes(node))
+        except Exception as exc:  # noqa: BLE001 - the op refuses its constants
+            raise ModelImportError(f"{self.source}: {op} {node.name or node.output[0]!r} fails on its "
+                                   f"constants: {exc}", self.report) from None
+        for name, value in zip(node.output, outs):
+            if name:
+                self.values[name] = value
+        self.report.record(op, "constant (folded)")
 
     def _fold_shape(self, node, wire: Wire) -> bool:
         shape = wire.shape

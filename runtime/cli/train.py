@@ -109,8 +109,8 @@ def cmd_train(args) -> int:
         return EXIT_PROBLEMS
     changes = _overrides(args)
     if args.resume and (args.file or set(changes) - {"epochs", "steps"}):
-        print("error: --resume continues a run with its own graph and settings; only --epochs and --steps may "
-              "change (start a new run to change anything else)", file=sys.stderr)
+        print("error: --resume continues a run with its own graph and settings; only --epochs may change (or "
+              "--steps, for a run given in steps; start a new run to change anything else)", file=sys.stderr)
         return EXIT_PROBLEMS
     graph, base_dir = None, None
     try:

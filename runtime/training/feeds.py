@@ -83,7 +83,8 @@ def _match(graph: Graph, endpoints: list[Endpoint], arrays: list[NamedArrays], k
             problems.append(Problem(
                 "input_data" if kind == "Input" else "target_data",
                 f"gets no data: dataset '{dataset.name}' has no array for it (it has {found}); name its array "
-                f"'{node[1]}' (or its id '{node[0]}')", endpoint.node_id, label=graph.node(endpoint.node_id).label()))
+                f"'{node[1]}'" + (f" (or its id '{node[0]}')" if node[0] != node[1] else ""), endpoint.node_id,
+                label=graph.node(endpoint.node_id).label()))
         ordered.append(match)
     unused = [a.name for a in arrays if not any(a is o for o in ordered)]
     if unused and not missing:

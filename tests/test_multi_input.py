@@ -172,6 +172,19 @@ def test_a_second_target_gets_its_own_array(tmp_path):
     assert "val_accuracy" in session.trainer.history[-1]
 
 
+def test_a_csv_column_named_after_a_second_target_feeds_it(tmp_path):
+    data = arrays(3)
+    path = tmp_path / "two_targets.csv"
+    rows = [",".join(f"{v:.5f}" for v in [*s, *m, lv[0]]) + f",{int(y)}"
+            for s, m, lv, y in zip(data["signal"], data["meta"], data["level"], data["label"])]
+    path.write_text("s0,s1,s2,s3,age,height,level,label\n" + "\n".join(rows) + "\n")
+    groups = {"signal": "0:4", "meta": ["age", "height"]}
+    plan = plan_training(two_input_graph(targets=2), config(path, dataset={"inputs": groups, "val_split": 0}))
+    assert plan.dataset.target_name == "label" and plan.label_index == 0
+    np.testing.assert_allclose(plan.dataset.extra_targets[0].parts["train"], data["level"], atol=1e-4)
+    assert plan.dataset.extra_inputs[0].feature_shape == (2,)
+
+
 def test_an_image_folder_with_a_side_table_feeds_a_second_input(tmp_path):
     from PIL import Image
 

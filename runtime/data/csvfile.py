@@ -1,7 +1,8 @@
 """CSV tables: one sample per row, numeric feature columns and one target column (numbers or text).
 
 Every column but the target feeds the graph's Input; with the ``inputs`` setting (``layerloom.data.columns``)
-each Input gets its own group of columns instead, and columns in no group are left out.
+each Input gets its own group of columns instead, and columns in no group are left out. For a graph with
+several Targets, a column named after a further Target (and in no group) feeds that Target.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import BinaryIO
 import numpy as np
 
 from layerloom.data.assemble import RawData
-from layerloom.data.base import CLASSIFICATION, REGRESSION, DatasetError, NamedArrays
+from layerloom.data.base import CLASSIFICATION, REGRESSION, DataLayout, DatasetError, NamedArrays
 from layerloom.data.columns import group_columns
 from layerloom.data.guard import FLOAT32_MAX, check_size, data_limit, open_regular
 
@@ -33,7 +34,7 @@ OTHER_ENCODINGS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-3
 
 
 def load_csv(path: Path, target_column: str | None = None, header: str = "auto",
-             inputs: dict | None = None) -> RawData:
+             inputs: dict | None = None, layout: DataLayout | None = None) -> RawData:
     """Read a CSV file; the target is the last column unless ``target_column`` names or indexes one;
     ``inputs`` maps each Input to its column group (see ``layerloom.data.columns``).
 
@@ -46,12 +47,13 @@ def load_csv(path: Path, target_column: str | None = None, header: str = "auto",
         binary.seek(0)
         try:
             with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as file:
-                return _parse(file, path, target_column, header, inputs)
+                return _parse(file, path, target_column, header, inputs, layout)
         except UnicodeDecodeError:
             raise _decode_error(path) from None
 
 
-def _parse(file, path: Path, target_column: str | None, header: str, inputs: dict | None = None) -> RawData:
+def _parse(file, path: Path, target_column: str | None, header: str, inputs: dict | None = None,
+           layout: DataLayout | None = None) -> RawData:
     where = str(path)
     sample = file.read(64 * 1024)
     file.seek(0)
@@ -72,18 +74,41 @@ def _parse(file, path: Path, target_column: str | None, header: str, inputs: dic
         raise DatasetError("only one column: a CSV needs at least one feature column and a target column", where)
     target = _target_index(target_column, names, width, where)
     groups = _groups(inputs, names, width, target, where) if inputs else None
+    grouped = {i for group in (groups or {}).values() for i in group}
+    more_targets = _target_columns(layout, names, target, grouped)
     features = [i for group in groups.values() for i in group] if groups else \
-        [i for i in range(width) if i != target]
-    table = _Table(features, target, width, names, where, "the header" if names else f"line {data[0][1]}")
+        [i for i in range(width) if i != target and i not in more_targets.values()]
+    table = _Table(features + list(more_targets.values()), target, width, names, where,
+                   "the header" if names else f"line {data[0][1]}")
     for row, line in itertools.chain(data, rows):
         table.add(row, line)
     x, cells, lines = table.finish()
     y = _target(cells, lines, target, names, where)
+    extra_targets = tuple(NamedArrays(node, {"train": np.ascontiguousarray(x[:, len(features) + i])}, ())
+                          for i, node in enumerate(more_targets))
+    target_node = next((node[0] for node in (layout.targets if layout else ()) if names and names[target] in node),
+                       None)
+    if more_targets:
+        x = np.ascontiguousarray(x[:, :len(features)])
     raw = RawData(name=path.name, source=str(path), path=where, x={"train": x}, y={"train": y},
                   feature_shape=(len(features),), task_hint=_auto_task(y),
                   label_names={"train": f"target column {_column(target, names)}"},
-                  row_location=lambda part, index: f"line {lines[index]}")
+                  row_location=lambda part, index: f"line {lines[index]}", target_name=target_node,
+                  extra_targets=extra_targets)
     return _split_groups(raw, groups) if groups else raw
+
+
+def _target_columns(layout: DataLayout | None, names, target: int, grouped: set[int]) -> dict[str, int]:
+    """``{target node id: column}`` for the columns named after a graph's further Targets (not the
+    target column, in no Input's group); only a graph with several Targets has any."""
+    if layout is None or len(layout.targets) < 2 or not names:
+        return {}
+    found = {}
+    for node in layout.targets:
+        column = next((names.index(key) for key in node if key in names), None)
+        if column is not None and column != target and column not in grouped:
+            found[node[0]] = column
+    return found
 
 
 def _groups(inputs: dict, names, width: int, target: int, where: str) -> dict[str, list[int]]:

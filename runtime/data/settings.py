@@ -146,7 +146,7 @@ def _load_path(values: dict, base_dir: str | Path | None, layout: DataLayout | N
         table = _resolve_path(values["side_table"], base_dir, "training.dataset.side_table")
         return attach_side_table(raw, path, table, values["inputs"], layout)
     if fmt == "csv":
-        return load_csv(path, values["target_column"], values["header"], values["inputs"])
+        return load_csv(path, values["target_column"], values["header"], values["inputs"], layout)
     if fmt == "npz":
         return load_npz(path, layout)
     if fmt == "idx":

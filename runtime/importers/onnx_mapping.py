@@ -262,7 +262,7 @@ def _dropout(imp, node) -> bool:
 
 
 # ------------------------------------------------------------------ activations
-def _simple(type_id: str, params: Callable[[dict], dict | None] = lambda a: {}):
+def _simple(type_id: str, params: Callable[[dict], dict | None] = lambda a: {}, note: str = ""):
     def mapper(imp, node) -> bool:
         x = imp.wire(node, 0)
         values = params(imp.attributes(node))
@@ -271,7 +271,7 @@ def _simple(type_id: str, params: Callable[[dict], dict | None] = lambda a: {}):
         node_id = imp.add(type_id, values, imp.hint(node))
         imp.feed(x, node_id, "in")
         imp.produce(node.output[0], node_id)
-        imp.record(node, type_id)
+        imp.record(node, type_id, note)
         return True
     return mapper
 
@@ -282,10 +282,11 @@ for _op, _type, _params in (
         ("Tanh", "Tanh", lambda a: {}),
         ("LeakyRelu", "LeakyReLU", lambda a: {"negative_slope": float(a.get("alpha", 0.01))}),
         ("Elu", "ELU", lambda a: {"alpha": float(a.get("alpha", 1.0))}),
-        ("Softplus", "Softplus", lambda a: {}),
+        ("Softplus", "Softplus", lambda a: {}),   # PyTorch's threshold 20: x itself above it (noted below)
         ("Gelu", "GELU", lambda a: {"approximate": a.get("approximate", "none")}),
 ):
-    maps(_op, to=_type)(_simple(_type, _params))
+    maps(_op, to=_type)(_simple(_type, _params, "x itself above 20 (PyTorch's threshold): the same within float "
+                                                  "precision" if _op == "Softplus" else ""))
 
 
 @maps("Clip", to="ReLU (min 0, no max)")

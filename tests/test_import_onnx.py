@@ -306,3 +306,17 @@ def test_the_sequence_example_round_trips_through_the_dynamo_exporter(tmp_path):
     assert sorted(n.type_id for n in result.graph) == ["Input", "LSTM", "Linear", "Output"]
     check = compare_with_onnxruntime(result, path)
     assert check.ok, check.describe()
+
+
+def test_a_lookup_table_becomes_an_embedding(tmp_path):
+    table = np.random.default_rng(3).standard_normal((20, 6)).astype(np.float32)
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 5])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 5, 6])
+    graph = helper.make_graph([helper.make_node("Gather", ["emb.weight", "ids"], ["y"], axis=0)], "g", [ids], [y],
+                              [numpy_helper.from_array(table, "emb.weight")])
+    path = tmp_path / "emb.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    result = import_onnx(path)
+    assert [n.type_id for n in result.graph] == ["Input", "Embedding", "Output"]
+    assert result.graph.node("emb").params["num_embeddings"] == 20
+    assert compare_with_onnxruntime(result, path).ok

@@ -78,3 +78,31 @@ def test_the_report_counts_per_operator_and_round_trips_as_json():
     assert any("not mapped: FancyOp" in line for line in lines)
     again = ImportReport.from_json(report.to_json())
     assert again.lines() == lines and not again.ok and again.count("Relu") == 3
+
+
+def test_a_deep_model_is_laid_out_in_rows_without_overlaps():
+    from layerloom.model.layout import CARD_WIDTH, card_height, fit_scale, layered_layout, layout_extent
+
+    builder = GraphBuilder("deep", "deep.onnx")
+    previous = builder.add("Input", {"shape": [4]}, "x")
+    for k in range(200):
+        node = builder.add("ReLU", {}, f"relu{k}")
+        builder.connect(previous, "out", node, "in")
+        if k % 10 == 9:   # a skip connection every ten layers
+            add = builder.add("Add", {}, f"add{k}")
+            builder.connect(node, "out", add, "in1")
+            builder.connect(previous, "out", add, "in2")
+            node = add
+        previous = node
+    builder.connect(previous, "out", builder.add("Output", {}, "y"), "in")
+    graph = builder.finish().graph
+    positions = {nid: node.position for nid, node in graph.nodes.items()}
+    boxes = [(x, y, x + CARD_WIDTH, y + card_height(graph, nid)) for nid, (x, y) in positions.items()]
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                   if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert not overlapping
+    rows = sorted({round(y) for _, y in positions.values()})
+    assert len(rows) > 3   # wrapped into rows, read top to bottom
+    one_row = layered_layout(graph, canvas=None)
+    assert fit_scale(layout_extent(graph, positions)) > 4 * fit_scale(layout_extent(graph, one_row))
+    assert positions["x"] == (0.0, 0.0) and positions["y"][1] == max(y for _, y in positions.values())

@@ -91,6 +91,20 @@ def _matmul(imp, node) -> bool:
     return True
 
 
+@maps("Gather", to="Embedding (a constant 2-D table indexed by int64 token ids)")
+def _gather(imp, node) -> bool:
+    table, ids = imp.const(node, 0), imp.wire(node, 1)
+    if table is None or ids is None or table.dim() != 2 or not table.is_floating_point() or ids.elem != 7 \
+            or int(imp.attributes(node).get("axis", 0)) != 0:
+        return False
+    node_id = imp.add("Embedding", {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])},
+                      imp.hint(node, 0), {"weight": table.float().contiguous()})
+    imp.feed(ids, node_id, "in")
+    imp.produce(node.output[0], node_id)
+    imp.record(node, "Embedding")
+    return True
+
+
 # ------------------------------------------------------------------ convolutions
 def _conv_padding(imp, node, x: Wire, kernel, strides, dilations) -> list[int] | None:
     a = imp.attributes(node)

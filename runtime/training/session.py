@@ -187,8 +187,9 @@ class TrainingSession:
         state = load_checkpoint(source)
         self.graph = checkpoint_graph(state)
         config = checkpoint_config(state)
-        if self.config is not None:
-            config = config.replace(epochs=self.config.epochs, steps=self.config.steps)
+        if self.config is not None:  # a run given in steps keeps its epochs setting (steps decide its length)
+            config = config.replace(steps=self.config.steps) if self.config.steps else \
+                config.replace(epochs=self.config.epochs, steps=0)
         self.config = config
         done = int(state["epoch"])
         if config.steps and int(state.get("step") or 0) >= config.steps:

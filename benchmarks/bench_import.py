@@ -15,7 +15,10 @@ Each is the median of ``--repeat`` runs, printed with its ratio to the baseline.
 DenseNet-121, Inception v1/v2, ShuffleNet, ZFNet) with random weights in place of their constant ones, and
 compare with onnxruntime on the original file.
 
-Usage: python benchmarks/bench_import.py [--blocks 1250] [--repeat 3] [--editor] [--models]
+``--operators``: the package's single-operator models (pytorch-operator, pytorch-converted, simple) against
+their stored outputs; the ones LayerLoom refuses are counted by reason.
+
+Usage: python benchmarks/bench_import.py [--blocks 1250] [--repeat 3] [--editor] [--models] [--operators]
 """
 
 from __future__ import annotations
@@ -183,15 +186,68 @@ def check_models() -> bool:
     return ok
 
 
+def check_operator_models() -> bool:
+    """The onnx package's small single-operator models (with stored inputs and outputs): each one LayerLoom
+    opens must give the stored outputs; the ones it refuses are counted with the first reason."""
+    import collections
+    import warnings
+
+    import torch
+
+    from layerloom.compiler import compile_graph, python_name
+    from layerloom.importers.onnx_import import import_onnx
+    from layerloom.importers.report import ModelImportError
+    from layerloom.training.start_weights import fit_weights
+
+    data = LIGHT.parent
+    counts, wrong, reasons = collections.Counter(), [], collections.Counter()
+    for folder in sorted(p for kind in ("pytorch-operator", "pytorch-converted", "simple")
+                         for p in (data / kind).glob("test_*")):
+        model = onnx.load(str(folder / "model.onnx"))
+        inputs = [numpy_helper.to_array(onnx.load_tensor(str(p))) for p in sorted(folder.glob("test_data_set_0/input_*.pb"))]
+        expected = [numpy_helper.to_array(onnx.load_tensor(str(p)))
+                    for p in sorted(folder.glob("test_data_set_0/output_*.pb"))]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = import_onnx(folder / "model.onnx")
+        except ModelImportError as exc:
+            counts["refused"] += 1
+            reasons[str(exc).split(": ", 1)[-1][:70]] += 1
+            continue
+        compiled = compile_graph(result.graph, seed=0)
+        fit_weights(compiled.model, result.weights)
+        initializers = {i.name for i in model.graph.initializer}
+        names = [i.name for i in model.graph.input if i.name not in initializers]
+        feed = {python_name(name): array for name, array in zip(names, inputs)}
+        with torch.no_grad():
+            got = compiled.model.eval()(*[torch.from_numpy(np.array(feed[e.name])) for e in compiled.inputs])
+        got = got if isinstance(got, tuple) else (got,)
+        same = all(g.shape == e.shape and np.allclose(g.numpy(), e, atol=1e-4, rtol=1e-3, equal_nan=True)
+                   for g, e in zip(got, expected))
+        counts["match" if same else "DIFFER"] += 1
+        if not same:
+            wrong.append(folder.name)
+    print(f"single-operator models: {counts['match']} match their stored outputs, {counts['DIFFER']} differ "
+          f"{wrong}, {counts['refused']} refused:")
+    for reason, n in reasons.most_common():
+        print(f"  {n:3d} x {reason}")
+    return not wrong
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=1250, help="residual blocks (4 operators each)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--editor", action="store_true", help="also open the imported graph in the editor")
     parser.add_argument("--models", action="store_true", help="check the onnx package's light models instead")
+    parser.add_argument("--operators", action="store_true",
+                        help="check the onnx package's single-operator models against their stored outputs instead")
     args = parser.parse_args()
     if args.models:
         return 0 if check_models() else 1
+    if args.operators:
+        return 0 if check_operator_models() else 1
     bench_deep(args.blocks, args.repeat, args.editor)
     return 0
 

@@ -121,7 +121,12 @@ class OnnxImporter:
             if dtype is None:
                 raise ModelImportError(f"{self.source}: input {value.name!r} holds {_elem_name(elem)} values; "
                                        "LayerLoom inputs are float32 or int64", self.report)
-            if shape is None or len(shape) < 2 or any(not isinstance(d, int) or d < 1 for d in shape[1:]):
+            if shape is not None and len(shape) < 2:
+                raise ModelImportError(
+                    f"{self.source}: input {value.name!r} has {'no dimension' if not shape else 'one dimension'}; "
+                    "LayerLoom takes the first dimension of an input as the batch, and each sample needs at least "
+                    "one dimension of its own", self.report)
+            if shape is None or any(not isinstance(d, int) or d < 1 for d in shape[1:]):
                 dims = "unknown" if shape is None else "[" + ", ".join(str(d) for d in shape) + "]"
                 raise ModelImportError(
                     f"{self.source}: input {value.name!r} has the shape {dims}; LayerLoom inputs are a batch of "

@@ -170,7 +170,7 @@ class TrainingSession:
                                        layout=data_layout(self.graph, analysis))
             except DatasetError as exc:  # as plan_training reports it
                 raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
-        self._preparing("loading_data", f"Loaded {dataset.summary()}")
+        self._preparing("loading_data", f"Loaded {dataset.summary().splitlines()[0]}")   # one line: a status
         self._preparing("compiling", f"Compiling the graph ({len(self.graph)} nodes)…")
         self.plan = plan_training(self.graph, self.config, dataset=dataset, base_dir=self.base_dir)
         self.config = self.plan.config

@@ -119,10 +119,13 @@ class RunResults:
             return
         self.panel.preview.setText("Loading…")
 
+        graph = document.graph.copy()   # the Inputs and Targets the data is matched to, as they are now
+
         def load():
             from layerloom.data import load_dataset
+            from layerloom.training.feeds import data_layout
 
-            return load_dataset(settings, base_dir=base_dir)
+            return load_dataset(settings, base_dir=base_dir, layout=data_layout(graph))
 
         def shown(dataset) -> None:
             if self.window.document is document:

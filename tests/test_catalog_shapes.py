@@ -271,6 +271,11 @@ case("ONNX operator", "mul-buffer", f(3, 2), op_type="Mul",
      operands='["in", {"buffer": "c0", "shape": [3, 1], "dtype": "float32"}]')
 case("ONNX operator", "two-inputs", f(4, 5), f(4, 5), op_type="Sub", operands='["in1", "in2"]')
 
+# PyTorch module (an imported model's torch.nn layer with no node of its own)
+case("TorchModule", "hardswish", f(3, 4, 4), module="Hardswish", arguments="{}")
+case("TorchModule", "upsample", f(2, 3, 3), module="Upsample", arguments='{"scale_factor": 2.0}')
+case("TorchModule", "dropout2d", f(2, 3, 3), module="Dropout2d", arguments='{"p": 0.3}')
+
 # Losses (pred, target)
 case("CrossEntropyLoss", "indices", f(5), i())
 case("CrossEntropyLoss", "indices-per-position", f(4, 6), i(6))

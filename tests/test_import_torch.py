@@ -19,7 +19,6 @@ from layerloom import compile_graph, load_graph
 from layerloom.catalog.spec import OUTPUT
 from layerloom.files.resources import example_paths
 from layerloom.importers import ModelImportError
-from layerloom.importers.torch_fx import catalog_for_import
 from layerloom.training.start_weights import fit_weights, read_weights_file
 
 
@@ -232,7 +231,7 @@ def test_saved_graph_starts_from_the_imported_weights(imported, tmp_path):
     model, result, example = imported["cnn"]
     graph_path, weights_path = result.save(tmp_path / "cnn.llgraph.json")
     assert json.loads(graph_path.read_text())["training"]["weights"] == "cnn.weights.pt"
-    graph = load_graph(graph_path, catalog_for_import())
+    graph = load_graph(graph_path)
     compiled = compile_graph(graph, seed=3)
     fit_weights(compiled.model, read_weights_file(weights_path))
     inputs = example(3)

@@ -19,7 +19,6 @@ from layerloom.core.errors import ParamError
 from layerloom.importers import ModelImportError
 from layerloom.importers import torch_calls as calls
 from layerloom.importers import torch_table as table
-from layerloom.importers.torch_fx import catalog_for_import
 
 
 # One case per mapped layer class: (layer, one sample's shape, dtype).
@@ -133,7 +132,7 @@ class Gate(nn.Module):
 
 # ------------------------------------------------------------------------------------ the TorchModule node
 def test_torch_module_node_names_only_torch_nn_layers():
-    spec = catalog_for_import()["TorchModule"] if catalog_for_import() else default_catalog()["TorchModule"]
+    spec = default_catalog()["TorchModule"]
     param = spec.param("module")
     for bad in ("os.system", "__import__", "Sequential", "Module", "dropout2d", "Dropout2d; rm"):
         with pytest.raises(ParamError):
@@ -149,7 +148,7 @@ def test_torch_module_node_names_only_torch_nn_layers():
 def test_torch_module_node_checks_shapes_on_the_meta_device():
     from layerloom import Graph, analyze
 
-    graph = Graph(catalog_for_import())
+    graph = Graph()
     graph.add_node("Input", "x", {"shape": [2, 6, 6]}, node_id="x")
     graph.add_node("TorchModule", "up", {"module": "Upsample", "arguments": '{"scale_factor": 2.0}'}, node_id="up")
     graph.add_node("Output", "y", node_id="y")

@@ -157,10 +157,9 @@ def _collect(out: Path, path: Path, class_name: str, stack: str) -> ImportResult
     if data.get("error"):
         raise ModelImportError(data["error"], report)
     from layerloom.files.graphfile import graph_from_dict
-    from layerloom.importers.torch_fx import catalog_for_import
     from layerloom.training.start_weights import read_weights_file
 
-    graph = graph_from_dict(data["graph"], catalog_for_import())
+    graph = graph_from_dict(data["graph"])
     weights = read_weights_file(out / "weights.pt") if data.get("weights") else {}
     return ImportResult(graph, weights, report or ImportReport(f"{path.name}:{class_name}"))
 

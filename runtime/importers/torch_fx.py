@@ -25,7 +25,6 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import TensorMetadata
 
-from layerloom.catalog.spec import Catalog, default_catalog
 from layerloom.core.shapes import FLOAT, INT
 from layerloom.importers.builder import GraphBuilder
 from layerloom.importers.report import ImportResult, ModelImportError
@@ -443,16 +442,6 @@ def _examples(example_input) -> tuple[torch.Tensor, ...]:
     return examples
 
 
-def catalog_for_import() -> Catalog | None:
-    """The default catalog, with the TorchModule node where the catalog does not list it yet."""
-    catalog = default_catalog()
-    if "TorchModule" in catalog:
-        return None
-    from layerloom.catalog.builtin import torch_module
-
-    return catalog.copy().extend(torch_module.specs())
-
-
 def from_module(model: nn.Module, example_input, *, name: str | None = None, source: str | None = None,
                 verify: bool = True) -> ImportResult:
     """``model`` as a graph with its weights: traced with torch.fx, shaped by ``example_input`` (a tensor,
@@ -471,7 +460,7 @@ def from_module(model: nn.Module, example_input, *, name: str | None = None, sou
                                "convert the model first (model.float())")
     gm = trace(model, label, len(examples))
     propagate_shapes(gm, examples, label)
-    builder = GraphBuilder(name or type(model).__name__, label, catalog_for_import())
+    builder = GraphBuilder(name or type(model).__name__, label)
     walker = _Walker(gm, builder, examples)
     walker.run()
     report = builder.report
@@ -486,4 +475,4 @@ def from_module(model: nn.Module, example_input, *, name: str | None = None, sou
     return result
 
 
-__all__ = ["from_module", "import_python_file", "model_classes", "check_outputs", "catalog_for_import"]
+__all__ = ["from_module", "import_python_file", "model_classes", "check_outputs"]

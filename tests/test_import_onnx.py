@@ -260,6 +260,18 @@ def test_export_of_an_imported_graph_uses_its_weights_without_training(exported_
     assert np.abs(a - b).max() < 1e-5
 
 
+def test_cli_export_of_an_imported_graph_uses_its_weights(exported_examples, tmp_path, capsys):
+    _, source = exported_examples["regression_mlp"]
+    graph_path, _ = import_onnx(source).save(tmp_path / "mlp.llgraph.json")
+    out_file = tmp_path / "again.onnx"
+    assert main(["export", str(graph_path), "--onnx", str(out_file)]) == 0
+    assert "(imported weights from mlp.weights.pt)" in capsys.readouterr().out
+    x = np.random.default_rng(3).standard_normal((2, 8)).astype(np.float32)
+    a = session_for(source).run(None, {session_for(source).get_inputs()[0].name: x})[0]
+    b = session_for(out_file).run(None, {session_for(out_file).get_inputs()[0].name: x})[0]
+    assert np.abs(a - b).max() < 1e-5      # the imported weights, not a fresh initialisation
+
+
 def test_the_docs_mapping_table_is_the_mapping():
     text = DOCS.read_text()
     rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", text, flags=re.M)

@@ -59,7 +59,18 @@ def cmd_export(args) -> int:
     except LayerLoomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    source = "trained weights from " + exportable.run["checkpoint"] if exportable.trained else "untrained weights"
+    if exportable.trained:
+        source = "trained weights from " + exportable.run["checkpoint"]
+    else:   # an imported model's weights (training.weights) when the graph names them, else its initialisation
+        from layerloom.export.jobs import load_start_weights
+
+        base_dir = Path(args.file).resolve().parent if Path(args.file).suffix == ".json" else None
+        try:
+            imported = load_start_weights(exportable, base_dir)
+        except LayerLoomError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        source = imported[0].lower() + imported[1:] if imported else "untrained weights"
     print(f'exporting "{exportable.name}" ({source})')
     status = EXIT_OK
     if args.onnx:

@@ -258,6 +258,13 @@ def test_untrained_weights_are_announced_as_a_warning(qtbot, trained, tmp_path):
     assert trained_dialog.weights_label.property("role") == "trained"
     assert str(trained.checkpoint) in trained_dialog.weights_label.text()
 
+    imported = trained.graph.copy()
+    imported.training = {**imported.training, "weights": "model.weights.pt"}   # an imported model's weights
+    imported_dialog = make_dialog(qtbot, imported, None, tmp_path)
+    assert imported_dialog.weights_label.property("role") == "imported"
+    assert "Imported weights" in imported_dialog.weights_label.text() and "Untrained" not in \
+        imported_dialog.weights_label.text()
+
     app, style, palette = QApplication.instance(), QApplication.style().name(), QApplication.palette()
     apply_app_theme(app, DARK)
     try:

@@ -152,7 +152,14 @@ class ExportDialog(QDialog):
 
     # ------------------------------------------------------------------ building
     def _weights_banner(self, dark: bool) -> QLabel:
-        if self.checkpoint is None:
+        training = self._graph.training if isinstance(self._graph.training, dict) else {}
+        imported = training.get("weights") if self.checkpoint is None else None
+        if isinstance(imported, str) and imported:
+            text = (f"<b>Imported weights</b> from {html.escape(imported)} (the graph's start weights: "
+                    "no run has trained it here). Tensors that do not fit the graph are named after the export.")
+            colors = ("#1f2d24", "#9fd8a8", "#2f5a3a") if dark else ("#e8f5e9", "#1b5e20", "#a5d6a7")
+            role = "imported"
+        elif self.checkpoint is None:
             text = ("⚠  <b>Untrained weights.</b> No checkpoint was given, so the export holds the graph's "
                     "random initial weights. Train the model first to export what it learned.")
             colors = ("#3d3214", "#f5c542", "#7a6320") if dark else ("#fff4d6", "#7a5200", "#e0b54a")

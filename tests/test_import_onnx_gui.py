@@ -60,3 +60,36 @@ def test_an_operator_that_cannot_run_is_named_in_a_message(editor_window, qtbot,
     title, text = shown[0]
     assert title == "Cannot import" and "odd.onnx" in text and "Det" in text
     assert window.document is before
+
+
+def test_import_pytorch_model_offers_the_files_classes_and_opens_the_graph(editor_window, qtbot, tmp_path,
+                                                                        monkeypatch):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from layerloom.nodeeditor.window.importing import TorchModelDialog
+
+    window = editor_window
+    source = tmp_path / "nets.py"
+    source.write_text("import torch.nn as nn\n\n\nclass Helper:\n    pass\n\n\n"
+                      "class Small(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                      "        self.fc = nn.Linear(6, 3)\n\n    def forward(self, x):\n        return self.fc(x).relu()\n\n\n"
+                      "class Other(nn.Module):\n    def forward(self, x):\n        return x\n")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "small"), ""))
+    offered = []
+
+    def fill() -> None:   # the modal dialog: the file's model classes are offered, the first chosen
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, TorchModelDialog) and w.isVisible())
+        offered.extend(dialog.class_name.itemText(i) for i in range(dialog.class_name.count()))
+        qtbot.keyClicks(dialog.input_shape, "6")
+        qtbot.keyClick(dialog.input_shape, Qt.Key.Key_Return)
+
+    QTimer.singleShot(200, fill)
+    window.ask_import_torch()
+    assert offered == ["Small", "Other"]
+    qtbot.waitUntil(lambda: window.import_report is not None and window.import_report.isVisible(), timeout=60000)
+    assert window.document.path == tmp_path / "small.llgraph.json"
+    assert "Linear" in {n.type_id for n in window.document.graph}
+    assert window.document.graph.training["weights"] == "small.weights.pt"
+    window.import_report.close()

@@ -8,11 +8,10 @@ in a message naming the file and, for an operator LayerLoom cannot run, the oper
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from PySide6.QtGui import QFont, QFontDatabase
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QVBoxLayout)
 
 from layerloom.files.graphfile import SUFFIX
@@ -49,8 +48,10 @@ class TorchModelDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Import {path.name}")
         form = QFormLayout(self)
-        self.class_name = QLineEdit(_first_module_class(path))
-        self.class_name.setPlaceholderText("e.g. Net")
+        self.class_name = QComboBox()      # the file's model classes (read without running it), or typed
+        self.class_name.setEditable(True)
+        self.class_name.addItems(_model_classes(path))
+        self.class_name.lineEdit().setPlaceholderText("e.g. Net")
         self.input_shape = QLineEdit()
         self.input_shape.setPlaceholderText("one sample, e.g. 1, 28, 28")
         form.addRow("Model class", self.class_name)
@@ -61,31 +62,22 @@ class TorchModelDialog(QDialog):
         form.addRow(buttons)
 
 
-def _first_module_class(path: Path) -> str:
-    """The first class in ``path`` that names ``Module`` among its bases (a guess the user can change)."""
+def _model_classes(path: Path) -> list[str]:
+    """The model classes ``path`` defines, in file order (``importers.torch_file.model_classes``: the file is
+    parsed, never run, and torch is not imported); none when it cannot be parsed (the import says why)."""
+    from layerloom.core.errors import LayerLoomError
+    from layerloom.importers.torch_file import model_classes
+
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
-        return ""
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and any("Module" in ast.unparse(base) for base in node.bases):
-            return node.name
-    return ""
+        return model_classes(path)
+    except LayerLoomError:
+        return []
 
 
 def _import_onnx(path: Path):
     from layerloom.importers.onnx_import import import_onnx
 
     return import_onnx(path)
-
-
-def torch_import_available() -> bool:
-    """True when the PyTorch importer is installed (``layerloom.importers.torch_fx.import_python_file``)."""
-    try:
-        from layerloom.importers.torch_fx import import_python_file  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class ImportingMixin:
@@ -108,10 +100,10 @@ class ImportingMixin:
         dialog = TorchModelDialog(self, Path(path))
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        class_name, shape = dialog.class_name.text().strip(), dialog.input_shape.text().strip()
+        class_name, shape = dialog.class_name.currentText().strip(), dialog.input_shape.text().strip()
 
         def run():
-            from layerloom.importers.torch_fx import import_python_file
+            from layerloom.importers.torch_file import import_python_file
 
             return import_python_file(Path(path), class_name, shape)
 

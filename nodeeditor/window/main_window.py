@@ -9,7 +9,8 @@ each in its own module of this package:
 - ``editing``: undo, the clipboard, quick add (and the wire-drop rule's plans), layout, snapping;
 - ``blocks``: group, ungroup, open a block's inside, import and export blocks;
 - ``themes``: the theme and the themed icons;
-- ``help_menu``: welcome page, tour, shortcuts, node documentation, plugins.
+- ``importing``: File > Import ONNX... and Import PyTorch Model... (a model made elsewhere, as a graph);
+- ``help_menu``: welcome page, tour, shortcuts, node documentation, plugins, About.
 
 This module keeps what ties them together: the widgets and docks, the document and the level shown
 on the canvas, the problems list, the warm training processes and closing.

@@ -73,7 +73,8 @@ def test_import_pytorch_model_offers_the_files_classes_and_opens_the_graph(edito
     source = tmp_path / "nets.py"
     source.write_text("import torch.nn as nn\n\n\nclass Helper:\n    pass\n\n\n"
                       "class Small(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-                      "        self.fc = nn.Linear(6, 3)\n\n    def forward(self, x):\n        return self.fc(x).relu()\n\n\n"
+                      "        self.fc = nn.Linear(6, 3)\n\n    def forward(self, x):\n"
+                      "        return self.fc(x).relu()\n\n\n"
                       "class Other(nn.Module):\n    def forward(self, x):\n        return x\n")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(source), ""))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "small"), ""))

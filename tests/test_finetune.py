@@ -84,7 +84,8 @@ def test_the_optimizer_holds_only_the_trainable_parameters(tuned):
 
 def test_the_run_folder_records_the_weights_source_and_the_frozen_nodes(tuned):
     config = json.loads((tuned.run_dir / "config.json").read_text())
-    assert config["training"]["weights"] == tuned.relative
+    # made absolute like the dataset path, so a resume from anywhere finds the weights it started from
+    assert config["training"]["weights"] == str((tuned.run_dir.parent / tuned.relative).resolve())
     saved = json.loads((tuned.run_dir / "graph.llgraph.json").read_text())
     frozen = sorted(n["id"] for n in saved["nodes"] if n.get("trainable") is False)
     assert frozen == ["bn", "fc1"]

@@ -85,3 +85,19 @@ def test_non_finite_tensors_start_fresh(tmp_path):
     model = compile_graph(graph, seed=7).model
     report = fit_weights(model, weights, "m")
     assert report.not_finite == [first] and not torch.isnan(model.state_dict()[first]).any()
+
+
+def test_frozen_layers_are_checked_before_a_run(tmp_path):
+    graph = _graph()
+    linears = [n.id for n in graph.nodes.values() if n.type_id == "Linear"]
+    graph.set_trainable(linears[0], False)
+    plan = plan_training(graph, TrainingConfig.from_graph(graph))        # no weights to start from
+    warned = [p for p in plan.warnings if p.code == "frozen"]
+    assert [p.node_id for p in warned] == [linears[0]] and "random start" in warned[0].message
+    save_weights_file(tmp_path / "w.pt", _weights(graph))
+    plan = plan_training(graph, TrainingConfig.from_graph(graph).replace(weights="w.pt"), base_dir=tmp_path)
+    assert not [p for p in plan.warnings if p.code == "frozen"]         # it loads its weights: fine
+    for node_id in linears:
+        graph.set_trainable(node_id, False)
+    with pytest.raises(SetupError, match="every layer is frozen: nothing to train"):
+        plan_training(graph, TrainingConfig.from_graph(graph))

@@ -93,6 +93,7 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
         raise SetupError(exc.problems) from exc
     problems: list[Problem] = []
     start_weights = _load_start_weights(config, compiled, base_dir, problems)
+    _check_frozen(graph, analysis, compiled, start_weights, problems)
     _check_structure(graph, compiled, problems)
     if _errors(problems):
         raise SetupError(problems)
@@ -118,6 +119,28 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
         image_shape = None
     return Plan(graph, config, compiled, dataset, heads, augmenter, [p for p in problems if p.severity == WARNING],
                 image_shape, start_weights, label_index)
+
+
+def _check_frozen(graph: Graph, analysis, compiled: CompiledGraph, start: FitReport | None,
+                  problems: list[Problem]) -> None:
+    """Frozen layers (fine-tuning): a run with every weight frozen has nothing to train (an error); a frozen
+    layer that loads no weights keeps its random start for the whole run (a warning on that node)."""
+    parameters = list(compiled.model.parameters())
+    if parameters and not any(p.requires_grad for p in parameters):
+        problems.append(Problem("frozen", "every layer is frozen: nothing to train; make at least one layer "
+                                "trainable (the Trainable switch in the inspector)", label="training"))
+        return
+    fresh = set(start.nodes(start.missing + [m[0] for m in start.mismatched] + start.not_finite)) \
+        if start is not None else None
+    for node in graph:
+        info = analysis.nodes.get(node.id)
+        if node.trainable or info is None or not info.param_count:
+            continue
+        if fresh is None or node.id in fresh:
+            problems.append(Problem("frozen", "frozen but it loads no weights (training.weights" +
+                                    (" has none that fit it" if fresh is not None else " is not set") +
+                                    "), so it keeps its random start for the whole run", node_id=node.id,
+                                    severity=WARNING, label=node.label()))
 
 
 def _load_start_weights(config: TrainingConfig, compiled: CompiledGraph, base_dir, problems: list[Problem]):

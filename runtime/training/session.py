@@ -237,15 +237,18 @@ def _dataset_label(settings: dict) -> str:
 
 
 def _absolute_dataset_path(config: TrainingConfig, base_dir) -> TrainingConfig:
-    """A relative dataset path (and side table) made absolute against the graph file's folder, so the
-    run's settings (config.json, checkpoints) still find the data from anywhere, a resume included."""
+    """A relative dataset path (and side table) and start weights made absolute against the graph file's
+    folder, so the run's settings (config.json, checkpoints) still find them from anywhere, a resume included."""
     if base_dir is None:
         return config
     changes = {key: str((Path(base_dir) / value).resolve()) for key in ("path", "side_table")
                if (value := config.dataset.get(key)) and not Path(value).is_absolute()}
-    if not changes:
+    top = {}
+    if config.weights and not Path(config.weights).expanduser().is_absolute():   # the start weights too
+        top["weights"] = str((Path(base_dir) / config.weights).resolve())
+    if not changes and not top:
         return config
-    resolved = config.replace(dataset=changes)
+    resolved = config.replace(**({"dataset": changes} if changes else {}), **top)
     resolved.warnings = list(config.warnings)
     return resolved
 

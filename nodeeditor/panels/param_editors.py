@@ -233,7 +233,7 @@ def param_editor(param: Param, value: Any, apply: Callable[[Any], Any],
         editor.committed.connect(apply)   # held by the connections, not the widget: no reference cycle
         editor.stepped.connect(step or apply)
     else:
-        editor = QLineEdit(value_text(value))
+        editor = QLineEdit(param.field_text(value))
         editor.setPlaceholderText(placeholder(param))
         editor.editingFinished.connect(lambda e=editor: apply(parse_text(param, e.text())))
     editor.setToolTip(f"{param.doc}\n({param.describe()})")
@@ -259,7 +259,7 @@ def show_value(editor: QWidget, param: Param, value: Any) -> bool:
             editor.setChecked(bool(value))
         elif isinstance(editor, QLineEdit):
             if not same_value(parse_text(param, editor.text()), value):   # the same value typed differently stays
-                editor.setText(value_text(value))
+                editor.setText(param.field_text(value))
         return True
     finally:
         editor.blockSignals(blocked)

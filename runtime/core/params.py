@@ -83,6 +83,12 @@ class Param:
         """The example as a user would type it (``[1, 28, 28]``, ``a, b``, ``0.01``); empty when none."""
         return example_text(self.example_value())
 
+    def field_text(self, value: Any) -> str:
+        """``value`` as a text field shows it (and reads it back): lists comma-separated, None empty."""
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(v) for v in value)
+        return "" if value is None else str(value)
+
 
 @dataclass(frozen=True)
 class IntParam(Param):

@@ -61,6 +61,9 @@ class ColumnGroupsParam(Param):
     def describe(self) -> str:
         return "each Input's columns, e.g. image = 0:784; meta = age, height"
 
+    def field_text(self, value: Any) -> str:
+        return groups_text(value)
+
 
 def groups_text(groups: dict | None) -> str:
     """The text form of column groups: ``image = 0:784; meta = age, height`` (what a form field shows)."""

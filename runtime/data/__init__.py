@@ -1,10 +1,13 @@
-"""Datasets for training: built-in sets (scikit-learn, generated), CSV, NPZ, IDX files and image folders.
+"""Datasets for training: built-in sets (scikit-learn, generated, and MNIST, Fashion-MNIST, KMNIST and
+CIFAR-10, downloaded once when the user asks: ``downloads``), CSV, NPZ, IDX files and image folders.
 
 ``load_dataset(settings)`` reads the graph file's ``training.dataset`` settings (``DATASET_PARAMS``)
 and returns a split, unscaled ``Dataset``; given a ``DataLayout`` (the graph's Input and Target names)
 it also reads data for several Inputs and Targets (``NamedArrays``: NPZ arrays named after the nodes,
 CSV column groups, an image folder's side table). ``scale`` fits scaling on its training split, each
-Input on its own; ``make_augmenter`` builds the random image augmentation the settings ask for.
+Input on its own; ``make_augmenter`` builds the random image augmentation the settings ask for. Loading a
+downloadable set that is not on disk raises ``DownloadNeeded`` (what to fetch, how big, where it goes);
+nothing downloads unless ``downloads.download`` is called.
 
 May import: ``layerloom.core``; independent of the graph, the catalog and the compiler.
 """
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING
 from layerloom.core.lazy import lazy_exports
 from layerloom.data.base import CLASSIFICATION, REGRESSION, ArrayLike, DataLayout, Dataset, DatasetError, NamedArrays
 from layerloom.data.builtins import BUILTINS, BuiltinInfo
+from layerloom.data.downloads import DownloadNeeded
 from layerloom.data.lazy import LazyImages
 from layerloom.data.settings import DATASET_PARAMS, dataset_settings, load_dataset
 from layerloom.data.transforms import apply_scaling, scale
@@ -28,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Augmenter", "make_augmenter", "CLASSIFICATION", "REGRESSION", "ArrayLike", "DataLayout", "Dataset",
-    "DatasetError", "NamedArrays",
+    "DatasetError", "DownloadNeeded", "NamedArrays",
     "BUILTINS", "BuiltinInfo", "LazyImages", "DATASET_PARAMS", "dataset_settings", "load_dataset",
     "apply_scaling", "scale",
 ]

@@ -43,7 +43,9 @@ def _write(folder, name, text):
 def test_the_cli_imports_a_class_from_a_file(tmp_path, capsys):
     source = _write(tmp_path, "model.py", MLP_FILE)
     target = tmp_path / "out" / "mnist.llgraph.json"  # the folder is made
-    assert main(["import-torch", str(source), "--class", "Net", "--input-shape", "1,28,28", "-o", str(target)]) == 0
+    assert main(["import", str(source)]) == 1           # one import command: a .py file needs its class and shape
+    assert "needs --class CLASS and --input-shape" in capsys.readouterr().err
+    assert main(["import", str(source), "--class", "Net", "--input-shape", "1,28,28", "-o", str(target)]) == 0
     out = capsys.readouterr().out
     assert "nn.Linear" in out and "x3" in out and "checked" in out and "stderr" not in out
     data = json.loads(target.read_text())

@@ -1,5 +1,7 @@
 """``layerloom-cli import MODEL.onnx -o GRAPH.llgraph.json``: an ONNX model as a graph file with its weights
 beside it (``GRAPH.weights.pt``, which training and export start from), checked against onnxruntime.
+``layerloom-cli import model.py --class Net --input-shape 1,28,28``: a PyTorch model class, the same way
+(``import_torch``, also reachable as ``import-torch``).
 
 Prints the import report: per ONNX operator type, how many, what each became and what was approximated.
 Exit status: 0 imported (and it matches onnxruntime), 1 the model cannot be opened as a graph (the report
@@ -24,13 +26,22 @@ def add_parsers(sub) -> None:
                     "Prints what each operator type became and checks the graph against onnxruntime on random "
                     "inputs. Exit 1 when an operator cannot be run (the report names it) or the outputs differ, "
                     "2 when the file cannot be read or the graph cannot be written.")
-    command.add_argument("file", help="an ONNX model (.onnx)")
+    command.add_argument("file", help="an ONNX model (.onnx), or a Python file (.py) with --class and --input-shape")
     command.add_argument("-o", "--output", metavar="GRAPH.llgraph.json",
                          help="where to write the graph (default: MODEL.llgraph.json beside the model)")
     command.add_argument("--name", help="the graph's name (default: the file's name)")
     command.add_argument("--no-verify", action="store_true",
                          help="skip running the graph against onnxruntime on the original file")
     command.add_argument("--json", action="store_true", help="print the report as JSON")
+    torch_options = command.add_argument_group("a PyTorch model (.py)")
+    torch_options.add_argument("--class", dest="class_name", metavar="CLASS",
+                               help="the nn.Module class to import (made with no arguments)")
+    torch_options.add_argument("--input-shape", metavar="SHAPE",
+                               help="one sample's shape without the batch, e.g. 1,28,28")
+    torch_options.add_argument("--dtype", choices=("float32", "int64"), default="float32",
+                               help="the input's dtype: float32 (default) or int64 for token ids")
+    torch_options.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                               help="stop the file after this long (default 120)")
     command.set_defaults(run=cmd_import)
 
 
@@ -41,6 +52,13 @@ def cmd_import(args) -> int:
     from layerloom.importers.report import ModelFileError, ModelImportError
 
     source = Path(args.file)
+    if source.suffix.lower() == ".py":   # a PyTorch model class
+        if not (args.class_name and args.input_shape):
+            print("error: a Python file needs --class CLASS and --input-shape SHAPE (e.g. 1,28,28)", file=sys.stderr)
+            return EXIT_FAILED
+        from layerloom.cli.import_torch import cmd_import_torch
+
+        return cmd_import_torch(args)
     name = source.name[:-5] if source.name.lower().endswith(".onnx") else source.stem
     target = Path(args.output) if args.output else source.with_name(name + SUFFIX)
     try:

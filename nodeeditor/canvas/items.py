@@ -168,6 +168,12 @@ class NodeItem(QGraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
         return QRectF(-2, -2, NODE_WIDTH + 8, self._height + 8)
 
+    def scene_bounds(self) -> tuple[float, float, float, float]:
+        """``sceneBoundingRect()`` as left, top, right, bottom, from the card's place and height (cheap:
+        no calls back from Qt)."""
+        x, y = self.x(), self.y()
+        return x - 2, y - 2, x + NODE_WIDTH + 6, y + self._height + 6
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
         theme = self.theme
         rect = QRectF(0, 0, NODE_WIDTH, self._height)
@@ -373,10 +379,9 @@ def _free_level(item: QGraphicsItem, left: float, right: float, top: float, bott
     middle = (top + bottom) / 2
     if scene is None:
         return middle
-    cards = [other.sceneBoundingRect() for other in scene.items(QRectF(left, top, right - left, bottom - top))
-             if isinstance(other, NodeItem)]
+    cards = scene.cards_in(left, top, right, bottom)   # (top, bottom) of each card in the strip
     levels = sorted((top + k * 4.0 for k in range(1, int((bottom - top) / 4.0))), key=lambda y: abs(y - middle))
-    return next((y for y in levels if not any(card.top() - 6 <= y <= card.bottom() + 6 for card in cards)), middle)
+    return next((y for y in levels if not any(t - 6 <= y <= b + 6 for t, b in cards)), middle)
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -408,7 +413,7 @@ class EdgeItem(QGraphicsPathItem):
         self.label.setText(text)
         edge = self.edge
         self.setToolTip(f"{edge.src}.{edge.src_port} → {edge.dst}.{edge.dst_port}" + (f": {text}" if text else ""))
-        self.update_path()
+        self._place_label(self.path())   # the curve is as it was: only the label's size changed
 
     def update_path(self) -> None:
         start, end = self.source.scene_anchor(), self.target.scene_anchor()
@@ -419,6 +424,10 @@ class EdgeItem(QGraphicsPathItem):
         stroker.setWidth(HIT_WIDTH)
         self._shape = stroker.createStroke(path)
         self.setPath(path)
+        self._place_label(path)
+
+    def _place_label(self, path: QPainterPath) -> None:
+        """The shape label above the middle of the curve, hidden where it would sit on a card."""
         middle = path.pointAtPercent(0.5)
         rect = self.label.boundingRect()
         self.label.setPos(middle.x() - rect.width() / 2, middle.y() - rect.height() - 2)

@@ -11,6 +11,7 @@ in a note beside the cursor over it; releasing the button puts every port back.
 
 from __future__ import annotations
 
+import bisect
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
@@ -62,6 +63,7 @@ class GraphScene(QGraphicsScene):
         bridge.edgeAdded.connect(self._add_edge)
         bridge.edgeRemoved.connect(self._remove_edge)
         bridge.analyzed.connect(self._apply_analysis)
+        self._card_tops: list | None = None   # (top, bottom, left, right) of every card, by top: cards_in
         for node in self.graph:
             self._add_node(node.id)
         for edge in self.graph.edges:
@@ -70,6 +72,7 @@ class GraphScene(QGraphicsScene):
 
     # ------------------------------------------------------------------ model -> scene
     def _add_node(self, node_id: str) -> None:
+        self._card_tops = None
         item = NodeItem(node_id, self.theme)
         self.item_for_node[node_id] = item
         self._refresh(item)
@@ -84,6 +87,22 @@ class GraphScene(QGraphicsScene):
         item = self.item_for_node.pop(node_id, None)
         if item is not None:
             self.removeItem(item)
+            self._card_tops = None
+
+    def cards_in(self, left: float, top: float, right: float, bottom: float) -> list[tuple[float, float]]:
+        """The top and bottom of every card that overlaps the rectangle: what a wire back to a lower row
+        must keep clear of. From a list of the cards sorted by their top, made again after cards changed
+        (asking the scene's own index instead, while a big graph's wires are added, rebuilt that index
+        for every such wire: seconds for a 5,000-node import)."""
+        if self._card_tops is None:
+            bounds = sorted((t, b, lft, rgt) for lft, t, rgt, b in
+                            (item.scene_bounds() for item in self.item_for_node.values()))
+            self._card_tops = [b[0] for b in bounds], bounds, max((b[1] - b[0] for b in bounds), default=0.0)
+        tops, bounds, tallest = self._card_tops
+        first = bisect.bisect_left(tops, top - tallest)
+        last = bisect.bisect_right(tops, bottom)
+        return [(t, b) for t, b, lft, rgt in bounds[first:last]
+                if b > top and t < bottom and rgt > left and lft < right]
 
     def _refresh_node(self, node_id: str) -> None:
         item = self.item_for_node.get(node_id)
@@ -91,6 +110,7 @@ class GraphScene(QGraphicsScene):
             self._refresh(item)
 
     def _refresh(self, item: NodeItem) -> None:
+        self._card_tops = None   # its ports, so its height, may change
         analysis = self.bridge.analysis
         info = analysis.nodes.get(item.node_id) if analysis else None
         problems = analysis.problems_for(item.node_id) if analysis else ()
@@ -166,6 +186,7 @@ class GraphScene(QGraphicsScene):
             self.renameRequested.emit(editor.node_id, text)
 
     def node_item_moved(self, item: NodeItem) -> None:
+        self._card_tops = None
         for edge_item in self.edges_at.get(item.node_id, ()):
             edge_item.update_path()
             self._track(edge_item)

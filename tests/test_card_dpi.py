@@ -47,3 +47,19 @@ def test_card_text_does_not_grow_with_the_device_dpi(qtbot):
     low, high = _card(96), _card(192)
     assert low.logicalDpiX() != high.logicalDpiX()
     assert low == high
+
+
+def test_a_long_footer_fits_its_card(qtbot):
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from layerloom.nodeeditor.canvas.items import SMALL_PX, fitted_footer
+    from layerloom.nodeeditor.theme.style import NODE_WIDTH
+
+    font = QFont()
+    font.setPixelSize(SMALL_PX)
+    metrics = QFontMetricsF(font)
+    assert fitted_footer(["[N, 64]", "8,256 params"]) == "[N, 64]   8,256 params"      # fits: as written
+    squeezed = fitted_footer(["[N, 64, 111, 111]", "1,792 params"])
+    assert "1,792 params" in squeezed and metrics.horizontalAdvance(squeezed) <= NODE_WIDTH - 20
+    cut = fitted_footer(["[N, 512, 1024, 1024], [N, 512, 1024, 1024]", "123,456,789 params"])
+    assert cut.endswith("…") and metrics.horizontalAdvance(cut) <= NODE_WIDTH - 20

@@ -134,7 +134,7 @@ class NodeItem(QGraphicsObject):
                 parts.append(", ".join(shape_text(s) for s in info.outputs.values()))
             if info.param_count:
                 parts.append(f"{info.param_count:,} " + ("frozen" if self.frozen else "params"))
-        self.footer = "   ".join(parts)
+        self.footer = fitted_footer(parts)
         errors = [p for p in problems if p.severity == "error"]
         self.problem = "\n".join(p.message for p in errors)
         hint = "\nDouble-click to edit the block's inside (Alt+Down)" if self.is_block else ""
@@ -354,6 +354,22 @@ def wire_path(start: QPointF, end: QPointF, over: float | None = None) -> QPaint
     path.lineTo(end.x() - 70, over)
     path.cubicTo(QPointF(end.x() - 20, over), end - QPointF(40, 0), end)
     return path
+
+
+def fitted_footer(parts: list[str], width: float = NODE_WIDTH - 20) -> str:
+    """A card's footer (its output shape, its parameter count) in the width it has: as written when it fits;
+    else without the spaces in the shape ("[N,64,111,111]  1,792 params"); else cut with an ellipsis (the
+    inspector and the wire's tooltip still say all of it)."""
+    font = QFont()
+    font.setPixelSize(SMALL_PX)
+    metrics = QFontMetricsF(font)
+    text = "   ".join(parts)
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    text = "  ".join(part.replace(", ", ",") for part in parts)
+    if metrics.horizontalAdvance(text) <= width:
+        return text
+    return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
 
 
 SKIP_SPAN = 1.6 * NODE_WIDTH   # a wire this much longer than a card, within one row, goes over the row

@@ -66,7 +66,9 @@ def test_the_card_menu_freezes_the_selection_in_one_undo_step(window, qtbot):
                      pos=_card_point(window, "fc2"))
     assert {i.node_id for i in scene.selectedItems()} == {"fc1", "fc2"}
     menu = _right_click(window, qtbot, "fc2")
-    assert [(a.text(), a.isEnabled()) for a in menu.actions()] == [("Freeze", True), ("Unfreeze", False)]
+    entries = [(a.text().replace("&", ""), a.isEnabled()) for a in menu.actions() if not a.isSeparator()]
+    assert entries[:2] == [("Freeze", True), ("Unfreeze", False)]
+    assert [text for text, _ in entries[2:6]] == ["Rename Node", "Duplicate", "Copy", "Cut"]  # the window's own
     _choose(qtbot, menu, "Freeze")
     assert not graph.node("fc1").trainable and not graph.node("fc2").trainable
     assert window.document.undo_stack.undoText() == "Freeze 2 nodes"
@@ -79,9 +81,19 @@ def test_the_card_menu_freezes_the_selection_in_one_undo_step(window, qtbot):
     qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert graph.node("fc1").trainable and graph.node("fc2").trainable and not card.frozen
     menu = _right_click(window, qtbot, "relu1")   # no weights: nothing to freeze, the entries greyed
-    assert [a.isEnabled() for a in menu.actions()] == [False, False]
+    assert [a.isEnabled() for a in menu.actions()][:2] == [False, False]
     assert [i.node_id for i in scene.selectedItems()] == ["relu1"]
     menu.close()
+
+
+def test_the_card_menu_also_deletes_the_card_it_was_opened_on(window, qtbot):
+    graph = window.document.graph
+    menu = _right_click(window, qtbot, "relu1")
+    delete = next(a for a in menu.actions() if a.text().replace("&", "") == "Delete")
+    qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(delete).center())
+    assert "relu1" not in graph.nodes
+    window.document.undo_stack.undo()
+    assert "relu1" in graph.nodes
 
 
 def test_the_inspectors_trainable_box_freezes_the_node(window, qtbot):
@@ -132,8 +144,8 @@ def test_the_menu_key_opens_the_card_menu_and_browse_sets_a_relative_weights_pat
     QApplication.sendEvent(window.view, QContextMenuEvent(QContextMenuEvent.Reason.Keyboard, QPoint(0, 0),
                                                           window.view.mapToGlobal(QPoint(0, 0))))
     menu = window.card_menu.menu
-    assert menu is not None and [(a.text(), a.isEnabled()) for a in menu.actions()] == [("Freeze", True),
-                                                                                      ("Unfreeze", False)]
+    assert menu is not None and [(a.text(), a.isEnabled()) for a in menu.actions()][:2] == [("Freeze", True),
+                                                                                          ("Unfreeze", False)]
     menu.close()
     chosen = tmp_path / "weights" / "start.weights.pt"
     monkeypatch.setattr(start_weights_form.QFileDialog, "getOpenFileName", lambda *a, **k: (str(chosen), ""))

@@ -1,4 +1,6 @@
-"""The cards' right-click menu: Freeze and Unfreeze for the selected nodes, as one undo step.
+"""The cards' right-click menu: Freeze and Unfreeze for the selected nodes (one undo step), then the window's
+own actions on a selection (Rename, Duplicate, Copy, Delete, Group into Block...), as a node editor's card
+menu has them.
 
 ``CardMenu`` watches a canvas view. A right-click on a card that is not selected selects it alone (a
 right-click on a selected card keeps the selection), then the menu opens; the keyboard's Menu key opens
@@ -13,7 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QPoint
-from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtGui import QAction, QContextMenuEvent
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
 from layerloom.model.trainable import to_switch
@@ -25,9 +27,11 @@ from layerloom.nodeeditor.document.commands import SetTrainableCommand
 class CardMenu(QObject):
     """The context menu of the cards of ``view``; ``current()`` is the document on the canvas (or None)."""
 
-    def __init__(self, view: QGraphicsView, current: Callable[[], object]):
+    def __init__(self, view: QGraphicsView, current: Callable[[], object],
+                 actions: Callable[[], list[QAction]] = lambda: []):
         super().__init__(view)
         self.view, self._current = view, current
+        self._actions = actions   # the window's actions on the selection, listed under the freeze entries
         self.menu: QMenu | None = None   # the menu last opened (tests reach it here)
         view.viewport().installEventFilter(self)
         view.installEventFilter(self)   # the keyboard's context-menu key reaches the view, not its viewport
@@ -71,6 +75,10 @@ class CardMenu(QObject):
             action = menu.addAction(text, lambda ids=changed, on=trainable: self.switch(document, ids, on))
             action.setEnabled(bool(changed))
             action.setToolTip(tip if changed else "No selected node with weights to change")
+        extra = [action for action in self._actions() if action.isVisible()]
+        if extra:
+            menu.addSeparator()
+            menu.addActions(extra)
         menu.setToolTipsVisible(True)
         menu.popup(global_pos)
         self.menu = menu

@@ -63,6 +63,10 @@ WARM_DELAY_MS = 1500   # the window idle this long: start the next warm process
 _windows: set = set()   # windows opened with New Window, kept alive until they close
 
 
+CARD_MENU = ("Edit > Rename Node", "Edit > Duplicate", "Edit > Copy", "Edit > Cut", "Edit > Delete",
+             "Blocks > Group into Block", "Blocks > Ungroup", "Blocks > Edit Block Inside")
+
+
 class EditorWindow(MenusMixin, FilesMixin, ImportingMixin, EditingMixin, BlocksMixin, ThemesMixin, HelpMixin,
                    QMainWindow):
     """The main window of the editor (see the module's docstring for its parts)."""
@@ -79,7 +83,9 @@ class EditorWindow(MenusMixin, FilesMixin, ImportingMixin, EditingMixin, BlocksM
         self.scopes = BlockScopes(self)
         self.scopes.scopeChanged.connect(self._show_scope)
         self._shown: Document | None = None   # the level on the canvas (the model, or a block's inside)
-        self.card_menu = CardMenu(self.view, lambda: self._shown)   # right-click a card: Freeze, Unfreeze
+        # right-click a card: Freeze, Unfreeze, then the Edit and Blocks actions on a selection
+        self.card_menu = CardMenu(self.view, lambda: self._shown, lambda: [
+            self.menu_actions[key] for key in CARD_MENU if key in getattr(self, "menu_actions", {})])
         centre = QWidget()
         column = QVBoxLayout(centre)
         column.setContentsMargins(0, 0, 0, 0)

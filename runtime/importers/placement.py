@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from layerloom.model.graph import Graph
 from layerloom.model.layout import (BAND_GAP, CANVAS, CARD_GAP, COLUMN_WIDTH, ROW_HEIGHT, card_height, fit_scale,
-                                    layered_layout)
+                                    layered_layout, ordered_layers)
 
 SMALL = 150   # nodes: up to this many, the editor's layout (it tries every wrap, quadratic in the depth)
 
@@ -39,22 +39,7 @@ def _layers(graph: Graph) -> list[list[str]]:
     last = max(column.values(), default=-1) + 1
     for nid in graph.nodes:
         column.setdefault(nid, last)   # cycles: after the rest (an import has none)
-    by_column: dict[int, list[str]] = {}
-    for nid in graph.nodes:
-        by_column.setdefault(column[nid], []).append(nid)
-    row: dict[str, float] = {}
-    layers = []
-    for c in sorted(by_column):
-        members = by_column[c]
-        keys = {}
-        for index, nid in enumerate(members):
-            preds = [row[e.src] for e in graph.incoming(nid) if e.src in row]
-            keys[nid] = sum(preds) / len(preds) if preds else float(index)
-        members.sort(key=keys.__getitem__)
-        for r, nid in enumerate(members):
-            row[nid] = float(r)
-        layers.append(members)
-    return layers
+    return ordered_layers(graph, column)
 
 
 def _candidates(depth: int) -> list[int]:

@@ -64,6 +64,12 @@ def _layers(graph: Graph) -> list[list[str]]:
     for nid in graph.nodes:
         if nid in cyclic:
             column[nid] = last
+    return ordered_layers(graph, column)
+
+
+def ordered_layers(graph: Graph, column: dict[str, int]) -> list[list[str]]:
+    """The nodes grouped by ``column`` (a layer number per node), left to right, each layer ordered by the
+    average row of its predecessors (fewer crossings; a node with none keeps its place)."""
     columns: dict[int, list[str]] = {}
     for nid in graph.nodes:
         columns.setdefault(column[nid], []).append(nid)

@@ -21,17 +21,22 @@ def add_parsers(sub) -> None:
                     "its weights (GRAPH.weights.pt, which training starts from) and prints what each source "
                     "operation became. Exit 1 when something cannot be mapped (the report names it).")
     command.add_argument("file", help="a Python file defining an nn.Module class")
-    command.add_argument("--class", dest="class_name", required=True, metavar="CLASS",
-                         help="the nn.Module class to import (made with no arguments)")
-    command.add_argument("--input-shape", required=True, metavar="SHAPE",
-                         help="one sample's shape without the batch, e.g. 1,28,28")
-    command.add_argument("--dtype", choices=("float32", "int64"), default="float32",
-                         help="the input's dtype: float32 (default) or int64 for token ids")
     command.add_argument("-o", "--output", metavar="GRAPH.llgraph.json",
                          help="where to write the graph (default: MODEL.llgraph.json beside the file)")
-    command.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                         help="stop the file after this long (default 120)")
+    add_torch_options(command, required=True)
     command.set_defaults(run=cmd_import_torch)
+
+
+def add_torch_options(parser, required: bool) -> None:
+    """The options a PyTorch model needs (here, and in ``import`` for a .py file)."""
+    parser.add_argument("--class", dest="class_name", required=required, metavar="CLASS",
+                        help="the nn.Module class to import (made with no arguments)")
+    parser.add_argument("--input-shape", required=required, metavar="SHAPE",
+                        help="one sample's shape without the batch, e.g. 1,28,28")
+    parser.add_argument("--dtype", choices=("float32", "int64"), default="float32",
+                        help="the input's dtype: float32 (default) or int64 for token ids")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="stop the file after this long (default 120)")
 
 
 def cmd_import_torch(args) -> int:

@@ -33,15 +33,8 @@ def add_parsers(sub) -> None:
     command.add_argument("--no-verify", action="store_true",
                          help="skip running the graph against onnxruntime on the original file")
     command.add_argument("--json", action="store_true", help="print the report as JSON")
-    torch_options = command.add_argument_group("a PyTorch model (.py)")
-    torch_options.add_argument("--class", dest="class_name", metavar="CLASS",
-                               help="the nn.Module class to import (made with no arguments)")
-    torch_options.add_argument("--input-shape", metavar="SHAPE",
-                               help="one sample's shape without the batch, e.g. 1,28,28")
-    torch_options.add_argument("--dtype", choices=("float32", "int64"), default="float32",
-                               help="the input's dtype: float32 (default) or int64 for token ids")
-    torch_options.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                               help="stop the file after this long (default 120)")
+    from layerloom.cli.import_torch import add_torch_options
+    add_torch_options(command.add_argument_group("a PyTorch model (.py)"), required=False)
     command.set_defaults(run=cmd_import)
 
 

@@ -98,6 +98,34 @@ def editing(app, window, out: Path) -> None:
     print(out / "editor.png", out / "problems.png", sep="\n")
 
 
+def imported(app, window, out: Path, tmp: Path) -> None:
+    """SqueezeNet (the onnx package's light model, its weights filled in) imported: the graph with its
+    first convolution frozen for fine-tuning, and the import report."""
+    import onnx
+
+    from layerloom.importers.onnx_import import import_onnx
+    from layerloom.nodeeditor.window.importing import ReportDialog
+
+    light = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_squeezenet.onnx"
+    result = import_onnx(light, name="squeezenet")
+    graph_path, _ = result.save(tmp / "squeezenet.llgraph.json")
+    window.open_path(graph_path, remember=False)
+    document = window.document
+    document.graph.set_trainable("conv1", False)
+    document.scene.item_for_node["conv1"].setSelected(True)
+    wait(app, lambda: not document.bridge._stale, 5)
+    settle(app)
+    window.grab().save(str(out / "import.png"))
+    report = ReportDialog(window, "Import report", f"{light.name} opened as {graph_path.name}: "
+                          f"{len(result.graph)} nodes", result.report.lines())
+    report.show()
+    settle(app)
+    report.grab().save(str(out / "import-report.png"))
+    report.close()
+    document.undo_stack.setClean()
+    print(out / "import.png", out / "import-report.png", sep="\n")
+
+
 def export_dialog(app, window, out: Path) -> None:
     window.open_example("digits_mlp")
     window.dashboard.export()
@@ -234,6 +262,7 @@ def main() -> None:
         shutil.copy(out / "editor.png", ROOT / "docs" / "editor.png")
         blocks(app, window, out)
         export_dialog(app, window, out)
+        imported(app, window, out, Path(tmp))
         shortcut_table(window)
         training(app, window, out)
         window.document.undo_stack.setClean()

@@ -18,11 +18,14 @@ def stack(qapp):
 
 def test_a_sequence_of_edits_undoes_to_the_same_bytes_and_redoes_to_the_edited_ones(stack):
     graph = load_graph(example_path("digits_residual"))
+    del graph.node("fc").params["init"]     # as a hand-written file leaves a param at its default
     original = dumps_graph(graph)
     first_edge = graph.edges[0]
     stack.push(AddNodeCommand(graph, "Dropout", params={"p": 0.3}, position=(10.0, 20.0)))
     added = [n for n in graph][-1].id
     stack.push(SetParamCommand(graph, "fc", "out_features", 12))
+    assert "init" not in graph.node("fc").params          # a param the file leaves at its default...
+    stack.push(SetParamCommand(graph, "fc", "init", "xavier_uniform"))   # ...undone, it is left out again
     stack.push(RenameCommand(graph, "fc", "classifier"))
     stack.push(DisconnectCommand(graph, first_edge))
     stack.push(ConnectCommand(graph, first_edge.src, first_edge.src_port, added, "in"))

@@ -133,6 +133,7 @@ class SetParamCommand(QUndoCommand):
         super().__init__(f"Set {node.name}.{name}")
         self.graph, self.node_id, self.name = graph, node_id, name
         self.old = copy.deepcopy(node.params.get(name))
+        self.had = name in node.params   # undoing a first set takes the key out again: the file as it was
         self.new = stored_value(graph, node, name, value)
 
     def id(self) -> int:  # noqa: A003 - Qt's name
@@ -148,7 +149,10 @@ class SetParamCommand(QUndoCommand):
         self.graph.set_param(self.node_id, self.name, self.new, check=False)  # checked when made
 
     def undo(self) -> None:
-        self.graph.set_param(self.node_id, self.name, self.old, check=False)
+        if self.had:
+            self.graph.set_param(self.node_id, self.name, self.old, check=False)
+        else:
+            self.graph.unset_param(self.node_id, self.name)
 
 
 class RenameCommand(QUndoCommand):

@@ -341,6 +341,12 @@ class Graph:
         node.params[name] = value
         self._notify((self.events.param_changed, (node, name, old, value)))
 
+    def unset_param(self, node_id: str, name: str) -> None:
+        """Take ``name`` out of the node's params: its default applies again (undoing a first set)."""
+        node = self.node(node_id)
+        if name in node.params:
+            self._notify((self.events.param_changed, (node, name, node.params.pop(name), None)))
+
     @staticmethod
     def _checked_param(spec: NodeSpec, name: str, value: Any) -> Any:
         try:

@@ -36,6 +36,7 @@ from PySide6.QtCore import QStandardPaths  # noqa: E402
 QStandardPaths.setTestModeEnabled(True)
 
 torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # runs use 1 thread: no measuring (training/threads.py)
 
 
 @pytest.fixture

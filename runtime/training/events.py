@@ -44,6 +44,8 @@ class RunStarted:
     dataset: str                # one-line dataset summary
     config: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # warnings worth showing (fallbacks, unknown settings...)
+    threads: int = 0            # torch CPU threads the run trains with (0: not said)
+    threads_reason: str = ""    # why that many: "faster than 2 on this busy machine", "as asked"
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class ProcessSession:
     """``TrainingSession``'s controls and events, with the run in a child process.
 
     ``graph`` is snapshotted at construction; ``threads`` is the child's torch thread count (default:
-    the same rule as a worker thread, all cores but one). ``source``: the graph file's path, recorded
+    measured by the run, see ``layerloom.training.threads``). ``source``: the graph file's path, recorded
     in the run folder. ``warm``: a ``WarmProcess`` or ``WarmPool`` (see the module's doc).
     ``warm_used`` says, once started, whether the run went to a warm child.
     """
@@ -204,11 +204,10 @@ def run_training_job(job: dict[str, Any], events, conn) -> None:
     goes away (the pipe closes). A child that has not imported torch yet says so first."""
     if "torch" not in sys.modules:
         events.put(IMPORTING)
-    import torch
+    import torch  # noqa: F401 - imported before the session, so the "importing" stage is what it says
 
-    from layerloom.training.session import TrainingSession, worker_threads
+    from layerloom.training.session import TrainingSession
 
-    torch.set_num_threads(job.get("threads") or worker_threads())
     config = job.get("config")
     extra = {"source": job["source"]} if job.get("source") is not None else {}
     graph = loads_graph(job["graph"])
@@ -217,7 +216,8 @@ def run_training_job(job: dict[str, Any], events, conn) -> None:
         extra["dataset"] = preloaded
     session = TrainingSession(graph, TrainingConfig.from_dict(config) if config else None,
                               run_root=job.get("run_root"), base_dir=job.get("base_dir"), listeners=(events.put,),
-                              queue_events=False, step_interval=job.get("step_interval"), **extra)
+                              queue_events=False, step_interval=job.get("step_interval"),
+                              threads=job.get("threads"), **extra)
 
     def obey() -> None:
         while True:

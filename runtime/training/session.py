@@ -14,6 +14,8 @@ loaded, compiling, and (from the trainer) the first step.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import threading
 from pathlib import Path
@@ -29,11 +31,13 @@ from layerloom.model.graph import Graph
 from layerloom.files.graphfile import dumps_graph, load_graph
 from layerloom.training.config import TrainingConfig
 from layerloom.training.control import RunControl
-from layerloom.training.events import TERMINAL, EventChannel, Failed, Preparing
+from layerloom.training.events import TERMINAL, EventChannel, Failed, Preparing, RunStarted, Step
 from layerloom.training.feeds import data_layout
 from layerloom.training.plan import Plan, SetupError, plan_training
 from layerloom.training.records import CONFIG_FILE, GRAPH_FILE
 from layerloom.training.runs import checkpoint_config, checkpoint_graph, load_checkpoint, new_run_dir
+from layerloom.training.threads import (ThreadChoice, ThreadGuard, choose_threads, environment_threads,
+                                       fallback_choice)
 from layerloom.training.trainer import Trainer
 
 IDLE, RUNNING, FINISHED = "idle", "running", "finished"
@@ -47,7 +51,9 @@ class TrainingSession:
     or checkpoint to continue; its graph and settings are used, ``config`` may raise the epoch count.
     ``source``: the graph file being trained (the editor's document, the CLI's argument), recorded in the
     run folder's config.json and summary.json so a run can be found from its graph; None for an unsaved
-    graph (a resumed run keeps the source it recorded).
+    graph (a resumed run keeps the source it recorded). ``threads``: torch CPU threads for the run; None
+    lets ``layerloom.training.threads.choose_threads`` decide (``OMP_NUM_THREADS``, else the faster of 1
+    and all cores measured on the run's own model); ``thread_choice`` then says what it chose and why.
     """
 
     def __init__(self, graph: Graph | None = None, config: TrainingConfig | None = None, *,
@@ -67,6 +73,7 @@ class TrainingSession:
         self.source = _absolute(source) if source is not None else None
         self.events = EventChannel(listeners, keep=queue_events)
         self.threads = threads
+        self.thread_choice: ThreadChoice | None = None
         self.control = RunControl()
         self.result = None          # the terminal event once the run is over
         self.plan: Plan | None = None
@@ -85,34 +92,49 @@ class TrainingSession:
         # Touch the caller's count before the worker exists: torch initialises a thread's count from a
         # process-wide value on first use, which the worker's set_num_threads would otherwise change.
         torch.get_num_threads()
-        threads = self.threads or worker_threads()
-        self._thread = threading.Thread(target=self._work, args=(threads,), name="layerloom-training", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="layerloom-training", daemon=True)
         self._thread.start()
         return self
 
-    def _work(self, threads: int) -> None:
-        # Intra-op threads are per OS thread (OpenMP): this sets the worker's alone, never the caller's.
-        torch.set_num_threads(threads)
-        self.run()
-
     def run(self):
-        """Run on the calling thread (what the worker thread does); returns the terminal event."""
+        """Run on the calling thread (what the worker thread does); returns the terminal event. The
+        thread count chosen for the run is set on the calling thread (intra-op threads are per OS
+        thread) and put back when the run is over, unless this is the session's own worker thread."""
         if self._state != IDLE and threading.current_thread() is not self._thread:
             raise RuntimeError("this session already ran (or is running); make a new TrainingSession")
         self._state = RUNNING
+        before = torch.get_num_threads()
+        try:
+            return self._run()
+        finally:
+            if threading.current_thread() is not self._thread:
+                torch.set_num_threads(before)
+
+    def _run(self):
+        torch.set_num_threads(self.threads or worker_threads())   # for the set-up; the run's count comes next
         try:
             resume = self._prepare()
+            self.thread_choice = self._choose_threads()
         except BaseException as exc:  # noqa: BLE001 - setup failures become a Failed event
             self.result = _setup_failure(exc)
             self.events.put(self.result)
             self._state = FINISHED
             return self.result
         kwargs = {} if self._step_interval is None else {"step_interval": self._step_interval}
-        self.trainer = Trainer(self.plan, self.events, self.control, self._run_dir, resume, source=self.source,
+        channel = _ThreadNotes(self)
+        self.trainer = Trainer(self.plan, channel, self.control, self._run_dir, resume, source=self.source,
                                **kwargs)
         self.result = self.trainer.run()
         self._state = FINISHED
         return self.result
+
+    def _choose_threads(self) -> ThreadChoice:
+        """The run's thread count (``layerloom.training.threads``), measured on copies of its model when
+        nobody chose one: the run's weights and random streams are untouched."""
+        device = _device_kind(self.config.device)
+        if not self.threads and environment_threads() is None and device == "cpu":
+            self._preparing("compiling", "Measuring 1 and more CPU threads on this machine…")
+        return choose_threads(self.threads, self.plan, device=device)
 
     def pause(self) -> None:
         self.control.pause()
@@ -254,18 +276,69 @@ def _absolute_dataset_path(config: TrainingConfig, base_dir) -> TrainingConfig:
 
 
 def worker_threads() -> int:
-    """Torch threads for a training worker thread: ``OMP_NUM_THREADS`` when set, else all cores but
-    one (kept for the window or the caller). Independent of the caller's own count: the editor runs
-    its GUI thread with one torch thread and still trains with the rest of the machine.
+    """Torch threads for work with no model to measure on (a run measures its own, see
+    ``layerloom.training.threads``): ``OMP_NUM_THREADS`` when set, else all cores but one (kept for the
+    window or the caller).
 
     Measured on 2 cores: a worker thread running 2 OpenMP threads trained the digits examples at
     0.3-0.9x the speed of 1 thread (the main thread at 2 threads did not slow down), so on small
     machines the worker gets one.
     """
-    requested = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if requested.isdigit() and int(requested) > 0:
-        return int(requested)
-    return max(1, (os.cpu_count() or 1) - 1)
+    return environment_threads() or fallback_choice().threads
+
+
+class _ThreadNotes:
+    """The trainer's channel: every event passes through as it is, ``RunStarted`` with the run's thread
+    count and its reason added (config.json's ``device`` record gets them too); a run on several threads
+    has its ``Step`` speeds watched by a ``ThreadGuard`` and drops to 1 thread when they collapse."""
+
+    def __init__(self, session: "TrainingSession"):
+        self._session = session
+        self._channel = session.events
+        self._guard = ThreadGuard(session.thread_choice, int(session.config.batch_size))
+        self._run_dir: str | None = None
+
+    def put(self, event: Any) -> None:
+        choice = self._session.thread_choice
+        if isinstance(event, RunStarted):
+            event = dataclasses.replace(event, threads=choice.threads, threads_reason=choice.reason)
+            self._run_dir = event.run_dir
+            if event.run_dir:
+                _record_threads(Path(event.run_dir), choice)
+        elif isinstance(event, Step) and self._guard.active:
+            dropped = self._guard.seen(event.samples_per_s)
+            if dropped is not None:   # this is the training thread: its count is the run's
+                torch.set_num_threads(dropped.threads)
+                self._session.thread_choice = dropped
+                if self._run_dir:
+                    _record_threads(Path(self._run_dir), dropped)
+        self._channel.put(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._channel, name)
+
+
+def _record_threads(run_dir: Path, choice: ThreadChoice) -> None:
+    """Add the thread choice to config.json's ``device`` record (its ``threads`` is the recorder's)."""
+    from layerloom.core.atomic import atomic_write
+    from layerloom.training.records import CONFIG_FILE
+
+    path = run_dir / CONFIG_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record.setdefault("device", {})["thread_choice"] = choice.to_dict()
+        atomic_write(path, (json.dumps(record, indent=2) + "\n").encode("utf-8"), durable=False)
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass   # the record is a courtesy: the run goes on without it
+
+
+def _device_kind(request: str) -> str:
+    """cpu, cuda or mps for a device setting (auto resolved as the trainer will)."""
+    from layerloom.training.device import mps_available
+
+    if request == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu"
+    return request
 
 
 def _resume_dir(path: Path) -> Path:

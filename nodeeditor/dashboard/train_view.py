@@ -31,10 +31,20 @@ def unsaved_runs_dir(fallback: str | None = None) -> Path:
 
 
 def runs_root(document, fallback: str | None = None) -> Path:
-    """Where a document's runs go: ``runs/`` beside its file; for an unsaved graph, ``unsaved_runs_dir``."""
-    if document is not None and document.path is not None:
+    """Where a document's runs go: ``runs/`` beside its file; for an unsaved graph, or a file LayerLoom ships
+    (an example opened by its path: the installed package is no place for runs), ``unsaved_runs_dir``."""
+    if document is not None and document.path is not None and not _shipped(document.path):
         return document.path.parent / "runs"
     return unsaved_runs_dir(fallback)
+
+
+def _shipped(path: Path) -> bool:
+    from layerloom.files.resources import resource_root
+
+    try:
+        return Path(path).resolve().is_relative_to(resource_root().resolve())
+    except OSError:
+        return False
 
 
 @dataclass

@@ -41,7 +41,9 @@ def add_parsers(sub) -> None:
     train.add_argument("--out", default="runs", metavar="DIR", help="where run folders go (default: ./runs)")
     train.add_argument("--no-save", action="store_true", help="write no run folder")
     train.add_argument("--resume", metavar="RUN", help="continue a run folder (or checkpoint) from its last checkpoint")
-    train.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--threads", default="auto", metavar="auto|N",
+                       help="torch CPU threads (default auto: OMP_NUM_THREADS if set, else the faster of 1 and "
+                            "all cores, measured on the run's first steps)")
     train.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the final line")
     train.set_defaults(run=cmd_train)
 
@@ -98,12 +100,16 @@ def cmd_train(args) -> int:
     from layerloom.files.graphfile import load_graph
     from layerloom.training import TrainingConfig, TrainingSession
 
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
-            return EXIT_PROBLEMS
-        import torch
-        torch.set_num_threads(args.threads)
+    from layerloom.training.threads import parse_threads
+
+    try:
+        threads = parse_threads(args.threads)
+    except ValueError:
+        print(f"error: --threads must be at least 1 (or auto), got {args.threads}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if threads is None and args.threads.strip().lower() != "auto":
+        print(f"error: --threads must be at least 1 (or auto), got {args.threads}", file=sys.stderr)
+        return EXIT_PROBLEMS
     if not args.file and not args.resume:
         print("error: give a graph file to train, or --resume RUN", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -131,7 +137,7 @@ def cmd_train(args) -> int:
     printer = _Printer(quiet=args.quiet)
     session = TrainingSession(graph, config, run_root=None if args.no_save else args.out, base_dir=base_dir,
                               resume=args.resume, listeners=(printer.show,), queue_events=False,
-                              source=Path(args.file).resolve() if args.file else None)
+                              source=Path(args.file).resolve() if args.file else None, threads=threads)
     # The run happens on this thread: measured on 2 cores, torch's OpenMP threads are fastest on the
     # main thread (a worker thread is what the editor uses, to keep its window responsive).
     interrupted = []
@@ -217,6 +223,8 @@ class _Printer:
         self.started = event
         if not self.quiet:
             print(f"training on {event.device_name}" + (f", {event.precision}" if event.precision != "fp32" else ""))
+            if event.device == "cpu" and event.threads:
+                print(f"threads: {event.threads}" + (f" ({event.threads_reason})" if event.threads_reason else ""))
             print(f"dataset: {event.dataset}")
             steps = event.config.get("steps") or 0
             length = f"{steps:,} steps ({event.steps_per_epoch} an epoch)" if steps else \

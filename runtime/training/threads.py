@@ -59,12 +59,17 @@ class ThreadChoice:
 
     def describe(self) -> str:
         """'1 thread (faster than 2 on this busy machine)'."""
-        count = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
-        return f"{count} ({self.reason})" if self.reason else count
+        return thread_text(self.threads, self.reason)
 
     def to_dict(self) -> dict:
         return {"threads": self.threads, "source": self.source, "reason": self.reason,
                 **({"step_ms": {str(k): round(v * 1000, 3) for k, v in self.step_s.items()}} if self.step_s else {})}
+
+
+def thread_text(threads: int, reason: str = "") -> str:
+    """'1 thread (faster than 2 on this busy machine)', '4 threads'."""
+    count = f"{threads} thread{'s' if threads != 1 else ''}"
+    return f"{count} ({reason})" if reason else count
 
 
 def cores() -> int:

@@ -151,8 +151,9 @@ class RunHeader(QWidget):
     def run_text(self) -> str:
         return self.run_label.text()
 
-    def set_device(self, text: str) -> None:
+    def set_device(self, text: str, detail: str = "") -> None:
         self.device_label.setText(f"Device: {text}")
+        self.device_label.setToolTip(detail)
 
     def set_state(self, state: str, detail: str = "") -> None:
         """Which buttons work, what the pill says; ``detail`` replaces the pill's word (e.g. "Diverged")."""

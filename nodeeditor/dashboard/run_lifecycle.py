@@ -18,7 +18,8 @@ from layerloom.training.events import Failed, Finished, Stopped
 
 from layerloom.nodeeditor.adapters.run_bridge import RunBridge
 from layerloom.nodeeditor.dashboard.run_header import PAUSED, RUNNING, STARTING, STOPPING
-from layerloom.nodeeditor.dashboard.run_texts import failure_text, first_line, outcome_text, plain, run_problem, state_of
+from layerloom.nodeeditor.dashboard.run_texts import (device_text, failure_text, first_line, outcome_text, plain,
+                                                     run_problem, state_of)
 from layerloom.nodeeditor.dashboard.shown_run import READY, UNTITLED
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, runs_root
 
@@ -180,7 +181,7 @@ class RunLifecycle:
             if made is not None:
                 made.append(started.run_dir)
             self.runs_panel.add_live(started.run_dir)
-        self.header.set_device(started.device_name + (f", {started.precision}" if started.precision != "fp32" else ""))
+        self.header.set_device(*device_text(started))   # on the CPU: its threads and why
         self._sync_actions()   # Pause works from now on
         if self.shown is not live:
             return

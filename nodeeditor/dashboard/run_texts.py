@@ -8,7 +8,18 @@ import re
 from layerloom.training.events import Failed, Finished, Stopped
 
 from layerloom.training.records import format_duration
+from layerloom.training.threads import thread_text
 from layerloom.nodeeditor.dashboard.run_header import FAILED, FINISHED, IDLE, STOPPED, WARNED
+
+
+def device_text(started) -> tuple[str, str]:
+    """The header's device words for a started run, and their tooltip: on the CPU its threads and why
+    ("CPU, 1 thread (faster than 2 on this busy machine)", the processor in the tooltip), elsewhere
+    the device's name and its precision."""
+    precision = f", {started.precision}" if started.precision != "fp32" else ""
+    if started.device == "cpu" and getattr(started, "threads", 0):
+        return f"CPU, {thread_text(started.threads, started.threads_reason)}{precision}", started.device_name
+    return started.device_name + precision, ""
 
 
 def state_of(result) -> str:

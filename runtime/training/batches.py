@@ -1,9 +1,11 @@
 """Batches for the hot loop.
 
 A dataset that fits in memory lives on the training device as tensors (one per Input, one per
-Target) and is batched by indexing with a shuffled index tensor: no DataLoader, no per-sample Python,
-no host copies per step. A dataset too big for that (a large image folder, decoded lazily) streams
-through a DataLoader whose workers decode whole batches of indices, pinned for a fast copy to the GPU.
+Target) and is batched by ``index_select`` with a shuffled index tensor (half the cost of ``x[index]``
+per step on a 64 x 784 batch): no DataLoader, no per-sample Python, no host copies per step. A dataset
+too big for that (a large image folder, decoded lazily) streams through a DataLoader whose workers decode
+whole batches of indices, pinned for a fast copy to the GPU; its workers persist from epoch to epoch (the
+order of each epoch is handed to them through the sampler, which runs in this process).
 A batch is ``(features, labels)``: a tuple of feature tensors in the criterion's Input order and a
 tuple of label tensors in its Target order (empty for a graph without Targets).
 """
@@ -38,6 +40,8 @@ class Split:
         self.streaming = any(not isinstance(x, np.ndarray) for x in xs) or sum(_nbytes(x) for x in xs) > IN_MEMORY_LIMIT
         self.ys = tuple(_label_tensor(y).to(device) for y in ys)
         self._input_dtype = input_dtype
+        self._loader: torch.utils.data.DataLoader | None = None  # streaming: made at the first epoch
+        self._sampler: _ChunkSampler | None = None
         if self.streaming:
             self._xs, self.xs = list(xs), None
         else:
@@ -46,7 +50,9 @@ class Split:
                             for x in xs)
 
     def release(self) -> None:
-        """Drop the tensors (device memory) once the run is over; the record stays."""
+        """Drop the tensors (device memory) and a streaming split's workers once the run is over; the
+        record stays."""
+        self._loader = self._sampler = None  # persistent workers end with their loader
         self.xs = self._xs = None
         self.ys = ()
 
@@ -77,35 +83,54 @@ class Split:
         xs, ys = self.xs, self.ys
         if len(xs) == 1 and len(ys) == 1:  # the common case, without a generator expression per step
             (x,), (y,) = xs, ys
+            select = torch.index_select
             for start in starts:
                 index = order[start:start + batch_size]
-                yield (x[index],), (y[index],)
+                yield (select(x, 0, index),), (select(y, 0, index),)
             return
         for start in starts:
             index = order[start:start + batch_size]
-            yield tuple(x[index] for x in xs), tuple(y[index] for y in ys)
+            yield tuple(x.index_select(0, index) for x in xs), tuple(y.index_select(0, index) for y in ys)
 
     def _stream(self, order: torch.Tensor, batch_size: int, starts: range):
         chunks = [order[i:i + batch_size].numpy() for i in starts]
-        loader = torch.utils.data.DataLoader(
-            _Chunks(self._xs, chunks), batch_size=None, shuffle=False,
-            num_workers=min(4, max(0, (os.cpu_count() or 1) - 1)),
-            pin_memory=self.device.type == "cuda", persistent_workers=False)
+        loader = self._stream_loader()
+        self._sampler.chunks = chunks
         for index, xbs in zip(chunks, loader):
             xbs = tuple(xb.to(self.device, dtype=self._input_dtype, non_blocking=True) for xb in xbs)
             where = torch.from_numpy(index).to(self.device)
-            yield xbs, tuple(y[where] for y in self.ys)
+            yield xbs, tuple(y.index_select(0, where) for y in self.ys)
+
+    def _stream_loader(self) -> torch.utils.data.DataLoader:
+        """The split's DataLoader, made once: its workers (when there are any) live until ``release``."""
+        if self._loader is None:
+            self._sampler = _ChunkSampler()
+            workers = min(4, max(0, (os.cpu_count() or 1) - 1))
+            self._loader = torch.utils.data.DataLoader(
+                _Decode(self._xs), batch_size=None, sampler=self._sampler, num_workers=workers,
+                pin_memory=self.device.type == "cuda", persistent_workers=workers > 0)
+        return self._loader
 
 
-class _Chunks(torch.utils.data.Dataset):
-    """Item ``i`` is the tuple of decoded feature batches (one per Input) for the ``i``-th chunk of indices."""
+class _ChunkSampler(torch.utils.data.Sampler):
+    """Yields the current epoch's chunks of indices; it runs in the training process, so a persistent
+    worker decodes whatever order the epoch set."""
 
-    def __init__(self, xs: list, chunks: list[np.ndarray]):
-        self.xs = xs
-        self.chunks = chunks
+    def __init__(self):
+        self.chunks: list[np.ndarray] = []
+
+    def __iter__(self):
+        return iter(list(self.chunks))
 
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
-        return tuple(torch.from_numpy(np.ascontiguousarray(x[self.chunks[i]], dtype=np.float32)) for x in self.xs)
+
+class _Decode(torch.utils.data.Dataset):
+    """Item ``index`` (an array of sample indices) is the tuple of decoded feature batches, one per Input."""
+
+    def __init__(self, xs: list):
+        self.xs = xs
+
+    def __getitem__(self, index: np.ndarray) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.from_numpy(np.ascontiguousarray(x[index], dtype=np.float32)) for x in self.xs)

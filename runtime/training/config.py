@@ -32,6 +32,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
+COMPILE_CHOICES = ("off", "on", "auto")  # the compile setting (layerloom.training.compiling)
 MONITORS = ("val_loss", "val_accuracy", "val_f1", "val_precision", "val_recall", "val_mae", "val_rmse", "val_r2",
             "train_loss", "train_accuracy")
 
@@ -47,6 +48,8 @@ TOP_PARAMS: tuple[Param, ...] = (
                 choices=PRECISIONS),
     FloatParam("l1", 0.0, "L1 penalty on the weights (not biases), added to the loss", minimum=0.0, maximum=10.0),
     FloatParam("grad_clip", 0.0, "Clip the gradient norm to this value (0: no clipping)", minimum=0.0, maximum=1e6),
+    ChoiceParam("compile", "off", "Run the network through torch.compile: on, off, or auto (on with CUDA); "
+                "where it cannot compile, the run trains uncompiled and says why", choices=COMPILE_CHOICES),
     ChoiceParam("monitor", "val_loss", "Metric that picks the best checkpoint, early stopping and reduce-on-plateau",
                 choices=MONITORS),
     StrParam("weights", None, "Start from these weights (a weights file or a run's checkpoint), matched by node "
@@ -118,6 +121,7 @@ class TrainingConfig:
     precision: str = "fp32"
     l1: float = 0.0
     grad_clip: float = 0.0
+    compile: str = "off"
     monitor: str = "val_loss"
     weights: str | None = None
     optimizer: dict = field(default_factory=lambda: _defaults(OPTIMIZER_PARAMS))

@@ -3,7 +3,11 @@
 At the start: ``config.json`` (the settings, dataset, device and versions; a resume adds itself to its
 ``resumed`` list) and the graph; each epoch: a row of ``metrics.csv``, the ``last`` checkpoint (and
 ``best`` when the monitored metric improved), and at most once a second ``evaluation.json`` and
-``summary.json``; at the end: the final ``summary.json``. The files' format and the writes
+``summary.json``; at the end: the final ``summary.json``. Checkpoints are written on a background thread
+(``checkpoint_writer``) from a CPU copy of the state while the next epoch trains (the run's first one is
+written at once, so a checkpoint exists from the first epoch on); the trainer waits for the write in
+flight before the next epoch's row, before the run ends and before it names "the last good checkpoint",
+so that name is always a complete file, and a failed write stops the run before the next row. The files' format and the writes
 themselves belong to the run-folder modules (``RunFolder``); this module decides what goes into the
 folder and when.
 
@@ -21,9 +25,11 @@ import torch
 
 from layerloom import __version__
 from layerloom.files.graphfile import graph_to_dict
+from layerloom.training.checkpoint_writer import CheckpointWriter, cpu_copy
 from layerloom.training.events import CheckpointSaved
 from layerloom.training.records import CONFIG_FILE, SUMMARY_FILE, iso_time, read_run
-from layerloom.training.runs import DiskFullError
+from layerloom.training.run_writer import write_error
+from layerloom.training.runs import DiskFullError, save_checkpoint
 
 
 class RunRecorder:
@@ -75,15 +81,14 @@ class RunRecorder:
     def _record_epoch(self, metrics: dict, lr: float, improved: bool, details: dict) -> None:
         if self.folder is None:
             return
+        self._settle_checkpoint()  # the previous epoch's write: a failure stops the run before this row
         self.folder.append_epoch({"epoch": self.epoch, "step": self.step, "time_s": round(self._elapsed(), 3),
                                   "train_s": round(self._train_s, 4), "lr": lr, **metrics})
         self.folder.flush()
         self._row_written = True
         if details:
             self._evaluation = (self.epoch, metrics, details)
-        self._save_checkpoint("last")
-        if improved:  # the same state as last: copy the file rather than serialize it again
-            self._save_checkpoint("best", copy_of=self._last_checkpoint)
+        self._save_in_background(also_best=improved)
         now = time.perf_counter()
         if now >= self._summary_at:  # summary.json is for run lists: once a second is plenty
             self._summary_at = now + 1.0
@@ -124,6 +129,55 @@ class RunRecorder:
                         "classes": list(data.classes or []), "scaling": data.scaling, **_more_inputs(data)},
             "layerloom": __version__,
         }
+
+    def _save_in_background(self, also_best: bool) -> None:
+        """Start writing checkpoint ``last`` (and ``best``, a copy of the same file, when ``also_best``)
+        from a CPU copy of the state taken now; ``_settle_checkpoint`` takes the outcome back."""
+        folder, epoch = self.folder, self.epoch
+        payload = cpu_copy(self.checkpoint_payload("last"))
+        path = folder.checkpoint_path("last")
+        try:
+            folder.checkpoints.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, path, "save the checkpoint") from None
+        folder.clean_stray()  # here, not on the writer's thread: the folder's own writes make temp files too
+
+        def job(progress: dict) -> None:
+            save_checkpoint(payload, path)
+            progress["last"] = (path, epoch)
+            if also_best:  # the same state as last: copy the file rather than serialize it again
+                progress["best"] = (folder.copy_checkpoint(path, "best"), epoch)
+
+        if self._last_checkpoint is None:  # the run's first is written at once: from then on one always exists
+            progress: dict = {}
+            try:
+                job(progress)
+            finally:
+                self._saved(progress)
+            return
+        if not hasattr(self, "_writer"):
+            self._writer = CheckpointWriter()
+        self._writer.start(job)
+
+    def _settle_checkpoint(self, quiet: bool = False) -> None:
+        """Wait for the checkpoint being written; record what it saved (``CheckpointSaved`` events, the
+        last good checkpoint) and raise its error. ``quiet``: the run's outcome is already decided
+        (stopped, failed): record what was saved, raise nothing."""
+        writer = getattr(self, "_writer", None)
+        if writer is None:
+            return
+        progress, error = writer.collect()
+        self._saved(progress)
+        if error is not None and not quiet:
+            raise error
+
+    def _saved(self, progress: dict) -> None:
+        for kind in ("last", "best"):
+            if kind in progress:
+                path, epoch = progress[kind]
+                if kind == "last":
+                    self._last_checkpoint, self._checkpoint_epoch = path, epoch
+                self.channel.put(CheckpointSaved(str(path), kind, epoch))
 
     def _save_checkpoint(self, kind: str, durable: bool = False, copy_of: Path | None = None) -> None:
         if self.folder is None:

@@ -42,6 +42,7 @@ class TrainingSteps:
     # ------------------------------------------------------------------ an epoch of steps
     def _train_epoch(self) -> dict[str, float]:
         criterion, optimizer, scaler, control = self.criterion, self.optimizer, self.scaler, self.control
+        forward = self.forward  # the criterion, or its torch.compile'd form (``compiling``)
         schedule, augment, head = self.schedule, self.plan.augmenter, self.head
         image_shape = self.plan.image_shape
         clip, l1, weights = self.config.grad_clip, self.config.l1, self.l1_weights
@@ -72,7 +73,7 @@ class TrainingSteps:
                 xs = (xb,) + xs[1:]
             step_lr = schedule.lr if onecycle else epoch_lr  # the rate this step trains with
             with autocast():
-                out = criterion(*xs, *ys)
+                out = forward(*xs, *ys)
                 loss = out["loss"]
                 if l1:
                     loss = loss + l1 * l1_penalty(weights)
@@ -111,6 +112,29 @@ class TrainingSteps:
         if keep_pred and compacts:
             metrics["train_accuracy"] = float(head.accuracy(torch.cat(compacts), torch.cat(targets)))
         return metrics
+
+    def _trial_step(self, forward) -> None:
+        """One forward and backward pass of ``forward`` on the first training batch (unshuffled), leaving
+        no trace: gradients cleared, buffers (BatchNorm statistics) and random streams put back. It
+        proves a compiled network before the run starts (``compiling.compile_for_training``)."""
+        criterion, device = self.criterion, self.choice.device
+        saved = {name: buffer.clone() for name, buffer in criterion.named_buffers()}
+        devices = [device.index or 0] if device.type == "cuda" else []
+        batches = self.train.batches(self.config.batch_size, None, self.min_last)
+        try:
+            with torch.random.fork_rng(devices=devices):
+                xs, ys = next(batches)
+                criterion.train()
+                with self.choice.autocast():
+                    loss = forward(*xs, *ys)["loss"]
+                loss.backward()
+        finally:
+            batches.close()
+            for parameter in criterion.parameters():
+                parameter.grad = None
+            with torch.no_grad():
+                for name, buffer in criterion.named_buffers():
+                    buffer.copy_(saved[name])
 
     def _poll_control(self) -> None:
         self._flush()  # publish every finished step, whatever comes next

@@ -8,8 +8,10 @@ says why). The rest of the trainer lives beside it, one responsibility a module:
 - ``steps``: the hot loop, one epoch of steps (forward, backward, step; losses to the host every
   ~0.1 s as ``Step`` events, divergence detected there) and the evaluation of a split;
 - ``recorder``: what the run folder receives (config, metrics rows, checkpoints, evaluation, summary);
+  checkpoints are written on a background thread (``checkpoint_writer``) while the next epoch trains;
 - ``resume``: continuing from a checkpoint;
-- ``health``: whether a finished run learned.
+- ``health``: whether a finished run learned;
+- ``compiling``: the ``compile`` setting (the network through ``torch.compile``, or a note saying why not).
 
 Everything but the steps (validation, metrics, checkpoints, CSV rows) happens once per epoch.
 """
@@ -28,6 +30,7 @@ import torch
 
 from layerloom.core.errors import LayerLoomError
 from layerloom.training.batches import Split
+from layerloom.training.compiling import compile_for_training, wants_compile
 from layerloom.training.control import RunControl
 from layerloom.training.device import DeviceChoice, choose_device
 from layerloom.training.events import EpochEnd, EventChannel, Failed, Finished, Preparing, RunStarted, Stopped
@@ -107,26 +110,31 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
             message = _finish_message(reason, self.best, self.step if self.config.steps else None)
             if warnings:
                 message += f"; but it did not learn: {' and '.join(warnings[:-1])}; {warnings[-1]}"
+            self._settle_checkpoint()  # the last epoch's checkpoint, written while the test split ran
             event = Finished(reason, self.epoch, self.best.as_dict(), test, self._duration(), self._run_dir(),
                              message, tuple(warnings))
             if self.folder is not None and self._last_checkpoint is not None:
                 self.folder.sync(self._last_checkpoint)
             self._summary("finished", event.message, reason, event.duration_s, test=test)
         except (StopRequested, KeyboardInterrupt) as exc:
+            self._settle_checkpoint(quiet=True)
             verb = "Stopped" if isinstance(exc, StopRequested) else "Interrupted"
             event = Stopped(self.epoch, self.step, self._run_dir(),
                             f"{verb} at epoch {self.epoch:,}, step {self.step:,}{self._kept_text()}.", self._duration())
             self._summary("stopped", event.message, "stopped", event.duration_s)
         except Diverged as exc:
+            self._settle_checkpoint(quiet=True)
             event = Failed(str(exc) + self._kept_text() + "; try a lower learning rate or gradient clipping",
                            "diverged", exc.epoch, exc.step, run_dir=self._run_dir(), duration_s=self._duration())
             self._restore_last_good()
             self._summary("diverged", event.message, "diverged", event.duration_s)
         except BaseException as exc:  # noqa: BLE001 - the worker must always end with an event
+            self._settle_checkpoint(quiet=True)
             event = self._failure(exc)
             reason = event.kind if event.kind in ("out_of_memory", "disk_full") else "failed"
             self._summary("failed", event.message, reason, event.duration_s)
         finally:
+            self._settle_checkpoint(quiet=True)
             if self.folder is not None:
                 self._write_evaluation(quiet=True)
                 self.folder.close()
@@ -223,6 +231,10 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         if self.resume_state is not None:
             self._restore(self.resume_state)
         self._start_epoch = self.epoch
+        self.forward = self.criterion   # what the steps call: the criterion, or its compiled form
+        if wants_compile(config.compile, device):
+            self.channel.put(Preparing("compiling", "Compiling the network with torch.compile…"))
+            self.forward = compile_for_training(self.criterion, device, self._trial_step, self._notes.append)
         notes = [p.describe() for p in plan.warnings] + list(config.warnings) + self._notes
         if self.choice.note:
             notes.append(self.choice.note)

@@ -58,6 +58,13 @@ def test_a_small_gain_keeps_one_thread():
     assert choice.threads == 1 and choice.reason == "as fast as 2 on this machine"
 
 
+def test_a_short_run_keeps_one_thread_after_timing_it_alone():
+    machine = FakeMachine({1: 0.001, 2: 0.0001})
+    choice = machine.pick(run_steps=1000)   # 1 s at 1 thread: under SHORT_RUN_S
+    assert choice.threads == 1 and choice.reason == "a short run" and machine.steps[2] == 0
+    assert FakeMachine({1: 0.001, 2: 0.0001}).pick(run_steps=10_000).threads == 2
+
+
 def test_a_busy_machine_is_seen_by_the_probe_without_a_slow_step():
     machine = FakeMachine({1: 0.002, 2: 0.5}, probe_s={1: 1e-4, 2: 5e-3})
     choice = machine.pick()

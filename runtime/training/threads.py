@@ -42,8 +42,9 @@ CALIBRATION_ROUNDS = 3     # rounds of (N threads, 1 thread) steps
 STEPS_PER_ROUND = 3        # timed steps per count and round (after one untimed warm-up step)
 MARGIN = 0.8               # N threads are kept only when their step takes under 0.8x the 1-thread step
 GIVE_UP = 3.0              # an N-thread step (or probe) over 3x the 1-thread one ends the measuring: N loses
-PROBES = 5                 # probes timed at each count
-BUDGET_S = 1.0             # at most this long measuring steps (less for a short run: see ``choose_threads``)
+PROBES = 3                 # probes timed at each count, at most (one fast probe at ``many`` ends them)
+SHORT_RUN_S = 2.0          # a run expected to take under 2 s at 1 thread keeps 1: measuring would cost its gain
+BUDGET_S = 1.0             # at most this long measuring steps ...
 BUDGET_SHARE = 0.03        # ... and at most this share of the run's expected length at 1 thread
 
 
@@ -120,10 +121,12 @@ def fallback_choice(reason: str = "") -> ThreadChoice:
 def pick_faster(step: Callable[[], None], many: int, *, set_threads: Callable[[int], None],
                 timer: Callable[[], float] = time.perf_counter, probe: Callable[[], None] | None = None,
                 rounds: int = CALIBRATION_ROUNDS, steps: int = STEPS_PER_ROUND,
-                budget_s: float = BUDGET_S) -> ThreadChoice:
+                budget_s: float = BUDGET_S, run_steps: int | None = None) -> ThreadChoice:
     """Time ``step`` at 1 and ``many`` threads and keep the faster count.
 
     1. One untimed warm-up step at 1 thread, then ``steps`` timed ones: the 1-thread figure.
+       A run of ``run_steps`` that this puts under ``SHORT_RUN_S`` keeps 1 thread: measuring more
+       would cost about what it could save.
     2. ``probe`` (one small parallel operation, much cheaper than a step) timed a few times at each
        count: when ``many`` threads take over ``GIVE_UP`` times as long, the machine is busy and 1 wins
        without a single step at ``many`` (on a busy machine such a step can cost 50 of them at 1).
@@ -147,13 +150,21 @@ def pick_faster(step: Callable[[], None], many: int, *, set_threads: Callable[[i
     step()                                      # warm-up: caches fill, lazy set-up happens
     timed(1, steps, step, times[1])
     one = statistics.median(times[1])
+    if run_steps is not None and one * run_steps < SHORT_RUN_S:
+        set_threads(1)
+        return ThreadChoice(1, MEASURED, "a short run", {1: one})
+    if run_steps is not None:
+        budget_s = min(budget_s, BUDGET_SHARE * one * run_steps)
     busy = False
     if probe is not None:
         probes: dict[int, list[float]] = {1: [], many: []}
+        timed(many, 1, probe, [])               # the pool's threads start
         for _ in range(PROBES):
             for count in (1, many):
                 timed(count, 1, probe, probes[count])
-        busy = statistics.median(probes[many]) > GIVE_UP * statistics.median(probes[1])
+            busy = min(probes[many]) > GIVE_UP * min(probes[1])   # every probe at ``many`` so far was slow
+            if not busy:
+                break
     for _ in range(0 if busy else rounds):
         set_threads(many)
         for _ in range(steps):
@@ -223,11 +234,11 @@ def calibration_step(plan, seed: int = 0) -> Callable[[], None]:
     return step
 
 
-def _budget(plan) -> float:
-    """Seconds the steps' measuring may take: ``BUDGET_SHARE`` of the run, guessed at 2 ms a step."""
+def _run_steps(plan) -> int:
+    """The steps the run will train (about: a resumed run trains fewer)."""
     config = plan.config
-    steps = config.steps or config.epochs * max(1, plan.dataset.num_train // max(1, int(config.batch_size)))
-    return min(BUDGET_S, BUDGET_SHARE * steps * 0.002)
+    return config.steps or config.epochs * max(1, -(-plan.dataset.num_train // max(1, int(config.batch_size))))
+
 
 
 def choose_threads(requested: int | None = None, plan=None, *, device: str = "cpu") -> ThreadChoice:
@@ -249,7 +260,7 @@ def choose_threads(requested: int | None = None, plan=None, *, device: str = "cp
                 step = calibration_step(plan, plan.config.seed)
                 with torch.random.fork_rng(devices=[]):
                     choice = pick_faster(step, many, set_threads=torch.set_num_threads, probe=parallel_probe(),
-                                         budget_s=_budget(plan))
+                                         run_steps=_run_steps(plan))
             except Exception as exc:  # noqa: BLE001 - measuring is an optimisation: never a reason to fail
                 choice = fallback_choice(f"not measured: {type(exc).__name__}")
     torch.set_num_threads(choice.threads)

@@ -1,0 +1,175 @@
+"""Thread policy on a busy machine: the default (measured) count against fixed 1 and fixed 2 threads.
+
+Workloads (one process, ``TrainingSession.run`` on this thread, the CLI's way, no run folder):
+
+- ``mnist_mlp``: the MNIST-shaped MLP example (784-128-64-10, Adam (fused), batch 64) on synthetic
+  MNIST-shaped data (no download): ``--samples`` (60,000) training samples, ``--mnist-epochs`` (2)
+  epochs, 1,000 validation samples.
+- ``digits_mlp``: the digits example (64-128-64-10, Adam, batch 64), ``--digits-epochs`` (its own 20).
+
+Each is run with 0, 1 and 2 competing busy processes (Python processes multiplying numpy matrices
+on one thread each, started before and killed after each load level), under three policies: the
+default (``threads`` None: LayerLoom measures, see ``layerloom.training.threads``), fixed 1 and fixed
+2 threads. The policies run interleaved, their order rotating round by round, so a change in the
+machine's load hits all of them alike. A run longer than ``--cap`` seconds is stopped there (a
+collapsed 2-thread run would take minutes); its figure counts the samples it trained.
+
+Figure: *run samples/s* = samples trained / the run's wall time from ``run()`` to its end (set-up,
+the thread measuring, validation included). Printed: the median over rounds with its range
+(min..max), and default / best fixed count, the ratio's range taken over rounds (each round's default
+against that round's best fixed). Goal (issue 19): default >= 0.9x the best fixed count in every case.
+
+Usage: python benchmarks/bench_threads.py [--rounds 3] [--samples 60000] [--mnist-epochs 2]
+       [--digits-epochs 20] [--cap 6] [--loads 0,1,2] [--workloads mnist_mlp,digits_mlp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.pop("OMP_NUM_THREADS", None)   # the default policy must measure (torch is not imported yet)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from layerloom import load_graph  # noqa: E402
+from layerloom.files.resources import example_path  # noqa: E402
+from layerloom.training import EpochEnd, Finished, Stopped, TrainingConfig, TrainingSession  # noqa: E402
+
+POLICIES = ("default", "1", "2")
+SPIN = ("import numpy as np\n"
+        "a = np.random.rand(200, 200)\n"
+        "while True:\n"
+        "    a = a @ a\n"
+        "    a /= np.abs(a).max() + 1.0\n")
+
+
+def make_mnist(path: Path, train: int, val: int = 1000, seed: int = 0) -> None:
+    """MNIST-shaped synthetic data: a blocky random pattern per class, noised (as bench_mnist.py's)."""
+    rng = np.random.default_rng(seed)
+    protos = np.kron(rng.random((10, 7, 7)).astype(np.float32), np.ones((4, 4), np.float32))
+
+    def split(n):
+        y = rng.integers(0, 10, n)
+        x = 0.3 * protos[y] + 0.7 * rng.random((n, 28, 28), dtype=np.float32)
+        return x.reshape(n, 1, 28, 28).astype(np.float32), y.astype(np.int64)
+
+    x, y = split(train)
+    x_val, y_val = split(val)
+    np.savez(path, x=x, y=y, x_val=x_val, y_val=y_val)
+
+
+def busy_processes(count: int) -> list[subprocess.Popen]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return [subprocess.Popen([sys.executable, "-c", SPIN], env=env) for _ in range(count)]
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.wait(10)
+
+
+def one_run(workload: str, policy: str, data: Path, epochs: int, cap: float) -> dict:
+    if workload == "mnist_mlp":
+        graph = load_graph(example_path("mnist_mlp"))
+        changes = {"epochs": epochs, "dataset": {"path": str(data), "scaling": "none", "val_split": 0.0}}
+    else:
+        graph = load_graph(example_path("digits_mlp"))
+        changes = {"epochs": epochs}
+    config = TrainingConfig.from_graph(graph).replace(device="cpu", seed=0, **changes)
+    threads = None if policy == "default" else int(policy)
+    session = TrainingSession(graph, config, threads=threads)
+    timer = threading.Timer(cap, session.stop)
+    timer.start()
+    start = time.perf_counter()
+    try:
+        session.run()
+    finally:
+        timer.cancel()
+    wall = time.perf_counter() - start
+    result = session.result
+    if not isinstance(result, (Finished, Stopped)):
+        raise SystemExit(f"{workload} ({policy}) failed: {result}")
+    batch = config.batch_size
+    steps = session.trainer.step if session.trainer is not None else 0
+    samples = min(steps * batch, session.plan.dataset.num_train * session.trainer.epochs)
+    train_s = sum(e.train_s for e in session.events.drain() if isinstance(e, EpochEnd))
+    choice = session.thread_choice
+    return {"run": samples / wall, "threads": choice.threads, "why": choice.reason, "stopped": isinstance(result, Stopped),
+            "train_s": train_s}
+
+
+def _range(values: list[float], fmt: str = "{:,.0f}") -> str:
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}..{fmt.format(max(values))})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=60000, help="MNIST-shaped training samples")
+    parser.add_argument("--mnist-epochs", type=int, default=2)
+    parser.add_argument("--digits-epochs", type=int, default=20, help="the example's own 20")
+    parser.add_argument("--cap", type=float, default=6.0, help="stop a run after this many seconds")
+    parser.add_argument("--loads", default="0,1,2", help="competing busy processes, comma-separated")
+    parser.add_argument("--workloads", default="mnist_mlp,digits_mlp")
+    args = parser.parse_args()
+    loads = [int(n) for n in args.loads.split(",")]
+    workloads = args.workloads.split(",")
+    print(f"torch {torch.__version__}, {os.cpu_count()} cores, python {sys.version.split()[0]}; "
+          f"{args.rounds} rounds, runs capped at {args.cap:g} s; no GPU (CPU only)")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "mnist.npz"
+        make_mnist(data, args.samples)
+        one_run("digits_mlp", "1", data, 1, args.cap)   # imports and first-use costs, outside the figures
+        rows = []
+        for load in loads:
+            processes = busy_processes(load)
+            try:
+                time.sleep(1.0)   # let the load settle
+                for workload in workloads:
+                    figures = {p: [] for p in POLICIES}
+                    chosen = []
+                    for r in range(args.rounds):
+                        order = POLICIES[r % 3:] + POLICIES[:r % 3]
+                        for policy in order:
+                            epochs = args.mnist_epochs if workload == "mnist_mlp" else args.digits_epochs
+                            out = one_run(workload, policy, data, epochs, args.cap)
+                            figures[policy].append(out["run"])
+                            if policy == "default":
+                                chosen.append(f"{out['threads']}: {out['why']}")
+                            print(f"  load {load} {workload:10s} round {r + 1} {policy:>7s}: "
+                                  f"{out['run']:9,.0f} samples/s, {out['threads']} thread(s)"
+                                  + (" [capped]" if out["stopped"] else ""), flush=True)
+                    ratios = [d / max(one, two) for d, one, two in zip(figures["default"], figures["1"], figures["2"])]
+                    rows.append((load, workload, figures, ratios, chosen))
+            finally:
+                stop_all(processes)
+    print()
+    print("run samples/s, median (min..max) over rounds; default / best fixed per round")
+    print(f"{'busy':>4}  {'workload':10s}  {'default':>24s}  {'fixed 1':>24s}  {'fixed 2':>24s}  "
+          f"{'default/best':>18s}")
+    for load, workload, figures, ratios, chosen in rows:
+        print(f"{load:>4}  {workload:10s}  {_range(figures['default']):>24s}  {_range(figures['1']):>24s}  "
+              f"{_range(figures['2']):>24s}  {_range(ratios, '{:.2f}x'):>18s}")
+    print()
+    print("what the default chose, round by round:")
+    for load, workload, _, _, chosen in rows:
+        print(f"  load {load} {workload}: " + "; ".join(chosen))
+    worst = min(min(r) for *_, r, _ in rows)
+    print(f"\nworst default/best over every case and round: {worst:.2f}x (goal >= 0.9x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
 Workloads (one process, ``TrainingSession.run`` on this thread, the CLI's way, no run folder):
 
 - ``mnist_mlp``: the MNIST-shaped MLP example (784-128-64-10, Adam (fused), batch 64) on synthetic
-  MNIST-shaped data (no download): ``--samples`` (60,000) training samples, ``--mnist-epochs`` (2)
+  MNIST-shaped data (no download): ``--samples`` (60,000) training samples, ``--mnist-epochs`` (3)
   epochs, 1,000 validation samples.
 - ``digits_mlp``: the digits example (64-128-64-10, Adam, batch 64), ``--digits-epochs`` (its own 20).
 
@@ -17,9 +17,9 @@ collapsed 2-thread run would take minutes); its figure counts the samples it tra
 Figure: *run samples/s* = samples trained / the run's wall time from ``run()`` to its end (set-up,
 the thread measuring, validation included). Printed: the median over rounds with its range
 (min..max), and default / best fixed count, the ratio's range taken over rounds (each round's default
-against that round's best fixed). Goal (issue 19): default >= 0.9x the best fixed count in every case.
+against that round's best fixed) and the ratio of the medians. Goal (issue 19): default >= 0.9x the best fixed count in every case.
 
-Usage: python benchmarks/bench_threads.py [--rounds 3] [--samples 60000] [--mnist-epochs 2]
+Usage: python benchmarks/bench_threads.py [--rounds 3] [--samples 60000] [--mnist-epochs 3]
        [--digits-epochs 20] [--cap 6] [--loads 0,1,2] [--workloads mnist_mlp,digits_mlp]
 """
 
@@ -108,7 +108,7 @@ def one_run(workload: str, policy: str, data: Path, epochs: int, cap: float) -> 
     train_s = sum(e.train_s for e in session.events.drain() if isinstance(e, EpochEnd))
     choice = session.thread_choice
     return {"run": samples / wall, "threads": choice.threads, "why": choice.reason, "stopped": isinstance(result, Stopped),
-            "train_s": train_s}
+            "train_s": train_s, "cost_s": choice.cost_s}
 
 
 def _range(values: list[float], fmt: str = "{:,.0f}") -> str:
@@ -119,7 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=60000, help="MNIST-shaped training samples")
-    parser.add_argument("--mnist-epochs", type=int, default=2)
+    parser.add_argument("--mnist-epochs", type=int, default=3, help="the issue's 3")
     parser.add_argument("--digits-epochs", type=int, default=20, help="the example's own 20")
     parser.add_argument("--cap", type=float, default=6.0, help="stop a run after this many seconds")
     parser.add_argument("--loads", default="0,1,2", help="competing busy processes, comma-separated")
@@ -148,7 +148,7 @@ def main() -> None:
                             out = one_run(workload, policy, data, epochs, args.cap)
                             figures[policy].append(out["run"])
                             if policy == "default":
-                                chosen.append(f"{out['threads']}: {out['why']}")
+                                chosen.append(f"{out['threads']} ({out['why']}; {out['cost_s'] * 1000:.0f} ms)")
                             print(f"  load {load} {workload:10s} round {r + 1} {policy:>7s}: "
                                   f"{out['run']:9,.0f} samples/s, {out['threads']} thread(s)"
                                   + (" [capped]" if out["stopped"] else ""), flush=True)
@@ -159,12 +159,14 @@ def main() -> None:
     print()
     print("run samples/s, median (min..max) over rounds; default / best fixed per round")
     print(f"{'busy':>4}  {'workload':10s}  {'default':>24s}  {'fixed 1':>24s}  {'fixed 2':>24s}  "
-          f"{'default/best':>18s}")
+          f"{'default/best per round':>24s}  {'of medians':>10s}")
     for load, workload, figures, ratios, chosen in rows:
+        medians = statistics.median(figures["default"]) / max(statistics.median(figures["1"]),
+                                                              statistics.median(figures["2"]))
         print(f"{load:>4}  {workload:10s}  {_range(figures['default']):>24s}  {_range(figures['1']):>24s}  "
-              f"{_range(figures['2']):>24s}  {_range(ratios, '{:.2f}x'):>18s}")
+              f"{_range(figures['2']):>24s}  {_range(ratios, '{:.2f}x'):>24s}  {medians:>9.2f}x")
     print()
-    print("what the default chose, round by round:")
+    print("what the default chose, round by round (why; what choosing cost):")
     for load, workload, _, _, chosen in rows:
         print(f"  load {load} {workload}: " + "; ".join(chosen))
     worst = min(min(r) for *_, r, _ in rows)

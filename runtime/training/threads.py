@@ -30,6 +30,7 @@ steps slow down to a third of the best speed seen, the run drops to 1 thread for
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import statistics
 import time
@@ -57,6 +58,7 @@ class ThreadChoice:
     source: str
     reason: str                        # "faster than 2 on this busy machine", "set with --threads"
     step_s: dict = field(default_factory=dict)
+    cost_s: float = 0.0                # how long choosing took (measuring, on copies)
 
     def describe(self) -> str:
         """'1 thread (faster than 2 on this busy machine)'."""
@@ -64,7 +66,8 @@ class ThreadChoice:
 
     def to_dict(self) -> dict:
         return {"threads": self.threads, "source": self.source, "reason": self.reason,
-                **({"step_ms": {str(k): round(v * 1000, 3) for k, v in self.step_s.items()}} if self.step_s else {})}
+                **({"step_ms": {str(k): round(v * 1000, 3) for k, v in self.step_s.items()},
+                    "cost_s": round(self.cost_s, 4)} if self.step_s else {})}
 
 
 def thread_text(threads: int, reason: str = "") -> str:
@@ -256,11 +259,13 @@ def choose_threads(requested: int | None = None, plan=None, *, device: str = "cp
         elif plan is None:
             choice = fallback_choice()
         else:
+            started = time.perf_counter()
             try:
                 step = calibration_step(plan, plan.config.seed)
                 with torch.random.fork_rng(devices=[]):
                     choice = pick_faster(step, many, set_threads=torch.set_num_threads, probe=parallel_probe(),
                                          run_steps=_run_steps(plan))
+                choice = dataclasses.replace(choice, cost_s=time.perf_counter() - started)
             except Exception as exc:  # noqa: BLE001 - measuring is an optimisation: never a reason to fail
                 choice = fallback_choice(f"not measured: {type(exc).__name__}")
     torch.set_num_threads(choice.threads)

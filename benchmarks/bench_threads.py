@@ -10,8 +10,8 @@ Workloads (one process, ``TrainingSession.run`` on this thread, the CLI's way, n
 Each is run with 0, 1 and 2 competing busy processes (Python processes multiplying numpy matrices
 on one thread each, started before and killed after each load level), under three policies: the
 default (``threads`` None: LayerLoom measures, see ``layerloom.training.threads``), fixed 1 and fixed
-2 threads. The policies run interleaved, their order rotating round by round, so a change in the
-machine's load hits all of them alike. A run longer than ``--cap`` seconds is stopped there (a
+2 threads. The policies run interleaved, round by round in each of their 6 orders in turn, so a
+change in the machine's load, or what the previous run left behind, hits all of them alike. A run longer than ``--cap`` seconds is stopped there (a
 collapsed 2-thread run would take minutes); its figure counts the samples it trained.
 
 Figure: *run samples/s* = samples trained / the run's wall time from ``run()`` to its end (set-up,
@@ -19,13 +19,14 @@ the thread measuring, validation included). Printed: the median over rounds with
 (min..max), and default / best fixed count, the ratio's range taken over rounds (each round's default
 against that round's best fixed) and the ratio of the medians. Goal (issue 19): default >= 0.9x the best fixed count in every case.
 
-Usage: python benchmarks/bench_threads.py [--rounds 3] [--samples 60000] [--mnist-epochs 3]
+Usage: python benchmarks/bench_threads.py [--rounds 6] [--samples 60000] [--mnist-epochs 3]
        [--digits-epochs 20] [--cap 6] [--loads 0,1,2] [--workloads mnist_mlp,digits_mlp]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -47,6 +48,9 @@ from layerloom.files.resources import example_path  # noqa: E402
 from layerloom.training import EpochEnd, Finished, Stopped, TrainingConfig, TrainingSession  # noqa: E402
 
 POLICIES = ("default", "1", "2")
+# every order in turn: a rotation alone would always run the default right after fixed 2 (a run after
+# a 2-thread run measured slower here, whichever it was)
+ORDERS = list(itertools.permutations(POLICIES))
 SPIN = ("import numpy as np\n"
         "a = np.random.rand(200, 200)\n"
         "while True:\n"
@@ -117,7 +121,7 @@ def _range(values: list[float], fmt: str = "{:,.0f}") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6, help="6: each order once")
     parser.add_argument("--samples", type=int, default=60000, help="MNIST-shaped training samples")
     parser.add_argument("--mnist-epochs", type=int, default=3, help="the issue's 3")
     parser.add_argument("--digits-epochs", type=int, default=20, help="the example's own 20")
@@ -142,7 +146,7 @@ def main() -> None:
                     figures = {p: [] for p in POLICIES}
                     chosen = []
                     for r in range(args.rounds):
-                        order = POLICIES[r % 3:] + POLICIES[:r % 3]
+                        order = ORDERS[r % len(ORDERS)]
                         for policy in order:
                             epochs = args.mnist_epochs if workload == "mnist_mlp" else args.digits_epochs
                             out = one_run(workload, policy, data, epochs, args.cap)

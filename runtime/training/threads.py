@@ -9,12 +9,15 @@ second thread even on an idle machine. So the count is measured, not guessed:
 1. An explicit choice wins: the ``threads`` a caller passes (the CLI's ``--threads N``), then
    ``OMP_NUM_THREADS``.
 2. Off the CPU (CUDA, MPS), or with one core, the count hardly matters: all cores but one.
-3. Else a short calibration on the run's own model and batch size (``calibrate``): a copy of the
-   model and a fresh optimizer train on the first batch, a few steps at 1 thread and a few at all
-   cores, interleaved, and the faster count is kept (1 unless the other is clearly faster). A busy
-   machine shows up at once: a step at all cores that takes several times the 1-thread step ends
-   the measuring. The run itself is untouched: its weights, optimizer and random streams are not
-   used (``torch.random.fork_rng``), so the same seed gives the same run whether or not it calibrated.
+3. Else a short calibration on the run's own model and batch size (``choose_threads``, ``pick_faster``):
+   a copy of the model and a fresh optimizer train on the first batch. A few steps at 1 thread come
+   first; a run they put under ``SHORT_RUN_S`` keeps 1 (measuring more would cost what it could
+   save). Then one small parallel operation timed at 1 and all cores shows a busy machine at once,
+   for the price of a few milliseconds rather than a collapsed step; else steps at all cores and at 1
+   alternate, the first step at all cores over ``GIVE_UP`` times the 1-thread step ending the
+   measuring. All cores are kept only when clearly faster (``MARGIN``). The run itself is untouched:
+   its weights, optimizer and random streams are not used (``torch.random.fork_rng``), so the same
+   seed gives the same run as one given the chosen count outright.
 
 Determinism: torch does not promise bit-identical CPU results across thread counts (a reduction split
 over threads adds in another order), so a run records its thread count (config.json's ``device``)
@@ -56,7 +59,7 @@ class ThreadChoice:
 
     threads: int
     source: str
-    reason: str                        # "faster than 2 on this busy machine", "set with --threads"
+    reason: str                        # "faster than 2 on this busy machine", "as asked"
     step_s: dict = field(default_factory=dict)
     cost_s: float = 0.0                # how long choosing took (measuring, on copies)
 

@@ -175,6 +175,9 @@ def run_lightning(model: str, data: Path, epochs: int, root: str) -> dict:
     import lightning as L
     from lightning.pytorch.loggers import CSVLogger
 
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.ERROR)   # its start-up tips and "GPU available" lines
+
     start = time.perf_counter()
     xtr, ytr, xva, yva = read_data(data)
 

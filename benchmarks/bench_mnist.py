@@ -295,7 +295,7 @@ def bench_mnist(args, folder: Path, peer: bool) -> None:
 def bench_examples(args, tmp: str) -> None:
     """The compile speed-up on each example graph with its own dataset (mnist ones excepted: no download)."""
     torch.set_num_threads(args.threads[0])
-    for name in ("digits_mlp", "digits_cnn", "digits_residual", "regression_mlp", "sequence_lstm"):
+    for name in args.example_names.split(","):
         results: dict[str, list[dict]] = {"layerloom": [], "layerloom compiled": []}
         run_layerloom(name, None, 1, tmp)
         run_layerloom(name, None, 1, tmp, compile_="on")
@@ -321,6 +321,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also LayerLoom and the tight loop compiled")
     parser.add_argument("--examples", action="store_true", help="the compile speed-up on the example graphs")
     parser.add_argument("--example-epochs", type=int, default=10)
+    parser.add_argument("--example-names", default="digits_mlp,digits_cnn,digits_residual,regression_mlp,sequence_lstm")
     parser.add_argument("--no-lightning", action="store_true")
     args = parser.parse_args()
     args.rounds = args.rounds or (2 if args.quick else 3)

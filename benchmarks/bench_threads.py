@@ -112,7 +112,7 @@ def one_run(workload: str, policy: str, data: Path, epochs: int, cap: float) -> 
     train_s = sum(e.train_s for e in session.events.drain() if isinstance(e, EpochEnd))
     choice = session.thread_choice
     return {"run": samples / wall, "threads": choice.threads, "why": choice.reason, "stopped": isinstance(result, Stopped),
-            "train_s": train_s, "cost_s": choice.cost_s}
+            "train_s": train_s, "cost_s": choice.cost_s, "wall": wall}
 
 
 def _range(values: list[float], fmt: str = "{:,.0f}") -> str:
@@ -144,7 +144,7 @@ def main() -> None:
                 time.sleep(1.0)   # let the load settle
                 for workload in workloads:
                     figures = {p: [] for p in POLICIES}
-                    chosen = []
+                    chosen, shares, same = [], [], 0
                     for r in range(args.rounds):
                         order = ORDERS[r % len(ORDERS)]
                         for policy in order:
@@ -153,11 +153,15 @@ def main() -> None:
                             figures[policy].append(out["run"])
                             if policy == "default":
                                 chosen.append(f"{out['threads']} ({out['why']}; {out['cost_s'] * 1000:.0f} ms)")
+                                shares.append(out["cost_s"] / out["wall"])
+                                picked = out["threads"]
                             print(f"  load {load} {workload:10s} round {r + 1} {policy:>7s}: "
                                   f"{out['run']:9,.0f} samples/s, {out['threads']} thread(s)"
                                   + (" [capped]" if out["stopped"] else ""), flush=True)
+                        best = "1" if figures["1"][-1] >= figures["2"][-1] else "2"
+                        same += picked == int(best)
                     ratios = [d / max(one, two) for d, one, two in zip(figures["default"], figures["1"], figures["2"])]
-                    rows.append((load, workload, figures, ratios, chosen))
+                    rows.append((load, workload, figures, ratios, (chosen, shares, same)))
             finally:
                 stop_all(processes)
     print()
@@ -171,8 +175,10 @@ def main() -> None:
               f"{_range(figures['2']):>24s}  {_range(ratios, '{:.2f}x'):>24s}  {medians:>9.2f}x")
     print()
     print("what the default chose, round by round (why; what choosing cost):")
-    for load, workload, _, _, chosen in rows:
+    for load, workload, _, _, (chosen, shares, same) in rows:
         print(f"  load {load} {workload}: " + "; ".join(chosen))
+        print(f"    the round's best fixed count in {same} of {len(chosen)} rounds; choosing took "
+              f"{min(shares):.1%}..{max(shares):.1%} of the default run's wall time")
     worst = min(min(r) for *_, r, _ in rows)
     print(f"\nworst default/best over every case and round: {worst:.2f}x (goal >= 0.9x)")
 

@@ -7,9 +7,10 @@ At the start: ``config.json`` (the settings, dataset, device and versions; a res
 (``checkpoint_writer``) from a CPU copy of the state while the next epoch trains (the run's first one is
 written at once, so a checkpoint exists from the first epoch on); the trainer waits for the write in
 flight before the next epoch's row, before the run ends and before it names "the last good checkpoint",
-so that name is always a complete file, and a failed write stops the run before the next row. The files' format and the writes
-themselves belong to the run-folder modules (``RunFolder``); this module decides what goes into the
-folder and when.
+so that name is always a complete file, and a failed write stops the run before the next row.
+
+The files' format and the writes themselves belong to the run-folder modules (``RunFolder``); this
+module decides what goes into the folder and when.
 
 ``RunRecorder`` is a part of ``Trainer`` (``layerloom.training.trainer``): it reads the trainer's
 plan, settings, folder and progress (epoch, step, history, best score).
@@ -18,7 +19,6 @@ plan, settings, folder and progress (epoch, step, history, best score).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -178,17 +178,6 @@ class RunRecorder:
                 if kind == "last":
                     self._last_checkpoint, self._checkpoint_epoch = path, epoch
                 self.channel.put(CheckpointSaved(str(path), kind, epoch))
-
-    def _save_checkpoint(self, kind: str, durable: bool = False, copy_of: Path | None = None) -> None:
-        if self.folder is None:
-            return
-        if copy_of is not None:
-            path = self.folder.copy_checkpoint(copy_of, kind)
-        else:
-            path = self.folder.save_checkpoint(kind, self.checkpoint_payload(kind), durable=durable)
-        if kind == "last":
-            self._last_checkpoint, self._checkpoint_epoch = path, self.epoch
-        self.channel.put(CheckpointSaved(str(path), kind, self.epoch))
 
     # ------------------------------------------------------------------ summary.json
     def _summary(self, status: str, message: str, reason: str | None = None, duration: float | None = None,

@@ -134,7 +134,12 @@ class RunRecorder:
         """Start writing checkpoint ``last`` (and ``best``, a copy of the same file, when ``also_best``)
         from a CPU copy of the state taken now; ``_settle_checkpoint`` takes the outcome back."""
         folder, epoch = self.folder, self.epoch
-        payload = cpu_copy(self.checkpoint_payload("last"))
+        payload = self.checkpoint_payload("last")
+        # the state training goes on changing, copied; the records (graph, config...) are built fresh
+        for key in ("weights", "optimizer", "schedule", "scaler", "rng"):
+            payload[key] = cpu_copy(payload[key])
+        payload["history"] = [dict(row) for row in payload["history"]]
+        payload["metrics"] = dict(payload["metrics"])
         path = folder.checkpoint_path("last")
         try:
             folder.checkpoints.mkdir(parents=True, exist_ok=True)

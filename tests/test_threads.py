@@ -61,7 +61,7 @@ def test_a_small_gain_keeps_one_thread():
 def test_a_short_run_keeps_one_thread_after_timing_it_alone():
     machine = FakeMachine({1: 0.001, 2: 0.0001})
     choice = machine.pick(run_steps=1000)   # 1 s at 1 thread: under SHORT_RUN_S
-    assert choice.threads == 1 and choice.reason == "a short run" and machine.steps[2] == 0
+    assert choice.threads == 1 and choice.reason == "enough for a short run" and machine.steps[2] == 0
     assert FakeMachine({1: 0.001, 2: 0.0001}).pick(run_steps=10_000).threads == 2
 
 

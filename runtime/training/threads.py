@@ -158,7 +158,7 @@ def pick_faster(step: Callable[[], None], many: int, *, set_threads: Callable[[i
     one = statistics.median(times[1])
     if run_steps is not None and one * run_steps < SHORT_RUN_S:
         set_threads(1)
-        return ThreadChoice(1, MEASURED, "a short run", {1: one})
+        return ThreadChoice(1, MEASURED, "enough for a short run", {1: one})
     if run_steps is not None:
         budget_s = min(budget_s, BUDGET_SHARE * one * run_steps)
     busy = False

@@ -128,6 +128,7 @@ def test_a_dataset_preloaded_by_the_idle_child_is_the_one_its_run_uses_and_warm_
         assert worker.preload(dumps_graph(graph), None)           # sent at once, while torch imports
         assert worker.wait_ready(120)
         assert "interrupted" not in worker.facts                   # a preload is not a job
+        assert worker.wait_preloaded(1, 120)   # loaded before F5 (a job sent sooner would load it itself)
         session = ProcessSession(graph, run_root=tmp_path / "runs", warm=worker).start()
         stages = []
         while session.result is None:

@@ -57,6 +57,7 @@ class WarmProcess:
         self.facts: dict[str, Any] = {}
         self.started_at = 0.0
         self.ready_at: float | None = None
+        self.preloaded = 0               # preload requests the idle child has handled
         self._ready = job is not None  # a fresh child needs no "ready": its job is already in
         self._taken = job is not None
         self._lock = threading.Lock()
@@ -117,6 +118,23 @@ class WarmProcess:
             self._ready = True
             self.ready_at = time.monotonic()
             self.facts = dict(message[1] or {})
+        elif isinstance(message, tuple) and message and message[0] == "preloaded":
+            self.preloaded += 1
+
+    def wait_preloaded(self, count: int = 1, timeout: float = 60.0) -> bool:
+        """Wait until the idle child has handled ``count`` preload requests (loaded, or found it could not);
+        False when it died, took a job or the time is up. (A job that arrives first is run at once: its
+        own load then replaces the preload.)"""
+        deadline = time.monotonic() + timeout
+        while self.preloaded < count:
+            if not self.alive or self._taken or time.monotonic() > deadline:
+                return False
+            try:
+                if self.conn.poll(0.05):
+                    self._heard(self.conn.recv())
+            except (EOFError, OSError):
+                return False
+        return True
 
     @property
     def usable(self) -> bool:
@@ -301,10 +319,12 @@ def _child_main(conn, events, job: tuple | None, warm_export: bool) -> None:
             if not job_waiting():
                 for request in preloads[-PRELOAD_LIMIT:]:
                     _preload(request)      # the window's dataset, loaded before F5 asks for it
+                    conn.send(("preloaded",))
             while not waiting:
                 message = conn.recv()
                 if _is_preload(message):
                     _preload(message[1])
+                    conn.send(("preloaded",))
                 else:
                     waiting.append(message)
         except (EOFError, OSError):

@@ -16,7 +16,8 @@ then hands out None and callers spawn a fresh child, as before.
 
 The parent side imports neither torch nor Qt. Protocol, over one duplex pipe per child:
 
-- child -> parent: ``("ready", facts)`` once torch is imported (a warm child only);
+- child -> parent: ``("ready", facts)`` once torch is imported (a warm child only), and ``("preloaded",)``
+  after each ``("preload", request)`` it handled while idle;
 - parent -> child: one job, ``("train", kwargs)`` or ``("call", function, payload)``; then, for a
   training run, ``"pause"``/``"resume"``/``"stop"``;
 - events and messages travel back on ``events``, a multiprocessing queue made with the child.

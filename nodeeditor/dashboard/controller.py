@@ -43,7 +43,7 @@ from layerloom.nodeeditor.adapters.run_bridge import RunBridge
 from layerloom.nodeeditor.dashboard.charts import TrainingCharts
 from layerloom.nodeeditor.dashboard.evaluation import EvaluationPanel
 from layerloom.nodeeditor.dashboard.results import RunResults
-from layerloom.nodeeditor.dashboard.run_header import IDLE, PAUSED, RUNNING, RunHeader
+from layerloom.nodeeditor.dashboard.run_header import ACTIVE, IDLE, PAUSED, RUNNING, RunHeader
 from layerloom.nodeeditor.dashboard.run_lifecycle import REDRAW_MS, RunLifecycle
 from layerloom.nodeeditor.dashboard.shown_run import BLOCKED, READY, ShownRun
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, TrainView, runs_root
@@ -224,8 +224,11 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
 
             # the threads of this process say nothing of a run's: those show when a run starts
             return re.sub(r",? \d+ threads?", "", choose_device("auto").name)
-        run_in_background(probe, self.header.set_device,
-                          lambda exc: self.header.set_device(f"unavailable ({exc})"), name="device-probe")
+        def show(text: str) -> None:
+            if self.header.state not in ACTIVE:   # a run that started meanwhile names its own device and threads
+                self.header.set_device(text)
+
+        run_in_background(probe, show, lambda exc: show(f"unavailable ({exc})"), name="device-probe")
 
     # ------------------------------------------------------------------ requests from the header and the Runs list
     def _banner_action(self, key: str) -> None:

@@ -23,10 +23,30 @@ def test_the_header_shows_the_threads_and_why(qtbot):
     header.show()
     header.set_device(*device_text(started()))
     label = header.device_label
-    assert label.text() == "Device: CPU, 1 thread (faster than 2 on this busy machine)"
-    assert label.toolTip() == "CPU (x86_64, 1 thread)" and label.isVisible()
+    assert label.text() == "Device: CPU, 1 thread"     # short: the progress bar beside it keeps its room
+    assert label.toolTip() == "1 thread (faster than 2 on this busy machine)\nCPU (x86_64, 1 thread)"
+    assert label.isVisible()
     # another count, a GPU, an older event without threads
-    assert device_text(started(threads=2, reason="as asked"))[0] == "CPU, 2 threads (as asked)"
+    assert device_text(started(threads=2, reason="as asked")) == ("CPU, 2 threads",
+                                                                  "2 threads (as asked)\nCPU (x86_64, 1 thread)")
     assert device_text(started("cuda", "NVIDIA H100", "bf16", threads=1, reason="training on CUDA")) == \
         ("NVIDIA H100, bf16", "")
     assert device_text(started(threads=0, reason=""))[0] == "CPU (x86_64, 1 thread)"
+
+
+def test_the_progress_text_stays_on_one_line_beside_a_long_device_name(qtbot):
+    from types import SimpleNamespace
+
+    header = RunHeader()
+    qtbot.addWidget(header)
+    header.resize(920, 120)    # the Train workspace's header at 1366x768 with its dock open
+    header.show()
+    header.set_device(*device_text(started()))
+    run = started()
+    header.show_progress(SimpleNamespace(progress=0.03, epoch=84, step=19320, eta_s=60.0, loss=0.1,
+                                         samples_per_s=75000.0, lr=0.001), run)
+    qtbot.waitExposed(header)
+    qtbot.wait(20)             # laid out
+    text = header.progress.text()
+    assert text == "epoch 84/5  ·  step 19,320/115"
+    assert header.progress.fontMetrics().horizontalAdvance(text) < header.progress.width()

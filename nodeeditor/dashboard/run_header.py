@@ -84,7 +84,9 @@ class RunHeader(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        self.progress.setMinimumWidth(120)
+        # room for "epoch 3000/3000  ·  step 69,000/69,000" on one line (the text wrapped and lost its commas)
+        self.progress.setMinimumWidth(self.progress.fontMetrics().horizontalAdvance(
+            "epoch 3000/3000  ·  step 690,000/690,000") + 24)
         self.eta_label = QLabel()
         self.eta_label.setMinimumWidth(110)
         self.eta_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

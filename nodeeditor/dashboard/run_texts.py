@@ -13,12 +13,13 @@ from layerloom.nodeeditor.dashboard.run_header import FAILED, FINISHED, IDLE, ST
 
 
 def device_text(started) -> tuple[str, str]:
-    """The header's device words for a started run, and their tooltip: on the CPU its threads and why
-    ("CPU, 1 thread (faster than 2 on this busy machine)", the processor in the tooltip), elsewhere
-    the device's name and its precision."""
+    """The header's device words for a started run, and their tooltip: on the CPU its threads ("CPU, 1
+    thread"), with why and the processor in the tooltip (the header keeps its room for the progress bar);
+    elsewhere the device's name and its precision."""
     precision = f", {started.precision}" if started.precision != "fp32" else ""
     if started.device == "cpu" and getattr(started, "threads", 0):
-        return f"CPU, {thread_text(started.threads, started.threads_reason)}{precision}", started.device_name
+        return (f"CPU, {thread_text(started.threads)}{precision}",
+                f"{thread_text(started.threads, started.threads_reason)}\n{started.device_name}")
     return started.device_name + precision, ""
 
 

@@ -40,7 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.pop("OMP_NUM_THREADS", None)   # the default policy must measure (torch is not imported yet)
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from layerloom import load_graph  # noqa: E402
@@ -59,18 +58,10 @@ SPIN = ("import numpy as np\n"
 
 
 def make_mnist(path: Path, train: int, val: int = 1000, seed: int = 0) -> None:
-    """MNIST-shaped synthetic data: a blocky random pattern per class, noised (as bench_mnist.py's)."""
-    rng = np.random.default_rng(seed)
-    protos = np.kron(rng.random((10, 7, 7)).astype(np.float32), np.ones((4, 4), np.float32))
+    """The MNIST-shaped synthetic data bench_mnist.py trains on (the same generator)."""
+    from bench_mnist import make_data
 
-    def split(n):
-        y = rng.integers(0, 10, n)
-        x = 0.3 * protos[y] + 0.7 * rng.random((n, 28, 28), dtype=np.float32)
-        return x.reshape(n, 1, 28, 28).astype(np.float32), y.astype(np.int64)
-
-    x, y = split(train)
-    x_val, y_val = split(val)
-    np.savez(path, x=x, y=y, x_val=x_val, y_val=y_val)
+    make_data(path, train, val, seed)
 
 
 def busy_processes(count: int) -> list[subprocess.Popen]:

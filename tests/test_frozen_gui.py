@@ -8,9 +8,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-import torch
 from helpers import mlp_graph
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
@@ -22,15 +21,9 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from layerloom.nodeeditor.window.main_window import EditorWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("recovery_dir", str(tmp_path / "recovery"))
-    w = EditorWindow(settings)
-    qtbot.addWidget(w, before_close_func=lambda w: w.document is None or w.document.undo_stack.setClean())
+def window(editor_window, qtbot, tmp_path):
+    w = editor_window
     w.resize(1366, 768)
-    w.show()
     path = tmp_path / "mlp.llgraph.json"
     save_graph(mlp_graph(hidden=8, classes=3, features=4), path)
     assert w.open_path(path)

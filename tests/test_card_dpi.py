@@ -63,3 +63,22 @@ def test_a_long_footer_fits_its_card(qtbot):
     assert "1,792 params" in squeezed and metrics.horizontalAdvance(squeezed) <= NODE_WIDTH - 20
     cut = fitted_footer(["[N, 512, 1024, 1024], [N, 512, 1024, 1024]", "123,456,789 params"])
     assert cut.endswith("…") and metrics.horizontalAdvance(cut) <= NODE_WIDTH - 20
+
+
+def test_an_imported_operator_card_names_its_operator(qtbot):
+    from layerloom import Graph
+
+    graph = Graph(name="imported")
+    graph.add_node("ONNX operator", node_id="t", params={"op_type": "Transpose"})
+    graph.add_node("TorchModule", node_id="h", params={"module": "Hardswish"})
+    graph.add_node("Linear", node_id="fc")
+    document = Document(graph)
+    try:
+        cards = document.scene.item_for_node
+        assert (cards["t"].type_id, cards["h"].type_id, cards["fc"].type_id) == \
+            ("ONNX Transpose", "torch.nn.Hardswish", "Linear")
+        graph.set_param("t", "op_type", "Gather")          # the card follows an edit
+        assert cards["t"].type_id == "ONNX Gather"
+    finally:
+        document.undo_stack.setClean()
+        document.close()

@@ -120,7 +120,8 @@ class NodeItem(QGraphicsObject):
         """Redraw from the model: the node, its analysis record and its problems."""
         node = graph.node(self.node_id)
         spec = graph.spec(node)
-        self.name, self.type_id = node.name, node.type_id
+        self.name = node.name
+        self.type_id = spec.card_subtitle(node.params) if spec is not None else node.type_id   # "ONNX Transpose"
         self.is_block = node.type_id.startswith(BLOCK_PREFIX) and spec is not None
         self.frozen = not node.trainable
         repeat = node.params.get("repeat", 1) if self.is_block else 1

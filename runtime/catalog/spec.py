@@ -107,6 +107,7 @@ class NodeSpec:
     - ``count_params(ctx)`` counts learnable parameters without building, so validating a graph needs
       no PyTorch; when absent the module is built on the meta device (importing torch) and counted.
     - ``init_targets``: True when the node takes the ``init`` (weight initialisation) param.
+    - ``subtitle(params)``: the words a card shows under the node's name ("ONNX Transpose"); default the type id.
     """
 
     type_id: str
@@ -123,6 +124,18 @@ class NodeSpec:
     aliases: tuple[str, ...] = ()
     torch_name: str = ""  # the PyTorch class it maps to, for docs ("torch.nn.Linear")
     source: str = "builtin"  # "builtin", or the plugin that registered it
+    # what a card says under the node's name when the type alone says little (an "ONNX operator" node:
+    # "ONNX Transpose"); None: the type id
+    subtitle: Callable[[Mapping[str, Any]], str] | None = None
+
+    def card_subtitle(self, params: Mapping[str, Any]) -> str:
+        """The words under a card's name: ``subtitle(params)`` where the spec has one, else the type id."""
+        if self.subtitle is not None:
+            try:
+                return str(self.subtitle(params))
+            except Exception:  # noqa: BLE001 - a plugin's subtitle never breaks drawing a card
+                pass
+        return self.type_id
 
     @property
     def from_plugin(self) -> bool:

@@ -123,6 +123,7 @@ def specs():
             TYPE_ID, ONNX,
             "An operator of an imported ONNX model with no node of its own, run in PyTorch as ONNX defines it",
             inputs=_ports,
+            subtitle=lambda params: f"ONNX {params.get('op_type', 'Identity')}",
             params=(
                 StrParam("op_type", "Identity", "The ONNX operator type, e.g. Transpose", max_length=64,
                          example="Transpose"),

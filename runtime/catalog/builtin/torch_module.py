@@ -171,5 +171,6 @@ def specs():
             "TorchModule", IMPORTED,
             "A torch.nn layer kept as it was imported (a class of torch.nn and its arguments as JSON)",
             params=PARAMS, infer=_infer, build=_build, count_params=_count, torch_name="torch.nn.Module",
+            subtitle=lambda params: f"torch.nn.{params.get('module', 'Identity')}",
         ),
     ]

@@ -40,6 +40,8 @@ def test_import_onnx_saves_opens_and_reports(editor_window, qtbot, tmp_path, mon
     assert window.document.path == saved and (tmp_path / "saved" / "tiny.weights.pt").exists()
     assert sorted(n.type_id for n in window.document.graph) == ["Input", "Linear", "Output", "ReLU"]
     assert window.document.graph.training["weights"] == "tiny.weights.pt"
+    pill = window.dashboard.header.pill
+    assert pill.text().strip() == "Pretrained" and "tiny.weights.pt" in pill.toolTip()   # not "Not trained"
     text = window.import_report.text.toPlainText()
     assert "Gemm" in text and "-> Linear" in text and "Relu" in text
     assert "tiny.onnx opened as tiny.llgraph.json: 4 nodes" in window.import_report.summary.text()

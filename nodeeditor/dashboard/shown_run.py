@@ -74,7 +74,11 @@ class ShownRun:
                              "are drawn here as it learns.")
         self.header.hide_banner()
         self.header.reset_progress()
-        self.header.set_state(IDLE)
+        training = self.document.graph.training if self.document is not None else None
+        start = training.get("weights") if isinstance(training, dict) else None
+        # an imported model (or one set to fine-tune from a run) starts from weights: not "Not trained"
+        self.header.set_state(IDLE, "Pretrained" if start else "")
+        self.header.pill.setToolTip(f"No run yet; training and export start from {start}" if start else "")
         self.header.show_message(READY)
         self.evaluation.clear(f"No run of “{name}” yet: its evaluation appears after the first validated epoch.")
         self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then ask the model here about "

@@ -12,26 +12,14 @@ Touching ``WORKDIR/quit`` ends it.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QSettings, QTimer
-from PySide6.QtWidgets import QApplication
-
-from layerloom.nodeeditor.window.main_window import EditorWindow
+from xvfb_app import open_window, screen_points, serve, write_whole
 
 
 def main(workdir: Path) -> int:
-    app = QApplication(sys.argv[:1])
-    settings = QSettings(str(workdir / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("recovery_dir", str(workdir / "recovery"))
-    window = EditorWindow(settings)
-    window.open_example("digits_mlp")
-    window.setGeometry(40, 40, 1200, 720)
-    window.show()
-    window.activateWindow()
-    window.raise_()
+    app, window = open_window(workdir)
     snaps = [0]
 
     def ports():
@@ -41,28 +29,9 @@ def main(workdir: Path) -> int:
                     yield f"{nid}.{name}.{direction}", port
 
     def ready() -> None:
-        view = window.view
-        view.zoom_to_fit()
-        app.processEvents()
-
-        def screen(port) -> list[int]:
-            p = view.viewport().mapToGlobal(view.mapFromScene(port.scene_anchor()))
-            return [p.x(), p.y()]
-
-        def on_screen(scene_point) -> list[int]:
-            p = view.viewport().mapToGlobal(view.mapFromScene(scene_point))
-            return [p.x(), p.y()]
-
-        palette = window.palette_widget
-        entry = palette.item_for("Dropout")
-        palette.tree.scrollToItem(entry)
-        rect = palette.tree.visualItemRect(entry)
-        dropout = palette.tree.viewport().mapToGlobal(QPoint(rect.left() + 30, rect.center().y()))
-        wires = {f"{e.src}->{e.dst}": on_screen(item.path().pointAtPercent(0.5))
-                 for e, item in window.document.scene.item_for_edge.items()}
-        (workdir / "ready.part").write_text(json.dumps({"port": {key: screen(port) for key, port in ports()},
-                                                        "palette": [dropout.x(), dropout.y()], "wire": wires}))
-        (workdir / "ready.part").rename(workdir / "ready.json")
+        points = screen_points(app, window)
+        write_whole(workdir / "ready.json", {"port": points["port"], "palette": points["palette"]["Dropout"],
+                                             "wire": points["wire"]})
 
     def poll() -> None:
         snap = workdir / "snap"
@@ -72,24 +41,18 @@ def main(workdir: Path) -> int:
             hint = window.document.scene.wire_hint
             target = window.document.scene.insert_target
             glow = target.glow
-            state = {"guides": {key: [port.guide, port.toolTip(), port.opacity()] for key, port in ports()},
-                     "hint": hint.text if hint.isVisible() else None,
-                     "insert": None if glow is None else {
-                         "wire": f"{target.edge_item.edge.src}->{target.edge_item.edge.dst}",
-                         "refused": glow.toolTip()},
-                     "edges": sorted(f"{e.src}->{e.dst}" for e in window.document.graph.edges)}
-            written = workdir / f"snap{snaps[0]}.part"
-            written.write_text(json.dumps(state))
-            written.rename(workdir / f"snap{snaps[0]}.json")   # whole when the test sees it
+            write_whole(workdir / f"snap{snaps[0]}.json", {
+                "guides": {key: [port.guide, port.toolTip(), port.opacity()] for key, port in ports()},
+                "hint": hint.text if hint.isVisible() else None,
+                "insert": None if glow is None else {
+                    "wire": f"{target.edge_item.edge.src}->{target.edge_item.edge.dst}",
+                    "refused": glow.toolTip()},
+                "edges": sorted(f"{e.src}->{e.dst}" for e in window.document.graph.edges)})
         if (workdir / "quit").exists():
             window.document.undo_stack.setClean()
             app.quit()
 
-    QTimer.singleShot(500, ready)
-    timer = QTimer()
-    timer.timeout.connect(poll)
-    timer.start(50)
-    return app.exec()
+    return serve(app, ready, poll)
 
 
 if __name__ == "__main__":

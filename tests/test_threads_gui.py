@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from layerloom.nodeeditor.dashboard.run_header import RunHeader
 from layerloom.nodeeditor.dashboard.run_texts import device_text
@@ -32,6 +34,11 @@ def test_the_header_shows_the_threads_and_why(qtbot):
     assert device_text(started("cuda", "NVIDIA H100", "bf16", threads=1, reason="training on CUDA")) == \
         ("NVIDIA H100, bf16", "")
     assert device_text(started(threads=0, reason=""))[0] == "CPU (x86_64, 1 thread)"
+    # a network trained channels-last says so and why (layerloom.training.memory_format)
+    cnn = dataclasses.replace(started(), memory_format="channels_last", memory_format_reason="2-D convolutions")
+    assert device_text(cnn)[1].endswith("\nchannels-last layout (2-D convolutions)")
+    assert device_text(dataclasses.replace(cnn, device="cuda", device_name="NVIDIA H100")) == \
+        ("NVIDIA H100", "channels-last layout (2-D convolutions)")
 
 
 def test_the_progress_text_stays_on_one_line_beside_a_long_device_name(qtbot):

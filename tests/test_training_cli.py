@@ -68,12 +68,13 @@ def test_epoch_lines_show_the_run_metrics(tmp_path, capsys):
 
 def test_options_override_the_files_settings(tmp_path, capsys):
     code, out, err = run(capsys, "train", DIGITS_MLP, "--epochs", 1, "--batch-size", 128, "--lr", 0.01,
-                         "--optimizer", "sgd", "--seed", 3, "--device", "cpu", "--compile", "auto", "--out", tmp_path,
-                         "--quiet")
+                         "--optimizer", "sgd", "--seed", 3, "--device", "cpu", "--compile", "auto", "--memory-format",
+                         "contiguous", "--out", tmp_path, "--quiet")
     assert code == 0, err
     record = json.loads((_only_run(tmp_path) / "config.json").read_text())["training"]
     assert (record["epochs"], record["batch_size"], record["seed"], record["device"]) == (1, 128, 3, "cpu")
     assert record["compile"] == "auto"   # auto compiles on CUDA only: this CPU run trains uncompiled
+    assert record["memory_format"] == "contiguous"
     assert (record["optimizer"]["name"], record["optimizer"]["lr"]) == ("sgd", 0.01)
     assert record["monitor"] == "val_accuracy"  # the file's own settings stay
 

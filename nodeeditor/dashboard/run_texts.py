@@ -15,12 +15,15 @@ from layerloom.nodeeditor.dashboard.run_header import FAILED, FINISHED, IDLE, ST
 def device_text(started) -> tuple[str, str]:
     """The header's device words for a started run, and their tooltip: on the CPU its threads ("CPU, 1
     thread"), with why and the processor in the tooltip (the header keeps its room for the progress bar);
-    elsewhere the device's name and its precision."""
+    elsewhere the device's name and its precision. A network trained channels-last says so in the tooltip."""
     precision = f", {started.precision}" if started.precision != "fp32" else ""
+    layout = ""
+    if getattr(started, "memory_format", "") == "channels_last":
+        layout = f"\nchannels-last layout ({started.memory_format_reason})"
     if started.device == "cpu" and getattr(started, "threads", 0):
         return (f"CPU, {thread_text(started.threads)}{precision}",
-                f"{thread_text(started.threads, started.threads_reason)}\n{started.device_name}")
-    return started.device_name + precision, ""
+                f"{thread_text(started.threads, started.threads_reason)}\n{started.device_name}{layout}")
+    return started.device_name + precision, layout.strip()
 
 
 def state_of(result) -> str:

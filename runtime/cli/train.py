@@ -40,6 +40,9 @@ def add_parsers(sub) -> None:
     train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="mixed precision (CUDA)")
     train.add_argument("--compile", choices=("off", "on", "auto"),
                        help="run the network through torch.compile (auto: on CUDA); falls back with a note")
+    train.add_argument("--memory-format", choices=("auto", "channels_last", "contiguous"),
+                       help="tensor layout for 2-D convolutions (auto: channels_last on the CPU, and on CUDA "
+                            "with bf16/fp16)")
     train.add_argument("--out", default="runs", metavar="DIR", help="where run folders go (default: ./runs)")
     train.add_argument("--no-save", action="store_true", help="write no run folder")
     train.add_argument("--resume", metavar="RUN", help="continue a run folder (or checkpoint) from its last checkpoint")
@@ -68,7 +71,7 @@ def cmd_datasets(args) -> int:
 
 def _overrides(args) -> dict:
     changes: dict = {}
-    for key in ("epochs", "steps", "batch_size", "seed", "device", "precision", "compile"):
+    for key in ("epochs", "steps", "batch_size", "seed", "device", "precision", "compile", "memory_format"):
         value = getattr(args, key)
         if value is not None:
             changes[key] = value

@@ -33,6 +33,7 @@ SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 COMPILE_CHOICES = ("off", "on", "auto")  # the compile setting (layerloom.training.compiling)
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")  # layerloom.training.memory_format
 MONITORS = ("val_loss", "val_accuracy", "val_f1", "val_precision", "val_recall", "val_mae", "val_rmse", "val_r2",
             "train_loss", "train_accuracy")
 
@@ -50,6 +51,9 @@ TOP_PARAMS: tuple[Param, ...] = (
     FloatParam("grad_clip", 0.0, "Clip the gradient norm to this value (0: no clipping)", minimum=0.0, maximum=1e6),
     ChoiceParam("compile", "off", "Run the network through torch.compile: on, off, or auto (on with CUDA); "
                 "where it cannot compile, the run trains uncompiled and says why", choices=COMPILE_CHOICES),
+    ChoiceParam("memory_format", "auto", "Tensor layout for 2-D convolutions: channels_last (NHWC, faster on the CPU "
+                "and with CUDA bf16/fp16), contiguous (PyTorch's NCHW), or auto (channels_last where it is "
+                "faster)", choices=MEMORY_FORMATS),
     ChoiceParam("monitor", "val_loss", "Metric that picks the best checkpoint, early stopping and reduce-on-plateau",
                 choices=MONITORS),
     StrParam("weights", None, "Start from these weights (a weights file or a run's checkpoint), matched by node "
@@ -122,6 +126,7 @@ class TrainingConfig:
     l1: float = 0.0
     grad_clip: float = 0.0
     compile: str = "off"
+    memory_format: str = "auto"
     monitor: str = "val_loss"
     weights: str | None = None
     optimizer: dict = field(default_factory=lambda: _defaults(OPTIMIZER_PARAMS))

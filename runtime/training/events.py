@@ -46,6 +46,8 @@ class RunStarted:
     notes: tuple[str, ...] = ()  # warnings worth showing (fallbacks, unknown settings...)
     threads: int = 0            # torch CPU threads the run trains with (0: not said)
     threads_reason: str = ""    # why that many: "faster than 2 on this busy machine", "as asked"
+    memory_format: str = ""     # channels_last or contiguous (layerloom.training.memory_format; "": not said)
+    memory_format_reason: str = ""
 
 
 @dataclass(frozen=True)

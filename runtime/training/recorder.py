@@ -72,7 +72,8 @@ class RunRecorder:
                         "scaling": data.scaling, "train": data.num_train, "val": data.num_val,
                         "test": data.num_test, **_more_inputs(data)},
             "device": {"type": self.choice.device.type, "name": self.choice.name,
-                       "precision": self.choice.precision, "threads": torch.get_num_threads()},
+                       "precision": self.choice.precision, "threads": torch.get_num_threads(),
+                       "memory_format": self.layout.to_dict()},
             "monitor": self.best.metric,
             "versions": {"layerloom": __version__, "torch": torch.__version__},
         }

@@ -31,6 +31,7 @@ import torch
 from layerloom.core.errors import LayerLoomError
 from layerloom.training.batches import Split
 from layerloom.training.compiling import compile_for_training, wants_compile
+from layerloom.training.memory_format import choose_layout, layout_for_training, match_state_layout
 from layerloom.training.control import RunControl
 from layerloom.training.device import DeviceChoice, choose_device
 from layerloom.training.events import EpochEnd, EventChannel, Failed, Finished, Preparing, RunStarted, Stopped
@@ -216,6 +217,11 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         self.epochs = math.ceil(config.steps / self.steps_per_epoch) if config.steps else config.epochs
         self.total_steps = config.steps or self.epochs * self.steps_per_epoch
         self.loss_is_sum = plan.loss_is_sum
+        self._notes: list[str] = []
+        # the layout first: the optimizer's state is created in it (``memory_format``)
+        self.layout = layout_for_training(
+            self.criterion, choose_layout(config.memory_format, self.criterion, device, self.choice.precision),
+            lambda: self._trial_step(self.criterion), self._notes.append)
         self.optimizer = build_optimizer(config.optimizer, self.criterion.parameters(), device)
         monitor = effective_monitor(plan)
         self.best = _Best(monitor, metric_mode(monitor))
@@ -227,9 +233,9 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         if self.head is not None and self.head.metric_names("val"):
             torchmetrics_functional()
         self._checkpoint_epoch = 0
-        self._notes: list[str] = []
         if self.resume_state is not None:
             self._restore(self.resume_state)
+            match_state_layout(self.optimizer)  # a checkpoint saved in another layout
         self._start_epoch = self.epoch
         self.forward = self.criterion   # what the steps call: the criterion, or its compiled form
         if wants_compile(config.compile, device):
@@ -247,7 +253,8 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
             self._run_dir(), device.type, self.choice.name, self.choice.precision, self.epochs, self.epoch,
             self.steps_per_epoch, self.train.size, self.val.size if self.val else 0,
             sum(p.numel() for p in self.criterion.parameters()), plan.task, data.classes, data.summary(),
-            config.to_dict(), tuple(notes)))
+            config.to_dict(), tuple(notes), memory_format=self.layout.memory_format,
+            memory_format_reason=self.layout.reason))
 
     # ------------------------------------------------------------------ epochs
     def _loop(self) -> str:

@@ -115,10 +115,12 @@ def first_nonfinite(x: np.ndarray, rows: int = 4096) -> tuple[tuple[int, ...], f
         x = x.reshape(1)
     for start in range(0, len(x), rows):
         chunk = x[start:start + rows]
-        with np.errstate(over="ignore", invalid="ignore"):
-            bad = ~np.isfinite(chunk.astype(np.float32))
-        if bad.any():
-            index = np.unravel_index(int(np.argmax(bad)), chunk.shape)
+        if chunk.dtype != np.float32:  # float64 beyond float32's range turns infinite here
+            with np.errstate(over="ignore", invalid="ignore"):
+                chunk = chunk.astype(np.float32)
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            index = np.unravel_index(int(np.argmin(finite)), chunk.shape)
             index = (start + int(index[0]),) + tuple(int(i) for i in index[1:])
             return index, float(x[index])
     return None

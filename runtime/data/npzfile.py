@@ -28,7 +28,9 @@ from layerloom.data.guard import check_size, first_nonfinite, nonfinite_text, op
 SPLITS = {"train": ("x", "y"), "val": ("x_val", "y_val"), "test": ("x_test", "y_test")}
 USED = frozenset(name for pair in SPLITS.values() for name in pair)
 FEATURES = frozenset(x for x, _ in SPLITS.values())
-CHUNK = 1024**2  # bytes read at a time into an array
+CHUNK = 4 * 1024**2  # bytes inflated at a time into an array (a compressed member)
+LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # a zip member's local header: signature ... name and extra lengths
+LOCAL_SIGNATURE = b"PK\x03\x04"
 READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error,
                NotImplementedError, RuntimeError)
 IMAGE_CHANNELS = (1, 3, 4)
@@ -189,7 +191,7 @@ def _read_arrays(path: Path, wanted: frozenset[str] = frozenset()) -> dict[str, 
                 check_size(_memory(used, FEATURES | wanted), _declared(used), where)
                 arrays = {}
                 for name, (info, header) in headers.items():
-                    arrays[name] = _data(archive, info, header, where, name) if name in used else None
+                    arrays[name] = _data(archive, file, info, header, where, name) if name in used else None
                 return arrays
         except DatasetError:
             raise
@@ -243,21 +245,75 @@ def _describe(shape: tuple, dtype: np.dtype) -> str:
     return f"{dtype} [{', '.join(f'{s:,}' for s in shape)}]"
 
 
-def _data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: tuple, where: str, name: str) -> np.ndarray:
-    """A member's array, read into memory allocated for the size its header declares."""
+def _data(archive: zipfile.ZipFile, file, info: zipfile.ZipInfo, header: tuple, where: str,
+          name: str) -> np.ndarray:
+    """A member's array, read into memory allocated for the size its header declares, its CRC checked.
+
+    A stored member (``np.savez``) is read straight from the file into the array in one call and its
+    CRC computed over the whole buffer at once; a compressed one (``np.savez_compressed``) is inflated
+    through ``zipfile`` in large chunks, which checks the CRC when the member ends."""
     shape, fortran, dtype, offset = header
     array = np.empty(math.prod(shape), dtype=dtype)
     buffer = memoryview(array.view(np.uint8)) if array.nbytes else memoryview(b"")
+    read = _read_stored if info.compress_type == zipfile.ZIP_STORED else _read_compressed
+    done = read(archive, file, info, offset, buffer, where, name)
+    if done < array.nbytes:
+        raise DatasetError(f"truncated: its header declares {_describe(shape, dtype)} ({array.nbytes:,} bytes) "
+                           f"but the archive holds {done:,}", where, f"array {name!r}")
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def _read_stored(archive: zipfile.ZipFile, file, info: zipfile.ZipInfo, offset: int, buffer: memoryview,
+                 where: str, name: str) -> int:
+    """Read an uncompressed member's data into ``buffer`` and check the CRC of the whole member; the
+    bytes read (fewer than ``buffer`` holds: the archive is cut short)."""
+    if info.compress_size != info.file_size:
+        raise DatasetError(f"corrupt: a stored (uncompressed) member of {info.compress_size:,} bytes that says "
+                           f"it holds {info.file_size:,}", where, f"array {name!r}")
+    file.seek(info.header_offset)
+    local = file.read(LOCAL_HEADER.size)
+    if len(local) < LOCAL_HEADER.size:
+        raise DatasetError("truncated: the archive ends inside the member's header", where, f"array {name!r}")
+    signature, *_, name_length, extra_length = LOCAL_HEADER.unpack(local)
+    if signature != LOCAL_SIGNATURE:
+        raise DatasetError("corrupt: the member's header is damaged", where, f"array {name!r}")
+    file.seek(info.header_offset + LOCAL_HEADER.size + name_length + extra_length)
+    npy_header = file.read(offset)
+    crc = zlib.crc32(npy_header)
+    done = 0
+    while done < len(buffer):
+        got = file.readinto(buffer[done:])
+        if not got:
+            return done
+        done += got
+    crc = zlib.crc32(buffer, crc)
+    left = info.file_size - offset - len(buffer)  # bytes after the array (none, as numpy writes them)
+    while left > 0:
+        tail = file.read(min(left, CHUNK))
+        if not tail:
+            raise DatasetError("truncated: the archive ends inside the member", where, f"array {name!r}")
+        crc = zlib.crc32(tail, crc)
+        left -= len(tail)
+    if crc != info.CRC:
+        raise DatasetError(f"corrupt: its data does not match its checksum (CRC {crc:08x}, the archive "
+                           f"says {info.CRC:08x})", where, f"array {name!r}")
+    return done
+
+
+def _read_compressed(archive: zipfile.ZipFile, file, info: zipfile.ZipInfo, offset: int, buffer: memoryview,
+                     where: str, name: str) -> int:
+    """Inflate a compressed member into ``buffer`` (``zipfile`` checks its CRC as the member ends); the
+    bytes read."""
     done = 0
     with archive.open(info) as member:
         member.read(offset)
-        while done < array.nbytes:
+        while done < len(buffer):
             got = member.readinto(buffer[done:done + CHUNK])
             if not got:
-                raise DatasetError(f"truncated: its header declares {_describe(shape, dtype)} ({array.nbytes:,} "
-                                   f"bytes) but the archive holds {done:,}", where, f"array {name!r}")
+                return done
             done += got
-    return array.reshape(shape, order="F" if fortran else "C")
+        member.read(1)  # reach the member's end, where zipfile compares the CRC
+    return done
 
 
 def _check_pair(arrays: dict, x_name: str, y_name: str, where: str) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from layerloom.data.base import Dataset, DatasetError
 
 SCALING_MODES = ("auto", "standardize", "minmax", "none")
 STATS_SAMPLE = 2048  # lazily loaded images: statistics come from up to this many training images
+STATS_ROWS = 1024    # samples per slice while the statistics are summed
 
 
 def scale(dataset: Dataset, mode: str = "auto") -> Dataset:
@@ -108,8 +109,17 @@ def _scaled(x, scaling: dict):
     if x is None:
         return None
     if isinstance(x, np.ndarray):
-        return apply_scaling(x, scaling)
+        return shared_features(x) if scaling.get("mode") == "none" else apply_scaling(x, scaling)
     return x.with_scaling(scaling)
+
+
+def shared_features(x: np.ndarray) -> np.ndarray:
+    """Features used as they are (``scaling: none``): float32 without a copy when they already are, as a
+    read-only view. The array stays the loaded dataset's (a cached one, or the one the editor previews):
+    the view keeps anything downstream of ``scale`` from writing into it, where a copy used to."""
+    view = np.asarray(x, dtype=np.float32).view()
+    view.setflags(write=False)
+    return view
 
 
 def _train_sample(x) -> np.ndarray:
@@ -118,13 +128,6 @@ def _train_sample(x) -> np.ndarray:
     n = len(x)
     indices = np.unique(np.linspace(0, n - 1, min(n, STATS_SAMPLE)).astype(np.int64))
     return x[indices]
-
-
-def _per_axis(x: np.ndarray, axis: str) -> np.ndarray:
-    """Training values as ``(groups, values)``: one row per feature or per channel."""
-    if axis == "channel":
-        return np.moveaxis(x, -3, 0).reshape(x.shape[-3], -1)
-    return x.reshape(len(x), -1).T
 
 
 def fit_scaling(dataset: Dataset, mode: str) -> dict:
@@ -139,14 +142,37 @@ def _fit(x_train, image: bool, feature_shape, value_range, mode: str) -> dict:
     if axis is None:
         low, high = value_range
         return {"mode": "minmax", "min": float(low), "max": float(high)}
-    values = _per_axis(_train_sample(x_train), axis)
+    x_train = _train_sample(x_train)
     if mode == "minmax":
-        return {"mode": "minmax", "min": values.min(axis=1).astype(float).tolist(),
-                "max": values.max(axis=1).astype(float).tolist(), "axis": axis}
-    mean = values.mean(axis=1, dtype=np.float64)
-    std = values.std(axis=1, dtype=np.float64)
+        values = _grouped(x_train, axis)  # a view: no copy of the split
+        return {"mode": "minmax", "min": values.min(axis=(0, 2)).astype(float).tolist(),
+                "max": values.max(axis=(0, 2)).astype(float).tolist(), "axis": axis}
+    mean, std = _mean_std(x_train, axis)
     std[~(std > 1e-12)] = 1.0
     return {"mode": "standardize", "mean": mean.tolist(), "std": std.tolist(), "axis": axis}
+
+
+def _grouped(rows: np.ndarray, axis: str) -> np.ndarray:
+    """Samples as ``(samples, groups, values)``: one group per channel or per feature."""
+    if axis == "channel":
+        return rows.reshape(len(rows), rows.shape[-3], -1)
+    return rows.reshape(len(rows), -1, 1)
+
+
+def _mean_std(x: np.ndarray, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's mean and (population) standard deviation in float64, two passes over slices of
+    ``STATS_ROWS`` samples: memory for a slice, not a float64 copy of the whole split."""
+    total = None
+    for start in range(0, len(x), STATS_ROWS):
+        part = _grouped(x[start:start + STATS_ROWS], axis).sum(axis=(0, 2), dtype=np.float64)
+        total = part if total is None else total + part
+    count = len(x) * _grouped(x[:1], axis).shape[2]
+    mean = total / count
+    squares = np.zeros_like(mean)
+    for start in range(0, len(x), STATS_ROWS):
+        deviation = _grouped(x[start:start + STATS_ROWS], axis) - mean[:, None]
+        squares += np.einsum("ngv,ngv->g", deviation, deviation)
+    return mean, np.sqrt(squares / count)
 
 
 def scaling_arrays(scaling: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -164,18 +190,22 @@ def scaling_arrays(scaling: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def apply_scaling(x: np.ndarray, scaling: dict) -> np.ndarray:
-    """Raw features (a batch, or one sample) scaled as ``scaling`` records; float32."""
+    """Raw features (a batch, or one sample) scaled as ``scaling`` records: a new float32 array, which
+    the caller may change (``none`` copies too: a batch's copy is cheap; ``scale`` shares a whole
+    split instead, read-only: ``shared_features``). One array is allocated: the division is in place."""
     x = np.asarray(x, dtype=np.float32)
     if scaling.get("mode") == "none":
         return x.copy()
     offset, spread = scaling_arrays(scaling)
     if offset.ndim == 0:
-        return (x - offset) / spread
-    if scaling.get("axis") == "channel":
+        out = x - offset
+    elif scaling.get("axis") == "channel":
         if x.ndim < 3 or x.shape[-3] != len(offset):
             raise DatasetError(f"scaling for {len(offset)} channels does not fit samples of shape {list(x.shape)}")
-        return (x - offset[:, None, None]) / spread[:, None, None]
-    if x.size % len(offset):
-        raise DatasetError(f"scaling for {len(offset)} features does not fit samples of shape {list(x.shape)}")
-    flat = x.reshape(-1, len(offset))
-    return ((flat - offset) / spread).reshape(x.shape)
+        out, spread = x - offset[:, None, None], spread[:, None, None]
+    else:
+        if x.size % len(offset):
+            raise DatasetError(f"scaling for {len(offset)} features does not fit samples of shape {list(x.shape)}")
+        out = x.reshape(-1, len(offset)) - offset
+    out /= spread
+    return out.reshape(x.shape)

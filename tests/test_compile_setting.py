@@ -12,7 +12,7 @@ import torch
 from helpers import mlp_graph
 
 import layerloom.training.compiling as compiling
-from layerloom.training import Finished, RunStarted, TrainingConfig, TrainingSession
+from layerloom.training import Finished, Note, RunStarted, TrainingConfig, TrainingSession
 from layerloom.training.config import TrainingSettingsError
 from layerloom.training.runs import load_checkpoint
 
@@ -25,7 +25,8 @@ def _run(tmp_path=None, **training):
     graph.training = {**TRAINING, **training}
     session = TrainingSession(graph, run_root=tmp_path, threads=1)
     result = session.run()
-    notes = next(e for e in session.events.drain() if isinstance(e, RunStarted)).notes
+    session.drained = session.events.drain()
+    notes = next(e for e in session.drained if isinstance(e, RunStarted)).notes
     return session, result, notes
 
 
@@ -115,4 +116,7 @@ def test_a_compiled_step_that_fails_later_falls_back_for_the_rest_of_the_run(mon
     session, result, _ = _run(compile="on")
     assert isinstance(result, Finished), result
     assert len(seen) == 4 and not session.trainer.forward.active
-    assert any("failed during the run (RuntimeError: recompile failed)" in n for n in session.trainer._notes)
+    # after RunStarted a note is an event of its own: the window and the CLI say it when it happens
+    late = [e for e in session.drained if isinstance(e, Note)]
+    assert len(late) == 1 and "failed during the run (RuntimeError: recompile failed)" in late[0].text
+    assert late[0].step == 2 and late[0].threads == 0

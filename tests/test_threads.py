@@ -10,7 +10,7 @@ import pytest
 import torch
 from train_helpers import config_of, example, of_type
 
-from layerloom.training import Finished, RunStarted, Step, train
+from layerloom.training import Finished, Note, RunStarted, Step, train
 from layerloom.training import threads as policy
 from layerloom.training.threads import (ENVIRONMENT, EXPLICIT, MEASURED, ThreadChoice, ThreadGuard, choose_threads,
                                         parse_threads, pick_faster)
@@ -156,3 +156,6 @@ def test_a_collapse_mid_run_drops_the_run_to_one_thread(monkeypatch):
     assert isinstance(result, Finished)
     assert session.thread_choice.threads == 1 and "got busy" in session.thread_choice.reason
     assert counts[0] == 2 and counts[-1] == 1
+    notes = of_type(session.events.drain(), Note)   # the window's header and the CLI hear of it at once
+    assert len(notes) == 1 and notes[0].threads == 1 and notes[0].threads_reason == session.thread_choice.reason
+    assert notes[0].text.startswith("training goes on with 1 thread (")

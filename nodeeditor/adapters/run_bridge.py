@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from layerloom.training.events import (TERMINAL, CheckpointSaved, EpochEnd, Paused, Preparing, Resumed, RunStarted,
-                                     Step)
+from layerloom.training.events import (TERMINAL, CheckpointSaved, EpochEnd, Note, Paused, Preparing, Resumed,
+                                      RunStarted, Step)
 
 TICK_MS = 50
 FIRST_TICK_MS = 10   # until the first Step: the set-up's stages and the first step are seen at once
@@ -24,6 +24,7 @@ class RunBridge(QObject):
     steps = Signal(list)              # every Step since the previous tick, oldest first
     epochEnded = Signal(object)       # EpochEnd
     checkpointSaved = Signal(object)  # CheckpointSaved
+    noted = Signal(object)            # Note: the run changed how it trains (a fallback, fewer threads)
     paused = Signal(object)           # Paused
     resumed = Signal(object)          # Resumed
     finished = Signal(object)         # the terminal event: Finished, Stopped or Failed
@@ -89,6 +90,8 @@ class RunBridge(QObject):
                 self.epochEnded.emit(event)
             elif isinstance(event, CheckpointSaved):
                 self.checkpointSaved.emit(event)
+            elif isinstance(event, Note):
+                self.noted.emit(event)
             elif isinstance(event, Paused):
                 self.paused.emit(event)
             elif isinstance(event, Resumed):

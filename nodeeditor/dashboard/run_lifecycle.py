@@ -12,6 +12,8 @@ dashboard's widgets and its ``ShownRun`` part (``_show_live``, ``_show_outcome``
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtWidgets import QMessageBox
 
 from layerloom.training.events import Failed, Finished, Stopped
@@ -75,6 +77,7 @@ class RunLifecycle:
         bridge.started.connect(lambda event: self._started(live, event))
         bridge.steps.connect(lambda steps: self._steps(live, steps))
         bridge.epochEnded.connect(lambda end: self._epoch(live, end))
+        bridge.noted.connect(lambda note: self._noted(live, note))
         bridge.paused.connect(lambda _: self._set_live_state(live, PAUSED))
         bridge.resumed.connect(lambda _: self._set_live_state(live, RUNNING))
         bridge.finished.connect(lambda result: self._finished(live, result))
@@ -192,6 +195,20 @@ class RunLifecycle:
         notes = "; ".join(started.notes)
         self.header.show_message(f"{started.dataset} · {started.parameters:,} parameters"
                                  + (f"\n{notes}" if notes else ""))
+
+    def _noted(self, live: LiveRun, note) -> None:
+        """The run changed how it trains: fewer threads (the header's device says the new count) or a
+        compiled network that fell back (a notice on the banner, which stays until dismissed)."""
+        live.notes.append(note.text)
+        if note.threads and live.started is not None:
+            live.started = dataclasses.replace(live.started, threads=note.threads,
+                                               threads_reason=note.threads_reason)
+        if self.shown is live:
+            if note.threads and live.started is not None:
+                self.header.set_device(*device_text(live.started))
+            else:
+                self.header.show_banner(f"Epoch {note.epoch}, step {note.step:,}: {note.text}", "info")
+        self._set_status(f"● {live.graph_name}: {note.text}")
 
     def _steps(self, live: LiveRun, steps) -> None:
         first = not live.steps

@@ -22,8 +22,8 @@ from layerloom.training.tasks import expected_task
 
 from layerloom.nodeeditor.adapters.background import run_in_background
 from layerloom.nodeeditor.dashboard.run_header import IDLE
-from layerloom.nodeeditor.dashboard.run_texts import (failure_text, folder_text, header_state, learning_warning,
-                                                      outcome_text, pill_word, run_note, state_of)
+from layerloom.nodeeditor.dashboard.run_texts import (device_text, failure_text, folder_text, header_state,
+                                                      learning_warning, outcome_text, pill_word, run_note, state_of)
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, runs_root
 
 UNTITLED = "untitled"                         # a new graph's name
@@ -134,6 +134,7 @@ class ShownRun:
         self.evaluation.clear("Evaluation appears after the first validated epoch.")
         self.tryit.set_predictor(None, "Try it opens when the run has finished (or is stopped).")
         if live.started is not None:
+            self.header.set_device(*device_text(live.started))   # its threads now (a Note may have changed them)
             self.charts.reset(live.started)
             for step in live.steps:
                 self.charts.add_step(step)

@@ -60,6 +60,7 @@ class LiveRun:
     stage: str = "Starting the training process…"
     steps: list = field(default_factory=list)      # every Step event: the charts are rebuilt from them
     epochs: list = field(default_factory=list)     # every EpochEnd
+    notes: list = field(default_factory=list)      # every Note's text, oldest first
     state: str = STARTING
     result: Any = None
 

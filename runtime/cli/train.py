@@ -196,8 +196,8 @@ class _Printer:
             print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
     def show(self, event) -> None:
-        from layerloom.training import (CheckpointSaved, EpochEnd, Failed, Finished, Paused, Preparing, RunStarted, Step,
-                               Stopped)
+        from layerloom.training import (CheckpointSaved, EpochEnd, Failed, Finished, Note, Paused, Preparing,
+                                        RunStarted, Step, Stopped)
 
         if isinstance(event, RunStarted):
             self._started(event)
@@ -210,6 +210,8 @@ class _Printer:
         elif isinstance(event, EpochEnd):
             if not self.quiet:
                 self.note(_epoch_line(event, self.started.epochs))
+        elif isinstance(event, Note):
+            self.note(f"note (epoch {event.epoch}, step {event.step:,}): {event.text}")
         elif isinstance(event, Finished):
             self.close()
             print(event.message + _test_text(event.test))
@@ -230,6 +232,8 @@ class _Printer:
             print(f"training on {event.device_name}" + (f", {event.precision}" if event.precision != "fp32" else ""))
             if event.device == "cpu" and event.threads:
                 print(f"threads: {event.threads}" + (f" ({event.threads_reason})" if event.threads_reason else ""))
+            if event.memory_format == "channels_last":
+                print(f"layout: channels-last ({event.memory_format_reason})")
             print(f"dataset: {event.dataset}")
             steps = event.config.get("steps") or 0
             length = f"{steps:,} steps ({event.steps_per_epoch} an epoch)" if steps else \

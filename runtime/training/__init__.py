@@ -37,7 +37,7 @@ from layerloom.core.lazy import lazy_exports
 from layerloom.training.config import TrainingConfig, TrainingSettingsError, check_training
 from layerloom.training.control import RunControl
 from layerloom.training.events import (STAGES, TERMINAL, CheckpointSaved, EpochEnd, EventChannel, Failed, Finished,
-                                      Paused, Preparing, Resumed, RunStarted, Step, Stopped)
+                                      Note, Paused, Preparing, Resumed, RunStarted, Step, Stopped)
 
 _NEED_TORCH = {
     ".device": ("DeviceChoice", "DeviceError", "choose_device"),
@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "TrainingConfig", "TrainingSettingsError", "check_training", "RunControl", "DeviceChoice", "DeviceError",
     "choose_device", "STAGES", "TERMINAL", "Preparing", "CheckpointSaved", "EpochEnd", "EventChannel", "Failed",
-    "Finished", "Paused", "Resumed", "RunStarted", "Step", "Stopped", "Plan", "SetupError", "plan_training",
+    "Finished", "Note", "Paused", "Resumed", "RunStarted", "Step", "Stopped", "Plan", "SetupError", "plan_training",
     "data_layout",
     "CheckpointError", "RunFolder", "checkpoint_graph", "load_checkpoint", "load_weights", "TrainingSession",
     "train", "Trainer", "worker_threads", "FitReport", "fit_weights", "read_weights_file", "save_weights_file",

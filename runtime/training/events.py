@@ -51,6 +51,19 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Something that changed how the run trains after ``RunStarted`` said how: a compiled network
+    that fell back to the module itself, a thread count dropped on a machine that got busy (then
+    ``threads`` is the new count, with its reason; 0: the count is unchanged)."""
+
+    epoch: int
+    step: int
+    text: str
+    threads: int = 0
+    threads_reason: str = ""
+
+
+@dataclass(frozen=True)
 class Step:
     """Training progress, published at most every ~0.1 s. ``losses`` holds every step's loss since the
     previous Step event (steps ``step - len(losses) + 1`` .. ``step``), so charts lose no point."""

@@ -31,13 +31,13 @@ from layerloom.model.graph import Graph
 from layerloom.files.graphfile import dumps_graph, load_graph
 from layerloom.training.config import TrainingConfig
 from layerloom.training.control import RunControl
-from layerloom.training.events import TERMINAL, EventChannel, Failed, Preparing, RunStarted, Step
+from layerloom.training.events import TERMINAL, EventChannel, Failed, Note, Preparing, RunStarted, Step
 from layerloom.training.feeds import data_layout
 from layerloom.training.plan import Plan, SetupError, plan_training
 from layerloom.training.records import CONFIG_FILE, GRAPH_FILE
 from layerloom.training.runs import checkpoint_config, checkpoint_graph, load_checkpoint, new_run_dir
 from layerloom.training.threads import (ThreadChoice, ThreadGuard, choose_threads, environment_threads,
-                                       fallback_choice)
+                                       fallback_choice, thread_text)
 from layerloom.training.trainer import Trainer
 
 IDLE, RUNNING, FINISHED = "idle", "running", "finished"
@@ -312,6 +312,9 @@ class _ThreadNotes:
                 self._session.thread_choice = dropped
                 if self._run_dir:
                     _record_threads(Path(self._run_dir), dropped)
+                self._channel.put(event)
+                event = Note(event.epoch, event.step, f"training goes on with {thread_text(1, dropped.reason)}",
+                             threads=dropped.threads, threads_reason=dropped.reason)
         self._channel.put(event)
 
     def __getattr__(self, name: str) -> Any:

@@ -34,7 +34,7 @@ from layerloom.training.compiling import compile_for_training, wants_compile
 from layerloom.training.memory_format import choose_layout, layout_for_training, match_state_layout
 from layerloom.training.control import RunControl
 from layerloom.training.device import DeviceChoice, choose_device
-from layerloom.training.events import EpochEnd, EventChannel, Failed, Finished, Preparing, RunStarted, Stopped
+from layerloom.training.events import EpochEnd, EventChannel, Failed, Finished, Note, Preparing, RunStarted, Stopped
 from layerloom.training.health import chance_accuracy, learning_warnings
 from layerloom.training.metrics import is_better, metric_mode, torchmetrics_functional
 from layerloom.training.optim import Schedule, build_optimizer, penalized_weights
@@ -187,6 +187,13 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         return Failed(message, kind, self.epoch, step, text, type(exc).__name__, self._run_dir(),
                       duration_s=self._duration())
 
+    def _note(self, text: str) -> None:
+        """A run note: before ``RunStarted``, one of its ``notes``; after, a ``Note`` event."""
+        if getattr(self, "_announced", False):
+            self.channel.put(Note(self.epoch, self.step, text))
+        else:
+            self._notes.append(text)
+
     def _run_dir(self) -> str | None:
         return str(self.folder.path) if self.folder is not None else None
 
@@ -240,10 +247,11 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         self.forward = self.criterion   # what the steps call: the criterion, or its compiled form
         if wants_compile(config.compile, device):
             self.channel.put(Preparing("compiling", "Compiling the network with torch.compile…"))
-            self.forward = compile_for_training(self.criterion, device, self._trial_step, self._notes.append)
+            self.forward = compile_for_training(self.criterion, device, self._trial_step, self._note)
         notes = [p.describe() for p in plan.warnings] + list(config.warnings) + self._notes
         if self.choice.note:
             notes.append(self.choice.note)
+        self._announced = True  # notes from here on are Note events (``_note``)
         self._writable = True   # the resume is accepted: from here on the run folder is this run's
         if self.folder is not None:
             self.folder.clean_stray()

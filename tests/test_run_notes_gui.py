@@ -1,0 +1,84 @@
+"""A run that changes how it trains after it started says so in the window at once (a ``Note`` event):
+the header's device shows the new thread count, a compile fallback is a notice on the banner, and the
+live run keeps both, so showing it again after another run shows them still.
+
+The run is scripted (a stand-in for the training process that hands the window the events a real run
+makes), so the test does not wait on a real machine getting busy."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+import layerloom.training.process as process
+from layerloom.training.control import RunControl
+from layerloom.training.events import EventChannel, Note, RunStarted, Step, Stopped
+
+pytestmark = pytest.mark.gui
+
+
+class ScriptedSession:
+    """What the window uses of a ``ProcessSession``; its events are put by the test."""
+
+    def __init__(self, graph, **kwargs):
+        self.graph, self.base_dir = graph, kwargs.get("base_dir")
+        self.events, self.control, self.run_dir = EventChannel(), RunControl(), None
+
+    def start(self):
+        return self
+
+    paused = property(lambda self: self.control.pause_requested)
+
+    def pause(self):
+        self.control.pause()
+
+    def resume(self):
+        self.control.resume()
+
+    def stop(self):
+        self.events.put(Stopped(1, 3, None, "Stopped at epoch 1, step 3."))
+
+    def join(self, timeout=None):
+        return True
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    from layerloom.nodeeditor.window.main_window import EditorWindow
+
+    monkeypatch.setattr(process, "ProcessSession", ScriptedSession)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("recovery_dir", str(tmp_path / "recovery"))
+    settings.setValue("runs_dir", str(tmp_path / "runs"))
+    w = EditorWindow(settings)
+    qtbot.addWidget(w, before_close_func=lambda w: (w.dashboard.stop_and_wait(), w.document.undo_stack.setClean()))
+    w.resize(1300, 850)
+    w.show()
+    w.open_example("digits_mlp")
+    return w
+
+
+def test_a_thread_drop_and_a_compile_fallback_reach_the_header(window, qtbot):
+    dashboard = window.dashboard
+    assert dashboard.start()
+    session = dashboard.live.session
+    session.events.put(RunStarted(None, "cpu", "CPU (x86_64, 2 threads)", "fp32", 1, 0, 23, 1437, 360, 100,
+                                  "classification", None, "digits", threads=2, threads_reason="faster than 1"))
+    session.events.put(Step(1, 1, 2.3, 1e-3, 1000.0, (2.3,), 1 / 23, None))
+    label = dashboard.header.device_label
+    qtbot.waitUntil(lambda: label.text() == "Device: CPU, 2 threads", timeout=5000)
+    session.events.put(Note(1, 2, "training goes on with 1 thread (2 slowed down 9x: the machine got busy)",
+                            threads=1, threads_reason="2 slowed down 9x: the machine got busy"))
+    qtbot.waitUntil(lambda: label.text() == "Device: CPU, 1 thread", timeout=5000)
+    assert label.toolTip().startswith("1 thread (2 slowed down 9x: the machine got busy)")
+    assert "1 thread" in dashboard.status.text()
+    assert not dashboard.header.banner.isVisible()   # fewer threads: the device says it, no banner
+    session.events.put(Note(1, 3, "compile: training uncompiled: torch.compile failed during the run (X)"))
+    qtbot.waitUntil(lambda: dashboard.header.banner.isVisible(), timeout=5000)
+    assert "Epoch 1, step 3: compile: training uncompiled" in dashboard.header.banner_text.text()
+    live = dashboard.live
+    assert live.started.threads == 1 and len(live.notes) == 2
+    # another graph's view, then the live run again: its header is still about it
+    dashboard.header.set_device("CPU")
+    dashboard._show_live()
+    assert label.text() == "Device: CPU, 1 thread"

@@ -7,6 +7,7 @@ editor's preview) is unchanged by a run, and damaged members still give named er
 from __future__ import annotations
 
 import io
+import math
 import warnings
 import zipfile
 
@@ -87,7 +88,7 @@ def test_apply_scaling_gives_the_caller_an_array_of_its_own():
 
 @pytest.mark.parametrize("shape, image, axis", [((50, 3, 4, 5), True, "channel"), ((50, 7), False, "feature")])
 def test_statistics_summed_in_slices_match_numpys(monkeypatch, shape, image, axis):
-    monkeypatch.setattr("layerloom.data.transforms.STATS_ROWS", 16)  # several slices and a short last one
+    monkeypatch.setattr("layerloom.data.transforms.STATS_BYTES", 16 * 8 * math.prod(shape[1:]))  # slices of 16
     rng = np.random.default_rng(1)
     x = (rng.random(shape) * 100 + 1000).astype(np.float32)   # a large mean: two passes keep the spread exact
     x[:, 1] = 5.0                                               # a constant channel / feature: spread 1

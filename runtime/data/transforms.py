@@ -24,7 +24,7 @@ from layerloom.data.base import Dataset, DatasetError
 
 SCALING_MODES = ("auto", "standardize", "minmax", "none")
 STATS_SAMPLE = 2048  # lazily loaded images: statistics come from up to this many training images
-STATS_ROWS = 1024    # samples per slice while the statistics are summed
+STATS_BYTES = 2 * 1024**2  # float64 bytes per slice of samples while the statistics are summed
 
 
 def scale(dataset: Dataset, mode: str = "auto") -> Dataset:
@@ -160,18 +160,24 @@ def _grouped(rows: np.ndarray, axis: str) -> np.ndarray:
 
 
 def _mean_std(x: np.ndarray, axis: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each group's mean and (population) standard deviation in float64, two passes over slices of
-    ``STATS_ROWS`` samples: memory for a slice, not a float64 copy of the whole split."""
-    total = None
-    for start in range(0, len(x), STATS_ROWS):
-        part = _grouped(x[start:start + STATS_ROWS], axis).sum(axis=(0, 2), dtype=np.float64)
-        total = part if total is None else total + part
-    count = len(x) * _grouped(x[:1], axis).shape[2]
-    mean = total / count
-    squares = np.zeros_like(mean)
-    for start in range(0, len(x), STATS_ROWS):
-        deviation = _grouped(x[start:start + STATS_ROWS], axis) - mean[:, None]
-        squares += np.einsum("ngv,ngv->g", deviation, deviation)
+    """Each group's mean and (population) standard deviation in float64, in one pass over slices of
+    about ``STATS_BYTES``: each slice's mean and squared deviations while it is in the cache, merged
+    (Chan et al.'s pairwise update) into the totals. Memory for a slice, not a float64 copy of the split."""
+    rows = max(1, STATS_BYTES // max(1, 8 * math.prod(x.shape[1:])))
+    count, mean, squares = 0, None, None
+    for start in range(0, len(x), rows):
+        part = _grouped(x[start:start + rows], axis).astype(np.float64)
+        n = part.shape[0] * part.shape[2]
+        part_mean = part.sum(axis=(0, 2)) / n
+        deviation = part - part_mean[:, None]
+        part_squares = np.einsum("ngv,ngv->g", deviation, deviation)
+        if mean is None:
+            count, mean, squares = n, part_mean, part_squares
+            continue
+        delta, total = part_mean - mean, count + n
+        mean = mean + delta * (n / total)
+        squares = squares + part_squares + delta * delta * (count * n / total)
+        count = total
     return mean, np.sqrt(squares / count)
 
 

@@ -39,9 +39,10 @@ def load_cifar10(path: Path) -> RawData:
                            "(cifar-10-binary.tar.gz)", str(path))
     check_size(60_000 * (RECORD - 1) * 4, "the CIFAR-10 images", path)
     train = [_records(members[name], name, path) for name in TRAIN_FILES]
-    x_train = np.concatenate([x for x, _ in train])
+    x_train = _floats([x for x, _ in train])
     y_train = np.concatenate([y for _, y in train])
     x_test, y_test = _records(members[TEST_FILE], TEST_FILE, path)
+    x_test = _floats([x_test])
     classes = _classes(members.get(META_FILE))
     return RawData(name="cifar10", source=str(path), path=str(path),
                    x={"train": x_train, "test": x_test}, y={"train": y_train, "test": y_test},
@@ -91,8 +92,18 @@ def _records(data: bytes, name: str, path: Path) -> tuple[np.ndarray, np.ndarray
     if labels.max() >= len(CLASSES):
         raise DatasetError(f"{name}: label {int(labels.max())} in record {int(np.argmax(labels >= len(CLASSES)))}; "
                            "CIFAR-10's labels are 0 to 9", str(path))
-    images = rows[:, 1:].reshape(-1, CHANNELS, SIDE, SIDE).astype(np.float32)
-    return images, labels
+    return rows[:, 1:].reshape(-1, CHANNELS, SIDE, SIDE), labels
+
+
+def _floats(batches: list[np.ndarray]) -> np.ndarray:
+    """The batches' 8-bit images as one float32 array, each converted into its place (no float32 copy
+    of each batch to concatenate)."""
+    out = np.empty((sum(len(x) for x in batches), CHANNELS, SIDE, SIDE), dtype=np.float32)
+    start = 0
+    for x in batches:
+        out[start:start + len(x)] = x
+        start += len(x)
+    return out
 
 
 def _classes(meta: bytes | None) -> tuple[str, ...]:

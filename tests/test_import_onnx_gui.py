@@ -11,6 +11,8 @@ from onnx import TensorProto, helper, numpy_helper
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from layerloom.nodeeditor.document.commands import SetMetaCommand
+
 pytestmark = pytest.mark.gui
 
 
@@ -42,6 +44,12 @@ def test_import_onnx_saves_opens_and_reports(editor_window, qtbot, tmp_path, mon
     assert window.document.graph.training["weights"] == "tiny.weights.pt"
     pill = window.dashboard.header.pill
     assert pill.text().strip() == "Pretrained" and "tiny.weights.pt" in pill.toolTip()   # not "Not trained"
+    # the setting cleared in the Training tab (one undo step): the pill follows it, and its undo
+    training = {k: v for k, v in window.document.graph.training.items() if k != "weights"}
+    window.document.undo_stack.push(SetMetaCommand(window.document.graph, "training", training, "clear weights"))
+    assert pill.text().strip() != "Pretrained" and not pill.toolTip()
+    window.document.undo_stack.undo()
+    assert pill.text().strip() == "Pretrained" and "tiny.weights.pt" in pill.toolTip()
     text = window.import_report.text.toPlainText()
     assert "Gemm" in text and "-> Linear" in text and "Relu" in text
     assert "tiny.onnx opened as tiny.llgraph.json: 4 nodes" in window.import_report.summary.text()

@@ -206,6 +206,8 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
             self._show_identity()
         elif key == "training":
             self._preload_timer.start()   # the warm process loads the new dataset while the user reads
+            if self.shown is None and self.header.state == IDLE:   # no run shown: its start weights may change
+                self._show_start_weights()
             if self._refusal_shown:        # the field was corrected: its refusal is old news
                 self._refusal_shown = False
                 self.header.hide_banner()

@@ -74,11 +74,7 @@ class ShownRun:
                              "are drawn here as it learns.")
         self.header.hide_banner()
         self.header.reset_progress()
-        training = self.document.graph.training if self.document is not None else None
-        start = training.get("weights") if isinstance(training, dict) else None
-        # an imported model (or one set to fine-tune from a run) starts from weights: not "Not trained"
-        self.header.set_state(IDLE, "Pretrained" if start else "")
-        self.header.pill.setToolTip(f"No run yet; training and export start from {start}" if start else "")
+        self._show_start_weights()
         self.header.show_message(READY)
         self.evaluation.clear(f"No run of “{name}” yet: its evaluation appears after the first validated epoch.")
         self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then ask the model here about "
@@ -86,6 +82,15 @@ class ShownRun:
         self._show_identity()
         self._show_background_run()
         self._sync_actions()
+
+    def _show_start_weights(self) -> None:
+        """The idle pill of a graph with no run: an imported model (or one set to fine-tune from a run)
+        starts from weights, so it says "Pretrained", not "Not trained"; set again when the setting
+        changes."""
+        training = self.document.graph.training if self.document is not None else None
+        start = training.get("weights") if isinstance(training, dict) else None
+        self.header.set_state(IDLE, "Pretrained" if start else "")
+        self.header.pill.setToolTip(f"No run yet; training and export start from {start}" if start else "")
 
     def _show_identity(self) -> None:
         """Say which run of which graph every view shows."""

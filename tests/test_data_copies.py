@@ -164,3 +164,18 @@ def test_a_stored_member_whose_sizes_disagree_is_named(tmp_path):
         load_npz(path)
     err = info.value
     assert err.path == str(path) and err.location == "array 'x'" and "corrupt" in err.detail
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_member_whose_checksum_does_not_match_is_named(tmp_path, compression):
+    path = _npz(tmp_path, "crc.npz", {"x": np.random.default_rng(4).random((1000, 6)), "y": np.arange(1000) % 2},
+                compression)
+    with zipfile.ZipFile(path) as archive:
+        crc = archive.getinfo("x.npy").CRC.to_bytes(4, "little")
+    data = path.read_bytes()
+    assert data.count(crc) == 2                               # the local header's and the central directory's
+    path.write_bytes(data.replace(crc, bytes([crc[0] ^ 1]) + crc[1:]))
+    with pytest.raises(DatasetError) as info:
+        load_npz(path)
+    err = info.value
+    assert err.path == str(path) and err.location == "array 'x'" and "corrupt" in err.detail

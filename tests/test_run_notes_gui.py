@@ -82,3 +82,40 @@ def test_a_thread_drop_and_a_compile_fallback_reach_the_header(window, qtbot):
     dashboard.header.set_device("CPU")
     dashboard._show_live()
     assert label.text() == "Device: CPU, 1 thread"
+
+
+def test_f5_on_a_graph_without_a_loss_offers_to_add_one(window, qtbot):
+    """The set-up refusal names the missing loss and its banner's Add a Loss button adds a Target and a
+    CrossEntropyLoss wired to the prediction, as one undo step; the graph then has nothing to refuse."""
+    from PySide6.QtCore import Qt
+
+    from layerloom.model.analysis import Problem
+    from layerloom.training.events import Failed
+
+    document = window.document
+    loss = next(n for n in document.graph if n.type_id == "CrossEntropyLoss")
+    document.scene.clearSelection()
+    document.scene.item_for_node[loss.id].setSelected(True)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Delete)   # the user deletes the loss
+    assert loss.id not in document.graph.nodes
+    before = {n.id for n in document.graph}
+    dashboard = window.dashboard
+    assert dashboard.start()
+    dashboard.live.session.events.put(Failed("cannot train: the graph has no loss to train", "setup",
+                                             problems=(Problem("no_loss", "the graph has no loss to train"),)))
+    header = dashboard.header
+    qtbot.waitUntil(lambda: header.banner.isVisible() and header.banner_button.isVisible(), timeout=5000)
+    assert header.banner_button.text() == "Add a Loss"
+    qtbot.mouseClick(header.banner_button, Qt.MouseButton.LeftButton)
+    added = {n.id: n for n in document.graph if n.id not in before}
+    kinds = sorted(n.type_id for n in added.values())
+    assert kinds in (["CrossEntropyLoss"], ["CrossEntropyLoss", "Target"])   # the digits file's label is reused
+    assert not header.banner.isVisible() and not document.bridge.current().errors
+    assert "press F5 to train" in window.statusBar().currentMessage()
+    document.undo_stack.undo()
+    assert {n.id for n in document.graph} == before
+    # from the Run menu, on a graph that has its loss again: refused, with the reason
+    document.undo_stack.redo()
+    dashboard.add_loss_action.trigger()
+    assert "has a loss already" in window.statusBar().currentMessage()

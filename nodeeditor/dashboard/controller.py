@@ -45,6 +45,7 @@ from layerloom.nodeeditor.dashboard.evaluation import EvaluationPanel
 from layerloom.nodeeditor.dashboard.results import RunResults
 from layerloom.nodeeditor.dashboard.run_header import ACTIVE, IDLE, PAUSED, RUNNING, RunHeader
 from layerloom.nodeeditor.dashboard.run_lifecycle import REDRAW_MS, RunLifecycle
+from layerloom.nodeeditor.dashboard.run_texts import ADD_LOSS
 from layerloom.nodeeditor.dashboard.shown_run import BLOCKED, READY, ShownRun
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, TrainView, runs_root
 from layerloom.nodeeditor.dashboard.tryit import TryItPanel
@@ -141,6 +142,7 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         self.switch_action = window._action(menu, "Show the Train &Workspace When Training Starts",
                                             self._set_switch, checkable=True)
         self.switch_action.setChecked(window.settings.value(SWITCH_ON_TRAIN, True, type=bool))
+        self.add_loss_action = window._action(menu, "Add a &Loss for Training", self.add_loss)
         menu.addSeparator()
         self.export_action = window._action(menu, "&Export…", self.export, QKeySequence("Ctrl+E"), icon="export")
         self._sync_actions()
@@ -236,6 +238,23 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
     def _banner_action(self, key: str) -> None:
         if key == "stop":
             self.stop()
+        elif key == ADD_LOSS:
+            self.add_loss()
+
+    def add_loss(self) -> bool:
+        """Run > Add a Loss for Training (and the banner's button when F5 found none): a Target and the
+        loss the task needs, wired to the prediction (``loss_fix``); the Design workspace shows them."""
+        from layerloom.nodeeditor.dashboard.loss_fix import add_loss
+
+        added, text = add_loss(self.window.document)
+        if added:
+            self.header.hide_banner()
+            self.document.bridge.set_run_problems([])   # the no-loss verdict is answered
+            from layerloom.nodeeditor.panels.workspaces import DESIGN
+
+            self.window.workspaces.switch(DESIGN)
+        self.window.statusBar().showMessage(text if added else f"Cannot add a loss: {text}", 10000)
+        return added
 
     def _open_run_graph(self, graph_file) -> None:
         """The Runs list's Open Graph: a copy of the graph the run trained (the run keeps its record),

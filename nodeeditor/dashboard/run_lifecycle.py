@@ -16,12 +16,13 @@ import dataclasses
 
 from PySide6.QtWidgets import QMessageBox
 
+from layerloom.edits.loss import NO_LOSS
 from layerloom.training.events import Failed, Finished, Stopped
 
 from layerloom.nodeeditor.adapters.run_bridge import RunBridge
 from layerloom.nodeeditor.dashboard.run_header import PAUSED, RUNNING, STARTING, STOPPING
-from layerloom.nodeeditor.dashboard.run_texts import (device_text, failure_text, first_line, outcome_text, plain,
-                                                     run_problem, state_of)
+from layerloom.nodeeditor.dashboard.run_texts import (ADD_LOSS, device_text, failure_text, first_line, outcome_text,
+                                                     plain, run_problem, state_of)
 from layerloom.nodeeditor.dashboard.shown_run import READY, UNTITLED
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, runs_root
 
@@ -316,7 +317,8 @@ class RunLifecycle:
         node = next((p.node_id for p in problems if p.node_id), None)
         if live.belongs_to(self.document):
             self.document.bridge.set_run_problems(problems or [run_problem(result)])
-            self.header.show_banner(failure_text(live.graph_name, result), "error", node_id=node)
+            fix = (ADD_LOSS, "Add a Loss") if any(p.code == NO_LOSS for p in problems) else None
+            self.header.show_banner(failure_text(live.graph_name, result), "error", node_id=node, action=fix)
             self._say_blocked()
             self.window.show_problems()
         else:

@@ -11,6 +11,8 @@ from layerloom.training.records import format_duration
 from layerloom.training.threads import thread_text
 from layerloom.nodeeditor.dashboard.run_header import FAILED, FINISHED, IDLE, STOPPED, WARNED
 
+ADD_LOSS = "add_loss"   # the banner's button for a graph F5 found without a loss (``loss_fix``)
+
 
 def device_text(started) -> tuple[str, str]:
     """The header's device words for a started run, and their tooltip: on the CPU its threads ("CPU, 1

@@ -195,6 +195,8 @@ MENUS = MenuTable((
     Action(RUN, "&Stop", "dashboard.stop", "Shift+F5", icon="stop", enabled_when=RUN_ACTIVE, toolbar=4),
     Separator(RUN),
     Action(RUN, "Show the Train &Workspace When Training Starts", "dashboard._set_switch", checkable=True),
+    Action(RUN, "Add a &Loss for Training", "dashboard.add_loss",
+           tooltip="Wire a Target and the loss the task needs to the prediction (an imported model has none)"),
     Separator(RUN),
     Action(RUN, "&Export…", "dashboard.export", "Ctrl+E", icon="export", toolbar=4),
 

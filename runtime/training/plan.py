@@ -16,6 +16,7 @@ import numpy as np
 
 from layerloom.model.analysis import ERROR, WARNING, Problem, analyze
 from layerloom.compiler import CompiledGraph, compile_graph
+from layerloom.edits.loss import NO_LOSS
 from layerloom.data import CLASSIFICATION as DATA_CLASSIFICATION
 from layerloom.data import Dataset, DatasetError, load_dataset, make_augmenter, scale
 from layerloom.core.errors import CompileError, LayerLoomError
@@ -172,7 +173,7 @@ def _label(graph: Graph, node_id: str) -> str:
 
 def _check_structure(graph: Graph, compiled: CompiledGraph, problems: list[Problem]) -> None:
     if compiled.criterion is None:
-        problems.append(Problem("no_loss", "the graph has no loss to train: add a loss node (e.g. CrossEntropyLoss) "
+        problems.append(Problem(NO_LOSS, "the graph has no loss to train: add a loss node (e.g. CrossEntropyLoss) "
                                 "fed by the prediction and a Target"))
 
 

@@ -17,6 +17,8 @@ undo step per plan.
 - ``spacing``: nothing overlaps: card sizes, making room around a node dropped or inserted (auto-offset),
   where a paste lands, tidying a block's inside (``MoveNode`` records).
 - ``names``: which names a block may take, and why not.
+- ``loss``: a Target and the loss a task needs, wired to the prediction of a graph that has none (an
+  imported model).
 
 May import: ``layerloom.core``, ``layerloom.catalog``, ``layerloom.model`` and ``layerloom.files``; never
 the compiler, training, torch or Qt.

@@ -55,6 +55,22 @@ def train(window, qtbot, epochs: int = 2, timeout: int = 120_000):
     return ended.args[0]
 
 
+def trained_here(window, epochs: int = 1):
+    """A finished run of the window's graph into the folder F5 would use, trained by the runtime in
+    this process: for tests about how runs are shown, not how F5 starts one (each F5 run is a child
+    process that imports torch, about 5 s of CPU). The terminal event."""
+    from layerloom.nodeeditor.dashboard.train_view import runs_root
+    from layerloom.training import TrainingConfig, TrainingSession
+
+    document = window.document
+    config = TrainingConfig.from_graph(document.graph).replace(epochs=epochs)
+    result = TrainingSession(document.graph, config, run_root=runs_root(document, window.settings.value("runs_dir")),
+                             base_dir=document.path.parent if document.path else None,
+                             source=document.path).run()
+    assert isinstance(result, Finished), result
+    return result
+
+
 def visible_texts(window) -> str:
     """Every text the Train workspace's results views show right now."""
     d = window.dashboard
@@ -146,7 +162,7 @@ def test_a_saved_graph_opens_with_its_own_latest_run(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path)
     window.open_example("digits_mlp")
     assert window._write(tmp_path / "a.llgraph.json")
-    first = train(window, qtbot, epochs=1)
+    first = trained_here(window)                                      # an earlier run of the same file
     second = train(window, qtbot, epochs=2)
     assert Path(second.run_dir).parent == tmp_path / "runs"          # beside the file
     assert window.save()
@@ -334,11 +350,25 @@ def test_a_run_whose_loss_blew_up_says_it_did_not_learn(window, qtbot):
     assert dashboard.status.text().startswith("⚠")
 
 
-def test_another_graph_while_one_trains_says_so_and_train_comes_back_after_stop(window, qtbot):
+def test_closing_asks_to_save_first_and_another_graph_while_one_trains_says_so_until_stopped(window, qtbot,
+                                                                                             monkeypatch):
+    """Closing asked 'stop the run?' first and 'save the changes?' second: a Cancel at the second had
+    already stopped the run. Saving is asked first now. Then another graph opened while this one trains
+    says so, and Train comes back once the run is stopped. (One run for both: each run is a child
+    process that imports torch.)"""
+    from PySide6.QtWidgets import QMessageBox
+
     dashboard = window.dashboard
-    assert dashboard.panel.apply(None, "epochs", 500)
+    assert dashboard.panel.apply(None, "epochs", 500)   # an unsaved change: the save question comes
     dashboard.start()
     qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
+    asked = []
+    with monkeypatch.context() as patched:
+        patched.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[1]) or QMessageBox.StandardButton.Cancel)
+        assert window.close() is False
+    assert asked == ["Unsaved changes"] and dashboard.running     # nothing was stopped
+
     window.document.undo_stack.setClean()
     window.open_example("regression_mlp")
     header = dashboard.header
@@ -351,23 +381,8 @@ def test_another_graph_while_one_trains_says_so_and_train_comes_back_after_stop(
     assert header.start_button.isEnabled() and header.banner_kind() is None
 
 
-def test_cancelling_the_save_question_at_close_leaves_the_run_training(window, qtbot, monkeypatch):
-    """Closing asked 'stop the run?' first and 'save the changes?' second: a Cancel at the second had
-    already stopped the run. Saving is asked first now."""
-    from PySide6.QtWidgets import QMessageBox
-
-    dashboard = window.dashboard
-    assert dashboard.panel.apply(None, "epochs", 500)   # an unsaved change: the save question comes
-    dashboard.start()
-    qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[1]) or QMessageBox.StandardButton.Cancel)
-    assert window.close() is False
-    assert asked == ["Unsaved changes"] and dashboard.running     # nothing was stopped
-
-
 def test_a_run_of_another_graph_from_all_runs_is_named_with_its_own_graph(window, qtbot):
-    result = train(window, qtbot, epochs=1)                       # a Digits MLP run
+    result = trained_here(window)                                 # a Digits MLP run
     window.document.undo_stack.setClean()
     window.open_example("regression_mlp")
     dashboard = window.dashboard
@@ -379,10 +394,12 @@ def test_a_run_of_another_graph_from_all_runs_is_named_with_its_own_graph(window
 
 
 def test_open_graph_from_the_runs_list_shows_the_run_it_came_from(window, qtbot):
-    first = train(window, qtbot, epochs=1)
-    second = train(window, qtbot, epochs=1)
+    first = trained_here(window)
+    second = trained_here(window)
     window.document.undo_stack.setClean()
     dashboard = window.dashboard
+    dashboard.show_run_folder(second.run_dir)                     # the latest run is the one showing
+    assert Path(second.run_dir).name in dashboard.header.run_text()
     dashboard.runs_panel.openGraphRequested.emit(Path(first.run_dir) / "graph.llgraph.json")
     assert dashboard.shown is not None and Path(dashboard.shown.path) == Path(first.run_dir)
     assert Path(second.run_dir).name not in dashboard.header.run_text()

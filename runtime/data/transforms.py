@@ -29,7 +29,7 @@ STATS_BYTES = 2 * 1024**2  # float64 bytes per slice of samples while the statis
 
 def scale(dataset: Dataset, mode: str = "auto") -> Dataset:
     """A copy of ``dataset`` with scaling fitted on the train split applied to every split, each
-    Input's features on their own.
+    Input's features on their own (``none``: the same arrays, as read-only views: ``shared_features``).
 
     ``auto``: min-max by the known value range (images, digits) when there is one, else standardize
     (per channel for images, per feature for tables and signals).

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from train_helpers import after_setup, config_of, example
 
+import layerloom.training.memory_format as memory_format
 import layerloom.training.trainer as trainer_module
 from layerloom.training import Finished, RunStarted, TrainingConfig, TrainingSettingsError, train
 from layerloom.training.memory_format import (CHANNELS_LAST, CONTIGUOUS, LayoutChoice, choose_layout,
@@ -22,7 +23,7 @@ CNN = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6
 MLP = nn.Sequential(nn.Linear(4, 3))
 
 
-@pytest.mark.parametrize("setting, module, device, precision, expected", [
+@pytest.mark.parametrize("setting, module, device, precision, expected", [   # auto on the CPU: measured
     ("auto", CNN, "cpu", "fp32", CHANNELS_LAST),
     ("auto", MLP, "cpu", "fp32", CONTIGUOUS),
     ("auto", CNN, "cuda", "fp32", CONTIGUOUS),
@@ -34,6 +35,61 @@ MLP = nn.Sequential(nn.Linear(4, 3))
 def test_the_layout_follows_the_setting_the_network_and_the_device(setting, module, device, precision, expected):
     choice = choose_layout(setting, module, device, precision)
     assert choice.memory_format == expected and choice.reason
+
+
+class Clock:
+    """A fake clock: each trial advances it by the time its layout takes (seconds)."""
+
+    def __init__(self, module, seconds: dict[bool, float]):
+        self.module, self.seconds, self.now, self.trials = module, seconds, 0.0, []
+
+    def __call__(self):
+        return self.now
+
+    def trial(self):
+        channels_last = not self.module[0].weight.is_contiguous()
+        self.trials.append(channels_last)
+        self.now += self.seconds[channels_last]
+
+
+def _measured(seconds: dict[bool, float], run_steps: int = 1000):
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    clock = Clock(module, seconds)
+    notes = []
+    choice = layout_for_training(module, choose_layout("auto", module, "cpu"), clock.trial, notes.append,
+                                 run_steps=run_steps, clock=clock)
+    return module, clock, choice, notes
+
+
+def test_auto_keeps_channels_last_where_it_measures_clearly_faster():
+    module, clock, choice, notes = _measured({True: 0.010, False: 0.020})
+    assert choice.memory_format == CHANNELS_LAST and "measured 2.00x faster" in choice.reason and not notes
+    assert not module[0].weight.is_contiguous()
+    # warm-ups (default, then channels-last, which proves it), then two alternating timed rounds
+    assert clock.trials == [False, True, True, False, True, False]
+
+
+@pytest.mark.parametrize("faster", [0.95, 1.5])   # not clearly faster (under 0.9x the time), and slower
+def test_auto_keeps_the_default_where_channels_last_does_not_pay(faster):
+    module, clock, choice, notes = _measured({True: 0.010 * faster, False: 0.010})
+    assert choice.memory_format == CONTIGUOUS and "not clearly faster" in choice.reason
+    assert module[0].weight.is_contiguous() and not notes
+
+
+def test_auto_does_not_measure_a_short_run():
+    module, clock, choice, _ = _measured({True: 0.001, False: 1.0}, run_steps=50)
+    assert choice.memory_format == CONTIGUOUS and "short run (50 steps)" in choice.reason
+    assert clock.trials == [] and module[0].weight.is_contiguous()
+
+
+def test_a_run_on_auto_says_what_it_measured(monkeypatch):
+    monkeypatch.setattr(memory_format, "MEASURE_MIN_STEPS", 10)
+    graph = example("digits_cnn")
+    result, session = train(graph, config_of(graph, device="cpu", steps=12))
+    assert isinstance(result, Finished), result
+    started = after_setup(session.events.drain())[0]
+    assert "measured" in started.memory_format_reason
+    assert started.memory_format == session.trainer.layout.memory_format
 
 
 def test_a_bad_setting_is_refused_by_name():
@@ -94,10 +150,10 @@ def test_an_optimizer_state_in_another_layout_is_realigned_before_a_fused_step()
 
 @pytest.fixture(scope="module")
 def cnn_runs(tmp_path_factory):
-    """The digits CNN, one epoch, channels-last (the CPU's auto) and contiguous, same seed."""
+    """The digits CNN, one epoch, channels-last and contiguous, same seed."""
     graph = example("digits_cnn")
     runs = {}
-    for setting in ("auto", "contiguous"):
+    for setting in ("channels_last", "contiguous"):
         root = tmp_path_factory.mktemp(setting)
         result, session = train(graph, config_of(graph, device="cpu", epochs=1, memory_format=setting),
                                 run_root=root)
@@ -106,22 +162,22 @@ def cnn_runs(tmp_path_factory):
     return runs
 
 
-def test_a_cnn_trains_channels_last_on_the_cpu_and_says_so(cnn_runs):
-    result, session, events = cnn_runs["auto"]
+def test_a_cnn_asked_to_train_channels_last_does_and_says_so(cnn_runs):
+    result, session, events = cnn_runs["channels_last"]
     started = after_setup(events)[0]
     assert isinstance(started, RunStarted)
-    assert started.memory_format == CHANNELS_LAST and "CPU" in started.memory_format_reason
+    assert started.memory_format == CHANNELS_LAST and started.memory_format_reason == "as asked"
     conv = max((m for m in session.trainer.criterion.modules() if isinstance(m, nn.Conv2d)),
                key=lambda m: m.in_channels)   # with 1 input channel both layouts have the same strides
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     record = json.loads((Path(result.run_dir) / "config.json").read_text())
     assert record["device"]["memory_format"]["memory_format"] == CHANNELS_LAST
-    assert record["training"]["memory_format"] == "auto"
+    assert record["training"]["memory_format"] == "channels_last"
     assert after_setup(cnn_runs["contiguous"][2])[0].memory_format == CONTIGUOUS
 
 
 def test_the_layout_changes_speed_not_results(cnn_runs):
-    channels_last, contiguous = (cnn_runs[k][1].trainer for k in ("auto", "contiguous"))
+    channels_last, contiguous = (cnn_runs[k][1].trainer for k in ("channels_last", "contiguous"))
     for a, b in zip(channels_last.history, contiguous.history):
         assert a.keys() == b.keys()
         for key in ("train_loss", "val_loss"):

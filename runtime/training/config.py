@@ -51,9 +51,9 @@ TOP_PARAMS: tuple[Param, ...] = (
     FloatParam("grad_clip", 0.0, "Clip the gradient norm to this value (0: no clipping)", minimum=0.0, maximum=1e6),
     ChoiceParam("compile", "off", "Run the network through torch.compile: on, off, or auto (on with CUDA); "
                 "where it cannot compile, the run trains uncompiled and says why", choices=COMPILE_CHOICES),
-    ChoiceParam("memory_format", "auto", "Tensor layout for 2-D convolutions: channels_last (NHWC, faster on the CPU "
-                "and with CUDA bf16/fp16), contiguous (PyTorch's NCHW), or auto (channels_last where it is "
-                "faster)", choices=MEMORY_FORMATS),
+    ChoiceParam("memory_format", "auto", "Tensor layout for 2-D convolutions: channels_last (NHWC, often faster on the "
+                "CPU and with CUDA bf16/fp16), contiguous (PyTorch's NCHW), or auto (measured on the CPU: "
+                "channels_last where it is clearly faster)", choices=MEMORY_FORMATS),
     ChoiceParam("monitor", "val_loss", "Metric that picks the best checkpoint, early stopping and reduce-on-plateau",
                 choices=MONITORS),
     StrParam("weights", None, "Start from these weights (a weights file or a run's checkpoint), matched by node "

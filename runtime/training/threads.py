@@ -220,7 +220,7 @@ def calibration_step(plan, seed: int = 0) -> Callable[[], None]:
     import torch
 
     from layerloom.training.batches import Split
-    from layerloom.training.memory_format import apply_layout, choose_layout
+    from layerloom.training.memory_format import CONTIGUOUS, apply_layout, choose_layout
     from layerloom.training.optim import build_optimizer
 
     config = plan.config
@@ -230,7 +230,8 @@ def calibration_step(plan, seed: int = 0) -> Callable[[], None]:
     ys = [y[:size] for y in plan.labels("train")]
     batch_x, batch_y = next(iter(Split(xs, ys, cpu).batches(size, torch.Generator().manual_seed(seed), 1)))
     model = copy.deepcopy(plan.compiled.criterion).to(cpu).train()
-    apply_layout(model, choose_layout(config.memory_format, model, cpu).memory_format)  # as the run trains
+    layout = choose_layout(config.memory_format, model, cpu)   # as the run trains (before it measures its own)
+    apply_layout(model, CONTIGUOUS if layout.measure else layout.memory_format)
     optimizer = build_optimizer(config.optimizer, model.parameters(), cpu)
 
     def step() -> None:

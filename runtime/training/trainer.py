@@ -228,7 +228,7 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         # the layout first: the optimizer's state is created in it (``memory_format``)
         self.layout = layout_for_training(
             self.criterion, choose_layout(config.memory_format, self.criterion, device, self.choice.precision),
-            lambda: self._trial_step(self.criterion), self._notes.append)
+            lambda: self._trial_step(self.criterion), self._notes.append, run_steps=self.total_steps)
         self.optimizer = build_optimizer(config.optimizer, self.criterion.parameters(), device)
         monitor = effective_monitor(plan)
         self.best = _Best(monitor, metric_mode(monitor))

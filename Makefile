@@ -32,6 +32,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_editor.py
 	$(BIN)/python benchmarks/bench_gui_training.py
 	$(BIN)/python benchmarks/bench_plugins.py
+	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/bench_import.py
+	$(BIN)/python benchmarks/bench_mnist.py --quick
+	$(BIN)/python benchmarks/bench_threads.py --rounds 3
 
 check-examples: $(STAMP)
 	for f in resources/examples/*.llgraph.json; do $(BIN)/layerloom-cli check $$f || exit 1; done

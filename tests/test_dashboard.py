@@ -93,13 +93,18 @@ def test_train_two_epochs_from_the_train_button(window, qtbot, tmp_path):
 def test_load_a_checkpoint_from_the_runs_list_into_the_current_graph(window, qtbot, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
+    from layerloom.training import TrainingConfig, TrainingSession
+
     dashboard = window.dashboard
-    _set_epochs(window, qtbot, 1)
-    with qtbot.waitSignal(dashboard.runEnded, timeout=120_000) as ended:
-        dashboard.start()
-    last = Path(ended.args[0].run_dir) / "checkpoints" / "last.pt"
+    # a run of this graph in the runs folder, trained by the runtime in this process (an F5 run is a
+    # child process that imports torch: test_train_two_epochs_from_the_train_button has one)
+    graph = window.document.graph
+    ended = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=1),
+                            run_root=window.settings.value("runs_dir")).run()
+    assert isinstance(ended, Finished), ended
+    last = Path(ended.run_dir) / "checkpoints" / "last.pt"
     window.document.move_nodes({"fc1": (window.document.graph.node("fc1").position, (5.0, 5.0))})
-    qtbot.waitUntil(lambda: dashboard.predictor is not None, timeout=60_000)   # the run's own results first
+    assert dashboard.predictor is None and dashboard.checkpoint is None
     dashboard.runs_panel.loadCheckpointRequested.emit(last)
     qtbot.waitUntil(lambda: dashboard.checkpoint == last, timeout=60_000)
     assert dashboard.export_source() == (window.document.graph, last)

@@ -153,6 +153,7 @@ def test_onnx_export_runs_in_the_background_and_matches_pytorch(qtbot, trained, 
 def test_pytorch_source_and_checkpoint_copy(qtbot, trained, tmp_path):
     run_folder = trained.checkpoint.parent.parent          # a run folder stands for its last checkpoint
     dialog = make_dialog(qtbot, trained.graph, run_folder, tmp_path)
+    dialog.in_process = False   # the files are the subject: a thread, not a child that imports torch
     click_box(qtbot, dialog.onnx_check)
     click_box(qtbot, dialog.python_check)
     click_box(qtbot, dialog.checkpoint_check)
@@ -207,6 +208,7 @@ def test_a_graph_that_cannot_export_names_the_node(qtbot, tmp_path):
     graph = mlp_graph()
     graph.disconnect(graph.incoming("fc1")[0])
     dialog = make_dialog(qtbot, graph, None, tmp_path)
+    dialog.in_process = False   # the message is the subject: a thread, not a child that imports torch
     click_box(qtbot, dialog.python_check)
     result = export(qtbot, dialog)
     assert not result.ok and 'Linear "fc1"' in result.error
@@ -248,6 +250,7 @@ def test_untrained_weights_are_announced_as_a_warning(qtbot, trained, tmp_path):
     dialog = make_dialog(qtbot, trained.graph, None, tmp_path)
     assert_amber_warning(dialog.weights_label)
     assert not dialog.checkpoint_check.isEnabled()    # nothing to copy
+    dialog.in_process = False   # the warning is the subject: a thread, not a child that imports torch
     click_box(qtbot, dialog.onnx_check)
     click_box(qtbot, dialog.python_check)
     result = export(qtbot, dialog)

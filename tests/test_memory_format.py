@@ -202,3 +202,15 @@ def test_a_run_resumed_in_the_other_layout_continues_exactly(cnn_runs, monkeypat
     for (name, a), (_, b) in zip(again.trainer.criterion.state_dict().items(),
                                  reference.trainer.criterion.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-4), name
+
+
+def test_a_recorded_run_says_its_threads_and_layout_when_read_back(cnn_runs):
+    """The window shows a past run's device as it trained (``read_started`` from config.json)."""
+    from layerloom.training.records import read_started
+
+    result, session, events = cnn_runs["channels_last"]
+    live = after_setup(events)[0]
+    started = read_started(result.run_dir)
+    assert (started.memory_format, started.memory_format_reason) == (CHANNELS_LAST, "as asked")
+    assert started.threads == live.threads and started.threads_reason == live.threads_reason
+    assert (started.device, started.device_name) == (live.device, live.device_name)

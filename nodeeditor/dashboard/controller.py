@@ -88,6 +88,7 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         self.runs_panel = RunsPanel()
         self.document = None
         self.live: LiveRun | None = None        # this window's run (active, or the last one it trained)
+        self.machine_device = ""               # the device a run would use here ("CPU (x86_64)"), once probed
         self.shown: Any = None                  # what the views show: a LiveRun, a RunInfo (a folder), or None
         self.checkpoint: Path | None = None     # weights loaded into the current graph from the Runs list
         self.predictor = None
@@ -229,7 +230,8 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
             # the threads of this process say nothing of a run's: those show when a run starts
             return re.sub(r",? \d+ threads?", "", choose_device("auto").name)
         def show(text: str) -> None:
-            if self.header.state not in ACTIVE:   # a run that started meanwhile names its own device and threads
+            self.machine_device = text
+            if self.header.state not in ACTIVE and self.shown is None:   # a run shown names its own device
                 self.header.set_device(text)
 
         run_in_background(probe, show, lambda exc: show(f"unavailable ({exc})"), name="device-probe")

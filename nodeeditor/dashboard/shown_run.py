@@ -75,6 +75,8 @@ class ShownRun:
         self.header.hide_banner()
         self.header.reset_progress()
         self._show_start_weights()
+        if self.machine_device:   # no run shown: the device a run would use here
+            self.header.set_device(self.machine_device)
         self.header.show_message(READY)
         self.evaluation.clear(f"No run of “{name}” yet: its evaluation appears after the first validated epoch.")
         self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then ask the model here about "
@@ -200,6 +202,8 @@ class ShownRun:
             if token is not self._token:
                 return   # the user moved on meanwhile
             curves, evaluation, started = result
+            if started is not None and started.device_name:   # what that run trained on, not this machine
+                self.header.set_device(*device_text(started))
             self.charts.reset(started, previous=curves)
             self.charts.redraw(force=True)
             if len(curves.steps) or curves.epochs:

@@ -191,12 +191,17 @@ def read_started(run_dir: str | os.PathLike, steps_per_epoch: int = 0):
     dataset, training, device = (config.get(k) if isinstance(config.get(k), dict) else {}
                                  for k in ("dataset", "training", "device"))
     classes = dataset.get("classes") if isinstance(dataset.get("classes"), list) else None
+    threads, layout = (device.get(k) if isinstance(device.get(k), dict) else {}
+                       for k in ("thread_choice", "memory_format"))
     return RunStarted(str(run_dir), str(device.get("type") or "cpu"), str(device.get("name") or ""),
                       str(device.get("precision") or "fp32"), whole_number(training.get("epochs")), 0,
                       int(steps_per_epoch or 0), whole_number(dataset.get("train")),
                       whole_number(dataset.get("val")), 0, str(dataset.get("task") or "loss"),
                       tuple(str(c) for c in classes) if classes else None, str(dataset.get("summary") or ""),
-                      training)
+                      training, threads=whole_number(threads.get("threads", device.get("threads"))),
+                      threads_reason=str(threads.get("reason") or ""),
+                      memory_format=str(layout.get("memory_format") or ""),
+                      memory_format_reason=str(layout.get("reason") or ""))
 
 
 # ------------------------------------------------------------------ the runs of a graph

@@ -4,9 +4,9 @@ prediction, with a Target that fits it; the graph then trains. Refused, with the
 from __future__ import annotations
 
 import pytest
-from helpers import mlp_graph
+from helpers import add, chain, mlp_graph
 
-from layerloom import analyze
+from layerloom import Graph, analyze
 from layerloom.edits import apply_plan
 from layerloom.edits.loss import plan_add_loss
 from layerloom.training import Finished, TrainingConfig, train
@@ -61,6 +61,42 @@ def test_a_target_left_without_its_loss_is_used_again():
     targets = [n.id for n in graph if n.type_id == "Target"]
     added = _added(graph)
     assert set(added) == {"CrossEntropyLoss"} and [n.id for n in graph if n.type_id == "Target"] == targets
+    assert not analyze(graph).errors
+
+
+def _ending_in(type_id: str, spatial: bool = False):
+    """Input [4] (or [3, 4, 4]) -> ... -> scores [N, 3] (or [N, 3, 1, 1]) -> ``type_id`` -> Output."""
+    graph = Graph(name="imported")
+    if spatial:
+        nodes = [add(graph, "Input", "x", shape=[3, 4, 4]), add(graph, "Conv2d", "conv", out_channels=3, kernel_size=1),
+                 add(graph, "AdaptiveAvgPool2d", "pool", output_size=[1, 1])]
+    else:
+        nodes = [add(graph, "Input", "x", shape=[4]), add(graph, "Linear", "fc", out_features=3)]
+    nodes += [add(graph, type_id, "last", dim=1)] if type_id else []
+    chain(graph, *nodes, add(graph, "Output", "probs"))
+    return graph, nodes[-2] if type_id else nodes[-1]
+
+
+@pytest.mark.parametrize("last, loss", [("Softmax", "CrossEntropyLoss"), ("LogSoftmax", "NLLLoss")])
+def test_a_classifier_that_ends_in_softmax_trains_on_its_scores(last, loss):
+    """Exported classifiers end in Softmax: the loss takes the scores before it (CrossEntropyLoss applies
+    softmax itself); after LogSoftmax, NLLLoss takes its output."""
+    graph, scores = _ending_in(last)
+    added = _added(graph)
+    assert set(added) == {loss, "Target"}
+    into = next(e.src for e in graph.edges if e.dst == added[loss].id and e.dst_port == "pred")
+    assert into == (scores.id if last == "Softmax" else graph.node("last").id)
+    assert not analyze(graph).errors
+
+
+def test_pooled_class_scores_are_flattened_first():
+    graph, pooled = _ending_in("Softmax", spatial=True)
+    added = _added(graph)
+    assert set(added) == {"Flatten", "CrossEntropyLoss", "Target"}
+    flatten = added["Flatten"]
+    assert next(e.src for e in graph.edges if e.dst == flatten.id) == pooled.id
+    assert next(e.src for e in graph.edges if e.dst == added["CrossEntropyLoss"].id and e.dst_port == "pred") == \
+        flatten.id
     assert not analyze(graph).errors
 
 

@@ -112,6 +112,8 @@ def test_f5_on_a_graph_without_a_loss_offers_to_add_one(window, qtbot):
     kinds = sorted(n.type_id for n in added.values())
     assert kinds in (["CrossEntropyLoss"], ["CrossEntropyLoss", "Target"])   # the digits file's label is reused
     assert not header.banner.isVisible() and not document.bridge.current().errors
+    new_loss = next(i for i, n in added.items() if n.type_id == "CrossEntropyLoss")
+    assert document.scene.item_for_node[new_loss].isSelected()   # shown and selected in the Design workspace
     assert "press F5 to train" in window.statusBar().currentMessage()
     document.undo_stack.undo()
     assert {n.id for n in document.graph} == before

@@ -248,13 +248,11 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         loss the task needs, wired to the prediction (``loss_fix``); the Design workspace shows them."""
         from layerloom.nodeeditor.dashboard.loss_fix import add_loss
 
-        added, text = add_loss(self.window.document)
+        added, text, node_ids = add_loss(self.window.document)
         if added:
             self.header.hide_banner()
             self.document.bridge.set_run_problems([])   # the no-loss verdict is answered
-            from layerloom.nodeeditor.panels.workspaces import DESIGN
-
-            self.window.workspaces.switch(DESIGN)
+            self._show_node(node_ids[-1])   # the Design workspace, centred on the new loss, selected
         self.window.statusBar().showMessage(text if added else f"Cannot add a loss: {text}", 10000)
         return added
 

@@ -121,3 +121,26 @@ def test_f5_on_a_graph_without_a_loss_offers_to_add_one(window, qtbot):
     document.undo_stack.redo()
     dashboard.add_loss_action.trigger()
     assert "has a loss already" in window.statusBar().currentMessage()
+
+
+def test_a_recorded_run_shows_the_device_it_trained_on_not_this_machines(window, qtbot, tmp_path):
+    """A run read back from its folder names the device it trained on (a colleague's GPU run, say), and
+    a graph with no run the device a run would use here."""
+    import json
+
+    from layerloom.training import TrainingConfig, train
+
+    config = TrainingConfig.from_graph(window.document.graph).replace(steps=2, device="cpu")
+    result, _ = train(window.document.graph, config, run_root=tmp_path / "elsewhere", threads=1)
+    record_file = tmp_path / "elsewhere" / result.run_dir.split("/")[-1] / "config.json"
+    record = json.loads(record_file.read_text())
+    record["device"].update(type="cuda", name="NVIDIA H100 80GB HBM3", precision="bf16")
+    record_file.write_text(json.dumps(record))
+    dashboard = window.dashboard
+    label = dashboard.header.device_label
+    dashboard.probe_device()   # as the app does after start-up
+    qtbot.waitUntil(lambda: dashboard.machine_device != "", timeout=20000)
+    dashboard.show_run_folder(result.run_dir)
+    qtbot.waitUntil(lambda: label.text() == "Device: NVIDIA H100 80GB HBM3, bf16", timeout=10000)
+    window.new_document()   # a graph with no run: this machine again
+    assert label.text() == f"Device: {dashboard.machine_device}"

@@ -75,8 +75,7 @@ class ShownRun:
         self.header.hide_banner()
         self.header.reset_progress()
         self._show_start_weights()
-        if self.machine_device:   # no run shown: the device a run would use here
-            self.header.set_device(self.machine_device)
+        self.header.set_device(self.machine_device or "checking…")   # no run shown: the device a run would use here
         self.header.show_message(READY)
         self.evaluation.clear(f"No run of “{name}” yet: its evaluation appears after the first validated epoch.")
         self.tryit.set_predictor(None, f"No run of “{name}” yet: train it, then ask the model here about "

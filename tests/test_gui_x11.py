@@ -41,56 +41,90 @@ def display():
     server.wait(10)
 
 
+PAUSE_S = 0.05   # between the steps of one xdotool call: the editor handles each event in turn
+
+
 class App:
-    """The editor process and the xdotool commands that drive it."""
+    """The editor process and the xdotool commands that drive it. One process serves the tests in
+    turn (starting one costs seconds): ``finish`` hands back the graph and opens the example afresh."""
 
     def __init__(self, display: str, workdir: Path):
         self.env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(workdir)}
         self.workdir = workdir
+        self.fresh = False                 # True while the window shows the example untouched
         self.process = subprocess.Popen([sys.executable, str(HERE / "xvfb_app.py"), str(workdir)], env=self.env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        ready = workdir / "ready.json"
+        self._ready()
+
+    def _wait_for(self, path: Path, what: str) -> None:
         deadline = time.monotonic() + 60
-        while not ready.exists():
+        while not path.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.process.kill()
-                pytest.fail(f"the editor did not start under Xvfb:\n{self.process.stdout.read()}")
-            time.sleep(0.1)
+                pytest.fail(f"the editor did not {what} under Xvfb:\n{self.process.stdout.read()}")
+            time.sleep(0.05)
+
+    def _ready(self) -> None:
+        ready = self.workdir / "ready.json"
+        self._wait_for(ready, "start")
         time.sleep(0.2)
         self.at = json.loads(ready.read_text())
+        self.fresh = True
 
     def xdo(self, *args) -> None:
         subprocess.run(["xdotool", *map(str, args)], env=self.env, check=True, timeout=30)
         time.sleep(0.15)  # let the editor handle the events
 
     def drag(self, start, end, steps: int = 8) -> None:
-        self.xdo("mousemove", *start, "mousedown", 1)
+        """Press, ``steps`` moves and release, in one xdotool call (its own pauses between them)."""
+        moves = []
         for k in range(1, steps + 1):
             x = start[0] + (end[0] - start[0]) * k // steps
             y = start[1] + (end[1] - start[1]) * k // steps
-            self.xdo("mousemove", x, y)
-        self.xdo("mouseup", 1)
+            moves += ["mousemove", x, y, "sleep", PAUSE_S]
+        self.xdo("mousemove", *start, "mousedown", 1, "sleep", PAUSE_S, *moves, "mouseup", 1)
 
     def finish(self):
-        """Ask the editor for its graph and its undo count, and let it exit."""
+        """The editor's graph and its undo count; then the example opens afresh for the next test."""
+        for name in ("graph.json", "undo.json", "ready.json"):
+            (self.workdir / name).unlink(missing_ok=True)
+        (self.workdir / "next").touch()
+        self._wait_for(self.workdir / "graph.json", "report its graph")
+        graph = loads_graph((self.workdir / "graph.json").read_text())
+        count = json.loads((self.workdir / "undo.json").read_text())["count"]
+        self._ready()
+        return graph, count
+
+    def quit(self) -> None:
         (self.workdir / "quit").touch()
         try:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            pytest.fail("the editor did not quit")
         output = self.process.stdout.read()
         assert self.process.returncode == 0, output
-        graph = loads_graph((self.workdir / "graph.json").read_text())
-        return graph, json.loads((self.workdir / "undo.json").read_text())["count"]
+
+
+@pytest.fixture(scope="module")
+def editors():
+    """The module's editor process, started by the first test that asks (see ``app``)."""
+    held: dict[str, App] = {}
+    yield held
+    if "app" in held and held["app"].process.poll() is None:
+        held["app"].quit()
 
 
 @pytest.fixture
-def app(display, tmp_path):
-    editor = App(display, tmp_path)
-    yield editor
-    if editor.process.poll() is None:
-        editor.process.kill()
+def app(display, editors, tmp_path_factory):
+    """The editor showing the digits MLP untouched: the module's process when its last test finished
+    cleanly, else (a test failed half-way) a new one."""
+    editor = editors.get("app")
+    if editor is None or not editor.fresh or editor.process.poll() is not None:
+        if editor is not None and editor.process.poll() is None:
+            editor.process.kill()
+        editor = editors["app"] = App(display, tmp_path_factory.mktemp("editor"))
+    editor.fresh = False
+    return editor
 
 
 def test_dragging_a_palette_entry_onto_the_canvas_adds_that_node(app):
@@ -155,10 +189,15 @@ def test_a_real_drag_from_a_port_lights_the_ports_that_take_it_and_restores_them
             (tmp_path / "snap").touch()
             return _wait_for(tmp_path / f"snap{number}.json", process)
 
+        def press_and_move(start, end, steps: int) -> None:   # the button stays down
+            moves = []
+            for k in range(1, steps + 1):
+                moves += ["mousemove", start[0] + (end[0] - start[0]) * k // steps,
+                          start[1] + (end[1] - start[1]) * k // steps, "sleep", PAUSE_S]
+            xdo("mousemove", *start, "mousedown", 1, "sleep", PAUSE_S, *moves)
+
         start, over = at["fc2.out.out"], at["fc1.in.in"]
-        xdo("mousemove", *start, "mousedown", 1)
-        for k in range(1, 7):
-            xdo("mousemove", start[0] + (over[0] - start[0]) * k // 6, start[1] + (over[1] - start[1]) * k // 6)
+        press_and_move(start, over, 6)
         held = snap(1)
         guides = held["guides"]
         assert guides["fc3.in.in"][0] == "accept" and guides["logits.in.in"][0] == "accept"
@@ -171,9 +210,7 @@ def test_a_real_drag_from_a_port_lights_the_ports_that_take_it_and_restores_them
         assert after["hint"] is None
         # a palette entry held over a wire lights it, with the note; the release inserts the node there
         palette, wire = at_all["palette"], at_all["wire"]["fc1->relu1"]
-        xdo("mousemove", *palette, "mousedown", 1)
-        for k in range(1, 9):
-            xdo("mousemove", palette[0] + (wire[0] - palette[0]) * k // 8, palette[1] + (wire[1] - palette[1]) * k // 8)
+        press_and_move(palette, wire, 8)
         held = snap(3)
         assert held["insert"] == {"wire": "fc1->relu1", "refused": ""}
         assert held["hint"] == "drop to insert into this wire"

@@ -5,8 +5,10 @@
 Opens the digits MLP example in a window at a fixed place, then writes ``WORKDIR/ready.json`` with
 the screen coordinates a test needs (palette entries, an empty canvas point, ports, wires). The test
 drives the mouse and keyboard with xdotool; touching ``WORKDIR/quit`` makes this process write the
-graph to ``WORKDIR/graph.json`` (and its undo count) and exit. ``open_window``, ``screen_points`` and
-``serve`` are shared with ``xvfb_guides_app.py``.
+graph to ``WORKDIR/graph.json`` (and its undo count to ``undo.json``) and exit. Touching
+``WORKDIR/next`` writes the same two files, then opens the example afresh (a new document, an empty
+undo history) and writes ``ready.json`` again: one process serves several tests (starting one costs
+seconds). ``open_window``, ``screen_points`` and ``serve`` are shared with ``xvfb_guides_app.py``.
 """
 
 from __future__ import annotations
@@ -88,14 +90,27 @@ def serve(app, ready: Callable[[], None], poll: Callable[[], None]) -> int:
 def main(workdir: Path) -> int:
     app, window = open_window(workdir)
 
+    def report() -> None:
+        (workdir / "undo.json").write_text(json.dumps({"count": window.document.undo_stack.count()}))
+        part = workdir / "graph.part"                # renamed into place: whole when the test sees it
+        part.write_text(dumps_graph(window.document.graph))
+        part.rename(workdir / "graph.json")
+        window.document.undo_stack.setClean()
+
+    def ready() -> None:
+        write_whole(workdir / "ready.json", screen_points(app, window))
+
     def poll() -> None:
         if (workdir / "quit").exists():
-            (workdir / "graph.json").write_text(dumps_graph(window.document.graph))
-            (workdir / "undo.json").write_text(json.dumps({"count": window.document.undo_stack.count()}))
-            window.document.undo_stack.setClean()
+            report()
             app.quit()
+        elif (workdir / "next").exists():
+            (workdir / "next").unlink()
+            report()
+            window.open_example("digits_mlp")      # a new document: the next test starts from scratch
+            QTimer.singleShot(200, ready)
 
-    return serve(app, lambda: write_whole(workdir / "ready.json", screen_points(app, window)), poll)
+    return serve(app, ready, poll)
 
 
 if __name__ == "__main__":

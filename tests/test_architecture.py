@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,12 @@ RUNTIME = ROOT / "runtime"
 
 def _python_files(folder: Path):
     return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+@functools.lru_cache(maxsize=None)
+def _tree(path: Path) -> ast.AST:
+    """A source file's syntax tree, parsed once for all the tests here (they only read it)."""
+    return ast.parse(path.read_text(), str(path))
 
 
 def test_runtime_imports_and_compiles_with_qt_blocked():
@@ -53,7 +60,7 @@ def _imports(tree: ast.AST, full: bool = False):
 def test_runtime_source_has_no_forbidden_imports():
     offenders = []
     for path in _python_files(RUNTIME):
-        tree = ast.parse(path.read_text(), str(path))
+        tree = _tree(path)
         offenders += [f"{path.relative_to(ROOT)}:{line} imports {mod}" for mod, line in _imports(tree, full=True)
                       if mod.split(".")[0] in FORBIDDEN_MODULES or mod.startswith("layerloom.nodeeditor")]
     assert not offenders, offenders
@@ -63,7 +70,7 @@ def test_no_eval_exec_or_unsafe_torch_load_anywhere():
     offenders = []
     for folder in (RUNTIME, ROOT / "nodeeditor"):
         for path in _python_files(folder):
-            tree = ast.parse(path.read_text(), str(path))
+            tree = _tree(path)
             for node in ast.walk(tree):
                 if not isinstance(node, ast.Call):
                     continue
@@ -83,7 +90,7 @@ def test_no_eval_exec_or_unsafe_torch_load_anywhere():
 
 def test_nodeeditor_depends_on_runtime_not_the_reverse():
     for path in _python_files(RUNTIME):
-        imported = {m for m, _ in _imports(ast.parse(path.read_text()), full=True)}
+        imported = {m for m, _ in _imports(_tree(path), full=True)}
         assert not {m for m in imported if m.startswith("layerloom.nodeeditor")}, path
 
 
@@ -94,7 +101,7 @@ def test_code_imports_layerloom_never_the_folder_names():
     offenders = []
     for folder in folders:
         for path in _python_files(ROOT / folder):
-            for mod, line in _imports(ast.parse(path.read_text(), str(path))):
+            for mod, line in _imports(_tree(path)):
                 if mod in ("runtime", "nodeeditor"):
                     offenders.append(f"{path.relative_to(ROOT)}:{line} imports {mod}")
     assert not offenders, offenders
@@ -115,7 +122,7 @@ def test_every_package_says_what_lives_there_and_what_it_may_import():
     missing = []
     for folder in (RUNTIME, ROOT / "nodeeditor"):
         for init in folder.rglob("__init__.py"):
-            doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+            doc = ast.get_docstring(_tree(init)) or ""
             if "__pycache__" not in init.parts and not ("import" in doc.lower() and len(doc) > 80):
                 missing.append(str(init.relative_to(ROOT)))
     assert not missing, missing

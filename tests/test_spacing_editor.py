@@ -15,9 +15,25 @@ from layerloom.edits.spacing import card_size, intersects, overlapping_pairs
 EXAMPLES = ["digits_cnn", "digits_mlp", "digits_residual", "regression_mlp", "sequence_lstm"]
 
 
+@pytest.fixture(scope="module")
+def shared_window(qapp, tmp_path_factory):
+    """One editor window for the tests that each open an example afresh (a new document and undo
+    history, so none sees another's edits): making a window costs 0.3-1 s here, per test."""
+    from layerloom.nodeeditor.window.main_window import EditorWindow, private_settings
+
+    window = EditorWindow(private_settings(tmp_path_factory.mktemp("spacing")))
+    window.resize(1300, 800)
+    window.show()
+    yield window
+    window.document.undo_stack.setClean()
+    window.close()
+    window.deleteLater()
+
+
 @pytest.fixture
-def window(editor_window):
-    return editor_window
+def window(shared_window):
+    yield shared_window
+    shared_window.document.undo_stack.setClean()   # the next test's open_example asks nothing
 
 
 def card_overlaps(document) -> list[tuple[str, str]]:
@@ -136,7 +152,8 @@ def test_ctrl_c_ctrl_v_lands_clear_of_everything_in_one_step(window, qtbot, name
     assert len(document.graph) == count + 3
 
 
-def test_quick_add_group_and_ungroup_keep_the_canvas_tidy_in_one_step_each(window, qtbot):
+def test_quick_add_group_and_ungroup_keep_the_canvas_tidy_in_one_step_each(editor_window, qtbot):
+    window = editor_window                      # a window of its own: the quick-add state stays here
     window.open_example("digits_cnn")
     document = window.document
     graph = document.graph
@@ -152,7 +169,8 @@ def test_quick_add_group_and_ungroup_keep_the_canvas_tidy_in_one_step_each(windo
     one_step(window, lambda: document.ungroup(instance[0]))
 
 
-def test_a_block_inside_piled_at_the_origin_is_laid_out_when_opened_as_one_step(window, qtbot):
+def test_a_block_inside_piled_at_the_origin_is_laid_out_when_opened_as_one_step(editor_window, qtbot):
+    window = editor_window                      # a window of its own: it leaves a block scope open
     window.open_example("digits_cnn")
     document = window.document
     graph = document.graph

@@ -91,6 +91,11 @@ def main():
     parser.add_argument("--batch-size", type=int, default=SETTINGS["batch_size"], help="per process")
     parser.add_argument("--seed", type=int, default=SETTINGS["seed"])
     parser.add_argument("--out", default=str(HERE / "checkpoints"))
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=SETTINGS.get("precision", "fp32"),
+                        help="mixed precision on CUDA (fp32 on CPUs)")
+    parser.add_argument("--memory-format", choices=("auto", "channels_last", "contiguous"),
+                        default=SETTINGS.get("memory_format", "auto"),
+                        help="layout of 2-D convolutions (auto: channels_last on CUDA with bf16/fp16)")
     args = parser.parse_args()
 
     cuda = torch.cuda.is_available()
@@ -111,6 +116,14 @@ def main():
     model = $training_class()
     model.load_state_dict(torch.load(HERE / "initial.pt", weights_only=True))
     model.to(device)
+    # the graph's precision and layout, as LayerLoom trains it (on CUDA: tensor cores take bf16/fp16, NHWC)
+    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision) if cuda else None
+    scaler = torch.amp.GradScaler("cuda") if amp is torch.float16 else None
+    convs = any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in model.modules())
+    channels_last = convs and (args.memory_format == "channels_last" or
+                               (args.memory_format == "auto" and amp is not None))
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     ddp = DistributedDataParallel(model, device_ids=[local_rank] if cuda else None,
                                   find_unused_parameters=$find_unused)
     optimizer = build_optimizer(ddp.parameters(), device)
@@ -123,7 +136,10 @@ def main():
     out = Path(args.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        print(f"training on {world} process(es), {device.type}, {len(train):,} samples, "
+        how = "".join([f", {args.precision}" if amp is not None else "", ", channels-last" if channels_last else ""])
+        if amp is None and args.precision != "fp32":
+            print(f"precision {args.precision} applies on CUDA: training in fp32 here", flush=True)
+        print(f"training on {world} process(es), {device.type}{how}, {len(train):,} samples, "
               f"{len(loader)} steps per epoch per process", flush=True)
 
     for epoch in range(1, args.epochs + 1):
@@ -133,14 +149,23 @@ def main():
         loss_sum = torch.zeros(2, device=device)
         for xb, yb in loader:
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            loss = ddp(xb, yb)["loss"]
-            if l1:
-                loss = loss + l1 * sum(w.abs().sum() for w in l1_weights)
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                loss = ddp(xb, yb)["loss"]
+                if l1:
+                    loss = loss + l1 * sum(w.abs().sum() for w in l1_weights)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(ddp.parameters(), clip)
-            optimizer.step()
+            if scaler is not None:   # fp16: the loss scaled so small gradients do not underflow
+                scaler.scale(loss).backward()
+                if clip:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(ddp.parameters(), clip)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(ddp.parameters(), clip)
+                optimizer.step()
             if SETTINGS["schedule"]["name"] == "onecycle" and step + 1 < args.epochs * len(loader):
                 schedule.step()
             step += 1

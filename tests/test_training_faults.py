@@ -562,6 +562,12 @@ def test_learning_warnings_name_each_way_a_run_did_not_learn_and_the_likely_fix(
         "check the learning rate (it is 1e-09): too low to move the weights, or so high that the network died; "
         "and check that the data and labels vary"]
     assert learning_warnings(flat, 2.302, True, None, 1e-9) == []    # a resumed run had learned already
+    # a run resumed at epoch 3 is weighed from its own first step, not against its first session's epochs
+    # (a CNN at loss 0.0025 after 82 epochs was said to have "blown up" from 0.00247 to epoch 1's 2.29)
+    learned = _epochs(2.29, 0.5, 0.01, 0.0025, 0.0024)
+    assert learning_warnings(learned, 0.00247, True, None, 0.001, since_epoch=3) == []
+    assert learning_warnings(_epochs(2.29, 0.01, 0.0024, 5.0), 0.01, True, None, 0.001, since_epoch=2) == [
+        "the training loss blew up from 0.01 to 5", "try a lower learning rate (it is 0.001)"]   # its own blow-up
     assert learning_warnings(_epochs(2.0, 1.0, val_accuracy=[0.11, 0.12]), 2.3, False, 0.1, 0.01) == [
         "its validation accuracy (12.0%) stayed at chance (10.0%)",
         "train longer, or check the learning rate (it is 0.01) and the labels"]

@@ -16,13 +16,16 @@ import torch
 
 
 def learning_warnings(history: Sequence[dict[str, Any]], first_loss: float | None, resumed: bool,
-                      chance: float | None, lr: Any) -> list[str]:
+                      chance: float | None, lr: Any, since_epoch: int = 0) -> list[str]:
     """Why a run with this ``history`` did not learn, ending with the likely fix (empty: nothing to
-    say). ``first_loss``: its first step's loss (None: no step ran); ``resumed``: it continued from a
-    checkpoint (a flat loss is then no warning: it had learned already); ``chance``: see
-    ``chance_accuracy``; ``lr``: the optimizer's learning rate, named in the fix when it is a number."""
+    say). ``first_loss``: this session's first step's loss (None: no step ran); ``resumed``: it continued
+    from a checkpoint (a flat loss is then no warning: it had learned already); ``since_epoch``: the
+    epoch this session began after (a resume's checkpoint): its losses are weighed against its own first
+    step, not the first epochs of the run's earlier sessions; ``chance``: see ``chance_accuracy``;
+    ``lr``: the optimizer's learning rate, named in the fix when it is a number."""
     facts = []
-    losses = [row["train_loss"] for row in history if math.isfinite(row.get("train_loss", math.nan))]
+    losses = [row["train_loss"] for row in history
+              if row.get("epoch", since_epoch + 1) > since_epoch and math.isfinite(row.get("train_loss", math.nan))]
     flat = False
     if first_loss is not None and first_loss > 0 and losses:
         peak, last = max(losses), losses[-1]

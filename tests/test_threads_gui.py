@@ -26,19 +26,24 @@ def test_the_header_shows_the_threads_and_why(qtbot):
     header.set_device(*device_text(started()))
     label = header.device_label
     assert label.text() == "Device: CPU, 1 thread"     # short: the progress bar beside it keeps its room
-    assert label.toolTip() == "1 thread (faster than 2 on this busy machine)\nCPU (x86_64, 1 thread)"
+    assert label.toolTip() == "1 thread (faster than 2 on this busy machine)\nCPU (x86_64)"   # the count once
     assert label.isVisible()
     # another count, a GPU, an older event without threads
     assert device_text(started(threads=2, reason="as asked")) == ("CPU, 2 threads",
-                                                                  "2 threads (as asked)\nCPU (x86_64, 1 thread)")
+                                                                  "2 threads (as asked)\nCPU (x86_64)")
     assert device_text(started("cuda", "NVIDIA H100", "bf16", threads=1, reason="training on CUDA")) == \
         ("NVIDIA H100, bf16", "")
     assert device_text(started(threads=0, reason=""))[0] == "CPU (x86_64, 1 thread)"
     # a network trained channels-last says so and why (layerloom.training.memory_format)
     cnn = dataclasses.replace(started(), memory_format="channels_last", memory_format_reason="2-D convolutions")
-    assert device_text(cnn)[1].endswith("\nchannels-last layout (2-D convolutions)")
+    assert device_text(cnn)[1].endswith("\nlayout: channels-last (2-D convolutions)")
     assert device_text(dataclasses.replace(cnn, device="cuda", device_name="NVIDIA H100")) == \
-        ("NVIDIA H100", "channels-last layout (2-D convolutions)")
+        ("NVIDIA H100", "layout: channels-last (2-D convolutions)")
+    kept = dataclasses.replace(cnn, memory_format="contiguous",
+                               memory_format_reason="channels-last measured 0.80x its speed: slower")
+    assert device_text(kept)[1].endswith("\nlayout: default layout (channels-last measured 0.80x its speed: slower)")
+    mlp = dataclasses.replace(cnn, memory_format="contiguous", memory_format_reason="no 2-D convolutions")
+    assert "layout" not in device_text(mlp)[1]   # nothing to say for a network without convolutions
 
 
 def test_the_progress_text_stays_on_one_line_beside_a_long_device_name(qtbot):

@@ -8,6 +8,7 @@ import re
 from layerloom.training.events import Failed, Finished, Stopped
 
 from layerloom.training.records import format_duration
+from layerloom.training.memory_format import layout_text
 from layerloom.training.threads import thread_text
 from layerloom.nodeeditor.dashboard.run_header import FAILED, FINISHED, IDLE, STOPPED, WARNED
 
@@ -17,14 +18,14 @@ ADD_LOSS = "add_loss"   # the banner's button for a graph F5 found without a los
 def device_text(started) -> tuple[str, str]:
     """The header's device words for a started run, and their tooltip: on the CPU its threads ("CPU, 1
     thread"), with why and the processor in the tooltip (the header keeps its room for the progress bar);
-    elsewhere the device's name and its precision. A network trained channels-last says so in the tooltip."""
+    elsewhere the device's name and its precision. A convolutional network's layout (channels-last or the default, and why) is in the tooltip."""
     precision = f", {started.precision}" if started.precision != "fp32" else ""
-    layout = ""
-    if getattr(started, "memory_format", "") == "channels_last":
-        layout = f"\nchannels-last layout ({started.memory_format_reason})"
+    layout = layout_text(getattr(started, "memory_format", ""), getattr(started, "memory_format_reason", ""))
+    layout = f"\nlayout: {layout}" if layout else ""
     if started.device == "cpu" and getattr(started, "threads", 0):
         return (f"CPU, {thread_text(started.threads)}{precision}",
-                f"{thread_text(started.threads, started.threads_reason)}\n{started.device_name}{layout}")
+                f"{thread_text(started.threads, started.threads_reason)}\n"
+                f"{re.sub(r',? [0-9]+ threads?', '', started.device_name)}{layout}")   # the count is said above
     return started.device_name + precision, layout.strip()
 
 

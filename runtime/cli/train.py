@@ -227,13 +227,16 @@ class _Printer:
             pass  # set-up stages: the lines RunStarted prints say what was loaded, on which device
 
     def _started(self, event) -> None:
+        from layerloom.training.memory_format import layout_text
+
         self.started = event
         if not self.quiet:
             print(f"training on {event.device_name}" + (f", {event.precision}" if event.precision != "fp32" else ""))
             if event.device == "cpu" and event.threads:
                 print(f"threads: {event.threads}" + (f" ({event.threads_reason})" if event.threads_reason else ""))
-            if event.memory_format == "channels_last":
-                print(f"layout: channels-last ({event.memory_format_reason})")
+            layout = layout_text(event.memory_format, event.memory_format_reason)
+            if layout:
+                print(f"layout: {layout}")
             print(f"dataset: {event.dataset}")
             steps = event.config.get("steps") or 0
             length = f"{steps:,} steps ({event.steps_per_epoch} an epoch)" if steps else \

@@ -83,9 +83,12 @@ def test_explicit_choices_win(monkeypatch):
     before = torch.get_num_threads()
     monkeypatch.setattr(policy, "pick_faster", lambda *a, **k: pytest.fail("measured an explicit choice"))
     try:
+        monkeypatch.setattr(policy, "cores", lambda: 4)
         monkeypatch.setenv("OMP_NUM_THREADS", "3")
         assert choose_threads(2) == ThreadChoice(2, EXPLICIT, "as asked") and torch.get_num_threads() == 2
         assert choose_threads(None, object()) == ThreadChoice(3, ENVIRONMENT, "OMP_NUM_THREADS")
+        # more than the cores is done as asked, with a warning in the reason (the CLI and the header say it)
+        assert choose_threads(8).reason == "as asked; more than this machine's 4 cores, so likely much slower"
         monkeypatch.delenv("OMP_NUM_THREADS")
         assert choose_threads(None, object(), device="cuda").reason == "training on CUDA"
     finally:

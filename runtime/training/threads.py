@@ -112,11 +112,18 @@ def environment_threads() -> int | None:
 def explicit_choice(requested: int | None) -> ThreadChoice | None:
     """The choice a person made (an argument, then ``OMP_NUM_THREADS``), or None: the policy decides."""
     if requested:
-        return ThreadChoice(int(requested), EXPLICIT, "as asked")
+        return ThreadChoice(int(requested), EXPLICIT, "as asked" + _oversubscribed(int(requested)))
     env = environment_threads()
     if env:
-        return ThreadChoice(env, ENVIRONMENT, "OMP_NUM_THREADS")
+        return ThreadChoice(env, ENVIRONMENT, "OMP_NUM_THREADS" + _oversubscribed(env))
     return None
+
+
+def _oversubscribed(threads: int) -> str:
+    """The warning a count above the machine's cores earns (threads then wait for each other: 64 on 2
+    cores trained the digits CNN 10-70x slower than 1)."""
+    many = cores()
+    return f"; more than this machine's {many} cores, so likely much slower" if threads > many else ""
 
 
 def fallback_choice(reason: str = "") -> ThreadChoice:

@@ -358,9 +358,28 @@ def test_a_live_run_outside_the_runs_folder_is_listed_too(qtbot, panel, runs, tm
     elsewhere = tmp_path / "elsewhere" / runs.one.name
     shutil.copytree(runs.one, elsewhere)
     panel.add_live(elsewhere)
-    panel.update_live(elsewhere, "stopped")
     panel.refresh()
-    assert texts(panel, row_of(panel, elsewhere))[2] == "stopped"
+    assert texts(panel, row_of(panel, elsewhere))[2] == "running"
+    panel.update_live(elsewhere, "completed")
+    panel.refresh()
+    assert texts(panel, row_of(panel, elsewhere))[2] == "completed"
     panel.set_root(None)
     assert [run.path for run in panel.runs()] == [elsewhere]
 
+
+
+def test_refresh_reads_again_a_run_this_window_trained_that_changed_on_disk(qtbot, panel, runs):
+    """A run the window trained and stopped, then resumed to its end with the CLI: Refresh shows what
+    its summary says now, not the window's last word."""
+    panel.add_live(runs.one)
+    panel.update_live(runs.one, "stopped")
+    assert texts(panel, row_of(panel, runs.one))[2] == "stopped"
+    summary_file = runs.one / "summary.json"
+    stopped = {**json.loads(summary_file.read_text()), "status": "stopped", "reason": "stopped"}
+    summary_file.write_text(json.dumps(stopped))
+    panel.refresh()
+    assert texts(panel, row_of(panel, runs.one))[2] == "stopped"        # the files say so too
+    summary_file.write_text(json.dumps({**stopped, "status": "finished", "reason": "completed",
+                                        "message": "Finished"}))   # layerloom-cli train --resume, to the end
+    qtbot.mouseClick(panel.buttons["Refresh"], Qt.MouseButton.LeftButton)
+    assert texts(panel, row_of(panel, runs.one))[2] == "completed"

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
                                QTreeView, QVBoxLayout, QWidget)
 
 from layerloom.training.events import Failed, Finished, Stopped
-from layerloom.training.records import (COMPLETED, DIVERGED, EARLY, FAILED, NOT_LEARNED, RUNNING, STATUS_WORDS,
-                                        STOPPED, RunCurves, RunInfo, curves_stamp, read_run, scan_runs)
+from layerloom.training.records import (COMPLETED, DIVERGED, EARLY, FAILED, INCOMPLETE, NOT_LEARNED, RUNNING,
+                                        STATUS_WORDS, STOPPED, RunCurves, RunInfo, curves_stamp, read_run, scan_runs)
 
 from layerloom.nodeeditor.adapters.background import run_in_background
 from layerloom.nodeeditor.panels.runs_actions import RunActions
@@ -150,11 +150,21 @@ class RunsPanel(RunActions, QWidget):
         found = {run.path: run for run in scan_runs(self._root)}
         for path, status in self._live.items():
             if path.is_dir():  # a live run's folder deleted behind our back leaves no ghost row
-                found[path] = read_run(path, status)
+                found[path] = self._read_live(path, status)
         self.model.set_runs(found.values())
         self._fit_columns()
         self._watch(found.values())
         self._sync()
+
+    @staticmethod
+    def _read_live(path: Path, status: str) -> RunInfo:
+        """A run this window trained, read again: its status is the window's word while it trains; once
+        it has ended its files tell (the CLI may have resumed it since), unless they tell nothing (a run
+        that failed before writing a summary)."""
+        if status == RUNNING:
+            return read_run(path, status)
+        info = read_run(path)
+        return info if info.status != INCOMPLETE else read_run(path, status)
 
     def add_live(self, run_dir: str | os.PathLike) -> None:
         """A run this window has started: shown as running whatever its files say so far."""
@@ -243,7 +253,8 @@ class RunsPanel(RunActions, QWidget):
         runs = {run.path: run for run in self.model.runs()}
         for path in self._changed:
             if path in runs and path.is_dir():
-                runs[path] = read_run(path, self._live.get(path))
+                status = self._live.get(path)
+                runs[path] = read_run(path) if status is None else self._read_live(path, status)
         self._changed.clear()
         self.model.set_runs(runs.values())
         self._watch(runs.values())

@@ -7,6 +7,9 @@ measures the real thing.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import mlp_graph
@@ -57,13 +60,16 @@ def test_a_compiler_that_fails_leaves_a_note_and_the_run_trains_uncompiled(monke
     assert session.trainer.forward is session.trainer.criterion
 
 
-def test_without_a_cpp_compiler_it_does_not_try(monkeypatch):
+def test_without_a_cpp_compiler_it_does_not_try(monkeypatch, tmp_path):
     tried = []
     monkeypatch.setattr(torch, "compile", lambda module, **_: tried.append(module) or module)
     monkeypatch.setattr(compiling, "cpp_compiler", lambda: None)
-    _, result, notes = _run(compile="on")
+    _, result, notes = _run(tmp_path, compile="on")
     assert isinstance(result, Finished) and not tried
     assert any("no C++ compiler found" in note for note in notes), notes
+    # the run folder says how it really trained, not only that compile was "on"
+    record = json.loads((Path(result.run_dir) / "config.json").read_text())
+    assert record["training"]["compile"] == "on" and any("no C++ compiler found" in n for n in record["notes"])
 
 
 def test_onnx_operator_nodes_keep_a_graph_uncompiled():
@@ -101,7 +107,7 @@ def test_the_trial_step_leaves_no_trace_and_checkpoints_hold_the_modules_own_nam
     assert all(torch.equal(weights[k], v) for k, v in plain.trainer.criterion.state_dict().items())
 
 
-def test_a_compiled_step_that_fails_later_falls_back_for_the_rest_of_the_run(monkeypatch):
+def test_a_compiled_step_that_fails_later_falls_back_for_the_rest_of_the_run(monkeypatch, tmp_path):
     seen = []
 
     def flaky(module, **_):
@@ -113,10 +119,12 @@ def test_a_compiled_step_that_fails_later_falls_back_for_the_rest_of_the_run(mon
         return call
 
     monkeypatch.setattr(torch, "compile", flaky)
-    session, result, _ = _run(compile="on")
+    session, result, _ = _run(tmp_path, compile="on")
     assert isinstance(result, Finished), result
     assert len(seen) == 4 and not session.trainer.forward.active
     # after RunStarted a note is an event of its own: the window and the CLI say it when it happens
     late = [e for e in session.drained if isinstance(e, Note)]
     assert len(late) == 1 and "failed during the run (RuntimeError: recompile failed)" in late[0].text
     assert late[0].step == 2 and late[0].threads == 0
+    record = json.loads((Path(result.run_dir) / "config.json").read_text())
+    assert record["notes"][-1] == f"epoch 1, step 2: {late[0].text}"   # the run folder says so too

@@ -61,6 +61,19 @@ class RunRecorder:
             self.folder.write_graph(self.plan.graph)
         self.folder.write_json(CONFIG_FILE, record)
 
+    def _record_note(self, text: str) -> None:
+        """A note made after the run started (a compile that fell back mid-run) added to config.json's
+        ``notes``, so the run folder says how the run really trained. A courtesy: never fails the run."""
+        self._run_notes.append(text)
+        if self.folder is None or not self._writable:
+            return
+        try:
+            record = self.folder.read_json(CONFIG_FILE)
+            record["notes"] = list(self._run_notes)
+            self.folder.write_json(CONFIG_FILE, record)
+        except Exception:  # noqa: BLE001 - the record is a courtesy
+            pass
+
     def _config_record(self) -> dict[str, Any]:
         data = self.plan.dataset
         return {
@@ -75,6 +88,7 @@ class RunRecorder:
                        "precision": self.choice.precision, "threads": torch.get_num_threads(),
                        "memory_format": self.layout.to_dict()},
             "monitor": self.best.metric,
+            "notes": list(getattr(self, "_run_notes", ())),   # fallbacks and warnings: how it really trained
             "versions": {"layerloom": __version__, "torch": torch.__version__},
         }
 

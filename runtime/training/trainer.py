@@ -190,6 +190,7 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
     def _note(self, text: str) -> None:
         """A run note: before ``RunStarted``, one of its ``notes``; after, a ``Note`` event."""
         if getattr(self, "_announced", False):
+            self._record_note(f"epoch {self.epoch}, step {self.step}: {text}")
             self.channel.put(Note(self.epoch, self.step, text))
         else:
             self._notes.append(text)
@@ -251,6 +252,7 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         notes = [p.describe() for p in plan.warnings] + list(config.warnings) + self._notes
         if self.choice.note:
             notes.append(self.choice.note)
+        self._run_notes = list(notes)   # config.json's "notes" (a later Note is added to them)
         self._announced = True  # notes from here on are Note events (``_note``)
         self._writable = True   # the resume is accepted: from here on the run folder is this run's
         if self.folder is not None:

@@ -289,10 +289,14 @@ class TrainingCharts(QWidget):
         frame_from_zero(view, np.asarray(x, np.float64)[finite], np.asarray(y, np.float64)[finite], top, self._spe())
 
     def _frame_constant_lr(self) -> None:
-        """A constant rate is framed from 0 (``chart_plots.frame_constant``), unless runs are compared."""
+        """A constant rate is framed from 0 (``chart_plots.frame_constant``), the rates of the runs compared
+        with it included: one rate shared by them all would otherwise sit in pyqtgraph's padded range
+        around it (0.001 drawn at 0 on an axis of -0.4..0.4)."""
         view = self.plots["lr"].getPlotItem().getViewBox()
-        values = self.series.lrs.view() if self.series.lrs.size else self.series.metric("lr")
-        if self._overlays or not frame_constant(view, values):
+        values = [self.series.lrs.view() if self.series.lrs.size else self.series.metric("lr")]
+        values += [np.asarray(item.yData, np.float64) for chart, _, item in self._overlay_items
+                   if chart == "lr" and item.yData is not None]
+        if not frame_constant(view, np.concatenate([np.asarray(v, np.float64).ravel() for v in values])):
             view.enableAutoRange(axis=pg.ViewBox.YAxis)
 
     def _x(self, steps: np.ndarray, spe: int) -> np.ndarray:

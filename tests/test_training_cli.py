@@ -235,3 +235,18 @@ def test_ctrl_c_stops_cleanly_keeping_the_last_checkpoint(tmp_path):
     run_dir = _only_run(tmp_path)
     assert load_checkpoint(run_dir)["epoch"] == epoch - 1
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "stopped"
+
+
+def test_the_output_says_whether_the_network_was_compiled(tmp_path, capsys, monkeypatch):
+    """A compiled run explains its slower first epoch; one that fell back says why in a note instead."""
+    import layerloom.training.compiling as compiling
+
+    monkeypatch.setattr(torch, "compile", lambda module, **_: module)   # a compiler that works, at once
+    code, out, err = run(capsys, "train", DIGITS_MLP, "--steps", 3, "--compile", "on", "--no-save", "--threads", 1)
+    assert code == 0, err
+    assert "compile: torch.compile (set-up compiled it" in out and "note: compile" not in out
+    monkeypatch.setattr(compiling, "cpp_compiler", lambda: None)
+    code, out, err = run(capsys, "train", DIGITS_MLP, "--steps", 3, "--compile", "on", "--no-save", "--threads", 1)
+    assert code == 0, err
+    assert "note: compile: training uncompiled: no C++ compiler found" in out
+    assert "compile: torch.compile (" not in out

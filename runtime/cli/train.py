@@ -237,6 +237,11 @@ class _Printer:
             layout = layout_text(event.memory_format, event.memory_format_reason)
             if layout:
                 print(f"layout: {layout}")
+            setting = event.config.get("compile", "off")
+            fell_back = any(note.startswith("compile:") for note in event.notes)
+            if (setting == "on" or (setting == "auto" and event.device == "cuda")) and not fell_back:
+                print("compile: torch.compile (set-up compiled it; a batch of a new shape, such as an epoch's "
+                      "last, compiles again, so the first epoch is slower)")
             print(f"dataset: {event.dataset}")
             steps = event.config.get("steps") or 0
             length = f"{steps:,} steps ({event.steps_per_epoch} an epoch)" if steps else \

@@ -208,34 +208,6 @@ def test_auto_layout_is_one_undoable_step(window):
     assert dumps_graph(graph) == piled != original
 
 
-def test_autosave_recovers_unsaved_work_after_a_crash(window, qtbot, tmp_path, monkeypatch):
-    """Edit, autosave, "crash" (the window never closes cleanly), start again: the work comes back,
-    marked unsaved, and the recovery file is gone once handled."""
-    from PySide6.QtWidgets import QMessageBox
-
-    from layerloom.nodeeditor.window.main_window import EditorWindow
-    from layerloom import dumps_graph
-
-    window.open_example("digits_mlp")
-    window.document.add_node("Dropout", (100.0, 300.0))
-    window.autosave_now()
-    edited = dumps_graph(window.document.graph)
-    recovery = tmp_path / "recovery"
-    assert len(list(recovery.glob("*.recovery.llgraph.json"))) == 1
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: QMessageBox.StandardButton.Yes)
-    second = EditorWindow(settings)  # the next start, while the first never exited cleanly
-    qtbot.addWidget(second, before_close_func=_discard_changes)
-    assert second.offer_recovery() is True
-    assert dumps_graph(second.document.graph) == edited
-    assert not second.document.undo_stack.isClean()
-    second.document.undo_stack.setClean()
-    second.close()
-    window.document.undo_stack.setClean()
-    window.autosave_now()  # clean again: its own recovery copy is removed
-    assert not list(recovery.glob("*.recovery.llgraph.json"))
-
-
 def test_a_saved_document_leaves_no_recovery_file(window, tmp_path):
     window.open_example("digits_mlp")
     window.document.add_node("ReLU", (0.0, 300.0))

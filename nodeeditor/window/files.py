@@ -45,25 +45,55 @@ class FilesMixin:
             self.statusBar().showMessage(f"Autosave failed: {exc}", 6000)
 
     def offer_recovery(self) -> bool:
-        """After a crash: offer the newest recovery copy. True when a document was restored."""
+        """At start-up: offer each recovery copy whose window is gone (a crash, a kill), newest first;
+        True when one was restored. Copies of windows still running (here or in another process) are
+        never offered nor removed. A copy restores into this window only when it shows nothing the user
+        asked for (a clean untitled graph or example, or a clean copy of the same file); otherwise into
+        a new window, so the file named on the command line stays open."""
         found = sorted(self.autosaver.found(), key=lambda r: r.saved_at, reverse=True)
-        if not found:
+        restored = False
+        for recovered in found:
+            target = self if self._restores_here(recovered) else None
+            if not self._ask_restore(recovered, in_new_window=target is None):
+                Autosaver.remove(recovered)
+                continue
+            graph = Autosaver.load(recovered)
+            if graph is None:
+                Autosaver.remove(recovered)
+                self.warn("Cannot restore", f"The recovery copy {recovered.graph_path} could not be read.")
+                continue
+            target = target or self.new_window()
+            document = Document(graph, recovered.original, theme=target.theme)
+            document.undo_stack.resetClean()  # restored work is unsaved work
+            target.set_document(document)
+            target.autosave_now()   # its own copy first, then the old one goes: a crash between loses nothing
+            Autosaver.remove(recovered)
+            restored = True
+        return restored
+
+    def _restores_here(self, recovered) -> bool:
+        """True when restoring ``recovered`` into this window replaces nothing the user asked for."""
+        document = self.document
+        if document is None:
+            return True
+        if not document.undo_stack.isClean():
             return False
-        latest = found[0]
-        where = f" of {latest.original}" if latest.original else ""
+        if document.path is None:   # an untitled graph or an example opened as a template
+            return True
+        return recovered.original is not None and _same_file(document.path, recovered.original)
+
+    def _ask_restore(self, recovered, in_new_window: bool) -> bool:
+        what = f"of {recovered.original}" if recovered.original else "of an untitled graph"
+        where = ""
+        if in_new_window and self.document is not None:
+            shown = self.document.path.name if self.document.path else self.document.graph.name
+            where = f"\n\nThey open in a new window; {shown} stays open here."
         answer = QMessageBox.question(
             self, "Restore unsaved work?",
-            f"LayerLoom did not close cleanly. Restore the unsaved changes{where} from {latest.saved_at}?",
+            f"A LayerLoom window did not close cleanly. Restore its unsaved changes {what} "
+            f"(autosaved {recovered.saved_at})?{where}\n\nNo deletes the recovery copy.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        graph = Autosaver.load(latest) if answer == QMessageBox.StandardButton.Yes else None
-        Autosaver.remove(latest)
-        if graph is None:
-            return False
-        document = Document(graph, latest.original, theme=self.theme)
-        document.undo_stack.resetClean()  # restored work is unsaved work
-        self.set_document(document)
-        self.autosave_now()
-        return True
+        return answer == QMessageBox.StandardButton.Yes
 
     # ------------------------------------------------------------------ open
     def new_document(self) -> None:
@@ -238,6 +268,13 @@ def _file_stem(path: Path) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return Path(name).stem
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b
 
 
 def _documents_folder() -> Path:

@@ -229,3 +229,17 @@ def test_bad_thread_counts_are_refused_by_the_cli(capsys):
 def test_a_split_that_leaves_no_training_data_names_the_setting():
     with pytest.raises(DatasetError, match="training.dataset.val_split: splitting 150 samples"):
         load_dataset({"name": "iris", "val_split": 0.9, "test_split": 0.9})
+
+
+def test_a_batch_larger_than_the_data_is_said_before_the_run():
+    """Batch size 100,000 on 1,437 samples trains one step an epoch: the run says so when it starts (a
+    run that then learns little is not blamed on its learning rate alone)."""
+    from layerloom.training import RunStarted, train
+
+    graph = example("digits_mlp")
+    result, session = train(graph, config_of(graph, epochs=2, batch_size=100_000, device="cpu"), threads=1)
+    started = of_type(session.events.drain(), RunStarted)[0]
+    assert started.steps_per_epoch == 1
+    said = ("batch size 100,000 is more than the 1,437 training samples: each epoch is one step of 1,437, so 2 "
+            "epochs train 2 steps; a batch of 64 takes 23 steps an epoch")
+    assert any(said in note for note in started.notes), started.notes

@@ -121,7 +121,8 @@ def cmd_train(args) -> int:
     changes = _overrides(args)
     if args.resume and (args.file or set(changes) - {"epochs", "steps"}):
         print("error: --resume continues a run with its own graph and settings; only --epochs may change (or "
-              "--steps, for a run given in steps; start a new run to change anything else)", file=sys.stderr)
+              "--steps, for a run given in steps), and --threads and --out say how and where it runs; start a "
+              "new run to change anything else", file=sys.stderr)
         return EXIT_PROBLEMS
     graph, base_dir = None, None
     try:
@@ -245,7 +246,7 @@ class _Printer:
             print(f"dataset: {event.dataset}")
             steps = event.config.get("steps") or 0
             length = f"{steps:,} steps ({event.steps_per_epoch} an epoch)" if steps else \
-                f"{event.epochs} epochs of {event.steps_per_epoch} steps"
+                f"{_count(event.epochs, 'epoch')} of {_count(event.steps_per_epoch, 'step')}"
             print(f"model: {event.parameters:,} parameters; {length}")
             if event.run_dir:
                 print(f"run folder: {event.run_dir}")
@@ -294,3 +295,8 @@ def _test_text(test: dict) -> str:
     if not test:
         return ""
     return "; " + ", ".join(f"{k} {v:.4f}" for k, v in test.items())
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 epoch', '20 epochs', '1,437 steps'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

@@ -115,6 +115,7 @@ def plan_training(graph: Graph, config: TrainingConfig | None = None, *, dataset
     except DatasetError as exc:
         raise SetupError([Problem("dataset", str(exc), label="dataset")]) from exc
     _check_monitor(config, dataset, heads, problems)
+    _check_batch_size(config, dataset, problems)
     image_shape = tuple(natural.feature_shape) if augmenter is not None else None
     if image_shape == tuple(dataset.feature_shape):
         image_shape = None
@@ -169,6 +170,18 @@ def _errors(problems: list[Problem]) -> list[Problem]:
 
 def _label(graph: Graph, node_id: str) -> str:
     return graph.node(node_id).label()
+
+
+def _check_batch_size(config: TrainingConfig, dataset: Dataset, problems: list[Problem]) -> None:
+    """A batch larger than the training split trains one step an epoch: said before the run, so a run
+    that then learns little is not blamed on its learning rate alone."""
+    size, samples = int(config.batch_size), int(dataset.num_train or 0)
+    if samples and size > samples:
+        problems.append(Problem(
+            "batch_size", f"batch size {size:,} is more than the {samples:,} training samples: each epoch is one "
+            f"step of {samples:,}, so {config.epochs:,} epochs train {config.epochs:,} steps; a batch of "
+            f"{min(64, samples):,} takes {-(-samples // min(64, samples)):,} steps an epoch",
+            label="training.batch_size", severity=WARNING))
 
 
 def _check_structure(graph: Graph, compiled: CompiledGraph, problems: list[Problem]) -> None:

@@ -12,7 +12,7 @@ on a fresh copy, several times, and its picks are counted. The networks:
   SqueezeNet, ShuffleNet and DenseNet-121 at 3x224x224, batch 4 (``--models`` to choose; ResNet-50 and
   the others are slower still).
 
-Figures: milliseconds per step, median over rounds with the range; the ratio is the default layout's
+Figures: milliseconds per step (each round steps for at least 0.3 s), median over rounds with the range; the ratio is the default layout's
 time over channels-last's (above 1: channels-last is faster), the median of the per-round ratios with
 their range. ``auto`` is right when it picks channels-last where the ratio is clearly above 1 (it keeps
 channels-last under 0.9x the time, i.e. a ratio over 1.11) and the default where it is below 1.
@@ -44,6 +44,7 @@ from layerloom.training.memory_format import (CHANNELS_LAST, CONTIGUOUS, LayoutC
                                               layout_for_training)
 
 EXAMPLES = ("digits_cnn", "digits_residual", "mnist_cnn")
+SPAN_S = 0.3   # each round times steps for at least this long (one step, for a network slower than that)
 
 
 def _first_tensor(out):
@@ -96,9 +97,11 @@ def bench(name: str, graph, batch: int, rounds: int, tries: int) -> dict:
             apply_layout(model, layout)
             fresh = stepper(model, x)   # a new optimizer: its state is made in the parameters' layout
             fresh()
-            started = time.perf_counter()
-            fresh()
-            times[layout].append(time.perf_counter() - started)
+            started, count = time.perf_counter(), 0
+            while count == 0 or time.perf_counter() - started < SPAN_S:   # small networks: many steps
+                fresh()
+                count += 1
+            times[layout].append((time.perf_counter() - started) / count)
     picks = []
     for _ in range(tries):
         trial_model = copy.deepcopy(model)

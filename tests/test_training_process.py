@@ -110,3 +110,42 @@ def test_a_dead_warm_child_is_replaced_by_a_fresh_one_unseen(tmp_path, monkeypat
 def test_the_graph_files_path_travels_to_the_child_only_when_given(tmp_path):
     assert "source" not in _session(tmp_path, 1).job()
     assert _session(tmp_path, 1, source=tmp_path / "g.llgraph.json").job()["source"] == str(tmp_path / "g.llgraph.json")
+
+
+def test_a_run_continues_from_its_folder_in_a_child_process(tmp_path):
+    """The window resumes a stopped run this way: the child reads the graph and settings from the run's
+    checkpoint and goes on in the same folder; only the length comes from the given settings. (The child's
+    own function, run here in this process: spawning is what the other tests prove.)"""
+    import threading
+
+    from layerloom.training import train
+    from layerloom.training.process import run_training_job
+
+    graph = load_graph(example_path("digits_mlp"))
+    first, _ = train(graph, TrainingConfig.from_graph(graph).replace(epochs=1), run_root=tmp_path, threads=1)
+    assert isinstance(first, Finished)
+    job = ProcessSession(graph, TrainingConfig.from_graph(graph).replace(epochs=2), threads=1,
+                         resume=first.run_dir).job()
+    assert job["resume"] == first.run_dir
+
+    class Events(list):
+        put = list.append
+
+    class Pipe:   # the parent's end: no command comes
+        def __init__(self):
+            self.closed = threading.Event()
+
+        def recv(self):
+            self.closed.wait()
+            raise EOFError
+
+    events, pipe = Events(), Pipe()
+    try:
+        run_training_job(job, events, pipe)
+    finally:
+        pipe.closed.set()
+    events = [e for e in events if not isinstance(e, Preparing)]
+    started, result = events[0], events[-1]
+    assert isinstance(started, RunStarted) and (started.start_epoch, started.epochs) == (1, 2)
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [2]
+    assert isinstance(result, Finished) and result.run_dir == first.run_dir and result.epochs == 2

@@ -87,8 +87,10 @@ class ProcessSession:
 
     def __init__(self, graph: Graph, config: TrainingConfig | None = None, *, run_root: str | Path | None = None,
                  base_dir: str | Path | None = None, threads: int | None = None,
-                 step_interval: float | None = None, source: str | Path | None = None, warm: Any = None):
+                 step_interval: float | None = None, source: str | Path | None = None, warm: Any = None,
+                 resume: str | Path | None = None):
         self.graph = graph.copy()
+        self.resume = resume   # a run folder (or checkpoint) to continue: its own graph and settings
         self.config = config
         self.run_root = Path(run_root) if run_root is not None else None
         self.base_dir = base_dir
@@ -129,6 +131,8 @@ class ProcessSession:
                "step_interval": self.step_interval}
         if self.source is not None:
             job["source"] = str(self.source)
+        if self.resume is not None:
+            job["resume"] = str(self.resume)
         return job
 
     def pause(self) -> None:
@@ -211,9 +215,12 @@ def run_training_job(job: dict[str, Any], events, conn) -> None:
     config = job.get("config")
     extra = {"source": job["source"]} if job.get("source") is not None else {}
     graph = loads_graph(job["graph"])
-    preloaded = _preloaded(graph, config, job.get("base_dir"))
-    if preloaded is not None:
-        extra["dataset"] = preloaded
+    if job.get("resume"):   # the checkpoint brings its graph; the given settings change only its length
+        graph, extra["resume"] = None, job["resume"]
+    else:
+        preloaded = _preloaded(graph, config, job.get("base_dir"))
+        if preloaded is not None:
+            extra["dataset"] = preloaded
     session = TrainingSession(graph, TrainingConfig.from_dict(config) if config else None,
                               run_root=job.get("run_root"), base_dir=job.get("base_dir"), listeners=(events.put,),
                               queue_events=False, step_interval=job.get("step_interval"),

@@ -98,6 +98,8 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         self._refusal_shown = False             # the banner says a typed value was refused
         self._errors_refused = False            # the banner and status bar say the graph's problems refused F5
         self._run_graph: tuple = (None, None)   # (graph file, its graph) of the shown run folder
+        self._identity_shown: tuple = ()        # (graph, run, note) the header says it shows
+        self._epoch_due = None                  # the live epoch the evaluation shows at the next redraw tick
         self._token = object()                  # changes whenever the shown run does: late results are dropped
         self.status = QLabel()
         self.status.setObjectName("runStatus")
@@ -117,6 +119,7 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         self.runs_panel.loadCheckpointRequested.connect(self.load_checkpoint)
         self.runs_panel.fineTuneRequested.connect(self.panel.fine_tune_from)
         self.runs_panel.showRunRequested.connect(self.show_run_folder)
+        self.runs_panel.runsDeleted.connect(self._runs_deleted)
         self._preload_timer = QTimer(self, singleShot=True, interval=PRELOAD_DELAY_MS)
         self._preload_timer.timeout.connect(window.preload_warm)
         self.redraw_timer = QTimer(self)
@@ -194,8 +197,12 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
             self._show_latest()
 
     def _analyzed(self, document, analysis) -> None:
-        """The graph that F5 refused for its problems has none left: "Cannot train" is no longer true."""
-        if not self._errors_refused or document is not self.document or analysis.errors:
+        """The graph changed: the shown run's "an earlier version of this graph" follows it; and where F5
+        refused the graph for its problems and none are left, "Cannot train" is no longer true."""
+        if document is not self.document:
+            return
+        self._follow_edits()
+        if not self._errors_refused or analysis.errors:
             return
         self._errors_refused = False
         if self.header.banner_kind() == "error":

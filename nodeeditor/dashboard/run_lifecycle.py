@@ -23,7 +23,7 @@ from layerloom.nodeeditor.adapters.run_bridge import RunBridge
 from layerloom.nodeeditor.dashboard.run_header import PAUSED, RUNNING, STARTING, STOPPING
 from layerloom.nodeeditor.dashboard.run_texts import (ADD_LOSS, device_text, failure_text, first_line, outcome_text,
                                                      plain, run_problem, state_of)
-from layerloom.nodeeditor.dashboard.shown_run import READY, UNTITLED
+from layerloom.nodeeditor.dashboard.shown_run import UNTITLED
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, runs_root
 
 # Events are buffered as they arrive and painted at a fixed, modest rate: a pyqtgraph chart takes
@@ -232,7 +232,9 @@ class RunLifecycle:
         if self.shown is live:
             self.charts.add_epoch(end)
             self._dirty = True
-            self._show_epoch_details(end)
+            # shown on the redraw tick that moves the header's progress: the evaluation never names an
+            # epoch the header has not reached (epochs of 50 ms outran the header by 3)
+            self._epoch_due = end
 
     def _set_live_state(self, live: LiveRun, state: str) -> None:
         if not live.active:
@@ -243,6 +245,8 @@ class RunLifecycle:
             self._set_status(f"Paused: {live.graph_name} at {where}")
         else:
             self._set_status(f"● Training {live.graph_name}: {where}")
+        if self.shown is not live and self.header.banner_kind() == "info":
+            self._show_background_run()   # "… is paused in this window", then "still training" again
         if self.shown is live:
             if state == PAUSED and live.steps:   # the steps flushed before the pause: the bar ends there
                 self._shown_step = live.steps[-1]
@@ -268,6 +272,12 @@ class RunLifecycle:
             elif self.header.banner_kind() == "info":
                 self._show_background_run()   # "still training (epoch 304/2000)" keeps counting
             self._set_status(f"● Training {live.graph_name}: {self._live_where()}")
+        self._show_due_epoch()
+
+    def _show_due_epoch(self) -> None:
+        end, self._epoch_due = self._epoch_due, None
+        if end is not None and self.shown is self.live:
+            self._show_epoch_details(end)
 
     def _finished(self, live: LiveRun, result) -> None:
         live.result = result
@@ -280,6 +290,7 @@ class RunLifecycle:
         elif self.shown is live:
             self.charts.redraw(force=True)
             self._dirty = False
+            self._show_due_epoch()
             self._show_outcome(result)
             if isinstance(result, Failed):
                 self._report_failure(live, result)
@@ -289,10 +300,10 @@ class RunLifecycle:
         elif isinstance(result, Failed):
             self._report_failure(live, result)
         self._set_status(self._outcome_status(live, result), error=isinstance(result, Failed))
-        if not live.belongs_to(self.document) and self.header.banner_kind() == "info":
-            self.header.hide_banner()   # the notice about it is moot now
-            if self.shown is None:
-                self.header.show_message(READY)
+        if not live.belongs_to(self.document) and self.shown is not live:
+            if self.header.banner_kind() == "info":
+                self.header.hide_banner()   # the notice about it is moot now
+            self._show_shown_message()      # and "Train is available when … ends" too
         self._sync_actions()
         self.refill_warm()
         self.runEnded.emit(result)

@@ -21,7 +21,7 @@ from layerloom.training.records import evaluation_details, latest_run, read_run,
 from layerloom.training.tasks import expected_task
 
 from layerloom.nodeeditor.adapters.background import run_in_background
-from layerloom.nodeeditor.dashboard.run_header import IDLE
+from layerloom.nodeeditor.dashboard.run_header import IDLE, PAUSED, STOPPING
 from layerloom.nodeeditor.dashboard.run_texts import (device_text, failure_text, folder_text, header_state,
                                                       learning_warning, outcome_text, pill_word, run_note, state_of)
 from layerloom.nodeeditor.dashboard.train_view import LiveRun, runs_root
@@ -56,6 +56,7 @@ class ShownRun:
     # ------------------------------------------------------------------ what the views show
     def _change_shown(self, shown) -> None:
         self.shown = shown
+        self._epoch_due = None
         self._token = object()
         self.predictor = None
         self._predictor_for = None
@@ -93,8 +94,9 @@ class ShownRun:
         self.header.set_state(IDLE, "Pretrained" if start else "")
         self.header.pill.setToolTip(f"No run yet; training and export start from {start}" if start else "")
 
-    def _show_identity(self) -> None:
-        """Say which run of which graph every view shows."""
+    def _identity(self) -> tuple[str, str | None, str]:
+        """(graph name, run name, note) of what the views show: which run of which graph, and whether
+        the graph has changed since."""
         name = self._graph_name()
         shown = self.shown
         run_name, note = None, ""
@@ -110,6 +112,11 @@ class ShownRun:
                 name = shown.graph_name
             elif self.document is not None and not self._same_network_as_document(shown):
                 note = (note + " · " if note else "") + "an earlier version of this graph"
+        return name, run_name, note
+
+    def _show_identity(self) -> None:
+        """Say which run of which graph every view shows."""
+        self._identity_shown = name, run_name, note = self._identity()
         self.header.show_identity(name, run_name, note)
         caption = f"{name} · run {run_name}" if run_name else f"{name} · no run yet"
         if self.checkpoint is not None:
@@ -118,6 +125,13 @@ class ShownRun:
         self.tryit.set_caption(caption)
         self.runs_panel.set_graph(self.document.path if self.document else None, self._graph_name(),
                                   self._runs_made(self.document) if self.document else [])
+
+    def _follow_edits(self) -> None:
+        """The graph was edited (or an edit undone): "an earlier version of this graph" is said while it
+        is true, not as it was when the run was shown."""
+        shown = self.shown
+        if shown is not None and not isinstance(shown, LiveRun) and self._identity() != self._identity_shown:
+            self._show_identity()
 
     def _same_network_as_document(self, info) -> bool:
         graph_file = getattr(info, "graph_file", None)
@@ -222,16 +236,47 @@ class ShownRun:
         run_in_background(load, loaded, lambda exc: token is self._token and self.view.show_empty(
             f"Cannot read run {info.name}: {exc}"), name="read-run")
 
+    def _runs_deleted(self, paths) -> None:
+        """Run folders deleted from the Runs list: the views that showed one of them show the graph's
+        next latest run (or nothing), and weights loaded from one are no longer loaded."""
+        gone = {Path(p).resolve() for p in paths}
+
+        def deleted(path) -> bool:
+            if path is None:
+                return False
+            path = Path(path).resolve()
+            return any(folder == path or folder in path.parents for folder in gone)
+
+        live, shown = self.live, self.shown
+        stale = deleted(shown.run_dir if isinstance(shown, LiveRun) else getattr(shown, "path", None))
+        if live is not None and not live.active and deleted(live.run_dir):
+            self.live = None              # reopening its graph would show it again
+            self._set_status("")          # "✔ Digits MLP: finished…" spoke of it
+        if self.checkpoint is not None and deleted(self.checkpoint):
+            self.checkpoint, stale = None, True
+        if stale and not (isinstance(shown, LiveRun) and shown.active):
+            self._show_latest()
+
     # ------------------------------------------------------------------ another graph still training
     def _show_background_run(self) -> None:
         """A run of another graph still training in this window: said in the Train workspace."""
         live = self.live
         if live is None or not live.active or live.belongs_to(self.document):
             return
-        self.header.show_banner(f"“{live.graph_name}” is still training in this window ({self._live_where()}). "
+        doing = {PAUSED: "is paused", STOPPING: "is stopping"}.get(live.state, "is still training")
+        self.header.show_banner(f"“{live.graph_name}” {doing} in this window ({self._live_where()}). "
                                 "One run trains at a time: stop it to train this graph.", "info",
                                 action=("stop", "Stop it"))
         self.header.show_message(f"Train is available when “{live.graph_name}” ends (or Stop it).")
+
+    def _show_shown_message(self) -> None:
+        """The header's line about what the views show again (another graph's run, whose notice it
+        carried, has ended)."""
+        shown = self.shown
+        if shown is None:
+            self.header.show_message(BLOCKED if self._errors_refused else READY)
+        elif not isinstance(shown, LiveRun):
+            self.header.show_message(folder_text(shown), error=shown.status in ("failed", "diverged"))
 
     def _live_where(self) -> str:
         live = self.live

@@ -156,4 +156,7 @@ class RunActions:
         self.refresh()
         if errors:
             self.info.setText("Not deleted: " + "; ".join(errors[:3]))
+        gone = [run.path for run in runs if not run.path.exists()]
+        if gone:
+            self.runsDeleted.emit(gone)   # the views that showed one of them move on
         return len(runs) - len(left)

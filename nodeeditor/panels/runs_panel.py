@@ -39,6 +39,7 @@ class RunsPanel(RunActions, QWidget):
     showRunRequested = Signal(object)           # Path of a run folder: show its results (charts, evaluation)
     openGraphRequested = Signal(object)         # Path of the run's graph file
     loadCheckpointRequested = Signal(object)    # Path of best.pt (last.pt when the run has no best)
+    runsDeleted = Signal(list)                  # Paths of the run folders the user deleted
 
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -15,7 +15,7 @@ from train_helpers import after_setup, config_of, example
 
 import layerloom.training.memory_format as memory_format
 import layerloom.training.trainer as trainer_module
-from layerloom.training import Finished, RunStarted, TrainingConfig, TrainingSettingsError, train
+from layerloom.training import Finished, Preparing, RunStarted, TrainingConfig, TrainingSettingsError, train
 from layerloom.training.memory_format import (CHANNELS_LAST, CONTIGUOUS, LayoutChoice, choose_layout,
                                               layout_for_training, match_state_layout)
 
@@ -88,7 +88,9 @@ def test_a_run_on_auto_says_what_it_measured(monkeypatch):
     graph = example("digits_cnn")
     result, session = train(graph, config_of(graph, device="cpu", steps=12))
     assert isinstance(result, Finished), result
-    started = after_setup(session.events.drain())[0]
+    events = session.events.drain()
+    assert [e.stage for e in events if isinstance(e, Preparing)].count("measuring") == 1   # said while it takes
+    started = after_setup(events)[0]
     assert "measured" in started.memory_format_reason
     assert started.memory_format == session.trainer.layout.memory_format
 

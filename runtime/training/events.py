@@ -24,7 +24,7 @@ class Preparing:
 
 
 # The set-up stages in the order a run goes through them ("importing" only in a fresh process).
-STAGES = ("starting", "importing", "loading_data", "compiling", "first_step")
+STAGES = ("starting", "importing", "loading_data", "compiling", "measuring", "first_step")
 
 
 @dataclass(frozen=True)

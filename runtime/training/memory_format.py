@@ -93,6 +93,12 @@ def apply_layout(module: torch.nn.Module, memory_format: str) -> torch.nn.Module
     return module.to(memory_format=layout)
 
 
+def will_measure(choice: LayoutChoice, run_steps: int) -> bool:
+    """Whether ``layout_for_training`` times ``choice`` for a run of ``run_steps`` (a few passes: a set-up
+    stage worth naming for a big network)."""
+    return choice.measure and choice.memory_format == CHANNELS_LAST and run_steps >= MEASURE_MIN_STEPS
+
+
 def layout_for_training(module: torch.nn.Module, choice: LayoutChoice, trial: Callable[[], None],
                         on_fallback: Callable[[str], None], run_steps: int = MEASURE_MIN_STEPS,
                         clock: Callable[[], float] = time.perf_counter) -> LayoutChoice:
@@ -102,7 +108,7 @@ def layout_for_training(module: torch.nn.Module, choice: LayoutChoice, trial: Ca
     module's doc) on a run of at least ``MEASURE_MIN_STEPS`` of ``run_steps``."""
     if choice.memory_format != CHANNELS_LAST:
         return choice
-    if choice.measure and run_steps < MEASURE_MIN_STEPS:
+    if choice.measure and not will_measure(choice, run_steps):
         return LayoutChoice(CONTIGUOUS, f"not measured for a short run ({run_steps} steps): PyTorch's default")
     if choice.measure:
         try:

@@ -90,7 +90,7 @@ class ProcessSession:
                  step_interval: float | None = None, source: str | Path | None = None, warm: Any = None,
                  resume: str | Path | None = None):
         self.graph = graph.copy()
-        self.resume = resume   # a run folder (or checkpoint) to continue: its own graph and settings
+        self.resume_from = resume   # a run folder (or checkpoint) to continue: its own graph and settings
         self.config = config
         self.run_root = Path(run_root) if run_root is not None else None
         self.base_dir = base_dir
@@ -131,8 +131,8 @@ class ProcessSession:
                "step_interval": self.step_interval}
         if self.source is not None:
             job["source"] = str(self.source)
-        if self.resume is not None:
-            job["resume"] = str(self.resume)
+        if self.resume_from is not None:
+            job["resume"] = str(self.resume_from)
         return job
 
     def pause(self) -> None:

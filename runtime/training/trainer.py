@@ -31,7 +31,8 @@ import torch
 from layerloom.core.errors import LayerLoomError
 from layerloom.training.batches import Split
 from layerloom.training.compiling import compile_for_training, wants_compile
-from layerloom.training.memory_format import choose_layout, layout_for_training, match_state_layout
+from layerloom.training.memory_format import (choose_layout, layout_for_training, match_state_layout,
+                                              will_measure)
 from layerloom.training.control import RunControl
 from layerloom.training.device import DeviceChoice, choose_device
 from layerloom.training.events import EpochEnd, EventChannel, Failed, Finished, Note, Preparing, RunStarted, Stopped
@@ -227,9 +228,12 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         self.loss_is_sum = plan.loss_is_sum
         self._notes: list[str] = []
         # the layout first: the optimizer's state is created in it (``memory_format``)
-        self.layout = layout_for_training(
-            self.criterion, choose_layout(config.memory_format, self.criterion, device, self.choice.precision),
-            lambda: self._trial_step(self.criterion), self._notes.append, run_steps=self.total_steps)
+        layout = choose_layout(config.memory_format, self.criterion, device, self.choice.precision)
+        if will_measure(layout, self.total_steps):   # a few passes: a big network takes a while
+            self.channel.put(Preparing("measuring", "Timing the network in each tensor layout (channels-last and "
+                                                    "the default)…"))
+        self.layout = layout_for_training(self.criterion, layout, lambda: self._trial_step(self.criterion),
+                                          self._notes.append, run_steps=self.total_steps)
         self.optimizer = build_optimizer(config.optimizer, self.criterion.parameters(), device)
         monitor = effective_monitor(plan)
         self.best = _Best(monitor, metric_mode(monitor))

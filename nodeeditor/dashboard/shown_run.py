@@ -3,8 +3,9 @@
 Exactly one of: the **live run** (rebuilt from its events so far), a **finished run read from its
 folder** (its curves, last evaluation and outcome), or **nothing** (a graph without a run). Here too:
 the identity line every view carries (which run of which graph, and whether the graph has changed
-since), the notice of another graph's run still training in this window, the live epoch's evaluation
-and the header once a run has ended.
+since: followed as the graph is edited), the notice of another graph's run still training (or paused)
+in this window, moving on when the shown run's folder is deleted, the live epoch's evaluation and the
+header once a run has ended.
 
 ``ShownRun`` is a part of ``Dashboard`` (``controller``): it reads the dashboard's widgets (``header``,
 ``charts``, ``view``, ``evaluation``, ``tryit``, ``runs_panel``) and its state (``document``, ``live``,

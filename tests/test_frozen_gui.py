@@ -118,6 +118,7 @@ def test_fine_tune_from_a_run_sets_the_weights_relative_to_the_graph_and_reports
     window.dashboard.runs_panel.fine_tune(SimpleNamespace(checkpoint=run / "checkpoints" / "best.pt"))
     assert window.document.graph.training["weights"] == "runs/mlp-20261206-070000/checkpoints/best.pt"
     assert stack.undoText() == "Fine-tune from mlp-20261206-070000"
+    assert "The next run starts from mlp-20261206-070000's weights" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: "2 of 4 tensors loaded" in panel.fit_text.text().replace("\u200b", ""), timeout=10000)
     assert "fc2.weight [5, 8] in the file, [3, 8] here" in panel.fit_text.text().replace("\u200b", "")
     assert panel.editors["weights"].text() == "runs/mlp-20261206-070000/checkpoints/best.pt"

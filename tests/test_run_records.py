@@ -346,3 +346,20 @@ def test_only_the_run_folder_module_spells_the_run_folders_file_names():
                       if isinstance(node, ast.Constant) and isinstance(node.value, str)
                       and node.value.strip("/\\") in names]
     assert found == []
+
+
+def test_which_runs_can_be_continued_and_why_not(tmp_path):
+    """Continue Training is offered for a run that ended early with a last.pt; the others say why not."""
+    from layerloom.training.records import RunInfo
+
+    folder = tmp_path / "run"
+    (folder / "checkpoints").mkdir(parents=True)
+    say = {status: RunInfo(folder, status=status).cannot_continue()
+           for status in ("stopped", "failed", "incomplete", "running", "completed", "early stopped", "diverged")}
+    assert say["stopped"] == say["failed"] == say["incomplete"] == "it saved no checkpoint: it stopped in its first epoch"
+    (folder / "checkpoints" / "last.pt").write_bytes(b"")
+    say = {status: RunInfo(folder, status=status).cannot_continue() for status in say}
+    assert say["stopped"] is None and say["failed"] is None and say["incomplete"] is None
+    assert say["running"] == "it is still training"
+    assert "trained all its epochs" in say["completed"] and "trained all its epochs" in say["early stopped"]
+    assert "diverged" in say["diverged"]

@@ -262,8 +262,9 @@ def test_the_context_menu_acts_on_the_row_under_the_mouse(qtbot, panel, runs, mo
     QApplication.sendEvent(panel.view.viewport(), event)
     menu = panel._menu
     assert [a.text() for a in menu.actions() if not a.isSeparator()] == [
-        "Show results", "Open graph", "Load checkpoint", "Fine-tune from this run", "Show folder", "Delete run…",
-        "Refresh"]
+        "Show results", "Open graph", "Load checkpoint",
+        "Continue training (it trained all its epochs; to train it more, fine-tune from it)",   # said why not
+        "Fine-tune from this run", "Show folder", "Delete run…", "Refresh"]
     assert [run.path for run in panel.selected_runs()] == [runs.two]
     with qtbot.waitSignal(panel.loadCheckpointRequested) as loaded:
         next(a for a in menu.actions() if a.text() == "Load checkpoint").trigger()

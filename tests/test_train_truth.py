@@ -67,8 +67,8 @@ def test_a_constant_rate_compared_with_a_run_of_the_same_rate_is_framed_from_zer
 class ScriptedSession:
     """What the window uses of a ``ProcessSession``; its events are put by the test."""
 
-    def __init__(self, graph, **kwargs):
-        self.graph, self.base_dir = graph, kwargs.get("base_dir")
+    def __init__(self, graph, config=None, **kwargs):
+        self.graph, self.config, self.kwargs, self.base_dir = graph, config, kwargs, kwargs.get("base_dir")
         self.events, self.control, self.run_dir = EventChannel(), RunControl(), None
 
     def start(self):
@@ -280,3 +280,49 @@ def test_the_evaluation_never_names_an_epoch_the_header_has_not_reached(window, 
     with qtbot.waitSignal(dashboard.runEnded, timeout=5000):
         qtbot.keyClick(window.view, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)   # Stop
     assert epochs()[1] == 3                           # the last epoch's evaluation shows at the end
+
+
+def test_a_stopped_run_continues_from_the_runs_list(window, qtbot):
+    """A run stopped at epoch 1 of 3 (its last.pt kept) is continued from the Runs list's menu: from its
+    own checkpoint, in its own folder, to its planned epochs; a finished run is not offered."""
+    from layerloom.training import Stopped as StoppedRun
+    from layerloom.training import TrainingConfig, train
+    from layerloom.training.events import EpochEnd as End
+
+    open_example(window, qtbot, "digits_mlp")
+    graph = window.document.graph
+    session = None
+
+    def stop_after_first(event):
+        if isinstance(event, End):
+            session.stop()
+
+    from layerloom.training import TrainingSession
+
+    session = TrainingSession(graph, TrainingConfig.from_graph(graph).replace(epochs=3, device="cpu"),
+                              run_root=runs_dir(window), threads=1, listeners=(stop_after_first,))
+    stopped = session.run()
+    assert isinstance(stopped, StoppedRun) and "last.pt, epoch 1" in stopped.message
+    finished = fake_run(window, "digits_mlp", "Digits MLP", "20250101-090000")
+    window.findChild(QDockWidget, "runs").raise_()
+    panel = window.dashboard.runs_panel
+    panel.refresh()
+
+    def menu_for(path: Path):
+        row = [run.path for run in panel.runs()].index(Path(path).resolve())
+        centre = panel.view.visualRect(panel.proxy.index(row, 0)).center()
+        qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+        panel._context_menu(centre)
+        return {a.text().split(" (")[0]: a for a in panel._menu.actions() if a.text()}
+
+    entry = menu_for(finished)["Continue training"]
+    assert not entry.isEnabled() and "trained all its epochs" in entry.text()
+    entry = menu_for(stopped.run_dir)["Continue training"]
+    assert entry.isEnabled()
+    with qtbot.waitSignal(window.dashboard.runStarted, timeout=5000):
+        entry.trigger()
+    live = window.dashboard.live.session
+    assert live.kwargs["resume"] == Path(stopped.run_dir).resolve() or Path(live.kwargs["resume"]) == \
+        Path(stopped.run_dir)
+    assert live.config.epochs == 3 and live.graph.name == graph.name
+    end_run(window, qtbot, Stopped(1, 23, stopped.run_dir, "Stopped."))

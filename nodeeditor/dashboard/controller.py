@@ -117,7 +117,8 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         self.runs_panel.overlaysChanged.connect(self._overlay)
         self.runs_panel.openGraphRequested.connect(self._open_run_graph)
         self.runs_panel.loadCheckpointRequested.connect(self.load_checkpoint)
-        self.runs_panel.fineTuneRequested.connect(self.panel.fine_tune_from)
+        self.runs_panel.fineTuneRequested.connect(self._fine_tune_from)
+        self.runs_panel.continueRequested.connect(self.continue_run)
         self.runs_panel.showRunRequested.connect(self.show_run_folder)
         self.runs_panel.runsDeleted.connect(self._runs_deleted)
         self._preload_timer = QTimer(self, singleShot=True, interval=PRELOAD_DELAY_MS)
@@ -268,6 +269,17 @@ class Dashboard(ShownRun, RunLifecycle, RunResults, QObject):
         shown with that very run."""
         if self.window.open_path(graph_file, remember=False, as_template=True):
             self.show_run_folder(Path(graph_file).parent)
+
+    def _fine_tune_from(self, checkpoint) -> None:
+        """The Runs list's Fine-tune: the weights setting made, and said where the user looks."""
+        from pathlib import Path
+
+        run = Path(checkpoint).parent.parent.name
+        if self.panel.fine_tune_from(checkpoint):
+            self.window.statusBar().showMessage(f"The next run starts from {run}'s weights (the Training tab's "
+                                                "Start from weights): press F5 to train (Ctrl+Z undoes it)", 10000)
+        else:
+            self.window.statusBar().showMessage(f"The next run already starts from {run}'s weights", 6000)
 
     def _show_node(self, node_id: str) -> None:
         from layerloom.nodeeditor.panels.workspaces import DESIGN

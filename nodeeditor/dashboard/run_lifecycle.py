@@ -72,8 +72,41 @@ class RunLifecycle:
         # for the interpreter lock (runtime/training/process.py has the measurements)
         session = ProcessSession(document.graph, run_root=root, base_dir=base_dir,
                                  source=str(document.path) if document.path else None, warm=self._take_warm())
+        return self._launch(document, session, document.graph.name or UNTITLED)
+
+    def continue_run(self, run_dir) -> bool:
+        """Continue a run that ended before its planned epochs (stopped, or failed on a full disk) from
+        its last checkpoint, in its own folder, with its own graph and settings (the Runs list's Continue
+        Training). Its events show like any run's; it belongs to the current graph's views."""
+        from layerloom.training.process import ProcessSession
+        from layerloom.training.records import read_run
+        from layerloom.training.runs import checkpoint_config, checkpoint_graph, load_checkpoint
+
+        window, document = self.window, self.window.document
+        if self.running:
+            window.statusBar().showMessage(f"“{self.live.graph_name}” is still training: stop it first "
+                                           "(Shift+F5)", 6000)
+            return False
+        info = read_run(run_dir)
+        reason = info.cannot_continue()
+        if reason:
+            window.statusBar().showMessage(f"Cannot continue {info.name}: {reason}", 8000)
+            return False
+        try:
+            state = load_checkpoint(info.path)
+            graph = checkpoint_graph(state)
+            config = checkpoint_config(state).replace(epochs=info.epochs)
+        except Exception as exc:  # noqa: BLE001 - a damaged checkpoint: said, nothing started
+            window.statusBar().showMessage(f"Cannot continue {info.name}: {exc}", 8000)
+            return False
+        session = ProcessSession(graph, config, warm=self._take_warm(), resume=info.path)
+        return self._launch(document, session, graph.name or UNTITLED)
+
+    def _launch(self, document, session, name: str) -> bool:
+        """Start ``session`` for ``document`` and follow its events."""
+        window = self.window
         bridge = RunBridge(session, interval_ms=BRIDGE_MS, parent=self)
-        self.live = live = LiveRun(document, document.path, document.graph.name or UNTITLED, session, bridge)
+        self.live = live = LiveRun(document, document.path, name, session, bridge)
         bridge.preparing.connect(lambda event: self._preparing(live, event))
         bridge.started.connect(lambda event: self._started(live, event))
         bridge.steps.connect(lambda steps: self._steps(live, steps))

@@ -1,5 +1,5 @@
 """The Runs panel's actions: show a run's results, open the graph it was trained from, load its
-checkpoint, fine-tune from it (the next run starts from its best or last checkpoint: ``fineTuneRequested``,
+checkpoint, continue a stopped run (``continueRequested``), fine-tune from it (the next run starts from its best or last checkpoint: ``fineTuneRequested``,
 which the training panel turns into the ``training.weights`` setting), show or delete its folder, and refresh. ``RunActions`` is mixed into ``RunsPanel``: the
 actions apply to its ``current_run()`` / ``selected_runs()`` and are said through its signals; they
 sit in its tool bar, the rows' context menu and on the Return and Delete keys.
@@ -28,6 +28,7 @@ class RunActions:
     ``selected_runs``, ``refresh`` and signals)."""
 
     fineTuneRequested = Signal(object)   # Path of the run's best.pt (last.pt without one): start from it
+    continueRequested = Signal(object)   # Path of a run folder to continue from its last checkpoint
 
     def _make_actions(self) -> None:
         def action(text: str, slot) -> QAction:
@@ -43,6 +44,9 @@ class RunActions:
         self.fine_tune_action = action("Fine-tune from this run", self.fine_tune)
         self.fine_tune_action.setToolTip("Start the next run of the open graph from this run's best checkpoint "
                                          "(its weights matched by node name; what does not fit starts fresh)")
+        self.continue_action = action("Continue training", self.continue_run)
+        self.continue_action.setToolTip("Go on from the run's last checkpoint to its planned epochs, in its own "
+                                        "folder (a run that was stopped, or failed on a full disk)")
         self.folder_action = action("Show folder", self.show_folder)
         self.delete_action = action("Delete run…", self.delete_runs)
         # Keys, not action shortcuts: the window's Delete (delete nodes) and F5 (train) would make a
@@ -87,9 +91,13 @@ class RunActions:
             self.view.setCurrentIndex(index)  # right-click on an unselected row acts on that row alone
         self._sync()
         self.fine_tune_action.setEnabled(self.checkpoint_action.isEnabled())
+        run = self.current_run()
+        why = run.cannot_continue() if run is not None else "no run"
+        self.continue_action.setEnabled(why is None)
+        self.continue_action.setText("Continue training" if why is None else f"Continue training ({why})")
         menu = QMenu(self)
-        for act in (self.show_action, self.open_action, self.checkpoint_action, self.fine_tune_action,
-                    self.folder_action):
+        for act in (self.show_action, self.open_action, self.checkpoint_action, self.continue_action,
+                    self.fine_tune_action, self.folder_action):
             menu.addAction(act)
         menu.addSeparator()
         menu.addAction(self.delete_action)
@@ -117,6 +125,11 @@ class RunActions:
         run = run or self.current_run()
         if run is not None and run.checkpoint is not None:
             self.fineTuneRequested.emit(run.checkpoint)
+
+    def continue_run(self, run: RunInfo | None = None) -> None:
+        run = run or self.current_run()
+        if run is not None and run.cannot_continue() is None:
+            self.continueRequested.emit(run.path)
 
     def show_folder(self, run: RunInfo | None = None) -> None:
         run = run or self.current_run()

@@ -69,6 +69,19 @@ class RunInfo:
                 return path
         return None
 
+    def cannot_continue(self) -> str | None:
+        """Why this run cannot be continued from its last checkpoint (None: it can): it must have ended
+        before its planned epochs (stopped, failed, killed) with a ``last.pt`` to go on from."""
+        if self.status == RUNNING:
+            return "it is still training"
+        if self.status in (COMPLETED, EARLY, NOT_LEARNED):
+            return "it trained all its epochs; to train it more, fine-tune from it"
+        if self.status == DIVERGED:
+            return "it diverged: with the same settings it would again; fine-tune from it with a lower learning rate"
+        if not (self.path / CHECKPOINTS_DIR / "last.pt").is_file():
+            return "it saved no checkpoint: it stopped in its first epoch"
+        return None
+
     def best_text(self) -> str:
         if self.best_metric is None or self.best_value is None or not math.isfinite(self.best_value):
             return "–"

@@ -325,4 +325,6 @@ def test_a_stopped_run_continues_from_the_runs_list(window, qtbot):
     assert live.kwargs["resume"] == Path(stopped.run_dir).resolve() or Path(live.kwargs["resume"]) == \
         Path(stopped.run_dir)
     assert live.config.epochs == 3 and live.graph.name == graph.name
-    end_run(window, qtbot, Stopped(1, 23, stopped.run_dir, "Stopped."))
+    end_run(window, qtbot, Stopped(2, 30, stopped.run_dir, "Stopped at epoch 2, step 30; the last good checkpoint "
+                                                        "(last.pt, epoch 1) is kept."))
+    assert "is kept. To go on: Runs, right-click it, Continue training." in window.dashboard.header.status.text()

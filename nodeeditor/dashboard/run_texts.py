@@ -68,6 +68,8 @@ def outcome_text(result) -> str:
         return text + folder
     if isinstance(result, Stopped):
         text = result.message or f"Stopped at epoch {result.epoch}, step {result.step}"
+        if "checkpoint" in text and result.run_dir:   # a checkpoint is kept: say how to go on from it
+            text = text.rstrip(".") + ". To go on: Runs, right-click it, Continue training."
         return text[:1].upper() + text[1:] + folder
     kind = {"setup": "could not start", "diverged": "diverged", "out_of_memory": "ran out of memory"}.get(
         result.kind, "failed")

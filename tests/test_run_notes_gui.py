@@ -144,3 +144,18 @@ def test_a_recorded_run_shows_the_device_it_trained_on_not_this_machines(window,
     qtbot.waitUntil(lambda: label.text() == "Device: NVIDIA H100 80GB HBM3, bf16", timeout=10000)
     window.new_document()   # a graph with no run: this machine again
     assert label.text() == f"Device: {dashboard.machine_device}"
+
+
+def test_a_runs_setup_notes_stay_in_sight_while_it_trains(window, qtbot):
+    """A fallback said at the start (compile on, no C++ compiler) is on the banner, not on the line the
+    progress overwrites at the first step."""
+    dashboard = window.dashboard
+    assert dashboard.start()
+    dashboard.live.session.events.put(RunStarted(
+        None, "cpu", "CPU (x86_64, 1 thread)", "fp32", 1, 0, 23, 1437, 360, 100, "classification", None, "digits",
+        notes=("compile: training uncompiled: no C++ compiler found",), threads=1, threads_reason="as asked"))
+    dashboard.live.session.events.put(Step(1, 1, 2.3, 1e-3, 1000.0, (2.3,), 1 / 23, None))
+    header = dashboard.header
+    qtbot.waitUntil(lambda: header.banner.isVisible(), timeout=5000)
+    assert header.banner_text.text() == "Notes on this run: compile: training uncompiled: no C++ compiler found"
+    assert header.banner_kind() == "info"

@@ -218,17 +218,18 @@ class RunLifecycle:
             if made is not None:
                 made.append(started.run_dir)
             self.runs_panel.add_live(started.run_dir)
-        self.header.set_device(*device_text(started))   # on the CPU: its threads and why
         self._sync_actions()   # Pause works from now on
         if self.shown is not live:
             return
+        self.header.set_device(*device_text(started))   # on the CPU: its threads and why
         self.charts.begin(started)
         self.view.show_charts()
         self.header.set_state(live.state)
         self._show_identity()
-        notes = "; ".join(started.notes)
-        self.header.show_message(f"{started.dataset} · {started.parameters:,} parameters"
-                                 + (f"\n{notes}" if notes else ""))
+        self.header.show_message(f"{started.dataset} · {started.parameters:,} parameters")
+        if started.notes:   # fallbacks and warnings (a compile that could not be, a batch bigger than the data):
+            # on the banner, which stays while the progress line below it changes every step
+            self.header.show_banner("Notes on this run: " + "; ".join(plain(n) for n in started.notes), "info")
 
     def _noted(self, live: LiveRun, note) -> None:
         """The run changed how it trains: fewer threads (the header's device says the new count) or a

@@ -127,6 +127,22 @@ def test_a_pid_reused_by_another_python_does_not_keep_the_copy_hidden(tmp_path, 
         stranger.wait()
 
 
+def test_a_pipe_as_a_lock_file_does_not_block_the_start(tmp_path, edited):
+    """Qt reads a lock file to see who holds it: a named pipe there would block the start for good
+    (in C++, the interpreter's lock held: so the look runs in a child with a time limit)."""
+    save_graph(load_graph(edited), tmp_path / f"abc{SUFFIX}")
+    for name in ("abc", "nocopy"):
+        os.mkfifo(tmp_path / f"{name}.recovery.llgraph.lock")
+    look = ("import sys; from layerloom.nodeeditor.document.autosave import Autosaver; "
+            "print(len(Autosaver(sys.argv[1]).found()))")
+    try:
+        done = subprocess.run([sys.executable, "-c", look, str(tmp_path)], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("reading a named pipe as a lock file blocked the start")
+    assert done.stdout.strip() == "0", done.stderr
+    assert len(list(tmp_path.iterdir())) == 3   # left alone, the copy with its odd lock
+
+
 def dumps(record: dict) -> str:
     import json
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -47,6 +48,17 @@ def _lock_path(copy: Path) -> Path:
 
 def _meta_path(copy: Path) -> Path:
     return copy.with_suffix(".meta")
+
+
+def _odd(path: Path) -> bool:
+    """True when ``path`` exists but is no regular file (a pipe, a link, a folder): Qt would block
+    reading a pipe as a lock file, so such a lock is left alone, and its copy with it."""
+    try:
+        return not stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
 
 
 def _new_lock(path: Path) -> QLockFile:
@@ -128,7 +140,7 @@ class Autosaver:
     def _sweep_locks(self) -> None:
         """Remove lock files left by windows that crashed before writing their first copy."""
         for path in self.folder.glob("*.recovery.llgraph.lock") if self.folder.is_dir() else []:
-            if path.with_suffix(".json").exists() or path == _lock_path(self.path):
+            if path.with_suffix(".json").exists() or path == _lock_path(self.path) or _odd(path):
                 continue
             lock = _new_lock(path)
             if lock.tryLock(0):
@@ -167,6 +179,8 @@ def _read_record(meta: Path) -> dict:
 def _claim(copy: Path, record: dict) -> QLockFile | None:
     """The copy's lock, taken by this process when its owner is gone; None while the owner runs.
     A copy from before owners were recorded has no lock file: it is claimed as an orphan."""
+    if _odd(_lock_path(copy)):
+        return None
     lock = _new_lock(_lock_path(copy))
     if lock.tryLock(0):
         return lock

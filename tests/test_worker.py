@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # jobs for the children: top-level functions, importable in the spawned process
 def report_state(payload, channel):
     channel.put(("done", {"torch_before": payload, "torch": "torch" in sys.modules, "pid": os.getpid(),
-                          "sklearn": "sklearn.datasets" in sys.modules,
+                          "trainer": "layerloom.training.session" in sys.modules,
                           "priority": os.getpriority(os.PRIO_PROCESS, 0)}))
 
 
@@ -49,7 +49,7 @@ def test_a_warm_child_has_torch_in_before_its_one_job(monkeypatch):
         assert worker.facts["torch_s"] > 0 and "training_s" in worker.facts
         assert worker.submit(("call", report_state, "sent"))
         kind, state = worker.events.get(timeout=60)
-        assert kind == "done" and state["torch"] and state["sklearn"] and state["pid"] == worker.process.pid
+        assert kind == "done" and state["torch"] and state["trainer"] and state["pid"] == worker.process.pid
         assert state["priority"] == os.getpriority(os.PRIO_PROCESS, 0)   # the idle child's lower priority is undone
         assert not worker.submit(("call", report_state, "again"))    # one job per child
         worker.process.join(30)
@@ -66,7 +66,7 @@ def test_a_dead_warm_child_falls_back_to_a_fresh_one(monkeypatch):
     try:
         assert not used and process is not warm
         kind, state = process.events.get(timeout=120)
-        assert kind == "done" and state["pid"] == process.process.pid and not state["sklearn"]  # no warm-up
+        assert kind == "done" and state["pid"] == process.process.pid and not state["trainer"]  # no warm-up
     finally:
         process.close()
 

@@ -443,7 +443,7 @@ def _warm_training(torch) -> None:
 
 
 def _warm_data(torch) -> None:
-    import sklearn.datasets  # noqa: F401 - the built-in datasets' loader (about 0.9 s)
+    from layerloom.data import load_dataset  # noqa: F401 - the loaders (the small tables need no scikit-learn)
 
 
 def _warm_export(torch) -> None:

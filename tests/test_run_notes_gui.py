@@ -11,35 +11,10 @@ import pytest
 from PySide6.QtCore import QSettings
 
 import layerloom.training.process as process
-from layerloom.training.control import RunControl
-from layerloom.training.events import EventChannel, Note, RunStarted, Step, Stopped
+from gui_helpers import ScriptedSession
+from layerloom.training.events import Note, RunStarted, Step
 
 pytestmark = pytest.mark.gui
-
-
-class ScriptedSession:
-    """What the window uses of a ``ProcessSession``; its events are put by the test."""
-
-    def __init__(self, graph, **kwargs):
-        self.graph, self.base_dir = graph, kwargs.get("base_dir")
-        self.events, self.control, self.run_dir = EventChannel(), RunControl(), None
-
-    def start(self):
-        return self
-
-    paused = property(lambda self: self.control.pause_requested)
-
-    def pause(self):
-        self.control.pause()
-
-    def resume(self):
-        self.control.resume()
-
-    def stop(self):
-        self.events.put(Stopped(1, 3, None, "Stopped at epoch 1, step 3."))
-
-    def join(self, timeout=None):
-        return True
 
 
 @pytest.fixture

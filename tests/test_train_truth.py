@@ -20,9 +20,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDockWidget, QMessageBox
 
 import layerloom.training.process as process
+from gui_helpers import ScriptedSession
 from layerloom.files.resources import example_path
-from layerloom.training.control import RunControl
-from layerloom.training.events import (EpochEnd, EventChannel, Failed, Finished, Paused, Resumed, RunStarted, Step,
+from layerloom.training.events import (EpochEnd, Failed, Finished, Paused, Resumed, RunStarted, Step,
                                        Stopped)
 
 pytestmark = pytest.mark.gui
@@ -64,31 +64,6 @@ def test_a_constant_rate_compared_with_a_run_of_the_same_rate_is_framed_from_zer
 
 
 # ---------------------------------------------------------------------- the window, one for the module
-class ScriptedSession:
-    """What the window uses of a ``ProcessSession``; its events are put by the test."""
-
-    def __init__(self, graph, config=None, **kwargs):
-        self.graph, self.config, self.kwargs, self.base_dir = graph, config, kwargs, kwargs.get("base_dir")
-        self.events, self.control, self.run_dir = EventChannel(), RunControl(), None
-
-    def start(self):
-        return self
-
-    paused = property(lambda self: self.control.pause_requested)
-
-    def pause(self):
-        self.control.pause()
-
-    def resume(self):
-        self.control.resume()
-
-    def stop(self):
-        self.events.put(Stopped(1, 3, None, "Stopped at epoch 1, step 3."))
-
-    def join(self, timeout=None):
-        return True
-
-
 @pytest.fixture(scope="module")
 def window(qapp, tmp_path_factory):
     from layerloom.nodeeditor.window.main_window import EditorWindow
@@ -286,7 +261,7 @@ def test_a_stopped_run_continues_from_the_runs_list(window, qtbot):
     """A run stopped at epoch 1 of 3 (its last.pt kept) is continued from the Runs list's menu: from its
     own checkpoint, in its own folder, to its planned epochs; a finished run is not offered."""
     from layerloom.training import Stopped as StoppedRun
-    from layerloom.training import TrainingConfig, train
+    from layerloom.training import TrainingConfig
     from layerloom.training.events import EpochEnd as End
 
     open_example(window, qtbot, "digits_mlp")

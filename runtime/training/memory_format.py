@@ -4,16 +4,16 @@ PyTorch stores a batch of images as NCHW by default (``contiguous``): each chann
 other. ``channels_last`` (NHWC) stores a pixel's channels side by side, the layout oneDNN's CPU
 convolutions and pooling and the GPU's tensor cores work in natively. Training in it means no
 conversion inside each convolution, and a max pool that is several times cheaper on the CPU.
-``benchmarks/bench_mnist.py`` measured 1.6x the steps per second for the ``mnist_cnn`` example on this
-CPU, 1.2-1.4x for ``digits_cnn`` and 1.05x for ``digits_residual``; networks without 2-D convolutions
-are untouched (the setting only changes 4-D weights).
+``benchmarks/bench_layout.py`` measured 1.6-1.8x the steps per second for the ``mnist_cnn`` example on
+this CPU and 1.15-1.4x for ``digits_cnn``; ``digits_residual`` was about even. Networks without 2-D
+convolutions are untouched (the setting only changes 4-D weights).
 
 - ``auto`` (the default): on the CPU, measured. A network with 2-D convolutions runs a few
   forward and backward passes on its first batch in each layout (alternating, the best of two each,
   after a warm-up; weights, buffers and random streams put back) and keeps channels-last only when it
   is clearly faster (under 0.9x the time). Measured because it does not always pay: of the onnx
-  package's models imported, SqueezeNet gained 1.1-1.3x, but ShuffleNet (its channel shuffle is a
-  reshape and transpose) and DenseNet (a concatenation per layer) lost 0.8-0.96x. A run of fewer than
+  package's models imported, SqueezeNet gained 1.1-1.3x, ShuffleNet (its channel shuffle is a reshape
+  and a transpose) lost (0.82-0.96x), DenseNet (a concatenation per layer) measured 0.85x to 1.13x. A run of fewer than
   ``MEASURE_MIN_STEPS`` steps is not worth measuring and keeps the default layout. On CUDA with
   bf16/fp16, channels-last (PyTorch's performance guide: tensor cores take NHWC; not measured here, no
   GPU); PyTorch's default layout otherwise.

@@ -185,9 +185,15 @@ def test_blocks_travel_through_the_clipboard_and_library_files(window, qtbot, mo
     instance = _grouped(window, qtbot, monkeypatch)
     _select(doc, [instance])
     _key(qtbot, window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    area = window.screen().availableGeometry()
+    window.resize(area.size())   # a window as big as the screen: File > New Window's cascade stays on it
+    window.move(area.topLeft())
     second = window.new_window()
     qtbot.addWidget(second, before_close_func=_discard_changes)
     _windows.discard(second)
+    frame = second.geometry()   # as much of it on the screen as its minimum size allows
+    assert frame.top() >= area.top() and frame.left() >= area.left()
+    assert frame.bottom() <= area.bottom() or frame.height() == second.minimumHeight()
     _key(qtbot, second, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     graph = second.document.graph
     assert [n.type_id for n in graph] == ["Block:ResBlock"] and list(graph.blocks) == ["ResBlock"]

@@ -251,9 +251,15 @@ class EditorWindow(MenusMixin, FilesMixin, ImportingMixin, EditingMixin, BlocksM
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         _windows.add(window)
         window.destroyed.connect(lambda *_: _windows.discard(window))
-        window.resize(self.size())
+        # cascaded by 40 px, but kept on the screen: at 1366x768 a same-sized copy ran off its bottom
+        area = self.screen().availableGeometry() if self.screen() is not None else None
+        window.resize(self.size().boundedTo(area.size() - QSize(40, 40)) if area is not None else self.size())
         window.move(self.pos() + QPoint(40, 40))
         window.show()
+        if area is not None:   # the size it took once shown (never under its minimum) decides where it fits
+            frame = window.frameGeometry()
+            window.move(max(area.left(), min(frame.x(), area.right() + 1 - frame.width())),
+                        max(area.top(), min(frame.y(), area.bottom() + 1 - frame.height())))
         return window
 
     def closeEvent(self, event):  # noqa: N802 - Qt override

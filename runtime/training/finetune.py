@@ -9,7 +9,6 @@ The weights load by node name (``layerloom.training.start_weights``); frozen nod
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,9 +36,9 @@ def preview_fit(graph: Graph, setting: str, base_dir: str | os.PathLike | None =
             model = compile_graph(graph).model
     except CompileError:   # a custom initialiser or plugin that needs real tensors: build it for real
         model = compile_graph(graph).model
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # "copying into a meta parameter is a no-op": only the names count
-        return fit_weights(model, weights, path.name)
+    # only the names and shapes count: nothing is copied (warnings.catch_warnings, which silenced torch's
+    # "copying into a meta parameter is a no-op", is not thread-safe, and this runs on a worker thread)
+    return fit_weights(model, weights, path.name, copy=False)
 
 
 def checkpoint_setting(checkpoint: str | os.PathLike, graph_path: str | os.PathLike | None) -> str:

@@ -108,9 +108,11 @@ def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return weights
 
 
-def fit_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], source: str = "weights") -> FitReport:
+def fit_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], source: str = "weights",
+                copy: bool = True) -> FitReport:
     """Copy every tensor of ``weights`` whose name and shape match one of ``module``'s into it; the module's
-    other tensors keep their values. Returns what happened to each tensor."""
+    other tensors keep their values. Returns what happened to each tensor. ``copy`` False: only the report
+    (a preview, whose module may live on the meta device)."""
     report = FitReport(source)
     own = module.state_dict()
     parameters = {name for name, _ in module.named_parameters()}
@@ -128,7 +130,7 @@ def fit_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], sourc
             chosen[name] = theirs
             report.loaded.append(name)
     report.unused = [name for name in weights if name not in own]
-    if chosen:
+    if chosen and copy:
         module.load_state_dict(chosen, strict=False)
     return report
 

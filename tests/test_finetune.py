@@ -4,6 +4,7 @@ starts from the checkpoint, the warning names the head, frozen tensors come out 
 holds only trainable parameters and the run folder's config records where the weights came from."""
 
 import json
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 

@@ -66,3 +66,11 @@ def test_the_window_actions_have_icons_and_follow_the_theme(qtbot, tmp_path):
     assert _ink(save.icon().pixmap(QSize(24, 24))) == {DARK.text}
     w.set_theme("light")
     assert _ink(save.icon().pixmap(QSize(24, 24))) == {LIGHT.text}
+
+
+def test_a_tinted_icon_is_rendered_once_per_colour_and_shared(qapp):
+    """A new window reuses the icons the first one rendered (390 SVG renders each before), and a theme
+    switch gets icons of its own colour."""
+    first, again = themed_icon("train", DARK), themed_icon("train", DARK)
+    assert first.cacheKey() == again.cacheKey()
+    assert themed_icon("train", LIGHT).cacheKey() != first.cacheKey()

@@ -47,7 +47,10 @@ def render(svg: str, size: int, scale: float = 1.0) -> QPixmap:
     return pixmap
 
 
+@lru_cache(maxsize=None)
 def tinted_icon(name: str, color: str, disabled: str | None = None) -> QIcon:
+    """``name`` painted ``color`` (and ``disabled`` when disabled), at every size and scale: 16 renders,
+    made once per colour and shared (a QIcon is implicitly shared; each new window took 390 renders)."""
     svg = _svg(name)
     icon = QIcon()
     for mode, tint in ((QIcon.Mode.Normal, color), (QIcon.Mode.Disabled, disabled)):

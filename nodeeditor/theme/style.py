@@ -78,8 +78,10 @@ def port_color(kind: str, theme: Theme | None = None) -> QColor:
 
 
 def apply_app_theme(app, theme: Theme) -> None:
-    """Window chrome to match the canvas: the Fusion style with a dark or light palette."""
-    app.setStyle("Fusion")
+    """Window chrome to match the canvas: the Fusion style with a dark or light palette. The style is set
+    once: setting it again (each new window did) re-polishes every widget of every window."""
+    if app.style().name().lower() != "fusion":
+        app.setStyle("Fusion")
     if theme.name == "light":
         app.setPalette(app.style().standardPalette())
         return

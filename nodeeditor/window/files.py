@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import shiboken6
@@ -116,6 +117,8 @@ class FilesMixin:
         """Open a graph file. A file that cannot be read shows the loader's message and leaves the
         current document as it was."""
         path = Path(path).absolute()   # a path named from the command line: its runs and messages say where
+        if not as_template and not self._open_elsewhere_ok(path):
+            return False
         if not self.maybe_save():
             return False
         try:
@@ -134,6 +137,36 @@ class FilesMixin:
             self.statusBar().showMessage(f"{len(laid_out)} node(s) had no usable position in {path.name}: laid out "
                                          "automatically (saving keeps the new positions)", 10000)
         return True
+
+    def _open_elsewhere_ok(self, path: Path) -> bool:
+        """True unless ``path`` is open in another LayerLoom window and the user would rather not open it
+        twice (two windows editing one file: the last save wins). Another window of this process can be
+        brought forward instead."""
+        from layerloom.nodeeditor.document.file_claims import holder
+
+        if self.file_claim.holds(path) or not path.exists():
+            return True
+        pid = holder(self.autosaver.folder, path)
+        if pid is None:
+            return True
+        mine = pid == os.getpid()
+        other = next((w for w in list(_open_windows()) if w is not self and w.file_claim.holds(path)), None) \
+            if mine else None
+        where = "another window of this LayerLoom" if mine else f"another LayerLoom (process {pid})"
+        box = QMessageBox(QMessageBox.Icon.Warning, "Already open",
+                          f"{path.name} is open in {where}.\n\nEditing it in two windows means the last one "
+                          "saved wins and the other's changes are lost.", parent=self)
+        show = box.addButton("Show That Window", QMessageBox.ButtonRole.AcceptRole) if other is not None else None
+        anyway = box.addButton("Open Here Too", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(show or box.button(QMessageBox.StandardButton.Cancel))
+        box.exec()
+        if show is not None and box.clickedButton() is show:
+            other.showNormal()
+            other.raise_()
+            other.activateWindow()
+            return False
+        return box.clickedButton() is anyway
 
     def _open_failed(self, message: str) -> bool:
         """Say why a file did not open; the current document stays, and a window opened on that file
@@ -208,6 +241,7 @@ class FilesMixin:
             QMessageBox.warning(self, "Cannot save", str(exc))
             return False
         self.document.path = path
+        self.file_claim.take(path)
         self.document.undo_stack.setClean()
         self.autosaver.discard()
         self._remember(path)
@@ -268,6 +302,13 @@ def _file_stem(path: Path) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return Path(name).stem
+
+
+def _open_windows() -> list:
+    """This process's editor windows (each has a ``file_claim``)."""
+    from PySide6.QtWidgets import QApplication
+
+    return [w for w in QApplication.topLevelWidgets() if hasattr(w, "file_claim")]
 
 
 def _same_file(a: Path, b: Path) -> bool:

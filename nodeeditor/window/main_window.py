@@ -45,6 +45,7 @@ from layerloom.nodeeditor.theme.icons import app_icon, themed_icon
 from layerloom.nodeeditor.theme.style import THEMES
 from layerloom.nodeeditor.window.blocks import BlocksMixin
 from layerloom.nodeeditor.window.editing import EditingMixin
+from layerloom.nodeeditor.document.file_claims import FileClaim
 from layerloom.nodeeditor.window.files import UNTITLED, FilesMixin, default_recovery_dir
 from layerloom.nodeeditor.window.help_menu import HelpMixin
 from layerloom.nodeeditor.window.importing import ImportingMixin
@@ -137,6 +138,7 @@ class EditorWindow(MenusMixin, FilesMixin, ImportingMixin, EditingMixin, BlocksM
         self._warm_timer = QTimer(self, singleShot=True, interval=WARM_DELAY_MS)
         self._warm_timer.timeout.connect(self._refill_warm)
         self.autosaver = Autosaver(self.settings.value("recovery_dir") or default_recovery_dir())
+        self.file_claim = FileClaim(self.autosaver.folder)   # the file this window shows, held against others
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(INTERVAL_MS)
         self.autosave_timer.timeout.connect(self.autosave_now)
@@ -193,6 +195,7 @@ class EditorWindow(MenusMixin, FilesMixin, ImportingMixin, EditingMixin, BlocksM
     def set_document(self, document: Document) -> None:
         self._release_document()
         self.document = document
+        self.file_claim.take(document.path)
         self.dashboard.set_document(document)
         document.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 6000))
         document.bridge.analyzed.connect(self._show_totals)
@@ -274,6 +277,7 @@ class EditorWindow(MenusMixin, FilesMixin, ImportingMixin, EditingMixin, BlocksM
         self.warm_pool.close()
         self._release_document()
         self.document = None
+        self.file_claim.release()
         self.autosaver.discard()  # a clean exit: nothing to recover
         super().closeEvent(event)
 

@@ -424,3 +424,17 @@ def test_a_block_param_default_is_edited_in_place_and_refused_with_its_reason(ed
     assert inspector.fields.problem("param:out_channels") is None
     doc.undo_stack.undo()
     assert inspector.editors["param:out_channels"] is editor and editor.text() == "16"
+
+
+def test_a_long_shape_line_wraps_in_a_narrow_inspector(qtbot):
+    """A loss's "receives" line ("pred: [N, 1000], target: [N]") wrapped instead of widening the form:
+    the dock at 1366x768 needed a horizontal scroll bar to read it."""
+    from helpers import mlp_graph
+
+    graph = mlp_graph(hidden=8, classes=1000, features=4)
+    widget = _inspector(qtbot, graph, "loss")
+    widget.resize(250, 400)
+    qtbot.waitUntil(lambda: widget.width() == 250)
+    scroll = widget.findChild(QScrollArea)
+    QApplication.processEvents()
+    assert not scroll.horizontalScrollBar().isVisible()

@@ -178,6 +178,8 @@ class Inspector(QWidget):
             for label in ("receives", "gives", "parameters"):
                 fields[label] = QLabel()
                 fields[label].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                fields[label].setWordWrap(True)   # "pred: [N, 1000], target: [N]" wraps in a narrow dock
+                fields[label].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
                 self._form.addRow(label, fields[label])
             self._updates.append(partial(_show_shapes, document, node_id, fields))
         if has_weights(document.bridge.analysis, node_id):

@@ -300,6 +300,12 @@ def test_a_stopped_run_continues_from_the_runs_list(window, qtbot):
     assert live.kwargs["resume"] == Path(stopped.run_dir).resolve() or Path(live.kwargs["resume"]) == \
         Path(stopped.run_dir)
     assert live.config.epochs == 3 and live.graph.name == graph.name
+    # it starts where its checkpoint was: the charts show the run so far, then its new steps
+    live.events.put(RunStarted(str(stopped.run_dir), "cpu", "CPU (x86_64, 1 thread)", "fp32", 3, 1, 23, 1437, 360,
+                               17226, "classification", tuple("0123456789"), "digits"))
+    charts = window.dashboard.charts
+    qtbot.waitUntil(lambda: window.dashboard.live.started is not None, timeout=5000)
+    assert charts.series.last_step >= 23 and charts.series.epochs.size >= 1   # epoch 1's steps and its metrics
     end_run(window, qtbot, Stopped(2, 30, stopped.run_dir, "Stopped at epoch 2, step 30; the last good checkpoint "
                                                         "(last.pt, epoch 1) is kept."))
     assert "is kept. To go on: Runs, right-click it, Continue training." in window.dashboard.header.status.text()

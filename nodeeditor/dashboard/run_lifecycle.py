@@ -212,6 +212,13 @@ class RunLifecycle:
 
     def _started(self, live: LiveRun, started) -> None:
         live.started = started
+        if started.start_epoch and started.run_dir:   # a continued run: its curves so far, then the new steps
+            from layerloom.training.records import RunCurves
+
+            try:
+                live.previous = RunCurves.from_run_dir(started.run_dir)   # cut back to its checkpoint by now
+            except Exception:  # noqa: BLE001 - the history is a courtesy: the run's own steps still show
+                live.previous = None
         live.state = RUNNING if live.state == STARTING else live.state
         if started.run_dir and live.document is not None:
             made = getattr(live.document, "run_dirs", None)
@@ -222,7 +229,10 @@ class RunLifecycle:
         if self.shown is not live:
             return
         self.header.set_device(*device_text(started))   # on the CPU: its threads and why
-        self.charts.begin(started)
+        if live.previous is not None:
+            self.charts.reset(started, previous=live.previous)
+        else:
+            self.charts.begin(started)
         self.view.show_charts()
         self.header.set_state(live.state)
         self._show_identity()

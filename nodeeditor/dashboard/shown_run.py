@@ -156,7 +156,7 @@ class ShownRun:
         self.tryit.set_predictor(None, "Try it opens when the run has finished (or is stopped).")
         if live.started is not None:
             self.header.set_device(*device_text(live.started))   # its threads now (a Note may have changed them)
-            self.charts.reset(live.started)
+            self.charts.reset(live.started, previous=live.previous)
             for step in live.steps:
                 self.charts.add_step(step)
             for end in live.epochs:

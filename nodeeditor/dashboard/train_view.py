@@ -61,6 +61,7 @@ class LiveRun:
     steps: list = field(default_factory=list)      # every Step event: the charts are rebuilt from them
     epochs: list = field(default_factory=list)     # every EpochEnd
     notes: list = field(default_factory=list)      # every Note's text, oldest first
+    previous: Any = None                           # a continued run's history before it (RunCurves), or None
     state: str = STARTING
     result: Any = None
 

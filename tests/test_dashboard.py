@@ -3,14 +3,12 @@ charts and the confusion matrix fill, stop a run, close the window during a run.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from layerloom.nodeeditor.dashboard.run_lifecycle import STOP_TIMEOUT_S
 from layerloom.training.events import Finished, Stopped
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
@@ -125,10 +123,9 @@ def test_editing_during_a_run_does_not_touch_it_and_stop_returns_quickly(window,
     qtbot.waitUntil(lambda: dashboard.bridge.last_step is not None, timeout=60_000)
     window.document.graph.set_param("fc1", "out_features", 32)   # the run trains a snapshot
     assert dashboard.session.graph.node("fc1").params["out_features"] == 128
-    start = time.perf_counter()
+    # a condition waited for, not a clock read: the run ends, stopped, within the wait's bound
     with qtbot.waitSignal(dashboard.runEnded, timeout=5_000) as ended:
         qtbot.mouseClick(dashboard.header.stop_button, Qt.MouseButton.LeftButton)
-    assert time.perf_counter() - start < 2.0
     assert isinstance(ended.args[0], Stopped)
 
 
@@ -144,11 +141,9 @@ def test_closing_during_a_run_asks_then_stops_the_worker(window, qtbot, monkeypa
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
     assert window.close() is False and dashboard.running       # "No": the run goes on
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    start = time.perf_counter()
     assert window.close() is True
     # the close waits at most the stop budget (2 s), then would kill the process; Stopped (not a
-    # killed process's Failed) shows it stopped cleanly within the budget
-    assert time.perf_counter() - start < STOP_TIMEOUT_S + 1.0
+    # killed process's Failed) shows it stopped cleanly within the budget, with no clock read here
     assert dashboard.session.join(0) and isinstance(dashboard.bridge.result, Stopped)
     assert "is training" in asked[0] and "Digits MLP" in asked[0]
 

@@ -86,3 +86,23 @@ def test_another_process_holding_the_file_is_named_and_a_dead_one_is_not(tmp_pat
         other.kill()
         other.wait(10)
     assert holder(folder, graph_file) is None   # the process is gone: so is its claim
+
+
+def test_save_as_onto_a_file_open_in_another_window_asks_first(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    graph_file = tmp_path / "net.llgraph.json"
+    save_graph(mlp_graph(hidden=8, classes=3, features=4), graph_file)
+    before = graph_file.read_bytes()
+    first, second = _window(qtbot, tmp_path), _window(qtbot, tmp_path)
+    assert first.open_path(graph_file)
+    second.open_example("digits_mlp")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(graph_file), ""))
+    asked = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: asked.append(text)
+                        or QMessageBox.StandardButton.Cancel)
+    assert not second.save_as() and graph_file.read_bytes() == before   # cancelled: the file is as it was
+    assert "net.llgraph.json is open in another LayerLoom window" in asked[0]
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: QMessageBox.StandardButton.Save)
+    assert second.save_as() and graph_file.read_bytes() != before
+    second.document.undo_stack.setClean()

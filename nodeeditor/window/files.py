@@ -168,6 +168,20 @@ class FilesMixin:
             return False
         return box.clickedButton() is anyway
 
+    def _replace_elsewhere_ok(self, path: Path) -> bool:
+        """Save As onto a file another LayerLoom window has open: asked first (that window's next save
+        would overwrite this one, or this one its work)."""
+        from layerloom.nodeeditor.document.file_claims import holder
+
+        if self.file_claim.holds(path) or not path.exists() or holder(self.autosaver.folder, path) is None:
+            return True
+        answer = QMessageBox.warning(
+            self, "Open in another window",
+            f"{path.name} is open in another LayerLoom window. Saving over it here means that window's next "
+            "save overwrites this one (or this one its changes).\n\nSave over it anyway?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Save
+
     def _open_failed(self, message: str) -> bool:
         """Say why a file did not open; the current document stays, and a window opened on that file
         at start-up gets an empty graph instead."""
@@ -216,6 +230,8 @@ class FilesMixin:
         if not path.endswith(".json"):
             path += SUFFIX
         path = Path(path)
+        if not self._replace_elsewhere_ok(path):
+            return False
         renamed = self._name_after_file(path)
         if not self._write(path):
             if renamed:

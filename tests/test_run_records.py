@@ -349,7 +349,8 @@ def test_only_the_run_folder_module_spells_the_run_folders_file_names():
 
 
 def test_which_runs_can_be_continued_and_why_not(tmp_path):
-    """Continue Training is offered for a run that ended early with a last.pt; the others say why not."""
+    """Continue Training is offered for a run with a last.pt that ended early (to its planned epochs) or
+    finished (to more); a running or diverged one says why not."""
     from layerloom.training.records import RunInfo
 
     folder = tmp_path / "run"
@@ -361,5 +362,6 @@ def test_which_runs_can_be_continued_and_why_not(tmp_path):
     say = {status: RunInfo(folder, status=status).cannot_continue() for status in say}
     assert say["stopped"] is None and say["failed"] is None and say["incomplete"] is None
     assert say["running"] == "it is still training"
-    assert "trained all its epochs" in say["completed"] and "trained all its epochs" in say["early stopped"]
+    assert say["completed"] is None and say["early stopped"] is None   # finished: it can train more epochs
     assert "diverged" in say["diverged"]
+    assert RunInfo(folder, status="stopped").ended_early and not RunInfo(folder, status="completed").ended_early

@@ -263,7 +263,7 @@ def test_the_context_menu_acts_on_the_row_under_the_mouse(qtbot, panel, runs, mo
     menu = panel._menu
     assert [a.text() for a in menu.actions() if not a.isSeparator()] == [
         "Show results", "Open graph", "Load checkpoint",
-        "Continue training (it trained all its epochs; to train it more, fine-tune from it)",   # said why not
+        "Train more epochs…",   # a finished run with its checkpoint: to more epochs
         "Fine-tune from this run", "Show folder", "Delete run…", "Refresh"]
     assert [run.path for run in panel.selected_runs()] == [runs.two]
     with qtbot.waitSignal(panel.loadCheckpointRequested) as loaded:

@@ -290,8 +290,8 @@ def test_a_stopped_run_continues_from_the_runs_list(window, qtbot):
         panel._context_menu(centre)
         return {a.text().split(" (")[0]: a for a in panel._menu.actions() if a.text()}
 
-    entry = menu_for(finished)["Continue training"]
-    assert not entry.isEnabled() and "trained all its epochs" in entry.text()
+    entry = menu_for(finished)["Train more epochs…"]   # finished, but it kept no weights to go on from
+    assert not entry.isEnabled() and entry.text() == "Train more epochs… (it saved no checkpoint)"
     entry = menu_for(stopped.run_dir)["Continue training"]
     assert entry.isEnabled()
     with qtbot.waitSignal(window.dashboard.runStarted, timeout=5000):
@@ -309,3 +309,33 @@ def test_a_stopped_run_continues_from_the_runs_list(window, qtbot):
     end_run(window, qtbot, Stopped(2, 30, stopped.run_dir, "Stopped at epoch 2, step 30; the last good checkpoint "
                                                         "(last.pt, epoch 1) is kept."))
     assert "is kept. To go on: Runs, right-click it, Continue training." in window.dashboard.header.status.text()
+
+
+def test_a_finished_run_trains_more_epochs_from_the_runs_list(window, qtbot, monkeypatch):
+    """A completed run (3 epochs, its last.pt kept) trains on to the epochs asked for, from its own
+    checkpoint in its own folder; cancelling the question starts nothing."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from layerloom.training import Finished as FinishedRun
+    from layerloom.training import TrainingConfig, train
+
+    open_example(window, qtbot, "digits_mlp")
+    graph = window.document.graph
+    result, _ = train(graph, TrainingConfig.from_graph(graph).replace(epochs=3, device="cpu"),
+                      run_root=runs_dir(window), threads=1)
+    assert isinstance(result, FinishedRun)
+    panel = window.dashboard.runs_panel
+    window.findChild(QDockWidget, "runs").raise_()
+    panel.refresh()
+    run = next(r for r in panel.runs() if r.path == Path(result.run_dir).resolve())
+    asked, before = [], window.dashboard.live
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a: asked.append(a[2:]) or (6, False))
+    panel.continue_run(run)
+    assert window.dashboard.live is before   # cancelled: nothing started
+    assert "trained 3 epochs" in asked[0][0] and asked[0][1:] == (6, 4, 100_000)   # doubled by default, 4 at least
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a: (10, True))
+    with qtbot.waitSignal(window.dashboard.runStarted, timeout=5000):
+        panel.continue_run(run)
+    live = window.dashboard.live.session
+    assert Path(live.kwargs["resume"]) == Path(result.run_dir) and live.config.epochs == 10
+    end_run(window, qtbot, Stopped(4, 80, result.run_dir, "Stopped."))

@@ -74,10 +74,11 @@ class RunLifecycle:
                                  source=str(document.path) if document.path else None, warm=self._take_warm())
         return self._launch(document, session, document.graph.name or UNTITLED)
 
-    def continue_run(self, run_dir) -> bool:
-        """Continue a run that ended before its planned epochs (stopped, or failed on a full disk) from
-        its last checkpoint, in its own folder, with its own graph and settings (the Runs list's Continue
-        Training). Its events show like any run's; it belongs to the current graph's views."""
+    def continue_run(self, run_dir, epochs: int = 0) -> bool:
+        """Continue a run from its last checkpoint, in its own folder, with its own graph and settings
+        (the Runs list's Continue Training): to its planned epochs (``epochs`` 0: one that ended early),
+        or to ``epochs`` in all (a finished run trained more). Its events show like any run's; it belongs
+        to the current graph's views."""
         from layerloom.training.process import ProcessSession
         from layerloom.training.records import read_run
         from layerloom.training.runs import checkpoint_config, checkpoint_graph, load_checkpoint
@@ -95,7 +96,8 @@ class RunLifecycle:
         try:
             state = load_checkpoint(info.path)
             graph = checkpoint_graph(state)
-            config = checkpoint_config(state).replace(epochs=info.epochs)
+            config = checkpoint_config(state)
+            config = config.replace(epochs=epochs or info.epochs or config.epochs)
         except Exception as exc:  # noqa: BLE001 - a damaged checkpoint: said, nothing started
             window.statusBar().showMessage(f"Cannot continue {info.name}: {exc}", 8000)
             return False

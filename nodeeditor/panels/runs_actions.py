@@ -28,7 +28,8 @@ class RunActions:
     ``selected_runs``, ``refresh`` and signals)."""
 
     fineTuneRequested = Signal(object)   # Path of the run's best.pt (last.pt without one): start from it
-    continueRequested = Signal(object)   # Path of a run folder to continue from its last checkpoint
+    continueRequested = Signal(object, int)   # a run folder to continue from its last checkpoint, and the
+                                              # epochs to train in all (0: its planned ones)
 
     def _make_actions(self) -> None:
         def action(text: str, slot) -> QAction:
@@ -45,8 +46,9 @@ class RunActions:
         self.fine_tune_action.setToolTip("Start the next run of the open graph from this run's best checkpoint "
                                          "(its weights matched by node name; what does not fit starts fresh)")
         self.continue_action = action("Continue training", self.continue_run)
-        self.continue_action.setToolTip("Go on from the run's last checkpoint to its planned epochs, in its own "
-                                        "folder (a run that was stopped, or failed on a full disk)")
+        self.continue_action.setToolTip("Go on from the run's last checkpoint, in its own folder: a run that was "
+                                        "stopped (or failed on a full disk) to its planned epochs, a finished run "
+                                        "to more epochs (asked)")
         self.folder_action = action("Show folder", self.show_folder)
         self.delete_action = action("Delete run…", self.delete_runs)
         # Keys, not action shortcuts: the window's Delete (delete nodes) and F5 (train) would make a
@@ -94,7 +96,8 @@ class RunActions:
         run = self.current_run()
         why = run.cannot_continue() if run is not None else "no run"
         self.continue_action.setEnabled(why is None)
-        self.continue_action.setText("Continue training" if why is None else f"Continue training ({why})")
+        text = "Continue training" if run is None or run.ended_early else "Train more epochs…"
+        self.continue_action.setText(text if why is None else f"{text} ({why})")
         menu = QMenu(self)
         for act in (self.show_action, self.open_action, self.checkpoint_action, self.continue_action,
                     self.fine_tune_action, self.folder_action):
@@ -126,10 +129,26 @@ class RunActions:
         if run is not None and run.checkpoint is not None:
             self.fineTuneRequested.emit(run.checkpoint)
 
-    def continue_run(self, run: RunInfo | None = None) -> None:
+    def continue_run(self, run: RunInfo | None = None, epochs: int | None = None) -> None:
+        """Continue ``run`` (the current one): a run that ended early to its planned epochs, a finished one
+        to ``epochs`` in all (asked when not given: its epochs doubled, at least one more)."""
         run = run or self.current_run()
-        if run is not None and run.cannot_continue() is None:
-            self.continueRequested.emit(run.path)
+        if run is None or run.cannot_continue() is not None:
+            return
+        if run.ended_early:
+            self.continueRequested.emit(run.path, 0)
+            return
+        done = run.epochs or run.epoch
+        if epochs is None:
+            from PySide6.QtWidgets import QInputDialog
+
+            epochs, ok = QInputDialog.getInt(self, "Train more epochs",
+                                             f"{run.name} trained {done:,} epochs. Train it to (epochs in all):",
+                                             max(2 * done, done + 1), done + 1, 100_000)
+            if not ok:
+                return
+        if epochs > done:
+            self.continueRequested.emit(run.path, int(epochs))
 
     def show_folder(self, run: RunInfo | None = None) -> None:
         run = run or self.current_run()

@@ -69,17 +69,22 @@ class RunInfo:
                 return path
         return None
 
+    @property
+    def ended_early(self) -> bool:
+        """It stopped before its planned epochs (stopped, failed, killed): continuing goes on to them.
+        A finished run (completed, stopped early by its patience, did not learn) continues to more."""
+        return self.status not in (COMPLETED, EARLY, NOT_LEARNED)
+
     def cannot_continue(self) -> str | None:
-        """Why this run cannot be continued from its last checkpoint (None: it can): it must have ended
-        before its planned epochs (stopped, failed, killed) with a ``last.pt`` to go on from."""
+        """Why this run cannot be continued from its last checkpoint (None: it can): one that ended
+        before its planned epochs goes on to them, a finished one to more epochs; either needs its
+        ``last.pt``."""
         if self.status == RUNNING:
             return "it is still training"
-        if self.status in (COMPLETED, EARLY, NOT_LEARNED):
-            return "it trained all its epochs; to train it more, fine-tune from it"
         if self.status == DIVERGED:
             return "it diverged: with the same settings it would again; fine-tune from it with a lower learning rate"
         if not (self.path / CHECKPOINTS_DIR / "last.pt").is_file():
-            return "it saved no checkpoint: it stopped in its first epoch"
+            return "it saved no checkpoint" + (": it stopped in its first epoch" if self.ended_early else "")
         return None
 
     def best_text(self) -> str:

@@ -64,7 +64,7 @@ def outcome_text(result) -> str:
         if result.reason == "early_stopped":
             text += " (stopped early: no improvement)"
         if result.warnings:
-            text += ", but it did not learn (see above)"
+            text += ", but it did not learn (the banner below says why)"
         return text + folder
     if isinstance(result, Stopped):
         text = result.message or f"Stopped at epoch {result.epoch}, step {result.step}"

@@ -15,14 +15,17 @@ from typing import Any, Sequence
 import torch
 
 
+FEW_STEPS = 50   # fewer optimizer steps than this: too few to judge the learning rate by
+
 def learning_warnings(history: Sequence[dict[str, Any]], first_loss: float | None, resumed: bool,
-                      chance: float | None, lr: Any, since_epoch: int = 0) -> list[str]:
+                      chance: float | None, lr: Any, since_epoch: int = 0, steps: int | None = None) -> list[str]:
     """Why a run with this ``history`` did not learn, ending with the likely fix (empty: nothing to
     say). ``first_loss``: this session's first step's loss (None: no step ran); ``resumed``: it continued
     from a checkpoint (a flat loss is then no warning: it had learned already); ``since_epoch``: the
     epoch this session began after (a resume's checkpoint): its losses are weighed against its own first
     step, not the first epochs of the run's earlier sessions; ``chance``: see ``chance_accuracy``;
-    ``lr``: the optimizer's learning rate, named in the fix when it is a number."""
+    ``lr``: the optimizer's learning rate, named in the fix when it is a number; ``steps``: the optimizer
+    steps this session took (under ``FEW_STEPS``, the fix is more steps, not another rate)."""
     facts = []
     losses = [row["train_loss"] for row in history
               if row.get("epoch", since_epoch + 1) > since_epoch and math.isfinite(row.get("train_loss", math.nan))]
@@ -45,6 +48,10 @@ def learning_warnings(history: Sequence[dict[str, Any]], first_loss: float | Non
         facts.append(f"its validation R² ({r2:.3f}) stayed near 0: it predicts no better than the targets' mean")
     if not facts:
         return []
+    blew = facts[0].startswith("the training loss blew up") or facts[0].startswith("the training loss rose")
+    if steps is not None and steps < FEW_STEPS and not blew:   # a loss that blew up is the rate's doing
+        return facts + [f"it took only {steps:,} optimizer step{'s' if steps != 1 else ''}: train more steps "
+                        "(a smaller batch size, or more epochs)"]
     rate = f" (it is {lr:g})" if isinstance(lr, (int, float)) else ""
     if flat:
         return facts + [f"check the learning rate{rate}: too low to move the weights, or so high that "

@@ -334,7 +334,7 @@ class Trainer(TrainingSteps, RunRecorder, Resuming):
         """Why the finished run did not learn (``health.learning_warnings``; empty: nothing to say)."""
         return learning_warnings(self.history, self._first_loss, self._start_epoch != 0,
                                  chance_accuracy(self.plan.task, self.plan.dataset), self.config.optimizer.get("lr"),
-                                 since_epoch=self._start_epoch)
+                                 since_epoch=self._start_epoch, steps=self.step - self._first_step)
 
 
 def _finish_message(reason: str, best: _Best, steps: int | None = None) -> str:

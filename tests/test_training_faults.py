@@ -567,8 +567,12 @@ def test_learning_warnings_name_each_way_a_run_did_not_learn_and_the_likely_fix(
     learned = _epochs(2.29, 0.5, 0.01, 0.0025, 0.0024)
     assert learning_warnings(learned, 0.00247, True, None, 0.001, since_epoch=3) == []
     # a run of 3 steps (batch 100,000 on 1,437 samples) that did not move is told to take more steps
-    assert learning_warnings(flat, 2.302, False, None, 1e-3, steps=3)[-1] == \
-        "it took only 3 optimizer steps: train more steps (a smaller batch size, or more epochs)"
+    assert learning_warnings(flat, 2.302, False, None, 1e-3, steps=3)[-1].startswith(
+        "it took only 3 optimizer steps: train more steps (a smaller batch size, or more epochs); or check the "
+        "learning rate (it is 0.001): too low to move the weights")
+    chance = _epochs(2.0, 1.0, val_accuracy=[0.11, 0.12])
+    assert learning_warnings(chance, 2.3, False, 0.1, 0.01, steps=2)[-1] == \
+        "it took only 2 optimizer steps: train more steps (a smaller batch size, or more epochs)"
     assert learning_warnings(flat, 2.302, False, None, 1e-3, steps=500)[-1].startswith("check the learning rate")
     assert learning_warnings(_epochs(2.29, 0.01, 0.0024, 5.0), 0.01, True, None, 0.001, since_epoch=2) == [
         "the training loss blew up from 0.01 to 5", "try a lower learning rate (it is 0.001)"]   # its own blow-up

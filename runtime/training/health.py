@@ -49,13 +49,17 @@ def learning_warnings(history: Sequence[dict[str, Any]], first_loss: float | Non
     if not facts:
         return []
     blew = facts[0].startswith("the training loss blew up") or facts[0].startswith("the training loss rose")
+    few = ""
     if steps is not None and steps < FEW_STEPS and not blew:   # a loss that blew up is the rate's doing
-        return facts + [f"it took only {steps:,} optimizer step{'s' if steps != 1 else ''}: train more steps "
-                        "(a smaller batch size, or more epochs)"]
+        few = (f"it took only {steps:,} optimizer step{'s' if steps != 1 else ''}: train more steps (a smaller "
+               "batch size, or more epochs)")
     rate = f" (it is {lr:g})" if isinstance(lr, (int, float)) else ""
-    if flat:
-        return facts + [f"check the learning rate{rate}: too low to move the weights, or so high that "
-                        "the network died; and check that the data and labels vary"]
+    if flat:   # too few steps, or a rate too low (SGD at 1e-7): both are named, the steps first
+        advice = (f"check the learning rate{rate}: too low to move the weights, or so high that the network "
+                  "died; and check that the data and labels vary")
+        return facts + [f"{few}; or {advice}" if few else advice]
+    if few:
+        return facts + [few]
     if facts[0].startswith("the training loss"):
         return facts + [f"try a lower learning rate{rate}"]
     return facts + [f"train longer, or check the learning rate{rate} and the labels"]

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 from helpers import add, chain, mlp_graph
-from train_helpers import config_of, example, nan_loss, of_type, read_csv, sabotage, table_dataset
+from train_helpers import config_of, example, nan_loss, of_type, read_csv, sabotage
 
 from layerloom import Graph, save_graph
 from layerloom.data import REGRESSION, Dataset, DatasetError, load_dataset
-from layerloom.training import (EpochEnd, Failed, Finished, TrainingConfig, TrainingSession, load_checkpoint, train)
+from layerloom.training import (Failed, Finished, TrainingConfig, TrainingSession, load_checkpoint, train)
 
 DIGITS_TRAIN = 1437
 
